@@ -1,0 +1,88 @@
+// The audit log read back for admins: who did what to which record, with the before/after diff.
+import { z } from 'zod';
+import type { ServiceContext } from '../../platform/context.js';
+import { BadRequest, validationError } from '../../platform/errors.js';
+import { uuid } from '../../platform/schema-kit.js';
+import { TenantModel, scoped } from '../../platform/tenancy.js';
+import { requireAdmin } from '../users/service.js';
+
+export class AuditLog extends TenantModel {
+  static override tableName = 'audit_logs';
+  id!: string;
+  user_id!: string | null;
+  actor_type!: string;
+  action!: string;
+  entity_type!: string;
+  entity_id!: string | null;
+  entity_name!: string | null;
+  changes!: unknown;
+  metadata!: Record<string, unknown>;
+  timestamp!: Date;
+}
+
+export const auditQuery = z.strictObject({
+  entity_type: z.string().min(1).max(50).optional(),
+  entity_id: uuid.optional(),
+  actor_id: uuid.optional(),
+  action: z.string().min(1).max(50).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+interface AuditCursor { t: string; id: string }
+
+export class AuditService {
+  async list(ctx: ServiceContext, rawQuery: unknown) {
+    requireAdmin(ctx, 'read the audit log');
+    const parsed = auditQuery.safeParse(rawQuery);
+    if (!parsed.success) throw validationError(parsed.error, ['query']);
+    const q = parsed.data;
+    const base = scoped(AuditLog, ctx);
+    if (q.entity_type) base.where('entity_type', q.entity_type);
+    if (q.entity_id) base.where('entity_id', q.entity_id);
+    if (q.actor_id) base.where((b) => b.where('user_id', q.actor_id!).orWhereRaw(`metadata->>'actor_id' = ?`, [q.actor_id!]));
+    if (q.action) base.where('action', q.action);
+    if (q.since) base.where('timestamp', '>=', q.since);
+    const pageQuery = base.clone().select('*').select(AuditLog.raw(`"timestamp"::text as __t`));
+    if (q.cursor) {
+      const c = decodeAuditCursor(q.cursor);
+      pageQuery.whereRaw(`("timestamp", id) < (?::timestamptz, ?::uuid)`, [c.t, c.id]);
+    }
+    const [rows, total] = await Promise.all([
+      pageQuery.orderBy([{ column: 'timestamp', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(q.limit + 1),
+      base.clone().resultSize(),
+    ]);
+    const more = rows.length > q.limit;
+    const page = (more ? rows.slice(0, q.limit) : rows) as (AuditLog & { __t: string })[];
+    const last = page[page.length - 1];
+    return {
+      data: page.map((r) => ({
+        id: r.id,
+        timestamp: new Date(r.timestamp).toISOString(),
+        actor: { type: r.actor_type, id: (r.metadata?.actor_id as string | undefined) ?? r.user_id, user_id: r.user_id },
+        action: r.action,
+        target: { entity_type: r.entity_type, entity_id: r.entity_id, name: r.entity_name },
+        changes: r.changes,
+        request_id: r.metadata?.request_id ?? null,
+        ip: r.metadata?.ip ?? null,
+        metadata: r.metadata,
+      })),
+      meta: {
+        limit: q.limit,
+        total,
+        next_cursor: more && last ? Buffer.from(JSON.stringify({ t: last.__t, id: last.id })).toString('base64url') : null,
+      },
+    };
+  }
+}
+
+function decodeAuditCursor(raw: string): AuditCursor {
+  try {
+    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as AuditCursor;
+    if (typeof c.t === 'string' && uuid.safeParse(c.id).success) return c;
+  } catch {
+    // fall through
+  }
+  throw BadRequest('The cursor is not valid for the audit log.');
+}

@@ -1,0 +1,111 @@
+// Sign-up, login and turning a bearer token (login JWT or API key) into a service context.
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Actor, ServiceContext } from '../../platform/context.js';
+import { userActor } from '../../platform/context.js';
+import { Conflict, Unauthorized } from '../../platform/errors.js';
+import { scoped } from '../../platform/tenancy.js';
+import type { WriteRunner } from '../../platform/write.js';
+import { hashApiKey, looksLikeApiKey } from '../api-keys/service.js';
+import { parseInput } from '../catalog/service.js';
+import { Tenant } from '../tenants/model.js';
+import { User, presentUser } from '../users/model.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import { loginInput, signupInput } from './schemas.js';
+import { TOKEN_TTL_SECONDS, type TokenSigner } from './tokens.js';
+
+export interface Principal {
+  tenantId: string;
+  actor: Actor;
+  user: User;
+}
+
+// last_used_at is bookkeeping, written at most this often per key rather than on every request.
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export class AuthService {
+  constructor(
+    private readonly knex: Knex,
+    private readonly writes: WriteRunner,
+    private readonly tokens: TokenSigner,
+  ) {}
+
+  async signup(input: unknown, meta: { requestId?: string; ip?: string } = {}) {
+    const data = parseInput(signupInput, input);
+    const taken = await Tenant.query(this.knex).where('slug', data.tenant_slug).orWhere('name', data.tenant_name).first();
+    if (taken) throw Conflict('A tenant with this name or slug already exists.');
+    const password_hash = await hashPassword(data.password);
+    const tenantId = randomUUID();
+    const userId = randomUUID();
+    const ctx: ServiceContext = { tenantId, actor: userActor({ id: userId, role: 'admin' }), ...meta };
+    const result = await this.writes.run(ctx, async (w) => {
+      // The tenant row must exist before anything scoped to it; tenants sit above tenancy.
+      const tenant = await Tenant.query(w.trx).insert({ id: tenantId, name: data.tenant_name, slug: data.tenant_slug }).returning('*');
+      const user = (await scoped(User, w)
+        .insert({ id: userId, email: data.email, display_name: data.display_name, role: 'admin', password_hash })
+        .returning('*')) as unknown as User;
+      const view = presentUser(user);
+      w.record({ entityType: 'users', entityId: userId, entityName: view.email, action: 'created', data: view });
+      return { tenant: presentTenant(tenant), user: view };
+    });
+    return { ...result, access_token: this.tokens.sign({ sub: userId, tid: tenantId }) };
+  }
+
+  async login(input: unknown) {
+    const data = parseInput(loginInput, input);
+    const tenant = await Tenant.query(this.knex).findOne({ slug: data.tenant_slug });
+    const user = tenant
+      ? await scoped(User, { tenantId: tenant.id, trx: undefined }).findOne({ email: data.email })
+      : undefined;
+    const ok = await verifyPassword(data.password, user?.password_hash ?? null);
+    if (!tenant || !tenant.is_active || !user || !user.password_hash || !ok || !user.is_active) {
+      throw Unauthorized('Invalid tenant, email or password.');
+    }
+    await scoped(User, { tenantId: tenant.id }).findById(user.id).patch({ last_login_at: new Date() });
+    return {
+      access_token: this.tokens.sign({ sub: user.id, tid: tenant.id }),
+      token_type: 'Bearer',
+      expires_in: TOKEN_TTL_SECONDS,
+      user: presentUser(user),
+    };
+  }
+
+  /** The principal behind a bearer token, or an Unauthorized error. */
+  async authenticate(token: string | undefined): Promise<Principal> {
+    if (!token) throw Unauthorized('A bearer token is required.');
+    const principal = looksLikeApiKey(token) ? await this.fromApiKey(token) : await this.fromLoginToken(token);
+    if (!principal) throw Unauthorized('The token is invalid, expired or revoked.');
+    return principal;
+  }
+
+  private async fromLoginToken(token: string): Promise<Principal | null> {
+    const claims = this.tokens.verify(token);
+    if (!claims) return null;
+    const user = await this.activeUser(claims.tid, claims.sub);
+    return user ? { tenantId: claims.tid, actor: userActor(user), user } : null;
+  }
+
+  private async fromApiKey(token: string): Promise<Principal | null> {
+    // Authentication precedes tenancy: the key's hash is the only thing that names its tenant.
+    const key = await this.knex('api_keys').where({ key_hash: hashApiKey(token) }).whereNull('revoked_at').first();
+    if (!key) return null;
+    const user = await this.activeUser(key.tenant_id, key.user_id);
+    if (!user) return null;
+    if (!key.last_used_at || Date.now() - new Date(key.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
+      await this.knex('api_keys').where({ id: key.id }).update({ last_used_at: new Date() });
+    }
+    const actor: Actor = { type: 'api_key', id: key.id, userId: user.id, role: user.role, canWrite: key.scope === 'read_write' };
+    return { tenantId: key.tenant_id, actor, user };
+  }
+
+  private async activeUser(tenantId: string, userId: string): Promise<User | null> {
+    const tenant = await Tenant.query(this.knex).findById(tenantId).select('is_active');
+    if (!tenant?.is_active) return null;
+    const user = await scoped(User, { tenantId }).findById(userId);
+    return user && user.is_active ? user : null;
+  }
+}
+
+export function presentTenant(t: Tenant) {
+  return { id: t.id, name: t.name, slug: t.slug, is_active: t.is_active, created_at: new Date(t.created_at).toISOString() };
+}

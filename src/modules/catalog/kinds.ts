@@ -1,0 +1,193 @@
+// The catalog's entity kinds, each described once: its columns (as zod schemas), the relation
+// lists it owns, who may write it and how it is listed. The generic EntityService and route
+// factory serve every kind from these descriptions.
+import { z } from 'zod';
+import type { UserRole } from '../../platform/context.js';
+import type { FieldIssue } from '../../platform/errors.js';
+import {
+  ENTITY_STATUS, OPERATIONAL_STATUS, email, entityStatus, name255, operationalStatus, optionalText,
+  tagList, uuid, uuidList,
+} from '../../platform/schema-kit.js';
+import {
+  COMPONENT_ATTRIBUTE_KEYS, COMPONENT_TYPES, RESOURCE_ATTRIBUTE_KEYS, RESOURCE_TYPES, SERVICE_ATTRIBUTE_KEYS,
+  SERVICE_TYPES, attributesSchema, checkAttributeKeys,
+} from './attributes.js';
+import type { Listable } from './listing.js';
+import { type CatalogModel, Component, Person, Product, Repository, Resource, Service, Team } from './model.js';
+
+export const CATALOG_TYPES = ['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories'] as const;
+export type CatalogType = (typeof CATALOG_TYPES)[number];
+/** Kinds that carry entity_assignments (TPRD: products, services, components, resources, repositories). */
+export const ASSIGNABLE_TYPES = ['products', 'services', 'components', 'resources', 'repositories'] as const;
+
+export const ENVIRONMENTS = ['production', 'staging', 'development', 'dr'] as const;
+export const REPOSITORY_PROVIDERS = ['github', 'gitlab', 'azure_devops', 'bitbucket'] as const;
+
+/** A many-to-many list the kind owns, written as `<field>: [ids]` on create and update. */
+export interface RelationList {
+  field: string;
+  joinTable: string;
+  ownKey: string;
+  otherKey: string;
+  target: CatalogType;
+}
+
+/** A single reference column (team_id) that must point into the same tenant. */
+export interface Reference {
+  field: string;
+  target: CatalogType;
+}
+
+export interface EntityKind extends Listable {
+  type: CatalogType;
+  label: string;
+  model: typeof CatalogModel;
+  titleColumn: 'name';
+  fields: z.ZodRawShape;
+  create: z.ZodObject;
+  update: z.ZodObject;
+  relations: RelationList[];
+  references: Reference[];
+  assignments: boolean;
+  writeRoles: readonly UserRole[];
+  /** Checks on the merged row (after defaults and the patch), e.g. attribute keys for the type. */
+  validateRow?: (row: Record<string, unknown>) => FieldIssue[];
+  /** Objection graph loaded for the detail view. */
+  detailGraph: string;
+}
+
+export const assignmentInput = z.strictObject({
+  person_id: uuid,
+  role: z.string().trim().min(1).max(50),
+});
+
+const CATALOG_WRITERS = ['admin', 'editor'] as const;
+const teamRef: Reference = { field: 'team_id', target: 'teams' };
+const teamId = uuid.nullable().optional();
+const relationIds = uuidList.optional();
+const assignments = z.array(assignmentInput).max(200).optional();
+
+interface KindSpec extends Omit<EntityKind, 'create' | 'update' | 'titleColumn' | 'fields' | 'hasTeam'> {
+  /** Fields required on create; all others optional. */
+  required: z.ZodRawShape;
+  optional: z.ZodRawShape;
+}
+
+function defineKind(spec: KindSpec): EntityKind {
+  const extra: Record<string, z.ZodType> = {};
+  for (const r of spec.relations) extra[r.field] = relationIds;
+  if (spec.assignments) extra.assignments = assignments;
+  const fields = { ...spec.required, ...spec.optional };
+  const optionalShape = Object.fromEntries(Object.entries(spec.optional).map(([k, v]) => [k, (v as z.ZodType).optional()]));
+  const requiredAsOptional = Object.fromEntries(Object.entries(spec.required).map(([k, v]) => [k, (v as z.ZodType).optional()]));
+  const { required: _r, optional: _o, ...rest } = spec;
+  return {
+    ...rest,
+    titleColumn: 'name',
+    hasTeam: spec.references.some((r) => r.field === 'team_id'),
+    fields,
+    create: z.strictObject({ ...spec.required, ...optionalShape, ...extra }),
+    update: z.strictObject({ ...requiredAsOptional, ...optionalShape, ...extra }),
+  };
+}
+
+const attributeCheck = (keys: Record<string, readonly string[]>) => (row: Record<string, unknown>) =>
+  checkAttributeKeys(keys, String(row.type), row.attributes as Record<string, unknown> | null);
+
+const nameAndDescription = `(name || ' ' || coalesce(description, ''))`;
+
+export const KINDS: Record<CatalogType, EntityKind> = {
+  teams: defineKind({
+    type: 'teams', label: 'team', model: Team,
+    required: { name: name255 },
+    optional: { description: optionalText, slack_channel: z.string().max(100).nullable(), contact_email: email.nullable() },
+    relations: [], references: [], assignments: false, writeRoles: CATALOG_WRITERS,
+    enumFilters: {}, searchExpr: nameAndDescription, hasTags: false,
+    detailGraph: '[people, products, services, components, resources, repositories]',
+  }),
+  people: defineKind({
+    type: 'people', label: 'person', model: Person,
+    required: { name: name255, email },
+    optional: { team_id: teamId, role_title: z.string().max(100).nullable(), slack_handle: z.string().max(100).nullable() },
+    relations: [], references: [teamRef], assignments: false, writeRoles: CATALOG_WRITERS,
+    enumFilters: {}, searchExpr: `(name || ' ' || email)`, hasTags: false,
+    detailGraph: '[team, assignments]',
+  }),
+  products: defineKind({
+    type: 'products', label: 'product', model: Product,
+    required: { name: name255 },
+    optional: {
+      description: optionalText, team_id: teamId, status: entityStatus,
+      version: z.string().max(50).nullable(), tags: tagList,
+    },
+    relations: [{ field: 'service_ids', joinTable: 'product_services', ownKey: 'product_id', otherKey: 'service_id', target: 'services' }],
+    references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    enumFilters: { status: ENTITY_STATUS }, searchExpr: nameAndDescription, hasTags: true,
+    detailGraph: '[team, services, assignments.person]',
+  }),
+  services: defineKind({
+    type: 'services', label: 'service', model: Service,
+    required: { name: name255, type: z.enum(SERVICE_TYPES) },
+    optional: {
+      description: optionalText, team_id: teamId, status: entityStatus, operational_status: operationalStatus,
+      attributes: attributesSchema, tags: tagList,
+    },
+    relations: [
+      { field: 'component_ids', joinTable: 'service_components', ownKey: 'service_id', otherKey: 'component_id', target: 'components' },
+      { field: 'resource_ids', joinTable: 'service_resources', ownKey: 'service_id', otherKey: 'resource_id', target: 'resources' },
+      { field: 'depends_on_service_ids', joinTable: 'service_dependencies', ownKey: 'service_id', otherKey: 'depends_on_service_id', target: 'services' },
+      { field: 'repository_ids', joinTable: 'service_repositories', ownKey: 'service_id', otherKey: 'repository_id', target: 'repositories' },
+    ],
+    references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    validateRow: attributeCheck(SERVICE_ATTRIBUTE_KEYS),
+    enumFilters: { status: ENTITY_STATUS, type: SERVICE_TYPES, operational_status: OPERATIONAL_STATUS },
+    searchExpr: nameAndDescription, hasTags: true,
+    detailGraph: '[team, components, resources, depends_on, dependents, repositories, products, assignments.person]',
+  }),
+  components: defineKind({
+    type: 'components', label: 'component', model: Component,
+    required: { name: name255, type: z.enum(COMPONENT_TYPES) },
+    optional: {
+      description: optionalText, team_id: teamId, status: entityStatus, operational_status: operationalStatus,
+      attributes: attributesSchema, tags: tagList,
+    },
+    relations: [
+      { field: 'depends_on_component_ids', joinTable: 'component_dependencies', ownKey: 'component_id', otherKey: 'depends_on_component_id', target: 'components' },
+      { field: 'depends_on_service_ids', joinTable: 'component_service_dependencies', ownKey: 'component_id', otherKey: 'depends_on_service_id', target: 'services' },
+      { field: 'repository_ids', joinTable: 'component_repositories', ownKey: 'component_id', otherKey: 'repository_id', target: 'repositories' },
+    ],
+    references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    validateRow: attributeCheck(COMPONENT_ATTRIBUTE_KEYS),
+    enumFilters: { status: ENTITY_STATUS, type: COMPONENT_TYPES, operational_status: OPERATIONAL_STATUS },
+    searchExpr: nameAndDescription, hasTags: true,
+    detailGraph: '[team, services, depends_on, dependents, depends_on_services, repositories, assignments.person]',
+  }),
+  resources: defineKind({
+    type: 'resources', label: 'resource', model: Resource,
+    required: { name: name255, type: z.enum(RESOURCE_TYPES) },
+    optional: {
+      description: optionalText, team_id: teamId, operational_status: operationalStatus,
+      environment: z.enum(ENVIRONMENTS), attributes: attributesSchema, tags: tagList,
+    },
+    relations: [], references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    validateRow: attributeCheck(RESOURCE_ATTRIBUTE_KEYS),
+    enumFilters: { type: RESOURCE_TYPES, operational_status: OPERATIONAL_STATUS, environment: ENVIRONMENTS },
+    searchExpr: nameAndDescription, hasTags: true,
+    detailGraph: '[team, services, assignments.person]',
+  }),
+  repositories: defineKind({
+    type: 'repositories', label: 'repository', model: Repository,
+    required: { name: name255, provider: z.enum(REPOSITORY_PROVIDERS) },
+    optional: {
+      url: z.url().max(2048).nullable(), description: optionalText, default_branch: z.string().min(1).max(100),
+      language: z.string().max(50).nullable(), team_id: teamId, tags: tagList,
+    },
+    relations: [], references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    enumFilters: { provider: REPOSITORY_PROVIDERS }, searchExpr: nameAndDescription, hasTags: true,
+    detailGraph: '[team, services, components, assignments.person]',
+  }),
+};
+
+export function isCatalogType(t: string): t is CatalogType {
+  return (CATALOG_TYPES as readonly string[]).includes(t);
+}

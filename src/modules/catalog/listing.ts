@@ -1,0 +1,136 @@
+// Cursor pagination for entity lists: keyset on (sort column, id) so a page costs the same at
+// row 100,000 as at row 1, with opaque cursors that carry the sort they were made for.
+import { z } from 'zod';
+import type { ServiceContext } from '../../platform/context.js';
+import { BadRequest, validationError } from '../../platform/errors.js';
+import { scoped } from '../../platform/tenancy.js';
+import { uuid } from '../../platform/schema-kit.js';
+import type { Model } from 'objection';
+
+export const DEFAULT_SORT = '-updated_at';
+
+/** What a list needs to know of a table; catalog kinds, incidents, scorecards… all fit. */
+export interface Listable {
+  model: typeof Model & { tableName: string };
+  /** The display column, sortable as text (name, or title for incidents). */
+  titleColumn: string;
+  /** Query parameters that filter on an enum column of the same name. */
+  enumFilters: Record<string, readonly string[]>;
+  /** SQL expression covered by the trigram index, searched by `q`. */
+  searchExpr: string;
+  hasTeam: boolean;
+  hasTags: boolean;
+}
+
+type ListRow = Model & { id: string; __sort_key?: string };
+
+export interface ListQuery {
+  limit: number;
+  cursor?: string;
+  sort: string;
+  filters: Record<string, string>;
+  teamId?: string;
+  tag?: string;
+  q?: string;
+  includeDeleted?: boolean;
+}
+
+export interface PageMeta { limit: number; total: number; next_cursor: string | null }
+export interface Page<T> { data: T[]; meta: PageMeta }
+
+function sortParam(kind: Listable) {
+  const columns = [kind.titleColumn, 'created_at', 'updated_at'];
+  return z.enum([...columns, ...columns.map((c) => `-${c}`)] as [string, ...string[]]);
+}
+
+/** The list query string of a table, as a zod schema (unknown parameters are refused). */
+export function listQuerySchema(kind: Listable) {
+  const enumFilters = Object.fromEntries(
+    Object.entries(kind.enumFilters).map(([k, values]) => [k, z.enum(values as [string, ...string[]]).optional()]),
+  );
+  return z.strictObject({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().max(1000).optional(),
+    sort: sortParam(kind).default(DEFAULT_SORT),
+    q: z.string().trim().min(1).max(200).optional(),
+    include_deleted: z.enum(['true', 'false']).optional(),
+    ...(kind.hasTeam ? { team_id: uuid.optional() } : {}),
+    ...(kind.hasTags ? { tag: z.string().min(1).max(100).optional() } : {}),
+    ...enumFilters,
+  });
+}
+
+export function parseListQuery(kind: Listable, raw: unknown): ListQuery {
+  const parsed = listQuerySchema(kind).safeParse(raw);
+  if (!parsed.success) throw validationError(parsed.error, ['query']);
+  const { limit, cursor, sort, q, include_deleted, team_id, tag, ...filters } = parsed.data as Record<string, unknown>;
+  return {
+    limit: limit as number,
+    cursor: cursor as string | undefined,
+    sort: sort as string,
+    q: q as string | undefined,
+    includeDeleted: include_deleted === 'true',
+    teamId: team_id as string | undefined,
+    tag: tag as string | undefined,
+    filters: Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)) as Record<string, string>,
+  };
+}
+
+interface Cursor { s: string; k: string; id: string }
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(raw: string, sort: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
+    if (c && c.s === sort && typeof c.k === 'string' && uuid.safeParse(c.id).success) return c;
+  } catch {
+    // fall through
+  }
+  throw BadRequest('The cursor is not valid for this list (it must come from next_cursor of the same sort).');
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (m) => `\\${m}`);
+}
+
+export async function listPage<R extends ListRow>(
+  ctx: ServiceContext,
+  kind: Listable,
+  query: ListQuery,
+): Promise<{ rows: R[]; meta: PageMeta }> {
+  const table = kind.model.tableName;
+  const desc = query.sort.startsWith('-');
+  const column = desc ? query.sort.slice(1) : query.sort;
+  const cast = column === kind.titleColumn ? 'text' : 'timestamptz';
+
+  const base = scoped(kind.model, ctx, { includeDeleted: query.includeDeleted });
+  for (const [field, value] of Object.entries(query.filters)) base.where(`${table}.${field}`, value);
+  if (query.teamId) base.where(`${table}.team_id`, query.teamId);
+  if (query.tag) base.whereRaw(`${table}.tags @> ?::jsonb`, [JSON.stringify([query.tag])]);
+  if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [`%${escapeLike(query.q)}%`]);
+
+  const pageQuery = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
+  if (query.cursor) {
+    const c = decodeCursor(query.cursor, query.sort);
+    pageQuery.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, c.k, c.id]);
+  }
+  const direction = desc ? 'desc' : 'asc';
+  pageQuery.orderBy([{ column: `${table}.${column}`, order: direction }, { column: `${table}.id`, order: direction }]);
+  pageQuery.limit(query.limit + 1);
+
+  const [rows, total] = (await Promise.all([pageQuery, base.clone().resultSize()])) as [R[], number];
+  const more = rows.length > query.limit;
+  const pageRows = more ? rows.slice(0, query.limit) : rows;
+  const last = pageRows[pageRows.length - 1];
+  return {
+    rows: pageRows,
+    meta: {
+      limit: query.limit,
+      total,
+      next_cursor: more && last ? encodeCursor({ s: query.sort, k: String(last.__sort_key), id: last.id }) : null,
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// The per-tenant change log (outbox) read back: `GET /events?since=` and live-event replay.
+import { z } from 'zod';
+import type { ChangeEvent } from '../../platform/bus.js';
+import type { ServiceContext } from '../../platform/context.js';
+import { validationError } from '../../platform/errors.js';
+import { TenantModel, scoped } from '../../platform/tenancy.js';
+
+export class ChangeEventRow extends TenantModel {
+  static override tableName = 'change_events';
+  static override idColumn = ['tenant_id', 'seq'];
+  seq!: number;
+  type!: string;
+  entity_type!: string;
+  entity_id!: string | null;
+  action!: string;
+  actor_type!: string;
+  actor_id!: string | null;
+  data!: unknown;
+  changes!: Record<string, { old: unknown; new: unknown }> | null;
+  at!: Date;
+}
+
+export function toEnvelope(row: ChangeEventRow): ChangeEvent {
+  return {
+    seq: Number(row.seq),
+    type: row.type,
+    tenant_id: row.tenant_id,
+    entity_type: row.entity_type,
+    entity_id: row.entity_id,
+    action: row.action,
+    actor: { type: row.actor_type, id: row.actor_id },
+    at: new Date(row.at).toISOString(),
+    data: row.data,
+    changes: row.changes ?? null,
+  };
+}
+
+export const eventsQuery = z.strictObject({
+  since: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export class ChangeLogService {
+  /** Events with seq > since, oldest first. */
+  async since(ctx: ServiceContext, since: number, limit: number): Promise<ChangeEvent[]> {
+    const rows = await scoped(ChangeEventRow, ctx).where('seq', '>', since).orderBy('seq').limit(limit);
+    return rows.map(toEnvelope);
+  }
+
+  async latestSeq(ctx: ServiceContext): Promise<number> {
+    const row = await scoped(ChangeEventRow, ctx).max('seq as max').first();
+    return Number((row as unknown as { max: number | null } | undefined)?.max ?? 0);
+  }
+
+  async page(ctx: ServiceContext, rawQuery: unknown) {
+    const parsed = eventsQuery.safeParse(rawQuery);
+    if (!parsed.success) throw validationError(parsed.error, ['query']);
+    const { since, limit } = parsed.data;
+    const data = await this.since(ctx, since, limit);
+    const last = data.length ? data[data.length - 1].seq : since;
+    return { data, meta: { since, limit, next_since: last, has_more: data.length === limit } };
+  }
+}

@@ -1,0 +1,395 @@
+// Incidents: declare, edit, move through their lifecycle with a timeline, and keep the
+// operational_status of every entity they affect equal to the worst of its active incidents.
+// Every write goes through runWrite; the status moves of affected entities are their own
+// audited writes, made through the catalog's EntityService inside the same transaction.
+import { raw } from 'objection';
+import type { ServiceContext, UserRole } from '../../platform/context.js';
+import { Forbidden, NotFound, PreconditionFailed, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { uuid } from '../../platform/schema-kit.js';
+import { scoped } from '../../platform/tenancy.js';
+import type { WriteRunner, WriteScope } from '../../platform/write.js';
+import { KINDS, type CatalogType } from '../catalog/kinds.js';
+import { listPage, type ListQuery, type Page } from '../catalog/listing.js';
+import { diff, parseInput, plain, type EntityService, type WriteOptions } from '../catalog/service.js';
+import {
+  AFFECTABLE_TYPES, AFFECTED_TABLE, INCIDENT_STATUS, Incident, IncidentTimelineEntry,
+  type AffectableType, type ImpactType, type IncidentStatus, type Severity,
+} from './model.js';
+import {
+  INCIDENT_LISTING, createIncidentSchema, timelineUpdateSchema, updateIncidentSchema, type AffectedEntityInput,
+} from './schemas.js';
+
+export { INCIDENT_LISTING, parseIncidentListQuery } from './schemas.js';
+
+export type OperationalStatus = 'operational' | 'degraded' | 'outage';
+
+export interface AffectedEntity {
+  entity_type: AffectableType;
+  entity_id: string;
+  name: string;
+  operational_status: OperationalStatus;
+}
+
+export interface TimelineEntryData {
+  id: string;
+  incident_id: string;
+  timestamp: string;
+  status: IncidentStatus;
+  message: string;
+  created_by: string | null;
+  created_at: string;
+}
+
+/** An incident as lists return it: its columns (no tenant_id) and the entities it affects. */
+export interface IncidentSummary {
+  id: string;
+  title: string;
+  description: string | null;
+  severity: Severity;
+  status: IncidentStatus;
+  impact_type: ImpactType;
+  created_at: string;
+  updated_at: string;
+  resolved_at: string | null;
+  created_by: string | null;
+  updated_by: string | null;
+  deleted_at: string | null;
+  row_version: number;
+  affected: AffectedEntity[];
+}
+
+/** An incident as GET /incidents/:id and the change events return it: plus its timeline, oldest first. */
+export interface IncidentData extends IncidentSummary {
+  timeline: TimelineEntryData[];
+}
+
+const INCIDENT_WRITERS: readonly UserRole[] = ['admin', 'editor', 'incident_commander'];
+const FIRST_MESSAGE = 'Incident declared';
+
+type EntityRef = { entity_type: AffectableType; entity_id: string };
+/** An affected entity whose operational_status must change, planned before it is written. */
+type StatusMove = EntityRef & { to: OperationalStatus };
+
+const refKey = (r: EntityRef) => `${r.entity_type}:${r.entity_id}`;
+const isActive = (row: Incident) => row.status !== 'resolved' && !row.deleted_at;
+const TYPE_ORDER = new Map<string, number>(AFFECTABLE_TYPES.map((t, i) => [t, i]));
+const byRef = (a: EntityRef, b: EntityRef) =>
+  TYPE_ORDER.get(a.entity_type)! - TYPE_ORDER.get(b.entity_type)! || (a.entity_id < b.entity_id ? -1 : a.entity_id > b.entity_id ? 1 : 0);
+
+export class IncidentService {
+  constructor(
+    private readonly writes: WriteRunner,
+    private readonly entities: Record<CatalogType, EntityService>,
+  ) {}
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  async get(ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<IncidentData> {
+    if (opts.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
+    return this.detail(ctx, await this.findRow(ctx, id, opts));
+  }
+
+  async list(ctx: ServiceContext, query: ListQuery): Promise<Page<IncidentSummary>> {
+    if (query.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
+    const page = await listPage<Incident>(ctx, INCIDENT_LISTING, query);
+    const affected = await this.loadAffected(ctx, page.rows.map((r) => r.id));
+    return { data: page.rows.map((r) => ({ ...columns(r), affected: affected.get(r.id) ?? [] })), meta: page.meta };
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  async create(ctx: ServiceContext, input: unknown): Promise<IncidentData> {
+    this.authorizeWrite(ctx);
+    const parsed = parseInput(createIncidentSchema, input);
+    return this.writes.run(ctx, async (w) => {
+      const affected = await this.checkAffected(w, parsed.affected);
+      const row = (await scoped(Incident, w)
+        .insert({
+          title: parsed.title, description: parsed.description ?? null, severity: parsed.severity,
+          impact_type: parsed.impact_type, status: 'investigating', created_by: w.actor.userId, updated_by: w.actor.userId,
+        })
+        .returning('*')) as unknown as Incident;
+      await this.writeLinks(w, row.id, affected);
+      await this.insertEntry(w, row.id, 'investigating', parsed.message ?? FIRST_MESSAGE);
+      const moves = await this.planStatusMoves(w, affected);
+      const data = await this.detail(w, row, moves);
+      w.record({ entityType: 'incidents', entityId: row.id, entityName: row.title, action: 'created', data });
+      await this.applyStatusMoves(w, moves);
+      return data;
+    });
+  }
+
+  async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<IncidentData> {
+    this.authorizeWrite(ctx);
+    const parsed = parseInput(updateIncidentSchema, input);
+    return this.writes.run(ctx, async (w) => {
+      const current = await this.findRow(w, id, { forUpdate: true });
+      checkVersion(current, opts);
+      const oldLinks = await this.loadLinks(w, [id]);
+      const newLinks = parsed.affected ? await this.checkAffected(w, parsed.affected) : undefined;
+      const { affected: _a, ...rest } = parsed;
+      const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<Incident>;
+      const linksChanged = !!newLinks && !sameRefs(oldLinks, newLinks);
+      const columnsChanged = Object.entries(patch).some(([k, v]) => (current as unknown as Record<string, unknown>)[k] !== v);
+      const before = await this.detail(w, current);
+      if (!linksChanged && !columnsChanged) return before; // no version bump, no event
+
+      await scoped(Incident, w).findById(id).patch({
+        ...patch, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
+      });
+      if (linksChanged) await this.writeLinks(w, id, newLinks!);
+      const impactChanged = patch.impact_type !== undefined && patch.impact_type !== current.impact_type;
+      const touched = isActive(current) && (linksChanged || impactChanged) ? [...oldLinks, ...(newLinks ?? [])] : [];
+      const moves = await this.planStatusMoves(w, touched);
+      const updated = await this.findRow(w, id);
+      const data = await this.detail(w, updated, moves);
+      w.record({
+        entityType: 'incidents', entityId: id, entityName: updated.title, action: 'updated', data,
+        changes: diff(before as unknown as Record<string, unknown>, data as unknown as Record<string, unknown>),
+      });
+      await this.applyStatusMoves(w, moves);
+      return data;
+    });
+  }
+
+  async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
+    this.authorizeWrite(ctx);
+    await this.writes.run(ctx, async (w) => {
+      const current = await this.findRow(w, id, { forUpdate: true });
+      checkVersion(current, opts);
+      await scoped(Incident, w).findById(id).patch({
+        deleted_at: new Date(), row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
+      });
+      const moves = await this.planStatusMoves(w, isActive(current) ? await this.loadLinks(w, [id]) : []);
+      const data = await this.detail(w, await this.findRow(w, id, { includeDeleted: true }), moves);
+      w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'deleted', data });
+      await this.applyStatusMoves(w, moves);
+    });
+  }
+
+  async restore(ctx: ServiceContext, id: string): Promise<IncidentData> {
+    this.authorizeWrite(ctx);
+    return this.writes.run(ctx, async (w) => {
+      const current = await this.findRow(w, id, { forUpdate: true, includeDeleted: true });
+      if (!current.deleted_at) return this.detail(w, current);
+      await scoped(Incident, w, { includeDeleted: true }).findById(id).patch({
+        deleted_at: null, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
+      });
+      const restored = await this.findRow(w, id);
+      const moves = await this.planStatusMoves(w, isActive(restored) ? await this.loadLinks(w, [id]) : []);
+      const data = await this.detail(w, restored, moves);
+      w.record({ entityType: 'incidents', entityId: id, entityName: restored.title, action: 'restored', data });
+      await this.applyStatusMoves(w, moves);
+      return data;
+    });
+  }
+
+  /**
+   * POST /incidents/:id/updates: appends a timeline entry and, when `status` is given and differs,
+   * moves the incident (its own `status_changed` change, recorded before the `timeline_entry`).
+   */
+  async addUpdate(
+    ctx: ServiceContext,
+    id: string,
+    input: unknown,
+    opts: WriteOptions = {},
+  ): Promise<{ entry: TimelineEntryData; incident: IncidentData }> {
+    this.authorizeWrite(ctx);
+    const parsed = parseInput(timelineUpdateSchema, input);
+    return this.writes.run(ctx, async (w) => {
+      // The row lock also orders the incident's timeline entries (clock_timestamp after it).
+      const current = await this.findRow(w, id, { forUpdate: true });
+      checkVersion(current, opts);
+      const target = parsed.status && parsed.status !== current.status ? parsed.status : undefined;
+      if (target) checkTransition(current.status, target);
+      const entry = await this.insertEntry(w, id, target ?? current.status, parsed.message);
+      let moves: StatusMove[] = [];
+      let incident: IncidentData | undefined;
+      if (target) {
+        const resolvedAt = target === 'resolved' ? new Date() : null; // reopening clears it
+        await scoped(Incident, w).findById(id).patch({
+          status: target, resolved_at: resolvedAt, row_version: current.row_version + 1,
+          updated_at: new Date(), updated_by: w.actor.userId,
+        });
+        const activityChanged = (current.status === 'resolved') !== (target === 'resolved');
+        moves = await this.planStatusMoves(w, activityChanged ? await this.loadLinks(w, [id]) : []);
+        incident = await this.detail(w, await this.findRow(w, id), moves);
+        w.record({
+          entityType: 'incidents', entityId: id, entityName: current.title, action: 'status_changed', data: incident,
+          changes: { status: { old: current.status, new: target } },
+        });
+      }
+      w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'timeline_entry', data: entry });
+      await this.applyStatusMoves(w, moves);
+      return { entry, incident: incident ?? (await this.detail(w, current)) };
+    });
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  authorizeWrite(ctx: ServiceContext): void {
+    if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
+    if (!INCIDENT_WRITERS.includes(ctx.actor.role)) throw Forbidden(`Role '${ctx.actor.role}' may not change incidents.`);
+  }
+
+  private async findRow(
+    ctx: ServiceContext,
+    id: string,
+    opts: { includeDeleted?: boolean; forUpdate?: boolean } = {},
+  ): Promise<Incident> {
+    if (!uuid.safeParse(id).success) throw NotFound(`No incident with id ${id}.`);
+    const q = scoped(Incident, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
+    if (opts.forUpdate) q.forUpdate();
+    const row = await q;
+    if (!row) throw NotFound(`No incident with id ${id}.`);
+    return row;
+  }
+
+  /** Affected ids must be live records of this tenant (422 at the input's index); returns them deduped, sorted. */
+  private async checkAffected(w: WriteScope, list: AffectedEntityInput[]): Promise<EntityRef[]> {
+    const issues: FieldIssue[] = [];
+    const unique = new Map<string, EntityRef>();
+    for (const type of AFFECTABLE_TYPES) {
+      const ids = [...new Set(list.filter((a) => a.entity_type === type).map((a) => a.entity_id))];
+      if (ids.length === 0) continue;
+      const found = new Set((await scoped(KINDS[type].model, w).whereIn('id', ids).select('id')).map((r) => r.id));
+      list.forEach((a, i) => {
+        if (a.entity_type !== type) return;
+        if (!found.has(a.entity_id)) {
+          issues.push({ path: `affected.${i}.entity_id`, message: `no ${KINDS[type].label} with id ${a.entity_id} in this tenant` });
+        }
+      });
+    }
+    if (issues.length) throw UnprocessableEntity('The request refers to records that do not exist.', issues);
+    for (const a of list) unique.set(refKey(a), { entity_type: a.entity_type, entity_id: a.entity_id });
+    return [...unique.values()].sort(byRef);
+  }
+
+  /** Replaces the link rows of an incident this write already loaded (or inserted) through scoped(). */
+  private async writeLinks(w: WriteScope, incidentId: string, refs: EntityRef[]): Promise<void> {
+    await w.trx(AFFECTED_TABLE).where('incident_id', incidentId).delete();
+    if (refs.length) await w.trx(AFFECTED_TABLE).insert(refs.map((r) => ({ incident_id: incidentId, ...r })));
+  }
+
+  /** Link rows of incidents the caller loaded through scoped() (the table has no tenant_id). */
+  private async loadLinks(ctx: ServiceContext, incidentIds: string[]): Promise<(EntityRef & { incident_id: string })[]> {
+    if (incidentIds.length === 0) return [];
+    const db = ctx.trx ?? Incident.knex();
+    return db(AFFECTED_TABLE).whereIn('incident_id', incidentIds).select('incident_id', 'entity_type', 'entity_id');
+  }
+
+  /** Affected entities per incident, with name and status: one query for the links, one per type. */
+  private async loadAffected(
+    ctx: ServiceContext,
+    incidentIds: string[],
+    moves: StatusMove[] = [],
+  ): Promise<Map<string, AffectedEntity[]>> {
+    const result = new Map<string, AffectedEntity[]>(incidentIds.map((id) => [id, []]));
+    const links = await this.loadLinks(ctx, incidentIds);
+    const planned = new Map(moves.map((m) => [refKey(m), m.to]));
+    for (const type of AFFECTABLE_TYPES) {
+      const ids = [...new Set(links.filter((l) => l.entity_type === type).map((l) => l.entity_id))];
+      if (ids.length === 0) continue;
+      // Soft-deleted entities drop out, as they do from the catalog's own relation lists.
+      const rows = await scoped(KINDS[type].model, ctx).whereIn('id', ids).select('id', 'name', 'operational_status');
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const l of links) {
+        const row = l.entity_type === type ? byId.get(l.entity_id) : undefined;
+        if (!row) continue;
+        result.get(l.incident_id)!.push({
+          entity_type: type, entity_id: row.id, name: String(row.name),
+          operational_status: planned.get(refKey(l)) ?? (row.operational_status as OperationalStatus),
+        });
+      }
+    }
+    for (const list of result.values()) {
+      list.sort((a, b) => TYPE_ORDER.get(a.entity_type)! - TYPE_ORDER.get(b.entity_type)! || a.name.localeCompare(b.name) || byRef(a, b));
+    }
+    return result;
+  }
+
+  /** The incident with its affected entities (planned status moves applied) and its timeline, oldest first. */
+  private async detail(ctx: ServiceContext, row: Incident, moves: StatusMove[] = []): Promise<IncidentData> {
+    const affected = await this.loadAffected(ctx, [row.id], moves);
+    const timeline = await scoped(IncidentTimelineEntry, ctx)
+      .where('incident_id', row.id)
+      .orderBy([{ column: 'timestamp' }, { column: 'created_at' }, { column: 'id' }]);
+    return { ...columns(row), affected: affected.get(row.id)!, timeline: timeline.map(entryData) };
+  }
+
+  private async insertEntry(w: WriteScope, incidentId: string, status: IncidentStatus, message: string): Promise<TimelineEntryData> {
+    const row = (await scoped(IncidentTimelineEntry, w)
+      .insert({ incident_id: incidentId, status, message, created_by: w.actor.userId, timestamp: raw('clock_timestamp()') as unknown as Date })
+      .returning('*')) as unknown as IncidentTimelineEntry;
+    return entryData(row);
+  }
+
+  /**
+   * Locks the touched entities (fixed type order, then id: the same order for every writer, so
+   * concurrent incident writes cannot deadlock) and works out, from the active incidents as this
+   * transaction sees them after the lock, the operational_status each should have.
+   */
+  private async planStatusMoves(w: WriteScope, touched: EntityRef[]): Promise<StatusMove[]> {
+    if (touched.length === 0) return [];
+    const current: (EntityRef & { status: OperationalStatus })[] = [];
+    for (const type of AFFECTABLE_TYPES) {
+      const ids = [...new Set(touched.filter((t) => t.entity_type === type).map((t) => t.entity_id))].sort();
+      if (ids.length === 0) continue;
+      // Live entities only: a soft-deleted one keeps its status until it comes back.
+      const rows = await scoped(KINDS[type].model, w).whereIn('id', ids).orderBy('id').forUpdate().select('id', 'operational_status');
+      for (const r of rows) current.push({ entity_type: type, entity_id: r.id, status: r.operational_status as OperationalStatus });
+    }
+    if (current.length === 0) return [];
+    const worst = (await scoped(Incident, w)
+      .join(`${AFFECTED_TABLE} as a`, 'a.incident_id', 'incidents.id')
+      .whereNot('incidents.status', 'resolved')
+      .whereIn(['a.entity_type', 'a.entity_id'], current.map((c) => [c.entity_type, c.entity_id]))
+      .groupBy('a.entity_type', 'a.entity_id')
+      .select('a.entity_type', 'a.entity_id', raw(`bool_or(incidents.impact_type = 'outage') as outage`))) as unknown as
+      (EntityRef & { outage: boolean })[];
+    const target = new Map<string, OperationalStatus>(worst.map((r) => [refKey(r), r.outage ? 'outage' : 'degraded']));
+    return current
+      .map((c) => ({ entity_type: c.entity_type, entity_id: c.entity_id, from: c.status, to: target.get(refKey(c)) ?? 'operational' }))
+      .filter((m) => m.from !== m.to)
+      .map(({ from: _f, ...move }) => move as StatusMove);
+  }
+
+  /** Each move is the entity's own audited write and change event, in the same transaction. */
+  private async applyStatusMoves(w: WriteScope, moves: StatusMove[]): Promise<void> {
+    for (const m of moves) {
+      await this.entities[m.entity_type].update(w, m.entity_id, { operational_status: m.to }, { impliedBy: 'incidents' });
+    }
+  }
+}
+
+function columns(row: Incident): Omit<IncidentSummary, 'affected'> {
+  const { tenant_id: _t, __sort_key: _k, ...rest } = plain(row) as unknown as Record<string, unknown>;
+  return rest as unknown as Omit<IncidentSummary, 'affected'>;
+}
+
+function entryData(row: IncidentTimelineEntry): TimelineEntryData {
+  const { tenant_id: _t, ...rest } = plain(row) as unknown as Record<string, unknown>;
+  return rest as unknown as TimelineEntryData;
+}
+
+function sameRefs(a: EntityRef[], b: EntityRef[]): boolean {
+  const keys = (l: EntityRef[]) => [...new Set(l.map(refKey))].sort().join(',');
+  return keys(a) === keys(b);
+}
+
+function checkVersion(current: Incident, opts: WriteOptions): void {
+  if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
+    throw PreconditionFailed(`The incident is at version ${current.row_version}, not ${opts.expectedVersion}.`);
+  }
+}
+
+/** Forward along the lifecycle (steps may be skipped); a resolved incident reopens only to investigating. */
+function checkTransition(from: IncidentStatus, to: IncidentStatus): void {
+  const rank = (s: IncidentStatus) => INCIDENT_STATUS.indexOf(s);
+  const allowed = from === 'resolved' ? to === 'investigating' : rank(to) > rank(from);
+  if (allowed) return;
+  const message = from === 'resolved'
+    ? `a resolved incident can only be reopened to 'investigating', not moved to '${to}'`
+    : `cannot move back from '${from}' to '${to}'`;
+  throw UnprocessableEntity('The status change is not allowed.', [{ path: 'status', message }]);
+}

@@ -1,0 +1,89 @@
+// Request schemas of scorecards. A criterion's check_config is validated per check_type (a
+// discriminated union), so a typo in a config key is a 422 at the key's own path, never stored.
+import { z } from 'zod';
+import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { name255, optionalText } from '../../platform/schema-kit.js';
+import { ASSIGNABLE_TYPES } from '../catalog/kinds.js';
+
+/** The catalog kinds a scorecard can score: the ones that carry assignments (TPRD §4.3). */
+export const SCORABLE_TYPES = ASSIGNABLE_TYPES;
+export type ScorableType = (typeof SCORABLE_TYPES)[number];
+
+export const CHECK_TYPES = [
+  'has_field', 'has_items', 'field_equals', 'has_assignment', 'min_assignments',
+  'no_active_incidents', 'has_tag', 'has_attribute',
+] as const;
+export type CheckType = (typeof CHECK_TYPES)[number];
+
+const fieldName = z.string().trim().min(1).max(100);
+const role = z.string().trim().min(1).max(50);
+const scalar = z.union([z.string().max(2048), z.number(), z.boolean(), z.null()]);
+
+const criterionBase = {
+  name: name255,
+  description: optionalText,
+  weight: z.number().int().min(1).max(3).default(1),
+  sort_order: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+};
+
+function variant<T extends CheckType, C extends z.ZodType>(checkType: T, config: C) {
+  return z.strictObject({ ...criterionBase, check_type: z.literal(checkType), check_config: config });
+}
+
+export const criterionInput = z.discriminatedUnion('check_type', [
+  // A scalar column or `attributes.<key>` is set (not null, not blank).
+  variant('has_field', z.strictObject({ field: fieldName })),
+  // A relation list (component_ids, repository_ids, …), tags or assignments is non-empty.
+  variant('has_items', z.strictObject({ field: fieldName })),
+  variant('field_equals', z.strictObject({ field: fieldName, value: scalar })),
+  variant('has_assignment', z.strictObject({ role: role.optional() }).default({})),
+  variant('min_assignments', z.strictObject({ min: z.number().int().min(1).max(1000), role: role.optional() })),
+  variant('no_active_incidents', z.strictObject({}).default({})),
+  variant('has_tag', z.strictObject({ tag: z.string().trim().min(1).max(100) })),
+  variant('has_attribute', z.strictObject({ key: z.string().trim().min(1).max(64) })),
+]);
+export type CriterionInput = z.infer<typeof criterionInput>;
+
+const entityTypes = z
+  .array(z.enum(SCORABLE_TYPES))
+  .min(1)
+  .max(SCORABLE_TYPES.length)
+  .refine((types) => new Set(types).size === types.length, { message: 'entity types must be unique' });
+
+const criteriaList = z.array(criterionInput).max(100);
+
+export const scorecardCreate = z.strictObject({
+  name: name255,
+  description: optionalText,
+  entity_types: entityTypes,
+  criteria: criteriaList.default([]),
+});
+export type ScorecardCreate = z.infer<typeof scorecardCreate>;
+
+/** PATCH: every field optional; `criteria`, when given, replaces the whole list. */
+export const scorecardUpdate = z.strictObject({
+  name: name255.optional(),
+  description: optionalText,
+  entity_types: entityTypes.optional(),
+  criteria: criteriaList.optional(),
+});
+export type ScorecardUpdate = z.infer<typeof scorecardUpdate>;
+
+/**
+ * Like parseInput, but an unknown key is reported at its own path
+ * (`criteria.0.check_config.feild`), one issue per key, so clients can point at it.
+ */
+export function parseScorecardInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues: FieldIssue[] = [];
+  for (const issue of parsed.error.issues) {
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) issues.push({ path: [...path, key].join('.'), message: 'unknown key' });
+    } else {
+      issues.push({ path: path.join('.') || '(root)', message: issue.message });
+    }
+  }
+  throw UnprocessableEntity('The request did not pass validation.', issues);
+}

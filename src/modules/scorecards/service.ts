@@ -1,0 +1,321 @@
+// Scorecards: CRUD of a scorecard and its criteria through the single write path, and results
+// computed on read over the catalog (never stored), in batches: one page of 200 entities at a
+// time with their relation lists and assignments, and one query for active incidents.
+import type { ServiceContext } from '../../platform/context.js';
+import { Conflict, Forbidden, NotFound, PreconditionFailed, UnprocessableEntity } from '../../platform/errors.js';
+import { uuid } from '../../platform/schema-kit.js';
+import { scoped } from '../../platform/tenancy.js';
+import type { WriteRunner, WriteScope } from '../../platform/write.js';
+import type { CatalogType } from '../catalog/kinds.js';
+import { listPage, type ListQuery, type Listable, type Page } from '../catalog/listing.js';
+import { diff, plain, type EntityData, type EntityService, type WriteOptions } from '../catalog/service.js';
+import { criteriaIssues, evaluate, type CriterionLike, type EvaluationFacts } from './checks.js';
+import { AFFECTED_TABLE, Incident } from '../incidents/model.js';
+import { Scorecard, ScorecardCriterion } from './model.js';
+import {
+  SCORABLE_TYPES, parseScorecardInput, scorecardCreate, scorecardUpdate, type CriterionInput, type ScorableType,
+} from './schemas.js';
+
+const ENTITY_TYPE = 'scorecards';
+const WRITE_ROLES: readonly string[] = ['admin', 'editor'];
+const RESULTS_PAGE = 200;
+
+export const SCORECARD_LISTING: Listable = {
+  model: Scorecard,
+  titleColumn: 'name',
+  enumFilters: {},
+  // No trigram index on scorecards: a tenant has tens of them, a sequential ILIKE is fine.
+  searchExpr: `(name || ' ' || coalesce(description, ''))`,
+  hasTeam: false,
+  hasTags: false,
+};
+
+export interface CriterionData extends CriterionLike {
+  id: string;
+  description: string | null;
+  sort_order: number;
+}
+
+export type ScorecardData = Record<string, unknown> & {
+  id: string;
+  name: string;
+  description: string | null;
+  entity_types: ScorableType[];
+  row_version: number;
+  criteria: CriterionData[];
+};
+
+export interface EntityResult {
+  entity_type: ScorableType;
+  entity_id: string;
+  name: string;
+  score: number;
+  passed: CriterionData[];
+  failed: CriterionData[];
+}
+
+export interface ScorecardScore {
+  scorecard_id: string;
+  scorecard_name: string;
+  score: number;
+  passed: CriterionData[];
+  failed: CriterionData[];
+}
+
+/** A criterion as it will be stored: defaults applied, sort_order defaulting to its list position. */
+type CriterionRow = Omit<CriterionData, 'id'>;
+
+export class ScorecardService {
+  constructor(
+    private readonly writes: WriteRunner,
+    private readonly entities: Record<CatalogType, EntityService>,
+  ) {}
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  async get(ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<ScorecardData> {
+    const row = await this.findRow(ctx, id, { includeDeleted: opts.includeDeleted });
+    const [data] = await this.present(ctx, [row]);
+    return data;
+  }
+
+  async list(ctx: ServiceContext, query: ListQuery): Promise<Page<ScorecardData>> {
+    if (query.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
+    const page = await listPage<Scorecard>(ctx, SCORECARD_LISTING, query);
+    return { data: await this.present(ctx, page.rows), meta: page.meta };
+  }
+
+  /** Every live entity of the scorecard's types, scored; entity types in the scorecard's order, then by name. */
+  async results(ctx: ServiceContext, id: string): Promise<EntityResult[]> {
+    const card = await this.get(ctx, id);
+    const facts = await this.facts(ctx, card.criteria, { entityTypes: card.entity_types });
+    const results: EntityResult[] = [];
+    for (const type of card.entity_types) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.entities[type].list(ctx, { limit: RESULTS_PAGE, cursor, sort: 'name', filters: {} });
+        for (const entity of page.data) {
+          results.push({ entity_type: type, entity_id: entity.id, name: String(entity.name), ...evaluate(card.criteria, entity, facts) });
+        }
+        cursor = page.meta.next_cursor ?? undefined;
+      } while (cursor);
+    }
+    return results;
+  }
+
+  /** The scores of one entity on every scorecard that applies to its type (detail views). */
+  async resultsForEntity(ctx: ServiceContext, entityType: CatalogType, entity: EntityData): Promise<ScorecardScore[]> {
+    if (!(SCORABLE_TYPES as readonly string[]).includes(entityType)) return [];
+    const rows = await scoped(Scorecard, ctx)
+      .whereRaw('scorecards.entity_types @> ?::jsonb', [JSON.stringify([entityType])])
+      .orderBy([{ column: 'name' }, { column: 'id' }]);
+    const cards = await this.present(ctx, rows);
+    const facts = await this.facts(ctx, cards.flatMap((c) => c.criteria), { entityId: entity.id });
+    return cards.map((card) => ({ scorecard_id: card.id, scorecard_name: card.name, ...evaluate(card.criteria, entity, facts) }));
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  async create(ctx: ServiceContext, input: unknown): Promise<ScorecardData> {
+    this.authorizeWrite(ctx);
+    const parsed = parseScorecardInput(scorecardCreate, input);
+    const criteria = toRows(parsed.criteria);
+    this.validate(parsed.entity_types, criteria);
+    return this.writes.run(ctx, async (w) => {
+      const row = (await nameClash(scoped(Scorecard, w)
+        .insert({
+          name: parsed.name,
+          description: parsed.description ?? null,
+          entity_types: parsed.entity_types,
+          created_by: w.actor.userId,
+          updated_by: w.actor.userId,
+        })
+        .returning('*'))) as unknown as Scorecard;
+      await this.replaceCriteria(w, row.id, criteria);
+      const data = await this.get(w, row.id);
+      w.record({ entityType: ENTITY_TYPE, entityId: data.id, entityName: data.name, action: 'created', data });
+      return data;
+    });
+  }
+
+  /** A PATCH; `criteria`, when given, replaces the whole list in the same transaction and change. */
+  async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<ScorecardData> {
+    this.authorizeWrite(ctx);
+    const parsed = parseScorecardInput(scorecardUpdate, input);
+    return this.writes.run(ctx, async (w) => {
+      const current = await this.findRow(w, id, { forUpdate: true });
+      this.checkVersion(current, opts);
+      const [before] = await this.present(w, [current]);
+      const criteria = parsed.criteria ? toRows(parsed.criteria) : undefined;
+      // Stored criteria are checked again only when what they are judged against changes.
+      if (criteria || parsed.entity_types) this.validate(parsed.entity_types ?? before.entity_types, criteria ?? before.criteria);
+
+      const columns: Record<string, unknown> = {};
+      for (const key of ['name', 'description', 'entity_types'] as const) {
+        if (parsed[key] !== undefined && !same(before[key], parsed[key])) columns[key] = parsed[key];
+      }
+      const replace = criteria !== undefined && !sameCriteria(before.criteria, criteria);
+      if (Object.keys(columns).length === 0 && !replace) return before; // no version bump, no event
+
+      await nameClash(scoped(Scorecard, w)
+        .findById(id)
+        .patch({ ...columns, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId } as Partial<Scorecard>));
+      if (replace) await this.replaceCriteria(w, id, criteria);
+      const data = await this.get(w, id);
+      w.record({
+        entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'updated', data,
+        changes: diff(before, data),
+      });
+      return data;
+    });
+  }
+
+  /** Soft delete: the criteria stay with the row, so a restore brings the scorecard back whole. */
+  async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
+    this.authorizeWrite(ctx);
+    await this.writes.run(ctx, async (w) => {
+      const current = await this.findRow(w, id, { forUpdate: true });
+      this.checkVersion(current, opts);
+      await scoped(Scorecard, w).findById(id).patch({
+        deleted_at: new Date(), row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
+      } as Partial<Scorecard>);
+      const data = await this.get(w, id, { includeDeleted: true });
+      w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'deleted', data });
+    });
+  }
+
+  async restore(ctx: ServiceContext, id: string): Promise<ScorecardData> {
+    this.authorizeWrite(ctx);
+    return this.writes.run(ctx, async (w) => {
+      const current = await this.findRow(w, id, { forUpdate: true, includeDeleted: true });
+      if (!current.deleted_at) return (await this.present(w, [current]))[0];
+      // A live scorecard holding the same name makes this a 409.
+      await nameClash(scoped(Scorecard, w, { includeDeleted: true }).findById(id).patch({
+        deleted_at: null, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
+      } as Partial<Scorecard>));
+      const data = await this.get(w, id);
+      w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'restored', data });
+      return data;
+    });
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  authorizeWrite(ctx: ServiceContext): void {
+    if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
+    if (!WRITE_ROLES.includes(ctx.actor.role)) throw Forbidden(`Role '${ctx.actor.role}' may not change scorecards.`);
+  }
+
+  private validate(entityTypes: readonly ScorableType[], criteria: readonly CriterionLike[]): void {
+    const issues = criteriaIssues(criteria, entityTypes);
+    if (issues.length) throw UnprocessableEntity('The scorecard has criteria that cannot apply to its entity types.', issues);
+  }
+
+  private async findRow(
+    ctx: ServiceContext,
+    id: string,
+    opts: { includeDeleted?: boolean; forUpdate?: boolean } = {},
+  ): Promise<Scorecard> {
+    // An id that is not a UUID names no scorecard: 404, not a database cast error.
+    if (!uuid.safeParse(id).success) throw NotFound(`No scorecard with id ${id}.`);
+    const q = scoped(Scorecard, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
+    if (opts.forUpdate) q.forUpdate();
+    const row = await q;
+    if (!row) throw NotFound(`No scorecard with id ${id}.`);
+    return row;
+  }
+
+  private checkVersion(current: Scorecard, opts: WriteOptions): void {
+    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
+      throw PreconditionFailed(`The scorecard is at version ${current.row_version}, not ${opts.expectedVersion}.`);
+    }
+  }
+
+  private async replaceCriteria(w: WriteScope, scorecardId: string, criteria: CriterionRow[]): Promise<void> {
+    await scoped(ScorecardCriterion, w).where('scorecard_id', scorecardId).delete();
+    if (criteria.length === 0) return;
+    await scoped(ScorecardCriterion, w).insert(criteria.map((c) => ({ ...c, scorecard_id: scorecardId })) as Partial<ScorecardCriterion>[]);
+  }
+
+  /** Scorecards as REST returns them, each with its criteria (sort_order, then name): one query for all. */
+  private async present(ctx: ServiceContext, rows: Scorecard[]): Promise<ScorecardData[]> {
+    if (rows.length === 0) return [];
+    const byCard = new Map<string, CriterionData[]>(rows.map((r) => [r.id, []]));
+    const criteria = await scoped(ScorecardCriterion, ctx)
+      .whereIn('scorecard_id', [...byCard.keys()])
+      .orderBy([{ column: 'sort_order' }, { column: 'name' }, { column: 'id' }]);
+    for (const c of criteria) {
+      byCard.get(c.scorecard_id)!.push({
+        id: c.id, name: c.name, description: c.description, weight: c.weight,
+        check_type: c.check_type, check_config: c.check_config, sort_order: c.sort_order,
+      });
+    }
+    return rows.map((row) => {
+      const { tenant_id: _t, __sort_key: _k, criteria: _c, ...rest } = plain(row) as unknown as Record<string, unknown>;
+      return { ...rest, criteria: byCard.get(row.id)! } as ScorecardData;
+    });
+  }
+
+  /** Active-incident facts, fetched only when some criterion asks for them: one query. */
+  private async facts(
+    ctx: ServiceContext,
+    criteria: readonly CriterionLike[],
+    scope: { entityTypes?: readonly string[]; entityId?: string },
+  ): Promise<EvaluationFacts> {
+    if (!criteria.some((c) => c.check_type === 'no_active_incidents')) return { activeIncidentEntityIds: new Set() };
+    // The link table has no tenant_id: it is reached through incidents, scoped to the tenant
+    // (soft-deleted incidents hidden by the scope).
+    const q = scoped(Incident, ctx)
+      .join(`${AFFECTED_TABLE} as a`, 'a.incident_id', 'incidents.id')
+      .whereNot('incidents.status', 'resolved')
+      .distinct('a.entity_id');
+    if (scope.entityTypes) q.whereIn('a.entity_type', scope.entityTypes as string[]);
+    if (scope.entityId) q.where('a.entity_id', scope.entityId);
+    const rows = (await q) as unknown as { entity_id: string }[];
+    return { activeIncidentEntityIds: new Set(rows.map((r) => r.entity_id)) };
+  }
+}
+
+/**
+ * Names are unique among live scorecards of a tenant (partial unique index): a clash is a 409 at
+ * `name`. Objection wraps the driver error, so its SQLSTATE sits on nativeError.
+ */
+async function nameClash<T>(query: PromiseLike<T>): Promise<T> {
+  try {
+    return await query;
+  } catch (err) {
+    const e = err as { code?: string; nativeError?: { code?: string } };
+    if ((e.nativeError?.code ?? e.code) === '23505') {
+      throw Conflict('A live scorecard with this name already exists.', [{ path: 'name', message: 'must be unique among live scorecards' }]);
+    }
+    throw err;
+  }
+}
+
+function toRows(criteria: CriterionInput[]): CriterionRow[] {
+  return criteria.map((c, i) => ({
+    name: c.name,
+    description: c.description ?? null,
+    weight: c.weight,
+    check_type: c.check_type,
+    check_config: c.check_config as Record<string, unknown>,
+    sort_order: c.sort_order ?? i,
+  }));
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/** Criteria lists compare by content (ids aside, config keys in any order, as a multiset). */
+function sameCriteria(stored: readonly CriterionData[], next: readonly CriterionRow[]): boolean {
+  const key = (c: CriterionRow) =>
+    JSON.stringify([c.name, c.description ?? null, c.weight, c.check_type, sortKeys(c.check_config), c.sort_order]);
+  const a = stored.map(key).sort();
+  const b = next.map(key).sort();
+  return a.length === b.length && a.every((k, i) => k === b[i]);
+}
+
+function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value ?? {}).sort(([x], [y]) => x.localeCompare(y)));
+}

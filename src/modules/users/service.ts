@@ -1,0 +1,111 @@
+// Tenant users, managed by admins. Every change is audited and announced like any other record,
+// so deactivations reach the live-event and co-editing layers.
+import type { ServiceContext } from '../../platform/context.js';
+import { Conflict, Forbidden, NotFound, PreconditionFailed } from '../../platform/errors.js';
+import { scoped } from '../../platform/tenancy.js';
+import type { WriteRunner, WriteScope } from '../../platform/write.js';
+import { diff, parseInput, type WriteOptions } from '../catalog/service.js';
+import { Person } from '../catalog/model.js';
+import { UnprocessableEntity } from '../../platform/errors.js';
+import { hashPassword } from '../auth/passwords.js';
+import { User, presentUser, type UserView } from './model.js';
+import { userCreate, userUpdate } from './schemas.js';
+
+export function requireAdmin(ctx: ServiceContext, what = 'manage users'): void {
+  if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
+  if (ctx.actor.role !== 'admin') throw Forbidden(`Only admins may ${what}.`);
+}
+
+export class UserService {
+  constructor(private readonly writes: WriteRunner) {}
+
+  async list(ctx: ServiceContext, opts: { includeDeleted?: boolean } = {}): Promise<UserView[]> {
+    requireAdmin(ctx, 'list users');
+    const rows = await scoped(User, ctx, opts).orderBy('email').limit(1000);
+    return rows.map(presentUser);
+  }
+
+  async get(ctx: ServiceContext, id: string): Promise<UserView> {
+    if (ctx.actor.userId !== id) requireAdmin(ctx, 'read other users');
+    return presentUser(await this.find(ctx, id));
+  }
+
+  async create(ctx: ServiceContext, input: unknown): Promise<UserView> {
+    requireAdmin(ctx);
+    const { password, ...fields } = parseInput(userCreate, input);
+    const password_hash = password ? await hashPassword(password) : null;
+    return this.writes.run(ctx, async (w) => {
+      await this.checkPerson(w, fields.person_id);
+      const row = await scoped(User, w).insert({ ...fields, password_hash }).returning('*');
+      const data = presentUser(row as unknown as User);
+      w.record({ entityType: 'users', entityId: data.id, entityName: data.email, action: 'created', data });
+      return data;
+    });
+  }
+
+  async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<UserView> {
+    requireAdmin(ctx);
+    const { password, ...fields } = parseInput(userUpdate, input);
+    const password_hash = password ? await hashPassword(password) : undefined;
+    return this.writes.run(ctx, async (w) => {
+      const current = await this.find(w, id, true);
+      if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
+        throw PreconditionFailed(`The user is at version ${current.row_version}, not ${opts.expectedVersion}.`);
+      }
+      await this.checkPerson(w, fields.person_id);
+      const demotes = (fields.role && fields.role !== 'admin') || fields.is_active === false;
+      if (current.role === 'admin' && demotes) await this.keepAnAdmin(w, id);
+      await scoped(User, w).findById(id).patch({
+        ...fields,
+        ...(password_hash ? { password_hash } : {}),
+        row_version: current.row_version + 1,
+        updated_at: new Date(),
+      });
+      const before = presentUser(current);
+      const data = presentUser(await this.find(w, id));
+      const changes = diff(before, data);
+      if (password_hash) changes.password = { old: '[redacted]', new: '[redacted]' };
+      w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'updated', data, changes });
+      return data;
+    });
+  }
+
+  /** Soft delete: the user can no longer log in, their keys and sockets stop working. */
+  async remove(ctx: ServiceContext, id: string): Promise<void> {
+    requireAdmin(ctx);
+    await this.writes.run(ctx, async (w) => {
+      const current = await this.find(w, id, true);
+      if (current.role === 'admin') await this.keepAnAdmin(w, id);
+      await scoped(User, w).findById(id).patch({
+        deleted_at: new Date(), is_active: false, row_version: current.row_version + 1, updated_at: new Date(),
+      });
+      const data = presentUser(await this.find(w, id, false, true));
+      w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'deleted', data });
+    });
+  }
+
+  private async find(ctx: ServiceContext, id: string, forUpdate = false, includeDeleted = false): Promise<User> {
+    const q = scoped(User, ctx, { includeDeleted }).findById(id);
+    if (forUpdate) q.forUpdate();
+    const row = await q;
+    if (!row) throw NotFound(`No user with id ${id}.`);
+    return row;
+  }
+
+  private async checkPerson(w: WriteScope, personId: string | null | undefined): Promise<void> {
+    if (!personId) return;
+    const found = await scoped(Person, w).findById(personId).select('id');
+    if (!found) throw UnprocessableEntity('The request refers to records that do not exist.', [
+      { path: 'person_id', message: `no person with id ${personId} in this tenant` },
+    ]);
+  }
+
+  /** A tenant must keep at least one active admin, or nobody could manage it again. */
+  private async keepAnAdmin(w: WriteScope, leavingId: string): Promise<void> {
+    const others = await scoped(User, w)
+      .where({ role: 'admin', is_active: true })
+      .whereNot('id', leavingId)
+      .resultSize();
+    if (others === 0) throw Conflict('This is the last active admin of the tenant.');
+  }
+}

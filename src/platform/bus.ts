@@ -1,0 +1,54 @@
+// The event bus carries committed change events from the node that wrote them to every node's
+// live-event fan-out. It is delivery only: the change_events table is the truth.
+import { EventEmitter } from 'node:events';
+
+export interface ChangeEvent {
+  seq: number;
+  type: string;
+  tenant_id: string;
+  entity_type: string;
+  entity_id: string | null;
+  action: string;
+  actor: { type: string; id: string | null };
+  at: string;
+  data: unknown;
+  changes: Record<string, { old: unknown; new: unknown }> | null;
+}
+
+export type ChangeListener = (events: ChangeEvent[]) => void;
+
+export interface EventBus {
+  /** Called only after the transaction that wrote the events committed. Must not throw. */
+  publish(events: ChangeEvent[]): Promise<void>;
+  subscribe(listener: ChangeListener): () => void;
+  close(): Promise<void>;
+}
+
+/** One process, one node: the embedded default and the tests of the write path. */
+export class InProcessEventBus implements EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  async publish(events: ChangeEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    for (const listener of this.emitter.listeners('change') as ChangeListener[]) {
+      try {
+        listener(events);
+      } catch {
+        // A failing listener must not stop delivery to the others; the log stays the truth.
+      }
+    }
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.emitter.on('change', listener);
+    return () => this.emitter.off('change', listener);
+  }
+
+  async close(): Promise<void> {
+    this.emitter.removeAllListeners();
+  }
+}

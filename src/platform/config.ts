@@ -1,0 +1,132 @@
+// Runtime configuration: read from the environment and validated in one place (SPEC §2).
+// A bad value stops start-up with a message naming every offending variable.
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  dataDir: string;
+  jwtSecret?: string;
+  logLevel: LogLevel;
+  nodeId: string;
+  dbPoolMax: number;
+  /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
+  mode: 'embedded' | 'cluster';
+}
+
+export interface ConfigIssue {
+  variable: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(`Invalid configuration: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+// An empty variable (`REDIS_URL=` in a compose file or .env) means "not set".
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+function integer(min: number, max: number, fallback: number) {
+  return optionalString.transform((raw, ctx) => {
+    if (raw === undefined) return fallback;
+    const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `expected an integer ${min}-${max}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+function url(protocols: string[], what: string) {
+  return optionalString.transform((raw, ctx) => {
+    if (raw === undefined) return undefined;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      parsed = undefined;
+    }
+    // The value may hold a password, so it is never echoed back.
+    if (!parsed || !protocols.includes(parsed.protocol) || !parsed.hostname) {
+      ctx.addIssue({ code: 'custom', message: `expected a ${what} URL (${protocols.map((p) => `${p}//`).join(' or ')}…)` });
+      return z.NEVER;
+    }
+    return raw;
+  });
+}
+
+/** Environment variables → typed config. Cross-variable rules live in loadConfig's refinement below. */
+export const configSchema = z
+  .object({
+    PORT: integer(0, 65535, 3000),
+    HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
+    DATABASE_URL: url(['postgres:', 'postgresql:'], 'PostgreSQL'),
+    REDIS_URL: url(['redis:', 'rediss:'], 'Redis'),
+    DATA_DIR: optionalString.transform((v) => path.resolve(v ?? './data')),
+    JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
+      message: 'expected at least 32 characters',
+    }),
+    LOG_LEVEL: optionalString.transform((v, ctx) => {
+      const level = (v ?? 'info').toLowerCase();
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+        ctx.addIssue({ code: 'custom', message: `expected one of ${LOG_LEVELS.join(', ')}` });
+        return z.NEVER;
+      }
+      return level as LogLevel;
+    }),
+    NODE_ID: optionalString.refine((v) => v === undefined || /^[\w.:@-]{1,128}$/.test(v), {
+      message: 'expected 1-128 characters from [A-Za-z0-9_.:@-]',
+    }),
+    DB_POOL_MAX: integer(1, 1000, 10),
+  })
+  .transform(
+    (env): Config => ({
+      port: env.PORT,
+      host: env.HOST,
+      databaseUrl: env.DATABASE_URL,
+      redisUrl: env.REDIS_URL,
+      dataDir: env.DATA_DIR,
+      jwtSecret: env.JWT_SECRET,
+      logLevel: env.LOG_LEVEL,
+      nodeId: env.NODE_ID ?? `${os.hostname()}-${process.pid}`,
+      dbPoolMax: env.DB_POOL_MAX,
+      mode: env.DATABASE_URL ? 'cluster' : 'embedded',
+    }),
+  );
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const issues: ConfigIssue[] = [];
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      issues.push({ variable: String(issue.path[0] ?? 'environment'), message: issue.message });
+    }
+  }
+  // Checked on the raw values so it is reported together with any other bad variable.
+  const hasValue = (v: string | undefined) => v !== undefined && v.trim() !== '';
+  if (hasValue(env.REDIS_URL) && !hasValue(env.DATABASE_URL)) {
+    issues.push({
+      variable: 'REDIS_URL',
+      message:
+        'requires DATABASE_URL (cluster mode); Redis fan-out between nodes that each run their own embedded database makes no sense',
+    });
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return result.data;
+}

@@ -1,0 +1,40 @@
+// Who is acting, for which tenant, inside which transaction: the argument every service call takes.
+import type { Knex } from 'knex';
+
+export const USER_ROLES = ['admin', 'editor', 'incident_commander', 'viewer'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export type ActorType = 'user' | 'api_key' | 'system';
+
+export interface Actor {
+  type: ActorType;
+  /** users.id for users, api_keys.id for keys, null for the system. */
+  id: string | null;
+  /** The user the actor speaks for (a key's owner); used for grants and created_by. */
+  userId: string | null;
+  role: UserRole;
+  /** False for read-scoped API keys: they may read whatever the role reads, never write. */
+  canWrite: boolean;
+  /** Co-editing projections are attributed to every editor who contributed. */
+  coActors?: string[];
+}
+
+export interface ServiceContext {
+  tenantId: string;
+  actor: Actor;
+  requestId?: string;
+  ip?: string;
+  trx?: Knex.Transaction;
+}
+
+export function systemActor(): Actor {
+  return { type: 'system', id: null, userId: null, role: 'admin', canWrite: true };
+}
+
+export function userActor(user: { id: string; role: UserRole }): Actor {
+  return { type: 'user', id: user.id, userId: user.id, role: user.role, canWrite: true };
+}
+
+export function systemContext(tenantId: string): ServiceContext {
+  return { tenantId, actor: systemActor() };
+}

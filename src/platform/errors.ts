@@ -1,0 +1,95 @@
+// The one error vocabulary of the app: services throw AppErrors, the HTTP layer turns them
+// (and zod / database errors) into RFC 9457 problem+json.
+import { ZodError } from 'zod';
+
+export interface FieldIssue { path: string; message: string }
+
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: FieldIssue[],
+  ) {
+    super(detail ?? title);
+    this.name = 'AppError';
+  }
+}
+
+/** createError('not_found', 404, 'Not Found') → (detail?, errors?) => AppError */
+export function createError(code: string, status: number, title: string) {
+  return (detail?: string, errors?: FieldIssue[]) => new AppError(code, status, title, detail, errors);
+}
+
+export const BadRequest = createError('bad_request', 400, 'Bad Request');
+export const Unauthorized = createError('unauthorized', 401, 'Unauthorized');
+export const Forbidden = createError('forbidden', 403, 'Forbidden');
+export const NotFound = createError('not_found', 404, 'Not Found');
+export const Conflict = createError('conflict', 409, 'Conflict');
+export const PreconditionFailed = createError('precondition_failed', 412, 'Precondition Failed');
+export const PayloadTooLarge = createError('payload_too_large', 413, 'Payload Too Large');
+export const UnsupportedMediaType = createError('unsupported_media_type', 415, 'Unsupported Media Type');
+export const UnprocessableEntity = createError('validation_failed', 422, 'Unprocessable Entity');
+export const ServiceUnavailable = createError('service_unavailable', 503, 'Service Unavailable');
+
+export function zodIssues(err: ZodError, prefix: (string | number)[] = []): FieldIssue[] {
+  const at = (path: PropertyKey[]) => [...prefix, ...path].map(String).join('.') || '(root)';
+  return err.issues.flatMap((i) =>
+    // One issue per unknown key, at the key's own path, so clients can point at the field.
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: at([...i.path, k]), message: 'unknown field' }))
+      : [{ path: at(i.path), message: i.message }],
+  );
+}
+
+export function validationError(err: ZodError, prefix: (string | number)[] = []): AppError {
+  return UnprocessableEntity('The request did not pass validation.', zodIssues(err, prefix));
+}
+
+// PostgreSQL SQLSTATEs that mean "the database is not there", not "your input is wrong".
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/** Map anything thrown below the HTTP layer to an AppError, or undefined if it is a genuine bug. */
+export function toAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (err instanceof ZodError) return validationError(err);
+  if (!err || typeof err !== 'object') return undefined;
+  // Objection wraps driver errors (UniqueViolationError…) and keeps the original as nativeError.
+  const wrapped = err as { nativeError?: unknown };
+  const e = (wrapped.nativeError ?? err) as { code?: string; constraint?: string; message?: string; name?: string };
+  if (!e || typeof e !== 'object') return undefined;
+  if (e.name === 'KnexTimeoutError' || (e.message ?? '').includes('Timeout acquiring a connection')) {
+    return ServiceUnavailable('The database is not reachable right now.');
+  }
+  switch (e.code) {
+    case '23505':
+      return Conflict('A record with the same unique value already exists.', constraintIssue(e.constraint, 'must be unique'));
+    case '23503':
+      return UnprocessableEntity('A referenced record does not exist.', constraintIssue(e.constraint, 'references a missing record'));
+    case '23514':
+    case '23502':
+    case '22001':
+    case '22003':
+    case '22007':
+    case '22008':
+    case '22P02':
+      return UnprocessableEntity('A value is not acceptable to the database.');
+    case '40001':
+    case '40P01':
+      return Conflict('The write collided with a concurrent write; retry it.');
+  }
+  if (e.code && (UNAVAILABLE_CODES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) {
+    return ServiceUnavailable('The database is not reachable right now.');
+  }
+  return undefined;
+}
+
+/** Our constraints are named `<table>_tenant_id_<column>_unique` etc.: report the column. */
+function constraintIssue(constraint: string | undefined, message: string): FieldIssue[] | undefined {
+  if (!constraint) return undefined;
+  const unique = /_tenant_id_(\w+?)_unique$/.exec(constraint);
+  const foreign = /^[a-z_]+?_([a-z_]+_id)_foreign$/.exec(constraint);
+  return [{ path: unique?.[1] ?? foreign?.[1] ?? constraint, message }];
+}

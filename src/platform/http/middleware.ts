@@ -1,0 +1,30 @@
+// Request ids and bearer authentication, ahead of every route.
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Actor } from '../context.js';
+
+const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+/** Every response carries X-Request-Id: the caller's, if it is sane, else a new one. */
+export const requestId: RequestHandler = (req, res, next) => {
+  const given = req.get('x-request-id');
+  req.id = given && REQUEST_ID.test(given) ? given : randomUUID();
+  res.set('X-Request-Id', req.id);
+  next();
+};
+
+export type Authenticate = (token: string | undefined) => Promise<{ tenantId: string; actor: Actor }>;
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+/** Resolves the bearer token into req.ctx; 401 (via the error handler) when it is missing or bad. */
+export function requireAuth(authenticate: Authenticate): RequestHandler {
+  return async (req, _res, next) => {
+    const principal = await authenticate(bearerToken(req.get('authorization')));
+    req.ctx = { tenantId: principal.tenantId, actor: principal.actor, requestId: req.id, ip: req.ip };
+    next();
+  };
+}

@@ -1,0 +1,22 @@
+// Small zod building blocks shared by every module's schemas.
+import { z } from 'zod';
+
+export const uuid = z.uuid({ message: 'must be a UUID' });
+export const name255 = z.string().trim().min(1).max(255);
+export const email = z
+  .email({ message: 'must be an email address' })
+  .max(320)
+  .transform((s) => s.toLowerCase());
+export const optionalText = z.string().max(100_000).nullable().optional();
+export const uuidList = z.array(uuid).max(1000);
+export const tagList = z.array(z.string().trim().min(1).max(100)).max(100);
+
+export const ENTITY_STATUS = ['active', 'planned', 'maintenance', 'deprecated'] as const;
+export const OPERATIONAL_STATUS = ['operational', 'degraded', 'outage'] as const;
+export const entityStatus = z.enum(ENTITY_STATUS);
+export const operationalStatus = z.enum(OPERATIONAL_STATUS);
+
+/** Update schemas: every create field optional, nothing else allowed. */
+export function partialStrict<T extends z.ZodRawShape>(shape: T) {
+  return z.strictObject(shape).partial();
+}

@@ -1,0 +1,346 @@
+// Run-mode plumbing (SPEC §2): config validation, the embedded PostgreSQL lifecycle (data kept
+// across restarts, a server orphaned by a SIGKILLed run stopped first), db helpers, test support.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { ConfigError, loadConfig } from '../src/platform/config.js';
+import { createKnex, isDatabaseReachable, migrationsDir, MigrationFolder } from '../src/platform/db.js';
+import {
+  findFreePort,
+  isProcessAlive,
+  startEmbeddedPostgres,
+  stopStalePostgres,
+  type EmbeddedPostgres,
+} from '../src/platform/embedded-postgres.js';
+import { createLogger } from '../src/platform/logger.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres.js';
+import { getRedis, requireRedis } from './support/redis.js';
+
+const embeddedModule = fileURLToPath(new URL('../src/platform/embedded-postgres.ts', import.meta.url));
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected loadConfig to throw');
+}
+
+async function query(url: string, sql: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+// Named and owned like test/support/postgres.ts's run dirs, so an interrupted run's leftovers
+// (a server under <dir>/pg included) are swept by the next run.
+async function tempDir(label: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `appinventory-test-pg-${label}-`));
+  await fs.chmod(dir, 0o755);
+  await fs.writeFile(path.join(dir, 'owner.pid'), String(process.pid));
+  return dir;
+}
+
+describe('platform', () => {
+  describe('config', () => {
+    it('applies the defaults to an empty environment (embedded mode)', () => {
+      const config = loadConfig({});
+      assert.equal(config.port, 3000);
+      assert.equal(config.host, '0.0.0.0');
+      assert.equal(config.dataDir, path.resolve('data'));
+      assert.equal(config.logLevel, 'info');
+      assert.equal(config.dbPoolMax, 10);
+      assert.equal(config.nodeId, `${os.hostname()}-${process.pid}`);
+      assert.equal(config.mode, 'embedded');
+      assert.equal(config.databaseUrl, undefined);
+      assert.equal(config.redisUrl, undefined);
+      assert.equal(config.jwtSecret, undefined);
+    });
+
+    it('reads a full cluster environment', () => {
+      const config = loadConfig({
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        DATABASE_URL: 'postgres://app:secret@db:5432/appinventory',
+        REDIS_URL: 'redis://redis:6379',
+        DATA_DIR: 'var/lib/app',
+        JWT_SECRET: 'x'.repeat(32),
+        LOG_LEVEL: 'debug',
+        NODE_ID: 'app1',
+        DB_POOL_MAX: '25',
+      });
+      assert.deepEqual(config, {
+        port: 8080,
+        host: '127.0.0.1',
+        databaseUrl: 'postgres://app:secret@db:5432/appinventory',
+        redisUrl: 'redis://redis:6379',
+        dataDir: path.resolve('var/lib/app'),
+        jwtSecret: 'x'.repeat(32),
+        logLevel: 'debug',
+        nodeId: 'app1',
+        dbPoolMax: 25,
+        mode: 'cluster',
+      });
+    });
+
+    it('treats empty variables as unset', () => {
+      const config = loadConfig({ PORT: '', DATABASE_URL: '', REDIS_URL: ' ', LOG_LEVEL: '' });
+      assert.equal(config.port, 3000);
+      assert.equal(config.mode, 'embedded');
+    });
+
+    const bad: Array<[string, NodeJS.ProcessEnv, string]> = [
+      ['PORT', { PORT: 'abc' }, 'PORT: expected an integer 0-65535'],
+      ['PORT', { PORT: '70000' }, 'PORT: expected an integer 0-65535'],
+      ['PORT', { PORT: '-1' }, 'PORT: expected an integer 0-65535'],
+      ['DATABASE_URL', { DATABASE_URL: 'mysql://db/app' }, 'DATABASE_URL: expected a PostgreSQL URL'],
+      ['DATABASE_URL', { DATABASE_URL: 'not a url' }, 'DATABASE_URL: expected a PostgreSQL URL'],
+      ['REDIS_URL', { DATABASE_URL: 'postgres://db/app', REDIS_URL: 'http://redis' }, 'REDIS_URL: expected a Redis URL'],
+      ['REDIS_URL', { REDIS_URL: 'redis://redis:6379' }, 'REDIS_URL: requires DATABASE_URL'],
+      ['JWT_SECRET', { JWT_SECRET: 'too-short' }, 'JWT_SECRET: expected at least 32 characters'],
+      ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL: expected one of debug, info, warn, error'],
+      ['NODE_ID', { NODE_ID: 'has space' }, 'NODE_ID: expected 1-128 characters'],
+      ['DB_POOL_MAX', { DB_POOL_MAX: '0' }, 'DB_POOL_MAX: expected an integer 1-1000'],
+      ['DB_POOL_MAX', { DB_POOL_MAX: '2.5' }, 'DB_POOL_MAX: expected an integer 1-1000'],
+    ];
+    for (const [variable, env, expected] of bad) {
+      it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {
+        const err = configError(env);
+        assert.match(err.message, /^Invalid configuration: /);
+        assert.ok(err.message.includes(expected), err.message);
+        assert.deepEqual(
+          err.issues.map((i) => i.variable),
+          [variable],
+        );
+      });
+    }
+
+    it('reports every bad variable at once', () => {
+      const err = configError({ PORT: 'x', LOG_LEVEL: 'loud', REDIS_URL: 'redis://r' });
+      assert.deepEqual(err.issues.map((i) => i.variable).sort(), ['LOG_LEVEL', 'PORT', 'REDIS_URL']);
+    });
+
+    it('never echoes a secret value', () => {
+      const err = configError({ DATABASE_URL: 'mysql://app:hunter2-secret@db/app', JWT_SECRET: 'short-secret-value' });
+      assert.ok(!err.message.includes('hunter2-secret'), err.message);
+      assert.ok(!err.message.includes('short-secret-value'), err.message);
+    });
+  });
+
+  describe('logger', () => {
+    it('writes JSON lines at or above its level, warn and error to stderr, with child bindings', () => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const logger = createLogger('info', { node: 'n1' }, { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
+      logger.debug('hidden');
+      logger.child({ requestId: 'r1' }).info('hello', { n: 1 });
+      logger.error('boom', { err: new Error('bad') });
+      assert.equal(out.length, 1);
+      assert.equal(err.length, 1);
+      const line = JSON.parse(out[0]!) as Record<string, unknown>;
+      assert.equal(line.level, 'info');
+      assert.equal(line.msg, 'hello');
+      assert.equal(line.node, 'n1');
+      assert.equal(line.requestId, 'r1');
+      assert.equal(line.n, 1);
+      assert.equal((JSON.parse(err[0]!) as { err: { message: string } }).err.message, 'bad');
+    });
+  });
+
+  describe('db helpers', () => {
+    let db: TestDatabase;
+    before(async () => {
+      db = await createTestDatabase();
+    });
+    after(async () => {
+      await db?.drop();
+    });
+
+    it('parses int8 as a number', async () => {
+      const { rows } = await db.knex.raw<{ rows: Array<{ n: unknown; big: unknown }> }>(
+        'select count(*) as n, 9007199254740991::int8 as big from pg_class',
+      );
+      assert.equal(typeof rows[0]!.n, 'number');
+      assert.equal(rows[0]!.big, Number.MAX_SAFE_INTEGER);
+    });
+
+    it('gives every test database the migrations, named without their extension', async () => {
+      const expected = (await new MigrationFolder().getMigrations()).map((m) => m.name);
+      const applied = (await db.knex('knex_migrations').orderBy('id').pluck('name')) as string[];
+      assert.deepEqual(applied, expected);
+      assert.ok(applied.every((name) => !/\.(ts|js)$/.test(name)));
+    });
+
+    it('keeps test databases apart', async () => {
+      const other = await createTestDatabase();
+      try {
+        await db.knex.raw('create table only_here (id int)');
+        const { rows } = await other.knex.raw<{ rows: unknown[] }>("select 1 from pg_tables where tablename = 'only_here'");
+        assert.equal(rows.length, 0);
+      } finally {
+        await other.drop();
+      }
+      const { rows } = await db.knex.raw<{ rows: unknown[] }>('select 1 from pg_database where datname = ?', [
+        new URL(other.url).pathname.slice(1),
+      ]);
+      assert.equal(rows.length, 0, 'drop() removes the database');
+    });
+
+    it('reports whether the database is reachable', async () => {
+      assert.equal(await isDatabaseReachable(db.knex), true);
+      const warnings: string[] = [];
+      const logger = createLogger('warn', {}, { stdout: () => {}, stderr: (l) => warnings.push(l) });
+      const nowhere = createKnex(`postgres://u:p@127.0.0.1:${await findFreePort()}/x`, { logger });
+      try {
+        assert.equal(await isDatabaseReachable(nowhere, 1_000), false);
+        assert.match(warnings.join(''), /ECONNREFUSED/, 'knex warnings go to our logger');
+      } finally {
+        await nowhere.destroy();
+      }
+    });
+
+    it('loads .ts and .js migrations but never .d.ts files', async () => {
+      assert.ok(path.isAbsolute(migrationsDir));
+      const dir = await tempDir('migrations');
+      try {
+        for (const f of ['002_b.js', '001_a.ts', '001_a.d.ts', '002_b.d.ts', '003_c.js.map', 'README.md']) {
+          await fs.writeFile(path.join(dir, f), '');
+        }
+        await fs.mkdir(path.join(dir, 'lib'));
+        const found = await new MigrationFolder(dir).getMigrations();
+        assert.deepEqual(found, [
+          { name: '001_a', file: '001_a.ts' },
+          { name: '002_b', file: '002_b.js' },
+        ]);
+        await fs.writeFile(path.join(dir, '001_a.js'), '');
+        await assert.rejects(new MigrationFolder(dir).getMigrations(), /same name/);
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('embedded PostgreSQL', function () {
+    this.timeout(120_000);
+    const dirs: string[] = [];
+    const servers: EmbeddedPostgres[] = [];
+    const children: ChildProcess[] = [];
+
+    after(async () => {
+      for (const child of children) child.kill('SIGKILL');
+      for (const server of servers) await server.stop();
+      // A failed test may leave the child's server orphaned: stop it before removing its dir.
+      for (const dir of dirs) {
+        await stopStalePostgres(path.join(dir, 'pg')).catch(() => {});
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    async function start(dataDir: string): Promise<EmbeddedPostgres> {
+      const server = await startEmbeddedPostgres({ dataDir });
+      servers.push(server);
+      return server;
+    }
+
+    it('leaves signal handling to us: the library\'s exit hooks are removed', async () => {
+      const dataDir = await tempDir('pg-hooks');
+      dirs.push(dataDir);
+      await (await start(dataDir)).stop();
+      const requireFromLibrary = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+      const exitHook = requireFromLibrary('async-exit-hook') as { hookedEvents(): string[] };
+      assert.deepEqual(exitHook.hookedEvents(), []);
+    });
+
+    it('keeps its data and its port across a stop and a start, leaving no process behind', async () => {
+      const dataDir = await tempDir('pg-restart');
+      dirs.push(dataDir);
+      const first = await start(dataDir);
+      assert.match(first.connectionString, /\/appinventory$/);
+      await query(first.connectionString, "create table kept (v text); insert into kept values ('still here')");
+      await first.stop();
+      assert.equal(isProcessAlive(first.pid), false, 'postmaster gone after stop()');
+      await first.stop(); // idempotent
+
+      const second = await start(dataDir);
+      assert.equal(second.port, first.port);
+      const { rows } = await query(second.connectionString, 'select v from kept');
+      assert.deepEqual(rows, [{ v: 'still here' }]);
+      await second.stop();
+      assert.equal(isProcessAlive(second.pid), false);
+    });
+
+    it('stops a server left running by a SIGKILLed owner, and refuses one whose owner is alive', async () => {
+      const dataDir = await tempDir('pg-stale');
+      dirs.push(dataDir);
+      // One node process (not `npx tsx`, whose wrappers would survive a SIGKILL of the outer pid)
+      // starts the server and idles, as `npm start` would.
+      const script = [
+        `import { startEmbeddedPostgres } from ${JSON.stringify(pathToFileURL(embeddedModule).href)};`,
+        `const pg = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });`,
+        `process.stdout.write(JSON.stringify({ pid: pg.pid, url: pg.connectionString }) + '\\n');`,
+        'setInterval(() => {}, 1 << 30);',
+      ].join('\n');
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      const started = await new Promise<{ pid: number; url: string }>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))) as { pid: number; url: string });
+        });
+        child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+      });
+      await query(started.url, "create table survived (v text); insert into survived values ('yes')");
+
+      await assert.rejects(startEmbeddedPostgres({ dataDir }), /in use by a running process/);
+      assert.ok(isProcessAlive(started.pid), 'a live owner keeps its server');
+
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      assert.ok(isProcessAlive(started.pid), 'the orphaned server outlives its SIGKILLed owner');
+
+      const server = await start(dataDir);
+      assert.equal(isProcessAlive(started.pid), false, 'the stale server was stopped first');
+      assert.notEqual(server.pid, started.pid);
+      const { rows } = await query(server.connectionString, 'select v from survived');
+      assert.deepEqual(rows, [{ v: 'yes' }]);
+      await server.stop();
+      assert.equal(isProcessAlive(server.pid), false);
+    });
+  });
+
+  describe('test Redis', function () {
+    requireRedis(this);
+
+    it('can be killed and restarted on the same port', async function () {
+      const redis = (await getRedis())!;
+      if (!redis.managed) this.skip(); // REDIS_URL: not ours to kill
+      const client = new Redis(redis.url, { maxRetriesPerRequest: null, retryStrategy: () => 50 });
+      try {
+        assert.equal(await client.ping(), 'PONG');
+        await redis.stop();
+        await redis.restart();
+        assert.equal(await client.ping(), 'PONG', 'the client reconnects to the restarted server');
+        assert.equal(redis.url, `redis://127.0.0.1:${redis.port}`);
+      } finally {
+        client.disconnect();
+      }
+    });
+  });
+});
