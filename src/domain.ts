@@ -10,6 +10,9 @@ import { AuthService } from './modules/auth/service.js';
 import { TokenSigner } from './modules/auth/tokens.js';
 import { createEntityServices } from './modules/catalog/service.js';
 import { ChangeLogService } from './modules/changelog/service.js';
+import { CommentService } from './modules/comments/service.js';
+import { DashboardService } from './modules/dashboards/service.js';
+import { PermissionService } from './modules/permissions/service.js';
 import { IncidentService } from './modules/incidents/service.js';
 import { ScorecardService } from './modules/scorecards/service.js';
 import { UserService } from './modules/users/service.js';
@@ -34,6 +37,9 @@ export function createDomain({ knex, bus, logger, jwtSecret }: DomainDeps) {
     apiKeys: new ApiKeyService(writes),
     incidents: new IncidentService(writes, entities),
     scorecards: new ScorecardService(writes, entities),
+    comments: new CommentService(writes),
+    dashboards: new DashboardService(writes),
+    permissions: new PermissionService(writes),
     audit: new AuditService(),
     changeLog: new ChangeLogService(),
   };

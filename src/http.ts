@@ -1,17 +1,26 @@
-// The HTTP API (SPEC §4): middleware, every route group under /api/v1, and problem+json errors.
+// The HTTP API (SPEC §4): middleware, every route group under /api/v1, OpenAPI, metrics and
+// problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
-import type { Knex } from 'knex';
 import type { Domain } from './domain.js';
 import { isDatabaseReachable } from './platform/db.js';
 import { UnsupportedMediaType } from './platform/errors.js';
-import { crudRoutes } from './platform/http/crud-routes.js';
+import { HttpMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
+import { openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
-import { ctxOf, idParam, sendCreated, sendData } from './platform/http/respond.js';
 import type { Logger } from './platform/logger.js';
-import { CATALOG_TYPES, KINDS } from './modules/catalog/kinds.js';
+import { apiKeyRoutes } from './modules/api-keys/routes.js';
+import { logRoutes } from './modules/audit/routes.js';
+import { authRoutes } from './modules/auth/routes.js';
+import { catalogRoutes } from './modules/catalog/routes.js';
+import { commentRoutes } from './modules/comments/routes.js';
+import { dashboardRoutes } from './modules/dashboards/routes.js';
+import { incidentRoutes } from './modules/incidents/routes.js';
+import { scorecardRoutes } from './modules/scorecards/routes.js';
+import { meRoutes, userRoutes } from './modules/users/routes.js';
 
 export const BODY_LIMIT = '256kb';
+const JSON_TYPES = ['application/json', 'application/*+json'];
 
 export interface HttpDeps {
   domain: Domain;
@@ -22,76 +31,45 @@ export interface HttpDeps {
 
 export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): express.Express {
   const app = express();
+  const metrics = new HttpMetrics();
+  metrics.watchPool(domain.knex);
   app.disable('x-powered-by');
+  app.set('query parser', 'simple');
   app.use(requestId);
+  app.use(metrics.middleware());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, boolean> = { database: await isDatabaseReachable(domain.knex as Knex) };
+    const checks: Record<string, boolean> = { database: await isDatabaseReachable(domain.knex) };
     for (const [name, check] of Object.entries(readiness)) checks[name] = await check().catch(() => false);
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
+  app.get('/metrics', (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(metrics.render());
+  });
 
   const api = Router();
   api.use((req, _res, next) => {
-    // A write must say it is JSON; anything else would be silently read as an empty body.
+    // A body must say it is JSON; anything else would silently be read as an empty body.
     const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
-    if (hasBody && !req.is(['application/json', 'application/*+json'])) {
-      next(UnsupportedMediaType('Send request bodies as application/json.'));
-      return;
-    }
-    next();
+    next(hasBody && !req.is(JSON_TYPES) ? UnsupportedMediaType('Send request bodies as application/json.') : undefined);
   });
-  api.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  api.use(express.json({ limit: BODY_LIMIT, type: JSON_TYPES }));
 
-  api.post('/auth/signup', async (req, res) => {
-    const result = await domain.auth.signup(req.body ?? {}, { requestId: req.id, ip: req.ip });
-    res.status(201).json({ data: result });
+  const privateRoutes = [
+    meRoutes(domain), userRoutes(domain), apiKeyRoutes(domain), ...catalogRoutes(domain), incidentRoutes(domain),
+    scorecardRoutes(domain), dashboardRoutes(domain), commentRoutes(domain), ...logRoutes(domain),
+  ];
+  api.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument({ title: 'AppInventory Live', version: '1' }));
   });
-  api.post('/auth/login', async (req, res) => {
-    res.json({ data: await domain.auth.login(req.body ?? {}) });
-  });
-
+  const auth = authRoutes(domain);
+  api.use(auth.prefix, auth.router);
   api.use(requireAuth((token) => domain.auth.authenticate(token)));
-
-  api.get('/me', async (req, res) => {
-    const ctx = ctxOf(req);
-    const user = await domain.users.get({ ...ctx }, ctx.actor.userId!);
-    res.json({ data: { user, tenant_id: ctx.tenantId, actor: { type: ctx.actor.type, id: ctx.actor.id, role: ctx.actor.role, can_write: ctx.actor.canWrite } } });
-  });
-
-  for (const type of CATALOG_TYPES) {
-    const service = domain.entities[type];
-    api.use(`/${type}`, crudRoutes(service, KINDS[type], { detail: (ctx, id) => service.getDetail(ctx, id) }));
-  }
-
-  const users = Router();
-  users.get('/', async (req, res) => {
-    res.json({ data: await domain.users.list(ctxOf(req), { includeDeleted: req.query.include_deleted === 'true' }) });
-  });
-  users.post('/', async (req, res) => sendCreated(req, res, await domain.users.create(ctxOf(req), req.body ?? {})));
-  users.get('/:id', async (req, res) => sendData(res, await domain.users.get(ctxOf(req), idParam(req))));
-  users.patch('/:id', async (req, res) => sendData(res, await domain.users.update(ctxOf(req), idParam(req), req.body ?? {})));
-  users.delete('/:id', async (req, res) => {
-    await domain.users.remove(ctxOf(req), idParam(req));
-    res.status(204).end();
-  });
-  api.use('/users', users);
-
-  const apiKeys = Router();
-  apiKeys.get('/', async (req, res) => res.json({ data: await domain.apiKeys.list(ctxOf(req)) }));
-  apiKeys.post('/', async (req, res) => sendCreated(req, res, await domain.apiKeys.create(ctxOf(req), req.body ?? {})));
-  apiKeys.delete('/:id', async (req, res) => {
-    await domain.apiKeys.revoke(ctxOf(req), idParam(req));
-    res.status(204).end();
-  });
-  api.use('/api-keys', apiKeys);
-
-  api.get('/audit-logs', async (req, res) => res.json(await domain.audit.list(ctxOf(req), req.query)));
-  api.get('/events', async (req, res) => res.json(await domain.changeLog.page(ctxOf(req), req.query)));
+  for (const group of privateRoutes) api.use(group.prefix, group.router);
 
   app.use('/api/v1', api);
   app.use(notFoundHandler);

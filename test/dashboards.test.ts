@@ -143,7 +143,7 @@ describe('dashboards', () => {
     await bad({ source_entity_type: 'services' }, 'widgets.0.source_entity_id');
     await bad({ source_entity_id: serviceId }, 'widgets.0.source_entity_type');
     await bad({ source_entity_type: 'dashboards', source_entity_id: serviceId }, 'widgets.0.source_entity_type');
-    await bad({ tenant_id: tenantId }, 'widgets.0');
+    await bad({ tenant_id: tenantId }, 'widgets.0.tenant_id');
     const badFilter = async (filter: Record<string, unknown>, path: string) =>
       rejectsWith(dashboards.create(admin, { name: `bad-${randomUUID()}`, filters: [{ filter_type: 'team', target_column: 'team_id', ...filter }] }), 422, path);
     await badFilter({ filter_type: 'owner' }, 'filters.0.filter_type');

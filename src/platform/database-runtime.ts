@@ -24,7 +24,11 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 
   const pgLog = logger.child({ component: 'postgres' });
   logger.info('starting embedded PostgreSQL', { dataDir: config.dataDir });
-  const server = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (line) => pgLog.debug(line) });
+  const server = await startEmbeddedPostgres({
+    dataDir: config.dataDir,
+    log: (line) => pgLog.debug(line),
+    notice: (message) => pgLog.warn(message),
+  });
   logger.info('embedded PostgreSQL ready', { port: server.port, pid: server.pid });
   const knex = createKnex(server.connectionString, { poolMax: config.dbPoolMax, logger });
   bindModels(knex);

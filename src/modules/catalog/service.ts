@@ -305,11 +305,30 @@ export class EntityService {
     }
     return rows.map((row) => {
       const { tenant_id: _t, __sort_key: _k, ...rest } = plain(row) as Record<string, unknown>;
-      const own = lists.get(row.id)!;
-      // A loaded `assignments` relation (detail view) carries people; keep it over the id list.
-      return { ...own, ...rest } as EntityData;
+      // Relations loaded for the detail view become summaries; `assignments` then carries people.
+      for (const [key, value] of Object.entries(rest)) {
+        if (key === 'assignments' && Array.isArray(value)) rest[key] = value.map(summarizeAssignment);
+        else if (key === 'team' && value && typeof value === 'object') rest[key] = summarize(value as Record<string, unknown>);
+        else if (Array.isArray(value) && value.every((v) => v && typeof v === 'object' && 'id' in v)) {
+          rest[key] = value.map((v) => summarize(v as Record<string, unknown>));
+        }
+      }
+      return { ...lists.get(row.id)!, ...rest } as EntityData;
     });
   }
+}
+
+const SUMMARY_FIELDS = ['id', 'name', 'type', 'status', 'operational_status', 'environment', 'provider', 'email'];
+
+/** TPRD *Summary: what a related record shows inside another's detail view. */
+function summarize(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(SUMMARY_FIELDS.filter((f) => row[f] !== undefined).map((f) => [f, row[f]]));
+}
+
+function summarizeAssignment(a: Record<string, unknown>) {
+  if (!('person' in a)) return a;
+  const person = a.person as Record<string, unknown> | null;
+  return { person_id: a.person_id, role: a.role, person: person ? summarize(person) : null };
 }
 
 function dedupeAssignments(list: { person_id: string; role: string }[]) {

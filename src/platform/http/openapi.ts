@@ -1,0 +1,118 @@
+// Routes declared once: `api.op(method, path, meta, handler)` registers the Express handler and
+// the OpenAPI operation together, so the document (generated from the same zod schemas that
+// validate requests) cannot drift from the routes that exist.
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+
+type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
+
+export interface OperationMeta {
+  summary: string;
+  /** Request body schema (JSON). */
+  body?: z.ZodType;
+  /** Query string schema. */
+  query?: z.ZodType;
+  /** Schema of `data` in the response; omitted for 204. */
+  response?: z.ZodType;
+  status?: 200 | 201 | 204;
+  /** Paginated `{data: [...], meta}` instead of `{data}`. */
+  paginated?: boolean;
+  /** Public routes (signup, login) need no bearer token. */
+  public?: boolean;
+}
+
+interface Operation extends OperationMeta {
+  method: Method;
+  path: string;
+  tag: string;
+}
+
+const operations: Operation[] = [];
+
+export interface DocumentedRouter {
+  /** Where the router is mounted under /api/v1. */
+  prefix: string;
+  router: Router;
+  op(method: Method, path: string, meta: OperationMeta, handler: RequestHandler): void;
+}
+
+/** A router mounted at `prefix` whose routes are also recorded for the OpenAPI document. */
+export function documentedRouter(prefix: string, tag: string): DocumentedRouter {
+  const router = Router();
+  return {
+    prefix,
+    router,
+    op(method, path, meta, handler) {
+      router[method](path, handler);
+      const full = `${prefix}${path === '/' ? '' : path}` || '/';
+      if (!operations.some((o) => o.method === method && o.path === full)) operations.push({ ...meta, method, path: full, tag });
+    },
+  };
+}
+
+export function documentedOperations(): readonly Operation[] {
+  return operations;
+}
+
+const problem = {
+  description: 'Error (application/problem+json, RFC 9457)',
+  content: {
+    'application/problem+json': {
+      schema: {
+        type: 'object',
+        properties: {
+          type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
+          errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+        },
+        required: ['type', 'title', 'status'],
+      },
+    },
+  },
+};
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+function queryParameters(schema: z.ZodType) {
+  const json = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name, in: 'query', required: json.required?.includes(name) ?? false, schema: s,
+  }));
+}
+
+export function openApiDocument(info: { title: string; version: string }) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of operations) {
+    const path = `/api/v1${op.path.replace(/:(\w+)/g, '{$1}')}`;
+    const pathParams = [...op.path.matchAll(/:(\w+)/g)].map((m) => ({
+      name: m[1], in: 'path', required: true, schema: { type: 'string', format: 'uuid' },
+    }));
+    const status = op.status ?? 200;
+    const dataSchema = op.response ? jsonSchema(op.response, 'output') : { type: 'object' };
+    const body = op.paginated
+      ? { type: 'object', properties: { data: { type: 'array', items: dataSchema }, meta: { type: 'object' } } }
+      : { type: 'object', properties: { data: dataSchema } };
+    paths[path] ??= {};
+    paths[path][op.method] = {
+      tags: [op.tag],
+      summary: op.summary,
+      ...(op.public ? { security: [] } : {}),
+      parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : [])],
+      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } } : {}),
+      responses: {
+        [status]: status === 204 ? { description: 'No Content' } : { description: 'OK', content: { 'application/json': { schema: body } } },
+        '4XX': problem,
+        '5XX': problem,
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info,
+    servers: [{ url: '/' }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Login token or API key' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
