@@ -96,11 +96,8 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (m) => `\\${m}`);
 }
 
-export async function listPage<R extends ListRow>(
-  ctx: ServiceContext,
-  kind: Listable,
-  query: ListQuery,
-): Promise<{ rows: R[]; meta: PageMeta }> {
+/** The page and count queries of a list, unexecuted (EXPLAIN tests read their plans). */
+export function buildListQueries(ctx: ServiceContext, kind: Listable, query: ListQuery) {
   const table = kind.model.tableName;
   const desc = query.sort.startsWith('-');
   const column = desc ? query.sort.slice(1) : query.sort;
@@ -112,16 +109,24 @@ export async function listPage<R extends ListRow>(
   if (query.tag) base.whereRaw(`${table}.tags @> ?::jsonb`, [JSON.stringify([query.tag])]);
   if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [`%${escapeLike(query.q)}%`]);
 
-  const pageQuery = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
+  const page = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
   if (query.cursor) {
     const c = decodeCursor(query.cursor, query.sort);
-    pageQuery.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, c.k, c.id]);
+    page.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, c.k, c.id]);
   }
   const direction = desc ? 'desc' : 'asc';
-  pageQuery.orderBy([{ column: `${table}.${column}`, order: direction }, { column: `${table}.id`, order: direction }]);
-  pageQuery.limit(query.limit + 1);
+  page.orderBy([{ column: `${table}.${column}`, order: direction }, { column: `${table}.id`, order: direction }]);
+  page.limit(query.limit + 1);
+  return { page, count: base.clone() };
+}
 
-  const [rows, total] = (await Promise.all([pageQuery, base.clone().resultSize()])) as [R[], number];
+export async function listPage<R extends ListRow>(
+  ctx: ServiceContext,
+  kind: Listable,
+  query: ListQuery,
+): Promise<{ rows: R[]; meta: PageMeta }> {
+  const { page, count } = buildListQueries(ctx, kind, query);
+  const [rows, total] = (await Promise.all([page, count.resultSize()])) as [R[], number];
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const last = pageRows[pageRows.length - 1];

@@ -1,0 +1,254 @@
+// One tenant's live-event stream on this node: delivers the tenant's change log, gapless and in seq
+// order, to the node's own sockets. Bus messages are a fast path only; whenever one is missing
+// (a gap, a lost Redis message, a writer killed before publishing) the stream reads the missing
+// range from the change log. Every step runs on one promise chain, so order holds.
+import type { ChangeEvent } from '../bus.js';
+import type { Logger } from '../logger.js';
+import { wants, type LiveServer, type LiveSocket, type SubscriptionFilter } from './events.js';
+
+export interface ChangeLogSource {
+  /** Events with seq > since, oldest first, at most `limit`. */
+  since(tenantId: string, since: number, limit: number): Promise<ChangeEvent[]>;
+  /** The tenant's latest committed seq (0 when it has none). */
+  latest(tenantId: string): Promise<number>;
+}
+
+export interface Principal {
+  actorType: string;
+  actorId: string | null;
+  userId: string | null;
+}
+
+/** A local socket of the stream. `joining` sockets are replaying from the log, `live` ones follow the stream. */
+export class StreamMember {
+  state: 'joining' | 'live' | 'closed' = 'joining';
+  /** While joining: the last seq replayed to it. Live members are always at the stream's lastDelivered. */
+  lastSent = 0;
+  filters: SubscriptionFilter[] = [];
+  constructor(
+    readonly socket: LiveSocket,
+    readonly principal: Principal,
+  ) {}
+}
+
+export interface StreamDeps {
+  io: LiveServer;
+  source: ChangeLogSource;
+  logger: Logger;
+  /** Called (once per member) when a delivered event revokes the member's token. */
+  onRevoked(member: StreamMember, reason: string): void;
+  pageSize?: number;
+}
+
+const DEFAULT_PAGE = 500;
+
+export class TenantStream {
+  /** Highest seq this node has delivered to the tenant's live sockets. */
+  lastDelivered = 0;
+  /** Live members without filters share this local room, so an event is encoded once for all of them. */
+  readonly room: string;
+  private initialized = false;
+  private closed = false;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly members = new Set<StreamMember>();
+  private readonly filteredLive = new Set<StreamMember>();
+  private catchUpTimer: NodeJS.Timeout | undefined;
+  private catchUpTarget = 0;
+  private readonly pageSize: number;
+
+  constructor(
+    readonly tenantId: string,
+    private readonly deps: StreamDeps,
+  ) {
+    this.room = `live:${tenantId}`;
+    this.pageSize = deps.pageSize ?? DEFAULT_PAGE;
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  add(socket: LiveSocket, principal: Principal): StreamMember {
+    const member = new StreamMember(socket, principal);
+    this.members.add(member);
+    return member;
+  }
+
+  remove(member: StreamMember): void {
+    member.state = 'closed';
+    this.members.delete(member);
+    this.filteredLive.delete(member);
+  }
+
+  /** Stops timers; queued steps still run but reach no socket. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.catchUpTimer);
+  }
+
+  /** Resolves once every step queued so far has run. */
+  flush(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Events from the bus (one committed transaction's batch), in seq order. */
+  ingest(events: ChangeEvent[]): void {
+    void this.enqueue(async () => {
+      if (!this.initialized) return; // admit() initialises from the log, which covers these
+      for (const event of events) {
+        if (event.seq <= this.lastDelivered) continue; // already delivered (catch-up got there first)
+        if (event.seq !== this.lastDelivered + 1) {
+          // A message was missed or overtaken: the log has everything committed before this one.
+          await this.pull();
+          continue;
+        }
+        this.deliver(event);
+      }
+    }).catch(() => {}); // logged by enqueue; the sweep retries from the log
+  }
+
+  /** The log is known to hold `target`: read up to it after a grace period (a bus message may be in flight). */
+  catchUpSoon(target: number, graceMs: number): void {
+    if (this.closed || target <= this.lastDelivered) return;
+    this.catchUpTarget = Math.max(this.catchUpTarget, target);
+    if (this.catchUpTimer) return;
+    this.catchUpTimer = setTimeout(() => {
+      this.catchUpTimer = undefined;
+      const wanted = this.catchUpTarget;
+      void this.enqueue(async () => {
+        if (this.initialized && this.lastDelivered < wanted) await this.pull();
+      }).catch(() => {});
+    }, graceMs);
+    this.catchUpTimer.unref();
+  }
+
+  /**
+   * Brings a new member to the stream: replay from the log after `since` (or start at the stream's
+   * position), then switch it to live at the exact seq the stream has delivered, so there is no
+   * gap and no duplicate at the seam. Throws when the log cannot be read.
+   */
+  async admit(member: StreamMember, since: number | undefined): Promise<void> {
+    await this.ensureInitialized();
+    let start = this.lastDelivered;
+    if (since !== undefined) {
+      const latest = await this.deps.source.latest(this.tenantId);
+      // Nothing is pruned yet, so every seq in [0, latest] is replayable; anything else is a
+      // client from another database (reset, restored) and must refetch.
+      if (since < 0 || since > latest) {
+        // Told before any event, so the client knows to refetch and continue from latest_seq.
+        const reason = since < 0 ? 'before_retained_log' : 'ahead_of_log';
+        member.socket.emit('resync_required', { since, latest_seq: latest, reason });
+        start = latest;
+      } else {
+        start = since;
+      }
+      if (start > this.lastDelivered) {
+        await this.enqueue(async () => {
+          if (this.lastDelivered < start) await this.pull();
+        });
+      }
+    }
+    member.lastSent = start;
+    while (member.state === 'joining') {
+      // Synchronous check-and-switch: nothing can be delivered between the two.
+      if (member.lastSent >= this.lastDelivered) {
+        this.goLive(member);
+        break;
+      }
+      const target = this.lastDelivered;
+      // Reads stop at the stream's position (seqs are gapless), so the member never gets ahead of it.
+      const page = await this.deps.source.since(this.tenantId, member.lastSent, Math.min(this.pageSize, target - member.lastSent));
+      if (member.state !== 'joining') break;
+      if (page.length === 0) throw new Error(`change log of tenant ${this.tenantId} has no events after seq ${member.lastSent}`);
+      for (const event of page) {
+        if (event.seq <= member.lastSent) continue;
+        member.lastSent = event.seq;
+        if (wants(member.filters, event)) member.socket.emit('change', event);
+      }
+    }
+  }
+
+  setFilters(member: StreamMember, filters: SubscriptionFilter[]): void {
+    member.filters = filters;
+    if (member.state === 'live') this.placeLive(member);
+  }
+
+  private goLive(member: StreamMember): void {
+    member.state = 'live';
+    this.placeLive(member);
+  }
+
+  private placeLive(member: StreamMember): void {
+    if (member.filters.length === 0) {
+      this.filteredLive.delete(member);
+      void member.socket.join(this.room);
+    } else {
+      void member.socket.leave(this.room);
+      this.filteredLive.add(member);
+    }
+  }
+
+  private ensureInitialized(): Promise<void> {
+    if (this.initialized) return Promise.resolve();
+    return this.enqueue(async () => {
+      if (this.initialized) return;
+      this.lastDelivered = await this.deps.source.latest(this.tenantId);
+      this.initialized = true;
+    });
+  }
+
+  /** Reads everything after lastDelivered from the log and delivers it. */
+  private async pull(): Promise<void> {
+    for (;;) {
+      const page = await this.deps.source.since(this.tenantId, this.lastDelivered, this.pageSize);
+      for (const event of page) {
+        if (event.seq <= this.lastDelivered) continue;
+        if (event.seq !== this.lastDelivered + 1) {
+          // Cannot happen with a gapless log; never stall the tenant on it.
+          this.deps.logger.error('change log gap', { tenant_id: this.tenantId, after: this.lastDelivered, next: event.seq });
+        }
+        this.deliver(event);
+      }
+      if (page.length < this.pageSize) return;
+    }
+  }
+
+  /** Synchronous, so a member switching to live never interleaves with a delivery. */
+  private deliver(event: ChangeEvent): void {
+    this.lastDelivered = event.seq;
+    if (this.closed) return;
+    const revoked = revocationOf(event);
+    if (revoked) {
+      for (const member of [...this.members]) {
+        const p = member.principal;
+        const hit = revoked.userId ? p.userId === revoked.userId : p.actorType === 'api_key' && p.actorId === revoked.apiKeyId;
+        if (hit) this.deps.onRevoked(member, revoked.reason);
+      }
+    }
+    this.deps.io.local.to(this.room).emit('change', event);
+    for (const member of this.filteredLive) {
+      if (wants(member.filters, event)) member.socket.emit('change', event);
+    }
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(step);
+    this.chain = run.catch((err: unknown) => {
+      this.deps.logger.warn('live event stream step failed', { tenant_id: this.tenantId, err: String(err) });
+    });
+    return run;
+  }
+}
+
+/** Events that end a principal's access: an API key revoked, a user deleted or deactivated. */
+export function revocationOf(event: ChangeEvent): { userId?: string; apiKeyId?: string; reason: string } | null {
+  if (!event.entity_id) return null;
+  const data = (event.data ?? {}) as { is_active?: unknown; deleted_at?: unknown; revoked_at?: unknown };
+  if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
+    return { apiKeyId: event.entity_id, reason: 'api_key_revoked' };
+  }
+  if (event.entity_type === 'users' && (event.action === 'deleted' || data.is_active === false || data.deleted_at)) {
+    return { userId: event.entity_id, reason: 'user_deactivated' };
+  }
+  return null;
+}
