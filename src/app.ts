@@ -1,5 +1,5 @@
-// One app node: the domain services, the HTTP API and (as they land) live events and co-editing
-// on one HTTP server. Used by `npm start`, the tests (port 0) and the benchmarks.
+// One app node: the domain services, the HTTP API, live events (Socket.IO) and (as it lands)
+// co-editing on one HTTP server. Used by `npm start`, the tests (port 0) and the benchmarks.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
@@ -8,6 +8,9 @@ import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import { AdapterRedis } from './platform/realtime/adapter.js';
+import { LiveEvents } from './platform/realtime/live-events.js';
+import { DEFAULT_REDIS_PREFIX, RedisEventBus } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
 
 export interface AppHandle {
@@ -15,28 +18,79 @@ export interface AppHandle {
   port: number;
   domain: Domain;
   server: http.Server;
+  live: LiveEvents;
+  /** Stops accepting, moves live sockets elsewhere, then closes Redis; the database is the caller's. */
   close(): Promise<void>;
+}
+
+export interface LiveOptions {
+  /** How often each node compares the change log with what it delivered (ms, default 1000). */
+  sweepIntervalMs?: number;
+  /** Prefix of the Redis channels (event bus, Socket.IO adapter); one per deployment. */
+  redisPrefix?: string;
 }
 
 export interface StartOptions {
   config: Config;
   knex: Knex;
   logger: Logger;
-  /** Defaults to the in-process bus (embedded mode, one node). */
+  /** Defaults to the Redis bus when config.redisUrl is set, else the in-process bus (one node). */
   bus?: EventBus;
+  live?: LiveOptions;
 }
 
-export async function startServer({ config, knex, logger, bus = new InProcessEventBus() }: StartOptions): Promise<AppHandle> {
-  const domain = createDomain({ knex, bus, logger, jwtSecret: resolveJwtSecret(config) });
-  const app = createHttpApp({ domain, logger });
+/** Buses that can answer /readyz (the Redis bus). */
+interface CheckableBus extends EventBus {
+  isReachable?(): Promise<boolean>;
+}
+
+const FORCE_CLOSE_AFTER_MS = 2_000;
+
+export async function startServer({ config, knex, logger, bus, live: liveOptions = {} }: StartOptions): Promise<AppHandle> {
+  const prefix = liveOptions.redisPrefix ?? DEFAULT_REDIS_PREFIX;
+  if (!bus && config.redisUrl) {
+    const redisBus = new RedisEventBus({ url: config.redisUrl, logger, prefix });
+    if (!(await redisBus.start())) logger.warn('Redis is not reachable yet; live events fall back to the change-log sweep until it is');
+    bus = redisBus;
+  }
+  const eventBus: CheckableBus = bus ?? new InProcessEventBus();
+  const adapterRedis = config.redisUrl ? new AdapterRedis(config.redisUrl, logger) : undefined;
+
+  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config) });
+  const readiness: Record<string, () => Promise<boolean>> = {};
+  if (adapterRedis) {
+    readiness.redis = async () => {
+      const checks = await Promise.all([adapterRedis.isReachable(), eventBus.isReachable?.() ?? Promise.resolve(true)]);
+      return checks.every(Boolean);
+    };
+  }
+  const app = createHttpApp({ domain, logger, readiness });
   const server = http.createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const live = new LiveEvents({
+    server,
+    domain,
+    logger,
+    adapter: adapterRedis?.adapter(`${prefix}:socket.io`),
+    sweepIntervalMs: liveOptions.sweepIntervalMs,
   });
+
+  const releaseRedis = async () => {
+    await eventBus.close();
+    await adapterRedis?.close();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await live.close();
+    await releaseRedis();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   let closing: Promise<void> | undefined;
@@ -45,11 +99,20 @@ export async function startServer({ config, knex, logger, bus = new InProcessEve
     port,
     domain,
     server,
+    live,
     close: () =>
-      (closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
+      (closing ??= (async () => {
+        // 1. Stop accepting connections (HTTP and WebSocket upgrades).
+        const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
-      }).then(() => bus.close())),
+        const force = setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_AFTER_MS);
+        force.unref();
+        // 2. Deliver what is queued, then send every socket to reconnect elsewhere.
+        await live.close();
+        await httpClosed;
+        clearTimeout(force);
+        // 3. Redis last: writes that finished above still published their events.
+        await releaseRedis();
+      })()),
   };
 }

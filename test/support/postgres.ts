@@ -59,13 +59,17 @@ export function startTestPostgres(): Promise<SharedServer> {
 }
 
 /** A fresh, fully migrated database with its own knex (pool max 5). */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(opts: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const server = await startTestPostgres();
-  const tpl = await ensureTemplate(server);
   const name = `appinv_test_${runTag}_${++counter}`;
-  const clone = cloneQueue.then(() => server.admin.raw('CREATE DATABASE ?? TEMPLATE ??', [name, tpl]));
-  cloneQueue = clone.catch(() => {});
-  await clone;
+  if (opts.migrated === false) {
+    await server.admin.raw('CREATE DATABASE ??', [name]);
+  } else {
+    const tpl = await ensureTemplate(server);
+    const clone = cloneQueue.then(() => server.admin.raw('CREATE DATABASE ?? TEMPLATE ??', [name, tpl]));
+    cloneQueue = clone.catch(() => {});
+    await clone;
+  }
   liveDatabases.add(name);
   const url = withDatabase(server.adminUrl, name);
   const knex = createKnex(url, { poolMax: 5 });

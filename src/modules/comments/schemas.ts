@@ -1,17 +1,9 @@
 // Input shapes of comments. The commentable types mirror the comments table's CHECK constraint.
 import { z } from 'zod';
+import { CATALOG_TYPES } from '../catalog/kinds.js';
 import { uuid } from '../../platform/schema-kit.js';
 
-export const COMMENTABLE_ENTITY_TYPES = [
-  'products',
-  'services',
-  'components',
-  'resources',
-  'repositories',
-  'teams',
-  'people',
-  'incidents',
-] as const;
+export const COMMENTABLE_ENTITY_TYPES = [...CATALOG_TYPES, 'incidents'] as const;
 export type CommentableEntityType = (typeof COMMENTABLE_ENTITY_TYPES)[number];
 
 // Not trimmed (indentation can matter in a body), but a blank body is refused.

@@ -1,21 +1,12 @@
 // Input shapes of dashboards, their widgets (grid layout + config) and their filters (seeds 000, 004).
 import { z } from 'zod';
+import { CATALOG_TYPES } from '../catalog/kinds.js';
 import { name255, optionalText, partialStrict, uuid } from '../../platform/schema-kit.js';
 
 export const WIDGET_TYPES = ['counter', 'list', 'status_board', 'scorecard', 'timeline', 'chart'] as const;
 export const FILTER_TYPES = ['team', 'status', 'type', 'tag', 'environment', 'severity'] as const;
 /** Records a widget may take its data from. */
-export const WIDGET_SOURCE_TYPES = [
-  'products',
-  'services',
-  'components',
-  'resources',
-  'repositories',
-  'teams',
-  'people',
-  'incidents',
-  'scorecards',
-] as const;
+export const WIDGET_SOURCE_TYPES = [...CATALOG_TYPES, 'incidents', 'scorecards'] as const;
 
 const MAX_CONFIG_CHARS = 20_000;
 

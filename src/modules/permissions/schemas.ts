@@ -1,20 +1,11 @@
 // Input shapes of per-record grants: which records take grants, and the grant itself.
 import { z } from 'zod';
+import { CATALOG_TYPES } from '../catalog/kinds.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { PERMISSION_LEVELS } from './model.js';
 
 /** Records a grant may be attached to: the catalog kinds, incidents and dashboards. */
-export const GRANTABLE_ENTITY_TYPES = [
-  'products',
-  'services',
-  'components',
-  'resources',
-  'repositories',
-  'teams',
-  'people',
-  'incidents',
-  'dashboards',
-] as const;
+export const GRANTABLE_ENTITY_TYPES = [...CATALOG_TYPES, 'incidents', 'dashboards'] as const;
 export type GrantableEntityType = (typeof GRANTABLE_ENTITY_TYPES)[number];
 
 export const grantableEntityType = z.enum(GRANTABLE_ENTITY_TYPES);

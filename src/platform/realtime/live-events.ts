@@ -1,0 +1,281 @@
+// The Socket.IO server of SPEC §5: authenticates the handshake, keeps one TenantStream per tenant
+// with sockets on this node, feeds the streams from the event bus, and sweeps the change log so a
+// lost bus message is delivered anyway. See docs/LIVE-EVENTS.md for the design.
+import type http from 'node:http';
+import { Server, type ExtendedError, type ServerOptions } from 'socket.io';
+import type { Domain } from '../../domain.js';
+import type { ChangeEvent, EventBus } from '../bus.js';
+import { systemContext } from '../context.js';
+import { toAppError, zodIssues } from '../errors.js';
+import { bearerToken } from '../http/middleware.js';
+import type { Logger } from '../logger.js';
+import {
+  MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
+  type Ack, type LiveServer, type LiveSocket,
+} from './events.js';
+import { TenantStream, type ChangeLogSource, type StreamMember } from './tenant-stream.js';
+
+export interface LiveEventsOptions {
+  server: http.Server;
+  domain: Domain;
+  logger: Logger;
+  /** The Socket.IO adapter (cluster mode: the Redis adapter); default in-memory. */
+  adapter?: ServerOptions['adapter'];
+  /** How often the change log is compared with what this node delivered (ms). */
+  sweepIntervalMs?: number;
+  /** How long a missing event may be in flight on the bus before it is read from the log (ms). */
+  catchUpGraceMs?: number;
+}
+
+/** Buses that can tell when their subscription resumed after an outage (Redis). */
+interface ResumableBus extends EventBus {
+  onResume?(listener: () => void): () => void;
+}
+
+const FLUSH_TIMEOUT_MS = 2_000;
+const DISCONNECT_WAIT_MS = 1_000;
+
+function connectError(message: string, data?: unknown): ExtendedError {
+  const err = new Error(message) as ExtendedError;
+  if (data !== undefined) err.data = data;
+  return err;
+}
+
+export class LiveEvents {
+  readonly io: LiveServer;
+  private readonly streams = new Map<string, TenantStream>();
+  private readonly source: ChangeLogSource;
+  private readonly logger: Logger;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly unsubscribers: Array<() => void> = [];
+  private readonly catchUpGraceMs: number;
+  private accepting = true;
+  private sweeping = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: LiveEventsOptions) {
+    const { server, domain, adapter } = opts;
+    this.logger = opts.logger.child({ component: 'live-events' });
+    this.io = new Server(server, { serveClient: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
+    this.source = {
+      since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId), since, limit),
+      latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId)),
+    };
+    const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
+    this.catchUpGraceMs = opts.catchUpGraceMs ?? Math.min(250, Math.floor(sweepIntervalMs / 2));
+
+    this.io.use((socket, next) => {
+      this.authenticate(socket).then(() => next(), (err: ExtendedError) => next(err));
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+
+    const bus = domain.bus as ResumableBus;
+    this.unsubscribers.push(bus.subscribe((events) => this.onBusEvents(events)));
+    if (bus.onResume) this.unsubscribers.push(bus.onResume(() => void this.sweep()));
+    this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Local sockets per tenant (for tests and metrics). */
+  localSocketCount(tenantId?: string): number {
+    if (tenantId) return this.streams.get(tenantId)?.size ?? 0;
+    let n = 0;
+    for (const stream of this.streams.values()) n += stream.size;
+    return n;
+  }
+
+  /**
+   * Graceful shutdown: refuse new sockets, deliver what is queued, tell every socket to reconnect
+   * (elsewhere) with its last seq, then close the engine. The HTTP server is the caller's.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.accepting = false;
+      clearInterval(this.sweepTimer);
+      for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+      await withTimeout(Promise.allSettled([...this.streams.values()].map((s) => s.flush())), FLUSH_TIMEOUT_MS);
+      for (const stream of this.streams.values()) stream.close();
+      const namespace = this.io.of('/');
+      for (const socket of namespace.sockets.values()) {
+        socket.emit('server_shutdown', { reconnect: true });
+        // Closing the transport (not socket.disconnect()) makes clients reconnect on their own;
+        // engine.io writes the queued packets first.
+        socket.conn.close();
+      }
+      await waitUntil(() => namespace.sockets.size === 0, DISCONNECT_WAIT_MS);
+      await Promise.resolve(namespace.adapter.close()).catch(() => {});
+      this.io.engine.close();
+      this.streams.clear();
+    })();
+    return this.closing;
+  }
+
+  private async authenticate(socket: LiveSocket): Promise<void> {
+    if (!this.accepting) throw connectError('server_shutting_down');
+    const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    const token = typeof auth.token === 'string' ? auth.token : bearerToken(socket.handshake.headers.authorization);
+    let principal;
+    try {
+      principal = await this.opts.domain.auth.authenticate(token);
+    } catch (err) {
+      const appError = toAppError(err);
+      if (appError?.status === 401) throw connectError('unauthorized');
+      this.logger.warn('socket authentication failed', { err: String(err) });
+      throw connectError('unavailable');
+    }
+    const parsed = handshakeAuth.safeParse(auth);
+    if (!parsed.success) {
+      throw connectError('invalid_handshake', { title: 'Invalid handshake', errors: zodIssues(parsed.error, ['auth']) });
+    }
+    const since = parsed.data.since ?? undefined;
+    socket.data = {
+      tenantId: principal.tenantId,
+      actor: { type: principal.actor.type, id: principal.actor.id },
+      userId: principal.actor.userId,
+      ...(since !== undefined ? { since } : {}),
+    };
+  }
+
+  private onConnection(socket: LiveSocket): void {
+    const { tenantId, actor, userId, since } = socket.data;
+    void socket.join(`tenant:${tenantId}`);
+    const stream = this.streamFor(tenantId);
+    const member = stream.add(socket, { actorType: actor.type, actorId: actor.id, userId });
+    socket.on('subscribe', (payload: unknown, ack?: (result: Ack) => void) => this.subscribe(stream, member, payload, ack));
+    socket.on('unsubscribe', (payload: unknown, ack?: (result: Ack) => void) => this.unsubscribe(stream, member, payload, ack));
+    socket.on('disconnect', () => {
+      stream.remove(member);
+      if (stream.size === 0 && this.streams.get(tenantId) === stream) {
+        this.streams.delete(tenantId);
+        stream.close();
+      }
+    });
+    void this.admit(stream, member, since);
+  }
+
+  private async admit(stream: TenantStream, member: StreamMember, since: number | undefined): Promise<void> {
+    const { socket } = member;
+    try {
+      await Promise.all([stream.admit(member, since), this.recheckToken(member)]);
+    } catch (err) {
+      if (member.state === 'closed') return;
+      // The log could not be read (database down): drop the transport so the client retries
+      // with its since, rather than leave it connected and silently behind.
+      this.logger.warn('live socket could not be brought up to date', { tenant_id: stream.tenantId, err: String(err) });
+      socket.conn.close();
+    }
+  }
+
+  /**
+   * A revocation committed between the handshake's token check and the socket joining its stream
+   * would otherwise be missed; checking once more after joining closes that window.
+   */
+  private async recheckToken(member: StreamMember): Promise<void> {
+    const auth = (member.socket.handshake.auth ?? {}) as Record<string, unknown>;
+    const token = typeof auth.token === 'string' ? auth.token : bearerToken(member.socket.handshake.headers.authorization);
+    try {
+      await this.opts.domain.auth.authenticate(token);
+    } catch (err) {
+      if (toAppError(err)?.status === 401) this.revoke(member, 'token_revoked');
+      // Anything else (a database hiccup): the stream still watches for revocations.
+    }
+  }
+
+  private revoke(member: StreamMember, reason: string): void {
+    if (member.state === 'closed') return;
+    member.state = 'closed';
+    member.socket.emit('revoked', { reason });
+    member.socket.disconnect(true);
+  }
+
+  private streamFor(tenantId: string): TenantStream {
+    let stream = this.streams.get(tenantId);
+    if (!stream) {
+      stream = new TenantStream(tenantId, {
+        io: this.io,
+        source: this.source,
+        logger: this.logger,
+        onRevoked: (member, reason) => this.revoke(member, reason),
+      });
+      this.streams.set(tenantId, stream);
+    }
+    return stream;
+  }
+
+  private subscribe(stream: TenantStream, member: StreamMember, payload: unknown, ack: unknown): void {
+    const reply = replier(ack);
+    const parsed = subscribeInput.safeParse(payload);
+    if (!parsed.success) return reply(invalidPayload(parsed.error));
+    const filter = normalizeFilter(parsed.data);
+    if (member.filters.some((f) => sameFilter(f, filter))) return reply({ ok: true });
+    if (member.filters.length >= MAX_SUBSCRIPTIONS) {
+      return reply({
+        ok: false,
+        error: { title: 'Too many subscriptions', errors: [{ path: '(root)', message: `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket` }] },
+      });
+    }
+    stream.setFilters(member, [...member.filters, filter]);
+    reply({ ok: true });
+  }
+
+  private unsubscribe(stream: TenantStream, member: StreamMember, payload: unknown, ack: unknown): void {
+    const reply = replier(ack);
+    const parsed = unsubscribeInput.safeParse(payload ?? {});
+    if (!parsed.success) return reply(invalidPayload(parsed.error));
+    const filter = normalizeFilter(parsed.data);
+    const empty = !filter.entity_types && !filter.entity_ids && !filter.types;
+    stream.setFilters(member, empty ? [] : member.filters.filter((f) => !sameFilter(f, filter)));
+    reply({ ok: true });
+  }
+
+  private onBusEvents(events: ChangeEvent[]): void {
+    // A batch is one transaction's events, so one tenant; grouping keeps odd publishers safe.
+    let batch: ChangeEvent[] = [];
+    for (const event of events) {
+      if (batch.length > 0 && batch[0].tenant_id !== event.tenant_id) {
+        this.streams.get(batch[0].tenant_id)?.ingest(batch);
+        batch = [];
+      }
+      batch.push(event);
+    }
+    if (batch.length > 0) this.streams.get(batch[0].tenant_id)?.ingest(batch);
+  }
+
+  /**
+   * The safety net: compares what this node delivered with the log's latest seq for every tenant
+   * with local sockets (one query), and reads what is missing after a grace period.
+   */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.streams.size === 0 || !this.accepting) return;
+    this.sweeping = true;
+    try {
+      const tenantIds = [...this.streams.keys()];
+      for (let i = 0; i < tenantIds.length; i += 1000) {
+        const rows = (await this.opts.domain
+          .knex('tenant_event_counters')
+          .whereIn('tenant_id', tenantIds.slice(i, i + 1000))
+          .select('tenant_id', 'last_seq')) as Array<{ tenant_id: string; last_seq: number }>;
+        for (const row of rows) this.streams.get(row.tenant_id)?.catchUpSoon(Number(row.last_seq), this.catchUpGraceMs);
+      }
+    } catch (err) {
+      this.logger.warn('change log sweep failed', { err: String(err) });
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}
+
+function replier(ack: unknown): (result: Ack) => void {
+  return typeof ack === 'function' ? (result) => (ack as (r: Ack) => void)(result) : () => {};
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+async function waitUntil(condition: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}
