@@ -53,7 +53,7 @@ export async function loadSampleData(domain: Domain, logger?: Logger): Promise<{
     display_name: 'Acme Admin',
   });
   const tenantId = signup.tenant.id;
-  const ctx: ServiceContext = { tenantId, actor: userActor({ id: signup.user.id, role: 'admin' }), requestId: 'seed' };
+  const ctx: ServiceContext = { tenantId, actor: userActor({ id: signup.user.id, role: 'admin' }), db: domain.knex, requestId: 'seed' };
   const { teams, people, products, services, components, resources, repositories } = domain.entities;
 
   for (const [email, display_name, role] of [

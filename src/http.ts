@@ -68,7 +68,7 @@ export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): exp
   });
   const auth = authRoutes(domain);
   api.use(auth.prefix, auth.router);
-  api.use(requireAuth((token) => domain.auth.authenticate(token)));
+  api.use(requireAuth((token) => domain.auth.authenticate(token), domain.knex));
   for (const group of privateRoutes) api.use(group.prefix, group.router);
 
   app.use('/api/v1', api);

@@ -374,6 +374,8 @@ describe('HTTP catalog', () => {
       const keyOf = (list: { entity_type: string; entity_id: string }[]) => list.map((n) => `${n.entity_type}:${n.entity_id}`);
       assert.equal(new Set(keyOf(dependents)).size, dependents.length, 'each dependent once');
       assert.equal(new Set(keyOf(dependencies)).size, dependencies.length, 'each dependency once');
+      assert.ok(!dependents.some((n: { entity_id: string }) => n.entity_id === a.id), 'the root is not its own dependent (depth 0 is smallest)');
+      assert.ok(!dependencies.some((n: { entity_id: string }) => n.entity_id === a.id), 'the root is not its own dependency');
       // Who is hit when A fails: C (depends on A), B (on C), P (contains C), X (on B).
       assert.deepEqual(view(dependents), [
         `components:${x.id}@3`, `products:${p.id}@2`, `services:${b.id}@2`, `services:${c.id}@1`,

@@ -221,6 +221,7 @@ describe('incidents', function () {
 
       const key: ServiceContext = {
         tenantId,
+        db: h.knex,
         actor: { type: 'api_key', id: randomUUID(), userId: admin.actor.userId, role: 'admin', canWrite: false },
       };
       await rejectsWith(incidents.create(key, { title: 'No', severity: 'minor' }), 403);

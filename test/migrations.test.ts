@@ -77,7 +77,7 @@ async function createTenant(knex: Knex): Promise<string> {
 
 describe('migrations', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
+  let db: MigrationsDatabase;
   let knex: Knex;
 
   before(async () => {

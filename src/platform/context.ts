@@ -22,9 +22,17 @@ export interface Actor {
 export interface ServiceContext {
   tenantId: string;
   actor: Actor;
+  /** This node's database: reads outside a transaction go here (several nodes may share a process). */
+  db: Knex;
   requestId?: string;
   ip?: string;
+  /** Set inside WriteRunner.run: every query of the write joins this transaction. */
   trx?: Knex.Transaction;
+}
+
+/** The connection a query of this context runs on: the open transaction, else the node's pool. */
+export function dbOf(ctx: Pick<ServiceContext, 'db' | 'trx'>): Knex {
+  return ctx.trx ?? ctx.db;
 }
 
 export function systemActor(): Actor {
@@ -35,6 +43,6 @@ export function userActor(user: { id: string; role: UserRole }): Actor {
   return { type: 'user', id: user.id, userId: user.id, role: user.role, canWrite: true };
 }
 
-export function systemContext(tenantId: string): ServiceContext {
-  return { tenantId, actor: systemActor() };
+export function systemContext(tenantId: string, db: Knex): ServiceContext {
+  return { tenantId, actor: systemActor(), db };
 }

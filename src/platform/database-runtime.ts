@@ -2,7 +2,7 @@
 // DATABASE_URL. Used by the server (src/main.ts) and the CLIs, so they start it the same way.
 import type { Knex } from 'knex';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { bindModels, createKnex } from './db.js';
+import { createKnex } from './db.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -17,7 +17,6 @@ export interface DatabaseRuntime {
 export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseRuntime> {
   if (config.mode === 'cluster') {
     const knex = createKnex(config.databaseUrl!, { poolMax: config.dbPoolMax, logger });
-    bindModels(knex);
     let stopping: Promise<void> | undefined;
     return { knex, connectionString: config.databaseUrl!, mode: 'cluster', stop: () => (stopping ??= knex.destroy()) };
   }
@@ -31,7 +30,6 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   });
   logger.info('embedded PostgreSQL ready', { port: server.port, pid: server.pid });
   const knex = createKnex(server.connectionString, { poolMax: config.dbPoolMax, logger });
-  bindModels(knex);
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     try {

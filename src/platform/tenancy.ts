@@ -2,7 +2,7 @@
 // builder refuses to run without a tenant in its context and adds `tenant_id = ?` (and hides
 // soft-deleted rows) to every query it builds, including relation fetches.
 import { Model, QueryBuilder, type ModelClass, type QueryContext, type Transaction } from 'objection';
-import type { ServiceContext } from './context.js';
+import { dbOf, type ServiceContext } from './context.js';
 
 export interface TenantQueryContext {
   tenantId?: string;
@@ -50,10 +50,10 @@ export class TenantModel extends Model {
 /** The one way services reach tenant data: a query bound to the context's tenant and transaction. */
 export function scoped<C extends typeof Model>(
   model: C,
-  ctx: Pick<ServiceContext, 'tenantId' | 'trx'>,
+  ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>,
   opts: { includeDeleted?: boolean } = {},
 ) {
   return model
-    .query(ctx.trx as Transaction | undefined)
+    .query(dbOf(ctx) as Transaction)
     .context({ tenantId: ctx.tenantId, includeDeleted: opts.includeDeleted ?? false }) as unknown as QueryBuilder<InstanceType<C>, InstanceType<C>[]>;
 }

@@ -2,7 +2,6 @@
 // users of any role. Rows that are not the subject of a test are inserted directly.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { Model } from 'objection';
 import { InProcessEventBus, type ChangeEvent } from '../../src/platform/bus.js';
 import { userActor, type ServiceContext, type UserRole } from '../../src/platform/context.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -14,7 +13,6 @@ export const quietLogger = createLogger('error');
 
 export async function createHarness() {
   const db = await createTestDatabase();
-  Model.knex(db.knex);
   const bus = new InProcessEventBus();
   const published: ChangeEvent[] = [];
   bus.subscribe((events) => published.push(...events));
@@ -47,5 +45,5 @@ export async function createUser(knex: Knex, tenantId: string, role: UserRole = 
 /** A context acting as a new user of the given role in the tenant. */
 export async function actingAs(knex: Knex, tenantId: string, role: UserRole = 'admin'): Promise<ServiceContext> {
   const user = await createUser(knex, tenantId, role);
-  return { tenantId, actor: userActor(user), requestId: `test-${randomUUID()}` };
+  return { tenantId, actor: userActor(user), db: knex, requestId: `test-${randomUUID()}` };
 }

@@ -37,7 +37,7 @@ export class AuthService {
     const password_hash = await hashPassword(data.password);
     const tenantId = randomUUID();
     const userId = randomUUID();
-    const ctx: ServiceContext = { tenantId, actor: userActor({ id: userId, role: 'admin' }), ...meta };
+    const ctx: ServiceContext = { tenantId, actor: userActor({ id: userId, role: 'admin' }), db: this.knex, ...meta };
     const result = await this.writes.run(ctx, async (w) => {
       // The tenant row must exist before anything scoped to it; tenants sit above tenancy.
       const tenant = await Tenant.query(w.trx).insert({ id: tenantId, name: data.tenant_name, slug: data.tenant_slug }).returning('*');
@@ -55,13 +55,13 @@ export class AuthService {
     const data = parseInput(loginInput, input);
     const tenant = await Tenant.query(this.knex).findOne({ slug: data.tenant_slug });
     const user = tenant
-      ? await scoped(User, { tenantId: tenant.id, trx: undefined }).findOne({ email: data.email })
+      ? await scoped(User, { tenantId: tenant.id, db: this.knex }).findOne({ email: data.email })
       : undefined;
     const ok = await verifyPassword(data.password, user?.password_hash ?? null);
     if (!tenant || !tenant.is_active || !user || !user.password_hash || !ok || !user.is_active) {
       throw Unauthorized('Invalid tenant, email or password.');
     }
-    await scoped(User, { tenantId: tenant.id }).findById(user.id).patch({ last_login_at: new Date() });
+    await scoped(User, { tenantId: tenant.id, db: this.knex }).findById(user.id).patch({ last_login_at: new Date() });
     return {
       access_token: this.tokens.sign({ sub: user.id, tid: tenant.id }),
       token_type: 'Bearer',
@@ -101,7 +101,7 @@ export class AuthService {
   private async activeUser(tenantId: string, userId: string): Promise<User | null> {
     const tenant = await Tenant.query(this.knex).findById(tenantId).select('is_active');
     if (!tenant?.is_active) return null;
-    const user = await scoped(User, { tenantId }).findById(userId);
+    const user = await scoped(User, { tenantId, db: this.knex }).findById(userId);
     return user && user.is_active ? user : null;
   }
 }

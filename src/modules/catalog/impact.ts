@@ -2,8 +2,7 @@
 // through service_dependencies, component_service_dependencies and product_services. One
 // recursive CTE per direction; cycle-safe because UNION drops rows already seen at a depth and
 // depth is bounded, so each node is visited at most MAX_DEPTH times.
-import type { ServiceContext } from '../../platform/context.js';
-import { KINDS } from './kinds.js';
+import { dbOf, type ServiceContext } from '../../platform/context.js';
 import type { EntityService } from './service.js';
 
 export const MAX_DEPTH = 25;
@@ -36,7 +35,9 @@ function walk(direction: 'dependents' | 'dependencies'): string {
        WHERE w.depth < ${MAX_DEPTH}
     ),
     nearest AS (
-      SELECT entity_type, entity_id, min(depth) AS depth FROM walk WHERE depth > 0 GROUP BY entity_type, entity_id
+      SELECT entity_type, entity_id, min(depth) AS depth FROM walk
+       WHERE NOT (entity_type = 'services' AND entity_id = ?::uuid) -- a cycle back to the root
+       GROUP BY entity_type, entity_id
     )
     SELECT n.entity_type, n.entity_id, n.depth, coalesce(s.name, c.name, p.name) AS name
       FROM nearest n
@@ -49,9 +50,9 @@ function walk(direction: 'dependents' | 'dependencies'): string {
 
 export async function serviceImpact(ctx: ServiceContext, services: EntityService, id: string) {
   const root = await services.get(ctx, id); // 404 for an unknown or another tenant's service
-  const db = ctx.trx ?? KINDS.services.model.knex();
+  const db = dbOf(ctx);
   const run = async (direction: 'dependents' | 'dependencies') =>
-    ((await db.raw(walk(direction), [id, ctx.tenantId, ctx.tenantId, ctx.tenantId])).rows as ImpactNode[]).map(
+    ((await db.raw(walk(direction), [id, id, ctx.tenantId, ctx.tenantId, ctx.tenantId])).rows as ImpactNode[]).map(
       (r) => ({ ...r, depth: Number(r.depth) }),
     );
   const [dependents, dependencies] = await Promise.all([run('dependents'), run('dependencies')]);

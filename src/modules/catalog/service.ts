@@ -2,7 +2,7 @@
 // repositories): authorize, validate, write row + relation lists + assignments, and record the
 // change for the audit log and the change log, all inside runWrite's transaction.
 import type { z } from 'zod';
-import type { ServiceContext } from '../../platform/context.js';
+import { dbOf, type ServiceContext } from '../../platform/context.js';
 import {
   Forbidden, NotFound, PreconditionFailed, UnprocessableEntity, validationError, type FieldIssue,
 } from '../../platform/errors.js';
@@ -281,7 +281,7 @@ export class EntityService {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const lists = new Map<string, Record<string, unknown>>(ids.map((id) => [id, {}]));
-    const db = ctx.trx ?? this.kind.model.knex();
+    const db = dbOf(ctx);
     for (const rel of this.kind.relations) {
       for (const id of ids) lists.get(id)![rel.field] = [];
       const target = KINDS[rel.target].model.tableName;

@@ -3,7 +3,7 @@
 // Every write goes through runWrite; the status moves of affected entities are their own
 // audited writes, made through the catalog's EntityService inside the same transaction.
 import { raw } from 'objection';
-import type { ServiceContext, UserRole } from '../../platform/context.js';
+import { dbOf, type ServiceContext, type UserRole } from '../../platform/context.js';
 import { Forbidden, NotFound, PreconditionFailed, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { scoped } from '../../platform/tenancy.js';
@@ -274,7 +274,7 @@ export class IncidentService {
   /** Link rows of incidents the caller loaded through scoped() (the table has no tenant_id). */
   private async loadLinks(ctx: ServiceContext, incidentIds: string[]): Promise<(EntityRef & { incident_id: string })[]> {
     if (incidentIds.length === 0) return [];
-    const db = ctx.trx ?? Incident.knex();
+    const db = dbOf(ctx);
     return db(AFFECTED_TABLE).whereIn('incident_id', incidentIds).select('incident_id', 'entity_type', 'entity_id');
   }
 

@@ -1,7 +1,7 @@
 // Per-record grants (VIEW < COMMENT < EDIT) managed by admins, and the one check every module
 // uses to ask "is this a live record of this tenant?" for any polymorphic reference.
 import type { Knex } from 'knex';
-import type { ServiceContext } from '../../platform/context.js';
+import { dbOf, type ServiceContext } from '../../platform/context.js';
 import { Forbidden, NotFound, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { scoped } from '../../platform/tenancy.js';
@@ -44,7 +44,7 @@ const PLAIN_TABLES: Record<string, string> = { incidents: 'incidents', scorecard
 export const RECORD_TYPES = [...Object.keys(CATALOG_MODELS), 'incidents', 'dashboards', 'scorecards'] as const;
 
 function db(ctx: ServiceContext): Knex {
-  return (ctx.trx ?? EntityPermission.knex()) as Knex;
+  return dbOf(ctx);
 }
 
 /** The ids among `ids` that are live records of `entityType` in the context's tenant. */

@@ -1,6 +1,7 @@
 // Request ids and bearer authentication, ahead of every route.
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import type { Knex } from 'knex';
 import type { Actor } from '../context.js';
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
@@ -21,10 +22,10 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /** Resolves the bearer token into req.ctx; 401 (via the error handler) when it is missing or bad. */
-export function requireAuth(authenticate: Authenticate): RequestHandler {
+export function requireAuth(authenticate: Authenticate, db: Knex): RequestHandler {
   return async (req, _res, next) => {
     const principal = await authenticate(bearerToken(req.get('authorization')));
-    req.ctx = { tenantId: principal.tenantId, actor: principal.actor, requestId: req.id, ip: req.ip };
+    req.ctx = { tenantId: principal.tenantId, actor: principal.actor, db, requestId: req.id, ip: req.ip };
     next();
   };
 }

@@ -58,8 +58,8 @@ export class LiveEvents {
     this.logger = opts.logger.child({ component: 'live-events' });
     this.io = new Server(server, { serveClient: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
     this.source = {
-      since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId), since, limit),
-      latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId)),
+      since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, domain.knex), since, limit),
+      latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId, domain.knex)),
     };
     const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
     this.catchUpGraceMs = opts.catchUpGraceMs ?? Math.min(250, Math.floor(sweepIntervalMs / 2));

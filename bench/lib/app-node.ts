@@ -1,0 +1,117 @@
+// One app node for the benchmarks, in its own process: startServer from src/app.ts on a free
+// port of 127.0.0.1 with a test-like config, driven by its parent over IPC (memory, profiler,
+// SQL statement count, close). It exits by itself when the parent goes away.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, type AppHandle } from '../../src/app.js';
+import type { Config } from '../../src/platform/config.js';
+import { createKnex } from '../../src/platform/db.js';
+import { createLogger } from '../../src/platform/logger.js';
+import type { AppNodeOptions } from './node-process.js';
+
+interface Command { id: number; cmd: string; [arg: string]: unknown }
+
+const opts = JSON.parse(process.env.BENCH_APP_NODE ?? '{}') as AppNodeOptions;
+const send = (msg: unknown) => process.send?.(msg);
+
+const config: Config = {
+  port: 0,
+  host: '127.0.0.1',
+  databaseUrl: opts.databaseUrl,
+  redisUrl: opts.redisUrl,
+  dataDir: path.join(os.tmpdir(), `ail-bench-${randomUUID()}`),
+  jwtSecret: 'bench-secret-that-is-at-least-32-characters-long',
+  logLevel: 'error',
+  nodeId: `bench-${opts.name}`,
+  dbPoolMax: opts.dbPoolMax ?? 10,
+  mode: opts.redisUrl ? 'cluster' : 'embedded',
+};
+const logger = createLogger(config.logLevel, { node: config.nodeId });
+const knex = createKnex(opts.databaseUrl, { poolMax: config.dbPoolMax, logger });
+
+let app: AppHandle | undefined;
+let profiler: Session | undefined;
+let queries = 0;
+let counting = false;
+knex.on('query', () => {
+  if (counting) queries++;
+});
+
+let stopping: Promise<void> | undefined;
+function shutdown(code = 0): Promise<void> {
+  stopping ??= (async () => {
+    try {
+      await app?.close();
+      await knex.destroy();
+    } finally {
+      process.exit(code);
+    }
+  })();
+  return stopping;
+}
+
+async function handle(msg: Command): Promise<unknown> {
+  switch (msg.cmd) {
+    case 'memory': {
+      if (msg.gc && global.gc) {
+        global.gc();
+        await new Promise((r) => setTimeout(r, 50));
+        global.gc();
+      }
+      const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+      return { rss, heapUsed, heapTotal, external };
+    }
+    case 'profile-start': {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: Number(msg.intervalUs ?? 250) });
+      await profiler.post('Profiler.start');
+      return undefined;
+    }
+    case 'profile-stop': {
+      if (!profiler) throw new Error('the profiler is not running');
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      await fs.mkdir(path.dirname(String(msg.file)), { recursive: true });
+      await fs.writeFile(String(msg.file), JSON.stringify(profile));
+      return undefined;
+    }
+    case 'count-start':
+      queries = 0;
+      counting = true;
+      return undefined;
+    case 'count-stop':
+      counting = false;
+      return queries;
+    case 'close':
+      setImmediate(() => void shutdown(0));
+      return undefined;
+    default:
+      throw new Error(`unknown command ${msg.cmd}`);
+  }
+}
+
+process.on('message', (msg: Command) => {
+  handle(msg).then(
+    (result) => send({ id: msg.id, ok: true, result }),
+    (err: unknown) => send({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+  );
+});
+// The parent died or closed the channel: nothing else will ever stop us.
+process.on('disconnect', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+// Ctrl-C in the terminal reaches the whole process group; the parent decides when we stop.
+process.on('SIGINT', () => {});
+
+try {
+  app = await startServer({ config, knex, logger });
+  send({ type: 'ready', url: app.url });
+} catch (err) {
+  send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+  await shutdown(1);
+}

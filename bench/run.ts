@@ -1,0 +1,159 @@
+// `npm run bench [-- --quick] [--only=rest,fanout] [--profile[=<case>]] [--list]`: runs the
+// benchmark suites (every bench/<name>.ts exporting a Suite as default), prints ONE table at the
+// end and writes it to bench/results/latest.json. Infrastructure is started on demand and always
+// stopped: at the end, on a suite's error, on Ctrl-C/SIGTERM and when the watchdog fires.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BenchInfra, RESULTS_DIR } from './lib/infra.js';
+import { renderTable, withRatios } from './lib/table.js';
+import type { Row, Suite } from './lib/types.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+/** Suites run in this order; any other bench/<name>.ts runs after them, alphabetically. */
+const PREFERRED_ORDER = ['rest', 'fanout', 'coedit'];
+/** A safety net only: suites bound themselves far below this. */
+const WATCHDOG_MS = { quick: 170_000, full: 20 * 60_000 };
+
+interface Args {
+  quick: boolean;
+  only?: string[];
+  list: boolean;
+  flags: Record<string, string>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, list: false, flags: {} };
+  for (const arg of argv) {
+    const m = /^--([\w-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`unexpected argument ${arg} (flags look like --quick, --only=rest)`);
+    const [, key, value] = m as unknown as [string, string, string | undefined];
+    if (key === 'quick') args.quick = true;
+    else if (key === 'list') args.list = true;
+    else if (key === 'only') args.only = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    else args.flags[key] = value ?? 'true';
+  }
+  return args;
+}
+
+async function discoverSuites(): Promise<string[]> {
+  const names = (await fs.readdir(BENCH_DIR))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'run.ts')
+    .map((f) => f.slice(0, -3));
+  const rank = (n: string) => (PREFERRED_ORDER.includes(n) ? PREFERRED_ORDER.indexOf(n) : PREFERRED_ORDER.length);
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+async function loadSuite(name: string): Promise<Suite> {
+  const mod = (await import(pathToFileURL(path.join(BENCH_DIR, `${name}.ts`)).href)) as { default?: Suite };
+  const suite = mod.default;
+  if (!suite || typeof suite.run !== 'function' || suite.name !== name) {
+    throw new Error(`bench/${name}.ts must export default a Suite named '${name}'`);
+  }
+  return suite;
+}
+
+function machine(infra: BenchInfra) {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    postgres: infra.postgresVersion,
+    redis: infra.redisVersion,
+  };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const available = await discoverSuites();
+  if (args.list) {
+    for (const name of available) console.log(`${name}: ${(await loadSuite(name)).description}`);
+    return 0;
+  }
+  const unknown = (args.only ?? []).filter((n) => !available.includes(n));
+  if (unknown.length) throw new Error(`unknown suite(s) ${unknown.join(', ')}; available: ${available.join(', ')}`);
+  const selected = args.only ? available.filter((n) => args.only!.includes(n)) : available;
+
+  const started = Date.now();
+  const log = (message: string) => {
+    const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+    process.stderr.write(`[bench ${t}s] ${message}\n`);
+  };
+  const mode = args.quick ? 'quick' : 'full';
+  log(`mode ${mode}; suites ${selected.join(', ')}; ${os.cpus().length} CPUs, node ${process.version}`);
+
+  const infra = new BenchInfra(log);
+  const rows: Row[] = [];
+  const errors: { suite: string; error: string }[] = [];
+  let finished = false;
+
+  const finish = async (reason?: string): Promise<number> => {
+    if (finished) return 1;
+    finished = true;
+    if (reason) errors.push({ suite: '(runner)', error: reason });
+    log('stopping infrastructure');
+    await infra.close();
+    const table = withRatios(rows);
+    const result = {
+      mode, startedAt: new Date(started).toISOString(), durationSeconds: Math.round((Date.now() - started) / 100) / 10,
+      machine: machine(infra), suites: selected, rows: table, errors,
+    };
+    await fs.mkdir(RESULTS_DIR, { recursive: true });
+    await fs.writeFile(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+    console.log(`\nAppInventory Live benchmarks — ${mode} mode, ${result.durationSeconds} s, ` +
+      `${result.machine.cpus} CPUs, node ${process.version}, PostgreSQL ${infra.postgresVersion ?? '-'}\n`);
+    console.log(renderTable(table));
+    for (const e of errors) console.log(`\nFAILED ${e.suite}: ${e.error}`);
+    console.log(`\n(written to ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'latest.json'))})`);
+    return errors.length ? 1 : 0;
+  };
+
+  const interrupted = new Promise<number>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        log(`${signal}: stopping`);
+        void finish(`interrupted by ${signal}`).then(() => resolve(130));
+      });
+    }
+    const watchdog = setTimeout(() => {
+      log('watchdog: the run took too long; stopping');
+      void finish(`watchdog fired after ${WATCHDOG_MS[mode] / 1000} s`).then(() => resolve(1));
+    }, WATCHDOG_MS[mode]);
+    watchdog.unref();
+  });
+
+  const work = (async () => {
+    for (const name of selected) {
+      const suiteStarted = Date.now();
+      log(`suite ${name}: start`);
+      try {
+        const suite = await loadSuite(name);
+        const suiteRows = await suite.run({
+          quick: args.quick, infra, flags: args.flags,
+          log: (m) => log(`${name}: ${m}`),
+        });
+        rows.push(...suiteRows.map((r) => ({ ...r, suite: r.suite || name })));
+        log(`suite ${name}: done in ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s`);
+      } catch (err) {
+        const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        log(`suite ${name} failed: ${message}`);
+        errors.push({ suite: name, error: err instanceof Error ? err.message : String(err) });
+      }
+      if (finished) break;
+    }
+    return finish();
+  })();
+
+  return Promise.race([work, interrupted]);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,139 @@
+// The co-edited document's layout (SPEC §6): `fields` (editable scalar columns), `description`
+// (Y.Text) and `attributes` (Y.Map), plus `meta`, the server's record of the row the document was
+// last reconciled with (row_version and a hash per value: the base of the three-way merge).
+import { createHash } from 'node:crypto';
+import * as Y from 'yjs';
+import { KINDS, type CatalogType } from '../../modules/catalog/kinds.js';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A record as the document sees it: one value per key; `description` '' stands for null. */
+export interface DocState {
+  fields: Record<string, Json>;
+  description: string;
+  attributes: Record<string, Json>;
+}
+
+/** Hashes of the values the row held at the last reconciliation. */
+export interface BaseHashes {
+  fields: Record<string, string>;
+  description: string;
+  attributes: Record<string, string>;
+}
+
+const NOT_FIELDS = new Set(['description', 'attributes']);
+
+/** The scalar create fields of a kind that live in `fields` (relation lists are not in `kind.fields`). */
+export function editableFields(type: CatalogType): string[] {
+  return Object.keys(KINDS[type].fields).filter((k) => !NOT_FIELDS.has(k));
+}
+
+export function hasDescription(type: CatalogType): boolean {
+  return 'description' in KINDS[type].fields;
+}
+
+export function hasAttributes(type: CatalogType): boolean {
+  return 'attributes' in KINDS[type].fields;
+}
+
+/** JSON with sorted object keys, so equal values compare equal whatever their key order. */
+export function stableJson(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export function sameValue(a: unknown, b: unknown): boolean {
+  return stableJson(a) === stableJson(b);
+}
+
+export function hashValue(value: unknown): string {
+  return createHash('sha1').update(stableJson(value)).digest('base64url').slice(0, 16);
+}
+
+/** The document view of a row as REST returns it. */
+export function rowState(type: CatalogType, row: Record<string, unknown>): DocState {
+  const fields: Record<string, Json> = {};
+  for (const key of editableFields(type)) fields[key] = (row[key] ?? null) as Json;
+  const attributes = hasAttributes(type) && row.attributes && typeof row.attributes === 'object'
+    ? { ...(row.attributes as Record<string, Json>) }
+    : {};
+  const description = hasDescription(type) ? String(row.description ?? '') : '';
+  return { fields, description, attributes };
+}
+
+export function docState(doc: Y.Doc): DocState {
+  return {
+    fields: doc.getMap('fields').toJSON() as Record<string, Json>,
+    description: doc.getText('description').toString(),
+    attributes: doc.getMap('attributes').toJSON() as Record<string, Json>,
+  };
+}
+
+export function baseOf(state: DocState): BaseHashes {
+  const hashAll = (o: Record<string, Json>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, hashValue(v)]));
+  return { fields: hashAll(state.fields), description: hashValue(state.description), attributes: hashAll(state.attributes) };
+}
+
+export function readBase(doc: Y.Doc): { rowVersion: number; base: BaseHashes | null } {
+  const meta = doc.getMap('meta');
+  const base = meta.get('base') as BaseHashes | undefined;
+  const valid = base && typeof base === 'object' && base.fields && base.attributes && typeof base.description === 'string';
+  return { rowVersion: Number(meta.get('row_version') ?? 0), base: valid ? base : null };
+}
+
+/** Records the row the document now agrees with. Call inside a transaction with a server origin. */
+export function writeBase(doc: Y.Doc, rowVersion: number, row: DocState): void {
+  const meta = doc.getMap('meta');
+  const base = baseOf(row);
+  if (Number(meta.get('row_version')) !== rowVersion) meta.set('row_version', rowVersion);
+  if (!sameValue(meta.get('base'), base)) meta.set('base', base);
+}
+
+/** A new document's content: the row, and the row as its base. */
+export function initialUpdate(type: CatalogType, row: Record<string, unknown>): Uint8Array {
+  const doc = new Y.Doc();
+  const state = rowState(type, row);
+  doc.transact(() => {
+    const fields = doc.getMap('fields');
+    for (const [k, v] of Object.entries(state.fields)) fields.set(k, v);
+    if (state.description) doc.getText('description').insert(0, state.description);
+    const attributes = doc.getMap('attributes');
+    for (const [k, v] of Object.entries(state.attributes)) attributes.set(k, v);
+    writeBase(doc, Number(row.row_version ?? 0), state);
+  });
+  const update = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return update;
+}
+
+/**
+ * Replaces the text with `next` by deleting and inserting only the middle that differs, so a
+ * concurrent edit elsewhere in the text survives. Never splits a surrogate pair.
+ */
+export function replaceText(text: Y.Text, next: string): void {
+  const current = text.toString();
+  if (current === next) return;
+  let start = 0;
+  const max = Math.min(current.length, next.length);
+  while (start < max && current.charCodeAt(start) === next.charCodeAt(start)) start++;
+  let end = 0;
+  while (
+    end < max - start &&
+    current.charCodeAt(current.length - 1 - end) === next.charCodeAt(next.length - 1 - end)
+  ) end++;
+  // Step back off a low surrogate so the edit covers whole code points.
+  if (start > 0 && isLowSurrogate(current.charCodeAt(start))) start--;
+  if (end > 0 && isLowSurrogate(current.charCodeAt(current.length - end))) end--;
+  const deleteCount = current.length - start - end;
+  if (deleteCount > 0) text.delete(start, deleteCount);
+  const insert = next.slice(start, next.length - end);
+  if (insert) text.insert(start, insert);
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
