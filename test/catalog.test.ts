@@ -185,6 +185,26 @@ describe('catalog write path (EntityService)', () => {
     assert.deepEqual(published, Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
+  it('numbers events in commit order, not start order', async () => {
+    const tenant = await createTenant(h.knex);
+    const ctx = await actingAs(h.knex, tenant, 'editor');
+    let releaseFirst!: () => void;
+    const firstMayFinish = new Promise<void>((resolve) => (releaseFirst = resolve));
+    // The first write starts, writes its row, then waits until the second has committed.
+    const first = h.writes.run(ctx, async (w) => {
+      const team = await h.entities.teams.create(w, { name: 'started-first' });
+      await firstMayFinish;
+      return team;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await h.entities.teams.create(ctx, { name: 'committed-first' });
+    releaseFirst();
+    const firstTeam = await first;
+    const seqOf = async (id: string) => Number((await h.knex('change_events').where({ tenant_id: tenant, entity_id: id }).first()).seq);
+    assert.equal(await seqOf(second.id), 1);
+    assert.equal(await seqOf(firstTeam.id), 2);
+  });
+
   it('a rolled-back write leaves no row, no audit entry, no event, and the bus hears nothing', async () => {
     const tenant = await createTenant(h.knex);
     const ctx = await actingAs(h.knex, tenant, 'editor');

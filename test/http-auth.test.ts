@@ -6,23 +6,29 @@ import {
 } from './support/http-assertions.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
-describe('HTTP auth: a freshly started node', () => {
-  let app: TestApp;
+describe('HTTP auth: two fresh nodes in one process, each over its own database', () => {
+  let first: TestApp;
+  let second: TestApp;
 
   before(async () => {
-    app = await startTestApp(); // no test-side model binding: the node must bind its own database
+    first = await startTestApp();
+    second = await startTestApp();
   });
   after(async () => {
-    await app?.close();
+    await Promise.all([first?.close(), second?.close()]);
   });
 
   it('serves authenticated reads from its own database right after start', async () => {
-    const admin = await app.signup();
-    const me = await app.client(admin.token).get('/api/v1/me');
-    expectStatus(me, 200, 'GET /me on a fresh node');
-    assert.equal(me.body.data.user.id, admin.userId);
-    const list = await app.client(admin.token).get('/api/v1/services');
-    expectStatus(list, 200, 'GET /services on a fresh node');
+    const a = await first.signup();
+    const b = await second.signup();
+    for (const [app, who] of [[first, a], [second, b], [first, a]] as const) {
+      const me = await app.client(who.token).get('/api/v1/me');
+      expectStatus(me, 200, 'GET /me on a fresh node');
+      assert.equal(me.body.data.user.id, who.userId);
+      expectStatus(await app.client(who.token).get('/api/v1/services'), 200, 'GET /services on a fresh node');
+    }
+    // Each node knows only its own database's tenants.
+    assertProblem(await first.client(b.token).get('/api/v1/me'), 401);
   });
 });
 

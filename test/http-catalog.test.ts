@@ -71,7 +71,9 @@ describe('HTTP catalog', () => {
 
       it('soft-deletes (204, then 404, not listed), lists deleted for admins only, restores', async () => {
         const row = await created(editor.client, `/api/v1/${collection}`, spec.create());
-        const del = await editor.client.delete(`/api/v1/${collection}/${row.id}`);
+        await refused(app.db.knex, admin.tenantId, [collection],
+          () => editor.client.delete(`/api/v1/${collection}/${row.id}`, { 'if-match': '"7"' }), 412);
+        const del = await editor.client.delete(`/api/v1/${collection}/${row.id}`, { 'if-match': '"1"' });
         expectStatus(del, 204);
         assert.equal(del.text, '');
         assertProblem(await viewer.client.get(`/api/v1/${collection}/${row.id}`), 404);

@@ -108,15 +108,15 @@ describe('permissions: per-record grants', () => {
     assert.equal(await grantLevel(stranger, 'services', svc), 'COMMENT');
   });
 
-  it('refuses unknown users and records with 422 and writes nothing', async () => {
+  it('refuses unknown users with 422 and unknown records with 404, and writes nothing', async () => {
     const before = h.published.length;
     const viewer = await createUser(h.knex, tenantId, 'viewer');
     const foreignUser = await createUser(h.knex, otherTenant, 'viewer');
     await rejectsWith(perms.grant(admin, 'services', serviceId, { user_id: randomUUID(), level: 'VIEW' }), 422, 'user_id');
     await rejectsWith(perms.grant(admin, 'services', serviceId, { user_id: foreignUser.id, level: 'VIEW' }), 422, 'user_id');
-    await rejectsWith(perms.grant(admin, 'services', randomUUID(), { user_id: viewer.id, level: 'VIEW' }), 422, 'entity_id');
-    await rejectsWith(perms.grant(admin, 'services', foreignServiceId, { user_id: viewer.id, level: 'VIEW' }), 422, 'entity_id');
-    await rejectsWith(perms.grant(admin, 'components', serviceId, { user_id: viewer.id, level: 'VIEW' }), 422, 'entity_id');
+    await rejectsWith(perms.grant(admin, 'services', randomUUID(), { user_id: viewer.id, level: 'VIEW' }), 404);
+    await rejectsWith(perms.grant(admin, 'services', foreignServiceId, { user_id: viewer.id, level: 'VIEW' }), 404);
+    await rejectsWith(perms.grant(admin, 'components', serviceId, { user_id: viewer.id, level: 'VIEW' }), 404);
     await rejectsWith(perms.grant(admin, 'widgets', serviceId, { user_id: viewer.id, level: 'VIEW' }), 422, 'entity_type');
     await rejectsWith(perms.grant(admin, 'services', serviceId, { user_id: viewer.id, level: 'OWNER' }), 422, 'level');
     await rejectsWith(perms.grant(admin, 'services', serviceId, { level: 'VIEW' }), 422, 'user_id');
@@ -128,7 +128,7 @@ describe('permissions: per-record grants', () => {
     const gone = (await h.entities.services.create(admin, { name: 'legacy', type: 'api' })).id;
     await h.entities.services.remove(admin, gone);
     const after = h.published.length;
-    await rejectsWith(perms.grant(admin, 'services', gone, { user_id: null, level: 'VIEW' }), 422, 'entity_id');
+    await rejectsWith(perms.grant(admin, 'services', gone, { user_id: null, level: 'VIEW' }), 404);
     assert.equal(h.published.length, after);
     assert.equal((await h.knex('entity_permissions').where({ user_id: viewer.id })).length, 0);
     assert.equal(h.published.slice(before).filter((e) => e.entity_type === 'entity_permissions').length, 0);
@@ -169,7 +169,7 @@ describe('permissions: per-record grants', () => {
     const g2 = await perms.grant(admin, 'dashboards', dashboard.id, { user_id: null, level: 'EDIT' });
     assert.equal(g1.entity_type, 'incidents');
     assert.equal(g2.entity_type, 'dashboards');
-    await rejectsWith(perms.grant(otherAdmin, 'incidents', incident.id, { user_id: null, level: 'VIEW' }), 422, 'entity_id');
+    await rejectsWith(perms.grant(otherAdmin, 'incidents', incident.id, { user_id: null, level: 'VIEW' }), 404);
   });
 
   describe('recordExists', () => {

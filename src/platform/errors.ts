@@ -70,16 +70,14 @@ export function toAppError(err: unknown): AppError | undefined {
       return UnprocessableEntity('A referenced record does not exist.', constraintIssue(e.constraint, 'references a missing record'));
     case '23514':
     case '23502':
-    case '22001':
-    case '22003':
-    case '22007':
-    case '22008':
-    case '22P02':
       return UnprocessableEntity('A value is not acceptable to the database.');
     case '40001':
     case '40P01':
       return Conflict('The write collided with a concurrent write; retry it.');
   }
+  // Class 22, data exceptions: a value PostgreSQL cannot take (NUL bytes, out-of-range numbers,
+  // malformed timestamps) is bad input, not a fault of ours.
+  if (e.code?.startsWith('22')) return UnprocessableEntity('A value is not acceptable to the database.');
   if (e.code && (UNAVAILABLE_CODES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) {
     return ServiceUnavailable('The database is not reachable right now.');
   }

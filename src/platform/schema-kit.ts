@@ -11,6 +11,9 @@ export const optionalText = z.string().max(100_000).nullable().optional();
 export const uuidList = z.array(uuid).max(1000);
 export const tagList = z.array(z.string().trim().min(1).max(100)).max(100);
 
+/** A timestamp as PostgreSQL prints it (`2026-11-23 07:47:01.432+00`) or as ISO 8601. */
+export const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)?$/;
+
 export const ENTITY_STATUS = ['active', 'planned', 'maintenance', 'deprecated'] as const;
 export const OPERATIONAL_STATUS = ['operational', 'degraded', 'outage'] as const;
 export const entityStatus = z.enum(ENTITY_STATUS);

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Knex } from 'knex';
-import { bindModels } from '../../src/platform/db.js';
 import { startTestApp, type ApiClient, type ApiResponse, type TestApp } from './server.js';
 
 /** The secret testConfig() gives every test node. */
@@ -12,15 +11,9 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long'
 
 export type Role = 'admin' | 'editor' | 'incident_commander' | 'viewer';
 
-/**
- * A node over a fresh database. Objection's model binding is process-wide and other suites in the
- * same mocha process bind it to their own (later dropped) databases, so it is bound to this
- * node's database here; `http-auth.test.ts` checks separately that a node binds it by itself.
- */
+/** A node over a fresh database (startTestApp; one place to change how the HTTP suites start). */
 export async function startHttpApp(): Promise<TestApp> {
-  const app = await startTestApp();
-  bindModels(app.db.knex);
-  return app;
+  return startTestApp();
 }
 
 export interface Tenant {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ServiceContext } from '../../platform/context.js';
 import { BadRequest, validationError } from '../../platform/errors.js';
-import { uuid } from '../../platform/schema-kit.js';
+import { PG_TIMESTAMP, uuid } from '../../platform/schema-kit.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
 import { requireAdmin } from '../users/service.js';
 
@@ -80,7 +80,7 @@ export class AuditService {
 function decodeAuditCursor(raw: string): AuditCursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as AuditCursor;
-    if (typeof c.t === 'string' && uuid.safeParse(c.id).success) return c;
+    if (typeof c.t === 'string' && PG_TIMESTAMP.test(c.t) && uuid.safeParse(c.id).success) return c;
   } catch {
     // fall through
   }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ServiceContext } from '../../platform/context.js';
 import { BadRequest, validationError } from '../../platform/errors.js';
 import { scoped } from '../../platform/tenancy.js';
-import { uuid } from '../../platform/schema-kit.js';
+import { PG_TIMESTAMP, uuid } from '../../platform/schema-kit.js';
 import type { Model } from 'objection';
 
 export const DEFAULT_SORT = '-updated_at';
@@ -82,10 +82,12 @@ function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-function decodeCursor(raw: string, sort: string): Cursor {
+function decodeCursor(raw: string, sort: string, titleColumn: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
-    if (c && c.s === sort && typeof c.k === 'string' && uuid.safeParse(c.id).success) return c;
+    const byTitle = sort.replace(/^-/, '') === titleColumn;
+    const keyOk = typeof c?.k === 'string' && !c.k.includes('\u0000') && (byTitle || PG_TIMESTAMP.test(c.k));
+    if (c && c.s === sort && keyOk && uuid.safeParse(c.id).success) return c;
   } catch {
     // fall through
   }
@@ -111,7 +113,7 @@ export function buildListQueries(ctx: ServiceContext, kind: Listable, query: Lis
 
   const page = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
   if (query.cursor) {
-    const c = decodeCursor(query.cursor, query.sort);
+    const c = decodeCursor(query.cursor, query.sort, kind.titleColumn);
     page.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, c.k, c.id]);
   }
   const direction = desc ? 'desc' : 'asc';

@@ -156,10 +156,9 @@ export class PermissionService {
 
   /** The record and the user must be live in this tenant: a 422 with paths, never a 404. */
   private async checkTarget(w: WriteScope, entityType: GrantableEntityType, entityId: string, userId: string | null) {
+    // The record is named by the path: unknown or another tenant's is a 404, like every other route.
+    if (!(await recordExists(w, entityType, entityId))) throw NotFound(`No ${entityType} record with id ${entityId}.`);
     const issues: FieldIssue[] = [];
-    if (!(await recordExists(w, entityType, entityId))) {
-      issues.push({ path: 'entity_id', message: `no ${entityType} record with id ${entityId} in this tenant` });
-    }
     if (userId && !(await userExists(w, userId))) {
       issues.push({ path: 'user_id', message: `no user with id ${userId} in this tenant` });
     }
