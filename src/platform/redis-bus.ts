@@ -67,6 +67,7 @@ export class RedisEventBus implements EventBus {
   private readonly resumeListeners = new Set<() => void>();
   private readonly logger: Logger;
   private subscribed: Promise<void> | undefined;
+  private publishFailing = false;
 
   constructor({ url, logger, prefix = DEFAULT_REDIS_PREFIX }: RedisEventBusOptions) {
     this.channel = `${prefix}:events`;
@@ -102,9 +103,21 @@ export class RedisEventBus implements EventBus {
     return Promise.race([done, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /** Never rejects (the EventBus contract): a failed publish is recovered from the change log. */
   async publish(events: ChangeEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.pub.publish(this.channel, JSON.stringify(events));
+    try {
+      await this.pub.publish(this.channel, JSON.stringify(events));
+      this.publishFailing = false;
+    } catch (err) {
+      // Once per outage, not once per write.
+      if (!this.publishFailing) {
+        this.logger.warn('event publish failed; live delivery catches up from the change log', {
+          err: String(err), tenant_id: events[0].tenant_id, first_seq: events[0].seq,
+        });
+      }
+      this.publishFailing = true;
+    }
   }
 
   subscribe(listener: ChangeListener): () => void {

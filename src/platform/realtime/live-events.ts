@@ -249,14 +249,8 @@ export class LiveEvents {
     if (this.sweeping || this.streams.size === 0 || !this.accepting) return;
     this.sweeping = true;
     try {
-      const tenantIds = [...this.streams.keys()];
-      for (let i = 0; i < tenantIds.length; i += 1000) {
-        const rows = (await this.opts.domain
-          .knex('tenant_event_counters')
-          .whereIn('tenant_id', tenantIds.slice(i, i + 1000))
-          .select('tenant_id', 'last_seq')) as Array<{ tenant_id: string; last_seq: number }>;
-        for (const row of rows) this.streams.get(row.tenant_id)?.catchUpSoon(Number(row.last_seq), this.catchUpGraceMs);
-      }
+      const latest = await this.opts.domain.changeLog.latestSeqs(this.opts.domain.knex, [...this.streams.keys()]);
+      for (const [tenantId, seq] of latest) this.streams.get(tenantId)?.catchUpSoon(seq, this.catchUpGraceMs);
     } catch (err) {
       this.logger.warn('change log sweep failed', { err: String(err) });
     } finally {

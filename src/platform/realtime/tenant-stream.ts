@@ -93,8 +93,9 @@ export class TenantStream {
 
   /** Events from the bus (one committed transaction's batch), in seq order. */
   ingest(events: ChangeEvent[]): void {
+    if (this.closed) return;
     void this.enqueue(async () => {
-      if (!this.initialized) return; // admit() initialises from the log, which covers these
+      if (!this.initialized || this.closed) return; // admit() initialises from the log, which covers these
       for (const event of events) {
         if (event.seq <= this.lastDelivered) continue; // already delivered (catch-up got there first)
         if (event.seq !== this.lastDelivered + 1) {
@@ -116,7 +117,7 @@ export class TenantStream {
       this.catchUpTimer = undefined;
       const wanted = this.catchUpTarget;
       void this.enqueue(async () => {
-        if (this.initialized && this.lastDelivered < wanted) await this.pull();
+        if (this.initialized && !this.closed && this.lastDelivered < wanted) await this.pull();
       }).catch(() => {});
     }, graceMs);
     this.catchUpTimer.unref();
