@@ -5,16 +5,10 @@ import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
 import type { ServiceContext } from '../src/platform/context.js';
 import { UnscopedQueryError, scoped } from '../src/platform/tenancy.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';
+import { rejectsWith } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-async function rejectsWith(promise: Promise<unknown>, status: number, pathPrefix?: string) {
-  await assert.rejects(promise, (err: { status?: number; errors?: { path: string }[] }) => {
-    assert.equal(err.status, status, `expected ${status}, got ${err.status}: ${JSON.stringify(err)}`);
-    if (pathPrefix) assert.ok(err.errors?.some((e) => e.path.startsWith(pathPrefix)), JSON.stringify(err.errors));
-    return true;
-  });
-}
 
 const minimal: Record<string, Record<string, unknown>> = {
   teams: { name: 'Payments', description: 'Money' },

@@ -3,22 +3,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../src/platform/context.js';
-import { toAppError } from '../src/platform/errors.js';
 import { parseListQuery } from '../src/modules/catalog/listing.js';
 import { DASHBOARD_LISTING, DashboardService } from '../src/modules/dashboards/service.js';
 import { PermissionService } from '../src/modules/permissions/service.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';
+import { rejectsWith } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-async function rejectsWith(promise: Promise<unknown>, status: number, path?: string) {
-  await assert.rejects(promise, (raw: unknown) => {
-    const err = toAppError(raw);
-    assert.equal(err?.status, status, `expected ${status}, got ${String(err?.status)}: ${String(raw)}`);
-    if (path) assert.ok(err?.errors?.some((e) => e.path === path), `expected an issue at ${path}: ${JSON.stringify(err?.errors)}`);
-    return true;
-  });
-}
 
 const layout = (x: number, y: number, w = 4, h = 3) => ({ x, y, w, h });
 

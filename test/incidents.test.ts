@@ -8,18 +8,10 @@ import type { ServiceContext } from '../src/platform/context.js';
 import type { AppError } from '../src/platform/errors.js';
 import { IncidentService, parseIncidentListQuery } from '../src/modules/incidents/service.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';
+import { rejectsWith } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-async function rejectsWith(promise: Promise<unknown>, status: number): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.equal((err as AppError).status, status, `expected ${status}, got ${String(err)}`);
-    return err as AppError;
-  }
-  assert.fail(`expected a ${status}, but the call succeeded`);
-}
 
 describe('incidents', function () {
   let h: Harness;

@@ -6,20 +6,11 @@ import type { ServiceContext } from '../src/platform/context.js';
 import { PermissionService, recordExists } from '../src/modules/permissions/service.js';
 import { grantLevel } from '../src/modules/permissions/model.js';
 import { actingAs, createHarness, createTenant, createUser } from './support/factories.js';
+import { rejectsWith, readOnlyKey } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-async function rejectsWith(promise: Promise<unknown>, status: number, path?: string) {
-  await assert.rejects(promise, (err: { status?: number; errors?: { path: string }[] }) => {
-    assert.equal(err.status, status, `expected ${status}, got ${String(err.status)}: ${String(err)}`);
-    if (path) assert.ok(err.errors?.some((e) => e.path === path), `expected an issue at ${path}: ${JSON.stringify(err.errors)}`);
-    return true;
-  });
-}
 
-function readOnlyKey(ctx: ServiceContext): ServiceContext {
-  return { ...ctx, actor: { ...ctx.actor, type: 'api_key', id: randomUUID(), canWrite: false } };
-}
 
 describe('permissions: per-record grants', () => {
   let h: Harness;
