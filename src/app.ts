@@ -1,5 +1,5 @@
-// One app node: the domain services, the HTTP API, live events (Socket.IO) and (as it lands)
-// co-editing on one HTTP server. Used by `npm start`, the tests (port 0) and the benchmarks.
+// One app node: the domain services, the HTTP API, live events (Socket.IO) and co-editing (Yjs)
+// on one HTTP server. Used by `npm start`, the tests (port 0) and the benchmarks.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
@@ -8,6 +8,7 @@ import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import { attachCollab, type CollabHandle, type CollabOptions } from './platform/collab/server.js';
 import { AdapterRedis } from './platform/realtime/adapter.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
 import { DEFAULT_REDIS_PREFIX, RedisEventBus } from './platform/redis-bus.js';
@@ -19,6 +20,7 @@ export interface AppHandle {
   domain: Domain;
   server: http.Server;
   live: LiveEvents;
+  collab: CollabHandle;
   /** Stops accepting, moves live sockets elsewhere, then closes Redis; the database is the caller's. */
   close(): Promise<void>;
 }
@@ -37,6 +39,8 @@ export interface StartOptions {
   /** Defaults to the Redis bus when config.redisUrl is set, else the in-process bus (one node). */
   bus?: EventBus;
   live?: LiveOptions;
+  /** Co-editing timings and hooks (tests shorten the debounce); server, domain and Redis come from here. */
+  collab?: Partial<Omit<CollabOptions, 'server' | 'domain'>>;
 }
 
 /** Buses that can answer /readyz (the Redis bus). */
@@ -46,7 +50,9 @@ interface CheckableBus extends EventBus {
 
 const FORCE_CLOSE_AFTER_MS = 2_000;
 
-export async function startServer({ config, knex, logger, bus, live: liveOptions = {} }: StartOptions): Promise<AppHandle> {
+export async function startServer({
+  config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {},
+}: StartOptions): Promise<AppHandle> {
   const prefix = liveOptions.redisPrefix ?? DEFAULT_REDIS_PREFIX;
   if (!bus && config.redisUrl) {
     const redisBus = new RedisEventBus({ url: config.redisUrl, logger, prefix });
@@ -73,6 +79,9 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
     adapter: adapterRedis?.adapter(`${prefix}:socket.io`),
     sweepIntervalMs: liveOptions.sweepIntervalMs,
   });
+  const collab = attachCollab({
+    server, domain, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...collabOptions,
+  });
 
   const releaseRedis = async () => {
     await eventBus.close();
@@ -87,6 +96,7 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
       });
     });
   } catch (err) {
+    await collab.close();
     await live.close();
     await releaseRedis();
     throw err;
@@ -100,6 +110,7 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
     domain,
     server,
     live,
+    collab,
     close: () =>
       (closing ??= (async () => {
         // 1. Stop accepting connections (HTTP and WebSocket upgrades).
@@ -107,7 +118,9 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_AFTER_MS);
         force.unref();
-        // 2. Deliver what is queued, then send every socket to reconnect elsewhere.
+        // 2. Flush co-editing (stored updates, a last projection) and close its connections; deliver
+        //    what is queued, then send every live socket to reconnect elsewhere.
+        await collab.close();
         await live.close();
         await httpClosed;
         clearTimeout(force);

@@ -36,7 +36,7 @@ export class LiveClient {
   /** The URL the next (re)connection goes to; tests move a client to another node by changing it. */
   url: string;
 
-  constructor(url: string, private readonly options: LiveClientOptions) {
+  constructor(url: string, options: LiveClientOptions) {
     this.url = url;
     this.lastSeq = typeof options.since === 'number' ? options.since : undefined;
     let first = true;

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type AppHandle } from '../../src/app.js';
+import { startServer, type AppHandle, type StartOptions } from '../../src/app.js';
 import type { Config } from '../../src/platform/config.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { quietLogger } from './factories.js';
@@ -31,9 +31,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(): Promise<TestApp> {
+export async function startTestApp(options: Partial<Omit<StartOptions, 'config' | 'knex'>> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const app = await startServer({ config: testConfig(), knex: db.knex, logger: quietLogger });
+  const app = await startServer({ config: testConfig(), knex: db.knex, logger: quietLogger, ...options });
   const client = (token?: string) => new ApiClient(app.url, token);
   return {
     app, db, url: app.url, client,

@@ -33,6 +33,14 @@ export function collabPath(url: string | undefined): string | null {
   return path.startsWith('/collab/') ? path : null;
 }
 
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return ''; // malformed escapes name nothing
+  }
+}
+
 function bearer(req: IncomingMessage, url: URL): string | undefined {
   const fromQuery = url.searchParams.get('token');
   if (fromQuery) return fromQuery;
@@ -42,7 +50,7 @@ function bearer(req: IncomingMessage, url: URL): string | undefined {
 
 export async function decideAccess(domain: Domain, req: IncomingMessage): Promise<AccessDecision> {
   const url = new URL(req.url ?? '/', 'http://collab.invalid');
-  const [, , type, entityId, ...rest] = url.pathname.split('/').map((s) => decodeURIComponent(s));
+  const [, , type, entityId, ...rest] = url.pathname.split('/').map(safeDecode);
   let principal;
   try {
     principal = await domain.auth.authenticate(bearer(req, url));
@@ -50,7 +58,7 @@ export async function decideAccess(domain: Domain, req: IncomingMessage): Promis
     if (err instanceof AppError && err.status === 401) return { ok: false, code: CLOSE_UNAUTHENTICATED, reason: 'unauthorized' };
     throw err;
   }
-  const ctx: ServiceContext = { tenantId: principal.tenantId, actor: principal.actor };
+  const ctx: ServiceContext = { tenantId: principal.tenantId, actor: principal.actor, db: domain.knex };
   const notFound = { ok: false as const, code: CLOSE_NOT_FOUND, reason: 'no such record' };
   if (rest.length > 0 || !type || !entityId || !uuid.safeParse(entityId).success) return notFound;
   if (!isCatalogType(type)) {

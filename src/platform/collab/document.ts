@@ -1,18 +1,19 @@
 // One loaded document: its Y.Doc and awareness, the clients connected to it on this node, and the
 // path every accepted edit takes: applied, appended to PostgreSQL (batched per tick), and only
 // then relayed to other clients and nodes. The projector node also keeps the entity row in step.
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import type { CatalogType } from '../../modules/catalog/kinds.js';
 import type { ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
-import { initialUpdate, readBase, sameValue } from './layout.js';
+import { initialUpdate } from './layout.js';
 import { PROJECTION_ORIGIN, REST_ORIGIN, type Projector } from './projection.js';
+import { ProjectorRole } from './projector-role.js';
 import { awarenessMessage, updateMessage } from './protocol.js';
-import { RELAY_AWARENESS, RELAY_QUERY_AWARENESS, RELAY_UPDATE, type RedisRelay, type RelayMessage } from './redis-relay.js';
+import { RELAY_AWARENESS, RELAY_CATCH_UP, RELAY_QUERY_AWARENESS, RELAY_UPDATE, type RedisRelay, type RelayMessage } from './redis-relay.js';
 import type { CollabStorage, PendingUpdate } from './storage.js';
+import { UpdateLog } from './update-log.js';
 
 export const CLIENT = Symbol('collab client');
 
@@ -41,21 +42,14 @@ export interface DocumentDeps {
   relay?: RedisRelay;
   logger: Logger;
   options: DocumentOptions;
-  loadRow(trx: Knex.Transaction): Promise<Record<string, unknown>>;
+  loadRow(trx: Knex.Transaction): Promise<Record<string, unknown> | null>;
   /** Asks the registry to unload this document (no clients left). */
   requestUnload(doc: CollabDocument): void;
-}
-
-export interface ProjectionNotice {
-  status: 'ok' | 'invalid' | 'forbidden' | 'conflict';
-  detail?: string;
-  errors?: { path: string; message: string }[];
 }
 
 const LOAD_ORIGIN = Object.freeze({ source: 'load' as const });
 const CATCHUP_ORIGIN = Object.freeze({ source: 'catchup' as const });
 const RELAY_AWARENESS_ORIGIN = Object.freeze({ source: 'redis' as const });
-const APPEND_RETRIES_MS = [100, 400, 1_500];
 
 const isClient = (origin: unknown): origin is DocClient =>
   typeof origin === 'object' && origin !== null && (origin as Partial<DocClient>)[CLIENT] === true;
@@ -67,23 +61,11 @@ export class CollabDocument {
   readonly awareness = new Awareness(this.doc);
   readonly clients = new Set<DocClient>();
   state: 'loading' | 'ready' | 'unloading' | 'failed' | 'closed' = 'loading';
-  isProjector = false;
+  readonly projection: ProjectorRole;
 
-  private documentId = '';
-  private readonly lockToken = randomUUID();
-  private pending: Pending[] = [];
-  private flushing = false;
-  private flushScheduled = false;
-  private durableWaiters: (() => void)[] = [];
-  private contributors: string[] = [];
-  private dirtySince: number | null = null;
-  private projectionTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly updates: UpdateLog<Pending>;
   private unloadTimer: NodeJS.Timeout | undefined;
-  private work: Promise<void> = Promise.resolve();
-  private appendedSinceCompaction = 0;
   private relayBuffer: RelayMessage[] | null = [];
-  private notice: ProjectionNotice | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -94,6 +76,8 @@ export class CollabDocument {
     private readonly deps: DocumentDeps,
   ) {
     this.log = deps.logger.child({ component: 'collab', document: `${entityType}/${entityId}` });
+    this.updates = new UpdateLog<Pending>(deps.storage, deps.options, this.log, (batch) => this.relayStored(batch), (err) => this.fail(err));
+    this.projection = new ProjectorRole(this, deps.projector, deps.options, this.log, deps.relay);
     this.awareness.setLocalState(null);
     this.doc.on('update', this.onDocUpdate);
     this.awareness.on('update', this.onAwarenessUpdate);
@@ -106,26 +90,28 @@ export class CollabDocument {
     const { relay, storage } = this.deps;
     if (relay) await relay.subscribe(this.key, this.onRelay);
     const address = { tenantId: this.tenantId, entityType: this.entityType, entityId: this.entityId };
-    this.documentId = await storage.ensure(address, async (trx) => initialUpdate(this.entityType, await this.deps.loadRow(trx)));
-    const stored = await storage.read(this.documentId);
+    const { documentId, stored, created } = await storage.open(address, async (trx) => {
+      const row = await this.deps.loadRow(trx);
+      if (!row) throw new Error('the record is gone');
+      return initialUpdate(this.entityType, row);
+    });
+    this.updates.documentId = documentId;
+    this.updates.adopt(stored.updates.length);
     if (!stored.snapshot && stored.updates.length === 0) throw new Error('the stored document is empty');
     this.doc.transact(() => {
       if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot);
       for (const u of stored.updates) Y.applyUpdate(this.doc, u.update);
     }, LOAD_ORIGIN);
     // Edits still in the log may not be in the row yet (a crash before projection): their authors.
-    for (const u of stored.updates) if (u.actorId) this.noteContributor(u.actorId);
+    for (const u of stored.updates) if (u.actorId) this.projection.noteContributor(u.actorId);
     this.state = 'ready';
     const buffered = this.relayBuffer ?? [];
     this.relayBuffer = null;
     for (const m of buffered) this.applyRelay(m);
-    if (relay) {
-      relay.publish(this.key, { kind: RELAY_QUERY_AWARENESS, actorId: '', payload: new Uint8Array() });
-      this.isProjector = await relay.acquire(this.key, this.lockToken, this.deps.options.lockTtlMs);
-    } else {
-      this.isProjector = true;
-    }
-    if (this.isProjector) await this.synchronise('load').catch(() => {});
+    relay?.publish(this.key, { kind: RELAY_QUERY_AWARENESS, actorId: '', payload: new Uint8Array() });
+    // A document just built from the row agrees with it; any other may lag a REST change or hold
+    // edits a crash kept from the row.
+    await this.projection.start(created && buffered.length === 0);
   }
 
   attach(client: DocClient): void {
@@ -149,24 +135,35 @@ export class CollabDocument {
   async unload(): Promise<void> {
     const failed = this.state === 'failed';
     if (this.state === 'ready') this.state = 'unloading';
-    for (const timer of [this.projectionTimer, this.idleTimer, this.unloadTimer]) clearTimeout(timer);
-    if (!failed) {
+    clearTimeout(this.unloadTimer);
+    this.updates.stop();
+    if (failed) {
+      await this.projection.abandon();
+    } else {
       await this.whenDurable();
-      if (this.isProjector && this.dirtySince !== null) await this.synchronise('unload').catch(() => {});
-      await this.work;
+      await this.projection.stop();
       await this.whenDurable();
-      if (this.appendedSinceCompaction > 0 && this.state !== 'failed') await this.compact();
+      await this.updates.compact(); // idle: fold the log into the snapshot
     }
-    const { relay } = this.deps;
     this.awareness.setLocalState(null);
-    if (relay) {
-      if (this.isProjector) await relay.release(this.key, this.lockToken);
-      await relay.unsubscribe(this.key);
-    }
-    this.isProjector = false;
+    await this.deps.relay?.unsubscribe(this.key);
     this.state = 'closed';
     this.awareness.destroy();
     this.doc.destroy();
+  }
+
+  /** After a failed load: let go of everything without storing anything. */
+  async dispose(): Promise<void> {
+    this.state = 'closed';
+    this.relayBuffer = null;
+    await this.projection.abandon();
+    await this.deps.relay?.unsubscribe(this.key);
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  projectable(): boolean {
+    return this.state === 'ready' || this.state === 'unloading';
   }
 
   closeClients(code: number, reason: string): void {
@@ -187,68 +184,31 @@ export class CollabDocument {
 
   /** Resolves once every accepted edit so far is in PostgreSQL: nothing unstored is ever sent. */
   whenDurable(): Promise<void> {
-    if (!this.pending.length && !this.flushing && !this.flushScheduled) return Promise.resolve();
-    return new Promise((resolve) => this.durableWaiters.push(resolve));
+    return this.updates.whenDurable();
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOAD_ORIGIN) return;
     if (isClient(origin)) {
-      this.persistThenRelay({ update, actorId: origin.userId, from: origin });
-      if (origin.userId) this.noteContributor(origin.userId);
-      this.markDirty();
+      this.updates.push({ update, actorId: origin.userId, from: origin });
+      if (origin.userId) this.projection.noteContributor(origin.userId);
+      this.projection.markDirty();
     } else if (origin === REST_ORIGIN || origin === PROJECTION_ORIGIN) {
-      this.persistThenRelay({ update, actorId: null, from: null });
+      this.updates.push({ update, actorId: null, from: null });
     } else {
       // From another node (already stored there) or re-read from PostgreSQL: local clients only.
       this.broadcast(updateMessage(update), null);
       const actorId = (origin as { actorId?: string | null }).actorId;
-      if (actorId) this.noteContributor(actorId);
-      this.markDirty();
+      if (actorId) this.projection.noteContributor(actorId);
+      this.projection.markDirty();
     }
   };
 
-  private persistThenRelay(entry: Pending): void {
-    this.pending.push(entry);
-    if (this.flushScheduled || this.flushing) return;
-    this.flushScheduled = true;
-    setImmediate(() => void this.flush());
-  }
-
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.pending.length && this.state !== 'failed') {
-        const batch = this.pending.splice(0);
-        await this.append(batch);
-        for (const p of batch) {
-          this.broadcast(updateMessage(p.update), p.from);
-          this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.actorId ?? '', payload: p.update });
-        }
-        this.appendedSinceCompaction += batch.length;
-      }
-    } catch (err) {
-      this.fail(err);
-    } finally {
-      this.flushing = false;
-      const waiters = this.durableWaiters.splice(0);
-      for (const resolve of waiters) resolve();
-    }
-    if (this.appendedSinceCompaction >= this.deps.options.compactAfterUpdates) void this.compact();
-    else this.armIdleCompaction();
-  }
-
-  private async append(batch: Pending[]): Promise<void> {
-    const rows = batch.map(({ update, actorId }) => ({ update, actorId }));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.deps.storage.append(this.documentId, rows);
-      } catch (err) {
-        if (attempt >= APPEND_RETRIES_MS.length) throw err;
-        await new Promise((resolve) => setTimeout(resolve, APPEND_RETRIES_MS[attempt]));
-      }
+  /** Stored: now other clients and nodes may see it. */
+  private relayStored(batch: Pending[]): void {
+    for (const p of batch) {
+      this.broadcast(updateMessage(p.update), p.from);
+      this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.actorId ?? '', payload: p.update });
     }
   }
 
@@ -260,34 +220,12 @@ export class CollabDocument {
     if (this.state === 'failed' || this.state === 'closed') return;
     this.log.error('storing co-editing updates failed; closing the document', { err: String(err) });
     this.state = 'failed';
-    this.pending = [];
     this.closeClients(1011, 'document storage unavailable');
     this.deps.requestUnload(this);
   }
 
   private broadcast(message: Uint8Array, except: DocClient | null): void {
     for (const client of this.clients) if (client !== except) client.send(message);
-  }
-
-  // ---- compaction ------------------------------------------------------------------------------
-
-  private armIdleCompaction(): void {
-    clearTimeout(this.idleTimer);
-    if (this.appendedSinceCompaction === 0 || this.state !== 'ready') return;
-    this.idleTimer = setTimeout(() => void this.compact(), this.deps.options.compactIdleMs);
-    this.idleTimer.unref();
-  }
-
-  private async compact(): Promise<void> {
-    clearTimeout(this.idleTimer);
-    const counted = this.appendedSinceCompaction;
-    this.appendedSinceCompaction = 0;
-    try {
-      await this.deps.storage.compact(this.documentId);
-    } catch (err) {
-      this.appendedSinceCompaction += counted;
-      this.log.warn('compacting the update log failed', { err: String(err) });
-    }
   }
 
   // ---- awareness and relay ---------------------------------------------------------------------
@@ -316,6 +254,7 @@ export class CollabDocument {
       if (kind === RELAY_UPDATE) Y.applyUpdate(this.doc, payload, { source: 'redis', actorId: actorId || null });
       else if (kind === RELAY_AWARENESS) applyAwarenessUpdate(this.awareness, payload, RELAY_AWARENESS_ORIGIN);
       else if (kind === RELAY_QUERY_AWARENESS) this.publishOwnAwareness();
+      else if (kind === RELAY_CATCH_UP) void this.catchUp().catch((err: unknown) => this.log.warn('catch-up failed', { err: String(err) }));
     } catch (err) {
       this.log.warn('ignoring a relayed message that does not apply', { err: String(err) });
     }
@@ -332,7 +271,7 @@ export class CollabDocument {
   /** After a Redis outage: whatever other nodes stored meanwhile, re-read from PostgreSQL. */
   async catchUp(): Promise<void> {
     if (this.state !== 'ready') return;
-    const stored = await this.deps.storage.read(this.documentId);
+    const stored = await this.deps.storage.read(this.updates.documentId);
     if (this.state !== 'ready') return;
     this.doc.transact(() => {
       if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot);
@@ -341,92 +280,9 @@ export class CollabDocument {
     this.publishOwnAwareness();
   }
 
-  // ---- projection ------------------------------------------------------------------------------
-
-  private noteContributor(userId: string): void {
-    const i = this.contributors.indexOf(userId);
-    if (i >= 0) this.contributors.splice(i, 1);
-    this.contributors.push(userId);
-  }
-
-  private markDirty(): void {
-    if (!this.isProjector || this.state !== 'ready') return;
-    const now = Date.now();
-    this.dirtySince ??= now;
-    const { projectionDelayMs, projectionMaxDelayMs } = this.deps.options;
-    clearTimeout(this.projectionTimer);
-    const wait = Math.max(0, Math.min(projectionDelayMs, this.dirtySince + projectionMaxDelayMs - now));
-    this.projectionTimer = setTimeout(() => void this.synchronise('edit').catch(() => {}), wait);
-  }
-
-  /** Called for committed change events of this record (any node's REST writes, our projections). */
+  /** Committed change events of this record, from every node. */
   onEntityEvent(event: ChangeEvent): void {
-    if (event.action === 'deleted') {
-      this.closeClients(4404, 'the record was deleted');
-      return;
-    }
-    if (!this.isProjector || this.state !== 'ready') return;
-    const version = Number((event.data as { row_version?: unknown } | null)?.row_version ?? 0);
-    if (version && version <= readBase(this.doc).rowVersion) return; // our own projection's echo
-    void this.synchronise('rest').catch(() => {});
-  }
-
-  /** The projector lease, renewed (or tried for) on the registry's tick. */
-  async tickLease(): Promise<void> {
-    const { relay, options } = this.deps;
-    if (!relay || this.state !== 'ready') return;
-    if (this.isProjector) {
-      if (!(await relay.renew(this.key, this.lockToken, options.lockTtlMs))) {
-        this.isProjector = false;
-        clearTimeout(this.projectionTimer);
-        this.log.warn('lost the projector lease');
-      }
-    } else if (await relay.acquire(this.key, this.lockToken, options.lockTtlMs)) {
-      if (this.state !== 'ready') {
-        await relay.release(this.key, this.lockToken);
-        return;
-      }
-      this.isProjector = true;
-      void this.synchronise('takeover').catch(() => {});
-    }
-  }
-
-  /** Serialised per document: projections, REST merges and takeovers never interleave. */
-  synchronise(reason: string): Promise<void> {
-    const run = this.work.then(() => this.synchroniseNow(reason));
-    this.work = run.catch(() => {});
-    return run;
-  }
-
-  private async synchroniseNow(reason: string): Promise<void> {
-    if (!this.isProjector || (this.state !== 'ready' && this.state !== 'unloading')) return;
-    clearTimeout(this.projectionTimer);
-    this.projectionTimer = undefined;
-    this.dirtySince = null;
-    const contributors = this.contributors.slice();
-    try {
-      const outcome = await this.deps.projector.synchronise({
-        type: this.entityType, tenantId: this.tenantId, entityId: this.entityId, doc: this.doc, contributors,
-      });
-      if (outcome.kind === 'gone') {
-        this.closeClients(4404, 'the record was deleted');
-      } else if (outcome.kind === 'invalid') {
-        const status = outcome.error.status === 403 ? 'forbidden' : outcome.error.status === 409 ? 'conflict' : 'invalid';
-        this.announce({ status, detail: outcome.error.detail ?? outcome.error.title, errors: outcome.error.errors ?? [] });
-      } else {
-        if (outcome.projected) this.contributors = this.contributors.filter((c) => !contributors.includes(c));
-        if (this.notice && this.notice.status !== 'ok') this.announce({ status: 'ok' });
-      }
-    } catch (err) {
-      this.log.warn('projecting the document failed; retrying on the next edit', { reason, err: String(err) });
-      throw err;
-    }
-  }
-
-  /** Tells every client (editors first of all) how the last projection went, via awareness. */
-  private announce(notice: ProjectionNotice): void {
-    if (sameValue(this.notice, notice)) return;
-    this.notice = notice;
-    this.awareness.setLocalState({ server: true, projection: { ...notice, at: new Date().toISOString() } });
+    if (event.action === 'deleted') this.closeClients(4404, 'the record was deleted');
+    else this.projection.onEntityEvent(event);
   }
 }

@@ -11,6 +11,8 @@ export const RELAY_UPDATE = 0;
 export const RELAY_AWARENESS = 1;
 /** A node that just loaded a document asks the others to publish their clients' awareness. */
 export const RELAY_QUERY_AWARENESS = 2;
+/** A node whose publishes failed during an outage tells the others to re-read the document. */
+export const RELAY_CATCH_UP = 3;
 
 export interface RelayMessage {
   kind: number;
@@ -21,7 +23,11 @@ export interface RelayMessage {
 
 export type RelayHandler = (message: RelayMessage) => void;
 
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+// Take the lease if free, renew it if ours: one round trip whichever it is.
+const CLAIM = `local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 function client(url: string, logger: Logger, name: string): Redis {
@@ -57,6 +63,8 @@ export class RedisRelay {
   private readonly handlers = new Map<string, RelayHandler>();
   private readonly origin = randomUUID();
   private readonly reconnectListeners = new Set<() => void>();
+  /** Documents with a publish lost to an outage: announced for catch-up once Redis is back. */
+  private readonly missed = new Set<string>();
 
   constructor(url: string, private readonly prefix: string, private readonly logger: Logger) {
     // During an outage a command fails after one reconnect attempt instead of piling up; the other
@@ -68,6 +76,11 @@ export class RedisRelay {
     this.sub.on('ready', () => {
       if (connectedBefore) for (const listener of this.reconnectListeners) listener();
       connectedBefore = true;
+    });
+    this.pub.on('ready', () => {
+      const keys = [...this.missed];
+      this.missed.clear();
+      for (const key of keys) this.publish(key, { kind: RELAY_CATCH_UP, actorId: '', payload: new Uint8Array() });
     });
   }
 
@@ -98,6 +111,7 @@ export class RedisRelay {
     encoding.writeVarString(encoder, message.actorId);
     encoding.writeVarUint8Array(encoder, message.payload);
     this.pub.publish(this.channel(key), Buffer.from(encoding.toUint8Array(encoder))).catch((err: unknown) => {
+      if (this.handlers.has(this.channel(key))) this.missed.add(key);
       this.logger.debug('collab relay publish failed', { err: String(err) });
     });
   }
@@ -114,17 +128,10 @@ export class RedisRelay {
     return `${this.prefix}:collab:projector:${key}`;
   }
 
-  async acquire(key: string, token: string, ttlMs: number): Promise<boolean> {
+  /** True when this token holds the lease now (newly taken or renewed); false when another does or Redis is away. */
+  async claim(key: string, token: string, ttlMs: number): Promise<boolean> {
     try {
-      return (await this.pub.set(this.lockKey(key), token, 'PX', ttlMs, 'NX')) === 'OK';
-    } catch {
-      return false;
-    }
-  }
-
-  async renew(key: string, token: string, ttlMs: number): Promise<boolean> {
-    try {
-      return Number(await this.pub.eval(RENEW, 1, this.lockKey(key), token, String(ttlMs))) === 1;
+      return Number(await this.pub.eval(CLAIM, 1, this.lockKey(key), token, String(ttlMs))) === 1;
     } catch {
       return false;
     }
@@ -137,6 +144,7 @@ export class RedisRelay {
   async close(): Promise<void> {
     this.handlers.clear();
     this.reconnectListeners.clear();
+    this.missed.clear();
     await Promise.all([quit(this.sub), quit(this.pub)]);
   }
 

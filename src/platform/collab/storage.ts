@@ -24,40 +24,52 @@ export class CollabStorage {
   constructor(private readonly knex: Knex) {}
 
   /**
-   * The document's id, creating it on first use. A new document's content is built by `init`
-   * (from the entity row) and stored as its snapshot in the same transaction, under the row lock,
-   * so concurrent first loads on several nodes agree on one initial state instead of merging two.
+   * The document's id and stored state, creating it on first use. A new document's content is
+   * built by `init` (from the entity row) and stored as its snapshot in the same transaction,
+   * under the row lock, so concurrent first loads on several nodes agree on one initial state
+   * instead of merging two.
    */
-  async ensure(address: DocumentAddress, init: (trx: Knex.Transaction) => Promise<Uint8Array>): Promise<string> {
+  async open(address: DocumentAddress, init: (trx: Knex.Transaction) => Promise<Uint8Array>): Promise<{ documentId: string; stored: StoredDocument; created: boolean }> {
+    const key = { tenant_id: address.tenantId, entity_type: address.entityType, entity_id: address.entityId };
+    const existing = await this.knex('collab_documents').where(key).first('id');
+    if (existing) {
+      const stored = await this.read(existing.id);
+      if (stored.snapshot || stored.updates.length) return { documentId: existing.id, stored, created: false };
+    }
     return this.knex.transaction(async (trx) => {
-      const key = { tenant_id: address.tenantId, entity_type: address.entityType, entity_id: address.entityId };
       await trx('collab_documents').insert(key).onConflict(['tenant_id', 'entity_type', 'entity_id']).ignore();
       const row = await trx('collab_documents').where(key).forUpdate().first('id', 'snapshot');
-      if (!row.snapshot) {
-        const logged = await trx('collab_updates').where('document_id', row.id).first('id');
-        if (!logged) {
-          await trx('collab_documents')
-            .where('id', row.id)
-            .update({ snapshot: Buffer.from(await init(trx)), snapshot_update_id: 0, updated_at: trx.fn.now() });
-        }
+      // Holding the row lock, no compaction runs: snapshot and log read here are consistent.
+      const updates = await this.logOf(trx, row.id);
+      if (row.snapshot || updates.length) {
+        return { documentId: row.id as string, stored: { snapshot: row.snapshot ? new Uint8Array(row.snapshot) : null, updates }, created: false };
       }
-      return row.id as string;
+      const snapshot = await init(trx);
+      await trx('collab_documents')
+        .where('id', row.id)
+        .update({ snapshot: Buffer.from(snapshot), snapshot_update_id: 0, updated_at: trx.fn.now() });
+      return { documentId: row.id as string, stored: { snapshot, updates: [] }, created: true };
     });
   }
 
-  /** Snapshot and log read in one database snapshot, so a concurrent compaction is seen whole or not at all. */
+  /** Snapshot and log in one statement (one database snapshot): a concurrent compaction is seen whole or not at all. */
   async read(documentId: string): Promise<StoredDocument> {
-    return this.knex.transaction(
-      async (trx) => {
-        const doc = await trx('collab_documents').where('id', documentId).first('snapshot');
-        const rows = await trx('collab_updates').where('document_id', documentId).orderBy('id').select('id', 'update', 'actor_id');
-        return {
-          snapshot: doc?.snapshot ? new Uint8Array(doc.snapshot) : null,
-          updates: rows.map((r) => ({ id: Number(r.id), update: new Uint8Array(r.update), actorId: r.actor_id ?? null })),
-        };
-      },
-      { isolationLevel: 'repeatable read' },
-    );
+    const rows = await this.knex
+      .select(this.knex.raw('0 as part'), this.knex.raw('null::bigint as id'), 'snapshot as data', this.knex.raw('null::uuid as actor_id'))
+      .from('collab_documents')
+      .where('id', documentId)
+      .unionAll((q) => q.select(this.knex.raw('1'), 'id', 'update', 'actor_id').from('collab_updates').where('document_id', documentId))
+      .orderBy([{ column: 'part' }, { column: 'id' }]);
+    const head = rows.find((r) => Number(r.part) === 0);
+    return {
+      snapshot: head?.data ? new Uint8Array(head.data) : null,
+      updates: rows.filter((r) => Number(r.part) === 1).map((r) => ({ id: Number(r.id), update: new Uint8Array(r.data), actorId: r.actor_id ?? null })),
+    };
+  }
+
+  private async logOf(trx: Knex.Transaction, documentId: string): Promise<StoredDocument['updates']> {
+    const rows = await trx('collab_updates').where('document_id', documentId).orderBy('id').select('id', 'update', 'actor_id');
+    return rows.map((r) => ({ id: Number(r.id), update: new Uint8Array(r.update), actorId: r.actor_id ?? null }));
   }
 
   /** One INSERT for a tick's worth of updates. */

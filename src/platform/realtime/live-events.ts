@@ -56,7 +56,8 @@ export class LiveEvents {
   constructor(private readonly opts: LiveEventsOptions) {
     const { server, domain, adapter } = opts;
     this.logger = opts.logger.child({ component: 'live-events' });
-    this.io = new Server(server, { serveClient: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
+    // destroyUpgrade: false — other upgrades on this server (/collab) are not Socket.IO's to end.
+    this.io = new Server(server, { serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
     this.source = {
       since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, domain.knex), since, limit),
       latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId, domain.knex)),

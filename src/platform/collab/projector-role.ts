@@ -1,0 +1,188 @@
+// The projector's side of one loaded document: whether this node holds the document's projector
+// lease (always, without Redis), the debounced projection of edits (bounded by a maximum delay),
+// merges of REST writes, and the notice that tells the clients how the last projection went.
+import { randomUUID } from 'node:crypto';
+import type { Awareness } from 'y-protocols/awareness';
+import type * as Y from 'yjs';
+import type { CatalogType } from '../../modules/catalog/kinds.js';
+import type { ChangeEvent } from '../bus.js';
+import type { Logger } from '../logger.js';
+import { readBase, sameValue } from './layout.js';
+import type { ProjectionTarget, Projector } from './projection.js';
+import type { RedisRelay } from './redis-relay.js';
+
+export interface ProjectionNotice {
+  status: 'ok' | 'invalid' | 'forbidden' | 'conflict';
+  detail?: string;
+  errors?: { path: string; message: string }[];
+}
+
+export interface ProjectionTiming {
+  projectionDelayMs: number;
+  projectionMaxDelayMs: number;
+  lockTtlMs: number;
+}
+
+/** What the role needs of its document. */
+export interface ProjectedDocument {
+  readonly key: string;
+  readonly tenantId: string;
+  readonly entityType: CatalogType;
+  readonly entityId: string;
+  readonly doc: Y.Doc;
+  readonly awareness: Awareness;
+  /** True while edits may be projected (loaded, or unloading and flushing). */
+  projectable(): boolean;
+  closeClients(code: number, reason: string): void;
+}
+
+const RETRY_MS = 5_000;
+
+export class ProjectorRole {
+  held = false;
+  private readonly token = randomUUID();
+  /** Users whose edits are not in the row yet, most recent last. */
+  private contributors: string[] = [];
+  private dirtySince: number | null = null;
+  private debounce: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private work: Promise<void> = Promise.resolve();
+  private notice: ProjectionNotice | null = null;
+
+  constructor(
+    private readonly document: ProjectedDocument,
+    private readonly projector: Projector,
+    private readonly timing: ProjectionTiming,
+    private readonly log: Logger,
+    private readonly relay?: RedisRelay,
+  ) {}
+
+  noteContributor(userId: string): void {
+    const i = this.contributors.indexOf(userId);
+    if (i >= 0) this.contributors.splice(i, 1);
+    this.contributors.push(userId);
+  }
+
+  /** Takes the lease (if free) when the document loads; merges with the row unless both are known to agree. */
+  async start(assumeInStep: boolean): Promise<void> {
+    this.held = this.relay ? await this.relay.claim(this.document.key, this.token, this.timing.lockTtlMs) : true;
+    if (!this.held) return;
+    if (assumeInStep || (await this.projector.inStep(this.target()).catch(() => false))) return;
+    await this.synchronise('load').catch(() => {});
+  }
+
+  /** An edit arrived: project after a quiet spell, and never later than the maximum delay. */
+  markDirty(): void {
+    if (!this.held || !this.document.projectable()) return;
+    const now = Date.now();
+    this.dirtySince ??= now;
+    const { projectionDelayMs, projectionMaxDelayMs } = this.timing;
+    clearTimeout(this.debounce);
+    const wait = Math.max(0, Math.min(projectionDelayMs, this.dirtySince + projectionMaxDelayMs - now));
+    this.debounce = setTimeout(() => void this.synchronise('edit').catch(() => {}), wait);
+  }
+
+  /** A committed change of this record (a REST write on any node, or our own projection's echo). */
+  onEntityEvent(event: ChangeEvent): void {
+    if (!this.held || !this.document.projectable()) return;
+    const version = Number((event.data as { row_version?: unknown } | null)?.row_version ?? 0);
+    if (version && version <= readBase(this.document.doc).rowVersion) return;
+    void this.synchronise('rest').catch(() => {});
+  }
+
+  /** Renews the lease, or takes it over when its holder let go or died. */
+  async tick(): Promise<void> {
+    if (!this.relay) return;
+    const held = await this.relay.claim(this.document.key, this.token, this.timing.lockTtlMs);
+    if (!this.document.projectable()) {
+      if (held && !this.held) await this.relay.release(this.document.key, this.token); // stop() releases its own
+      return;
+    }
+    if (held && !this.held) {
+      this.held = true;
+      void this.synchronise('takeover').catch(() => {});
+    } else if (!held && this.held) {
+      this.held = false;
+      this.cancel();
+      // The next projector speaks for the projection now.
+      this.notice = null;
+      if (this.document.awareness.getLocalState() !== null) this.document.awareness.setLocalState(null);
+      this.log.debug('lost the projector lease');
+    }
+  }
+
+  /** Before unloading: project what is pending, wait for running work, give the lease up. */
+  async stop(): Promise<void> {
+    const pending = this.dirtySince !== null || this.retry !== undefined;
+    this.cancel();
+    if (this.held && pending) await this.synchronise('unload').catch(() => {});
+    await this.work;
+    if (this.held && this.relay) await this.relay.release(this.document.key, this.token);
+    this.held = false;
+  }
+
+  /** Let go at once (failed load or storage): nothing more is projected. */
+  async abandon(): Promise<void> {
+    this.cancel();
+    if (this.held && this.relay) await this.relay.release(this.document.key, this.token);
+    this.held = false;
+  }
+
+  /** Serialised per document: projections, REST merges and takeovers never interleave. */
+  synchronise(reason: string): Promise<void> {
+    const run = this.work.then(() => this.synchroniseNow(reason));
+    this.work = run.catch(() => {});
+    return run;
+  }
+
+  private cancel(): void {
+    clearTimeout(this.debounce);
+    clearTimeout(this.retry);
+    this.debounce = undefined;
+    this.retry = undefined;
+    this.dirtySince = null;
+  }
+
+  private async synchroniseNow(reason: string): Promise<void> {
+    if (!this.held || !this.document.projectable()) return;
+    clearTimeout(this.debounce);
+    this.debounce = undefined;
+    this.dirtySince = null;
+    const contributors = this.contributors.slice();
+    try {
+      const outcome = await this.projector.synchronise({ ...this.target(), contributors });
+      if (outcome.kind === 'gone') {
+        this.document.closeClients(4404, 'the record was deleted');
+      } else if (outcome.kind === 'invalid') {
+        const { status, detail, title, errors } = outcome.error;
+        this.announce({ status: status === 403 ? 'forbidden' : status === 409 ? 'conflict' : 'invalid', detail: detail ?? title, errors: errors ?? [] });
+      } else {
+        if (outcome.projected) this.contributors = this.contributors.filter((c) => !contributors.includes(c));
+        if (this.notice && this.notice.status !== 'ok') this.announce({ status: 'ok' });
+      }
+    } catch (err) {
+      // The database is away (or a bug shows): try again later rather than at once.
+      this.log.warn('projecting the document failed; retrying', { reason, err: String(err) });
+      if (!this.retry && this.document.projectable()) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          void this.synchronise('retry').catch(() => {});
+        }, RETRY_MS);
+        this.retry.unref();
+      }
+      throw err;
+    }
+  }
+
+  private target(): ProjectionTarget {
+    const d = this.document;
+    return { type: d.entityType, tenantId: d.tenantId, entityId: d.entityId, doc: d.doc, contributors: this.contributors };
+  }
+
+  /** Tells every client (the editors first of all) how the last projection went, via awareness. */
+  private announce(notice: ProjectionNotice): void {
+    if (sameValue(this.notice, notice)) return;
+    this.notice = notice;
+    this.document.awareness.setLocalState({ server: true, projection: { ...notice, at: new Date().toISOString() } });
+  }
+}

@@ -1,0 +1,117 @@
+// A document's write-ahead path: accepted updates are appended to PostgreSQL in one INSERT per
+// tick, and handed on for relaying only after that INSERT committed; the log is folded into the
+// snapshot after N updates or when the document goes idle.
+import type { Logger } from '../logger.js';
+import type { CollabStorage, PendingUpdate } from './storage.js';
+
+const APPEND_RETRIES_MS = [100, 400, 1_500];
+
+export interface UpdateLogOptions {
+  compactAfterUpdates: number;
+  compactIdleMs: number;
+}
+
+export class UpdateLog<T extends PendingUpdate> {
+  documentId = '';
+  private pending: T[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private failed = false;
+  private waiters: (() => void)[] = [];
+  private sinceCompaction = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly storage: CollabStorage,
+    private readonly options: UpdateLogOptions,
+    private readonly log: Logger,
+    /** Called with each batch once it is stored: now it may be relayed. */
+    private readonly onStored: (batch: T[]) => void,
+    /** Called once when storage keeps failing; nothing more is stored or relayed after. */
+    private readonly onFailed: (err: unknown) => void,
+  ) {}
+
+  /** Updates this node appended that are not yet in the snapshot. */
+  get unfolded(): number {
+    return this.sinceCompaction;
+  }
+
+  /** Updates found in the log at load (a crashed node's, say): folded when this document is idle. */
+  adopt(count: number): void {
+    this.sinceCompaction += count;
+  }
+
+  push(entry: T): void {
+    if (this.failed) return;
+    this.pending.push(entry);
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  /** Resolves once everything pushed so far is stored (or storage failed). */
+  whenDurable(): Promise<void> {
+    if (!this.pending.length && !this.flushing && !this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async compact(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    const counted = this.sinceCompaction;
+    if (counted === 0 || this.failed) return;
+    this.sinceCompaction = 0;
+    try {
+      await this.storage.compact(this.documentId);
+    } catch (err) {
+      this.sinceCompaction += counted;
+      this.log.warn('compacting the update log failed', { err: String(err) });
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.idleTimer);
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.length && !this.failed) {
+        const batch = this.pending.splice(0);
+        await this.append(batch);
+        this.sinceCompaction += batch.length;
+        this.onStored(batch);
+      }
+    } catch (err) {
+      this.failed = true;
+      this.pending = [];
+      this.onFailed(err);
+    } finally {
+      this.flushing = false;
+      for (const resolve of this.waiters.splice(0)) resolve();
+    }
+    if (this.failed) return;
+    if (this.sinceCompaction >= this.options.compactAfterUpdates) void this.compact();
+    else this.armIdleCompaction();
+  }
+
+  private async append(batch: T[]): Promise<void> {
+    const rows = batch.map(({ update, actorId }) => ({ update, actorId }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.storage.append(this.documentId, rows);
+      } catch (err) {
+        if (attempt >= APPEND_RETRIES_MS.length) throw err;
+        await new Promise((resolve) => setTimeout(resolve, APPEND_RETRIES_MS[attempt]));
+      }
+    }
+  }
+
+  private armIdleCompaction(): void {
+    clearTimeout(this.idleTimer);
+    if (this.sinceCompaction === 0) return;
+    this.idleTimer = setTimeout(() => void this.compact(), this.options.compactIdleMs);
+    this.idleTimer.unref();
+  }
+}
