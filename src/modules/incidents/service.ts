@@ -19,9 +19,13 @@ import {
   INCIDENT_LISTING, createIncidentSchema, timelineUpdateSchema, updateIncidentSchema, type AffectedEntityInput,
 } from './schemas.js';
 
-export { INCIDENT_LISTING, parseIncidentListQuery } from './schemas.js';
+import {
+  TYPE_ORDER, applyStatusMoves, byRef, planStatusMoves, refKey, type EntityRef, type OperationalStatus, type StatusMove,
+} from './operational-status.js';
 
-export type OperationalStatus = 'operational' | 'degraded' | 'outage';
+export { INCIDENT_LISTING, parseIncidentListQuery } from './schemas.js';
+export type { OperationalStatus } from './operational-status.js';
+
 
 export interface AffectedEntity {
   entity_type: AffectableType;
@@ -66,15 +70,7 @@ export interface IncidentData extends IncidentSummary {
 const INCIDENT_WRITERS: readonly UserRole[] = ['admin', 'editor', 'incident_commander'];
 const FIRST_MESSAGE = 'Incident declared';
 
-type EntityRef = { entity_type: AffectableType; entity_id: string };
-/** An affected entity whose operational_status must change, planned before it is written. */
-type StatusMove = EntityRef & { to: OperationalStatus };
-
-const refKey = (r: EntityRef) => `${r.entity_type}:${r.entity_id}`;
 const isActive = (row: Incident) => row.status !== 'resolved' && !row.deleted_at;
-const TYPE_ORDER = new Map<string, number>(AFFECTABLE_TYPES.map((t, i) => [t, i]));
-const byRef = (a: EntityRef, b: EntityRef) =>
-  TYPE_ORDER.get(a.entity_type)! - TYPE_ORDER.get(b.entity_type)! || (a.entity_id < b.entity_id ? -1 : a.entity_id > b.entity_id ? 1 : 0);
 
 export class IncidentService {
   constructor(
@@ -111,10 +107,10 @@ export class IncidentService {
         .returning('*')) as unknown as Incident;
       await this.writeLinks(w, row.id, affected);
       await this.insertEntry(w, row.id, 'investigating', parsed.message ?? FIRST_MESSAGE);
-      const moves = await this.planStatusMoves(w, affected);
+      const moves = await planStatusMoves(w, affected);
       const data = await this.detail(w, row, moves);
       w.record({ entityType: 'incidents', entityId: row.id, entityName: row.title, action: 'created', data });
-      await this.applyStatusMoves(w, moves);
+      await applyStatusMoves(w, this.entities, moves);
       return data;
     });
   }
@@ -140,14 +136,14 @@ export class IncidentService {
       if (linksChanged) await this.writeLinks(w, id, newLinks!);
       const impactChanged = patch.impact_type !== undefined && patch.impact_type !== current.impact_type;
       const touched = isActive(current) && (linksChanged || impactChanged) ? [...oldLinks, ...(newLinks ?? [])] : [];
-      const moves = await this.planStatusMoves(w, touched);
+      const moves = await planStatusMoves(w, touched);
       const updated = await this.findRow(w, id);
       const data = await this.detail(w, updated, moves);
       w.record({
         entityType: 'incidents', entityId: id, entityName: updated.title, action: 'updated', data,
         changes: diff(before as unknown as Record<string, unknown>, data as unknown as Record<string, unknown>),
       });
-      await this.applyStatusMoves(w, moves);
+      await applyStatusMoves(w, this.entities, moves);
       return data;
     });
   }
@@ -160,10 +156,10 @@ export class IncidentService {
       await scoped(Incident, w).findById(id).patch({
         deleted_at: new Date(), row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
       });
-      const moves = await this.planStatusMoves(w, isActive(current) ? await this.loadLinks(w, [id]) : []);
+      const moves = await planStatusMoves(w, isActive(current) ? await this.loadLinks(w, [id]) : []);
       const data = await this.detail(w, await this.findRow(w, id, { includeDeleted: true }), moves);
       w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'deleted', data });
-      await this.applyStatusMoves(w, moves);
+      await applyStatusMoves(w, this.entities, moves);
     });
   }
 
@@ -176,10 +172,10 @@ export class IncidentService {
         deleted_at: null, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
       });
       const restored = await this.findRow(w, id);
-      const moves = await this.planStatusMoves(w, isActive(restored) ? await this.loadLinks(w, [id]) : []);
+      const moves = await planStatusMoves(w, isActive(restored) ? await this.loadLinks(w, [id]) : []);
       const data = await this.detail(w, restored, moves);
       w.record({ entityType: 'incidents', entityId: id, entityName: restored.title, action: 'restored', data });
-      await this.applyStatusMoves(w, moves);
+      await applyStatusMoves(w, this.entities, moves);
       return data;
     });
   }
@@ -212,7 +208,7 @@ export class IncidentService {
           updated_at: new Date(), updated_by: w.actor.userId,
         });
         const activityChanged = (current.status === 'resolved') !== (target === 'resolved');
-        moves = await this.planStatusMoves(w, activityChanged ? await this.loadLinks(w, [id]) : []);
+        moves = await planStatusMoves(w, activityChanged ? await this.loadLinks(w, [id]) : []);
         incident = await this.detail(w, await this.findRow(w, id), moves);
         w.record({
           entityType: 'incidents', entityId: id, entityName: current.title, action: 'status_changed', data: incident,
@@ -220,7 +216,7 @@ export class IncidentService {
         });
       }
       w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'timeline_entry', data: entry });
-      await this.applyStatusMoves(w, moves);
+      await applyStatusMoves(w, this.entities, moves);
       return { entry, incident: incident ?? (await this.detail(w, current)) };
     });
   }
@@ -322,43 +318,6 @@ export class IncidentService {
       .insert({ incident_id: incidentId, status, message, created_by: w.actor.userId, timestamp: raw('clock_timestamp()') as unknown as Date })
       .returning('*')) as unknown as IncidentTimelineEntry;
     return entryData(row);
-  }
-
-  /**
-   * Locks the touched entities (fixed type order, then id: the same order for every writer, so
-   * concurrent incident writes cannot deadlock) and works out, from the active incidents as this
-   * transaction sees them after the lock, the operational_status each should have.
-   */
-  private async planStatusMoves(w: WriteScope, touched: EntityRef[]): Promise<StatusMove[]> {
-    if (touched.length === 0) return [];
-    const current: (EntityRef & { status: OperationalStatus })[] = [];
-    for (const type of AFFECTABLE_TYPES) {
-      const ids = [...new Set(touched.filter((t) => t.entity_type === type).map((t) => t.entity_id))].sort();
-      if (ids.length === 0) continue;
-      // Live entities only: a soft-deleted one keeps its status until it comes back.
-      const rows = await scoped(KINDS[type].model, w).whereIn('id', ids).orderBy('id').forUpdate().select('id', 'operational_status');
-      for (const r of rows) current.push({ entity_type: type, entity_id: r.id, status: r.operational_status as OperationalStatus });
-    }
-    if (current.length === 0) return [];
-    const worst = (await scoped(Incident, w)
-      .join(`${AFFECTED_TABLE} as a`, 'a.incident_id', 'incidents.id')
-      .whereNot('incidents.status', 'resolved')
-      .whereIn(['a.entity_type', 'a.entity_id'], current.map((c) => [c.entity_type, c.entity_id]))
-      .groupBy('a.entity_type', 'a.entity_id')
-      .select('a.entity_type', 'a.entity_id', raw(`bool_or(incidents.impact_type = 'outage') as outage`))) as unknown as
-      (EntityRef & { outage: boolean })[];
-    const target = new Map<string, OperationalStatus>(worst.map((r) => [refKey(r), r.outage ? 'outage' : 'degraded']));
-    return current
-      .map((c) => ({ entity_type: c.entity_type, entity_id: c.entity_id, from: c.status, to: target.get(refKey(c)) ?? 'operational' }))
-      .filter((m) => m.from !== m.to)
-      .map(({ from: _f, ...move }) => move as StatusMove);
-  }
-
-  /** Each move is the entity's own audited write and change event, in the same transaction. */
-  private async applyStatusMoves(w: WriteScope, moves: StatusMove[]): Promise<void> {
-    for (const m of moves) {
-      await this.entities[m.entity_type].update(w, m.entity_id, { operational_status: m.to }, { impliedBy: 'incidents' });
-    }
   }
 }
 
