@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { Service, Team } from '../src/modules/catalog/model.js';
 import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
+import { serviceImpact } from '../src/modules/catalog/impact.js';
+import { IncidentService } from '../src/modules/incidents/service.js';
 import type { ServiceContext } from '../src/platform/context.js';
 import { UnscopedQueryError, scoped } from '../src/platform/tenancy.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';
@@ -197,6 +199,29 @@ describe('catalog write path (EntityService)', () => {
     const seqOf = async (id: string) => Number((await h.knex('change_events').where({ tenant_id: tenant, entity_id: id }).first()).seq);
     assert.equal(await seqOf(second.id), 1);
     assert.equal(await seqOf(firstTeam.id), 2);
+  });
+
+  it('impact skips soft-deleted services in the middle of a chain', async () => {
+    const { services } = h.entities;
+    const s1 = await services.create(admin, { name: 'chain-1', type: 'api' });
+    const s2 = await services.create(admin, { name: 'chain-2', type: 'api', depends_on_service_ids: [s1.id] });
+    await services.create(admin, { name: 'chain-3', type: 'api', depends_on_service_ids: [s2.id] });
+    const names = async () => (await serviceImpact(admin, services, s1.id)).dependents.map((d) => d.name);
+    assert.deepEqual(await names(), ['chain-2', 'chain-3']);
+    await services.remove(admin, s2.id);
+    assert.deepEqual(await names(), [], 'chain-3 no longer depends on chain-1 through a deleted service');
+  });
+
+  it('a restored entity takes the operational status of the incidents active now', async () => {
+    const incidents = new IncidentService(h.writes, h.entities);
+    const svc = await h.entities.services.create(admin, { name: 'restored-later', type: 'api' });
+    const inc = await incidents.create(admin, { title: 'Down', severity: 'major', impact_type: 'outage', affected: [{ entity_type: 'services', entity_id: svc.id }] });
+    assert.equal((await h.entities.services.get(admin, svc.id)).operational_status, 'outage');
+    await h.entities.services.remove(admin, svc.id);
+    await incidents.addUpdate(admin, inc.id, { status: 'resolved', message: 'Fixed' });
+    const restored = await h.entities.services.restore(admin, svc.id);
+    assert.equal(restored.operational_status, 'operational');
+    assert.equal((await h.entities.services.get(admin, svc.id)).operational_status, 'operational');
   });
 
   it('a rolled-back write leaves no row, no audit entry, no event, and the bus hears nothing', async () => {

@@ -88,10 +88,10 @@ describe('comments', () => {
       await comments.create(await actingAs(h.knex, tenantId, 'viewer'), { ...on(svc), body: 'me too' });
     });
 
-    it('the record must exist in the tenant (404), incidents included', async () => {
-      await rejectsWith(comments.create(admin, { ...on(randomUUID()), body: 'x' }), 404);
-      await rejectsWith(comments.create(admin, { ...on(foreignServiceId), body: 'x' }), 404);
-      await rejectsWith(comments.create(admin, { ...on(serviceId, 'components'), body: 'x' }), 404);
+    it('the record must exist in the tenant (422 in a body, 404 in a list query), incidents included', async () => {
+      await rejectsWith(comments.create(admin, { ...on(randomUUID()), body: 'x' }), 422, 'entity_id');
+      await rejectsWith(comments.create(admin, { ...on(foreignServiceId), body: 'x' }), 422, 'entity_id');
+      await rejectsWith(comments.create(admin, { ...on(serviceId, 'components'), body: 'x' }), 422, 'entity_id');
       await rejectsWith(comments.list(otherAdmin, on()), 404);
       const [incident] = await h.knex('incidents')
         .insert({ tenant_id: tenantId, title: 'Checkout down', severity: 'critical' })

@@ -30,9 +30,11 @@ class FakeSocket {
 function fakeIo(sockets: Set<FakeSocket>): LiveServer {
   return {
     local: {
-      to: (room: string) => ({
+      // Like Socket.IO: one emit to several rooms reaches each socket in any of them once.
+      to: (room: string | string[]) => ({
         emit: (event: string, payload: ChangeEvent) => {
-          for (const s of sockets) if (s.rooms.has(room)) s.emit(event, payload);
+          const rooms = Array.isArray(room) ? room : [room];
+          for (const s of sockets) if (rooms.some((r) => s.rooms.has(r))) s.emit(event, payload);
         },
       }),
     },
@@ -92,7 +94,7 @@ describe('live events: TenantStream delivery', () => {
         } else if (r < 0.7) {
           const socket = new FakeSocket(sockets);
           const since = Math.floor(rnd() * (log.length + 1));
-          const member = stream.add(socket as unknown as LiveSocket, { actorType: 'user', actorId: null, userId: null });
+          const member = stream.add(socket as unknown as LiveSocket, { actorType: 'user', actorId: null, userId: null, admin: true });
           members.push({ socket, since, admitted: stream.admit(member, since) });
         } else {
           await tick(Math.floor(rnd() * 2));

@@ -1,7 +1,8 @@
 // Small zod building blocks shared by every module's schemas.
 import { z } from 'zod';
 
-export const uuid = z.uuid({ message: 'must be a UUID' });
+/** UUIDs compare as PostgreSQL prints them: lower-case. */
+export const uuid = z.uuid({ message: 'must be a UUID' }).transform((s) => s.toLowerCase());
 export const name255 = z.string().trim().min(1).max(255);
 export const email = z
   .email({ message: 'must be an email address' })

@@ -8,7 +8,7 @@ import { name255 } from '../../platform/schema-kit.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner } from '../../platform/write.js';
 import { parseInput } from '../catalog/service.js';
-import { requireAdmin } from '../users/service.js';
+import { requireAdmin, requireAdminRead } from '../users/service.js';
 import { ApiKey, presentApiKey } from './model.js';
 
 export const API_KEY_PREFIX = 'ail_';
@@ -26,7 +26,7 @@ export class ApiKeyService {
   constructor(private readonly writes: WriteRunner) {}
 
   async list(ctx: ServiceContext) {
-    requireAdmin(ctx, 'manage API keys');
+    requireAdminRead(ctx, 'list API keys');
     const rows = await scoped(ApiKey, ctx).orderBy('created_at', 'desc').limit(1000);
     return rows.map(presentApiKey);
   }

@@ -4,7 +4,7 @@ import type { ServiceContext } from '../../platform/context.js';
 import { BadRequest, validationError } from '../../platform/errors.js';
 import { PG_TIMESTAMP, uuid } from '../../platform/schema-kit.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
-import { requireAdmin } from '../users/service.js';
+import { requireAdminRead } from '../users/service.js';
 
 export class AuditLog extends TenantModel {
   static override tableName = 'audit_logs';
@@ -34,7 +34,7 @@ interface AuditCursor { t: string; id: string }
 
 export class AuditService {
   async list(ctx: ServiceContext, rawQuery: unknown) {
-    requireAdmin(ctx, 'read the audit log');
+    requireAdminRead(ctx, 'read the audit log');
     const parsed = auditQuery.safeParse(rawQuery);
     if (!parsed.success) throw validationError(parsed.error, ['query']);
     const q = parsed.data;

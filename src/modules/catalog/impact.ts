@@ -14,21 +14,27 @@ export interface ImpactNode {
   depth: number;
 }
 
-// "src depends on dst" edges across the three association tables.
-const EDGES = `
-  SELECT 'services'::text AS src_type, service_id AS src_id, 'services'::text AS dst_type, depends_on_service_id AS dst_id
-    FROM service_dependencies
-  UNION ALL
-  SELECT 'components', component_id, 'services', depends_on_service_id FROM component_service_dependencies
-  UNION ALL
-  SELECT 'products', product_id, 'services', service_id FROM product_services`;
+// "src depends on dst" edges across the three association tables, between live rows of the
+// tenant only: a soft-deleted service breaks the chain it sat in, as it does in the REST views.
+function edge(join: string, srcType: string, srcTable: string, srcCol: string, dstCol: string): string {
+  return `SELECT '${srcType}'::text AS src_type, j.${srcCol} AS src_id, 'services'::text AS dst_type, j.${dstCol} AS dst_id
+      FROM ${join} j
+      JOIN ${srcTable} a ON a.id = j.${srcCol} AND a.tenant_id = :tenant AND a.deleted_at IS NULL
+      JOIN services b ON b.id = j.${dstCol} AND b.tenant_id = :tenant AND b.deleted_at IS NULL`;
+}
+
+const EDGES = [
+  edge('service_dependencies', 'services', 'services', 'service_id', 'depends_on_service_id'),
+  edge('component_service_dependencies', 'components', 'components', 'component_id', 'depends_on_service_id'),
+  edge('product_services', 'products', 'products', 'product_id', 'service_id'),
+].join('\n  UNION ALL\n  ');
 
 function walk(direction: 'dependents' | 'dependencies'): string {
   const [from, to] = direction === 'dependents' ? ['dst', 'src'] : ['src', 'dst'];
   return `
     WITH RECURSIVE edges AS (${EDGES}),
     walk(entity_type, entity_id, depth) AS (
-      SELECT 'services'::text, ?::uuid, 0
+      SELECT 'services'::text, CAST(:root AS uuid), 0
       UNION
       SELECT e.${to}_type, e.${to}_id, w.depth + 1
         FROM walk w JOIN edges e ON e.${from}_type = w.entity_type AND e.${from}_id = w.entity_id
@@ -36,15 +42,14 @@ function walk(direction: 'dependents' | 'dependencies'): string {
     ),
     nearest AS (
       SELECT entity_type, entity_id, min(depth) AS depth FROM walk
-       WHERE NOT (entity_type = 'services' AND entity_id = ?::uuid) -- a cycle back to the root
+       WHERE NOT (entity_type = 'services' AND entity_id = CAST(:root AS uuid)) -- a cycle back to the root
        GROUP BY entity_type, entity_id
     )
     SELECT n.entity_type, n.entity_id, n.depth, coalesce(s.name, c.name, p.name) AS name
       FROM nearest n
-      LEFT JOIN services s ON n.entity_type = 'services' AND s.id = n.entity_id AND s.tenant_id = ? AND s.deleted_at IS NULL
-      LEFT JOIN components c ON n.entity_type = 'components' AND c.id = n.entity_id AND c.tenant_id = ? AND c.deleted_at IS NULL
-      LEFT JOIN products p ON n.entity_type = 'products' AND p.id = n.entity_id AND p.tenant_id = ? AND p.deleted_at IS NULL
-     WHERE coalesce(s.id, c.id, p.id) IS NOT NULL
+      LEFT JOIN services s ON n.entity_type = 'services' AND s.id = n.entity_id
+      LEFT JOIN components c ON n.entity_type = 'components' AND c.id = n.entity_id
+      LEFT JOIN products p ON n.entity_type = 'products' AND p.id = n.entity_id
      ORDER BY n.depth, name`;
 }
 
@@ -52,7 +57,7 @@ export async function serviceImpact(ctx: ServiceContext, services: EntityService
   const root = await services.get(ctx, id); // 404 for an unknown or another tenant's service
   const db = dbOf(ctx);
   const run = async (direction: 'dependents' | 'dependencies') =>
-    ((await db.raw(walk(direction), [id, id, ctx.tenantId, ctx.tenantId, ctx.tenantId])).rows as ImpactNode[]).map(
+    ((await db.raw(walk(direction), { root: id, tenant: ctx.tenantId })).rows as ImpactNode[]).map(
       (r) => ({ ...r, depth: Number(r.depth) }),
     );
   const [dependents, dependencies] = await Promise.all([run('dependents'), run('dependencies')]);

@@ -49,11 +49,20 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   return parsed.data;
 }
 
+/** Work another module does inside the restore's transaction (incidents recompute status). */
+export type RestoreHook = (w: WriteScope, id: string) => Promise<void>;
+
 export class EntityService {
+  private readonly restoreHooks: RestoreHook[] = [];
+
   constructor(
     readonly kind: EntityKind,
     private readonly writes: WriteRunner,
   ) {}
+
+  onRestore(hook: RestoreHook): void {
+    this.restoreHooks.push(hook);
+  }
 
   get type(): CatalogType {
     return this.kind.type;
@@ -151,7 +160,8 @@ export class EntityService {
       });
       const data = await this.get(w, id);
       w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'restored', data });
-      return data;
+      for (const hook of this.restoreHooks) await hook(w, id);
+      return this.restoreHooks.length ? this.get(w, id) : data;
     });
   }
 

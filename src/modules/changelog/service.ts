@@ -36,6 +36,22 @@ export function toEnvelope(row: ChangeEventRow): ChangeEvent {
   };
 }
 
+/** Records only admins may read (SPEC §4: users, API keys, grants): others see that they changed, not how. */
+const ADMIN_ONLY_TYPES = new Set(['users', 'api_keys', 'entity_permissions']);
+
+export function needsRedaction(event: ChangeEvent): boolean {
+  return ADMIN_ONLY_TYPES.has(event.entity_type);
+}
+
+/**
+ * The event as a reader of this role may see it. The envelope (and so the gapless seq) stays;
+ * the data of admin-only records is reduced to their id for everyone else.
+ */
+export function visibleTo(isAdmin: boolean, event: ChangeEvent): ChangeEvent {
+  if (isAdmin || !needsRedaction(event)) return event;
+  return { ...event, data: { id: event.entity_id }, changes: null };
+}
+
 export const eventsQuery = z.strictObject({
   since: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -72,7 +88,8 @@ export class ChangeLogService {
     const parsed = eventsQuery.safeParse(rawQuery);
     if (!parsed.success) throw validationError(parsed.error, ['query']);
     const { since, limit } = parsed.data;
-    const data = await this.since(ctx, since, limit);
+    const isAdmin = ctx.actor.role === 'admin';
+    const data = (await this.since(ctx, since, limit)).map((e) => visibleTo(isAdmin, e));
     const last = data.length ? data[data.length - 1].seq : since;
     return { data, meta: { since, limit, next_since: last, has_more: data.length === limit } };
   }

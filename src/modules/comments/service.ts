@@ -85,7 +85,12 @@ export class CommentService {
     this.requireWritableActor(ctx);
     const parsed = parseInput(commentCreate, input);
     return this.writes.run(ctx, async (w) => {
-      await this.requireRecord(w, parsed.entity_type, parsed.entity_id);
+      // The record is named in the body: an unknown or another tenant's one is a 422 at its path.
+      if (!(await recordExists(w, parsed.entity_type, parsed.entity_id))) {
+        throw UnprocessableEntity('The comment refers to a record that does not exist.', [
+          { path: 'entity_id', message: `no ${parsed.entity_type} record with id ${parsed.entity_id} in this tenant` },
+        ]);
+      }
       await this.requireCommentRight(w, parsed.entity_type, parsed.entity_id);
       if (parsed.parent_id) {
         const parent = await scoped(Comment, w)

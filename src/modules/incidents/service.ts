@@ -76,7 +76,15 @@ export class IncidentService {
   constructor(
     private readonly writes: WriteRunner,
     private readonly entities: Record<CatalogType, EntityService>,
-  ) {}
+  ) {
+    // A deleted entity keeps its status while it is gone; coming back, it takes the worst of the
+    // incidents active now.
+    for (const type of AFFECTABLE_TYPES) {
+      entities[type].onRestore(async (w, id) => {
+        await applyStatusMoves(w, entities, await planStatusMoves(w, [{ entity_type: type, entity_id: id }]));
+      });
+    }
+  }
 
   // ---- reads ---------------------------------------------------------------------------------
 

@@ -11,22 +11,27 @@ import { hashPassword } from '../auth/passwords.js';
 import { User, presentUser, type UserView } from './model.js';
 import { userCreate, userUpdate } from './schemas.js';
 
+/** Admin-only reads: a read-scoped key of an admin may read what its owner reads. */
+export function requireAdminRead(ctx: ServiceContext, what: string): void {
+  if (ctx.actor.role !== 'admin') throw Forbidden(`Only admins may ${what}.`);
+}
+
 export function requireAdmin(ctx: ServiceContext, what = 'manage users'): void {
   if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
-  if (ctx.actor.role !== 'admin') throw Forbidden(`Only admins may ${what}.`);
+  requireAdminRead(ctx, what);
 }
 
 export class UserService {
   constructor(private readonly writes: WriteRunner) {}
 
   async list(ctx: ServiceContext, opts: { includeDeleted?: boolean } = {}): Promise<UserView[]> {
-    requireAdmin(ctx, 'list users');
+    requireAdminRead(ctx, 'list users');
     const rows = await scoped(User, ctx, opts).orderBy('email').limit(1000);
     return rows.map(presentUser);
   }
 
   async get(ctx: ServiceContext, id: string): Promise<UserView> {
-    if (ctx.actor.userId !== id) requireAdmin(ctx, 'read other users');
+    if (ctx.actor.userId !== id) requireAdminRead(ctx, 'read other users');
     return presentUser(await this.find(ctx, id));
   }
 
@@ -55,13 +60,15 @@ export class UserService {
       await this.checkPerson(w, fields.person_id);
       const demotes = (fields.role && fields.role !== 'admin') || fields.is_active === false;
       if (current.role === 'admin' && demotes) await this.keepAnAdmin(w, id);
+      const before = presentUser(current);
+      const unchanged = Object.entries(fields).every(([k, v]) => v === undefined || JSON.stringify(v) === JSON.stringify(current[k as keyof User]));
+      if (unchanged && !password_hash) return before; // nothing changes: no version bump, no event
       await scoped(User, w).findById(id).patch({
         ...fields,
         ...(password_hash ? { password_hash } : {}),
         row_version: current.row_version + 1,
         updated_at: new Date(),
       });
-      const before = presentUser(current);
       const data = presentUser(await this.find(w, id));
       const changes = diff(before, data);
       if (password_hash) changes.password = { old: '[redacted]', new: '[redacted]' };
@@ -102,10 +109,9 @@ export class UserService {
 
   /** A tenant must keep at least one active admin, or nobody could manage it again. */
   private async keepAnAdmin(w: WriteScope, leavingId: string): Promise<void> {
-    const others = await scoped(User, w)
-      .where({ role: 'admin', is_active: true })
-      .whereNot('id', leavingId)
-      .resultSize();
-    if (others === 0) throw Conflict('This is the last active admin of the tenant.');
+    // Lock every active admin (in id order) so two admins demoting each other at once serialise
+    // here, and the second sees the first's change.
+    const admins = await scoped(User, w).where({ role: 'admin', is_active: true }).orderBy('id').forUpdate().select('id');
+    if (!admins.some((a) => a.id !== leavingId)) throw Conflict('This is the last active admin of the tenant.');
   }
 }

@@ -24,7 +24,7 @@ export function idParam(req: Request, name = 'id'): string {
   if (!uuidParam.safeParse(value).success) {
     throw BadRequest(`The path parameter '${name}' must be a UUID.`, [{ path: name, message: 'must be a UUID' }]);
   }
-  return value as string;
+  return (value as string).toLowerCase();
 }
 
 export function etagOf(version: number): string {

@@ -45,6 +45,8 @@ export interface SocketData {
   tenantId: string;
   actor: { type: string; id: string | null };
   userId: string | null;
+  /** Admins see admin-only records (users, keys, grants) in full; others see their ids only. */
+  admin: boolean;
   /** Resume point from the handshake; undefined = live events from now on. */
   since?: number;
 }

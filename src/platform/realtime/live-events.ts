@@ -133,15 +133,16 @@ export class LiveEvents {
       tenantId: principal.tenantId,
       actor: { type: principal.actor.type, id: principal.actor.id },
       userId: principal.actor.userId,
+      admin: principal.actor.role === 'admin',
       ...(since !== undefined ? { since } : {}),
     };
   }
 
   private onConnection(socket: LiveSocket): void {
-    const { tenantId, actor, userId, since } = socket.data;
+    const { tenantId, actor, userId, admin, since } = socket.data;
     void socket.join(`tenant:${tenantId}`);
     const stream = this.streamFor(tenantId);
-    const member = stream.add(socket, { actorType: actor.type, actorId: actor.id, userId });
+    const member = stream.add(socket, { actorType: actor.type, actorId: actor.id, userId, admin });
     socket.on('subscribe', (payload: unknown, ack?: (result: Ack) => void) => this.subscribe(stream, member, payload, ack));
     socket.on('unsubscribe', (payload: unknown, ack?: (result: Ack) => void) => this.unsubscribe(stream, member, payload, ack));
     socket.on('disconnect', () => {

@@ -3,6 +3,7 @@
 // (a gap, a lost Redis message, a writer killed before publishing) the stream reads the missing
 // range from the change log. Every step runs on one promise chain, so order holds.
 import type { ChangeEvent } from '../bus.js';
+import { needsRedaction, visibleTo } from '../../modules/changelog/service.js';
 import type { Logger } from '../logger.js';
 import { wants, type LiveServer, type LiveSocket, type SubscriptionFilter } from './events.js';
 
@@ -17,6 +18,7 @@ export interface Principal {
   actorType: string;
   actorId: string | null;
   userId: string | null;
+  admin: boolean;
 }
 
 /** A local socket of the stream. `joining` sockets are replaying from the log, `live` ones follow the stream. */
@@ -45,8 +47,9 @@ const DEFAULT_PAGE = 500;
 export class TenantStream {
   /** Highest seq this node has delivered to the tenant's live sockets. */
   lastDelivered = 0;
-  /** Live members without filters share this local room, so an event is encoded once for all of them. */
+  /** Live members without filters share a local room per visibility, so an event is encoded once per room. */
   readonly room: string;
+  readonly memberRoom: string;
   private initialized = false;
   private closed = false;
   private chain: Promise<void> = Promise.resolve();
@@ -61,6 +64,7 @@ export class TenantStream {
     private readonly deps: StreamDeps,
   ) {
     this.room = `live:${tenantId}`;
+    this.memberRoom = `live:${tenantId}:members`;
     this.pageSize = deps.pageSize ?? DEFAULT_PAGE;
   }
 
@@ -164,7 +168,7 @@ export class TenantStream {
       for (const event of page) {
         if (event.seq <= member.lastSent) continue;
         member.lastSent = event.seq;
-        if (wants(member.filters, event)) member.socket.emit('change', event);
+        if (wants(member.filters, event)) member.socket.emit('change', visibleTo(member.principal.admin, event));
       }
     }
   }
@@ -180,11 +184,12 @@ export class TenantStream {
   }
 
   private placeLive(member: StreamMember): void {
+    const room = member.principal.admin ? this.room : this.memberRoom;
     if (member.filters.length === 0) {
       this.filteredLive.delete(member);
-      void member.socket.join(this.room);
+      void member.socket.join(room);
     } else {
-      void member.socket.leave(this.room);
+      void member.socket.leave(room);
       this.filteredLive.add(member);
     }
   }
@@ -226,9 +231,14 @@ export class TenantStream {
         if (hit) this.deps.onRevoked(member, revoked.reason);
       }
     }
-    this.deps.io.local.to(this.room).emit('change', event);
+    if (needsRedaction(event)) {
+      this.deps.io.local.to(this.room).emit('change', event);
+      this.deps.io.local.to(this.memberRoom).emit('change', visibleTo(false, event));
+    } else {
+      this.deps.io.local.to([this.room, this.memberRoom]).emit('change', event);
+    }
     for (const member of this.filteredLive) {
-      if (wants(member.filters, event)) member.socket.emit('change', event);
+      if (wants(member.filters, event)) member.socket.emit('change', visibleTo(member.principal.admin, event));
     }
   }
 
