@@ -1,12 +1,11 @@
 // Who may open a co-editing document, decided before the WebSocket upgrade, and which committed
 // events take that access away again (on every node: the events reach every node's bus).
 import type { IncomingMessage } from 'node:http';
-import type { Knex } from 'knex';
 import type { Domain } from '../../domain.js';
 import { isCatalogType, type CatalogType } from '../../modules/catalog/kinds.js';
 import { recordExists } from '../../modules/permissions/service.js';
 import type { ChangeEvent } from '../bus.js';
-import type { Actor, ServiceContext, UserRole } from '../context.js';
+import type { Actor, ServiceContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { uuid } from '../schema-kit.js';
 
@@ -18,6 +17,8 @@ export const CLOSE_NOT_FOUND = 4404;
 const NOT_CO_EDITED = ['incidents', 'scorecards', 'dashboards'];
 
 export interface CollabPrincipal {
+  /** The bearer token the connection was opened with: re-authenticated while it stays open. */
+  token: string;
   tenantId: string;
   actor: Actor;
   type: CatalogType;
@@ -51,9 +52,10 @@ function bearer(req: IncomingMessage, url: URL): string | undefined {
 export async function decideAccess(domain: Domain, req: IncomingMessage): Promise<AccessDecision> {
   const url = new URL(req.url ?? '/', 'http://collab.invalid');
   const [, , type, entityId, ...rest] = url.pathname.split('/').map(safeDecode);
+  const token = bearer(req, url);
   let principal;
   try {
-    principal = await domain.auth.authenticate(bearer(req, url));
+    principal = await domain.auth.authenticate(token);
   } catch (err) {
     if (err instanceof AppError && err.status === 401) return { ok: false, code: CLOSE_UNAUTHENTICATED, reason: 'unauthorized' };
     throw err;
@@ -70,7 +72,7 @@ export async function decideAccess(domain: Domain, req: IncomingMessage): Promis
   if (!(await recordExists(ctx, type, entityId))) return notFound;
   // Every member of a tenant reads its catalog (docs/DECISIONS.md); writing is the service's rule.
   const writable = await mayWrite(domain, ctx, type, entityId);
-  return { ok: true, tenantId: principal.tenantId, actor: principal.actor, type, entityId, writable };
+  return { ok: true, token: token!, tenantId: principal.tenantId, actor: principal.actor, type, entityId, writable };
 }
 
 /** The same rule as a REST write: role, or an EDIT grant; never a read-only API key. */
@@ -82,21 +84,6 @@ export async function mayWrite(domain: Domain, ctx: ServiceContext, type: Catalo
     if (err instanceof AppError && err.status === 403) return false;
     throw err;
   }
-}
-
-/** The actor as it stands now (role changes), or null when the user can no longer sign in. */
-export async function currentActor(knex: Knex, tenantId: string, actor: Actor): Promise<Actor | null> {
-  if (!actor.userId) return actor;
-  const user = await knex('users')
-    .where({ tenant_id: tenantId, id: actor.userId, is_active: true })
-    .whereNull('deleted_at')
-    .first<{ role: UserRole } | undefined>('role');
-  if (!user) return null;
-  if (actor.type === 'api_key') {
-    const key = await knex('api_keys').where({ tenant_id: tenantId, id: actor.id }).whereNull('revoked_at').first('id');
-    if (!key) return null;
-  }
-  return { ...actor, role: user.role };
 }
 
 /** What an event means for open connections: none, a revoked principal, or access to re-check. */

@@ -1,13 +1,17 @@
 // One client's WebSocket on a document: y-websocket messages in, sync replies and relayed
 // edits out. Read-only clients' document updates are dropped here, before anything applies them.
 import { WebSocket } from 'ws';
+import * as Y from 'yjs';
 import type { Logger } from '../logger.js';
 import type { CollabPrincipal } from './access.js';
+import { contributorKey } from './attribution.js';
 import { CLIENT, type CollabDocument, type DocClient } from './document.js';
 import { awarenessStatesMessage, readClientMessage, syncStep1Message, syncStep2Message } from './protocol.js';
 
 /** Messages a client may send before its document has loaded; more is not a y-websocket client. */
 const MAX_EARLY_MESSAGES = 256;
+/** Bytes a client may send before its document has loaded (each message is at most maxPayload). */
+export const MAX_EARLY_BYTES = 4 * 1024 * 1024;
 /** A client this far behind on reading is dropped rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 
@@ -18,6 +22,7 @@ export class Connection implements DocClient {
   alive = true;
   droppedUpdates = 0;
   private early: Uint8Array[] | null = [];
+  private earlyBytes = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -31,6 +36,11 @@ export class Connection implements DocClient {
 
   get apiKeyId(): string | null {
     return this.principal.actor.type === 'api_key' ? this.principal.actor.id : null;
+  }
+
+  get contributor(): string | null {
+    const { userId } = this.principal.actor;
+    return userId ? contributorKey(userId, this.apiKeyId) : null;
   }
 
   get open(): boolean {
@@ -65,12 +75,23 @@ export class Connection implements DocClient {
   }
 
   receive(data: Uint8Array): void {
+    if (!this.open) return;
     if (this.early) {
-      if (this.early.length >= MAX_EARLY_MESSAGES) this.close(1008, 'too many messages before sync');
-      else this.early.push(data);
+      if (this.early.length >= MAX_EARLY_MESSAGES) this.refuseEarly(1008, 'too many messages before sync');
+      else if (this.earlyBytes + data.byteLength > MAX_EARLY_BYTES) this.refuseEarly(1009, 'too much data before sync');
+      else {
+        this.early.push(data);
+        this.earlyBytes += data.byteLength;
+      }
       return;
     }
     this.handle(data);
+  }
+
+  private refuseEarly(code: number, reason: string): void {
+    this.early = [];
+    this.earlyBytes = 0;
+    this.close(code, reason);
   }
 
   private handle(data: Uint8Array): void {
@@ -80,9 +101,10 @@ export class Connection implements DocClient {
       const message = readClientMessage(data);
       switch (message.type) {
         case 'sync-step-1':
-          void document.whenDurable().then(() => {
-            if (document.state === 'ready') this.send(syncStep2Message(document.doc, message.stateVector));
-          });
+          // Decoded here, inside the try: a malformed state vector closes this connection (1007)
+          // instead of throwing later, in the reply.
+          Y.decodeStateVector(message.stateVector);
+          this.afterDurable(document, () => syncStep2Message(document.doc, message.stateVector));
           break;
         case 'update':
           if (this.principal.writable) document.applyClientUpdate(this, message.update);
@@ -103,5 +125,18 @@ export class Connection implements DocClient {
       this.logger.warn('closing a co-editing connection after a malformed message', { err: String(err) });
       this.close(1007, 'malformed message');
     }
+  }
+
+  /** Sends a reply once every accepted edit is stored; a failure closes this connection, never the process. */
+  private afterDurable(document: CollabDocument, reply: () => Uint8Array): void {
+    document
+      .whenDurable()
+      .then(() => {
+        if (document.state === 'ready' && this.open) this.send(reply());
+      })
+      .catch((err: unknown) => {
+        this.logger.warn('closing a co-editing connection: a sync reply failed', { err: String(err) });
+        this.close(1011, 'sync failed');
+      });
   }
 }

@@ -7,6 +7,7 @@ import * as Y from 'yjs';
 import type { CatalogType } from '../../modules/catalog/kinds.js';
 import type { ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
+import { META_PATH, changedPaths, parseContributor } from './attribution.js';
 import { initialUpdate } from './layout.js';
 import { PROJECTION_ORIGIN, REST_ORIGIN, type Projector } from './projection.js';
 import { ProjectorRole } from './projector-role.js';
@@ -21,6 +22,8 @@ export const CLIENT = Symbol('collab client');
 export interface DocClient {
   readonly [CLIENT]: true;
   readonly userId: string | null;
+  /** Who the edits are attributed to (`user:…` or `key:…:…`), null for none. */
+  readonly contributor: string | null;
   /** Awareness client ids this connection speaks for, removed when it goes. */
   readonly awarenessIds: Set<number>;
   send(message: Uint8Array): void;
@@ -49,12 +52,20 @@ export interface DocumentDeps {
 
 const LOAD_ORIGIN = Object.freeze({ source: 'load' as const });
 const CATCHUP_ORIGIN = Object.freeze({ source: 'catchup' as const });
+
+/** A stored update re-read from the log (at load or catch-up): applied one by one, so its author is known. */
+class StoredOrigin {
+  constructor(
+    readonly source: 'load' | 'catchup',
+    readonly actorId: string | null,
+  ) {}
+}
 const RELAY_AWARENESS_ORIGIN = Object.freeze({ source: 'redis' as const });
 
 const isClient = (origin: unknown): origin is DocClient =>
   typeof origin === 'object' && origin !== null && (origin as Partial<DocClient>)[CLIENT] === true;
 
-type Pending = PendingUpdate & { from: DocClient | null };
+type Pending = PendingUpdate & { from: DocClient | null; contributor: string | null };
 
 export class CollabDocument {
   readonly doc = new Y.Doc();
@@ -80,6 +91,7 @@ export class CollabDocument {
     this.projection = new ProjectorRole(this, deps.projector, deps.options, this.log, deps.relay);
     this.awareness.setLocalState(null);
     this.doc.on('update', this.onDocUpdate);
+    this.doc.on('afterTransaction', this.onTransaction);
     this.awareness.on('update', this.onAwarenessUpdate);
   }
 
@@ -98,12 +110,10 @@ export class CollabDocument {
     this.updates.documentId = documentId;
     this.updates.adopt(stored.updates.length);
     if (!stored.snapshot && stored.updates.length === 0) throw new Error('the stored document is empty');
-    this.doc.transact(() => {
-      if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot);
-      for (const u of stored.updates) Y.applyUpdate(this.doc, u.update);
-    }, LOAD_ORIGIN);
-    // Edits still in the log may not be in the row yet (a crash before projection): their authors.
-    for (const u of stored.updates) if (u.actorId) this.projection.noteContributor(u.actorId);
+    if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot, LOAD_ORIGIN);
+    // Edits still in the log may not be in the row yet (a crash before projection): one by one, so
+    // the projection knows who changed what.
+    for (const u of stored.updates) Y.applyUpdate(this.doc, u.update, new StoredOrigin('load', u.actorId));
     this.state = 'ready';
     const buffered = this.relayBuffer ?? [];
     this.relayBuffer = null;
@@ -143,7 +153,9 @@ export class CollabDocument {
       await this.whenDurable();
       await this.projection.stop();
       await this.whenDurable();
-      await this.updates.compact(); // idle: fold the log into the snapshot
+      // Idle: fold the log into the snapshot, unless it holds edits the row has not got (whose
+      // authors the next load must know).
+      await this.updates.compact({ whenReconciled: true });
     }
     this.awareness.setLocalState(null);
     await this.deps.relay?.unsubscribe(this.key);
@@ -188,27 +200,39 @@ export class CollabDocument {
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
-    if (origin === LOAD_ORIGIN) return;
+    if (origin === LOAD_ORIGIN || (origin instanceof StoredOrigin && origin.source === 'load')) return;
     if (isClient(origin)) {
-      this.updates.push({ update, actorId: origin.userId, from: origin });
-      if (origin.userId) this.projection.noteContributor(origin.userId);
+      this.updates.push({ update, actorId: origin.userId, contributor: origin.contributor, from: origin });
       this.projection.markDirty();
     } else if (origin === REST_ORIGIN || origin === PROJECTION_ORIGIN) {
-      this.updates.push({ update, actorId: null, from: null });
+      this.updates.push({ update, actorId: null, contributor: null, from: null });
     } else {
       // From another node (already stored there) or re-read from PostgreSQL: local clients only.
       this.broadcast(updateMessage(update), null);
-      const actorId = (origin as { actorId?: string | null }).actorId;
-      if (actorId) this.projection.noteContributor(actorId);
       this.projection.markDirty();
     }
+  };
+
+  /** Records who changed which value (for the projection); server bookkeeping settles touches. */
+  private readonly onTransaction = (tr: Y.Transaction): void => {
+    if (tr.changed.size === 0) return;
+    const origin = tr.origin as unknown;
+    let contributor: string | null = null;
+    if (isClient(origin)) contributor = origin.contributor;
+    else if (origin instanceof StoredOrigin || (origin as { source?: unknown } | null)?.source === 'redis') {
+      contributor = parseContributor((origin as { actorId?: string | null }).actorId)?.key ?? null;
+    }
+    const paths = changedPaths(this.doc, tr);
+    if (contributor) this.projection.noteTouches(contributor, paths);
+    // Only the server writes `meta`; a client writing it settles nothing.
+    else if (paths.has(META_PATH) && !isClient(origin)) this.projection.pruneSettled();
   };
 
   /** Stored: now other clients and nodes may see it. */
   private relayStored(batch: Pending[]): void {
     for (const p of batch) {
       this.broadcast(updateMessage(p.update), p.from);
-      this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.actorId ?? '', payload: p.update });
+      this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.contributor ?? '', payload: p.update });
     }
   }
 
@@ -273,10 +297,8 @@ export class CollabDocument {
     if (this.state !== 'ready') return;
     const stored = await this.deps.storage.read(this.updates.documentId);
     if (this.state !== 'ready') return;
-    this.doc.transact(() => {
-      if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot);
-      for (const u of stored.updates) Y.applyUpdate(this.doc, u.update);
-    }, CATCHUP_ORIGIN);
+    if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot, CATCHUP_ORIGIN);
+    for (const u of stored.updates) Y.applyUpdate(this.doc, u.update, new StoredOrigin('catchup', u.actorId));
     this.publishOwnAwareness();
   }
 

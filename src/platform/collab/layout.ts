@@ -137,3 +137,86 @@ export function replaceText(text: Y.Text, next: string): void {
 function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
+
+// ---- values by path: `fields.<key>`, `description`, `attributes.<key>` ----------------------------
+
+type PathRef = { root: 'fields' | 'attributes'; key: string } | { root: 'description' } | null;
+
+function refOf(path: string): PathRef {
+  if (path === 'description') return { root: 'description' };
+  if (path.startsWith('fields.')) return { root: 'fields', key: path.slice('fields.'.length) };
+  if (path.startsWith('attributes.')) return { root: 'attributes', key: path.slice('attributes.'.length) };
+  return null;
+}
+
+/** The values in which document and row disagree, as paths (a fields key the document lacks is not projected). */
+export function differingPaths(doc: DocState, row: DocState): string[] {
+  const paths: string[] = [];
+  for (const [key, value] of Object.entries(doc.fields)) if (!sameValue(value, row.fields[key])) paths.push(`fields.${key}`);
+  if (doc.description !== row.description) paths.push('description');
+  for (const key of new Set([...Object.keys(doc.attributes), ...Object.keys(row.attributes)])) {
+    if (!sameValue(doc.attributes[key], row.attributes[key])) paths.push(`attributes.${key}`);
+  }
+  return paths;
+}
+
+/** The PATCH that writes these paths' document values (and nothing else) into the row, or null. */
+export function patchOf(doc: DocState, row: DocState, paths: Iterable<string>): Record<string, unknown> | null {
+  const patch: Record<string, unknown> = {};
+  let attributes: Record<string, Json> | undefined;
+  for (const path of paths) {
+    const ref = refOf(path);
+    if (!ref) continue;
+    if (ref.root === 'description') {
+      patch.description = doc.description === '' ? null : doc.description;
+    } else if (ref.root === 'fields') {
+      if (ref.key in doc.fields) patch[ref.key] = doc.fields[ref.key];
+    } else {
+      attributes ??= { ...row.attributes };
+      if (ref.key in doc.attributes) attributes[ref.key] = doc.attributes[ref.key];
+      else delete attributes[ref.key];
+    }
+  }
+  if (attributes) patch.attributes = attributes;
+  return Object.keys(patch).length ? patch : null;
+}
+
+/** Puts the row's values of these paths back into the document. Call inside a transaction with a server origin. */
+export function revertPaths(doc: Y.Doc, paths: Iterable<string>, row: DocState): void {
+  for (const path of paths) {
+    const ref = refOf(path);
+    if (!ref) continue;
+    if (ref.root === 'description') {
+      replaceText(doc.getText('description'), row.description);
+      continue;
+    }
+    const map = doc.getMap(ref.root);
+    const values = ref.root === 'fields' ? row.fields : row.attributes;
+    if (ref.key in values) {
+      if (!sameValue(map.get(ref.key), values[ref.key])) map.set(ref.key, values[ref.key]);
+    } else if (map.has(ref.key)) {
+      map.delete(ref.key);
+    }
+  }
+}
+
+/** True when the document's value at the path is the one the base (the row at the last reconciliation) holds. */
+export function agreesWithBase(doc: DocState, base: BaseHashes, path: string): boolean {
+  const ref = refOf(path);
+  if (!ref) return true;
+  if (ref.root === 'description') return hashValue(doc.description) === base.description;
+  const values = ref.root === 'fields' ? doc.fields : doc.attributes;
+  const hashes = ref.root === 'fields' ? base.fields : base.attributes;
+  if (!(ref.key in values)) return ref.root === 'fields' || hashes[ref.key] === undefined;
+  return hashValue(values[ref.key]) === hashes[ref.key];
+}
+
+/** True when the document holds nothing the row has not got (every value is the base's). */
+export function reconciled(doc: Y.Doc): boolean {
+  const { base } = readBase(doc);
+  if (!base) return false;
+  const state = docState(doc);
+  const attributeKeys = new Set([...Object.keys(state.attributes), ...Object.keys(base.attributes)]);
+  const paths = ['description', ...Object.keys(state.fields).map((k) => `fields.${k}`), ...[...attributeKeys].map((k) => `attributes.${k}`)];
+  return paths.every((path) => agreesWithBase(state, base, path));
+}

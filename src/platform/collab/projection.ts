@@ -8,12 +8,13 @@ import type { Knex } from 'knex';
 import * as Y from 'yjs';
 import { KINDS, type CatalogType } from '../../modules/catalog/kinds.js';
 import { plain, type EntityService } from '../../modules/catalog/service.js';
-import { systemActor, userActor, type Actor, type ServiceContext, type UserRole } from '../context.js';
+import { userActor, type Actor, type ServiceContext, type UserRole } from '../context.js';
 import { AppError } from '../errors.js';
 import { scoped } from '../tenancy.js';
+import { parseContributor, type Attribution, type Contributor } from './attribution.js';
 import {
-  baseOf, docState, editableFields, hasAttributes, hasDescription, hashValue, readBase, replaceText, rowState, sameValue,
-  writeBase, type DocState, type Json,
+  baseOf, differingPaths, docState, editableFields, hasAttributes, hasDescription, hashValue, patchOf, readBase, replaceText,
+  revertPaths, rowState, sameValue, writeBase, type DocState, type Json,
 } from './layout.js';
 
 /** Transaction origins of the server's own edits (Hocuspocus-style local origins). */
@@ -25,16 +26,34 @@ export interface ProjectionTarget {
   tenantId: string;
   entityId: string;
   doc: Y.Doc;
-  /** Users whose edits are not yet in the row, oldest first. */
-  contributors: readonly string[];
+  /** Who changed which value since the row last agreed with the document. */
+  attribution: Attribution;
+}
+
+/** A value the projection would not write, and put back to the row's value in the document. */
+export interface RefusedPath {
+  path: string;
+  /** 'revoked': a contributor may no longer write the record; 'unattributed': no author is known. */
+  reason: 'revoked' | 'unattributed';
 }
 
 export type ProjectionOutcome =
-  | { kind: 'synced'; rowVersion: number; projected: boolean }
-  | { kind: 'invalid'; error: AppError; rowVersion: number }
+  | { kind: 'synced'; rowVersion: number; projected: boolean; refused: RefusedPath[] }
+  | { kind: 'invalid'; error: AppError; rowVersion: number; refused: RefusedPath[] }
   | { kind: 'gone' };
 
 const MAX_ATTEMPTS = 4;
+
+/** What one projection writes, refuses, and leaves for the next one. */
+interface Plan {
+  patch: Record<string, unknown> | null;
+  written: string[];
+  refused: RefusedPath[];
+  /** Touched by a contributor who arrived while the others were being authorized: next time. */
+  undecided: string[];
+  actor: Actor | null;
+  coActors: string[];
+}
 
 export class Projector {
   constructor(
@@ -42,38 +61,64 @@ export class Projector {
     private readonly knex: Knex,
   ) {}
 
+  /**
+   * Brings document and row into agreement. A value the document changed is written only on behalf
+   * of every contributor who changed it since the row last agreed, each re-authorized now (active
+   * user, unrevoked read-write key, the record's write rule); the latest of them acts, all are
+   * co-actors. A value with a contributor who may no longer write, or with no known contributor,
+   * is refused: the document takes the row's value back (a server edit every client receives).
+   */
   async synchronise(t: ProjectionTarget): Promise<ProjectionOutcome> {
     const service = this.entities[t.type];
+    const refused: RefusedPath[] = [];
     for (let attempt = 1; ; attempt++) {
       const row = await readRow(this.knex, t.tenantId, t.type, t.entityId);
       if (!row) return { kind: 'gone' };
       const rowVersion = Number(row.row_version);
       const fromRow = rowState(t.type, row);
+      // Only the authors of values that differ now are asked about (the echo of our own write asks nobody).
+      const decisions = await this.authorize(t, t.attribution.contributors(differingPaths(docState(t.doc), fromRow)));
+      // From here to the write nothing yields: the plan is made on the document as it is.
       t.doc.transact(() => applyRowChanges(t.type, t.doc, fromRow), REST_ORIGIN);
-      const patch = documentChanges(docState(t.doc), fromRow);
-      if (!patch) {
+      const mark = t.attribution.mark;
+      const current = docState(t.doc);
+      const differing = differingPaths(current, fromRow);
+      const plan = planWrite(current, fromRow, differing, t.attribution, decisions);
+      const differs = new Set(differing);
+      // Touches of values that agree with the row are settled.
+      t.attribution.clearPaths(mark, t.attribution.paths().filter((p) => !differs.has(p)));
+      if (plan.refused.length) {
+        const paths = plan.refused.map((r) => r.path);
+        t.doc.transact(() => revertPaths(t.doc, paths, fromRow), PROJECTION_ORIGIN);
+        t.attribution.clearPaths(mark, paths);
+        refused.push(...plan.refused);
+      }
+      if (!plan.patch || !plan.actor) {
         t.doc.transact(() => writeBase(t.doc, rowVersion, fromRow), PROJECTION_ORIGIN);
-        return { kind: 'synced', rowVersion, projected: false };
+        return { kind: 'synced', rowVersion, projected: false, refused };
       }
       let updated: Record<string, unknown>;
       try {
-        const ctx: ServiceContext = { tenantId: t.tenantId, actor: await this.actorFor(t), db: this.knex, requestId: `collab-${randomUUID()}` };
-        updated = await service.update(ctx, t.entityId, patch, { expectedVersion: rowVersion });
+        const actor: Actor = { ...plan.actor, coActors: plan.coActors };
+        const ctx: ServiceContext = { tenantId: t.tenantId, actor, db: this.knex, requestId: `collab-${randomUUID()}` };
+        updated = await service.update(ctx, t.entityId, plan.patch, { expectedVersion: rowVersion });
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         if (err.status === 404) return { kind: 'gone' };
-        if (err.status === 412 && attempt < MAX_ATTEMPTS) continue; // a REST write came in between: merge again
+        // A REST write came in between (412), or access was lost since it was checked (403): again.
+        if ((err.status === 412 || err.status === 403) && attempt < MAX_ATTEMPTS) continue;
         if (err.status >= 500) throw err;
         // The row keeps its state; the document keeps the editors' (invalid) state until they fix it.
         t.doc.transact(() => writeBase(t.doc, rowVersion, fromRow), PROJECTION_ORIGIN);
-        return { kind: 'invalid', error: err, rowVersion };
+        return { kind: 'invalid', error: err, rowVersion, refused };
       }
       const stored = rowState(t.type, updated);
       t.doc.transact(() => {
-        echoNormalised(t.doc, patch, stored);
+        echoNormalised(t.doc, plan.patch!, stored);
         writeBase(t.doc, Number(updated.row_version), stored);
       }, PROJECTION_ORIGIN);
-      return { kind: 'synced', rowVersion: Number(updated.row_version), projected: true };
+      t.attribution.clearPaths(mark, plan.written);
+      return { kind: 'synced', rowVersion: Number(updated.row_version), projected: true, refused };
     }
   }
 
@@ -88,18 +133,77 @@ export class Projector {
     return Boolean(row) && Number(row!.row_version) === rowVersion;
   }
 
-  /** The latest contributor who is still an active user acts; every contributor is a co-actor. */
-  private async actorFor(t: ProjectionTarget): Promise<Actor> {
-    const coActors = [...new Set(t.contributors)];
-    for (const userId of [...coActors].reverse()) {
-      const user = await this.knex('users')
-        .where({ tenant_id: t.tenantId, id: userId, is_active: true })
-        .whereNull('deleted_at')
-        .first<{ id: string; role: UserRole } | undefined>('id', 'role');
-      if (user) return { ...userActor(user), coActors };
+  /** Each contributor as the actor who may write the record now, or null when they may not. */
+  private async authorize(t: ProjectionTarget, contributors: Set<string>): Promise<Map<string, Actor | null>> {
+    const decisions = new Map<string, Actor | null>();
+    if (contributors.size === 0) return decisions;
+    const tenant = await this.knex('tenants').where({ id: t.tenantId, is_active: true }).first('id');
+    for (const key of contributors) {
+      const contributor = parseContributor(key);
+      decisions.set(key, tenant && contributor ? await this.writer(t, contributor) : null);
     }
-    return { ...systemActor(), coActors };
+    return decisions;
   }
+
+  /** The same rule as a REST write by this user or key: never the system, never a revoked key. */
+  private async writer(t: ProjectionTarget, c: Contributor): Promise<Actor | null> {
+    const user = await this.knex('users')
+      .where({ tenant_id: t.tenantId, id: c.userId, is_active: true })
+      .whereNull('deleted_at')
+      .first<{ id: string; role: UserRole } | undefined>('id', 'role');
+    if (!user) return null;
+    let actor = userActor(user);
+    if (c.apiKeyId) {
+      const key = await this.knex('api_keys')
+        .where({ tenant_id: t.tenantId, id: c.apiKeyId, user_id: user.id })
+        .whereNull('revoked_at')
+        .first<{ scope: string } | undefined>('scope');
+      if (!key || key.scope !== 'read_write') return null;
+      actor = { type: 'api_key', id: c.apiKeyId, userId: user.id, role: user.role, canWrite: true };
+    }
+    try {
+      await this.entities[t.type].authorizeWrite({ tenantId: t.tenantId, actor, db: this.knex }, t.entityId);
+      return actor;
+    } catch (err) {
+      if (err instanceof AppError && err.status === 403) return null;
+      throw err;
+    }
+  }
+}
+
+/** Per differing value: written (every contributor may write), refused, or left for the next projection. */
+function planWrite(
+  doc: DocState, row: DocState, differing: string[], attribution: Attribution, decisions: Map<string, Actor | null>,
+): Plan {
+  const written: string[] = [];
+  const refused: RefusedPath[] = [];
+  const undecided: string[] = [];
+  let actor: Actor | null = null;
+  let latest = -1;
+  const coActors = new Map<string, number>();
+  for (const path of differing) {
+    const touchers = attribution.touchers(path);
+    if (touchers.length === 0) {
+      refused.push({ path, reason: 'unattributed' });
+    } else if (touchers.some((x) => decisions.has(x.contributor) && decisions.get(x.contributor) === null)) {
+      refused.push({ path, reason: 'revoked' });
+    } else if (touchers.some((x) => !decisions.has(x.contributor))) {
+      undecided.push(path);
+    } else {
+      written.push(path);
+      for (const x of touchers) {
+        const a = decisions.get(x.contributor)!;
+        if (x.seq > latest) {
+          latest = x.seq;
+          actor = a;
+        }
+        const userId = a.userId!;
+        coActors.set(userId, Math.max(coActors.get(userId) ?? -1, x.seq));
+      }
+    }
+  }
+  const ordered = [...coActors].sort((a, b) => a[1] - b[1]).map(([userId]) => userId);
+  return { patch: patchOf(doc, row, written), written, refused, undecided, actor, coActors: ordered };
 }
 
 /**
@@ -138,18 +242,6 @@ function applyRowChanges(type: CatalogType, doc: Y.Doc, row: DocState): void {
       }
     }
   }
-}
-
-/** The PATCH that makes the row what the document says, or null when they agree. */
-function documentChanges(doc: DocState, row: DocState): Record<string, unknown> | null {
-  const patch: Record<string, unknown> = {};
-  // Every key the editors put in `fields`, known or not: an unknown one is refused by validation.
-  for (const [key, value] of Object.entries(doc.fields)) {
-    if (!sameValue(value, row.fields[key])) patch[key] = value;
-  }
-  if (doc.description !== row.description) patch.description = doc.description === '' ? null : doc.description;
-  if (!sameValue(doc.attributes, row.attributes)) patch.attributes = doc.attributes;
-  return Object.keys(patch).length ? patch : null;
 }
 
 /**

@@ -7,8 +7,9 @@ import type * as Y from 'yjs';
 import type { CatalogType } from '../../modules/catalog/kinds.js';
 import type { ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
-import { readBase, sameValue } from './layout.js';
-import type { ProjectionTarget, Projector } from './projection.js';
+import { Attribution } from './attribution.js';
+import { agreesWithBase, docState, readBase, sameValue } from './layout.js';
+import type { ProjectionTarget, Projector, RefusedPath } from './projection.js';
 import type { RedisRelay } from './redis-relay.js';
 
 export interface ProjectionNotice {
@@ -38,11 +39,20 @@ export interface ProjectedDocument {
 
 const RETRY_MS = 5_000;
 
+const REFUSED_DETAIL = 'Changes made by someone who may not edit this record (any more) were discarded; the record keeps its values.';
+
+function refusedErrors(refused: RefusedPath[]): { path: string; message: string }[] {
+  return refused.map(({ path, reason }) => ({
+    path: path.startsWith('fields.') ? path.slice('fields.'.length) : path, // as a PATCH names it
+    message: reason === 'revoked' ? 'changed by someone who may no longer edit this record' : 'changed by an unknown author',
+  }));
+}
+
 export class ProjectorRole {
   held = false;
   private readonly token = randomUUID();
-  /** Users whose edits are not in the row yet, most recent last. */
-  private contributors: string[] = [];
+  /** Who changed which value since the row last agreed (kept on every node: the lease can move). */
+  readonly attribution = new Attribution();
   private dirtySince: number | null = null;
   private debounce: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -57,10 +67,21 @@ export class ProjectorRole {
     private readonly relay?: RedisRelay,
   ) {}
 
-  noteContributor(userId: string): void {
-    const i = this.contributors.indexOf(userId);
-    if (i >= 0) this.contributors.splice(i, 1);
-    this.contributors.push(userId);
+  /** A contributor (`user:…` / `key:…:…`) changed these values. */
+  noteTouches(contributor: string, paths: Iterable<string>): void {
+    this.attribution.note(contributor, paths);
+  }
+
+  /**
+   * The server's bookkeeping (`meta`) changed: a reconciliation happened, here or on the projector
+   * node. Touches of values that now agree with the base are settled.
+   */
+  pruneSettled(): void {
+    if (this.attribution.size === 0) return;
+    const { base } = readBase(this.document.doc);
+    if (!base) return;
+    const state = docState(this.document.doc);
+    this.attribution.prune((path) => agreesWithBase(state, base, path));
   }
 
   /** Takes the lease (if free) when the document loads; merges with the row unless both are known to agree. */
@@ -148,17 +169,24 @@ export class ProjectorRole {
     clearTimeout(this.debounce);
     this.debounce = undefined;
     this.dirtySince = null;
-    const contributors = this.contributors.slice();
     try {
-      const outcome = await this.projector.synchronise({ ...this.target(), contributors });
+      const outcome = await this.projector.synchronise(this.target());
       if (outcome.kind === 'gone') {
         this.document.closeClients(4404, 'the record was deleted');
       } else if (outcome.kind === 'invalid') {
         const { status, detail, title, errors } = outcome.error;
-        this.announce({ status: status === 403 ? 'forbidden' : status === 409 ? 'conflict' : 'invalid', detail: detail ?? title, errors: errors ?? [] });
-      } else {
-        if (outcome.projected) this.contributors = this.contributors.filter((c) => !contributors.includes(c));
-        if (this.notice && this.notice.status !== 'ok') this.announce({ status: 'ok' });
+        this.announce({
+          status: status === 403 ? 'forbidden' : status === 409 ? 'conflict' : 'invalid',
+          detail: detail ?? title,
+          errors: [...refusedErrors(outcome.refused), ...(errors ?? [])],
+        });
+      } else if (outcome.refused.length) {
+        this.log.info('discarded co-edits that may not be written', { reason, paths: outcome.refused.map((r) => r.path) });
+        this.announce({ status: 'forbidden', detail: REFUSED_DETAIL, errors: refusedErrors(outcome.refused) });
+      } else if (this.notice && this.notice.status !== 'ok' && (outcome.projected || this.notice.status !== 'forbidden')) {
+        // A refusal is news until the next write; a merge that changes nothing (the echo of our own
+        // write) does not clear it.
+        this.announce({ status: 'ok' });
       }
     } catch (err) {
       // The database is away (or a bug shows): try again later rather than at once.
@@ -176,7 +204,7 @@ export class ProjectorRole {
 
   private target(): ProjectionTarget {
     const d = this.document;
-    return { type: d.entityType, tenantId: d.tenantId, entityId: d.entityId, doc: d.doc, contributors: this.contributors };
+    return { type: d.entityType, tenantId: d.tenantId, entityId: d.entityId, doc: d.doc, attribution: this.attribution };
   }
 
   /** Tells every client (the editors first of all) how the last projection went, via awareness. */

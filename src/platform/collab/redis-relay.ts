@@ -16,7 +16,7 @@ export const RELAY_CATCH_UP = 3;
 
 export interface RelayMessage {
   kind: number;
-  /** The user whose edit this is (updates only); '' when none. */
+  /** Who the edit is attributed to (updates only): `user:<id>` or `key:<apiKeyId>:<userId>`; '' for the server's. */
   actorId: string;
   payload: Uint8Array;
 }

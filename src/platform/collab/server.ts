@@ -6,12 +6,13 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData } from 'ws';
 import type * as Y from 'yjs';
 import type { Domain } from '../../domain.js';
+import type { Principal } from '../../modules/auth/service.js';
 import { isCatalogType } from '../../modules/catalog/kinds.js';
 import type { ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
+import { AppError } from '../errors.js';
 import {
-  CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, accessChangeOf, collabPath, currentActor, decideAccess, mayWrite,
-  type AccessDecision,
+  CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, accessChangeOf, collabPath, decideAccess, mayWrite, type AccessDecision,
 } from './access.js';
 import { Connection } from './connection.js';
 import type { DocumentOptions } from './document.js';
@@ -30,6 +31,11 @@ export interface CollabOptions extends Partial<DocumentOptions> {
   nodeId: string;
   /** How often the projector lease is renewed (or, by the other nodes, tried for). */
   lockRenewMs?: number;
+  /**
+   * How often every open connection's token is authenticated again and every writer's write access
+   * re-checked: revocations whose change event never arrived (a Redis blip) still close sockets.
+   */
+  accessRecheckMs?: number;
   /** Tests: observe each loaded Y.Doc (e.g. to check it is garbage-collected after unload). */
   onDocumentLoaded?: (doc: Y.Doc) => void;
 }
@@ -54,12 +60,15 @@ export const DEFAULT_COLLAB_OPTIONS: DocumentOptions & { lockRenewMs: number } =
 };
 
 const HEARTBEAT_MS = 30_000;
+export const DEFAULT_ACCESS_RECHECK_MS = 5_000;
+/** Frames above this are refused by ws with 1009 (a y-websocket client sends small updates). */
+export const MAX_PAYLOAD_BYTES = 2 * 1024 * 1024;
 
 export function attachCollab(opts: CollabOptions): CollabHandle {
   const { server, domain } = opts;
   const logger = opts.logger.child({ component: 'collab', node: opts.nodeId });
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
-  const options = { ...DEFAULT_COLLAB_OPTIONS, ...defined } as DocumentOptions & { lockRenewMs: number };
+  const options = { ...DEFAULT_COLLAB_OPTIONS, ...defined } as DocumentOptions & { lockRenewMs: number; accessRecheckMs?: number };
   const relay = opts.redisUrl ? new RedisRelay(opts.redisUrl, opts.redisPrefix ?? 'appinventory', logger) : undefined;
   const registry = new DocumentRegistry({
     domain,
@@ -70,7 +79,7 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
     options,
     onLoaded: opts.onDocumentLoaded && ((d) => opts.onDocumentLoaded!(d.doc)),
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024, perMessageDeflate: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
   const connections = new Set<Connection>();
   let closing: Promise<void> | undefined;
 
@@ -103,21 +112,35 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
   function open(connection: Connection): void {
     const { ws, principal } = connection;
     connections.add(connection);
-    ws.on('message', (data: RawData) => connection.receive(toBytes(data)));
+    ws.on('message', (data: RawData) => {
+      try {
+        connection.receive(toBytes(data));
+      } catch (err) {
+        logger.warn('closing a co-editing connection after a failed message', { err: String(err) });
+        connection.close(1011, 'internal error');
+      }
+    });
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', () => {});
     ws.on('close', () => {
       connections.delete(connection);
       connection.document?.detach(connection);
     });
-    registry.acquire(principal.tenantId, principal.type, principal.entityId).then(
-      (document) => {
-        // Attach even if the client left meanwhile: detaching then arms the unload timer.
-        connection.bind(document);
-        if (!connection.open) document.detach(connection);
-      },
-      () => connection.close(1011, 'the document could not be loaded'),
-    );
+    registry
+      .acquire(principal.tenantId, principal.type, principal.entityId)
+      .then(
+        (document) => {
+          // Attach even if the client left meanwhile: detaching then arms the unload timer.
+          connection.bind(document);
+          if (!connection.open) document.detach(connection);
+        },
+        () => connection.close(1011, 'the document could not be loaded'),
+      )
+      .catch((err: unknown) => {
+        logger.error('binding a co-editing connection failed', { err: String(err) });
+        connection.close(1011, 'internal error');
+        connection.document?.detach(connection);
+      });
   }
 
   const heartbeat = setInterval(() => {
@@ -131,6 +154,14 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
     }
   }, HEARTBEAT_MS);
   heartbeat.unref();
+
+  // Revocation normally arrives as a change event; this bounds how long a lost event leaves a socket open.
+  let rechecking: Promise<void> | undefined;
+  const accessRecheck = setInterval(() => {
+    if (rechecking || closing) return;
+    rechecking = recheckAccess([...connections]).finally(() => (rechecking = undefined));
+  }, options.accessRecheckMs ?? DEFAULT_ACCESS_RECHECK_MS);
+  accessRecheck.unref();
 
   const leases = relay
     ? setInterval(() => {
@@ -171,24 +202,52 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
       }
       if (change.userId && actor.userId !== change.userId) continue;
       if (change.entityId && (c.principal.entityId !== change.entityId || c.principal.type !== change.entityType)) continue;
-      void recheck(c);
+      void recheckAccess([c]);
     }
   }
 
-  /** Access changed (grant revoked, role lowered): a writer who may no longer write is closed. */
-  async function recheck(c: Connection): Promise<void> {
-    try {
-      const { principal } = c;
-      const actor = await currentActor(domain.knex, principal.tenantId, principal.actor);
-      if (!actor) {
-        c.close(CLOSE_UNAUTHENTICATED, 'access revoked');
-        return;
+  /**
+   * Authenticates each connection's token again (4401 when it no longer signs in: key revoked, user
+   * deactivated or deleted, token expired) and re-checks a writer's write access (4403 when lost:
+   * grant revoked or lowered, role lowered). One authentication per token and one write check per
+   * token and record per round. A database error leaves the connections as they are.
+   */
+  async function recheckAccess(targets: Connection[]): Promise<void> {
+    const principals = new Map<string, Promise<Principal | null>>();
+    const writes = new Map<string, Promise<boolean>>();
+    for (const c of targets) {
+      if (!c.open) continue;
+      const { token, tenantId, type, entityId, writable } = c.principal;
+      try {
+        let authenticated = principals.get(token);
+        if (!authenticated) principals.set(token, (authenticated = authenticateOrNull(token)));
+        const principal = await authenticated;
+        if (!principal || principal.tenantId !== tenantId) {
+          c.close(CLOSE_UNAUTHENTICATED, 'access revoked');
+          continue;
+        }
+        if (writable) {
+          const key = `${token}\n${type}\n${entityId}`;
+          let allowed = writes.get(key);
+          if (!allowed) writes.set(key, (allowed = mayWrite(domain, { tenantId, actor: principal.actor, db: domain.knex }, type, entityId)));
+          if (!(await allowed)) {
+            c.close(CLOSE_FORBIDDEN, 'write access revoked');
+            continue;
+          }
+        }
+        c.principal = { ...c.principal, actor: principal.actor };
+      } catch (err) {
+        logger.warn('re-checking co-editing access failed', { err: String(err) });
       }
-      const writable = await mayWrite(domain, { tenantId: principal.tenantId, actor, db: domain.knex }, principal.type, principal.entityId);
-      if (principal.writable && !writable) c.close(CLOSE_FORBIDDEN, 'write access revoked');
-      else c.principal = { ...principal, actor };
+    }
+  }
+
+  async function authenticateOrNull(token: string): Promise<Principal | null> {
+    try {
+      return await domain.auth.authenticate(token);
     } catch (err) {
-      logger.warn('re-checking co-editing access failed', { err: String(err) });
+      if (err instanceof AppError && err.status === 401) return null;
+      throw err;
     }
   }
 
@@ -204,12 +263,14 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
         server.off('upgrade', onUpgrade);
         clearInterval(heartbeat);
         clearInterval(leases);
+        clearInterval(accessRecheck);
         unsubscribe();
         // Clients reconnect (to another node in a cluster); the documents are flushed and projected first.
         for (const c of connections) {
           c.close(1001, 'server shutting down');
           c.document?.detach(c);
         }
+        await rechecking;
         await registry.unloadAll();
         for (const c of connections) c.ws.terminate();
         await new Promise<void>((resolve) => wss.close(() => resolve()));

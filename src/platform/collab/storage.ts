@@ -3,6 +3,7 @@
 // a document is its snapshot plus every update still in the log, in any order.
 import type { Knex } from 'knex';
 import * as Y from 'yjs';
+import { reconciled } from './layout.js';
 
 export interface DocumentAddress {
   tenantId: string;
@@ -84,9 +85,10 @@ export class CollabStorage {
    * Folds the log into the snapshot. FOR UPDATE on the document row serialises compactions and
    * waits for appends in flight (each insert's foreign-key check holds FOR KEY SHARE on that row
    * until it commits), so every row at or below the highest id read is in the new snapshot.
-   * Returns how many updates were folded.
+   * Returns how many updates were folded, or null when `whenReconciled` was asked for and the
+   * stored document holds edits not yet in the row (the log keeps their authors; nothing folded).
    */
-  async compact(documentId: string): Promise<number> {
+  async compact(documentId: string, { whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<number | null> {
     return this.knex.transaction(async (trx) => {
       const doc = await trx('collab_documents').where('id', documentId).forUpdate().first('snapshot');
       if (!doc) return 0;
@@ -98,6 +100,7 @@ export class CollabStorage {
           if (doc.snapshot) Y.applyUpdate(merged, new Uint8Array(doc.snapshot));
           for (const r of rows) Y.applyUpdate(merged, new Uint8Array(r.update));
         });
+        if (whenReconciled && !reconciled(merged)) return null;
         const lastId = Number(rows[rows.length - 1].id);
         await trx('collab_documents')
           .where('id', documentId)

@@ -55,13 +55,20 @@ export class UpdateLog<T extends PendingUpdate> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  async compact(): Promise<void> {
+  /**
+   * Folds the log into the snapshot. `whenReconciled` (idle, unload): only if the stored document
+   * holds nothing the row has not got, so the log keeps the authors of edits not yet projected
+   * (an invalid draft, a refused write-back) for the next load. After N updates it folds anyway,
+   * so the log stays bounded; the projector still knows the authors in memory.
+   */
+  async compact({ whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<void> {
     clearTimeout(this.idleTimer);
     const counted = this.sinceCompaction;
     if (counted === 0 || this.failed) return;
     this.sinceCompaction = 0;
     try {
-      await this.storage.compact(this.documentId);
+      const folded = await this.storage.compact(this.documentId, { whenReconciled });
+      if (folded === null) this.sinceCompaction += counted; // kept for a later attempt
     } catch (err) {
       this.sinceCompaction += counted;
       this.log.warn('compacting the update log failed', { err: String(err) });
@@ -111,7 +118,7 @@ export class UpdateLog<T extends PendingUpdate> {
   private armIdleCompaction(): void {
     clearTimeout(this.idleTimer);
     if (this.sinceCompaction === 0) return;
-    this.idleTimer = setTimeout(() => void this.compact(), this.options.compactIdleMs);
+    this.idleTimer = setTimeout(() => void this.compact({ whenReconciled: true }), this.options.compactIdleMs);
     this.idleTimer.unref();
   }
 }
