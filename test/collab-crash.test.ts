@@ -2,48 +2,20 @@
 // reached another client; the restarted node's document still holds it, and the edit still gets
 // projected into the row, attributed to its author.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   TEST_JWT_SECRET, createService, openEditor, signupTenant, waitFor, type Editor,
 } from './support/collab-client.js';
+import { killChildNode, startChildNode, type ChildNode } from './support/child-node.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { ApiClient } from './support/server.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./support/collab-node.ts', import.meta.url));
+const childEnv = (databaseUrl: string) => ({
+  DATABASE_URL: databaseUrl, REDIS_URL: '', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'error',
+});
 
-interface ChildNode {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<unknown>;
-}
 
-async function startChildNode(databaseUrl: string): Promise<ChildNode> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: '', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'error' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let output = '';
-  child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collab node did not start in time:\n${output}`)), 20_000);
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const line = buffered.split('\n').find((l) => l.startsWith('{"url"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { url: string }).url);
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`collab node exited before it was ready:\n${output}`));
-    });
-  });
-  return { url, child, exited };
-}
 
 describe('co-editing durability: kill -9 right after a relay', function () {
   this.timeout(60_000);
@@ -59,17 +31,12 @@ describe('co-editing durability: kill -9 right after a relay', function () {
   after(async function () {
     this.timeout(30_000);
     for (const e of editors) e.destroy();
-    for (const c of children) {
-      if (c.child.exitCode === null && c.child.signalCode === null) {
-        c.child.kill('SIGKILL');
-        await c.exited;
-      }
-    }
+    for (const c of children) await killChildNode(c);
     await db?.drop();
   });
 
   it('the restarted node’s document holds the update another client had seen', async () => {
-    const first = await startChildNode(db.url);
+    const first = await startChildNode(CHILD_SCRIPT, childEnv(db.url));
     children.push(first);
     const tenant = await signupTenant(first.url);
     const svc = await createService(tenant, { description: 'base' });
@@ -94,7 +61,7 @@ describe('co-editing durability: kill -9 right after a relay', function () {
     await first.exited;
     for (const e of editors.splice(0)) e.destroy();
 
-    const second = await startChildNode(db.url);
+    const second = await startChildNode(CHILD_SCRIPT, childEnv(db.url));
     children.push(second);
     const c = await openEditor(second.url, room, tenant.admin.token);
     editors.push(c);

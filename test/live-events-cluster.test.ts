@@ -1,12 +1,10 @@
 // Live events across nodes (SPEC §5, §7 faults): three app nodes sharing one PostgreSQL and one
 // Redis, plus a child-process node that is SIGKILLed between COMMIT and publish.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import { Model } from 'objection';
 import { startServer, type AppHandle } from '../src/app.js';
 import type { ChangeEvent } from '../src/platform/bus.js';
 import { loadConfig, type Config } from '../src/platform/config.js';
@@ -15,47 +13,14 @@ import { quietLogger } from './support/factories.js';
 import {
   connectLive, createTeam, isConsecutive, rest, signup, sleep, waitFor, type LiveClient,
 } from './support/live-events.js';
+import { killChildNode, startChildNode, type ChildNode } from './support/child-node.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { getRedis, requireRedis, type TestRedis } from './support/redis.js';
 
 const JWT_SECRET = 'live-events-cluster-secret-0123456789abcdef';
 const CHILD_SCRIPT = fileURLToPath(new URL('./support/live-node.ts', import.meta.url));
 
-interface ChildNode {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
-/** Starts test/support/live-node.ts; resolves once it prints its URL. */
-async function startChildNode(env: NodeJS.ProcessEnv): Promise<ChildNode> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT], {
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  let output = '';
-  child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child node did not start in time:\n${output}`)), 20_000);
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const line = buffered.split('\n').find((l) => l.startsWith('{"url"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { url: string }).url);
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`child node exited (${code ?? signal}) before it was ready:\n${output}`));
-    });
-  });
-  return { url, child, exited };
-}
 
 describe('live events: a cluster of nodes over Redis', function () {
   requireRedis(this);
@@ -114,7 +79,6 @@ describe('live events: a cluster of nodes over Redis', function () {
     this.timeout(60_000);
     redis = (await getRedis())!;
     db = await createTestDatabase();
-    Model.knex(db.knex);
     config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redis.url, JWT_SECRET, LOG_LEVEL: 'error' });
     [A, B, C] = await Promise.all([startNode(), startNode(), startNode()]);
     monitor = new Redis(redis.url, { retryStrategy: () => 100, maxRetriesPerRequest: null });
@@ -130,10 +94,7 @@ describe('live events: a cluster of nodes over Redis', function () {
 
   after(async function () {
     this.timeout(30_000);
-    for (const { child, exited } of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    }
+    for (const c of children) await killChildNode(c);
     await Promise.allSettled(nodes.map((n) => n.close()));
     monitor?.disconnect();
     await Promise.allSettled(pools.map((k) => k.destroy()));
@@ -236,7 +197,7 @@ describe('live events: a cluster of nodes over Redis', function () {
   });
 
   it('a node killed (SIGKILL) after COMMIT and before publishing: the event still reaches every socket', async () => {
-    const doomed = await startChildNode({
+    const doomed = await startChildNode(CHILD_SCRIPT, {
       DATABASE_URL: db.url, REDIS_URL: redis.url, JWT_SECRET, LIVE_REDIS_PREFIX: prefix, LOG_LEVEL: 'error', KILL_AFTER_COMMIT: '1',
     });
     children.push(doomed);

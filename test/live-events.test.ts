@@ -1,7 +1,6 @@
 // Live events (SPEC §5) on one node with the in-process bus (embedded mode): handshake auth,
 // the change envelope, tenant isolation, subscribe filters, resume with since, resync, revocation.
 import assert from 'node:assert/strict';
-import { Model } from 'objection';
 import { startServer, type AppHandle } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
 import { quietLogger } from './support/factories.js';
@@ -32,7 +31,6 @@ describe('live events: one node (in-process bus)', () => {
 
   before(async () => {
     db = await createTestDatabase();
-    Model.knex(db.knex);
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET, LOG_LEVEL: 'error' });
     node = await startServer({ config, knex: db.knex, logger: quietLogger, live: { sweepIntervalMs: 300 } });
     [tenantA, tenantB] = await Promise.all([signup(node.url), signup(node.url)]);

@@ -5,7 +5,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
-import { Model } from 'objection';
 import pg from 'pg';
 import type { Logger } from './logger.js';
 
@@ -97,9 +96,6 @@ export async function rollbackAll(knex: Knex, directory?: string): Promise<strin
   return reverted;
 }
 
-export function bindModels(knex: Knex): void {
-  Model.knex(knex);
-}
 
 /** For /readyz: true when `select 1` answers within the timeout. */
 export async function isDatabaseReachable(knex: Knex, timeoutMs = 2_000): Promise<boolean> {

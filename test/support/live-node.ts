@@ -5,7 +5,7 @@
 import { startServer } from '../../src/app.js';
 import type { ChangeEvent, ChangeListener, EventBus } from '../../src/platform/bus.js';
 import { loadConfig } from '../../src/platform/config.js';
-import { bindModels, createKnex } from '../../src/platform/db.js';
+import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { RedisEventBus } from '../../src/platform/redis-bus.js';
 
@@ -34,7 +34,6 @@ class KillBeforePublish implements EventBus {
 const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1' });
 const logger = createLogger(config.logLevel, { node: 'child' });
 const knex = createKnex(config.databaseUrl!, { poolMax: 3 });
-bindModels(knex);
 const prefix = process.env.LIVE_REDIS_PREFIX;
 const redisBus = new RedisEventBus({ url: config.redisUrl!, logger, prefix });
 await redisBus.start();
