@@ -96,6 +96,25 @@ describe('co-editing on one node', function () {
     assert.ok(!a.fields.has('component_ids'), 'relation lists are not document fields');
   });
 
+  it('writes the row at most about once per maximum delay while an editor keeps typing (no echo loop)', async () => {
+    const svc = await createService(tenant);
+    const a = await edit(tenant.admin.token, svc);
+    const before = published.length;
+    // Type for 2 s, a keystroke every 20 ms: with a 100 ms debounce and a 500 ms maximum delay the
+    // row is written about every 500 ms — not once per write-back echo.
+    const started = Date.now();
+    while (Date.now() - started < 2_000) {
+      a.description.insert(a.description.length, 'x');
+      await sleep(20);
+    }
+    await waitFor('the last keystrokes in the row', async () => {
+      const row = await app.db.knex('services').where({ id: svc.id }).first();
+      return row.description === a.description.toString();
+    });
+    const writes = published.slice(before).filter((e) => e.entity_id === svc.id && e.type === 'services.updated').length;
+    assert.ok(writes >= 2 && writes <= 8, `expected a handful of row writes, got ${writes}`);
+  });
+
   it('converges two editors on concurrent edits of description, fields and attributes; a late joiner gets the full state', async () => {
     const svc = await createService(tenant, { description: 'middle' });
     const a = await edit(tenant.admin.token, svc);

@@ -98,11 +98,13 @@ export class AuthService {
     return { tenantId: key.tenant_id, actor, user };
   }
 
+  /** One statement per request: the user, live and active, of an active tenant. */
   private async activeUser(tenantId: string, userId: string): Promise<User | null> {
-    const tenant = await Tenant.query(this.knex).findById(tenantId).select('is_active');
-    if (!tenant?.is_active) return null;
-    const user = await scoped(User, { tenantId, db: this.knex }).findById(userId);
-    return user && user.is_active ? user : null;
+    const user = await scoped(User, { tenantId, db: this.knex })
+      .findById(userId)
+      .where('users.is_active', true)
+      .whereExists(Tenant.query(this.knex).where('tenants.id', tenantId).where('tenants.is_active', true));
+    return user ?? null;
   }
 }
 

@@ -1,6 +1,6 @@
 // Login tokens: HS256 JWTs carrying the user and tenant. The user row is re-read on every use,
 // so deactivation and role changes take effect at once.
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -11,7 +11,13 @@ export const TOKEN_TTL_SECONDS = 12 * 60 * 60;
 export interface TokenClaims { sub: string; tid: string }
 
 export class TokenSigner {
-  constructor(private readonly secret: string) {}
+  // A KeyObject once, rather than the string on every verify: jsonwebtoken otherwise first tries
+  // (and fails) to parse the string as a public key on every request.
+  private readonly secret: KeyObject;
+
+  constructor(secret: string) {
+    this.secret = createSecretKey(Buffer.from(secret, 'utf8'));
+  }
 
   sign(claims: TokenClaims): string {
     return jwt.sign(claims, this.secret, { algorithm: 'HS256', expiresIn: TOKEN_TTL_SECONDS });

@@ -30,6 +30,8 @@ export interface RelationList {
   ownKey: string;
   otherKey: string;
   target: CatalogType;
+  /** The model relation (in the detail graph) holding the same records, when there is one. */
+  graph: string;
 }
 
 /** A single reference column (team_id) that must point into the same tenant. */
@@ -103,7 +105,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     optional: { description: optionalText, slack_channel: z.string().max(100).nullable(), contact_email: email.nullable() },
     relations: [], references: [], assignments: false, writeRoles: CATALOG_WRITERS,
     enumFilters: {}, searchExpr: nameAndDescription, hasTags: false,
-    detailGraph: '[people, products, services, components, resources, repositories]',
+    detailGraph: '[people(byName), products(byName), services(byName), components(byName), resources(byName), repositories(byName)]',
   }),
   people: defineKind({
     type: 'people', label: 'person', model: Person,
@@ -111,7 +113,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     optional: { team_id: teamId, role_title: z.string().max(100).nullable(), slack_handle: z.string().max(100).nullable() },
     relations: [], references: [teamRef], assignments: false, writeRoles: CATALOG_WRITERS,
     enumFilters: {}, searchExpr: `(name || ' ' || email)`, hasTags: false,
-    detailGraph: '[team, assignments]',
+    detailGraph: '[team, assignments(byRole)]',
   }),
   products: defineKind({
     type: 'products', label: 'product', model: Product,
@@ -120,10 +122,10 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       description: optionalText, team_id: teamId, status: entityStatus,
       version: z.string().max(50).nullable(), tags: tagList,
     },
-    relations: [{ field: 'service_ids', joinTable: 'product_services', ownKey: 'product_id', otherKey: 'service_id', target: 'services' }],
+    relations: [{ field: 'service_ids', joinTable: 'product_services', ownKey: 'product_id', otherKey: 'service_id', target: 'services', graph: 'services' }],
     references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
     enumFilters: { status: ENTITY_STATUS }, searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services, assignments.person]',
+    detailGraph: '[team, services(byName), assignments(byRole).person]',
   }),
   services: defineKind({
     type: 'services', label: 'service', model: Service,
@@ -133,16 +135,16 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       attributes: attributesSchema, tags: tagList,
     },
     relations: [
-      { field: 'component_ids', joinTable: 'service_components', ownKey: 'service_id', otherKey: 'component_id', target: 'components' },
-      { field: 'resource_ids', joinTable: 'service_resources', ownKey: 'service_id', otherKey: 'resource_id', target: 'resources' },
-      { field: 'depends_on_service_ids', joinTable: 'service_dependencies', ownKey: 'service_id', otherKey: 'depends_on_service_id', target: 'services' },
-      { field: 'repository_ids', joinTable: 'service_repositories', ownKey: 'service_id', otherKey: 'repository_id', target: 'repositories' },
+      { field: 'component_ids', joinTable: 'service_components', ownKey: 'service_id', otherKey: 'component_id', target: 'components', graph: 'components' },
+      { field: 'resource_ids', joinTable: 'service_resources', ownKey: 'service_id', otherKey: 'resource_id', target: 'resources', graph: 'resources' },
+      { field: 'depends_on_service_ids', joinTable: 'service_dependencies', ownKey: 'service_id', otherKey: 'depends_on_service_id', target: 'services', graph: 'depends_on' },
+      { field: 'repository_ids', joinTable: 'service_repositories', ownKey: 'service_id', otherKey: 'repository_id', target: 'repositories', graph: 'repositories' },
     ],
     references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
     validateRow: attributeCheck(SERVICE_ATTRIBUTE_KEYS),
     enumFilters: { status: ENTITY_STATUS, type: SERVICE_TYPES, operational_status: OPERATIONAL_STATUS },
     searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, components, resources, depends_on, dependents, repositories, products, assignments.person]',
+    detailGraph: '[team, components(byName), resources(byName), depends_on(byName), dependents(byName), repositories(byName), products(byName), assignments(byRole).person]',
   }),
   components: defineKind({
     type: 'components', label: 'component', model: Component,
@@ -152,15 +154,15 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       attributes: attributesSchema, tags: tagList,
     },
     relations: [
-      { field: 'depends_on_component_ids', joinTable: 'component_dependencies', ownKey: 'component_id', otherKey: 'depends_on_component_id', target: 'components' },
-      { field: 'depends_on_service_ids', joinTable: 'component_service_dependencies', ownKey: 'component_id', otherKey: 'depends_on_service_id', target: 'services' },
-      { field: 'repository_ids', joinTable: 'component_repositories', ownKey: 'component_id', otherKey: 'repository_id', target: 'repositories' },
+      { field: 'depends_on_component_ids', joinTable: 'component_dependencies', ownKey: 'component_id', otherKey: 'depends_on_component_id', target: 'components', graph: 'depends_on' },
+      { field: 'depends_on_service_ids', joinTable: 'component_service_dependencies', ownKey: 'component_id', otherKey: 'depends_on_service_id', target: 'services', graph: 'depends_on_services' },
+      { field: 'repository_ids', joinTable: 'component_repositories', ownKey: 'component_id', otherKey: 'repository_id', target: 'repositories', graph: 'repositories' },
     ],
     references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
     validateRow: attributeCheck(COMPONENT_ATTRIBUTE_KEYS),
     enumFilters: { status: ENTITY_STATUS, type: COMPONENT_TYPES, operational_status: OPERATIONAL_STATUS },
     searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services, depends_on, dependents, depends_on_services, repositories, assignments.person]',
+    detailGraph: '[team, services(byName), depends_on(byName), dependents(byName), depends_on_services(byName), repositories(byName), assignments(byRole).person]',
   }),
   resources: defineKind({
     type: 'resources', label: 'resource', model: Resource,
@@ -173,7 +175,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     validateRow: attributeCheck(RESOURCE_ATTRIBUTE_KEYS),
     enumFilters: { type: RESOURCE_TYPES, operational_status: OPERATIONAL_STATUS, environment: ENVIRONMENTS },
     searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services, assignments.person]',
+    detailGraph: '[team, services(byName), assignments(byRole).person]',
   }),
   repositories: defineKind({
     type: 'repositories', label: 'repository', model: Repository,
@@ -184,7 +186,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     },
     relations: [], references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
     enumFilters: { provider: REPOSITORY_PROVIDERS }, searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services, components, assignments.person]',
+    detailGraph: '[team, services(byName), components(byName), assignments(byRole).person]',
   }),
 };
 

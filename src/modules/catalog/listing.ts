@@ -43,8 +43,16 @@ function sortParam(kind: Listable) {
   return z.enum([...columns, ...columns.map((c) => `-${c}`)] as [string, ...string[]]);
 }
 
-/** The list query string of a table, as a zod schema (unknown parameters are refused). */
+const schemas = new WeakMap<Listable, ReturnType<typeof buildListQuerySchema>>();
+
+/** The list query string of a table, as a zod schema (unknown parameters are refused); built once per table. */
 export function listQuerySchema(kind: Listable) {
+  let schema = schemas.get(kind);
+  if (!schema) schemas.set(kind, (schema = buildListQuerySchema(kind)));
+  return schema;
+}
+
+function buildListQuerySchema(kind: Listable) {
   const enumFilters = Object.fromEntries(
     Object.entries(kind.enumFilters).map(([k, values]) => [k, z.enum(values as [string, ...string[]]).optional()]),
   );

@@ -294,6 +294,13 @@ export class EntityService {
     const db = dbOf(ctx);
     for (const rel of this.kind.relations) {
       for (const id of ids) lists.get(id)![rel.field] = [];
+      // The detail view fetched these records already: derive the id list instead of reading it again.
+      if (rows.every((r) => Array.isArray(r[rel.graph]))) {
+        for (const r of rows) {
+          lists.get(r.id)![rel.field] = (r[rel.graph] as { id: string }[]).map((x) => x.id); // byName, as below
+        }
+        continue;
+      }
       const target = KINDS[rel.target].model.tableName;
       const links = await db(rel.joinTable)
         .join(target, `${target}.id`, `${rel.joinTable}.${rel.otherKey}`)
@@ -304,7 +311,7 @@ export class EntityService {
         .select(`${rel.joinTable}.${rel.ownKey} as own`, `${rel.joinTable}.${rel.otherKey} as other`);
       for (const l of links) (lists.get(l.own)![rel.field] as string[]).push(l.other);
     }
-    if (this.kind.assignments) {
+    if (this.kind.assignments && !rows.every((r) => Array.isArray(r.assignments))) {
       for (const id of ids) lists.get(id)!.assignments = [];
       const rowsA = await db('entity_assignments')
         .where({ tenant_id: ctx.tenantId, entity_type: this.type })

@@ -28,6 +28,13 @@ export interface ProjectionTarget {
   doc: Y.Doc;
   /** Who changed which value since the row last agreed with the document. */
   attribution: Attribution;
+  /**
+   * The row version our own write-back is producing, while it runs. Its change event can arrive
+   * (the in-process bus delivers synchronously at COMMIT) before the new version is in the base:
+   * it is our echo, not a REST write to merge. A REST write that took this version instead makes
+   * our write a 412, and the retry merges it.
+   */
+  ownWriteVersion?: number;
 }
 
 /** A value the projection would not write, and put back to the row's value in the document. */
@@ -101,7 +108,12 @@ export class Projector {
       try {
         const actor: Actor = { ...plan.actor, coActors: plan.coActors };
         const ctx: ServiceContext = { tenantId: t.tenantId, actor, db: this.knex, requestId: `collab-${randomUUID()}` };
-        updated = await service.update(ctx, t.entityId, plan.patch, { expectedVersion: rowVersion });
+        t.ownWriteVersion = rowVersion + 1;
+        try {
+          updated = await service.update(ctx, t.entityId, plan.patch, { expectedVersion: rowVersion });
+        } finally {
+          t.ownWriteVersion = undefined;
+        }
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         if (err.status === 404) return { kind: 'gone' };

@@ -108,6 +108,7 @@ export class ProjectorRole {
     if (!this.held || !this.document.projectable()) return;
     const version = Number((event.data as { row_version?: unknown } | null)?.row_version ?? 0);
     if (version && version <= readBase(this.document.doc).rowVersion) return;
+    if (version && version === this.target().ownWriteVersion) return; // the echo of our own write-back
     void this.synchronise('rest').catch(() => {});
   }
 
@@ -202,9 +203,14 @@ export class ProjectorRole {
     }
   }
 
+  /** One target per document, so onEntityEvent sees the version our own write-back is producing. */
+  private projectionTarget: ProjectionTarget | undefined;
+
   private target(): ProjectionTarget {
     const d = this.document;
-    return { type: d.entityType, tenantId: d.tenantId, entityId: d.entityId, doc: d.doc, attribution: this.attribution };
+    return (this.projectionTarget ??= {
+      type: d.entityType, tenantId: d.tenantId, entityId: d.entityId, doc: d.doc, attribution: this.attribution,
+    });
   }
 
   /** Tells every client (the editors first of all) how the last projection went, via awareness. */
