@@ -2,16 +2,18 @@
 // entities per type per tenant). One app node over a tenant holding 100K services (20K in quick
 // mode); p50/p99 over HTTP at concurrency 1 and 8 of a detail read, the default list, a filtered
 // list, a text search and a deep cursor page, each beside a raw pg baseline fetching the same data.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { HttpClient } from './lib/http-client.js';
 import { RESULTS_DIR } from './lib/infra.js';
+import { processTreeTicks } from './lib/cpu-share.js';
 import { measure, type Measurement, type MeasureOptions } from './lib/measure.js';
-import { renderProfile, summarizeProfile } from './lib/profile.js';
+import { renderProfile, summarizeProfile, type StackCategory } from './lib/profile.js';
 import { RestBaseline } from './lib/rest-baseline.js';
+import { comparisonRows, memoryRow } from './lib/rows.js';
 import { FULL_SIZES, QUICK_SIZES, SEARCH_WORD, seedCatalog } from './lib/rest-seed.js';
 import type { AppNode } from './lib/node-process.js';
 import type { Row, Suite, SuiteOptions } from './lib/types.js';
-import fs from 'node:fs/promises';
 
 const SUITE = 'rest';
 const CONCURRENCY = [1, 8] as const;
@@ -35,11 +37,12 @@ type Json = any;
 async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   const budget: MeasureOptions = quick
-    ? { count: 200, concurrency: 1, warmup: 30, timeCapMs: 6_000 }
+    ? { count: 60, concurrency: 1, warmup: 5, timeCapMs: 1_000 } // CI: the whole run (every suite) stays under 2 minutes
     : { count: 500, concurrency: 1, warmup: 100, timeCapMs: 30_000 };
 
   const db = await infra.database(SUITE);
   const node = await infra.appNode({ name: SUITE, databaseUrl: db.url });
+  const atStart = await node.memory({ gc: true });
   const anonymous = new HttpClient(node.url);
   const slug = `bench-${Date.now().toString(36)}`;
   const signup = await anonymous.json('POST', '/api/v1/auth/signup', {
@@ -60,6 +63,9 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const ids = await pg.sampleIds(tenantId, quick ? 1_000 : 3_000);
   const depths = Array.from({ length: 40 }, (_, i) => Math.floor(sizes.services * (0.5 + (0.45 * i) / 39)));
   const positions = await pg.positions(tenantId, depths);
+  // Cursors are opaque to clients; walking 50-95% of 100K rows page by page would take thousands
+  // of requests, so the bench makes them the way listing.ts does (base64url JSON {s, k, id}). If
+  // that format changes, the deep-page verification below fails loudly rather than measuring 400s.
   const cursors = positions.map((p) => Buffer.from(JSON.stringify({ s: '-updated_at', k: p.k, id: p.id })).toString('base64url'));
 
   const idle = await node.memory({ gc: true });
@@ -103,63 +109,128 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   // The API and the baseline must fetch the same data, or the ratio means nothing.
   for (const c of cases) await c.verify();
   log('API and baseline answers agree for every case');
-  rows.push(...(await statementCounts(node, api, cases)));
+  rows.push(...(await statementCounts(node, api, cases, log)));
 
+  const { server: postgres } = await infra.postgres();
+  const cpu = new CpuMeter(node, postgres.pid);
   for (const c of cases) {
     for (const concurrency of CONCURRENCY) {
       const opts = { ...budget, concurrency };
-      const ours = await measure((k) => api.getOk(c.path(k)), opts);
-      const base = await measure(async (k) => void (await c.baseline(k)), opts);
+      const oursRun = await cpu.during((afterWarmup) => measure((k) => api.getOk(c.path(k)), { ...opts, afterWarmup }));
+      const baseRun = await cpu.during((afterWarmup) => measure(async (k) => void (await c.baseline(k)), { ...opts, afterWarmup }));
+      const [ours, base] = [oursRun.m, baseRun.m];
       log(`${c.label} c=${concurrency}: ours p50 ${ours.p50.toFixed(2)} p99 ${ours.p99.toFixed(2)} ms, ${ours.throughput.toFixed(0)}/s; ` +
-        `raw pg p50 ${base.p50.toFixed(2)} p99 ${base.p99.toFixed(2)} ms, ${base.throughput.toFixed(0)}/s`);
-      rows.push(...latencyRows(c, concurrency, ours, base));
+        `raw pg p50 ${base.p50.toFixed(2)} p99 ${base.p99.toFixed(2)} ms, ${base.throughput.toFixed(0)}/s; CPU/request: node ` +
+        `${oursRun.appMs.toFixed(2)} vs driver ${baseRun.benchMs.toFixed(2)} ms, PostgreSQL ${oursRun.postgresMs.toFixed(2)} vs ${baseRun.postgresMs.toFixed(2)} ms`);
+      rows.push(...comparisonRows(ours, base, {
+        suite: SUITE, label: c.label, baselineName: BASELINE, concurrency, targetMs: c.targetMs, targetName: 'TPRD',
+        throughputUnit: concurrency > 1 ? 'req/s' : undefined,
+      }));
+      if (concurrency === 8) rows.push(...cpuRows(c.label, oursRun, baseRun));
+      if (c.key === 'list' && concurrency === 1) {
+        // What meta.total costs: the same page without the count(*) over the tenant's rows.
+        const pageOnly = await measure(async () => void (await pg.list(tenantId, { limit: 50 }, { total: false })), opts);
+        log(`${c.label} c=1: raw pg page only (no total) p50 ${pageOnly.p50.toFixed(2)} p99 ${pageOnly.p99.toFixed(2)} ms`);
+        rows.push(...comparisonRows(ours, pageOnly, { suite: SUITE, label: c.label, baselineName: `${BASELINE}, page only (no total)`, concurrency }));
+      }
     }
   }
 
   const loaded = await node.memory();
   const loadedGc = await node.memory({ gc: true });
   rows.push(
-    { suite: SUITE, metric: `app node RSS, idle after seeding ${sizes.services.toLocaleString('en-US')} services`, unit: 'MB', value: idle.rss / MB },
-    { suite: SUITE, metric: 'app node RSS after the load', unit: 'MB', value: loaded.rss / MB },
-    { suite: SUITE, metric: 'app node JS heap used after the load (after GC)', unit: 'MB', value: loadedGc.heapUsed / MB },
+    memoryRow(SUITE, 'app node RSS right after start (after GC)', atStart.rss),
+    memoryRow(SUITE, `app node RSS, idle after signup and seeding ${sizes.services.toLocaleString('en-US')} services (after GC)`, idle.rss),
+    memoryRow(SUITE, 'app node RSS right after the load', loaded.rss),
+    memoryRow(SUITE, 'app node JS heap used after the load (after GC)', loadedGc.heapUsed),
   );
 
-  if (flags.profile) await profileCase(node, api, cases, flags.profile === 'true' ? 'detail' : flags.profile, quick, log);
-  return rows;
-}
-
-function latencyRows(c: ReadCase, concurrency: number, ours: Measurement, base: Measurement): Row[] {
-  const note = (m: Measurement) => (m.cappedEarly ? 'time cap hit' : undefined);
-  const rows: Row[] = (['p50', 'p99'] as const).map((p) => ({
-    suite: SUITE, metric: `${c.label} ${p} (c=${concurrency})`, unit: 'ms', value: ours[p],
-    baseline: { name: BASELINE, value: base[p] }, samples: ours.latencies.length,
-    note: note(ours) ?? (p === 'p99' ? `TPRD <${c.targetMs} ms ${ours.p99 < c.targetMs ? 'met' : 'MISSED'}` : undefined),
-  }));
-  if (concurrency > 1) {
-    rows.push({
-      suite: SUITE, metric: `${c.label} throughput (c=${concurrency})`, unit: 'req/s', value: ours.throughput,
-      baseline: { name: BASELINE, value: base.throughput }, samples: ours.latencies.length, note: note(ours),
+  // --profile profiles every suite (the detail view here); --profile=rest:<case> picks a case.
+  const profile = flags.profile === 'true' || flags.profile === SUITE ? 'detail' : /^rest:(\w+)$/.exec(flags.profile ?? '')?.[1];
+  if (profile) {
+    // A failed profile costs the profile, not the measurements above.
+    await profileCase(node, api, cases, profile, quick, log).catch((err: unknown) => {
+      log(`profile failed: ${err instanceof Error ? err.message : String(err)}`);
+      rows.push({ suite: SUITE, metric: `profile of ${profile}`, unit: '', value: NaN, note: 'FAILED, see the log' });
     });
   }
   return rows;
 }
 
-/** SQL statements the node sends per request (knex 'query' events), beside the baseline's. */
-async function statementCounts(node: AppNode, api: HttpClient, cases: ReadCase[]): Promise<Row[]> {
+interface CpuPerRequest { m: Measurement; appMs: number; benchMs: number; postgresMs: number }
+
+/**
+ * CPU time per request, which other load on the machine hardly distorts (unlike latency): the app
+ * node's, the bench process's (the load generator, or the pg driver of the baseline) and the
+ * PostgreSQL server's (postmaster and backends, 10 ms ticks, so meaningful over hundreds of requests).
+ */
+class CpuMeter {
+  constructor(private readonly node: AppNode, private readonly postgresPid: number) {}
+
+  async during(run: (afterWarmup: () => Promise<void>) => Promise<Measurement>): Promise<CpuPerRequest> {
+    let start: { app: NodeJS.CpuUsage; bench: NodeJS.CpuUsage; pgTicks: number } | undefined;
+    const m = await run(async () => {
+      start = { app: await this.node.cpuUsage(), bench: process.cpuUsage(), pgTicks: processTreeTicks(this.postgresPid) };
+    });
+    const app = await this.node.cpuUsage();
+    const bench = process.cpuUsage(start!.bench);
+    const pgTicks = processTreeTicks(this.postgresPid) - start!.pgTicks;
+    const n = Math.max(1, m.latencies.length);
+    const ms = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+    return { m, appMs: (ms(app) - ms(start!.app)) / n, benchMs: ms(bench) / n, postgresMs: (pgTicks * 10) / n };
+  }
+}
+
+function cpuRows(label: string, ours: CpuPerRequest, base: CpuPerRequest): Row[] {
+  return [
+    {
+      suite: SUITE, metric: `${label}: Node CPU per request (app node vs pg driver)`, unit: 'ms', value: ours.appMs,
+      baseline: { name: BASELINE, value: base.benchMs }, samples: ours.m.latencies.length,
+    },
+    {
+      suite: SUITE, metric: `${label}: PostgreSQL CPU per request`, unit: 'ms', value: ours.postgresMs,
+      baseline: { name: BASELINE, value: base.postgresMs }, samples: ours.m.latencies.length,
+    },
+  ];
+}
+
+/**
+ * SQL statements the node sends per request (knex 'query' events), beside the baseline's; the
+ * statements of one request go to bench/results/rest-<case>-statements.sql for reading.
+ */
+async function statementCounts(node: AppNode, api: HttpClient, cases: ReadCase[], log: SuiteOptions['log']): Promise<Row[]> {
   const rows: Row[] = [];
   const baselineStatements: Record<string, number> = { detail: 1 };
   for (const c of cases.filter((x) => x.key === 'detail' || x.key === 'list')) {
+    await node.startQueryCount();
+    await api.getOk(c.path(0));
+    const one = await node.stopQueryCount();
+    const file = path.join(RESULTS_DIR, `rest-${c.key}-statements.sql`);
+    await fs.mkdir(RESULTS_DIR, { recursive: true });
+    await fs.writeFile(file, `-- ${c.label}: the ${one.count} statements of one request\n${one.statements.map((q) => `${q};`).join('\n')}\n`);
     const n = 20;
     await node.startQueryCount();
     for (let k = 0; k < n; k++) await api.getOk(c.path(k));
-    const statements = (await node.stopQueryCount()) / n;
+    const { count } = await node.stopQueryCount();
+    log(`${c.label}: ${count / n} SQL statements per request (one request's in ${path.relative(process.cwd(), file)})`);
     rows.push({
-      suite: SUITE, metric: `SQL statements per request: ${c.label}`, unit: 'stmts', value: statements,
+      suite: SUITE, metric: `SQL statements per request: ${c.label}`, unit: 'stmts', value: count / n,
       baseline: { name: BASELINE, value: baselineStatements[c.key] ?? 2 },
     });
   }
   return rows;
 }
+
+/** How a REST request's CPU divides up, by what is on the stack (first match wins). */
+export const REST_PROFILE_CATEGORIES: StackCategory[] = [
+  ['JWT verification (jsonwebtoken, incl. key parsing)', /node_modules\/(jsonwebtoken|jws)\//],
+  ['pg driver and socket writes', /node_modules\/(pg|pg-protocol|pg-types|postgres-date)\//],
+  ['knex/objection: building and running statements', /node_modules\/(knex|objection|tarn|lodash)\//],
+  ['zod (request parsing)', /node_modules\/zod\//],
+  ['response serialisation (express res.json)', /node_modules\/express\/lib\/response/],
+  ['express/router dispatch', /node_modules\/(express|router|body-parser)\//],
+  ['src/ (our own code)', /\/src\//],
+];
 
 async function profileCase(node: AppNode, api: HttpClient, cases: ReadCase[], key: string, quick: boolean, log: SuiteOptions['log']) {
   const c = cases.find((x) => x.key === key);
@@ -169,22 +240,27 @@ async function profileCase(node: AppNode, api: HttpClient, cases: ReadCase[], ke
   const m = await measure((k) => api.getOk(c.path(k)), { count: quick ? 500 : 3_000, concurrency: 8, warmup: 0, timeCapMs: 60_000 });
   await node.stopProfile(file);
   const text = `${c.label}: ${m.latencies.length} requests at c=8 under the profiler (p50 ${m.p50.toFixed(2)} ms)\n` +
-    renderProfile(await summarizeProfile(file, 30));
+    renderProfile(await summarizeProfile(file, 30, REST_PROFILE_CATEGORIES));
   await fs.writeFile(file.replace(/\.cpuprofile$/, '-profile.txt'), text + '\n');
   log(`profile written to ${path.relative(process.cwd(), file)}\n${text}`);
 }
 
 function compareDetail(ours: Json, base: Json): void {
   const ids = (list: Json[] | undefined) => (list ?? []).map((x: Json) => x.id ?? x).join(',');
+  // The detail view's related summaries come in no particular order: compare them as sets.
+  const set = (list: Json[] | undefined) => (list ?? []).map((x: Json) => x.id).sort().join(',');
   const checks: [string, unknown, unknown][] = [
     ['id', ours.id, base.id],
     ['row_version', ours.row_version, base.row_version],
     ['team', ours.team?.id ?? null, base.team?.id ?? null],
     ['component_ids', ours.component_ids.join(','), ids(base.component_ids)],
     ['depends_on_service_ids', ours.depends_on_service_ids.join(','), ids(base.depends_on_service_ids)],
-    ['components', ids(ours.components), ids(base.components)],
-    ['dependents', ids(ours.dependents), ids(base.dependents)],
-    ['products', ids(ours.products), ids(base.products)],
+    ['components', set(ours.components), set(base.components)],
+    ['depends_on', set(ours.depends_on), set(base.depends_on)],
+    ['dependents', set(ours.dependents), set(base.dependents)],
+    ['resources', set(ours.resources), set(base.resources)],
+    ['repositories', set(ours.repositories), set(base.repositories)],
+    ['products', set(ours.products), set(base.products)],
     ['assignments', ours.assignments.map((a: Json) => `${a.person_id}|${a.role}|${a.person?.email}`).join(','),
       base.assignments.map((a: Json) => `${a.person_id}|${a.role}|${a.person?.email}`).join(',')],
     ['incidents', ids(ours.incidents), ids(base.incidents)],

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only=rest,fanout] [--profile[=<case>]] [--list]`: runs the
+// `npm run bench [-- --quick] [--only=rest,fanout] [--profile[=<suite>|rest:<case>]] [--list]`: runs the
 // benchmark suites (every bench/<name>.ts exporting a Suite as default), prints ONE table at the
 // end and writes it to bench/results/latest.json. Infrastructure is started on demand and always
 // stopped: at the end, on a suite's error, on Ctrl-C/SIGTERM and when the watchdog fires.
@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CpuShare } from './lib/cpu-share.js';
 import { BenchInfra, RESULTS_DIR } from './lib/infra.js';
 import { renderTable, withRatios } from './lib/table.js';
 import type { Row, Suite } from './lib/types.js';
@@ -54,7 +55,7 @@ async function loadSuite(name: string): Promise<Suite> {
   return suite;
 }
 
-function machine(infra: BenchInfra) {
+function machine(infra: BenchInfra, loadAtStart: number[], cpu: ReturnType<CpuShare['measure']>) {
   return {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -63,6 +64,10 @@ function machine(infra: BenchInfra) {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     postgres: infra.postgresVersion,
     redis: infra.redisVersion,
+    /** 1-minute load average at the start and at the end: other work on the machine skews results. */
+    loadAverage: { start: loadAtStart[0], end: os.loadavg()[0] },
+    /** Shares of the machine's CPU capacity during the run: ours (bench, nodes, databases) and other processes'. */
+    cpuShare: cpu,
   };
 }
 
@@ -78,12 +83,15 @@ async function main(): Promise<number> {
   const selected = args.only ? available.filter((n) => args.only!.includes(n)) : available;
 
   const started = Date.now();
+  const loadAtStart = os.loadavg();
+  const cpu = new CpuShare();
   const log = (message: string) => {
     const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
     process.stderr.write(`[bench ${t}s] ${message}\n`);
   };
   const mode = args.quick ? 'quick' : 'full';
-  log(`mode ${mode}; suites ${selected.join(', ')}; ${os.cpus().length} CPUs, node ${process.version}`);
+  log(`mode ${mode}; suites ${selected.join(', ')}; ${os.cpus().length} CPUs, node ${process.version}, ` +
+    `load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
 
   const infra = new BenchInfra(log);
   const rows: Row[] = [];
@@ -96,15 +104,21 @@ async function main(): Promise<number> {
     if (reason) errors.push({ suite: '(runner)', error: reason });
     log('stopping infrastructure');
     await infra.close();
+    const cpuShare = cpu.measure();
     const table = withRatios(rows);
     const result = {
       mode, startedAt: new Date(started).toISOString(), durationSeconds: Math.round((Date.now() - started) / 100) / 10,
-      machine: machine(infra), suites: selected, rows: table, errors,
+      machine: machine(infra, loadAtStart, cpuShare), suites: selected, rows: table, errors,
     };
     await fs.mkdir(RESULTS_DIR, { recursive: true });
     await fs.writeFile(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
     console.log(`\nAppInventory Live benchmarks — ${mode} mode, ${result.durationSeconds} s, ` +
       `${result.machine.cpus} CPUs, node ${process.version}, PostgreSQL ${infra.postgresVersion ?? '-'}\n`);
+    const share = result.machine.cpuShare;
+    if (share) {
+      console.log(`CPU during the run: ours ${(share.ours * 100).toFixed(0)}% of the machine, other processes ${(share.others * 100).toFixed(0)}%` +
+        (share.others > 0.1 ? ' — WARNING: the machine was shared, these numbers are pessimistic.' : '.') + '\n');
+    }
     console.log(renderTable(table));
     for (const e of errors) console.log(`\nFAILED ${e.suite}: ${e.error}`);
     console.log(`\n(written to ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'latest.json'))})`);
@@ -112,8 +126,13 @@ async function main(): Promise<number> {
   };
 
   const interrupted = new Promise<number>((resolve) => {
+    // Ctrl-C reaches us twice (from the terminal and relayed by the tsx CLI): handle every signal,
+    // or the second one would kill us in the middle of stopping PostgreSQL.
+    let signalled = false;
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => {
+      process.on(signal, () => {
+        if (signalled) return log(`${signal}: already stopping`);
+        signalled = true;
         log(`${signal}: stopping`);
         void finish(`interrupted by ${signal}`).then(() => resolve(130));
       });

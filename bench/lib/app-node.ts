@@ -3,7 +3,8 @@
 // SQL statement count, close). It exits by itself when the parent goes away.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
+import { Session, type Profiler } from 'node:inspector/promises';
+import { findSourceMap } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle } from '../../src/app.js';
@@ -36,8 +37,11 @@ let app: AppHandle | undefined;
 let profiler: Session | undefined;
 let queries = 0;
 let counting = false;
-knex.on('query', () => {
-  if (counting) queries++;
+const statements: string[] = [];
+knex.on('query', (q: { sql?: string }) => {
+  if (!counting) return;
+  queries++;
+  if (statements.length < 100) statements.push(q.sql ?? '');
 });
 
 let stopping: Promise<void> | undefined;
@@ -77,22 +81,42 @@ async function handle(msg: Command): Promise<unknown> {
       const { profile } = await profiler.post('Profiler.stop');
       profiler.disconnect();
       profiler = undefined;
+      toSourcePositions(profile);
       await fs.mkdir(path.dirname(String(msg.file)), { recursive: true });
       await fs.writeFile(String(msg.file), JSON.stringify(profile));
       return undefined;
     }
+    case 'cpu':
+      return process.cpuUsage();
     case 'count-start':
       queries = 0;
+      statements.length = 0;
       counting = true;
       return undefined;
     case 'count-stop':
       counting = false;
-      return queries;
+      return { count: queries, statements: [...statements] };
     case 'close':
       setImmediate(() => void shutdown(0));
       return undefined;
     default:
       throw new Error(`unknown command ${msg.cmd}`);
+  }
+}
+
+/**
+ * tsx compiles each TypeScript module to one line, so the profile's positions in our own files are
+ * all "line 1"; its inline source maps (tsx enables them) give back the TypeScript line of each function.
+ */
+function toSourcePositions(profile: Profiler.Profile): void {
+  for (const node of profile.nodes) {
+    const frame = node.callFrame;
+    if (!frame.url.startsWith('file://') || frame.url.includes('/node_modules/')) continue;
+    const entry = findSourceMap(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
+    if (!entry || !('originalLine' in entry)) continue;
+    frame.lineNumber = entry.originalLine;
+    frame.columnNumber = entry.originalColumn;
+    delete node.positionTicks; // generated-code lines, meaningless now
   }
 }
 
@@ -109,7 +133,7 @@ process.on('SIGTERM', () => void shutdown(0));
 process.on('SIGINT', () => {});
 
 try {
-  app = await startServer({ config, knex, logger });
+  app = await startServer({ config, knex, logger, live: opts.live });
   send({ type: 'ready', url: app.url });
 } catch (err) {
   send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });

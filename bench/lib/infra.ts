@@ -2,6 +2,7 @@
 // errors and Ctrl-C): one embedded PostgreSQL in a temp dir (a database per suite), an optional
 // redis-server on a free port, and app nodes as child processes. Everything listens on 127.0.0.1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,7 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import { createKnex, migrateLatest } from '../../src/platform/db.js';
-import { findFreePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/platform/embedded-postgres.js';
+import {
+  findFreePort, isProcessAlive, startEmbeddedPostgres, stopStalePostgres, type EmbeddedPostgres,
+} from '../../src/platform/embedded-postgres.js';
+import { startReaper } from './reaper.js';
 import { startAppNode, type AppNode, type AppNodeOptions } from './node-process.js';
 import type { Log } from './types.js';
 
@@ -23,6 +27,7 @@ export interface BenchDatabase {
 type Cleanup = { label: string; run: () => Promise<void> };
 
 const CLEANUP_TIMEOUT_MS = 45_000;
+const TEMP_PREFIX = 'appinventory-bench-pg-';
 /** bench/results/: latest.json and profiles; kept out of git. */
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 
@@ -45,12 +50,18 @@ export class BenchInfra {
   /** The embedded server, started once per run in a fresh temp dir removed at the end. */
   postgres(): Promise<{ server: EmbeddedPostgres; admin: Knex }> {
     this.postgresStart ??= (async () => {
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'appinventory-bench-pg-'));
+      await sweepStaleRuns(this.log);
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), TEMP_PREFIX));
+      writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
       this.defer(`remove ${dir}`, () => fs.rm(dir, { recursive: true, force: true }));
+      // Last resort when the process ends without the cleanups (a crash, a second fatal signal).
+      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
       // As root the server runs as the `postgres` user, which must be able to enter the dir.
       await fs.chmod(dir, 0o755);
       const started = Date.now();
       const server = await startEmbeddedPostgres({ dataDir: dir });
+      const reaper = startReaper({ pids: [server.pid], dirs: [dir] });
+      this.defer('disarm the PostgreSQL reaper', () => reaper.disarm());
       this.defer('stop PostgreSQL', () => server.stop());
       const admin = createKnex(server.adminConnectionString, { poolMax: 2 });
       this.defer('close admin pool', () => admin.destroy());
@@ -94,6 +105,8 @@ export class BenchInfra {
       const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
+      const reaper = startReaper({ pids: [child.pid!], signal: 'TERM' });
+      this.defer('disarm the redis reaper', () => reaper.disarm());
       this.defer('stop redis-server', () => stopChild(child, 'SIGTERM', 5_000));
       await waitForPort(port, 10_000, child);
       this.log(`redis-server ${this.redisVersion ?? ''} up on 127.0.0.1:${port}`);
@@ -154,4 +167,29 @@ async function waitForPort(port: number, timeoutMs: number, child: ChildProcess)
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+/**
+ * A run killed outright (SIGKILL, e.g. by the tsx CLI when Ctrl-C is not acknowledged within 30 ms)
+ * leaves its temp dir and maybe its PostgreSQL behind: stop and remove those whose owner is gone.
+ */
+async function sweepStaleRuns(log: Log): Promise<void> {
+  const tmp = os.tmpdir();
+  for (const entry of await fs.readdir(tmp)) {
+    if (!entry.startsWith(TEMP_PREFIX)) continue;
+    const dir = path.join(tmp, entry);
+    const ownerFile = path.join(dir, 'owner.pid');
+    if (existsSync(ownerFile) && isProcessAlive(Number(readFileSync(ownerFile, 'utf8')))) continue;
+    if (!existsSync(ownerFile)) {
+      const { mtimeMs } = await fs.stat(dir).catch(() => ({ mtimeMs: 0 }));
+      if (Date.now() - mtimeMs < 60_000) continue; // being created right now
+    }
+    try {
+      if (await stopStalePostgres(path.join(dir, 'pg'), { log })) log(`stopped the PostgreSQL of an earlier run in ${dir}`);
+      await fs.rm(dir, { recursive: true, force: true });
+      log(`removed ${dir}, left by an earlier run`);
+    } catch (err) {
+      log(`could not clean up ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 }

@@ -8,6 +8,8 @@ export interface MeasureOptions {
   warmup: number;
   /** Stop early (with fewer samples) when the measurement takes longer than this. */
   timeCapMs: number;
+  /** Called between the warm-up and the timed part (e.g. to read CPU counters). */
+  afterWarmup?: () => Promise<void>;
 }
 
 export interface Measurement {
@@ -25,6 +27,7 @@ export interface Measurement {
 /** `op(k)` gets the operation's index k (0, 1, 2, …), to rotate ids or cursors. */
 export async function measure(op: (k: number) => Promise<void>, opts: MeasureOptions): Promise<Measurement> {
   await runLoop(op, opts.warmup, opts.concurrency, opts.timeCapMs, []);
+  await opts.afterWarmup?.();
   const latencies: number[] = [];
   const started = performance.now();
   const cappedEarly = await runLoop(op, opts.count, opts.concurrency, opts.timeCapMs, latencies);

@@ -14,6 +14,8 @@ export interface AppNodeOptions {
   redisUrl?: string;
   /** The node's knex pool (the production default is 10). */
   dbPoolMax?: number;
+  /** startServer's live options (change-log sweep interval, Redis channel prefix). */
+  live?: { sweepIntervalMs?: number; redisPrefix?: string };
   /** Extra flags for node, e.g. ['--max-old-space-size=512']. */
   execArgv?: string[];
 }
@@ -31,13 +33,16 @@ export interface AppNode {
   pid: number;
   /** process.memoryUsage() of the node, after a full GC when `gc` is set. */
   memory(opts?: { gc?: boolean }): Promise<NodeMemory>;
+  /** process.cpuUsage() of the node (µs of user and system CPU since it started). */
+  cpuUsage(): Promise<NodeJS.CpuUsage>;
   /** Starts the V8 sampling profiler in the node (inspector session, interval in µs). */
   startProfile(intervalUs?: number): Promise<void>;
   /** Stops it and writes the .cpuprofile to `file`. */
   stopProfile(file: string): Promise<void>;
   /** Counts the SQL statements the node sends from now on (knex 'query' events). */
   startQueryCount(): Promise<void>;
-  stopQueryCount(): Promise<number>;
+  /** The count, and the text of the first 100 statements. */
+  stopQueryCount(): Promise<{ count: number; statements: string[] }>;
   close(): Promise<void>;
 }
 
@@ -95,10 +100,11 @@ export async function startAppNode(opts: AppNodeOptions, log: Log): Promise<AppN
     url: ready.url,
     pid: child.pid!,
     memory: (o = {}) => call<NodeMemory>('memory', { gc: o.gc ?? false }),
+    cpuUsage: () => call<NodeJS.CpuUsage>('cpu'),
     startProfile: (intervalUs = 250) => call<void>('profile-start', { intervalUs }),
     stopProfile: (file) => call<void>('profile-stop', { file }),
     startQueryCount: () => call<void>('count-start'),
-    stopQueryCount: () => call<number>('count-stop'),
+    stopQueryCount: () => call<{ count: number; statements: string[] }>('count-stop'),
     close: () =>
       (closing ??= (async () => {
         if (child.connected) await call<void>('close').catch(() => {});

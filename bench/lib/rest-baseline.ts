@@ -90,7 +90,7 @@ export class RestBaseline {
   }
 
   /** One page (default sort -updated_at, id) with relation id lists, plus the total, in parallel. */
-  async list(tenantId: string, spec: ListSpec): Promise<{ rows: Record<string, unknown>[]; total: number }> {
+  async list(tenantId: string, spec: ListSpec, opts: { total?: boolean } = {}): Promise<{ rows: Record<string, unknown>[]; total: number }> {
     const pageParams: unknown[] = [tenantId];
     const pageWhere = listWhere(spec, pageParams, true);
     pageParams.push(spec.limit + 1);
@@ -107,9 +107,9 @@ export class RestBaseline {
          FROM page s ORDER BY s.updated_at DESC, s.id DESC`,
         pageParams,
       ),
-      this.pool.query(`SELECT count(*) AS total FROM services s WHERE ${countWhere}`, countParams),
+      opts.total === false ? undefined : this.pool.query(`SELECT count(*) AS total FROM services s WHERE ${countWhere}`, countParams),
     ]);
-    return { rows: page.rows.slice(0, spec.limit), total: Number(count.rows[0].total) };
+    return { rows: page.rows.slice(0, spec.limit), total: count ? Number(count.rows[0].total) : NaN };
   }
 
   /** Keyset positions at the given 1-based depths of the default order (for deep-page cursors). */

@@ -23,7 +23,7 @@ export const QUICK_SIZES: SeedSizes = {
   services: 20_000, teams: 50, people: 500, components: 1_000, resources: 400, repositories: 600, products: 40, incidents: 60,
 };
 
-/** The word that `q=` searches for; it appears in every 20th service description. */
+/** The word that `q=` searches for; it appears in 5% of the service descriptions. */
 export const SEARCH_WORD = 'payments';
 
 const pad = (prefix: string, expr: string) => `'${prefix}-' || lpad((${expr})::text, 6, '0')`;
@@ -33,6 +33,9 @@ export async function seedCatalog(knex: Knex, tenantId: string, userId: string, 
   const step = async (label: string, sql: string, bindings: Knex.RawBinding[] = []) => {
     const started = Date.now();
     const result = await knex.raw(sql, bindings);
+    // Fresh statistics before the next step joins on this table (else the planner guesses badly).
+    const table = /INSERT INTO (\w+)/.exec(sql)?.[1];
+    if (table) await knex.raw(`ANALYZE ${table}`);
     log(`seed ${label}: ${result.rowCount ?? '?'} rows in ${Date.now() - started} ms`);
   };
   // Names are prefix-<i>, so relations below find rows by (tenant_id, name): the live-name unique index.
@@ -67,27 +70,29 @@ export async function seedCatalog(knex: Knex, tenantId: string, userId: string, 
       FROM generate_series(1, ${n.products}) i ${byName('teams', 'team', `1 + i % ${n.teams}`, 'tm')}`));
 
   // Services: 3 of 4 owned by a team; statuses 60% active, 10% planned, 10% maintenance, 20%
-  // deprecated; the search word in every 20th description; created and updated times spread out
+  // deprecated; the search word in 5% of descriptions; created and updated times spread out
   // (updated_at is a permutation of the rows, so the default sort is not the insertion order).
+  // Which rows get what is decided by a hash of i, not by i modulo something: periodic data puts
+  // every ANALYZE histogram bound on the same kind of row (all 'payments', say) and misleads the planner.
   const N = n.services;
   await step('services', named(`INSERT INTO services
       (tenant_id, name, type, description, team_id, status, operational_status, tags, attributes, created_at, updated_at, created_by, updated_by)
     SELECT :t, ${pad('svc', 'i')},
-           (ARRAY['api','web_application','database','message_queue','cache','infrastructure'])[1 + i % 6],
-           CASE WHEN i % 20 = 0 THEN 'Handles card ${SEARCH_WORD} for the ' || (ARRAY['eu','us','apac'])[1 + i % 3] || ' region'
-                WHEN i % 9 = 0 THEN NULL
-                ELSE (ARRAY['Internal','Customer-facing','Batch','Partner'])[1 + i % 4] || ' service ' || i || ' of the '
-                     || (ARRAY['orders','billing','search','identity','logistics','catalog','analytics'])[1 + i % 7] || ' domain' END,
-           CASE WHEN i % 4 <> 0 THEN (SELECT id FROM teams WHERE tenant_id = :t AND name = ${pad('team', `1 + i % ${n.teams}`)}) END,
-           (ARRAY['active','active','active','active','active','active','planned','maintenance','deprecated','deprecated'])[1 + i % 10],
-           CASE WHEN i % 499 = 0 THEN 'outage' WHEN i % 97 = 0 THEN 'degraded' ELSE 'operational' END,
-           CASE WHEN i % 5 = 0 THEN '["pci"]'::jsonb WHEN i % 7 = 0 THEN '["tier-1","customer-facing"]'::jsonb ELSE '[]'::jsonb END,
-           CASE i % 6 WHEN 0 THEN jsonb_build_object('protocol', 'https', 'sla', '99.9', 'auth_method', 'oauth2')
+           (ARRAY['api','web_application','database','message_queue','cache','infrastructure'])[1 + h % 6],
+           CASE WHEN h % 20 = 0 THEN 'Handles card ${SEARCH_WORD} for the ' || (ARRAY['eu','us','apac'])[1 + h % 3] || ' region'
+                WHEN h % 9 = 1 THEN NULL
+                ELSE (ARRAY['Internal','Customer-facing','Batch','Partner'])[1 + h % 4] || ' service ' || i || ' of the '
+                     || (ARRAY['orders','billing','search','identity','logistics','catalog','analytics'])[1 + h % 7] || ' domain' END,
+           CASE WHEN h % 4 <> 0 THEN (SELECT id FROM teams WHERE tenant_id = :t AND name = ${pad('team', `1 + h % ${n.teams}`)}) END,
+           (ARRAY['active','active','active','active','active','active','planned','maintenance','deprecated','deprecated'])[1 + (h / 7) % 10],
+           CASE WHEN h % 499 = 0 THEN 'outage' WHEN h % 97 = 0 THEN 'degraded' ELSE 'operational' END,
+           CASE WHEN h % 5 = 0 THEN '["pci"]'::jsonb WHEN h % 7 = 0 THEN '["tier-1","customer-facing"]'::jsonb ELSE '[]'::jsonb END,
+           CASE h % 6 WHEN 0 THEN jsonb_build_object('protocol', 'https', 'sla', '99.9', 'auth_method', 'oauth2')
                       WHEN 2 THEN jsonb_build_object('db_type', 'postgres', 'version', '16', 'encryption', true)
                       ELSE '{}'::jsonb END,
            now() - make_interval(mins => i), now() - make_interval(secs => (i::bigint * 7919) % ${N}),
            '${userId}', '${userId}'
-      FROM generate_series(1, ${N}) i`));
+      FROM generate_series(1, ${N}) i CROSS JOIN LATERAL (SELECT abs(hashint4(i)::bigint) AS h) x`));
 
   const svc = (expr: string) => byName('services', 'svc', expr, 's');
   await step('service_components', named(`INSERT INTO service_components (service_id, component_id)
