@@ -1,10 +1,9 @@
 // The parent side of an app node running in its own process (bench/lib/app-node.ts): start it,
 // ask it for its memory, profile it, close it. A separate process keeps the load generator and
 // the raw-driver baselines off the node's event loop, and gives the node its own RSS.
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import readline from 'node:readline';
 import { stopChild } from './infra.js';
+import { startWorker } from './worker.js';
 import type { Log } from './types.js';
 
 export interface AppNodeOptions {
@@ -46,58 +45,20 @@ export interface AppNode {
   close(): Promise<void>;
 }
 
-interface Reply { id: number; ok: boolean; result?: unknown; error?: string }
 
 const ENTRY = fileURLToPath(new URL('./app-node.ts', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const CALL_TIMEOUT_MS = 60_000;
 
 export async function startAppNode(opts: AppNodeOptions, log: Log): Promise<AppNode> {
-  const tsx = import.meta.resolve('tsx');
-  const child = fork(ENTRY, [], {
-    execArgv: ['--import', tsx, '--expose-gc', ...(opts.execArgv ?? [])],
-    env: { ...process.env, BENCH_APP_NODE: JSON.stringify(opts) },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  for (const stream of [child.stdout!, child.stderr!]) {
-    readline.createInterface({ input: stream }).on('line', (line) => log(`[node ${opts.name}] ${line}`));
-  }
-
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  let nextId = 1;
-  child.on('message', (msg: Reply | { type: string }) => {
-    if (!('id' in msg)) return;
-    const call = pending.get(msg.id);
-    if (!call) return;
-    pending.delete(msg.id);
-    clearTimeout(call.timer);
-    if (msg.ok) call.resolve(msg.result);
-    else call.reject(new Error(`app node ${opts.name}: ${msg.error}`));
-  });
-  child.on('exit', (code, signal) => {
-    for (const call of pending.values()) {
-      clearTimeout(call.timer);
-      call.reject(new Error(`app node ${opts.name} exited (${signal ?? code})`));
-    }
-    pending.clear();
-  });
-  const call = <T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (!child.connected) return reject(new Error(`app node ${opts.name} is gone`));
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error(`app node ${opts.name}: ${cmd} timed out`));
-      }, CALL_TIMEOUT_MS);
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      child.send({ id, cmd, ...args });
-    });
-
-  const ready = await waitForReady(child, opts.name);
+  const { child, url, call } = await startWorker({
+    entry: ENTRY, label: `node ${opts.name}`, env: { BENCH_APP_NODE: JSON.stringify(opts) }, execArgv: opts.execArgv,
+    startTimeoutMs: START_TIMEOUT_MS, callTimeoutMs: CALL_TIMEOUT_MS,
+  }, log);
   let closing: Promise<void> | undefined;
   return {
     name: opts.name,
-    url: ready.url,
+    url,
     pid: child.pid!,
     memory: (o = {}) => call<NodeMemory>('memory', { gc: o.gc ?? false }),
     cpuUsage: () => call<NodeJS.CpuUsage>('cpu'),
@@ -113,31 +74,3 @@ export async function startAppNode(opts: AppNodeOptions, log: Log): Promise<AppN
   };
 }
 
-function waitForReady(child: ChildProcess, name: string): Promise<{ url: string }> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`app node ${name} did not start within ${START_TIMEOUT_MS} ms`));
-    }, START_TIMEOUT_MS);
-    const onMessage = (msg: { type?: string; url?: string; error?: string }) => {
-      if (msg.type === 'ready') {
-        cleanup();
-        resolve({ url: msg.url! });
-      } else if (msg.type === 'failed') {
-        cleanup();
-        reject(new Error(`app node ${name} failed to start: ${msg.error}`));
-      }
-    };
-    const onExit = (code: number | null, signal: string | null) => {
-      cleanup();
-      reject(new Error(`app node ${name} exited during start-up (${signal ?? code})`));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
