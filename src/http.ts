@@ -59,14 +59,17 @@ export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): exp
   });
   api.use(express.json({ limit: BODY_LIMIT, type: JSON_TYPES }));
 
+  // Each route group gets its own services only.
+  const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;
   const privateRoutes = [
-    meRoutes(domain), userRoutes(domain), apiKeyRoutes(domain), ...catalogRoutes(domain), incidentRoutes(domain),
-    scorecardRoutes(domain), dashboardRoutes(domain), commentRoutes(domain), ...logRoutes(domain),
+    meRoutes({ users }), userRoutes({ users }), apiKeyRoutes({ apiKeys }), ...catalogRoutes({ entities, scorecards, permissions }),
+    incidentRoutes({ incidents, permissions }), scorecardRoutes({ scorecards }), dashboardRoutes({ dashboards, permissions }),
+    commentRoutes({ comments }), ...logRoutes({ audit, changeLog }),
   ];
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument({ title: 'AppInventory Live', version: '1' }));
   });
-  const auth = authRoutes(domain);
+  const auth = authRoutes({ auth: domain.auth });
   api.use(auth.prefix, auth.router);
   api.use(requireAuth((token) => domain.auth.authenticate(token), domain.knex));
   for (const group of privateRoutes) api.use(group.prefix, group.router);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../src/platform/context.js';
-import { parseListQuery } from '../src/modules/catalog/listing.js';
+import { parseListQuery } from '../src/platform/listing.js';
 import { DASHBOARD_LISTING, DashboardService } from '../src/modules/dashboards/service.js';
 import { PermissionService } from '../src/modules/permissions/service.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
 import { KINDS } from '../src/modules/catalog/kinds.js';
-import { buildListQueries, type ListQuery } from '../src/modules/catalog/listing.js';
+import { buildListQueries, type ListQuery } from '../src/platform/listing.js';
 import type { ServiceContext } from '../src/platform/context.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../src/platform/context.js';
 import { PermissionService, recordExists } from '../src/modules/permissions/service.js';
-import { grantLevel } from '../src/modules/permissions/model.js';
+import { grantLevel } from '../src/modules/access/policy.js';
 import { actingAs, createHarness, createTenant, createUser } from './support/factories.js';
 import { rejectsWith, readOnlyKey } from './support/assertions.js';
 

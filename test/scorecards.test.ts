@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../src/platform/context.js';
 import { toAppError } from '../src/platform/errors.js';
-import { parseListQuery } from '../src/modules/catalog/listing.js';
-import { evaluate } from '../src/modules/scorecards/checks.js';
+import { parseListQuery } from '../src/platform/listing.js';
+import { evaluate } from '../src/modules/scorecards/scoring.js';
 import {
   SCORECARD_LISTING, ScorecardService, type CriterionData, type EntityResult, type ScorecardData,
 } from '../src/modules/scorecards/service.js';

@@ -57,3 +57,47 @@ export function scoped<C extends typeof Model>(
     .query(dbOf(ctx) as Transaction)
     .context({ tenantId: ctx.tenantId, includeDeleted: opts.includeDeleted ?? false }) as unknown as QueryBuilder<InstanceType<C>, InstanceType<C>[]>;
 }
+
+/**
+ * A link table without a tenant_id of its own (catalog associations, an incident's affected
+ * entities): its rows belong to the tenant of their owner row, and are only reached through it.
+ */
+export interface LinkTable {
+  table: string;
+  /** The column that names the owner row. */
+  ownerKey: string;
+  owner: typeof Model;
+}
+
+/** The link rows whose owner is a row of the context's tenant (the owner table filters, in a subquery). */
+export function scopedLinks(ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>, link: LinkTable) {
+  const owners = scoped(link.owner, ctx, { includeDeleted: true }).select(`${link.owner.tableName}.id`).toKnexQuery();
+  return dbOf(ctx)(link.table).whereIn(`${link.table}.${link.ownerKey}`, owners);
+}
+
+/**
+ * Replaces an owner's link rows with `rows`. The owner is a row this write read through scoped(),
+ * so it carries its tenant: a row of another tenant is refused before anything is written.
+ */
+export async function replaceLinks(
+  ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>,
+  link: LinkTable,
+  owner: { id: string; tenant_id: string },
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  if (owner.tenant_id !== ctx.tenantId) throw new UnscopedQueryError(link.table);
+  await scopedLinks(ctx, link).where(`${link.table}.${link.ownerKey}`, owner.id).delete();
+  if (rows.length) await dbOf(ctx)(link.table).insert(rows.map((r) => ({ ...r, [link.ownerKey]: owner.id })));
+}
+
+/**
+ * The few statements that must be raw SQL (recursive CTEs) take their tenant from the context
+ * here: `:tenant` is always bound to ctx.tenantId, and every tenant table in the statement carries
+ * `liveRowOf(alias)` (or `tenantRowOf(alias)` where deleted rows count).
+ */
+export function scopedRaw(ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>, sql: string, bindings: Record<string, unknown> = {}) {
+  return dbOf(ctx).raw(sql, { ...bindings, tenant: ctx.tenantId } as Record<string, string>);
+}
+
+export const tenantRowOf = (alias: string) => `${alias}.tenant_id = :tenant`;
+export const liveRowOf = (alias: string) => `${tenantRowOf(alias)} AND ${alias}.deleted_at IS NULL`;

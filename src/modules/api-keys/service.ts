@@ -3,12 +3,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ServiceContext } from '../../platform/context.js';
-import { NotFound } from '../../platform/errors.js';
 import { name255 } from '../../platform/schema-kit.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner } from '../../platform/write.js';
-import { parseInput } from '../catalog/service.js';
-import { requireAdmin, requireAdminRead } from '../users/service.js';
+import { RecordTable, parseInput } from '../../platform/records.js';
+import { authorize } from '../access/policy.js';
 import { ApiKey, presentApiKey } from './model.js';
 
 export const API_KEY_PREFIX = 'ail_';
@@ -22,18 +21,20 @@ export function looksLikeApiKey(token: string): boolean {
   return token.startsWith(API_KEY_PREFIX);
 }
 
+const keys = new RecordTable<ApiKey>(ApiKey, 'API key', false);
+
 export class ApiKeyService {
   constructor(private readonly writes: WriteRunner) {}
 
   async list(ctx: ServiceContext) {
-    requireAdminRead(ctx, 'list API keys');
+    await authorize(ctx, 'read', { type: 'api_keys' });
     const rows = await scoped(ApiKey, ctx).orderBy('created_at', 'desc').limit(1000);
     return rows.map(presentApiKey);
   }
 
   /** Returns the key itself: the only time it is ever shown. */
   async create(ctx: ServiceContext, input: unknown) {
-    requireAdmin(ctx, 'manage API keys');
+    await authorize(ctx, 'write', { type: 'api_keys' });
     const { name, scope } = parseInput(apiKeyCreate, input);
     const secret = randomBytes(32).toString('base64url');
     const key = `${API_KEY_PREFIX}${secret}`;
@@ -51,13 +52,12 @@ export class ApiKeyService {
   }
 
   async revoke(ctx: ServiceContext, id: string): Promise<void> {
-    requireAdmin(ctx, 'manage API keys');
+    await authorize(ctx, 'write', { type: 'api_keys' });
     await this.writes.run(ctx, async (w) => {
-      const row = await scoped(ApiKey, w).findById(id).forUpdate();
-      if (!row) throw NotFound(`No API key with id ${id}.`);
+      const row = await keys.lock(w, id);
       if (row.revoked_at) return;
-      await scoped(ApiKey, w).findById(id).patch({ revoked_at: new Date(), updated_at: new Date(), row_version: row.row_version + 1 });
-      const data = presentApiKey((await scoped(ApiKey, w).findById(id))!);
+      await keys.patch(w, row, { revoked_at: new Date() });
+      const data = presentApiKey(await keys.find(w, id));
       w.record({ entityType: 'api_keys', entityId: id, entityName: row.name, action: 'deleted', data });
     });
   }

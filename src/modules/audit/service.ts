@@ -4,7 +4,7 @@ import type { ServiceContext } from '../../platform/context.js';
 import { BadRequest, validationError } from '../../platform/errors.js';
 import { PG_TIMESTAMP, uuid } from '../../platform/schema-kit.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
-import { requireAdminRead } from '../users/service.js';
+import { authorize } from '../access/policy.js';
 
 export class AuditLog extends TenantModel {
   static override tableName = 'audit_logs';
@@ -34,7 +34,7 @@ interface AuditCursor { t: string; id: string }
 
 export class AuditService {
   async list(ctx: ServiceContext, rawQuery: unknown) {
-    requireAdminRead(ctx, 'read the audit log');
+    await authorize(ctx, 'read', { type: 'audit_logs' });
     const parsed = auditQuery.safeParse(rawQuery);
     if (!parsed.success) throw validationError(parsed.error, ['query']);
     const q = parsed.data;

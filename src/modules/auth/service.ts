@@ -4,10 +4,11 @@ import type { Knex } from 'knex';
 import type { Actor, ServiceContext } from '../../platform/context.js';
 import { userActor } from '../../platform/context.js';
 import { Conflict, Unauthorized } from '../../platform/errors.js';
+import { parseInput } from '../../platform/records.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner } from '../../platform/write.js';
+import { ApiKey } from '../api-keys/model.js';
 import { hashApiKey, looksLikeApiKey } from '../api-keys/service.js';
-import { parseInput } from '../catalog/service.js';
 import { Tenant } from '../tenants/model.js';
 import { User, presentUser } from '../users/model.js';
 import { hashPassword, verifyPassword } from './passwords.js';
@@ -92,7 +93,7 @@ export class AuthService {
     const user = await this.activeUser(key.tenant_id, key.user_id);
     if (!user) return null;
     if (!key.last_used_at || Date.now() - new Date(key.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
-      await this.knex('api_keys').where({ id: key.id }).update({ last_used_at: new Date() });
+      await scoped(ApiKey, { tenantId: key.tenant_id, db: this.knex }).findById(key.id).patch({ last_used_at: new Date() });
     }
     const actor: Actor = { type: 'api_key', id: key.id, userId: user.id, role: user.role, canWrite: key.scope === 'read_write' };
     return { tenantId: key.tenant_id, actor, user };

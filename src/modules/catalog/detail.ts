@@ -6,7 +6,7 @@ import { AFFECTABLE_TYPES, AFFECTED_TABLE, Incident } from '../incidents/model.j
 import type { ScorecardService } from '../scorecards/service.js';
 import type { CatalogType } from './kinds.js';
 import type { EntityData, EntityService } from './service.js';
-import { plain } from './service.js';
+import { plain } from '../../platform/records.js';
 
 /** Incidents (newest first) affecting one entity, as summaries. */
 export async function incidentsAffecting(ctx: ServiceContext, entityType: string, entityId: string) {

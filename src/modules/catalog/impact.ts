@@ -2,7 +2,8 @@
 // through service_dependencies, component_service_dependencies and product_services. One
 // recursive CTE per direction; cycle-safe because UNION drops rows already seen at a depth and
 // depth is bounded, so each node is visited at most MAX_DEPTH times.
-import { dbOf, type ServiceContext } from '../../platform/context.js';
+import type { ServiceContext } from '../../platform/context.js';
+import { liveRowOf, scopedRaw } from '../../platform/tenancy.js';
 import type { EntityService } from './service.js';
 
 export const MAX_DEPTH = 25;
@@ -19,8 +20,8 @@ export interface ImpactNode {
 function edge(join: string, srcType: string, srcTable: string, srcCol: string, dstCol: string): string {
   return `SELECT '${srcType}'::text AS src_type, j.${srcCol} AS src_id, 'services'::text AS dst_type, j.${dstCol} AS dst_id
       FROM ${join} j
-      JOIN ${srcTable} a ON a.id = j.${srcCol} AND a.tenant_id = :tenant AND a.deleted_at IS NULL
-      JOIN services b ON b.id = j.${dstCol} AND b.tenant_id = :tenant AND b.deleted_at IS NULL`;
+      JOIN ${srcTable} a ON a.id = j.${srcCol} AND ${liveRowOf('a')}
+      JOIN services b ON b.id = j.${dstCol} AND ${liveRowOf('b')}`;
 }
 
 const EDGES = [
@@ -55,9 +56,8 @@ function walk(direction: 'dependents' | 'dependencies'): string {
 
 export async function serviceImpact(ctx: ServiceContext, services: EntityService, id: string) {
   const root = await services.get(ctx, id); // 404 for an unknown or another tenant's service
-  const db = dbOf(ctx);
   const run = async (direction: 'dependents' | 'dependencies') =>
-    ((await db.raw(walk(direction), { root: id, tenant: ctx.tenantId })).rows as ImpactNode[]).map(
+    ((await scopedRaw(ctx, walk(direction), { root: id })).rows as ImpactNode[]).map(
       (r) => ({ ...r, depth: Number(r.depth) }),
     );
   const [dependents, dependencies] = await Promise.all([run('dependents'), run('dependencies')]);

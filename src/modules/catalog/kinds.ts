@@ -12,7 +12,7 @@ import {
   COMPONENT_ATTRIBUTE_KEYS, COMPONENT_TYPES, RESOURCE_ATTRIBUTE_KEYS, RESOURCE_TYPES, SERVICE_ATTRIBUTE_KEYS,
   SERVICE_TYPES, attributesSchema, checkAttributeKeys,
 } from './attributes.js';
-import type { Listable } from './listing.js';
+import type { Listable } from '../../platform/listing.js';
 import { type CatalogModel, Component, Person, Product, Repository, Resource, Service, Team } from './model.js';
 
 export const CATALOG_TYPES = ['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories'] as const;

@@ -1,7 +1,6 @@
 // The catalog collections (teams, people, products, services, components, resources,
 // repositories): one route factory serves all seven from their kind descriptions.
 import { z } from 'zod';
-import type { Domain } from '../../domain.js';
 import { crudRoutes } from '../../platform/http/crud-routes.js';
 import type { DocumentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, idParam, sendData } from '../../platform/http/respond.js';
@@ -10,6 +9,10 @@ import { grantRoutes } from '../permissions/routes.js';
 import { detailView } from './detail.js';
 import { serviceImpact } from './impact.js';
 import { CATALOG_TYPES, KINDS, type EntityKind } from './kinds.js';
+import type { PermissionService } from '../permissions/service.js';
+import type { ScorecardService } from '../scorecards/service.js';
+import type { CatalogType } from './kinds.js';
+import type { EntityService } from './service.js';
 
 const timestamp = z.iso.datetime({ offset: true });
 
@@ -26,18 +29,18 @@ export function readSchema(kind: EntityKind) {
   });
 }
 
-export function catalogRoutes(domain: Domain): DocumentedRouter[] {
-  const detail = detailView(domain.entities, domain.scorecards);
+export function catalogRoutes(services: { entities: Record<CatalogType, EntityService>; scorecards: ScorecardService; permissions: PermissionService }): DocumentedRouter[] {
+  const detail = detailView(services.entities, services.scorecards);
   return CATALOG_TYPES.map((type) => {
     const kind = KINDS[type];
-    const api = crudRoutes(domain.entities[type], {
+    const api = crudRoutes(services.entities[type], {
       path: `/${type}`, label: kind.label, listing: kind, create: kind.create, update: kind.update, read: readSchema(kind),
       detail: (ctx, id) => detail(ctx, type, id),
     });
-    grantRoutes(api, type, domain);
+    grantRoutes(api, type, services);
     if (type === 'services') {
       api.op('get', '/:id/impact', { summary: 'Transitive dependents and dependencies of a service, with depth' }, async (req, res) => {
-        sendData(res, await serviceImpact(ctxOf(req), domain.entities.services, idParam(req)));
+        sendData(res, await serviceImpact(ctxOf(req), services.entities.services, idParam(req)));
       });
     }
     return api;

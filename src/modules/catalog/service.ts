@@ -1,23 +1,25 @@
 // One service for every catalog kind (teams, people, products, services, components, resources,
-// repositories): authorize, validate, write row + relation lists + assignments, and record the
-// change for the audit log and the change log, all inside runWrite's transaction.
-import type { z } from 'zod';
-import { dbOf, type ServiceContext } from '../../platform/context.js';
+// repositories) on the record engine: the access policy, validation, row + relation lists +
+// assignments, and the change recorded for the audit log and the change log, in one WriteRunner
+// transaction.
+import type { ServiceContext } from '../../platform/context.js';
+import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { listPage, type ListQuery, type Page } from '../../platform/listing.js';
 import {
-  Forbidden, NotFound, PreconditionFailed, UnprocessableEntity, validationError, type FieldIssue,
-} from '../../platform/errors.js';
-import { scoped } from '../../platform/tenancy.js';
-import type { FieldChanges, WriteRunner, WriteScope } from '../../platform/write.js';
-import { grantLevel, levelAtLeast } from '../permissions/model.js';
-import { KINDS, type CatalogType, type EntityKind } from './kinds.js';
-import type { CatalogModel } from './model.js';
-import { listPage, type ListQuery, type Page } from './listing.js';
+  RecordTable, diff, parseInput, plain, present, type WriteOptions as RecordWriteOptions,
+} from '../../platform/records.js';
+import { replaceLinks, scoped } from '../../platform/tenancy.js';
+import type { WriteRunner, WriteScope } from '../../platform/write.js';
+import { authorize } from '../access/policy.js';
+import { KINDS, type CatalogType, type EntityKind, type RelationList } from './kinds.js';
+import { EntityAssignment, type CatalogModel } from './model.js';
+
+// Until co-editing takes it from the record engine directly.
+export { plain } from '../../platform/records.js';
 
 export type EntityData = Record<string, unknown> & { id: string; row_version: number };
 
-export interface WriteOptions {
-  /** From If-Match: the write happens only if the row is still at this version. */
-  expectedVersion?: number;
+export interface WriteOptions extends RecordWriteOptions {
   /**
    * The caller already authorized a write that implies this one (an incident moving the
    * operational_status of the entities it affects). Only services pass this, never routes.
@@ -25,40 +27,21 @@ export interface WriteOptions {
   impliedBy?: string;
 }
 
-const BOOKKEEPING = new Set(['updated_at', 'updated_by', 'row_version']);
-
-/** Dates to ISO strings, model instances to plain objects: the shape REST and events carry. */
-export function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-export function diff(before: Record<string, unknown>, after: Record<string, unknown>): FieldChanges {
-  const changes: FieldChanges = {};
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (BOOKKEEPING.has(key)) continue;
-    if (JSON.stringify(before[key] ?? null) !== JSON.stringify(after[key] ?? null)) {
-      changes[key] = { old: before[key] ?? null, new: after[key] ?? null };
-    }
-  }
-  return changes;
-}
-
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw validationError(parsed.error);
-  return parsed.data;
-}
+type Assignment = { person_id: string; role: string };
 
 /** Work another module does inside the restore's transaction (incidents recompute status). */
 export type RestoreHook = (w: WriteScope, id: string) => Promise<void>;
 
 export class EntityService {
   private readonly restoreHooks: RestoreHook[] = [];
+  private readonly table: RecordTable<CatalogModel>;
 
   constructor(
     readonly kind: EntityKind,
     private readonly writes: WriteRunner,
-  ) {}
+  ) {
+    this.table = new RecordTable<CatalogModel>(kind.model, kind.label);
+  }
 
   onRestore(hook: RestoreHook): void {
     this.restoreHooks.push(hook);
@@ -71,20 +54,20 @@ export class EntityService {
   // ---- reads ---------------------------------------------------------------------------------
 
   async get(ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<EntityData> {
-    const row = await this.findRow(ctx, id, { includeDeleted: opts.includeDeleted });
+    const row = await this.table.find(ctx, id, { includeDeleted: opts.includeDeleted });
     const [data] = await this.present(ctx, [row]);
     return data;
   }
 
-  /** The record with its relations loaded as summaries (TPRD §4.4 *Detail), in one query per relation. */
+  /** The record with its relations loaded as summaries (the detail view), in one query per relation. */
   async getDetail(ctx: ServiceContext, id: string): Promise<EntityData> {
-    const row = await this.findRow(ctx, id, { graph: true });
+    const row = await this.table.find(ctx, id, { graph: this.kind.detailGraph });
     const [data] = await this.present(ctx, [row]);
     return data;
   }
 
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<EntityData>> {
-    if (query.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
+    if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: this.type });
     const page = await listPage<CatalogModel>(ctx, this.kind, query);
     return { data: await this.present(ctx, page.rows), meta: page.meta };
   }
@@ -92,38 +75,34 @@ export class EntityService {
   // ---- writes --------------------------------------------------------------------------------
 
   async create(ctx: ServiceContext, input: unknown): Promise<EntityData> {
-    await this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: this.type });
     const parsed = parseInput(this.kind.create, input) as Record<string, unknown>;
     return this.writes.run(ctx, async (w) => {
       const { columns, lists, assignments } = this.split(parsed);
       this.validateRow({ ...columns });
       await this.checkReferences(w, columns, lists, assignments, null);
-      const row = await scoped(this.kind.model, w)
+      const row = (await scoped(this.kind.model, w)
         .insert({ ...columns, created_by: w.actor.userId, updated_by: w.actor.userId })
-        .returning('*');
-      const id = (row as unknown as CatalogModel).id;
-      await this.writeLists(w, id, lists, assignments);
-      const data = await this.get(w, id);
-      w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'created', data });
+        .returning('*')) as unknown as CatalogModel;
+      await this.writeLists(w, row, lists, assignments);
+      const data = await this.get(w, row.id);
+      w.record({ entityType: this.type, entityId: row.id, entityName: String(data.name), action: 'created', data });
       return data;
     });
   }
 
   async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<EntityData> {
-    if (!opts.impliedBy) await this.authorizeWrite(ctx, id);
+    if (!opts.impliedBy) await authorize(ctx, 'write', { type: this.type, id });
     const parsed = parseInput(this.kind.update, input) as Record<string, unknown>;
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      this.checkVersion(current, opts);
+      const current = await this.table.lock(w, id, opts);
       const [before] = await this.present(w, [current]);
       const { columns, lists, assignments } = this.split(parsed);
       this.validateRow({ ...plain(current), ...columns });
       await this.checkReferences(w, columns, lists, assignments, id);
       if (this.isNoop(before, columns, lists, assignments)) return before; // no version bump, no event
-      await scoped(this.kind.model, w)
-        .findById(id)
-        .patch({ ...columns, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId });
-      await this.writeLists(w, id, lists, assignments);
+      await this.table.patch(w, current, columns);
+      await this.writeLists(w, current, lists, assignments);
       const data = await this.get(w, id);
       w.record({
         entityType: this.type, entityId: id, entityName: String(data.name), action: 'updated', data,
@@ -134,30 +113,20 @@ export class EntityService {
   }
 
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
-    await this.authorizeWrite(ctx, id);
+    await authorize(ctx, 'write', { type: this.type, id });
     await this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      this.checkVersion(current, opts);
-      await scoped(this.kind.model, w).findById(id).patch({
-        deleted_at: new Date(), row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      });
+      const current = await this.table.lock(w, id, opts);
+      await this.table.softDelete(w, current);
       const data = await this.get(w, id, { includeDeleted: true });
       w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'deleted', data });
     });
   }
 
   async restore(ctx: ServiceContext, id: string): Promise<EntityData> {
-    await this.authorizeWrite(ctx, id);
+    await authorize(ctx, 'write', { type: this.type, id });
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true, includeDeleted: true });
-      if (!current.deleted_at) {
-        const [data] = await this.present(w, [current]);
-        return data;
-      }
-      // A live row holding the same name makes this a unique violation: 409 from the error mapper.
-      await scoped(this.kind.model, w, { includeDeleted: true }).findById(id).patch({
-        deleted_at: null, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      });
+      const current = await this.table.lock(w, id, { includeDeleted: true });
+      if (!(await this.table.restore(w, current))) return (await this.present(w, [current]))[0];
       const data = await this.get(w, id);
       w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'restored', data });
       for (const hook of this.restoreHooks) await hook(w, id);
@@ -165,50 +134,26 @@ export class EntityService {
     });
   }
 
+  /** The access policy's answer for a write of this record (403 when refused). */
+  authorizeWrite(ctx: ServiceContext, id?: string): Promise<void> {
+    return authorize(ctx, 'write', { type: this.type, id });
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
-
-  async authorizeWrite(ctx: ServiceContext, id?: string): Promise<void> {
-    if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
-    if (this.kind.writeRoles.includes(ctx.actor.role)) return;
-    if (id && levelAtLeast(await grantLevel(ctx, this.type, id), 'EDIT')) return;
-    throw Forbidden(`Role '${ctx.actor.role}' may not change ${this.type}.`);
-  }
-
-  private async findRow(
-    ctx: ServiceContext,
-    id: string,
-    opts: { includeDeleted?: boolean; forUpdate?: boolean; graph?: boolean } = {},
-  ): Promise<CatalogModel> {
-    const q = scoped(this.kind.model, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
-    if (opts.forUpdate) q.forUpdate();
-    if (opts.graph) q.withGraphFetched(this.kind.detailGraph);
-    const row = await q;
-    if (!row) throw NotFound(`No ${this.kind.label} with id ${id}.`);
-    return row;
-  }
-
-  private checkVersion(current: CatalogModel, opts: WriteOptions): void {
-    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
-      throw PreconditionFailed(
-        `The ${this.kind.label} is at version ${current.row_version}, not ${opts.expectedVersion}.`,
-      );
-    }
-  }
 
   private validateRow(row: Record<string, unknown>): void {
     const issues = this.kind.validateRow?.(row) ?? [];
     if (issues.length) throw UnprocessableEntity('The request did not pass validation.', issues);
   }
-
   private split(parsed: Record<string, unknown>) {
     const columns: Record<string, unknown> = {};
     const lists: Record<string, string[]> = {};
-    let assignments: { person_id: string; role: string }[] | undefined;
+    let assignments: Assignment[] | undefined;
     const listFields = new Set(this.kind.relations.map((r) => r.field));
     for (const [key, value] of Object.entries(parsed)) {
       if (value === undefined) continue;
       if (listFields.has(key)) lists[key] = [...new Set(value as string[])];
-      else if (key === 'assignments') assignments = dedupeAssignments(value as { person_id: string; role: string }[]);
+      else if (key === 'assignments') assignments = dedupeAssignments(value as Assignment[]);
       else columns[key] = value;
     }
     return { columns, lists, assignments };
@@ -219,7 +164,7 @@ export class EntityService {
     before: EntityData,
     columns: Record<string, unknown>,
     lists: Record<string, string[]>,
-    assignments: { person_id: string; role: string }[] | undefined,
+    assignments: Assignment[] | undefined,
   ): boolean {
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
     const sameSet = (a: string[], b: string[]) => same([...a].sort(), [...b].sort());
@@ -227,7 +172,7 @@ export class EntityService {
     if (!Object.entries(lists).every(([k, ids]) => sameSet((before[k] as string[]) ?? [], ids))) return false;
     if (!assignments) return true;
     const key = (a: { person_id: string; role: string }) => `${a.person_id}|${a.role}`;
-    return sameSet(((before.assignments as { person_id: string; role: string }[]) ?? []).map(key), assignments.map(key));
+    return sameSet(((before.assignments as Assignment[]) ?? []).map(key), assignments.map(key));
   }
 
   /** Every id the write points at must be a live record of the same tenant: else 422, never a 404. */
@@ -266,24 +211,24 @@ export class EntityService {
 
   private async writeLists(
     w: WriteScope,
-    id: string,
+    owner: CatalogModel,
     lists: Record<string, string[]>,
-    assignments: { person_id: string; role: string }[] | undefined,
+    assignments: Assignment[] | undefined,
   ): Promise<void> {
     for (const rel of this.kind.relations) {
       const ids = lists[rel.field];
-      if (!ids) continue;
-      await w.trx(rel.joinTable).where(rel.ownKey, id).delete();
-      if (ids.length) await w.trx(rel.joinTable).insert(ids.map((other) => ({ [rel.ownKey]: id, [rel.otherKey]: other })));
+      if (ids) await replaceLinks(w, this.link(rel), owner, ids.map((other) => ({ [rel.otherKey]: other })));
     }
     if (assignments && this.kind.assignments) {
-      await w.trx('entity_assignments').where({ tenant_id: w.tenantId, entity_type: this.type, entity_id: id }).delete();
+      await scoped(EntityAssignment, w).where({ entity_type: this.type, entity_id: owner.id }).delete();
       if (assignments.length) {
-        await w.trx('entity_assignments').insert(
-          assignments.map((a) => ({ tenant_id: w.tenantId, entity_type: this.type, entity_id: id, ...a })),
-        );
+        await scoped(EntityAssignment, w).insert(assignments.map((a) => ({ entity_type: this.type, entity_id: owner.id, ...a })));
       }
     }
+  }
+
+  private link(rel: RelationList) {
+    return { table: rel.joinTable, ownerKey: rel.ownKey, owner: this.kind.model };
   }
 
   /** Rows as REST returns them: columns (no tenant_id) plus the relation id lists the kind owns. */
@@ -291,7 +236,6 @@ export class EntityService {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const lists = new Map<string, Record<string, unknown>>(ids.map((id) => [id, {}]));
-    const db = dbOf(ctx);
     for (const rel of this.kind.relations) {
       for (const id of ids) lists.get(id)![rel.field] = [];
       // The detail view fetched these records already: derive the id list instead of reading it again.
@@ -301,27 +245,26 @@ export class EntityService {
         }
         continue;
       }
-      const target = KINDS[rel.target].model.tableName;
-      const links = await db(rel.joinTable)
-        .join(target, `${target}.id`, `${rel.joinTable}.${rel.otherKey}`)
+      // Live targets of this tenant only, through the target's own scope.
+      const target = KINDS[rel.target].model;
+      const links = (await scoped(target, ctx)
+        .join(rel.joinTable, `${rel.joinTable}.${rel.otherKey}`, `${target.tableName}.id`)
         .whereIn(`${rel.joinTable}.${rel.ownKey}`, ids)
-        .where(`${target}.tenant_id`, ctx.tenantId)
-        .whereNull(`${target}.deleted_at`)
-        .orderBy(`${target}.name`)
-        .select(`${rel.joinTable}.${rel.ownKey} as own`, `${rel.joinTable}.${rel.otherKey} as other`);
+        .orderBy(`${target.tableName}.name`)
+        .select(`${rel.joinTable}.${rel.ownKey} as own`, `${rel.joinTable}.${rel.otherKey} as other`)) as unknown as { own: string; other: string }[];
       for (const l of links) (lists.get(l.own)![rel.field] as string[]).push(l.other);
     }
     if (this.kind.assignments && !rows.every((r) => Array.isArray(r.assignments))) {
       for (const id of ids) lists.get(id)!.assignments = [];
-      const rowsA = await db('entity_assignments')
-        .where({ tenant_id: ctx.tenantId, entity_type: this.type })
+      const rowsA = await scoped(EntityAssignment, ctx)
+        .where({ entity_type: this.type })
         .whereIn('entity_id', ids)
         .orderBy(['role', 'person_id'])
         .select('entity_id', 'person_id', 'role');
       for (const a of rowsA) (lists.get(a.entity_id)!.assignments as unknown[]).push({ person_id: a.person_id, role: a.role });
     }
     return rows.map((row) => {
-      const { tenant_id: _t, __sort_key: _k, ...rest } = plain(row) as Record<string, unknown>;
+      const rest = present<Record<string, unknown>>(row);
       // Relations loaded for the detail view become summaries; `assignments` then carries people.
       for (const [key, value] of Object.entries(rest)) {
         if (key === 'assignments' && Array.isArray(value)) rest[key] = value.map(summarizeAssignment);
@@ -348,7 +291,7 @@ function summarizeAssignment(a: Record<string, unknown>) {
   return { person_id: a.person_id, role: a.role, person: person ? summarize(person) : null };
 }
 
-function dedupeAssignments(list: { person_id: string; role: string }[]) {
+function dedupeAssignments(list: Assignment[]) {
   const seen = new Set<string>();
   return list.filter((a) => {
     const key = `${a.person_id}|${a.role}`;

@@ -1,12 +1,12 @@
 // Comments on any record: threaded, resolvable. Listed per record.
-import type { Domain } from '../../domain.js';
 import { documentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, expectedVersion, idParam, sendCreated, sendData } from '../../platform/http/respond.js';
 import { commentCreate, commentListQuery, commentUpdate } from './schemas.js';
+import type { CommentService } from './service.js';
 
-export function commentRoutes(domain: Domain) {
+export function commentRoutes(services: { comments: CommentService }) {
   const api = documentedRouter('/comments', 'comments');
-  const { comments } = domain;
+  const { comments } = services;
   api.op('get', '/', { summary: 'List the comments on a record, oldest first', query: commentListQuery }, async (req, res) => {
     res.json({ data: await comments.list(ctxOf(req), req.query) });
   });

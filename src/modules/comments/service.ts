@@ -1,12 +1,11 @@
-// Threaded, resolvable comments on catalog records and incidents. Staff roles comment anywhere;
-// anyone else needs a COMMENT (or EDIT) grant on the record. Every write goes through runWrite.
+// Threaded, resolvable comments on catalog records and incidents. Who may comment, edit, delete
+// and resolve is the access policy's rule. Every write goes through the WriteRunner.
 import type { ServiceContext } from '../../platform/context.js';
-import { Forbidden, NotFound, PreconditionFailed, UnprocessableEntity } from '../../platform/errors.js';
-import { uuid } from '../../platform/schema-kit.js';
+import { NotFound, UnprocessableEntity } from '../../platform/errors.js';
+import { RecordTable, diff, parseInput, present as presentRow, type WriteOptions } from '../../platform/records.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
-import { diff, parseInput, plain, type WriteOptions } from '../catalog/service.js';
-import { grantLevel, levelAtLeast } from '../permissions/model.js';
+import { authorize, authorizeWriter, can, type Action } from '../access/policy.js';
 import { recordExists } from '../permissions/service.js';
 import { Comment } from './model.js';
 import { commentCreate, commentListQuery, commentUpdate } from './schemas.js';
@@ -26,14 +25,15 @@ export interface CommentData {
   row_version: number;
 }
 
-/** Roles that may comment on any record without a grant. */
-const COMMENTER_ROLES: readonly string[] = ['admin', 'editor', 'incident_commander'];
-/** Roles that may resolve anyone's comment. */
-const RESOLVER_ROLES: readonly string[] = ['admin', 'editor'];
+const comments = new RecordTable<Comment>(Comment, 'comment', false);
+/** Replies are at most this deep (a thread deleted with its comment is walked level by level). */
+const MAX_THREAD_DEPTH = 1000;
 
-function present(row: Comment): CommentData {
-  const { tenant_id: _t, ...rest } = plain(row) as unknown as CommentData & { tenant_id?: string };
-  return rest;
+const present = (row: Comment): CommentData => presentRow<CommentData>(row);
+
+/** A comment as the access policy sees it: its author and the record it is on. */
+function asResource(comment: Comment) {
+  return { type: 'comments', id: comment.id, authorId: comment.author_id, on: { type: comment.entity_type, id: comment.entity_id } };
 }
 
 function asRecord(data: CommentData): Record<string, unknown> {
@@ -76,13 +76,13 @@ export class CommentService {
   }
 
   async get(ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<CommentData> {
-    return present(await this.findRow(ctx, id, opts));
+    return present(await comments.find(ctx, id, opts));
   }
 
   // ---- writes --------------------------------------------------------------------------------
 
   async create(ctx: ServiceContext, input: unknown): Promise<CommentData> {
-    this.requireWritableActor(ctx);
+    authorizeWriter(ctx);
     const parsed = parseInput(commentCreate, input);
     return this.writes.run(ctx, async (w) => {
       // The record is named in the body: an unknown or another tenant's one is a 422 at its path.
@@ -91,7 +91,7 @@ export class CommentService {
           { path: 'entity_id', message: `no ${parsed.entity_type} record with id ${parsed.entity_id} in this tenant` },
         ]);
       }
-      await this.requireCommentRight(w, parsed.entity_type, parsed.entity_id);
+      await authorize(w, 'comment', { type: parsed.entity_type, id: parsed.entity_id });
       if (parsed.parent_id) {
         const parent = await scoped(Comment, w)
           .findById(parsed.parent_id)
@@ -119,15 +119,12 @@ export class CommentService {
 
   /** The author (while still allowed to comment on the record) or an admin edits the body. */
   async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<CommentData> {
-    this.requireWritableActor(ctx);
     const { body } = parseInput(commentUpdate, input);
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      await this.requireAuthorOr(w, current, ['admin']);
-      this.checkVersion(current, opts);
+      const current = await this.lockFor(w, id, 'write', opts);
       if (current.body === body) return present(current);
       const before = present(current);
-      await scoped(Comment, w).findById(id).patch({ body, row_version: current.row_version + 1, updated_at: new Date() });
+      await comments.patch(w, current, { body });
       const data = await this.get(w, id);
       this.recordChange(w, data, 'updated', diff(asRecord(before), asRecord(data)));
       return data;
@@ -147,22 +144,9 @@ export class CommentService {
    * own deleted event), since a reply without its parent can no longer be threaded.
    */
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
-    this.requireWritableActor(ctx);
     await this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      await this.requireAuthorOr(w, current, ['admin']);
-      this.checkVersion(current, opts);
-      const { rows } = (await w.trx.raw(
-        `WITH RECURSIVE thread AS (
-           SELECT id FROM comments WHERE id = ? AND tenant_id = ?
-           UNION
-           SELECT c.id FROM comments c JOIN thread t ON c.parent_id = t.id
-           WHERE c.tenant_id = ? AND c.deleted_at IS NULL
-         )
-         SELECT id FROM thread`,
-        [id, w.tenantId, w.tenantId],
-      )) as { rows: { id: string }[] };
-      const ids = rows.map((r) => r.id);
+      const current = await this.lockFor(w, id, 'write', opts);
+      const ids = await this.threadOf(w, id);
       const now = new Date();
       await scoped(Comment, w)
         .whereIn('id', ids)
@@ -176,76 +160,50 @@ export class CommentService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  /** May the actor comment on this record: a staff role, or a COMMENT/EDIT grant on it. */
-  async mayComment(ctx: ServiceContext, entityType: string, entityId: string): Promise<boolean> {
-    if (!ctx.actor.canWrite) return false;
-    if (COMMENTER_ROLES.includes(ctx.actor.role)) return true;
-    return levelAtLeast(await grantLevel(ctx, entityType, entityId), 'COMMENT');
+  /** May the actor comment on this record (the access policy's rule). */
+  mayComment(ctx: ServiceContext, entityType: string, entityId: string): Promise<boolean> {
+    return can(ctx, 'comment', { type: entityType, id: entityId });
   }
 
   private async setResolved(ctx: ServiceContext, id: string, resolved: boolean, opts: WriteOptions): Promise<CommentData> {
-    this.requireWritableActor(ctx);
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      await this.requireAuthorOr(w, current, RESOLVER_ROLES);
-      this.checkVersion(current, opts);
+      const current = await this.lockFor(w, id, 'resolve', opts);
       if ((current.resolved_at !== null) === resolved) return present(current);
       const before = present(current);
-      const now = new Date();
-      await scoped(Comment, w).findById(id).patch({
-        resolved_at: resolved ? now : null,
-        resolved_by: resolved ? w.actor.userId : null,
-        row_version: current.row_version + 1,
-        updated_at: now,
-      });
+      await comments.patch(w, current, { resolved_at: resolved ? new Date() : null, resolved_by: resolved ? w.actor.userId : null });
       const data = await this.get(w, id);
       this.recordChange(w, data, 'updated', diff(asRecord(before), asRecord(data)));
       return data;
     });
   }
 
-  private requireWritableActor(ctx: ServiceContext): void {
-    if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
+  /**
+   * The comment locked for this write, once the policy allows the action on it (a read-only key
+   * is refused before the row is read) and If-Match agrees.
+   */
+  private async lockFor(w: WriteScope, id: string, action: Action, opts: WriteOptions): Promise<Comment> {
+    authorizeWriter(w);
+    const current = await comments.find(w, id, { forUpdate: true });
+    await authorize(w, action, asResource(current));
+    comments.checkVersion(current, opts);
+    return current;
+  }
+
+  /** The live comment and every live reply beneath it, level by level (scoped queries, bounded depth). */
+  private async threadOf(w: WriteScope, id: string): Promise<string[]> {
+    const ids = [id];
+    let frontier = [id];
+    for (let depth = 0; frontier.length && depth < MAX_THREAD_DEPTH; depth++) {
+      const replies = await scoped(Comment, w).whereIn('parent_id', frontier).select('id');
+      frontier = replies.map((r) => r.id).filter((r) => !ids.includes(r));
+      ids.push(...frontier);
+    }
+    return ids;
   }
 
   private async requireRecord(ctx: ServiceContext, entityType: string, entityId: string): Promise<void> {
     if (!(await recordExists(ctx, entityType, entityId))) {
       throw NotFound(`No ${entityType} record with id ${entityId}.`);
-    }
-  }
-
-  private async requireCommentRight(ctx: ServiceContext, entityType: string, entityId: string): Promise<void> {
-    if (!(await this.mayComment(ctx, entityType, entityId))) {
-      throw Forbidden(`Role '${ctx.actor.role}' without a COMMENT grant may not comment on this record.`);
-    }
-  }
-
-  /** One of `roles`, or the comment's author who may still comment on its record. */
-  private async requireAuthorOr(w: WriteScope, comment: Comment, roles: readonly string[]): Promise<void> {
-    if (roles.includes(w.actor.role)) return;
-    const isAuthor = w.actor.userId !== null && comment.author_id === w.actor.userId;
-    if (isAuthor && (await this.mayComment(w, comment.entity_type, comment.entity_id))) return;
-    throw Forbidden(isAuthor
-      ? 'You may no longer comment on this record.'
-      : `Only the author or ${roles.join(' or ')} may do this to a comment.`);
-  }
-
-  private async findRow(
-    ctx: ServiceContext,
-    id: string,
-    opts: { includeDeleted?: boolean; forUpdate?: boolean } = {},
-  ): Promise<Comment> {
-    if (!uuid.safeParse(id).success) throw NotFound(`No comment with id ${id}.`);
-    const q = scoped(Comment, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
-    if (opts.forUpdate) q.forUpdate();
-    const row = await q;
-    if (!row) throw NotFound(`No comment with id ${id}.`);
-    return row;
-  }
-
-  private checkVersion(current: Comment, opts: WriteOptions): void {
-    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
-      throw PreconditionFailed(`The comment is at version ${current.row_version}, not ${opts.expectedVersion}.`);
     }
   }
 

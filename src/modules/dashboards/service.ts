@@ -1,15 +1,13 @@
 // Dashboards with their widgets and filters, written as one aggregate: every write (the dashboard
 // itself or one widget) bumps the dashboard's version and records the whole dashboard once.
 import type { ServiceContext } from '../../platform/context.js';
-import {
-  Forbidden, NotFound, PreconditionFailed, UnprocessableEntity, type FieldIssue,
-} from '../../platform/errors.js';
+import { NotFound, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { listPage, type ListQuery, type Listable, type Page } from '../../platform/listing.js';
+import { RecordTable, diff, parseInput, plain, present, type WriteOptions } from '../../platform/records.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { FieldChanges, WriteRunner, WriteScope } from '../../platform/write.js';
-import { listPage, type ListQuery, type Listable, type Page } from '../catalog/listing.js';
-import { diff, parseInput, plain, type WriteOptions } from '../catalog/service.js';
-import { grantLevel, levelAtLeast } from '../permissions/model.js';
+import { authorize } from '../access/policy.js';
 import { liveRecordIds } from '../permissions/service.js';
 import { Dashboard, DashboardFilter, Widget } from './model.js';
 import {
@@ -32,7 +30,9 @@ export const DASHBOARD_LISTING: Listable = {
   hasTags: false,
 };
 
-const WRITER_ROLES: readonly string[] = ['admin', 'editor'];
+const dashboards = new RecordTable<Dashboard>(Dashboard, 'dashboard');
+/** Widgets keep their own version; writes to them are versioned (If-Match) by their dashboard's. */
+const widgets = new RecordTable<Widget>(Widget, 'widget', false);
 const DEFAULT_LAYOUT = { x: 0, y: 0, w: 4, h: 3 };
 
 type SourceRef = { source_entity_type?: string | null; source_entity_id?: string | null };
@@ -45,10 +45,7 @@ function canonical(value: unknown): string {
       : v);
 }
 
-function withoutTenant<T>(row: T): Record<string, unknown> {
-  const { tenant_id: _t, __sort_key: _k, ...rest } = plain(row) as Record<string, unknown>;
-  return rest;
-}
+const withoutTenant = (row: object): Record<string, unknown> => present(row);
 
 export class DashboardService {
   constructor(private readonly writes: WriteRunner) {}
@@ -57,12 +54,12 @@ export class DashboardService {
 
   /** The dashboard with its widgets (grid order: row, then column) and filters (by position). */
   async get(ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<DashboardData> {
-    return this.present(ctx, await this.findRow(ctx, id, opts));
+    return this.present(ctx, await dashboards.find(ctx, id, opts));
   }
 
   /** A page of dashboards (their own columns; widgets and filters come with `get`). */
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<Record<string, unknown>>> {
-    if (query.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
+    if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'dashboards' });
     const page = await listPage<Dashboard>(ctx, DASHBOARD_LISTING, query);
     return { data: page.rows.map(withoutTenant), meta: page.meta };
   }
@@ -70,7 +67,7 @@ export class DashboardService {
   // ---- dashboard writes ----------------------------------------------------------------------
 
   async create(ctx: ServiceContext, input: unknown): Promise<DashboardData> {
-    await this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: 'dashboards' });
     const parsed = parseInput(dashboardCreate, input);
     return this.writes.run(ctx, async (w) => {
       await this.checkSources(w, parsed.widgets ?? [], (i) => `widgets.${i}.source_entity_id`);
@@ -89,11 +86,10 @@ export class DashboardService {
   }
 
   async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<DashboardData> {
-    await this.authorizeWrite(ctx, id);
+    await authorize(ctx, 'write', { type: 'dashboards', id });
     const { widgets, filters, ...fields } = parseInput(dashboardUpdate, input);
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      this.checkVersion(current, opts);
+      const current = await dashboards.lock(w, id, opts);
       const before = await this.present(w, current);
       const columns = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
       const columnsSame = Object.entries(columns).every(([k, v]) => (before[k] ?? null) === (v ?? null));
@@ -112,27 +108,20 @@ export class DashboardService {
   }
 
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
-    await this.authorizeWrite(ctx, id);
+    await authorize(ctx, 'write', { type: 'dashboards', id });
     await this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      this.checkVersion(current, opts);
-      await scoped(Dashboard, w).findById(id).patch({
-        deleted_at: new Date(), row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      });
+      const current = await dashboards.lock(w, id, opts);
+      await dashboards.softDelete(w, current);
       const data = await this.get(w, id, { includeDeleted: true });
       w.record({ entityType: 'dashboards', entityId: id, entityName: data.name, action: 'deleted', data });
     });
   }
 
   async restore(ctx: ServiceContext, id: string): Promise<DashboardData> {
-    await this.authorizeWrite(ctx, id);
+    await authorize(ctx, 'write', { type: 'dashboards', id });
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true, includeDeleted: true });
-      if (!current.deleted_at) return this.present(w, current);
-      // A live dashboard holding the same name makes this a unique violation: 409.
-      await scoped(Dashboard, w, { includeDeleted: true }).findById(id).patch({
-        deleted_at: null, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      });
+      const current = await dashboards.lock(w, id, { includeDeleted: true });
+      if (!(await dashboards.restore(w, current))) return this.present(w, current);
       const data = await this.get(w, id);
       w.record({ entityType: 'dashboards', entityId: id, entityName: data.name, action: 'restored', data });
       return data;
@@ -142,11 +131,10 @@ export class DashboardService {
   // ---- widget writes (each one an update of the dashboard) ------------------------------------
 
   async addWidget(ctx: ServiceContext, dashboardId: string, input: unknown, opts: WriteOptions = {}): Promise<WidgetData> {
-    await this.authorizeWrite(ctx, dashboardId);
+    await authorize(ctx, 'write', { type: 'dashboards', id: dashboardId });
     const parsed = parseInput(widgetInput, input);
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, dashboardId, { forUpdate: true });
-      this.checkVersion(current, opts);
+      const current = await dashboards.lock(w, dashboardId, opts);
       await this.checkSources(w, [parsed], () => 'source_entity_id');
       const before = await this.present(w, current);
       const [widget] = await this.insertWidgets(w, dashboardId, [parsed]);
@@ -158,11 +146,10 @@ export class DashboardService {
   async updateWidget(
     ctx: ServiceContext, dashboardId: string, widgetId: string, patch: unknown, opts: WriteOptions = {},
   ): Promise<WidgetData> {
-    await this.authorizeWrite(ctx, dashboardId);
+    await authorize(ctx, 'write', { type: 'dashboards', id: dashboardId });
     const parsed = parseInput(widgetPatch, patch);
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, dashboardId, { forUpdate: true });
-      this.checkVersion(current, opts);
+      const current = await dashboards.lock(w, dashboardId, opts);
       const widget = await this.findWidget(w, dashboardId, widgetId);
       const changes = Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined));
       const own = plain(widget) as unknown as Record<string, unknown>;
@@ -176,19 +163,16 @@ export class DashboardService {
         await this.checkSources(w, [merged], () => 'source_entity_id');
       }
       const before = await this.present(w, current);
-      await scoped(Widget, w).findById(widgetId).patch({
-        ...changes, row_version: widget.row_version + 1, updated_at: new Date(),
-      } as Partial<Widget>);
+      await widgets.patch(w, widget, changes);
       await this.touch(w, current, before);
       return withoutTenant(await this.findWidget(w, dashboardId, widgetId)) as WidgetData;
     });
   }
 
   async removeWidget(ctx: ServiceContext, dashboardId: string, widgetId: string, opts: WriteOptions = {}): Promise<void> {
-    await this.authorizeWrite(ctx, dashboardId);
+    await authorize(ctx, 'write', { type: 'dashboards', id: dashboardId });
     await this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, dashboardId, { forUpdate: true });
-      this.checkVersion(current, opts);
+      const current = await dashboards.lock(w, dashboardId, opts);
       await this.findWidget(w, dashboardId, widgetId);
       const before = await this.present(w, current);
       await scoped(Widget, w).findById(widgetId).delete();
@@ -198,21 +182,11 @@ export class DashboardService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  /** Writers are admins and editors, or anyone holding an EDIT grant on the dashboard. */
-  async authorizeWrite(ctx: ServiceContext, id?: string): Promise<void> {
-    if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
-    if (WRITER_ROLES.includes(ctx.actor.role)) return;
-    if (id && uuid.safeParse(id).success && levelAtLeast(await grantLevel(ctx, 'dashboards', id), 'EDIT')) return;
-    throw Forbidden(`Role '${ctx.actor.role}' may not change dashboards.`);
-  }
-
   /** Bumps the dashboard's version, writes `columns`, and records the whole dashboard once. */
   private async touch(
     w: WriteScope, current: Dashboard, before: DashboardData, columns: Record<string, unknown> = {},
   ): Promise<DashboardData> {
-    await scoped(Dashboard, w).findById(current.id).patch({
-      ...columns, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-    } as Partial<Dashboard>);
+    await dashboards.patch(w, current, columns);
     const data = await this.get(w, current.id);
     const changes: FieldChanges = diff(before, data);
     w.record({ entityType: 'dashboards', entityId: current.id, entityName: data.name, action: 'updated', data, changes });
@@ -280,28 +254,11 @@ export class DashboardService {
     } as DashboardData;
   }
 
-  private async findRow(
-    ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean; forUpdate?: boolean } = {},
-  ): Promise<Dashboard> {
-    if (!uuid.safeParse(id).success) throw NotFound(`No dashboard with id ${id}.`);
-    const q = scoped(Dashboard, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
-    if (opts.forUpdate) q.forUpdate();
-    const row = await q;
-    if (!row) throw NotFound(`No dashboard with id ${id}.`);
-    return row;
-  }
-
   private async findWidget(ctx: ServiceContext, dashboardId: string, widgetId: string): Promise<Widget> {
     const row = uuid.safeParse(widgetId).success
       ? await scoped(Widget, ctx).findById(widgetId).where('dashboard_id', dashboardId)
       : undefined;
     if (!row) throw NotFound(`No widget with id ${widgetId} on this dashboard.`);
     return row;
-  }
-
-  private checkVersion(current: Dashboard, opts: WriteOptions): void {
-    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
-      throw PreconditionFailed(`The dashboard is at version ${current.row_version}, not ${opts.expectedVersion}.`);
-    }
   }
 }

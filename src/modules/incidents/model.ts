@@ -1,6 +1,6 @@
-// Objection models of incidents and their timeline (TPRD §4.3.11–4.3.12). The affected-entities
-// link table has no tenant_id: it is only reached through an incident loaded with scoped().
-import { TenantModel } from '../../platform/tenancy.js';
+// Objection models of incidents and their timeline. The affected-entities link table has no
+// tenant_id: it is only reached through its incidents (AFFECTED_LINK, with scopedLinks).
+import { TenantModel, type LinkTable } from '../../platform/tenancy.js';
 
 export const INCIDENT_STATUS = ['investigating', 'identified', 'monitoring', 'resolved'] as const;
 export const SEVERITIES = ['critical', 'major', 'minor'] as const;
@@ -44,3 +44,6 @@ export class IncidentTimelineEntry extends TenantModel {
   created_by!: string | null;
   created_at!: Date;
 }
+
+/** Which entities an incident affects: a link table owned by its incidents. */
+export const AFFECTED_LINK: LinkTable = { table: AFFECTED_TABLE, ownerKey: 'incident_id', owner: Incident };

@@ -2,7 +2,7 @@
 // queried; one zod schema per shape is the source of validation, types and the OpenAPI document.
 import { z } from 'zod';
 import { optionalText, uuid } from '../../platform/schema-kit.js';
-import { parseListQuery, type ListQuery, type Listable } from '../catalog/listing.js';
+import { parseListQuery, type ListQuery, type Listable } from '../../platform/listing.js';
 import { AFFECTABLE_TYPES, IMPACT_TYPES, INCIDENT_STATUS, Incident, SEVERITIES } from './model.js';
 
 export const incidentTitle = z.string().trim().min(1).max(500);

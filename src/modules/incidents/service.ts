@@ -1,18 +1,19 @@
 // Incidents: declare, edit, move through their lifecycle with a timeline, and keep the
 // operational_status of every entity they affect equal to the worst of its active incidents.
-// Every write goes through runWrite; the status moves of affected entities are their own
+// Every write goes through the WriteRunner; the status moves of affected entities are their own
 // audited writes, made through the catalog's EntityService inside the same transaction.
 import { raw } from 'objection';
-import { dbOf, type ServiceContext, type UserRole } from '../../platform/context.js';
-import { Forbidden, NotFound, PreconditionFailed, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
-import { uuid } from '../../platform/schema-kit.js';
-import { scoped } from '../../platform/tenancy.js';
+import type { ServiceContext } from '../../platform/context.js';
+import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { listPage, type ListQuery, type Page } from '../../platform/listing.js';
+import { RecordTable, diff, parseInput, present, type WriteOptions } from '../../platform/records.js';
+import { replaceLinks, scoped, scopedLinks } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
+import { authorize } from '../access/policy.js';
 import { KINDS, type CatalogType } from '../catalog/kinds.js';
-import { listPage, type ListQuery, type Page } from '../catalog/listing.js';
-import { diff, parseInput, plain, type EntityService, type WriteOptions } from '../catalog/service.js';
+import type { EntityService } from '../catalog/service.js';
 import {
-  AFFECTABLE_TYPES, AFFECTED_TABLE, INCIDENT_STATUS, Incident, IncidentTimelineEntry,
+  AFFECTABLE_TYPES, AFFECTED_LINK, INCIDENT_STATUS, Incident, IncidentTimelineEntry,
   type AffectableType, type ImpactType, type IncidentStatus, type Severity,
 } from './model.js';
 import {
@@ -67,7 +68,7 @@ export interface IncidentData extends IncidentSummary {
   timeline: TimelineEntryData[];
 }
 
-const INCIDENT_WRITERS: readonly UserRole[] = ['admin', 'editor', 'incident_commander'];
+const incidents = new RecordTable<Incident>(Incident, 'incident');
 const FIRST_MESSAGE = 'Incident declared';
 
 const isActive = (row: Incident) => row.status !== 'resolved' && !row.deleted_at;
@@ -89,12 +90,12 @@ export class IncidentService {
   // ---- reads ---------------------------------------------------------------------------------
 
   async get(ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<IncidentData> {
-    if (opts.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
-    return this.detail(ctx, await this.findRow(ctx, id, opts));
+    if (opts.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'incidents' });
+    return this.detail(ctx, await incidents.find(ctx, id, opts));
   }
 
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<IncidentSummary>> {
-    if (query.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
+    if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'incidents' });
     const page = await listPage<Incident>(ctx, INCIDENT_LISTING, query);
     const affected = await this.loadAffected(ctx, page.rows.map((r) => r.id));
     return { data: page.rows.map((r) => ({ ...columns(r), affected: affected.get(r.id) ?? [] })), meta: page.meta };
@@ -103,7 +104,7 @@ export class IncidentService {
   // ---- writes --------------------------------------------------------------------------------
 
   async create(ctx: ServiceContext, input: unknown): Promise<IncidentData> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: 'incidents' });
     const parsed = parseInput(createIncidentSchema, input);
     return this.writes.run(ctx, async (w) => {
       const affected = await this.checkAffected(w, parsed.affected);
@@ -113,7 +114,7 @@ export class IncidentService {
           impact_type: parsed.impact_type, status: 'investigating', created_by: w.actor.userId, updated_by: w.actor.userId,
         })
         .returning('*')) as unknown as Incident;
-      await this.writeLinks(w, row.id, affected);
+      await this.writeLinks(w, row, affected);
       await this.insertEntry(w, row.id, 'investigating', parsed.message ?? FIRST_MESSAGE);
       const moves = await planStatusMoves(w, affected);
       const data = await this.detail(w, row, moves);
@@ -124,11 +125,10 @@ export class IncidentService {
   }
 
   async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<IncidentData> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: 'incidents' });
     const parsed = parseInput(updateIncidentSchema, input);
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      checkVersion(current, opts);
+      const current = await incidents.lock(w, id, opts);
       const oldLinks = await this.loadLinks(w, [id]);
       const newLinks = parsed.affected ? await this.checkAffected(w, parsed.affected) : undefined;
       const { affected: _a, ...rest } = parsed;
@@ -138,14 +138,12 @@ export class IncidentService {
       const before = await this.detail(w, current);
       if (!linksChanged && !columnsChanged) return before; // no version bump, no event
 
-      await scoped(Incident, w).findById(id).patch({
-        ...patch, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      });
-      if (linksChanged) await this.writeLinks(w, id, newLinks!);
+      await incidents.patch(w, current, patch);
+      if (linksChanged) await this.writeLinks(w, current, newLinks!);
       const impactChanged = patch.impact_type !== undefined && patch.impact_type !== current.impact_type;
       const touched = isActive(current) && (linksChanged || impactChanged) ? [...oldLinks, ...(newLinks ?? [])] : [];
       const moves = await planStatusMoves(w, touched);
-      const updated = await this.findRow(w, id);
+      const updated = await incidents.find(w, id);
       const data = await this.detail(w, updated, moves);
       w.record({
         entityType: 'incidents', entityId: id, entityName: updated.title, action: 'updated', data,
@@ -157,29 +155,23 @@ export class IncidentService {
   }
 
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: 'incidents' });
     await this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      checkVersion(current, opts);
-      await scoped(Incident, w).findById(id).patch({
-        deleted_at: new Date(), row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      });
+      const current = await incidents.lock(w, id, opts);
+      await incidents.softDelete(w, current);
       const moves = await planStatusMoves(w, isActive(current) ? await this.loadLinks(w, [id]) : []);
-      const data = await this.detail(w, await this.findRow(w, id, { includeDeleted: true }), moves);
+      const data = await this.detail(w, await incidents.find(w, id, { includeDeleted: true }), moves);
       w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'deleted', data });
       await applyStatusMoves(w, this.entities, moves);
     });
   }
 
   async restore(ctx: ServiceContext, id: string): Promise<IncidentData> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: 'incidents' });
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true, includeDeleted: true });
-      if (!current.deleted_at) return this.detail(w, current);
-      await scoped(Incident, w, { includeDeleted: true }).findById(id).patch({
-        deleted_at: null, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      });
-      const restored = await this.findRow(w, id);
+      const current = await incidents.lock(w, id, { includeDeleted: true });
+      if (!(await incidents.restore(w, current))) return this.detail(w, current);
+      const restored = await incidents.find(w, id);
       const moves = await planStatusMoves(w, isActive(restored) ? await this.loadLinks(w, [id]) : []);
       const data = await this.detail(w, restored, moves);
       w.record({ entityType: 'incidents', entityId: id, entityName: restored.title, action: 'restored', data });
@@ -198,12 +190,11 @@ export class IncidentService {
     input: unknown,
     opts: WriteOptions = {},
   ): Promise<{ entry: TimelineEntryData; incident: IncidentData }> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: 'incidents' });
     const parsed = parseInput(timelineUpdateSchema, input);
     return this.writes.run(ctx, async (w) => {
       // The row lock also orders the incident's timeline entries (clock_timestamp after it).
-      const current = await this.findRow(w, id, { forUpdate: true });
-      checkVersion(current, opts);
+      const current = await incidents.lock(w, id, opts);
       const target = parsed.status && parsed.status !== current.status ? parsed.status : undefined;
       if (target) checkTransition(current.status, target);
       const entry = await this.insertEntry(w, id, target ?? current.status, parsed.message);
@@ -211,13 +202,10 @@ export class IncidentService {
       let incident: IncidentData | undefined;
       if (target) {
         const resolvedAt = target === 'resolved' ? new Date() : null; // reopening clears it
-        await scoped(Incident, w).findById(id).patch({
-          status: target, resolved_at: resolvedAt, row_version: current.row_version + 1,
-          updated_at: new Date(), updated_by: w.actor.userId,
-        });
+        await incidents.patch(w, current, { status: target, resolved_at: resolvedAt });
         const activityChanged = (current.status === 'resolved') !== (target === 'resolved');
         moves = await planStatusMoves(w, activityChanged ? await this.loadLinks(w, [id]) : []);
-        incident = await this.detail(w, await this.findRow(w, id), moves);
+        incident = await this.detail(w, await incidents.find(w, id), moves);
         w.record({
           entityType: 'incidents', entityId: id, entityName: current.title, action: 'status_changed', data: incident,
           changes: { status: { old: current.status, new: target } },
@@ -230,24 +218,6 @@ export class IncidentService {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
-
-  authorizeWrite(ctx: ServiceContext): void {
-    if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
-    if (!INCIDENT_WRITERS.includes(ctx.actor.role)) throw Forbidden(`Role '${ctx.actor.role}' may not change incidents.`);
-  }
-
-  private async findRow(
-    ctx: ServiceContext,
-    id: string,
-    opts: { includeDeleted?: boolean; forUpdate?: boolean } = {},
-  ): Promise<Incident> {
-    if (!uuid.safeParse(id).success) throw NotFound(`No incident with id ${id}.`);
-    const q = scoped(Incident, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
-    if (opts.forUpdate) q.forUpdate();
-    const row = await q;
-    if (!row) throw NotFound(`No incident with id ${id}.`);
-    return row;
-  }
 
   /** Affected ids must be live records of this tenant (422 at the input's index); returns them deduped, sorted. */
   private async checkAffected(w: WriteScope, list: AffectedEntityInput[]): Promise<EntityRef[]> {
@@ -269,17 +239,15 @@ export class IncidentService {
     return [...unique.values()].sort(byRef);
   }
 
-  /** Replaces the link rows of an incident this write already loaded (or inserted) through scoped(). */
-  private async writeLinks(w: WriteScope, incidentId: string, refs: EntityRef[]): Promise<void> {
-    await w.trx(AFFECTED_TABLE).where('incident_id', incidentId).delete();
-    if (refs.length) await w.trx(AFFECTED_TABLE).insert(refs.map((r) => ({ incident_id: incidentId, ...r })));
+  /** Replaces the affected entities of an incident this write loaded (or inserted). */
+  private async writeLinks(w: WriteScope, incident: Incident, refs: EntityRef[]): Promise<void> {
+    await replaceLinks(w, AFFECTED_LINK, incident, refs.map((r) => ({ ...r })));
   }
 
-  /** Link rows of incidents the caller loaded through scoped() (the table has no tenant_id). */
+  /** The affected-entity links of these incidents (the link table is reached through its incidents). */
   private async loadLinks(ctx: ServiceContext, incidentIds: string[]): Promise<(EntityRef & { incident_id: string })[]> {
     if (incidentIds.length === 0) return [];
-    const db = dbOf(ctx);
-    return db(AFFECTED_TABLE).whereIn('incident_id', incidentIds).select('incident_id', 'entity_type', 'entity_id');
+    return scopedLinks(ctx, AFFECTED_LINK).whereIn('incident_id', incidentIds).select('incident_id', 'entity_type', 'entity_id');
   }
 
   /** Affected entities per incident, with name and status: one query for the links, one per type. */
@@ -330,24 +298,16 @@ export class IncidentService {
 }
 
 function columns(row: Incident): Omit<IncidentSummary, 'affected'> {
-  const { tenant_id: _t, __sort_key: _k, ...rest } = plain(row) as unknown as Record<string, unknown>;
-  return rest as unknown as Omit<IncidentSummary, 'affected'>;
+  return present<Omit<IncidentSummary, 'affected'>>(row);
 }
 
 function entryData(row: IncidentTimelineEntry): TimelineEntryData {
-  const { tenant_id: _t, ...rest } = plain(row) as unknown as Record<string, unknown>;
-  return rest as unknown as TimelineEntryData;
+  return present<TimelineEntryData>(row);
 }
 
 function sameRefs(a: EntityRef[], b: EntityRef[]): boolean {
   const keys = (l: EntityRef[]) => [...new Set(l.map(refKey))].sort().join(',');
   return keys(a) === keys(b);
-}
-
-function checkVersion(current: Incident, opts: WriteOptions): void {
-  if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
-    throw PreconditionFailed(`The incident is at version ${current.row_version}, not ${opts.expectedVersion}.`);
-  }
 }
 
 /** Forward along the lifecycle (steps may be skipped); a resolved incident reopens only to investigating. */

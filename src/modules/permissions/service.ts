@@ -1,16 +1,17 @@
 // Per-record grants (VIEW < COMMENT < EDIT) managed by admins, and the one check every module
 // uses to ask "is this a live record of this tenant?" for any polymorphic reference.
-import type { Knex } from 'knex';
-import { dbOf, type ServiceContext } from '../../platform/context.js';
-import { Forbidden, NotFound, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import type { ServiceContext } from '../../platform/context.js';
+import { NotFound, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { parseInput, present } from '../../platform/records.js';
 import { uuid } from '../../platform/schema-kit.js';
-import { scoped } from '../../platform/tenancy.js';
+import { scoped, type TenantModel } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
-import { parseInput, plain } from '../catalog/service.js';
-import {
-  type CatalogModel, Component, Person, Product, Repository, Resource, Service, Team,
-} from '../catalog/model.js';
+import { authorize } from '../access/policy.js';
+import { KINDS } from '../catalog/kinds.js';
 import { Dashboard } from '../dashboards/model.js';
+import { Incident } from '../incidents/model.js';
+import { Scorecard } from '../scorecards/model.js';
+import { User } from '../users/model.js';
 import { EntityPermission, type PermissionLevel } from './model.js';
 import { grantInput, grantTarget, type GrantableEntityType } from './schemas.js';
 
@@ -24,48 +25,21 @@ export interface GrantData {
   created_by: string | null;
 }
 
-const CATALOG_MODELS: Record<string, typeof CatalogModel> = {
-  products: Product,
-  services: Service,
-  components: Component,
-  resources: Resource,
-  repositories: Repository,
-  teams: Team,
-  people: Person,
+/** The soft-deletable records other records may point at (widget sources, comments, grants). */
+const RECORD_MODELS: Record<string, typeof TenantModel> = {
+  ...Object.fromEntries(Object.values(KINDS).map((k) => [k.type, k.model])),
+  incidents: Incident,
+  dashboards: Dashboard,
+  scorecards: Scorecard,
 };
-
-/**
- * Soft-deletable tables without a model in reach (incidents and scorecards are other modules'),
- * queried with an explicit tenant_id and deleted_at IS NULL.
- */
-const PLAIN_TABLES: Record<string, string> = { incidents: 'incidents', scorecards: 'scorecards' };
-
-/** Every record type liveRecordIds knows. */
-export const RECORD_TYPES = [...Object.keys(CATALOG_MODELS), 'incidents', 'dashboards', 'scorecards'] as const;
-
-function db(ctx: ServiceContext): Knex {
-  return dbOf(ctx);
-}
 
 /** The ids among `ids` that are live records of `entityType` in the context's tenant. */
 export async function liveRecordIds(ctx: ServiceContext, entityType: string, ids: string[]): Promise<Set<string>> {
   const wanted = [...new Set(ids)].filter((id) => uuid.safeParse(id).success);
   if (wanted.length === 0) return new Set();
-  let rows: { id: string }[];
-  const model = CATALOG_MODELS[entityType];
-  if (model) {
-    rows = await scoped(model, ctx).whereIn('id', wanted).select('id');
-  } else if (entityType === 'dashboards') {
-    rows = await scoped(Dashboard, ctx).whereIn('id', wanted).select('id');
-  } else if (PLAIN_TABLES[entityType]) {
-    rows = await db(ctx)(PLAIN_TABLES[entityType])
-      .where('tenant_id', ctx.tenantId)
-      .whereNull('deleted_at')
-      .whereIn('id', wanted)
-      .select('id');
-  } else {
-    return new Set();
-  }
+  const model = RECORD_MODELS[entityType];
+  if (!model) return new Set();
+  const rows = (await scoped(model, ctx).whereIn('id', wanted).select('id')) as unknown as { id: string }[];
   return new Set(rows.map((r) => r.id));
 }
 
@@ -75,24 +49,17 @@ export async function recordExists(ctx: ServiceContext, entityType: string, enti
 }
 
 async function userExists(ctx: ServiceContext, userId: string): Promise<boolean> {
-  const row = await db(ctx)('users')
-    .where({ tenant_id: ctx.tenantId, id: userId })
-    .whereNull('deleted_at')
-    .first('id');
-  return Boolean(row);
+  return Boolean(await scoped(User, ctx).findById(userId).select('id'));
 }
 
-function present(row: EntityPermission): GrantData {
-  const { tenant_id: _t, ...rest } = plain(row) as unknown as GrantData & { tenant_id?: string };
-  return rest;
-}
+const presentGrant = (row: EntityPermission) => present<GrantData>(row);
 
 export class PermissionService {
   constructor(private readonly writes: WriteRunner) {}
 
   /** The grants on one record, tenant-wide grant first, then by creation. Admins only. */
   async list(ctx: ServiceContext, entityType: string, entityId: string): Promise<GrantData[]> {
-    this.authorize(ctx, false);
+    await authorize(ctx, 'read', { type: 'entity_permissions' });
     const target = parseInput(grantTarget, { entity_type: entityType, entity_id: entityId });
     if (!(await recordExists(ctx, target.entity_type, target.entity_id))) {
       throw NotFound(`No ${target.entity_type} record with id ${target.entity_id}.`);
@@ -100,12 +67,12 @@ export class PermissionService {
     const rows = await scoped(EntityPermission, ctx)
       .where({ entity_type: target.entity_type, entity_id: target.entity_id })
       .orderByRaw('user_id IS NOT NULL, created_at, id');
-    return rows.map(present);
+    return rows.map(presentGrant);
   }
 
   /** Upsert: a user (or everyone, user_id null) holds at most one grant per record. */
   async grant(ctx: ServiceContext, entityType: string, entityId: string, input: unknown): Promise<GrantData> {
-    this.authorize(ctx, true);
+    await authorize(ctx, 'write', { type: 'entity_permissions' });
     const target = parseInput(grantTarget, { entity_type: entityType, entity_id: entityId });
     const { user_id: userId, level } = parseInput(grantInput, input);
     return this.writes.run(ctx, async (w) => {
@@ -115,9 +82,9 @@ export class PermissionService {
       else sameGrant.whereNull('user_id');
       const existing = await sameGrant.forUpdate().first();
       if (existing) {
-        if (existing.level === level) return present(existing); // nothing changes, nothing recorded
+        if (existing.level === level) return presentGrant(existing); // nothing changes, nothing recorded
         await scoped(EntityPermission, w).findById(existing.id).patch({ level });
-        const data = present(await scoped(EntityPermission, w).findById(existing.id) as EntityPermission);
+        const data = presentGrant(await scoped(EntityPermission, w).findById(existing.id) as EntityPermission);
         this.recordChange(w, data, 'updated', { level: { old: existing.level, new: level } });
         return data;
       }
@@ -127,7 +94,7 @@ export class PermissionService {
           entity_type: target.entity_type, entity_id: target.entity_id, user_id: userId, level, created_by: w.actor.userId,
         })
         .returning('*')) as unknown as EntityPermission;
-      const data = present(row);
+      const data = presentGrant(row);
       this.recordChange(w, data, 'created');
       return data;
     });
@@ -135,7 +102,7 @@ export class PermissionService {
 
   /** Hard delete: a grant is configuration, not catalog data, so there is nothing to restore. */
   async revoke(ctx: ServiceContext, entityType: string, entityId: string, grantId: string): Promise<void> {
-    this.authorize(ctx, true);
+    await authorize(ctx, 'write', { type: 'entity_permissions' });
     const target = parseInput(grantTarget, { entity_type: entityType, entity_id: entityId });
     if (!uuid.safeParse(grantId).success) throw NotFound(`No grant with id ${grantId}.`);
     await this.writes.run(ctx, async (w) => {
@@ -145,13 +112,8 @@ export class PermissionService {
         .forUpdate();
       if (!row) throw NotFound(`No grant with id ${grantId} on this record.`);
       await scoped(EntityPermission, w).findById(grantId).delete();
-      this.recordChange(w, present(row), 'deleted');
+      this.recordChange(w, presentGrant(row), 'deleted');
     });
-  }
-
-  private authorize(ctx: ServiceContext, write: boolean): void {
-    if (write && !ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
-    if (ctx.actor.role !== 'admin') throw Forbidden('Only admins manage grants.');
   }
 
   /** The record and the user must be live in this tenant: a 422 with paths, never a 404. */

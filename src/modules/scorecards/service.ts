@@ -2,14 +2,15 @@
 // computed on read over the catalog (never stored), in batches: one page of 200 entities at a
 // time with their relation lists and assignments, and one query for active incidents.
 import type { ServiceContext } from '../../platform/context.js';
-import { Conflict, Forbidden, NotFound, PreconditionFailed, UnprocessableEntity } from '../../platform/errors.js';
-import { uuid } from '../../platform/schema-kit.js';
+import { Conflict, UnprocessableEntity } from '../../platform/errors.js';
+import { listPage, type ListQuery, type Listable, type Page } from '../../platform/listing.js';
+import { RecordTable, diff, present, type WriteOptions } from '../../platform/records.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
+import { authorize } from '../access/policy.js';
 import type { CatalogType } from '../catalog/kinds.js';
-import { listPage, type ListQuery, type Listable, type Page } from '../catalog/listing.js';
-import { diff, plain, type EntityData, type EntityService, type WriteOptions } from '../catalog/service.js';
-import { criteriaIssues, evaluate, type CriterionLike, type EvaluationFacts } from './checks.js';
+import type { EntityData, EntityService } from '../catalog/service.js';
+import { criteriaIssues, evaluate, type CriterionLike, type EvaluationFacts } from './scoring.js';
 import { AFFECTED_TABLE, Incident } from '../incidents/model.js';
 import { Scorecard, ScorecardCriterion } from './model.js';
 import {
@@ -17,7 +18,7 @@ import {
 } from './schemas.js';
 
 const ENTITY_TYPE = 'scorecards';
-const WRITE_ROLES: readonly string[] = ['admin', 'editor'];
+const scorecards = new RecordTable<Scorecard>(Scorecard, 'scorecard');
 const RESULTS_PAGE = 200;
 
 export const SCORECARD_LISTING: Listable = {
@@ -74,13 +75,13 @@ export class ScorecardService {
   // ---- reads ---------------------------------------------------------------------------------
 
   async get(ctx: ServiceContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<ScorecardData> {
-    const row = await this.findRow(ctx, id, { includeDeleted: opts.includeDeleted });
+    const row = await scorecards.find(ctx, id, { includeDeleted: opts.includeDeleted });
     const [data] = await this.present(ctx, [row]);
     return data;
   }
 
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<ScorecardData>> {
-    if (query.includeDeleted && ctx.actor.role !== 'admin') throw Forbidden('include_deleted is for admins.');
+    if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: ENTITY_TYPE });
     const page = await listPage<Scorecard>(ctx, SCORECARD_LISTING, query);
     return { data: await this.present(ctx, page.rows), meta: page.meta };
   }
@@ -117,7 +118,7 @@ export class ScorecardService {
   // ---- writes --------------------------------------------------------------------------------
 
   async create(ctx: ServiceContext, input: unknown): Promise<ScorecardData> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: ENTITY_TYPE });
     const parsed = parseScorecardInput(scorecardCreate, input);
     const criteria = toRows(parsed.criteria);
     this.validate(parsed.entity_types, criteria);
@@ -140,11 +141,10 @@ export class ScorecardService {
 
   /** A PATCH; `criteria`, when given, replaces the whole list in the same transaction and change. */
   async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<ScorecardData> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: ENTITY_TYPE });
     const parsed = parseScorecardInput(scorecardUpdate, input);
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      this.checkVersion(current, opts);
+      const current = await scorecards.lock(w, id, opts);
       const [before] = await this.present(w, [current]);
       const criteria = parsed.criteria ? toRows(parsed.criteria) : undefined;
       // Stored criteria are checked again only when what they are judged against changes.
@@ -157,9 +157,7 @@ export class ScorecardService {
       const replace = criteria !== undefined && !sameCriteria(before.criteria, criteria);
       if (Object.keys(columns).length === 0 && !replace) return before; // no version bump, no event
 
-      await nameClash(scoped(Scorecard, w)
-        .findById(id)
-        .patch({ ...columns, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId } as Partial<Scorecard>));
+      await nameClash(scorecards.patch(w, current, columns));
       if (replace) await this.replaceCriteria(w, id, criteria);
       const data = await this.get(w, id);
       w.record({
@@ -172,27 +170,21 @@ export class ScorecardService {
 
   /** Soft delete: the criteria stay with the row, so a restore brings the scorecard back whole. */
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: ENTITY_TYPE });
     await this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true });
-      this.checkVersion(current, opts);
-      await scoped(Scorecard, w).findById(id).patch({
-        deleted_at: new Date(), row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      } as Partial<Scorecard>);
+      const current = await scorecards.lock(w, id, opts);
+      await scorecards.softDelete(w, current);
       const data = await this.get(w, id, { includeDeleted: true });
       w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'deleted', data });
     });
   }
 
   async restore(ctx: ServiceContext, id: string): Promise<ScorecardData> {
-    this.authorizeWrite(ctx);
+    await authorize(ctx, 'write', { type: ENTITY_TYPE });
     return this.writes.run(ctx, async (w) => {
-      const current = await this.findRow(w, id, { forUpdate: true, includeDeleted: true });
-      if (!current.deleted_at) return (await this.present(w, [current]))[0];
+      const current = await scorecards.lock(w, id, { includeDeleted: true });
       // A live scorecard holding the same name makes this a 409.
-      await nameClash(scoped(Scorecard, w, { includeDeleted: true }).findById(id).patch({
-        deleted_at: null, row_version: current.row_version + 1, updated_at: new Date(), updated_by: w.actor.userId,
-      } as Partial<Scorecard>));
+      if (!(await nameClash(scorecards.restore(w, current)))) return (await this.present(w, [current]))[0];
       const data = await this.get(w, id);
       w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'restored', data });
       return data;
@@ -201,34 +193,9 @@ export class ScorecardService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  authorizeWrite(ctx: ServiceContext): void {
-    if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
-    if (!WRITE_ROLES.includes(ctx.actor.role)) throw Forbidden(`Role '${ctx.actor.role}' may not change scorecards.`);
-  }
-
   private validate(entityTypes: readonly ScorableType[], criteria: readonly CriterionLike[]): void {
     const issues = criteriaIssues(criteria, entityTypes);
     if (issues.length) throw UnprocessableEntity('The scorecard has criteria that cannot apply to its entity types.', issues);
-  }
-
-  private async findRow(
-    ctx: ServiceContext,
-    id: string,
-    opts: { includeDeleted?: boolean; forUpdate?: boolean } = {},
-  ): Promise<Scorecard> {
-    // An id that is not a UUID names no scorecard: 404, not a database cast error.
-    if (!uuid.safeParse(id).success) throw NotFound(`No scorecard with id ${id}.`);
-    const q = scoped(Scorecard, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
-    if (opts.forUpdate) q.forUpdate();
-    const row = await q;
-    if (!row) throw NotFound(`No scorecard with id ${id}.`);
-    return row;
-  }
-
-  private checkVersion(current: Scorecard, opts: WriteOptions): void {
-    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
-      throw PreconditionFailed(`The scorecard is at version ${current.row_version}, not ${opts.expectedVersion}.`);
-    }
   }
 
   private async replaceCriteria(w: WriteScope, scorecardId: string, criteria: CriterionRow[]): Promise<void> {
@@ -251,7 +218,7 @@ export class ScorecardService {
       });
     }
     return rows.map((row) => {
-      const { tenant_id: _t, __sort_key: _k, criteria: _c, ...rest } = plain(row) as unknown as Record<string, unknown>;
+      const { criteria: _c, ...rest } = present<Record<string, unknown>>(row);
       return { ...rest, criteria: byCard.get(row.id)! } as ScorecardData;
     });
   }

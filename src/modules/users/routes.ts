@@ -1,12 +1,12 @@
 // Users (admin) and the caller's own identity.
-import type { Domain } from '../../domain.js';
 import { documentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, expectedVersion, idParam, sendCreated, sendData } from '../../platform/http/respond.js';
 import { userCreate, userUpdate } from './schemas.js';
+import type { UserService } from './service.js';
 
-export function userRoutes(domain: Domain) {
+export function userRoutes(services: { users: UserService }) {
   const api = documentedRouter('/users', 'users');
-  const { users } = domain;
+  const { users } = services;
   api.op('get', '/', { summary: 'List users (admin)' }, async (req, res) => {
     res.json({ data: await users.list(ctxOf(req), { includeDeleted: req.query.include_deleted === 'true' }) });
   });
@@ -26,11 +26,11 @@ export function userRoutes(domain: Domain) {
   return api;
 }
 
-export function meRoutes(domain: Domain) {
+export function meRoutes(services: { users: UserService }) {
   const api = documentedRouter('/me', 'auth');
   api.op('get', '/', { summary: 'The caller: user, tenant and how they are authenticated' }, async (req, res) => {
     const ctx = ctxOf(req);
-    const user = await domain.users.get(ctx, ctx.actor.userId!);
+    const user = await services.users.get(ctx, ctx.actor.userId!);
     res.json({
       data: {
         user,

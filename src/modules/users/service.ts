@@ -1,42 +1,35 @@
 // Tenant users, managed by admins. Every change is audited and announced like any other record,
 // so deactivations reach the live-event and co-editing layers.
 import type { ServiceContext } from '../../platform/context.js';
-import { Conflict, Forbidden, NotFound, PreconditionFailed } from '../../platform/errors.js';
+import { Conflict, UnprocessableEntity } from '../../platform/errors.js';
+import { RecordTable, diff, parseInput, type WriteOptions } from '../../platform/records.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
-import { diff, parseInput, type WriteOptions } from '../catalog/service.js';
-import { Person } from '../catalog/model.js';
-import { UnprocessableEntity } from '../../platform/errors.js';
+import { authorize } from '../access/policy.js';
 import { hashPassword } from '../auth/passwords.js';
+import { Person } from '../catalog/model.js';
 import { User, presentUser, type UserView } from './model.js';
 import { userCreate, userUpdate } from './schemas.js';
 
-/** Admin-only reads: a read-scoped key of an admin may read what its owner reads. */
-export function requireAdminRead(ctx: ServiceContext, what: string): void {
-  if (ctx.actor.role !== 'admin') throw Forbidden(`Only admins may ${what}.`);
-}
-
-export function requireAdmin(ctx: ServiceContext, what = 'manage users'): void {
-  if (!ctx.actor.canWrite) throw Forbidden('This API key is read-only.');
-  requireAdminRead(ctx, what);
-}
+const users = new RecordTable<User>(User, 'user', false);
 
 export class UserService {
   constructor(private readonly writes: WriteRunner) {}
 
   async list(ctx: ServiceContext, opts: { includeDeleted?: boolean } = {}): Promise<UserView[]> {
-    requireAdminRead(ctx, 'list users');
+    await authorize(ctx, 'read', { type: 'users' });
+    if (opts.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'users' });
     const rows = await scoped(User, ctx, opts).orderBy('email').limit(1000);
     return rows.map(presentUser);
   }
 
   async get(ctx: ServiceContext, id: string): Promise<UserView> {
-    if (ctx.actor.userId !== id) requireAdminRead(ctx, 'read other users');
-    return presentUser(await this.find(ctx, id));
+    if (ctx.actor.userId !== id) await authorize(ctx, 'read', { type: 'users' });
+    return presentUser(await users.find(ctx, id));
   }
 
   async create(ctx: ServiceContext, input: unknown): Promise<UserView> {
-    requireAdmin(ctx);
+    await authorize(ctx, 'write', { type: 'users' });
     const { password, ...fields } = parseInput(userCreate, input);
     const password_hash = password ? await hashPassword(password) : null;
     return this.writes.run(ctx, async (w) => {
@@ -49,27 +42,19 @@ export class UserService {
   }
 
   async update(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<UserView> {
-    requireAdmin(ctx);
+    await authorize(ctx, 'write', { type: 'users' });
     const { password, ...fields } = parseInput(userUpdate, input);
     const password_hash = password ? await hashPassword(password) : undefined;
     return this.writes.run(ctx, async (w) => {
-      const current = await this.find(w, id, true);
-      if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
-        throw PreconditionFailed(`The user is at version ${current.row_version}, not ${opts.expectedVersion}.`);
-      }
+      const current = await users.lock(w, id, opts);
       await this.checkPerson(w, fields.person_id);
       const demotes = (fields.role && fields.role !== 'admin') || fields.is_active === false;
       if (current.role === 'admin' && demotes) await this.keepAnAdmin(w, id);
       const before = presentUser(current);
       const unchanged = Object.entries(fields).every(([k, v]) => v === undefined || JSON.stringify(v) === JSON.stringify(current[k as keyof User]));
       if (unchanged && !password_hash) return before; // nothing changes: no version bump, no event
-      await scoped(User, w).findById(id).patch({
-        ...fields,
-        ...(password_hash ? { password_hash } : {}),
-        row_version: current.row_version + 1,
-        updated_at: new Date(),
-      });
-      const data = presentUser(await this.find(w, id));
+      await users.patch(w, current, { ...fields, ...(password_hash ? { password_hash } : {}) });
+      const data = presentUser(await users.find(w, id));
       const changes = diff(before, data);
       if (password_hash) changes.password = { old: '[redacted]', new: '[redacted]' };
       w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'updated', data, changes });
@@ -79,24 +64,14 @@ export class UserService {
 
   /** Soft delete: the user can no longer log in, their keys and sockets stop working. */
   async remove(ctx: ServiceContext, id: string): Promise<void> {
-    requireAdmin(ctx);
+    await authorize(ctx, 'write', { type: 'users' });
     await this.writes.run(ctx, async (w) => {
-      const current = await this.find(w, id, true);
+      const current = await users.lock(w, id);
       if (current.role === 'admin') await this.keepAnAdmin(w, id);
-      await scoped(User, w).findById(id).patch({
-        deleted_at: new Date(), is_active: false, row_version: current.row_version + 1, updated_at: new Date(),
-      });
-      const data = presentUser(await this.find(w, id, false, true));
+      await users.softDelete(w, current, { is_active: false });
+      const data = presentUser(await users.find(w, id, { includeDeleted: true }));
       w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'deleted', data });
     });
-  }
-
-  private async find(ctx: ServiceContext, id: string, forUpdate = false, includeDeleted = false): Promise<User> {
-    const q = scoped(User, ctx, { includeDeleted }).findById(id);
-    if (forUpdate) q.forUpdate();
-    const row = await q;
-    if (!row) throw NotFound(`No user with id ${id}.`);
-    return row;
   }
 
   private async checkPerson(w: WriteScope, personId: string | null | undefined): Promise<void> {

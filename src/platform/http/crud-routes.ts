@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { ServiceContext } from '../context.js';
 import { ctxOf, expectedVersion, idParam, sendCreated, sendData } from './respond.js';
 import { documentedRouter, type DocumentedRouter } from './openapi.js';
-import { listQuerySchema, parseListQuery, type Listable, type ListQuery, type Page } from '../../modules/catalog/listing.js';
+import { listQuerySchema, parseListQuery, type Listable, type ListQuery, type Page } from '../listing.js';
 
 export interface CrudService<T extends { id: string }> {
   list(ctx: ServiceContext, query: ListQuery): Promise<Page<unknown>>;

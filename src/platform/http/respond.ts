@@ -40,10 +40,14 @@ export function expectedVersion(req: Request): number | undefined {
   return Number(match[1]);
 }
 
-/** `{data}` with an ETag when the record is versioned. */
-export function sendData(res: Response, data: unknown, status = 200): void {
-  const version = (data as { row_version?: unknown } | null)?.row_version;
-  if (typeof version === 'number') res.set('ETag', etagOf(version));
+/**
+ * `{data}` with an ETag when the record is versioned: its own row_version, or `version` when the
+ * response wraps the versioned record (an incident update returns the entry and the incident).
+ * The one place an ETag is set.
+ */
+export function sendData(res: Response, data: unknown, status = 200, version?: number): void {
+  const etag = version ?? (data as { row_version?: unknown } | null)?.row_version;
+  if (typeof etag === 'number') res.set('ETag', etagOf(etag));
   res.status(status).json({ data });
 }
 

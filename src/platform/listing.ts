@@ -1,10 +1,10 @@
 // Cursor pagination for entity lists: keyset on (sort column, id) so a page costs the same at
 // row 100,000 as at row 1, with opaque cursors that carry the sort they were made for.
 import { z } from 'zod';
-import type { ServiceContext } from '../../platform/context.js';
-import { BadRequest, validationError } from '../../platform/errors.js';
-import { scoped } from '../../platform/tenancy.js';
-import { PG_TIMESTAMP, uuid } from '../../platform/schema-kit.js';
+import type { ServiceContext } from './context.js';
+import { BadRequest, validationError } from './errors.js';
+import { scoped } from './tenancy.js';
+import { PG_TIMESTAMP, uuid } from './schema-kit.js';
 import type { Model } from 'objection';
 
 export const DEFAULT_SORT = '-updated_at';

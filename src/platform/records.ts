@@ -1,0 +1,128 @@
+// The record engine: what every versioned, tenant-scoped record kind shares, written once. Find a
+// row (and lock it for update), the If-Match version check, the version bump on every write, soft
+// delete and restore, the shape that leaves the service (no tenant_id), input parsing and diffs.
+// Services keep only what differs per kind: their columns, relations and rules.
+import type { z } from 'zod';
+import type { ServiceContext } from './context.js';
+import { NotFound, PreconditionFailed, validationError } from './errors.js';
+import { uuid } from './schema-kit.js';
+import type { Model } from 'objection';
+import { scoped } from './tenancy.js';
+import type { FieldChanges, WriteScope } from './write.js';
+
+export interface WriteOptions {
+  /** From If-Match: the write happens only if the row is still at this version. */
+  expectedVersion?: number;
+}
+
+export interface FindOptions {
+  includeDeleted?: boolean;
+  forUpdate?: boolean;
+  /** An objection relation expression fetched with the row (detail views). */
+  graph?: string;
+}
+
+/** A row of a versioned table: every mutable record kind has these. */
+export interface VersionedRow {
+  id: string;
+  row_version: number;
+  deleted_at?: Date | string | null;
+}
+
+type RowModel = typeof Model;
+
+/** Column names that change on every write and so never count as a change of the record. */
+const BOOKKEEPING = new Set(['updated_at', 'updated_by', 'row_version']);
+
+/** Dates to ISO strings, model instances to plain objects: the shape REST and events carry. */
+export function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** A row as it leaves a service: plain JSON, without tenant_id or the list's sort key. */
+export function present<T = Record<string, unknown>>(row: object): T {
+  const { tenant_id: _t, __sort_key: _k, ...rest } = plain(row) as Record<string, unknown>;
+  return rest as T;
+}
+
+/** {field: {old, new}} for every field whose value differs (bookkeeping columns aside). */
+export function diff(before: object, after: object): FieldChanges {
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  const changes: FieldChanges = {};
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (BOOKKEEPING.has(key)) continue;
+    if (JSON.stringify(a[key] ?? null) !== JSON.stringify(b[key] ?? null)) {
+      changes[key] = { old: a[key] ?? null, new: b[key] ?? null };
+    }
+  }
+  return changes;
+}
+
+/** Validates input against its zod schema: a 422 naming every bad field, else the parsed value. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}
+
+/** The rows of one record kind: a tenant-scoped, versioned table. */
+export class RecordTable<M extends VersionedRow> {
+  constructor(
+    readonly model: RowModel,
+    /** Singular, for messages: 'service', 'incident'. */
+    readonly label: string,
+    /** Whether the table has `updated_by` (comments, users and API keys do not). */
+    private readonly tracksEditor = true,
+  ) {}
+
+  /** The row, or a 404 for an unknown id, another tenant's id, or (unless asked) a deleted row. */
+  async find(ctx: ServiceContext, id: string, opts: FindOptions = {}): Promise<M> {
+    // An id that is not a UUID names no record: 404, not a database cast error.
+    if (!uuid.safeParse(id).success) throw NotFound(`No ${this.label} with id ${id}.`);
+    const q = scoped(this.model, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
+    if (opts.forUpdate) q.forUpdate();
+    if (opts.graph) q.withGraphFetched(opts.graph);
+    const row = await q;
+    if (!row) throw NotFound(`No ${this.label} with id ${id}.`);
+    return row as unknown as M;
+  }
+
+  /** The row locked for this write, at the version If-Match names (else a 412). */
+  async lock(w: WriteScope, id: string, opts: WriteOptions & { includeDeleted?: boolean } = {}): Promise<M> {
+    const row = await this.find(w, id, { forUpdate: true, includeDeleted: opts.includeDeleted });
+    this.checkVersion(row, opts);
+    return row;
+  }
+
+  checkVersion(current: M, opts: WriteOptions): void {
+    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.row_version) {
+      throw PreconditionFailed(`The ${this.label} is at version ${current.row_version}, not ${opts.expectedVersion}.`);
+    }
+  }
+
+  /** Writes `columns` and bumps the version (and who and when) of a row this write locked. */
+  async patch(w: WriteScope, current: M, columns: Record<string, unknown> = {}): Promise<void> {
+    await scoped(this.model, w, { includeDeleted: true }).findById(current.id).patch({
+      ...columns,
+      row_version: current.row_version + 1,
+      updated_at: new Date(),
+      ...(this.tracksEditor ? { updated_by: w.actor.userId } : {}),
+    } as never);
+  }
+
+  /** Soft delete: the row stays (audit, restore) and drops out of every read. */
+  softDelete(w: WriteScope, current: M, columns: Record<string, unknown> = {}): Promise<void> {
+    return this.patch(w, current, { ...columns, deleted_at: new Date() });
+  }
+
+  /**
+   * Brings a soft-deleted row back; false when it was not deleted (nothing to do). A live row
+   * holding the same unique name makes this a unique violation: a 409 from the error mapper.
+   */
+  async restore(w: WriteScope, current: M): Promise<boolean> {
+    if (!current.deleted_at) return false;
+    await this.patch(w, current, { deleted_at: null });
+    return true;
+  }
+}
