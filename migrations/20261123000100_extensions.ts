@@ -1,4 +1,4 @@
-// Extensions the schema relies on: pg_trgm for text search, uuid-ossp as the TPRD assumes.
+// Extensions the schema relies on: pg_trgm for text search, uuid-ossp for uuid defaults.
 // (Primary keys use gen_random_uuid(), which is built into PostgreSQL 13+.)
 import type { Knex } from 'knex';
 

@@ -1,4 +1,4 @@
-// Tenants and their login users (TPRD §4.3.2–4.3.3). users.person_id gets its foreign key
+// Tenants and their login users. users.person_id gets its foreign key
 // in the teams/people migration, once the people table exists.
 import type { Knex } from 'knex';
 import {

@@ -1,4 +1,4 @@
-// Teams and people (TPRD §4.3.4–4.3.5), and the link from a login user to its person record.
+// Teams and people, and the link from a login user to its person record.
 import type { Knex } from 'knex';
 import {
   authorship,

@@ -1,5 +1,5 @@
-// The catalog entities: products, services, components, resources, repositories (TPRD §4.3.6–4.3.10).
-// Enumerations are CHECK constraints holding the TPRD values; type-specific fields live in `attributes`.
+// The catalog entities: products, services, components, resources, repositories.
+// Enumerations are CHECK constraints holding the data model's values; type-specific fields live in `attributes`.
 import type { Knex } from 'knex';
 import {
   authorship,

@@ -1,4 +1,4 @@
-// Many-to-many links between catalog entities (TPRD §4.3 association tables). A link row goes
+// Many-to-many links between catalog entities. A link row goes
 // with either end (ON DELETE CASCADE); the second column is indexed for reverse lookups
 // (dependents, "used by"), which the composite primary key alone does not serve.
 import type { Knex } from 'knex';

@@ -1,4 +1,4 @@
-// People assigned to catalog entities with a free-text role (TPRD §4.3 entity_assignments).
+// People assigned to catalog entities with a free-text role.
 // entity_id is polymorphic, so it has no foreign key; the person link cascades.
 import type { Knex } from 'knex';
 import { tenantColumn, uuidPrimaryKey } from './lib/columns.js';

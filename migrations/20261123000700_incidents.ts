@@ -1,4 +1,4 @@
-// Incidents, their timeline and the entities they affect (TPRD §4.3.11–4.3.12).
+// Incidents, their timeline and the entities they affect.
 // Timeline entries carry tenant_id too, so the one tenant-scoping mechanism covers them.
 import type { Knex } from 'knex';
 import {

@@ -1,4 +1,4 @@
-// Scorecards and their weighted criteria (TPRD §4.3.13–4.3.14). Results are computed on read,
+// Scorecards and their weighted criteria. Results are computed on read,
 // never stored. Criteria carry tenant_id for uniform tenant scoping and go with their scorecard.
 import type { Knex } from 'knex';
 import {

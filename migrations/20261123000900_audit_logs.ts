@@ -1,4 +1,4 @@
-// The audit log (TPRD §4.3.15). It is append-only at the database: a trigger refuses UPDATE,
+// The audit log. It is append-only at the database: a trigger refuses UPDATE,
 // DELETE and TRUNCATE, so not even a buggy service or a hand-written query can rewrite history.
 // tenant_id deliberately has no foreign key: the trail outlives what it describes.
 import type { Knex } from 'knex';

@@ -1,4 +1,4 @@
-// Per-record grants (seed 002's board permissions: VIEW, COMMENT, EDIT; user_id NULL means
+// Per-record grants (VIEW, COMMENT, EDIT; user_id NULL means
 // everyone in the tenant) and threaded, resolvable comments, which the COMMENT level allows.
 import type { Knex } from 'knex';
 import { rowVersion, softDelete, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';

@@ -1,4 +1,4 @@
-// Dashboards with their widgets (grid layout {x,y,w,h} plus config) and filters (seeds 000, 004).
+// Dashboards with their widgets (grid layout {x,y,w,h} plus config) and filters.
 // Widgets and filters carry tenant_id for uniform tenant scoping and go with their dashboard.
 import type { Knex } from 'knex';
 import {

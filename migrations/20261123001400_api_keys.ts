@@ -1,4 +1,4 @@
-// API keys (seed 004): only a hash of the key is stored, with a short prefix to recognise it;
+// API keys: only a hash of the key is stored, with a short prefix to recognise it;
 // revoked_at takes effect at once, last_used_at is bookkeeping.
 import type { Knex } from 'knex';
 import { rowVersion, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';

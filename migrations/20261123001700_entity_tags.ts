@@ -1,5 +1,5 @@
 // Tags on every catalog entity, not only products: the list API filters by tag and scorecards
-// check has_tag on any kind (TPRD §4.3.14).
+// check has_tag on any kind.
 import type { Knex } from 'knex';
 
 const TABLES = ['services', 'components', 'resources', 'repositories'];

@@ -1,4 +1,4 @@
-// bcrypt with cost 12 (TPRD §5). bcryptjs: pure JS, nothing to compile on install.
+// bcrypt with cost 12. bcryptjs: pure JS, nothing to compile on install.
 import bcrypt from 'bcryptjs';
 
 export const BCRYPT_COST = 12;

@@ -1,4 +1,4 @@
-// Type-specific attribute keys per entity kind (TPRD §4.3.7–4.3.9). Unknown keys are refused.
+// Type-specific attribute keys per entity kind and type. Unknown keys are refused.
 import { z } from 'zod';
 import type { FieldIssue } from '../../platform/errors.js';
 
@@ -26,7 +26,7 @@ export const COMPONENT_ATTRIBUTE_KEYS: Record<(typeof COMPONENT_TYPES)[number], 
   ui_component: ['framework', 'repository', 'package_name'],
 };
 
-// The TPRD names resource types but no per-type keys; these are the common cloud facts, one set
+// Resource types have no per-type keys of their own; these are the common cloud facts, one set
 // for all resource types (documented in docs/DECISIONS.md).
 const RESOURCE_KEYS = ['provider', 'region', 'account', 'sku', 'size', 'instance_type', 'resource_id', 'url', 'cost_center'];
 export const RESOURCE_ATTRIBUTE_KEYS: Record<(typeof RESOURCE_TYPES)[number], readonly string[]> = Object.fromEntries(

@@ -1,4 +1,4 @@
-// The catalog detail view (TPRD §4.4 ServiceDetail and its equivalents): the record with its
+// The catalog detail view (a service's, and each other kind's, in full): the record with its
 // relations, the incidents that affect it and its scorecard results, all computed on read.
 import type { ServiceContext } from '../../platform/context.js';
 import { scoped } from '../../platform/tenancy.js';

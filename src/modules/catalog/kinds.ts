@@ -17,7 +17,7 @@ import { type CatalogModel, Component, Person, Product, Repository, Resource, Se
 
 export const CATALOG_TYPES = ['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories'] as const;
 export type CatalogType = (typeof CATALOG_TYPES)[number];
-/** Kinds that carry entity_assignments (TPRD: products, services, components, resources, repositories). */
+/** Kinds that carry entity_assignments: people assigned with a role. */
 export const ASSIGNABLE_TYPES = ['products', 'services', 'components', 'resources', 'repositories'] as const;
 
 export const ENVIRONMENTS = ['production', 'staging', 'development', 'dr'] as const;

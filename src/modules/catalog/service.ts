@@ -280,7 +280,7 @@ export class EntityService {
 
 const SUMMARY_FIELDS = ['id', 'name', 'type', 'status', 'operational_status', 'environment', 'provider', 'email'];
 
-/** TPRD *Summary: what a related record shows inside another's detail view. */
+/** A summary: what a related record shows inside another's detail view. */
 function summarize(row: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(SUMMARY_FIELDS.filter((f) => row[f] !== undefined).map((f) => [f, row[f]]));
 }

@@ -1,4 +1,4 @@
-// Input shapes of dashboards, their widgets (grid layout + config) and their filters (seeds 000, 004).
+// Input shapes of dashboards, their widgets (grid layout + config) and their filters.
 import { z } from 'zod';
 import { CATALOG_TYPES } from '../catalog/kinds.js';
 import { name255, optionalText, partialStrict, uuid } from '../../platform/schema-kit.js';

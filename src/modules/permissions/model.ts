@@ -1,4 +1,4 @@
-// Per-record grants (seed 002's board permissions): VIEW < COMMENT < EDIT, to one user or, with
+// Per-record grants: VIEW < COMMENT < EDIT, to one user or, with
 // user_id NULL, to everyone in the tenant.
 import { TenantModel } from '../../platform/tenancy.js';
 

@@ -1,4 +1,4 @@
-// Objection models of scorecards and their weighted criteria (TPRD §4.3.13–4.3.14). Only the
+// Objection models of scorecards and their weighted criteria. Only the
 // definitions are stored; results are computed on read (checks.ts), never written back.
 import { Model, type RelationMappings } from 'objection';
 import { TenantModel } from '../../platform/tenancy.js';

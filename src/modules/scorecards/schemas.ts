@@ -5,7 +5,7 @@ import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
 import { name255, optionalText } from '../../platform/schema-kit.js';
 import { ASSIGNABLE_TYPES } from '../catalog/kinds.js';
 
-/** The catalog kinds a scorecard can score: the ones that carry assignments (TPRD §4.3). */
+/** The catalog kinds a scorecard can score: the ones that carry assignments. */
 export const SCORABLE_TYPES = ASSIGNABLE_TYPES;
 export type ScorableType = (typeof SCORABLE_TYPES)[number];
 

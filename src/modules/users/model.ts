@@ -1,4 +1,4 @@
-// Login users of a tenant (TPRD §4.3.3). password_hash never leaves this module's services.
+// Login users of a tenant. password_hash never leaves this module's services.
 import { TenantModel } from '../../platform/tenancy.js';
 import type { UserRole } from '../../platform/context.js';
 
