@@ -1,4 +1,4 @@
-// The per-tenant change log (outbox) behind live events (SPEC §5). A tenant's counter row is
+// The per-tenant change log (outbox) behind live events. A tenant's counter row is
 // locked and bumped in the writing transaction, so seq is gapless and in commit order.
 import type { Knex } from 'knex';
 

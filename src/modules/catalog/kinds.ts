@@ -1,8 +1,7 @@
 // The catalog's entity kinds, each described once: its columns (as zod schemas), the relation
-// lists it owns, who may write it and how it is listed. The generic EntityService and route
-// factory serve every kind from these descriptions.
+// lists it owns and how it is listed; who may write it is the access policy's rule.
+// The generic EntityService and route factory serve every kind from these descriptions.
 import { z } from 'zod';
-import type { UserRole } from '../../platform/context.js';
 import type { FieldIssue } from '../../platform/errors.js';
 import {
   ENTITY_STATUS, OPERATIONAL_STATUS, email, entityStatus, name255, operationalStatus, optionalText,
@@ -51,7 +50,6 @@ export interface EntityKind extends Listable {
   relations: RelationList[];
   references: Reference[];
   assignments: boolean;
-  writeRoles: readonly UserRole[];
   /** Checks on the merged row (after defaults and the patch), e.g. attribute keys for the type. */
   validateRow?: (row: Record<string, unknown>) => FieldIssue[];
   /** Objection graph loaded for the detail view. */
@@ -63,7 +61,6 @@ export const assignmentInput = z.strictObject({
   role: z.string().trim().min(1).max(50),
 });
 
-const CATALOG_WRITERS = ['admin', 'editor'] as const;
 const teamRef: Reference = { field: 'team_id', target: 'teams' };
 const teamId = uuid.nullable().optional();
 const relationIds = uuidList.optional();
@@ -103,7 +100,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     type: 'teams', label: 'team', model: Team,
     required: { name: name255 },
     optional: { description: optionalText, slack_channel: z.string().max(100).nullable(), contact_email: email.nullable() },
-    relations: [], references: [], assignments: false, writeRoles: CATALOG_WRITERS,
+    relations: [], references: [], assignments: false,
     enumFilters: {}, searchExpr: nameAndDescription, hasTags: false,
     detailGraph: '[people(byName), products(byName), services(byName), components(byName), resources(byName), repositories(byName)]',
   }),
@@ -111,7 +108,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     type: 'people', label: 'person', model: Person,
     required: { name: name255, email },
     optional: { team_id: teamId, role_title: z.string().max(100).nullable(), slack_handle: z.string().max(100).nullable() },
-    relations: [], references: [teamRef], assignments: false, writeRoles: CATALOG_WRITERS,
+    relations: [], references: [teamRef], assignments: false,
     enumFilters: {}, searchExpr: `(name || ' ' || email)`, hasTags: false,
     detailGraph: '[team, assignments(byRole)]',
   }),
@@ -123,7 +120,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       version: z.string().max(50).nullable(), tags: tagList,
     },
     relations: [{ field: 'service_ids', joinTable: 'product_services', ownKey: 'product_id', otherKey: 'service_id', target: 'services', graph: 'services' }],
-    references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    references: [teamRef], assignments: true,
     enumFilters: { status: ENTITY_STATUS }, searchExpr: nameAndDescription, hasTags: true,
     detailGraph: '[team, services(byName), assignments(byRole).person]',
   }),
@@ -140,7 +137,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       { field: 'depends_on_service_ids', joinTable: 'service_dependencies', ownKey: 'service_id', otherKey: 'depends_on_service_id', target: 'services', graph: 'depends_on' },
       { field: 'repository_ids', joinTable: 'service_repositories', ownKey: 'service_id', otherKey: 'repository_id', target: 'repositories', graph: 'repositories' },
     ],
-    references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    references: [teamRef], assignments: true,
     validateRow: attributeCheck(SERVICE_ATTRIBUTE_KEYS),
     enumFilters: { status: ENTITY_STATUS, type: SERVICE_TYPES, operational_status: OPERATIONAL_STATUS },
     searchExpr: nameAndDescription, hasTags: true,
@@ -158,7 +155,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       { field: 'depends_on_service_ids', joinTable: 'component_service_dependencies', ownKey: 'component_id', otherKey: 'depends_on_service_id', target: 'services', graph: 'depends_on_services' },
       { field: 'repository_ids', joinTable: 'component_repositories', ownKey: 'component_id', otherKey: 'repository_id', target: 'repositories', graph: 'repositories' },
     ],
-    references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    references: [teamRef], assignments: true,
     validateRow: attributeCheck(COMPONENT_ATTRIBUTE_KEYS),
     enumFilters: { status: ENTITY_STATUS, type: COMPONENT_TYPES, operational_status: OPERATIONAL_STATUS },
     searchExpr: nameAndDescription, hasTags: true,
@@ -171,7 +168,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       description: optionalText, team_id: teamId, operational_status: operationalStatus,
       environment: z.enum(ENVIRONMENTS), attributes: attributesSchema, tags: tagList,
     },
-    relations: [], references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    relations: [], references: [teamRef], assignments: true,
     validateRow: attributeCheck(RESOURCE_ATTRIBUTE_KEYS),
     enumFilters: { type: RESOURCE_TYPES, operational_status: OPERATIONAL_STATUS, environment: ENVIRONMENTS },
     searchExpr: nameAndDescription, hasTags: true,
@@ -184,7 +181,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       url: z.url().max(2048).nullable(), description: optionalText, default_branch: z.string().min(1).max(100),
       language: z.string().max(50).nullable(), team_id: teamId, tags: tagList,
     },
-    relations: [], references: [teamRef], assignments: true, writeRoles: CATALOG_WRITERS,
+    relations: [], references: [teamRef], assignments: true,
     enumFilters: { provider: REPOSITORY_PROVIDERS }, searchExpr: nameAndDescription, hasTags: true,
     detailGraph: '[team, services(byName), components(byName), assignments(byRole).person]',
   }),

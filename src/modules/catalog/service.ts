@@ -13,6 +13,7 @@ import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
 import { KINDS, type CatalogType, type EntityKind, type RelationList } from './kinds.js';
 import { EntityAssignment, type CatalogModel } from './model.js';
+import { dedupeAssignments, summarize, summarizeAssignment, type Assignment } from './summaries.js';
 
 // Until co-editing takes it from the record engine directly.
 export { plain } from '../../platform/records.js';
@@ -26,8 +27,6 @@ export interface WriteOptions extends RecordWriteOptions {
    */
   impliedBy?: string;
 }
-
-type Assignment = { person_id: string; role: string };
 
 /** Work another module does inside the restore's transaction (incidents recompute status). */
 export type RestoreHook = (w: WriteScope, id: string) => Promise<void>;
@@ -276,29 +275,6 @@ export class EntityService {
       return { ...lists.get(row.id)!, ...rest } as EntityData;
     });
   }
-}
-
-const SUMMARY_FIELDS = ['id', 'name', 'type', 'status', 'operational_status', 'environment', 'provider', 'email'];
-
-/** A summary: what a related record shows inside another's detail view. */
-function summarize(row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(SUMMARY_FIELDS.filter((f) => row[f] !== undefined).map((f) => [f, row[f]]));
-}
-
-function summarizeAssignment(a: Record<string, unknown>) {
-  if (!('person' in a)) return a;
-  const person = a.person as Record<string, unknown> | null;
-  return { person_id: a.person_id, role: a.role, person: person ? summarize(person) : null };
-}
-
-function dedupeAssignments(list: Assignment[]) {
-  const seen = new Set<string>();
-  return list.filter((a) => {
-    const key = `${a.person_id}|${a.role}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  }).sort((a, b) => (a.role === b.role ? a.person_id.localeCompare(b.person_id) : a.role.localeCompare(b.role)));
 }
 
 export function createEntityServices(writes: WriteRunner): Record<CatalogType, EntityService> {

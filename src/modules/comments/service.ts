@@ -145,7 +145,7 @@ export class CommentService {
    */
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
     await this.writes.run(ctx, async (w) => {
-      const current = await this.lockFor(w, id, 'write', opts);
+      await this.lockFor(w, id, 'write', opts);
       const ids = await this.threadOf(w, id);
       const now = new Date();
       await scoped(Comment, w)

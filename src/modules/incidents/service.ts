@@ -4,36 +4,25 @@
 // audited writes, made through the catalog's EntityService inside the same transaction.
 import { raw } from 'objection';
 import type { ServiceContext } from '../../platform/context.js';
-import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { UnprocessableEntity } from '../../platform/errors.js';
 import { listPage, type ListQuery, type Page } from '../../platform/listing.js';
 import { RecordTable, diff, parseInput, present, type WriteOptions } from '../../platform/records.js';
-import { replaceLinks, scoped, scopedLinks } from '../../platform/tenancy.js';
+import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
-import { KINDS, type CatalogType } from '../catalog/kinds.js';
+import type { CatalogType } from '../catalog/kinds.js';
 import type { EntityService } from '../catalog/service.js';
+import { checkAffected, loadAffected, loadLinks, sameRefs, writeLinks, type AffectedEntity } from './affected.js';
 import {
-  AFFECTABLE_TYPES, AFFECTED_LINK, INCIDENT_STATUS, Incident, IncidentTimelineEntry,
-  type AffectableType, type ImpactType, type IncidentStatus, type Severity,
+  AFFECTABLE_TYPES, INCIDENT_STATUS, Incident, IncidentTimelineEntry, type ImpactType, type IncidentStatus, type Severity,
 } from './model.js';
-import {
-  INCIDENT_LISTING, createIncidentSchema, timelineUpdateSchema, updateIncidentSchema, type AffectedEntityInput,
-} from './schemas.js';
-
-import {
-  TYPE_ORDER, applyStatusMoves, byRef, planStatusMoves, refKey, type EntityRef, type OperationalStatus, type StatusMove,
-} from './operational-status.js';
+import { applyStatusMoves, planStatusMoves, type StatusMove } from './operational-status.js';
+import { INCIDENT_LISTING, createIncidentSchema, timelineUpdateSchema, updateIncidentSchema } from './schemas.js';
 
 export { INCIDENT_LISTING, parseIncidentListQuery } from './schemas.js';
 export type { OperationalStatus } from './operational-status.js';
+export type { AffectedEntity } from './affected.js';
 
-
-export interface AffectedEntity {
-  entity_type: AffectableType;
-  entity_id: string;
-  name: string;
-  operational_status: OperationalStatus;
-}
 
 export interface TimelineEntryData {
   id: string;
@@ -97,7 +86,7 @@ export class IncidentService {
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<IncidentSummary>> {
     if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'incidents' });
     const page = await listPage<Incident>(ctx, INCIDENT_LISTING, query);
-    const affected = await this.loadAffected(ctx, page.rows.map((r) => r.id));
+    const affected = await loadAffected(ctx, page.rows.map((r) => r.id));
     return { data: page.rows.map((r) => ({ ...columns(r), affected: affected.get(r.id) ?? [] })), meta: page.meta };
   }
 
@@ -107,14 +96,14 @@ export class IncidentService {
     await authorize(ctx, 'write', { type: 'incidents' });
     const parsed = parseInput(createIncidentSchema, input);
     return this.writes.run(ctx, async (w) => {
-      const affected = await this.checkAffected(w, parsed.affected);
+      const affected = await checkAffected(w, parsed.affected);
       const row = (await scoped(Incident, w)
         .insert({
           title: parsed.title, description: parsed.description ?? null, severity: parsed.severity,
           impact_type: parsed.impact_type, status: 'investigating', created_by: w.actor.userId, updated_by: w.actor.userId,
         })
         .returning('*')) as unknown as Incident;
-      await this.writeLinks(w, row, affected);
+      await writeLinks(w, row, affected);
       await this.insertEntry(w, row.id, 'investigating', parsed.message ?? FIRST_MESSAGE);
       const moves = await planStatusMoves(w, affected);
       const data = await this.detail(w, row, moves);
@@ -129,8 +118,8 @@ export class IncidentService {
     const parsed = parseInput(updateIncidentSchema, input);
     return this.writes.run(ctx, async (w) => {
       const current = await incidents.lock(w, id, opts);
-      const oldLinks = await this.loadLinks(w, [id]);
-      const newLinks = parsed.affected ? await this.checkAffected(w, parsed.affected) : undefined;
+      const oldLinks = await loadLinks(w, [id]);
+      const newLinks = parsed.affected ? await checkAffected(w, parsed.affected) : undefined;
       const { affected: _a, ...rest } = parsed;
       const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<Incident>;
       const linksChanged = !!newLinks && !sameRefs(oldLinks, newLinks);
@@ -139,7 +128,7 @@ export class IncidentService {
       if (!linksChanged && !columnsChanged) return before; // no version bump, no event
 
       await incidents.patch(w, current, patch);
-      if (linksChanged) await this.writeLinks(w, current, newLinks!);
+      if (linksChanged) await writeLinks(w, current, newLinks!);
       const impactChanged = patch.impact_type !== undefined && patch.impact_type !== current.impact_type;
       const touched = isActive(current) && (linksChanged || impactChanged) ? [...oldLinks, ...(newLinks ?? [])] : [];
       const moves = await planStatusMoves(w, touched);
@@ -159,7 +148,7 @@ export class IncidentService {
     await this.writes.run(ctx, async (w) => {
       const current = await incidents.lock(w, id, opts);
       await incidents.softDelete(w, current);
-      const moves = await planStatusMoves(w, isActive(current) ? await this.loadLinks(w, [id]) : []);
+      const moves = await planStatusMoves(w, isActive(current) ? await loadLinks(w, [id]) : []);
       const data = await this.detail(w, await incidents.find(w, id, { includeDeleted: true }), moves);
       w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'deleted', data });
       await applyStatusMoves(w, this.entities, moves);
@@ -172,7 +161,7 @@ export class IncidentService {
       const current = await incidents.lock(w, id, { includeDeleted: true });
       if (!(await incidents.restore(w, current))) return this.detail(w, current);
       const restored = await incidents.find(w, id);
-      const moves = await planStatusMoves(w, isActive(restored) ? await this.loadLinks(w, [id]) : []);
+      const moves = await planStatusMoves(w, isActive(restored) ? await loadLinks(w, [id]) : []);
       const data = await this.detail(w, restored, moves);
       w.record({ entityType: 'incidents', entityId: id, entityName: restored.title, action: 'restored', data });
       await applyStatusMoves(w, this.entities, moves);
@@ -204,7 +193,7 @@ export class IncidentService {
         const resolvedAt = target === 'resolved' ? new Date() : null; // reopening clears it
         await incidents.patch(w, current, { status: target, resolved_at: resolvedAt });
         const activityChanged = (current.status === 'resolved') !== (target === 'resolved');
-        moves = await planStatusMoves(w, activityChanged ? await this.loadLinks(w, [id]) : []);
+        moves = await planStatusMoves(w, activityChanged ? await loadLinks(w, [id]) : []);
         incident = await this.detail(w, await incidents.find(w, id), moves);
         w.record({
           entityType: 'incidents', entityId: id, entityName: current.title, action: 'status_changed', data: incident,
@@ -219,70 +208,9 @@ export class IncidentService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  /** Affected ids must be live records of this tenant (422 at the input's index); returns them deduped, sorted. */
-  private async checkAffected(w: WriteScope, list: AffectedEntityInput[]): Promise<EntityRef[]> {
-    const issues: FieldIssue[] = [];
-    const unique = new Map<string, EntityRef>();
-    for (const type of AFFECTABLE_TYPES) {
-      const ids = [...new Set(list.filter((a) => a.entity_type === type).map((a) => a.entity_id))];
-      if (ids.length === 0) continue;
-      const found = new Set((await scoped(KINDS[type].model, w).whereIn('id', ids).select('id')).map((r) => r.id));
-      list.forEach((a, i) => {
-        if (a.entity_type !== type) return;
-        if (!found.has(a.entity_id)) {
-          issues.push({ path: `affected.${i}.entity_id`, message: `no ${KINDS[type].label} with id ${a.entity_id} in this tenant` });
-        }
-      });
-    }
-    if (issues.length) throw UnprocessableEntity('The request refers to records that do not exist.', issues);
-    for (const a of list) unique.set(refKey(a), { entity_type: a.entity_type, entity_id: a.entity_id });
-    return [...unique.values()].sort(byRef);
-  }
-
-  /** Replaces the affected entities of an incident this write loaded (or inserted). */
-  private async writeLinks(w: WriteScope, incident: Incident, refs: EntityRef[]): Promise<void> {
-    await replaceLinks(w, AFFECTED_LINK, incident, refs.map((r) => ({ ...r })));
-  }
-
-  /** The affected-entity links of these incidents (the link table is reached through its incidents). */
-  private async loadLinks(ctx: ServiceContext, incidentIds: string[]): Promise<(EntityRef & { incident_id: string })[]> {
-    if (incidentIds.length === 0) return [];
-    return scopedLinks(ctx, AFFECTED_LINK).whereIn('incident_id', incidentIds).select('incident_id', 'entity_type', 'entity_id');
-  }
-
-  /** Affected entities per incident, with name and status: one query for the links, one per type. */
-  private async loadAffected(
-    ctx: ServiceContext,
-    incidentIds: string[],
-    moves: StatusMove[] = [],
-  ): Promise<Map<string, AffectedEntity[]>> {
-    const result = new Map<string, AffectedEntity[]>(incidentIds.map((id) => [id, []]));
-    const links = await this.loadLinks(ctx, incidentIds);
-    const planned = new Map(moves.map((m) => [refKey(m), m.to]));
-    for (const type of AFFECTABLE_TYPES) {
-      const ids = [...new Set(links.filter((l) => l.entity_type === type).map((l) => l.entity_id))];
-      if (ids.length === 0) continue;
-      // Soft-deleted entities drop out, as they do from the catalog's own relation lists.
-      const rows = await scoped(KINDS[type].model, ctx).whereIn('id', ids).select('id', 'name', 'operational_status');
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      for (const l of links) {
-        const row = l.entity_type === type ? byId.get(l.entity_id) : undefined;
-        if (!row) continue;
-        result.get(l.incident_id)!.push({
-          entity_type: type, entity_id: row.id, name: String(row.name),
-          operational_status: planned.get(refKey(l)) ?? (row.operational_status as OperationalStatus),
-        });
-      }
-    }
-    for (const list of result.values()) {
-      list.sort((a, b) => TYPE_ORDER.get(a.entity_type)! - TYPE_ORDER.get(b.entity_type)! || a.name.localeCompare(b.name) || byRef(a, b));
-    }
-    return result;
-  }
-
   /** The incident with its affected entities (planned status moves applied) and its timeline, oldest first. */
   private async detail(ctx: ServiceContext, row: Incident, moves: StatusMove[] = []): Promise<IncidentData> {
-    const affected = await this.loadAffected(ctx, [row.id], moves);
+    const affected = await loadAffected(ctx, [row.id], moves);
     const timeline = await scoped(IncidentTimelineEntry, ctx)
       .where('incident_id', row.id)
       .orderBy([{ column: 'timestamp' }, { column: 'created_at' }, { column: 'id' }]);
@@ -303,11 +231,6 @@ function columns(row: Incident): Omit<IncidentSummary, 'affected'> {
 
 function entryData(row: IncidentTimelineEntry): TimelineEntryData {
   return present<TimelineEntryData>(row);
-}
-
-function sameRefs(a: EntityRef[], b: EntityRef[]): boolean {
-  const keys = (l: EntityRef[]) => [...new Set(l.map(refKey))].sort().join(',');
-  return keys(a) === keys(b);
 }
 
 /** Forward along the lifecycle (steps may be skipped); a resolved incident reopens only to investigating. */
