@@ -1,4 +1,4 @@
-// Co-editing suite (SPEC §7, issue #6): N editors (2, 10, 50; quick: 2, 10) on one document, stock
+// Co-editing suite (issue #6): N editors (2, 10, 50; quick: 2, 10) on one document, stock
 // y-websocket providers in this process, each making small text edits at a fixed total rate.
 // Measured per offered rate: update latency from one editor to the others (p50/p99) on an app node
 // (every update stored in PostgreSQL before it is relayed) beside a minimal stock y-protocols relay

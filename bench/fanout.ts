@@ -1,4 +1,4 @@
-// Fan-out suite (SPEC §7: commit-to-socket latency and events/s across two nodes with 1,000
+// Fan-out suite (commit-to-socket latency and events/s across two nodes with 1,000
 // sockets, beside a raw Socket.IO broadcast and a raw Redis PUBLISH measured in the same run).
 //
 // Two app nodes (child processes, cluster mode on one Redis, one database) and 1,000 authenticated
@@ -254,8 +254,9 @@ async function measureRaw(nodes: RawNode[], plan: Plan, targets: Record<string, 
 
 /**
  * Connects `count` sockets split over the nodes and measures the nodes' memory (after GC) before
- * and after: RSS as the brief defines it, and the V8 heap plus external memory (ArrayBuffers,
- * socket buffers), which moves per object rather than in pages and so is the steadier figure.
+ * and after: RSS (the resident set size the OS reports), and the V8 heap plus external memory
+ * (ArrayBuffers, socket buffers), which moves per object rather than in pages and so is the
+ * steadier figure.
  */
 async function connectMeasured(
   side: string, fleet: SocketFleet, nodes: { url: string; memory(o: { gc: boolean }): Promise<NodeMemory> }[], count: number,

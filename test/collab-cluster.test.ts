@@ -1,6 +1,6 @@
-// Co-editing across nodes (SPEC §6 "several nodes"): two app nodes sharing one PostgreSQL and one
-// Redis; editors on different nodes converge, one node projects each document, REST writes and
-// revocations on one node reach documents and connections on both.
+// Co-editing across nodes (updates and awareness travel through Redis): two app nodes sharing one
+// PostgreSQL and one Redis; editors on different nodes converge, one node projects each document,
+// REST writes and revocations on one node reach documents and connections on both.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';

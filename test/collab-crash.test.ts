@@ -1,6 +1,7 @@
-// Co-editing durability (SPEC §6, §7 faults): a node is SIGKILLed right after an editor's update
-// reached another client; the restarted node's document still holds it, and the edit still gets
-// projected into the row, attributed to its author.
+// Co-editing durability (an update is stored before it is relayed, so a kill -9 loses no relayed
+// edit): a node is SIGKILLed right after an editor's update reached another client; the restarted
+// node's document still holds it, and the edit still gets projected into the row, attributed to
+// its author.
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import {

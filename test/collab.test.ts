@@ -1,4 +1,4 @@
-// Co-editing on one node (SPEC §6): stock y-websocket providers against a real app node over a
+// Co-editing on one node: stock y-websocket providers against a real app node over a
 // real PostgreSQL: access and close codes, convergence, read-only clients, durability, projection
 // into the entity row through the service, REST changes into the document, unloading.
 import assert from 'node:assert/strict';

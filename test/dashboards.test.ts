@@ -1,5 +1,6 @@
-// Dashboards through real PostgreSQL: CRUD with widgets and filters, widget-level writes, seed 004's
-// cross-tenant rule for widget sources, and one change event and audit row per write.
+// Dashboards through real PostgreSQL: CRUD with widgets and filters, widget-level writes, the rule
+// that a widget's source entity must exist, be of the stated type and belong to the same tenant
+// (else 422, nothing written), and one change event and audit row per write.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../src/platform/context.js';

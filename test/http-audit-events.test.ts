@@ -1,4 +1,5 @@
-// Black-box HTTP: the audit log (admin) and the change log (`GET /events`) (SPEC §4, §5).
+// Black-box HTTP: the audit log (admin) and the change log (`GET /events`), whose entries
+// are the same envelopes the live events push.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
@@ -112,7 +113,7 @@ describe('HTTP audit log and change log', () => {
   });
 
   describe('GET /events', () => {
-    it("returns the tenant's own change log in seq order, as §5 envelopes", async () => {
+    it("returns the tenant's own change log in seq order, as live-event envelopes", async () => {
       const { body } = await viewer.client.get('/api/v1/events?since=0&limit=1000');
       const events = body.data as any[];
       const last = await lastSeq(app.db.knex, admin.tenantId);

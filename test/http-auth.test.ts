@@ -1,4 +1,4 @@
-// Black-box HTTP: sign-up, login, /me, users (admin) and API keys, against a real node (SPEC §4).
+// Black-box HTTP: sign-up, login, /me, users (admin) and API keys, against a real node.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {

@@ -1,5 +1,5 @@
 // Black-box HTTP: bad input of every kind gets a clear 4xx problem+json (never a 500, never a
-// stack trace or SQL), and a refused write leaves nothing behind (SPEC §4, §7 "Faults").
+// stack trace or SQL), and a refused write leaves nothing half-written behind.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';

@@ -1,4 +1,4 @@
-// Black-box HTTP: the seven catalog collections (SPEC §4): CRUD with ETags and If-Match, soft
+// Black-box HTTP: the seven catalog collections: CRUD with ETags and If-Match, soft
 // delete and restore, detail views, cursor pagination, filters, tenant-checked references, impact.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,5 @@
-// Black-box HTTP: per-record grants (VIEW/COMMENT/EDIT) and threaded, resolvable comments (SPEC §3, §4).
+// Black-box HTTP: per-record grants (VIEW/COMMENT/EDIT) and threaded, resolvable comments on any
+// entity or incident; COMMENT is the level that allows commenting.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {

@@ -1,4 +1,4 @@
-// Black-box HTTP: incidents (SPEC §4): declaring one moves the affected entities' operational
+// Black-box HTTP: incidents: declaring one moves the affected entities' operational
 // status, the timeline moves the incident through its lifecycle, roles are enforced.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -1,5 +1,5 @@
 // Black-box HTTP: the OpenAPI document against the routes really served, health and readiness,
-// Prometheus metrics, and X-Request-Id on every response (SPEC §4).
+// Prometheus metrics, and X-Request-Id on every response.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
@@ -10,7 +10,7 @@ const COLLECTIONS = [
   'incidents', 'scorecards', 'dashboards', 'users', 'comments',
 ];
 
-/** Every operation the SPEC (§4) and the route modules promise, as OpenAPI path templates. */
+/** Every operation the REST API offers (auth, /me, each collection's CRUD and the rest), as OpenAPI paths. */
 const EXPECTED_OPERATIONS: [string, string][] = [
   ['post', '/api/v1/auth/signup'], ['post', '/api/v1/auth/login'], ['get', '/api/v1/me'],
   ...COLLECTIONS.flatMap((c): [string, string][] => [
@@ -58,7 +58,7 @@ describe('HTTP platform: OpenAPI, health, metrics, request ids', () => {
       assert.equal(doc.components.securitySchemes.bearer.scheme, 'bearer');
     });
 
-    it('documents every route the SPEC promises, including each collection’s list/create/read/update/delete', () => {
+    it('documents every route the API offers, including each collection’s list/create/read/update/delete', () => {
       const missing = EXPECTED_OPERATIONS.filter(([method, path]) => !doc.paths[path]?.[method]);
       assert.deepEqual(missing, [], 'undocumented operations');
     });

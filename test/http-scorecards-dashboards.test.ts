@@ -1,4 +1,4 @@
-// Black-box HTTP: scorecards computed on read, and dashboards with their widgets and filters (SPEC §4).
+// Black-box HTTP: scorecards computed on read, and dashboards with their widgets and filters.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {

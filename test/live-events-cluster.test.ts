@@ -1,5 +1,6 @@
-// Live events across nodes (SPEC §5, §7 faults): three app nodes sharing one PostgreSQL and one
-// Redis, plus a child-process node that is SIGKILLed between COMMIT and publish.
+// Live events across nodes, where a node killed after commit or a failed Redis publish loses no
+// committed event (the change log in PostgreSQL is the truth): three app nodes sharing one
+// PostgreSQL and one Redis, plus a child-process node that is SIGKILLed between COMMIT and publish.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,6 @@
-// Live events (SPEC §5) on one node with the in-process bus (embedded mode): handshake auth,
-// the change envelope, tenant isolation, subscribe filters, resume with since, resync, revocation.
+// Live events on one node with the in-process bus (embedded mode): handshake auth, the change
+// envelope {seq, type, tenant_id, entity_type, entity_id, action, actor, at, data, changes},
+// tenant isolation, subscribe filters, resume with since, resync, revocation.
 import assert from 'node:assert/strict';
 import { startServer, type AppHandle } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
@@ -75,7 +76,7 @@ describe('live events: one node (in-process bus)', () => {
   });
 
   describe('delivery', () => {
-    it('pushes every committed change with the §5 envelope, in seq order, only to its own tenant', async () => {
+    it('pushes every committed change with the change envelope, in seq order, only to its own tenant', async () => {
       const a1 = await live({ token: tenantA.token });
       const a2 = await live({ token: tenantA.token });
       const b = await live({ token: tenantB.token });

@@ -1,4 +1,4 @@
-// Run-mode plumbing (SPEC §2): config validation, the embedded PostgreSQL lifecycle (data kept
+// Run-mode plumbing (embedded and cluster): config validation, the embedded PostgreSQL lifecycle (data kept
 // across restarts, a server orphaned by a SIGKILLed run stopped first), db helpers, test support.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';

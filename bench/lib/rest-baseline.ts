@@ -26,7 +26,10 @@ const RELATION_ID_LISTS = `
   ${idList('service_dependencies', 'service_id', 'depends_on_service_id', 'services')} AS depends_on_service_ids,
   ${idList('service_repositories', 'service_id', 'repository_id', 'repositories')} AS repository_ids`;
 
-/** TPRD §4.4 ServiceDetail in one statement: row, id lists, related summaries, incidents, scorecards. */
+/**
+ * The service detail view (GET /services/:id) in one statement: row, id lists, related summaries,
+ * incidents, scorecards.
+ */
 export const DETAIL_SQL = `
 SELECT ${SERVICE_COLUMNS}, ${RELATION_ID_LISTS},
   (SELECT json_build_object('id', t.id, 'name', t.name) FROM teams t

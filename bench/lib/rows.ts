@@ -9,7 +9,7 @@ export interface CompareOptions {
   label: string;
   baselineName: string;
   concurrency?: number;
-  /** A latency target (ms) to check p99 against, e.g. TPRD §7's 20 ms. */
+  /** A latency target (ms) to check p99 against, e.g. 20 ms for a single entity read. */
   targetMs?: number;
   targetName?: string;
   /** Also emit a throughput row (`unit`/s). */
