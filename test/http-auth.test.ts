@@ -108,6 +108,19 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       }
       assert.equal(details.size, 1, `one message for every failure: ${[...details].join(' | ')}`);
     });
+
+    it('still accepts passwords hashed before the native bcrypt (a $2b$ hash made by bcryptjs)', async () => {
+      const password = 'a password hashed before the switch';
+      const made = await app.client(admin.token).post('/api/v1/users', { email: `legacy-${randomUUID().slice(0, 8)}@example.com`, display_name: 'Legacy', role: 'viewer' });
+      expectStatus(made, 201);
+      await app.db.knex('users').where({ id: made.body.data.id })
+        .update({ password_hash: '$2b$12$Cre0DuH31xY46.OvDVTBv.8oNxq6CS44Je/DXBCV5jQ9QrrlIm1lC' });
+      const ok = await app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: made.body.data.email, password });
+      expectStatus(ok, 200);
+      assert.equal(ok.body.data.user.id, made.body.data.id);
+      const wrong = await app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: made.body.data.email, password: `${password}!` });
+      assertProblem(wrong, 401);
+    });
   });
 
   describe('GET /me', () => {

@@ -214,6 +214,41 @@ describe('HTTP catalog', () => {
       assert.equal(metas[2].next_cursor, null);
     });
 
+    it('counts meta.total on the first page only and carries it in the cursor (recounted for other filters)', async () => {
+      for (let i = 0; i < 5; i++) {
+        expectStatus(await pager.client.post('/api/v1/repositories', { name: `carried-${i}`, provider: i < 2 ? 'gitlab' : 'github' }), 201);
+      }
+      const url = '/api/v1/repositories?limit=2&sort=name&q=carried-';
+      const first = await pager.client.get(url);
+      expectStatus(first, 200);
+      assert.equal(first.body.meta.total, 5);
+      expectStatus(await pager.client.post('/api/v1/repositories', { name: 'carried-5', provider: 'github' }), 201);
+      const counts: string[] = [];
+      const onQuery = (q: { sql: string }) => {
+        if (/\bcount\(/i.test(q.sql)) counts.push(q.sql);
+      };
+      app.db.knex.on('query', onQuery);
+      let second;
+      try {
+        second = await pager.client.get(`${url}&cursor=${first.body.meta.next_cursor}`);
+      } finally {
+        app.db.knex.off('query', onQuery);
+      }
+      expectStatus(second, 200);
+      assert.deepEqual(second.body.data.map((r: { name: string }) => r.name), ['carried-2', 'carried-3']);
+      assert.equal(second.body.meta.total, 5, 'the first page’s total, carried');
+      assert.deepEqual(counts, [], 'a cursor page runs no count');
+      assert.equal((await pager.client.get(url)).body.meta.total, 6, 'a first page counts again');
+      const otherFilter = await pager.client.get(`${url}&provider=github&cursor=${first.body.meta.next_cursor}`);
+      expectStatus(otherFilter, 200);
+      assert.equal(otherFilter.body.meta.total, 4, 'a cursor used with other filters is recounted');
+      const tampered = JSON.parse(Buffer.from(first.body.meta.next_cursor, 'base64url').toString('utf8'));
+      for (const t of [-1, 1.5, 'many']) {
+        const bad = Buffer.from(JSON.stringify({ ...tampered, t })).toString('base64url');
+        assertProblem(await pager.client.get(`${url}&cursor=${bad}`), 400);
+      }
+    });
+
     it('walks sort=-name', async () => {
       const { items, metas } = await walkPages(pager.client, '/api/v1/services?limit=10&sort=-name');
       expectFullWalk(items, metas);

@@ -1,5 +1,6 @@
 // Cursor pagination for entity lists: keyset on (sort column, id) so a page costs the same at
 // row 100,000 as at row 1, with opaque cursors that carry the sort they were made for.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ServiceContext } from './context.js';
 import { BadRequest, validationError } from './errors.js';
@@ -84,7 +85,12 @@ export function parseListQuery(kind: Listable, raw: unknown): ListQuery {
   };
 }
 
-interface Cursor { s: string; k: string; id: string }
+/**
+ * A cursor names the sort it was made for (s), the last row's sort key and id (k, id), and carries
+ * the list's total (t) with a digest of the filters it was counted for (f): a cursor page then
+ * costs one keyset query. Used with other filters, the total is counted again.
+ */
+interface Cursor { s: string; k: string; id: string; t?: number; f?: string }
 
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -95,7 +101,8 @@ function decodeCursor(raw: string, sort: string, titleColumn: string): Cursor {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
     const byTitle = sort.replace(/^-/, '') === titleColumn;
     const keyOk = typeof c?.k === 'string' && !c.k.includes('\u0000') && (byTitle || PG_TIMESTAMP.test(c.k));
-    if (c && c.s === sort && keyOk && uuid.safeParse(c.id).success) return c;
+    const totalOk = c?.t === undefined || (Number.isSafeInteger(c.t) && c.t >= 0);
+    if (c && c.s === sort && keyOk && totalOk && uuid.safeParse(c.id).success) return c;
   } catch {
     // fall through
   }
@@ -104,6 +111,12 @@ function decodeCursor(raw: string, sort: string, titleColumn: string): Cursor {
 
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (m) => `\\${m}`);
+}
+
+/** What the total of a list depends on: its filters, not its sort or position. */
+function filterDigest(query: ListQuery): string {
+  const parts = [query.filters, query.teamId ?? null, query.tag ?? null, query.q ?? null, query.includeDeleted ?? false];
+  return createHash('sha1').update(JSON.stringify(parts)).digest('base64url').slice(0, 12);
 }
 
 /** The page and count queries of a list, unexecuted (EXPLAIN tests read their plans). */
@@ -120,14 +133,17 @@ export function buildListQueries(ctx: ServiceContext, kind: Listable, query: Lis
   if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [`%${escapeLike(query.q)}%`]);
 
   const page = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
+  const digest = filterDigest(query);
+  let carriedTotal: number | undefined;
   if (query.cursor) {
     const c = decodeCursor(query.cursor, query.sort, kind.titleColumn);
     page.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, c.k, c.id]);
+    if (c.f === digest) carriedTotal = c.t;
   }
   const direction = desc ? 'desc' : 'asc';
   page.orderBy([{ column: `${table}.${column}`, order: direction }, { column: `${table}.id`, order: direction }]);
   page.limit(query.limit + 1);
-  return { page, count: base.clone() };
+  return { page, count: base.clone(), carriedTotal, digest };
 }
 
 export async function listPage<R extends ListRow>(
@@ -135,8 +151,10 @@ export async function listPage<R extends ListRow>(
   kind: Listable,
   query: ListQuery,
 ): Promise<{ rows: R[]; meta: PageMeta }> {
-  const { page, count } = buildListQueries(ctx, kind, query);
-  const [rows, total] = (await Promise.all([page, count.resultSize()])) as [R[], number];
+  const { page, count, carriedTotal, digest } = buildListQueries(ctx, kind, query);
+  // Exact on the first page; later pages carry it in the cursor (counting a 100K-row tenant on
+  // every page cost more than the page itself).
+  const [rows, total] = (await Promise.all([page, carriedTotal ?? count.resultSize()])) as [R[], number];
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const last = pageRows[pageRows.length - 1];
@@ -145,7 +163,7 @@ export async function listPage<R extends ListRow>(
     meta: {
       limit: query.limit,
       total,
-      next_cursor: more && last ? encodeCursor({ s: query.sort, k: String(last.__sort_key), id: last.id }) : null,
+      next_cursor: more && last ? encodeCursor({ s: query.sort, k: String(last.__sort_key), id: last.id, t: total, f: digest }) : null,
     },
   };
 }

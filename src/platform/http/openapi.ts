@@ -70,6 +70,21 @@ const problem = {
   },
 };
 
+/** The list envelope's meta: keyset pages, and the total counted once per walk. */
+const PAGE_META = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer' },
+    total: {
+      type: 'integer',
+      description: 'Rows matching the filters. Counted exactly for the first page; the pages after it carry that '
+        + 'count inside their cursor, so rows created or deleted during a walk do not change it. A cursor used with '
+        + 'other filters is counted again.',
+    },
+    next_cursor: { type: ['string', 'null'], description: 'Opaque; pass as `cursor` for the next page. Null on the last page.' },
+  },
+};
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
 }
@@ -91,7 +106,7 @@ export function openApiDocument(info: { title: string; version: string }) {
     const status = op.status ?? 200;
     const dataSchema = op.response ? jsonSchema(op.response, 'output') : { type: 'object' };
     const body = op.paginated
-      ? { type: 'object', properties: { data: { type: 'array', items: dataSchema }, meta: { type: 'object' } } }
+      ? { type: 'object', properties: { data: { type: 'array', items: dataSchema }, meta: PAGE_META } }
       : { type: 'object', properties: { data: dataSchema } };
     paths[path] ??= {};
     paths[path][op.method] = {
