@@ -54,10 +54,13 @@ function walk(direction: 'dependents' | 'dependencies'): string {
      ORDER BY n.depth, name`;
 }
 
+/** Both statements' text, built once. */
+const WALKS = { dependents: walk('dependents'), dependencies: walk('dependencies') } as const;
+
 export async function serviceImpact(ctx: ServiceContext, services: EntityService, id: string) {
   const root = await services.get(ctx, id); // 404 for an unknown or another tenant's service
   const run = async (direction: 'dependents' | 'dependencies') =>
-    ((await scopedRaw(ctx, walk(direction), { root: id })).rows as ImpactNode[]).map(
+    ((await scopedRaw(ctx, WALKS[direction], { root: id })).rows as ImpactNode[]).map(
       (r) => ({ ...r, depth: Number(r.depth) }),
     );
   const [dependents, dependencies] = await Promise.all([run('dependents'), run('dependencies')]);
