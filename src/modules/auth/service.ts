@@ -1,7 +1,7 @@
 // Sign-up, login and turning a bearer token (login JWT or API key) into a service context.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Actor, ServiceContext } from '../../platform/context.js';
+import type { Actor, ChangeOrigin, ServiceContext } from '../../platform/context.js';
 import { userActor } from '../../platform/context.js';
 import { Conflict, Unauthorized } from '../../platform/errors.js';
 import { scoped } from '../../platform/tenancy.js';
@@ -30,7 +30,7 @@ export class AuthService {
     private readonly tokens: TokenSigner,
   ) {}
 
-  async signup(input: unknown, meta: { requestId?: string; ip?: string } = {}) {
+  async signup(input: unknown, meta: { requestId?: string; ip?: string; origin?: ChangeOrigin } = {}) {
     const data = parseInput(signupInput, input);
     const taken = await Tenant.query(this.knex).where('slug', data.tenant_slug).orWhere('name', data.tenant_name).first();
     if (taken) throw Conflict('A tenant with this name or slug already exists.');

@@ -28,13 +28,6 @@ export interface ProjectionTarget {
   doc: Y.Doc;
   /** Who changed which value since the row last agreed with the document. */
   attribution: Attribution;
-  /**
-   * The row version our own write-back is producing, while it runs. Its change event can arrive
-   * (the in-process bus delivers synchronously at COMMIT) before the new version is in the base:
-   * it is our echo, not a REST write to merge. A REST write that took this version instead makes
-   * our write a 412, and the retry merges it.
-   */
-  ownWriteVersion?: number;
 }
 
 /** A value the projection would not write, and put back to the row's value in the document. */
@@ -107,13 +100,11 @@ export class Projector {
       let updated: Record<string, unknown>;
       try {
         const actor: Actor = { ...plan.actor, coActors: plan.coActors };
-        const ctx: ServiceContext = { tenantId: t.tenantId, actor, db: this.knex, requestId: `collab-${randomUUID()}` };
-        t.ownWriteVersion = rowVersion + 1;
-        try {
-          updated = await service.update(ctx, t.entityId, plan.patch, { expectedVersion: rowVersion });
-        } finally {
-          t.ownWriteVersion = undefined;
-        }
+        // origin 'coediting': every node's document of this record knows the change event for its own echo.
+        const ctx: ServiceContext = {
+          tenantId: t.tenantId, actor, db: this.knex, requestId: `collab-${randomUUID()}`, origin: 'coediting',
+        };
+        updated = await service.update(ctx, t.entityId, plan.patch, { expectedVersion: rowVersion });
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         if (err.status === 404) return { kind: 'gone' };

@@ -103,12 +103,18 @@ export class ProjectorRole {
     this.debounce = setTimeout(() => void this.synchronise('edit').catch(() => {}), wait);
   }
 
-  /** A committed change of this record (a REST write on any node, or our own projection's echo). */
+  /**
+   * A committed change of this record: a REST (or system) write on any node is merged at once. A
+   * change with origin 'coediting' is the echo of this document's own write-back (one projector per
+   * document, whichever node): its values came from the document, so there is nothing to merge. It
+   * can arrive before the write-back's new version is in the base (the in-process bus delivers at
+   * COMMIT), so the origin, not the version, tells.
+   */
   onEntityEvent(event: ChangeEvent): void {
     if (!this.held || !this.document.projectable()) return;
+    if (event.origin === 'coediting') return;
     const version = Number((event.data as { row_version?: unknown } | null)?.row_version ?? 0);
     if (version && version <= readBase(this.document.doc).rowVersion) return;
-    if (version && version === this.target().ownWriteVersion) return; // the echo of our own write-back
     void this.synchronise('rest').catch(() => {});
   }
 
@@ -203,7 +209,6 @@ export class ProjectorRole {
     }
   }
 
-  /** One target per document, so onEntityEvent sees the version our own write-back is producing. */
   private projectionTarget: ProjectionTarget | undefined;
 
   private target(): ProjectionTarget {

@@ -25,7 +25,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 export function requireAuth(authenticate: Authenticate, db: Knex): RequestHandler {
   return async (req, _res, next) => {
     const principal = await authenticate(bearerToken(req.get('authorization')));
-    req.ctx = { tenantId: principal.tenantId, actor: principal.actor, db, requestId: req.id, ip: req.ip };
+    req.ctx = { tenantId: principal.tenantId, actor: principal.actor, db, requestId: req.id, ip: req.ip, origin: 'rest' };
     next();
   };
 }

@@ -2,7 +2,7 @@
 // order, to the node's own sockets. Bus messages are a fast path only; whenever one is missing
 // (a gap, a lost Redis message, a writer killed before publishing) the stream reads the missing
 // range from the change log. Every step runs on one promise chain, so order holds.
-import type { ChangeEvent } from '../bus.js';
+import { publicEnvelope, type ChangeEvent } from '../bus.js';
 import { needsRedaction, visibleTo } from '../../modules/changelog/service.js';
 import type { Logger } from '../logger.js';
 import { wants, type LiveServer, type LiveSocket, type SubscriptionFilter } from './events.js';
@@ -168,7 +168,7 @@ export class TenantStream {
       for (const event of page) {
         if (event.seq <= member.lastSent) continue;
         member.lastSent = event.seq;
-        if (wants(member.filters, event)) member.socket.emit('change', visibleTo(member.principal.admin, event));
+        if (wants(member.filters, event)) member.socket.emit('change', visibleTo(member.principal.admin, publicEnvelope(event)));
       }
     }
   }
@@ -223,6 +223,8 @@ export class TenantStream {
   private deliver(event: ChangeEvent): void {
     this.lastDelivered = event.seq;
     if (this.closed) return;
+    // Sockets get the public envelope: the origin stays inside the nodes.
+    const envelope = publicEnvelope(event);
     const revoked = revocationOf(event);
     if (revoked) {
       for (const member of [...this.members]) {
@@ -231,14 +233,14 @@ export class TenantStream {
         if (hit) this.deps.onRevoked(member, revoked.reason);
       }
     }
-    if (needsRedaction(event)) {
-      this.deps.io.local.to(this.room).emit('change', event);
-      this.deps.io.local.to(this.memberRoom).emit('change', visibleTo(false, event));
+    if (needsRedaction(envelope)) {
+      this.deps.io.local.to(this.room).emit('change', envelope);
+      this.deps.io.local.to(this.memberRoom).emit('change', visibleTo(false, envelope));
     } else {
-      this.deps.io.local.to([this.room, this.memberRoom]).emit('change', event);
+      this.deps.io.local.to([this.room, this.memberRoom]).emit('change', envelope);
     }
     for (const member of this.filteredLive) {
-      if (wants(member.filters, event)) member.socket.emit('change', visibleTo(member.principal.admin, event));
+      if (wants(member.filters, envelope)) member.socket.emit('change', visibleTo(member.principal.admin, envelope));
     }
   }
 
