@@ -98,6 +98,23 @@ export class AuthService {
     return { tenantId: key.tenant_id, actor, user };
   }
 
+  /**
+   * The actor a user (or one of their API keys) writes as now, or null when they may not write at
+   * all: an active, live user of an active tenant, and for a key one that is unrevoked, belongs to
+   * that user and is read-write. Co-editing re-authorizes every contributor with it before a write-back.
+   */
+  async actorFor(tenantId: string, userId: string, apiKeyId: string | null): Promise<Actor | null> {
+    const user = await this.activeUser(tenantId, userId);
+    if (!user || user.deleted_at) return null;
+    if (!apiKeyId) return userActor(user);
+    const key = await this.knex('api_keys')
+      .where({ tenant_id: tenantId, id: apiKeyId, user_id: user.id })
+      .whereNull('revoked_at')
+      .first<{ scope: string } | undefined>('scope');
+    if (!key || key.scope !== 'read_write') return null;
+    return { type: 'api_key', id: apiKeyId, userId: user.id, role: user.role, canWrite: true };
+  }
+
   /** One statement per request: the user, live and active, of an active tenant. */
   private async activeUser(tenantId: string, userId: string): Promise<User | null> {
     const user = await scoped(User, { tenantId, db: this.knex })

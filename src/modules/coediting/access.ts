@@ -1,13 +1,12 @@
 // Who may open a co-editing document, decided before the WebSocket upgrade, and which committed
 // events take that access away again (on every node: the events reach every node's bus).
 import type { IncomingMessage } from 'node:http';
-import type { Domain } from '../../domain.js';
-import { isCatalogType, type CatalogType } from '../../modules/catalog/kinds.js';
-import { recordExists } from '../../modules/permissions/service.js';
-import type { ChangeEvent } from '../bus.js';
-import type { Actor, ServiceContext } from '../context.js';
-import { AppError } from '../errors.js';
-import { uuid } from '../schema-kit.js';
+import type { ChangeEvent } from '../../platform/bus.js';
+import type { Admission } from '../../platform/collab/hooks.js';
+import type { Actor } from '../../platform/context.js';
+import { uuid } from '../../platform/schema-kit.js';
+import { contributorKey } from './attribution.js';
+import type { Asker, CoeditingPorts } from './ports.js';
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -16,30 +15,15 @@ export const CLOSE_NOT_FOUND = 4404;
 /** Records that exist but are not co-edited: opening one is forbidden rather than not found. */
 const NOT_CO_EDITED = ['incidents', 'scorecards', 'dashboards'];
 
+/** A connection's principal (the engine keeps it as the connection's context). */
 export interface CollabPrincipal {
   /** The bearer token the connection was opened with: re-authenticated while it stays open. */
   token: string;
   tenantId: string;
   actor: Actor;
-  type: CatalogType;
+  type: string;
   entityId: string;
   writable: boolean;
-}
-
-export type AccessDecision = ({ ok: true } & CollabPrincipal) | { ok: false; code: number; reason: string };
-
-export function collabPath(url: string | undefined): string | null {
-  if (!url) return null;
-  const path = url.split('?')[0];
-  return path.startsWith('/collab/') ? path : null;
-}
-
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return ''; // malformed escapes name nothing
-  }
 }
 
 function bearer(req: IncomingMessage, url: URL): string | undefined {
@@ -49,41 +33,39 @@ function bearer(req: IncomingMessage, url: URL): string | undefined {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
 }
 
-export async function decideAccess(domain: Domain, req: IncomingMessage): Promise<AccessDecision> {
-  const url = new URL(req.url ?? '/', 'http://collab.invalid');
-  const [, , type, entityId, ...rest] = url.pathname.split('/').map(safeDecode);
-  const token = bearer(req, url);
-  let principal;
-  try {
-    principal = await domain.auth.authenticate(token);
-  } catch (err) {
-    if (err instanceof AppError && err.status === 401) return { ok: false, code: CLOSE_UNAUTHENTICATED, reason: 'unauthorized' };
-    throw err;
-  }
-  const ctx: ServiceContext = { tenantId: principal.tenantId, actor: principal.actor, db: domain.knex };
+export function apiKeyOf(actor: Actor): string | null {
+  return actor.type === 'api_key' ? actor.id : null;
+}
+
+/** onAuthenticate: `/collab/<entity_type>/<entity_id>?token=…` → the principal, or a close code. */
+export async function decideAccess(
+  ports: CoeditingPorts, request: IncomingMessage, url: URL, segments: string[],
+): Promise<Admission<CollabPrincipal>> {
+  const [type, entityId, ...rest] = segments;
+  const token = bearer(request, url);
+  const principal = await ports.authenticate(token);
+  if (!principal) return { ok: false, code: CLOSE_UNAUTHENTICATED, reason: 'unauthorized' };
+  const asker: Asker = { tenantId: principal.tenantId, actor: principal.actor };
   const notFound = { ok: false as const, code: CLOSE_NOT_FOUND, reason: 'no such record' };
   if (rest.length > 0 || !type || !entityId || !uuid.safeParse(entityId).success) return notFound;
-  if (!isCatalogType(type)) {
-    if (NOT_CO_EDITED.includes(type) && (await recordExists(ctx, type, entityId))) {
+  if (!ports.layoutOf(type)) {
+    if (NOT_CO_EDITED.includes(type) && (await ports.recordExists(asker, type, entityId))) {
       return { ok: false, code: CLOSE_FORBIDDEN, reason: `${type} are not co-edited` };
     }
     return notFound;
   }
-  if (!(await recordExists(ctx, type, entityId))) return notFound;
+  if (!(await ports.recordExists(asker, type, entityId))) return notFound;
   // Every member of a tenant reads its catalog (docs/DECISIONS.md); writing is the service's rule.
-  const writable = await mayWrite(domain, ctx, type, entityId);
-  return { ok: true, token: token!, tenantId: principal.tenantId, actor: principal.actor, type, entityId, writable };
-}
-
-/** The same rule as a REST write: role, or an EDIT grant; never a read-only API key. */
-export async function mayWrite(domain: Domain, ctx: ServiceContext, type: CatalogType, entityId: string): Promise<boolean> {
-  try {
-    await domain.entities[type].authorizeWrite(ctx, entityId);
-    return true;
-  } catch (err) {
-    if (err instanceof AppError && err.status === 403) return false;
-    throw err;
-  }
+  const writable = await ports.canWrite(asker, type, entityId);
+  const { actor, tenantId } = principal;
+  return {
+    ok: true,
+    address: { tenantId, entityType: type, entityId },
+    readOnly: !writable,
+    // The log stores the user; the relay carries the key too, so attribution knows a key's edits.
+    author: { id: actor.userId, tag: actor.userId ? contributorKey(actor.userId, apiKeyOf(actor)) : null },
+    context: { token: token!, tenantId, actor, type, entityId, writable },
+  };
 }
 
 /** What an event means for open connections: none, a revoked principal, or access to re-check. */
