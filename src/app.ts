@@ -14,7 +14,7 @@ import { LiveEvents } from './platform/realtime/live-events.js';
 import { DEFAULT_REDIS_PREFIX, RedisEventBus } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
 import { createCoeditingExtension, type CoeditingOptions } from './modules/coediting/extension.js';
-import { coeditingPorts } from './ports.js';
+import { coeditingPorts, liveEventPorts } from './ports.js';
 
 export interface AppHandle {
   url: string;
@@ -79,7 +79,7 @@ export async function startServer({
   const server = http.createServer(app);
   const live = new LiveEvents({
     server,
-    domain,
+    ...liveEventPorts(domain),
     logger,
     adapter: adapterRedis?.adapter(`${prefix}:socket.io`),
     sweepIntervalMs: liveOptions.sweepIntervalMs,

@@ -2,13 +2,15 @@
 // from the domain services. The record write rule is asked in exactly one place (canWrite below).
 import type { Knex } from 'knex';
 import type { Domain } from './domain.js';
-import type { Actor, ServiceContext } from './platform/context.js';
+import { systemContext, type Actor, type ServiceContext } from './platform/context.js';
 import { AppError } from './platform/errors.js';
 import { scoped } from './platform/tenancy.js';
 import { KINDS, isCatalogType } from './modules/catalog/kinds.js';
 import { plain } from './modules/catalog/service.js';
 import type { CoeditingPorts, RecordLayout } from './modules/coediting/ports.js';
 import { recordExists } from './modules/permissions/service.js';
+import { accessChangeOf, needsRedaction, revocationOf, visibleTo } from './modules/access/visibility.js';
+import type { LiveEventsOptions } from './platform/realtime/live-events.js';
 
 const NOT_IN_FIELDS = new Set(['description', 'attributes']);
 
@@ -72,5 +74,27 @@ export function coeditingPorts(domain: Domain): CoeditingPorts {
     },
     updateEntity: (ctx, type, id, patch, opts) => entityOf(type).service.update({ ...ctx, db }, id, patch, opts),
     actorFor: (tenantId, { userId, apiKeyId }) => domain.auth.actorFor(tenantId, userId, apiKeyId),
+    accessChangeOf,
+  };
+}
+
+/** Live events' ports: authentication, the change log, and the one visibility rule. */
+export function liveEventPorts(domain: Domain): Pick<LiveEventsOptions, 'authenticate' | 'changeLog' | 'visibility' | 'bus'> {
+  const db = domain.knex;
+  return {
+    async authenticate(token) {
+      // Looked up at call time: tests hold a handshake by wrapping domain.auth.authenticate.
+      const principal = await principalOrNull(domain, token);
+      if (!principal) return null;
+      const { tenantId, actor } = principal;
+      return { tenantId, actor: { type: actor.type, id: actor.id, userId: actor.userId }, admin: actor.role === 'admin' };
+    },
+    changeLog: {
+      since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, db), since, limit),
+      latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId, db)),
+      latestSeqs: (tenantIds) => domain.changeLog.latestSeqs(db, tenantIds),
+    },
+    bus: domain.bus,
+    visibility: { needsRedaction, visibleTo, revocationOf },
   };
 }

@@ -1,10 +1,11 @@
 // The per-tenant change log (outbox) read back: `GET /events?since=` and live-event replay.
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { publicEnvelope, type ChangeEnvelope, type ChangeEvent } from '../../platform/bus.js';
+import { publicEnvelope, type ChangeEvent } from '../../platform/bus.js';
 import type { ChangeOrigin, ServiceContext } from '../../platform/context.js';
 import { validationError } from '../../platform/errors.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
+import { visibleTo } from '../access/visibility.js';
 
 export class ChangeEventRow extends TenantModel {
   static override tableName = 'change_events';
@@ -36,22 +37,6 @@ export function toEnvelope(row: ChangeEventRow): ChangeEvent {
     changes: row.changes ?? null,
     origin: row.origin,
   };
-}
-
-/** Records only admins may read (SPEC §4: users, API keys, grants): others see that they changed, not how. */
-const ADMIN_ONLY_TYPES = new Set(['users', 'api_keys', 'entity_permissions']);
-
-export function needsRedaction(event: ChangeEnvelope): boolean {
-  return ADMIN_ONLY_TYPES.has(event.entity_type);
-}
-
-/**
- * The event as a reader of this role may see it. The envelope (and so the gapless seq) stays;
- * the data of admin-only records is reduced to their id for everyone else.
- */
-export function visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E): E {
-  if (isAdmin || !needsRedaction(event)) return event;
-  return { ...event, data: { id: event.entity_id }, changes: null };
 }
 
 export const eventsQuery = z.strictObject({

@@ -1,7 +1,6 @@
-// Who may open a co-editing document, decided before the WebSocket upgrade, and which committed
-// events take that access away again (on every node: the events reach every node's bus).
+// Who may open a co-editing document, decided before the WebSocket upgrade. Which committed events
+// take that access away again is the visibility module's rule, asked through the ports.
 import type { IncomingMessage } from 'node:http';
-import type { ChangeEvent } from '../../platform/bus.js';
 import type { Admission } from '../../platform/collab/hooks.js';
 import type { Actor } from '../../platform/context.js';
 import { uuid } from '../../platform/schema-kit.js';
@@ -66,35 +65,4 @@ export async function decideAccess(
     author: { id: actor.userId, tag: actor.userId ? contributorKey(actor.userId, apiKeyOf(actor)) : null },
     context: { token: token!, tenantId, actor, type, entityId, writable },
   };
-}
-
-/** What an event means for open connections: none, a revoked principal, or access to re-check. */
-export type AccessChange =
-  | { kind: 'revoked'; tenantId: string; userId?: string; apiKeyId?: string; reason: string }
-  | { kind: 'recheck'; tenantId: string; userId?: string; entityType?: string; entityId?: string };
-
-export function accessChangeOf(event: ChangeEvent): AccessChange | null {
-  if (!event.entity_id) return null;
-  const data = (event.data ?? {}) as Record<string, unknown>;
-  const tenantId = event.tenant_id;
-  if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
-    return { kind: 'revoked', tenantId, apiKeyId: event.entity_id, reason: 'API key revoked' };
-  }
-  if (event.entity_type === 'users') {
-    if (event.action === 'deleted' || data.is_active === false || data.deleted_at) {
-      return { kind: 'revoked', tenantId, userId: event.entity_id, reason: 'user deactivated' };
-    }
-    if (event.changes && 'role' in event.changes) return { kind: 'recheck', tenantId, userId: event.entity_id };
-    return null;
-  }
-  if (event.entity_type === 'entity_permissions' && (event.action === 'deleted' || event.action === 'updated')) {
-    return {
-      kind: 'recheck',
-      tenantId,
-      userId: typeof data.user_id === 'string' ? data.user_id : undefined,
-      entityType: String(data.entity_type),
-      entityId: String(data.entity_id),
-    };
-  }
-  return null;
 }

@@ -9,7 +9,7 @@ import type { ChangeEvent } from '../../platform/bus.js';
 import type { Logger } from '../../platform/logger.js';
 import type * as Y from 'yjs';
 import {
-  CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, accessChangeOf, apiKeyOf, decideAccess, type CollabPrincipal,
+  CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, apiKeyOf, decideAccess, type CollabPrincipal,
 } from './access.js';
 import { META_PATH, changedPaths, parseContributor } from './attribution.js';
 import { initialUpdate, reconciled } from './layout.js';
@@ -92,7 +92,7 @@ export function createCoeditingExtension({ ports, logger, options = {} }: Coedit
     canCompact: ({ doc }) => reconciled(doc),
 
     onBusEvent({ event, connections }) {
-      const change = accessChangeOf(event);
+      const change = ports.accessChangeOf(event);
       if (!change) return;
       for (const c of connections) {
         const { actor, tenantId, type, entityId } = c.context;

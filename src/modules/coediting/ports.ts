@@ -1,7 +1,9 @@
 // What co-editing needs from the rest of the domain, declared here and implemented by the app
 // layer (src/ports.ts): authentication, the record rules (exists, may write), the row, the write
-// path, and the actor a contributor stands for. Co-editing imports no other module.
+// path, the actor a contributor stands for, and which events take access away. Co-editing
+// imports no other module.
 import type { Knex } from 'knex';
+import type { ChangeEnvelope } from '../../platform/bus.js';
 import type { Actor, ServiceContext } from '../../platform/context.js';
 
 /** Who is asking, in which tenant: enough to ask the record rules. */
@@ -28,6 +30,11 @@ export interface ContributorRef {
   apiKeyId: string | null;
 }
 
+/** What a committed event means for open connections: a revoked principal, or access to re-check. */
+export type AccessChange =
+  | { kind: 'revoked'; tenantId: string; userId?: string; apiKeyId?: string; reason: string }
+  | { kind: 'recheck'; tenantId: string; userId?: string; entityType?: string; entityId?: string };
+
 export interface CoeditingPorts {
   /** The principal behind a bearer token, or null when it does not sign in (bad, expired, revoked). Throws when it cannot tell. */
   authenticate(token: string | undefined): Promise<Asker | null>;
@@ -47,4 +54,6 @@ export interface CoeditingPorts {
   ): Promise<Record<string, unknown>>;
   /** The actor the contributor writes as now: active user of an active tenant, unrevoked read-write key; else null. */
   actorFor(tenantId: string, contributor: ContributorRef): Promise<Actor | null>;
+  /** Which committed events take access away (the visibility module's rule), or null for none. */
+  accessChangeOf(event: ChangeEnvelope): AccessChange | null;
 }
