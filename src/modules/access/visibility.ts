@@ -32,10 +32,13 @@ export function revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId
   return null;
 }
 
-/** What an event means for open co-editing connections: none, a revoked principal, or access to re-check. */
+/** Whose access an event changes, in which tenant. */
+type Affected = { tenantId: string; userId?: string };
+
+/** What an event means for open co-editing connections: a revoked principal, or access to re-check. */
 export type AccessChange =
-  | { kind: 'revoked'; tenantId: string; userId?: string; apiKeyId?: string; reason: string }
-  | { kind: 'recheck'; tenantId: string; userId?: string; entityType?: string; entityId?: string };
+  | (Affected & { kind: 'revoked'; apiKeyId?: string; reason: string })
+  | (Affected & { kind: 'recheck'; entityType?: string; entityId?: string });
 
 /** Co-editing: revocations close connections; role and grant changes re-check the connections they may affect. */
 export function accessChangeOf(event: ChangeEnvelope): AccessChange | null {
