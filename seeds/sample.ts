@@ -51,9 +51,9 @@ export async function loadSampleData(domain: Domain, logger?: Logger): Promise<{
   const signup = await domain.auth.signup({
     tenant_name: DEMO.tenantName, tenant_slug: DEMO.tenantSlug, email: DEMO.email, password: DEMO.password,
     display_name: 'Acme Admin',
-  });
+  }, { requestId: 'seed', origin: 'seed' });
   const tenantId = signup.tenant.id;
-  const ctx: ServiceContext = { tenantId, actor: userActor({ id: signup.user.id, role: 'admin' }), db: domain.knex, requestId: 'seed' };
+  const ctx: ServiceContext = { tenantId, actor: userActor({ id: signup.user.id, role: 'admin' }), db: domain.knex, requestId: 'seed', origin: 'seed' };
   const { teams, people, products, services, components, resources, repositories } = domain.entities;
 
   for (const [email, display_name, role] of [

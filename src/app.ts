@@ -8,11 +8,13 @@ import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
-import { attachCollab, type CollabHandle, type CollabOptions } from './platform/collab/server.js';
+import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
 import { AdapterRedis } from './platform/realtime/adapter.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
 import { DEFAULT_REDIS_PREFIX, RedisEventBus } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
+import { createCoeditingExtension, type CoeditingOptions } from './modules/coediting/extension.js';
+import { coeditingPorts, liveEventPorts } from './ports.js';
 
 export interface AppHandle {
   url: string;
@@ -32,6 +34,9 @@ export interface LiveOptions {
   redisPrefix?: string;
 }
 
+/** Co-editing: the engine's options and the feature's timings, as one set (tests shorten them). */
+export type CollabOptions = Omit<CollabEngineOptions, 'server' | 'knex' | 'bus'> & CoeditingOptions;
+
 export interface StartOptions {
   config: Config;
   knex: Knex;
@@ -39,8 +44,8 @@ export interface StartOptions {
   /** Defaults to the Redis bus when config.redisUrl is set, else the in-process bus (one node). */
   bus?: EventBus;
   live?: LiveOptions;
-  /** Co-editing timings and hooks (tests shorten the debounce); server, domain and Redis come from here. */
-  collab?: Partial<Omit<CollabOptions, 'server' | 'domain'>>;
+  /** Co-editing timings and hooks (tests shorten the debounce); server, database, bus and Redis come from here. */
+  collab?: Partial<CollabOptions>;
 }
 
 /** Buses that can answer /readyz (the Redis bus). */
@@ -74,13 +79,21 @@ export async function startServer({
   const server = http.createServer(app);
   const live = new LiveEvents({
     server,
-    domain,
+    ...liveEventPorts(domain),
     logger,
     adapter: adapterRedis?.adapter(`${prefix}:socket.io`),
     sweepIntervalMs: liveOptions.sweepIntervalMs,
   });
+  // Co-editing: the generic y-websocket engine, with the co-editing feature as its extension.
+  const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;
+  const collabLogger = engineOptions.logger ?? logger;
   const collab = attachCollab({
-    server, domain, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...collabOptions,
+    server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...engineOptions,
+    extension: createCoeditingExtension({
+      ports: coeditingPorts(domain),
+      logger: collabLogger.child({ node: engineOptions.nodeId ?? config.nodeId }),
+      options: { projectionDelayMs, projectionMaxDelayMs, lockTtlMs },
+    }),
   });
 
   const releaseRedis = async () => {

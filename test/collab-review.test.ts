@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { InProcessEventBus, type ChangeEvent, type ChangeListener, type EventBus } from '../src/platform/bus.js';
-import { Attribution, changedPaths, parseContributor } from '../src/platform/collab/attribution.js';
+import { Attribution, changedPaths, parseContributor } from '../src/modules/coediting/attribution.js';
 import {
   addMember, createService, openEditor, projectionNotice, signupTenant, sleep, testCollabOptions, waitFor,
   type Editor, type Member, type ServiceRow, type TestTenant,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../src/platform/bus.js';
 import type { LiveServer, LiveSocket } from '../src/platform/realtime/events.js';
 import { TenantStream, type ChangeLogSource } from '../src/platform/realtime/tenant-stream.js';
+import { needsRedaction, revocationOf, visibleTo } from '../src/modules/access/visibility.js';
 import { quietLogger } from './support/factories.js';
 
 const TENANT = '00000000-0000-4000-8000-000000000001';
@@ -72,7 +73,9 @@ describe('live events: TenantStream delivery', () => {
         },
       };
       const sockets = new Set<FakeSocket>();
-      const stream = new TenantStream(TENANT, { io: fakeIo(sockets), source, logger: quietLogger, onRevoked: () => {}, pageSize: 3 });
+      const stream = new TenantStream(TENANT, {
+        io: fakeIo(sockets), source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {}, pageSize: 3,
+      });
 
       const members: Array<{ socket: FakeSocket; since: number; admitted: Promise<void> }> = [];
       const pendingBus: ChangeEvent[][] = [];

@@ -1,8 +1,10 @@
 // The event bus carries committed change events from the node that wrote them to every node's
 // live-event fan-out. It is delivery only: the change_events table is the truth.
 import { EventEmitter } from 'node:events';
+import type { ChangeOrigin } from './context.js';
 
-export interface ChangeEvent {
+/** A change as clients see it (sockets, GET /events, webhooks): SPEC §5's envelope. */
+export interface ChangeEnvelope {
   seq: number;
   type: string;
   tenant_id: string;
@@ -13,6 +15,19 @@ export interface ChangeEvent {
   at: string;
   data: unknown;
   changes: Record<string, { old: unknown; new: unknown }> | null;
+}
+
+/** A change as the nodes pass it on (bus, change-log reads): the envelope plus where it came from. */
+export interface ChangeEvent extends ChangeEnvelope {
+  /** Absent only on messages of a node that predates it (treated as 'rest'). */
+  origin?: ChangeOrigin;
+}
+
+/** The public envelope of an event: everything but the internal origin. Call at every edge. */
+export function publicEnvelope(event: ChangeEvent): ChangeEnvelope {
+  if (!('origin' in event)) return event;
+  const { origin: _origin, ...envelope } = event;
+  return envelope;
 }
 
 export type ChangeListener = (events: ChangeEvent[]) => void;

@@ -19,9 +19,18 @@ export interface Actor {
   coActors?: string[];
 }
 
+/**
+ * Where a change comes from, stored on its change-log row and carried on the bus (never in the public
+ * envelope): co-editing tells its own write-back's echo from a new change by it.
+ */
+export const CHANGE_ORIGINS = ['rest', 'coediting', 'system', 'seed'] as const;
+export type ChangeOrigin = (typeof CHANGE_ORIGINS)[number];
+
 export interface ServiceContext {
   tenantId: string;
   actor: Actor;
+  /** Where the write comes from; 'rest' when absent (an HTTP request). */
+  origin?: ChangeOrigin;
   /** This node's database: reads outside a transaction go here (several nodes may share a process). */
   db: Knex;
   requestId?: string;
@@ -44,5 +53,5 @@ export function userActor(user: { id: string; role: UserRole }): Actor {
 }
 
 export function systemContext(tenantId: string, db: Knex): ServiceContext {
-  return { tenantId, actor: systemActor(), db };
+  return { tenantId, actor: systemActor(), db, origin: 'system' };
 }

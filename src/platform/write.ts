@@ -120,6 +120,7 @@ export class WriteRunner {
       at,
       data: c.data,
       changes: c.changes ?? null,
+      origin: ctx.origin ?? 'rest',
     }));
     await trx('change_events').insert(
       events.map((e) => ({
@@ -134,6 +135,7 @@ export class WriteRunner {
         data: JSON.stringify(e.data ?? {}),
         changes: e.changes ? JSON.stringify(e.changes) : null,
         request_id: ctx.requestId ?? null,
+        origin: e.origin,
         at: e.at,
       })),
     );

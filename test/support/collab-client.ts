@@ -7,7 +7,7 @@ import jwt from 'jsonwebtoken';
 import { WebSocket } from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
-import type { CollabOptions } from '../../src/platform/collab/server.js';
+import type { CollabOptions } from '../../src/app.js';
 import { ApiClient } from './server.js';
 import { createLogger } from '../../src/platform/logger.js';
 

@@ -1,7 +1,7 @@
 // Sign-up, login and turning a bearer token (login JWT or API key) into a service context.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Actor, ServiceContext } from '../../platform/context.js';
+import type { Actor, ChangeOrigin, ServiceContext } from '../../platform/context.js';
 import { userActor } from '../../platform/context.js';
 import { Conflict, Unauthorized } from '../../platform/errors.js';
 import { parseInput } from '../../platform/records.js';
@@ -31,7 +31,7 @@ export class AuthService {
     private readonly tokens: TokenSigner,
   ) {}
 
-  async signup(input: unknown, meta: { requestId?: string; ip?: string } = {}) {
+  async signup(input: unknown, meta: { requestId?: string; ip?: string; origin?: ChangeOrigin } = {}) {
     const data = parseInput(signupInput, input);
     const taken = await Tenant.query(this.knex).where('slug', data.tenant_slug).orWhere('name', data.tenant_name).first();
     if (taken) throw Conflict('A tenant with this name or slug already exists.');
@@ -97,6 +97,23 @@ export class AuthService {
     }
     const actor: Actor = { type: 'api_key', id: key.id, userId: user.id, role: user.role, canWrite: key.scope === 'read_write' };
     return { tenantId: key.tenant_id, actor, user };
+  }
+
+  /**
+   * The actor a user (or one of their API keys) writes as now, or null when they may not write at
+   * all: an active, live user of an active tenant, and for a key one that is unrevoked, belongs to
+   * that user and is read-write. Co-editing re-authorizes every contributor with it before a write-back.
+   */
+  async actorFor(tenantId: string, userId: string, apiKeyId: string | null): Promise<Actor | null> {
+    const user = await this.activeUser(tenantId, userId);
+    if (!user || user.deleted_at) return null;
+    if (!apiKeyId) return userActor(user);
+    const key = await this.knex('api_keys')
+      .where({ tenant_id: tenantId, id: apiKeyId, user_id: user.id })
+      .whereNull('revoked_at')
+      .first<{ scope: string } | undefined>('scope');
+    if (!key || key.scope !== 'read_write') return null;
+    return { type: 'api_key', id: apiKeyId, userId: user.id, role: user.role, canWrite: true };
   }
 
   /** One statement per request: the user, live and active, of an active tenant. */

@@ -1,10 +1,11 @@
 // The per-tenant change log (outbox) read back: `GET /events?since=` and live-event replay.
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { ChangeEvent } from '../../platform/bus.js';
-import type { ServiceContext } from '../../platform/context.js';
+import { publicEnvelope, type ChangeEvent } from '../../platform/bus.js';
+import type { ChangeOrigin, ServiceContext } from '../../platform/context.js';
 import { validationError } from '../../platform/errors.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
+import { visibleTo } from '../access/visibility.js';
 
 export class ChangeEventRow extends TenantModel {
   static override tableName = 'change_events';
@@ -18,6 +19,7 @@ export class ChangeEventRow extends TenantModel {
   actor_id!: string | null;
   data!: unknown;
   changes!: Record<string, { old: unknown; new: unknown }> | null;
+  origin!: ChangeOrigin;
   at!: Date;
 }
 
@@ -33,23 +35,8 @@ export function toEnvelope(row: ChangeEventRow): ChangeEvent {
     at: new Date(row.at).toISOString(),
     data: row.data,
     changes: row.changes ?? null,
+    origin: row.origin,
   };
-}
-
-/** Records only admins may read (SPEC §4: users, API keys, grants): others see that they changed, not how. */
-const ADMIN_ONLY_TYPES = new Set(['users', 'api_keys', 'entity_permissions']);
-
-export function needsRedaction(event: ChangeEvent): boolean {
-  return ADMIN_ONLY_TYPES.has(event.entity_type);
-}
-
-/**
- * The event as a reader of this role may see it. The envelope (and so the gapless seq) stays;
- * the data of admin-only records is reduced to their id for everyone else.
- */
-export function visibleTo(isAdmin: boolean, event: ChangeEvent): ChangeEvent {
-  if (isAdmin || !needsRedaction(event)) return event;
-  return { ...event, data: { id: event.entity_id }, changes: null };
 }
 
 export const eventsQuery = z.strictObject({
@@ -89,7 +76,7 @@ export class ChangeLogService {
     if (!parsed.success) throw validationError(parsed.error, ['query']);
     const { since, limit } = parsed.data;
     const isAdmin = ctx.actor.role === 'admin';
-    const data = (await this.since(ctx, since, limit)).map((e) => visibleTo(isAdmin, e));
+    const data = (await this.since(ctx, since, limit)).map((e) => publicEnvelope(visibleTo(isAdmin, e)));
     const last = data.length ? data[data.length - 1].seq : since;
     return { data, meta: { since, limit, next_since: last, has_more: data.length === limit } };
   }

@@ -3,9 +3,8 @@
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import type { Logger } from '../logger.js';
-import type { CollabPrincipal } from './access.js';
-import { contributorKey } from './attribution.js';
 import { CLIENT, type CollabDocument, type DocClient } from './document.js';
+import type { ConnectionHandle, DocumentAddress, EditAuthor } from './hooks.js';
 import { awarenessStatesMessage, readClientMessage, syncStep1Message, syncStep2Message } from './protocol.js';
 
 /** Messages a client may send before its document has loaded; more is not a y-websocket client. */
@@ -15,7 +14,7 @@ export const MAX_EARLY_BYTES = 4 * 1024 * 1024;
 /** A client this far behind on reading is dropped rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 
-export class Connection implements DocClient {
+export class Connection<C = unknown> implements DocClient, ConnectionHandle<C> {
   readonly [CLIENT] = true as const;
   readonly awarenessIds = new Set<number>();
   document: CollabDocument | null = null;
@@ -26,22 +25,13 @@ export class Connection implements DocClient {
 
   constructor(
     readonly ws: WebSocket,
-    public principal: CollabPrincipal,
+    readonly address: DocumentAddress,
+    readonly readOnly: boolean,
+    readonly author: EditAuthor,
+    /** The feature's data (onAuthenticate), replaceable by the feature. */
+    public context: C,
     private readonly logger: Logger,
   ) {}
-
-  get userId(): string | null {
-    return this.principal.actor.userId;
-  }
-
-  get apiKeyId(): string | null {
-    return this.principal.actor.type === 'api_key' ? this.principal.actor.id : null;
-  }
-
-  get contributor(): string | null {
-    const { userId } = this.principal.actor;
-    return userId ? contributorKey(userId, this.apiKeyId) : null;
-  }
 
   get open(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
@@ -107,7 +97,7 @@ export class Connection implements DocClient {
           this.afterDurable(document, () => syncStep2Message(document.doc, message.stateVector));
           break;
         case 'update':
-          if (this.principal.writable) document.applyClientUpdate(this, message.update);
+          if (!this.readOnly) document.applyClientUpdate(this, message.update);
           else this.droppedUpdates++;
           break;
         case 'awareness':

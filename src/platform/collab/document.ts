@@ -1,16 +1,12 @@
 // One loaded document: its Y.Doc and awareness, the clients connected to it on this node, and the
 // path every accepted edit takes: applied, appended to PostgreSQL (batched per tick), and only
-// then relayed to other clients and nodes. The projector node also keeps the entity row in step.
+// then relayed to other clients and nodes. What the document means is its feature's (hooks).
 import type { Knex } from 'knex';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import type { CatalogType } from '../../modules/catalog/kinds.js';
 import type { ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
-import { META_PATH, changedPaths, parseContributor } from './attribution.js';
-import { initialUpdate } from './layout.js';
-import { PROJECTION_ORIGIN, REST_ORIGIN, type Projector } from './projection.js';
-import { ProjectorRole } from './projector-role.js';
+import type { DocumentAddress, DocumentHandle, DocumentHooks, DocumentLease, EditAuthor, EditSource } from './hooks.js';
 import { awarenessMessage, updateMessage } from './protocol.js';
 import { RELAY_AWARENESS, RELAY_CATCH_UP, RELAY_QUERY_AWARENESS, RELAY_UPDATE, type RedisRelay, type RelayMessage } from './redis-relay.js';
 import type { CollabStorage, PendingUpdate } from './storage.js';
@@ -21,9 +17,8 @@ export const CLIENT = Symbol('collab client');
 /** A connection as the document sees it. */
 export interface DocClient {
   readonly [CLIENT]: true;
-  readonly userId: string | null;
-  /** Who the edits are attributed to (`user:…` or `key:…:…`), null for none. */
-  readonly contributor: string | null;
+  /** Who the client's edits are attributed to (stored, and relayed). */
+  readonly author: EditAuthor;
   /** Awareness client ids this connection speaks for, removed when it goes. */
   readonly awarenessIds: Set<number>;
   send(message: Uint8Array): void;
@@ -31,25 +26,25 @@ export interface DocClient {
 }
 
 export interface DocumentOptions {
-  projectionDelayMs: number;
-  projectionMaxDelayMs: number;
   compactAfterUpdates: number;
   compactIdleMs: number;
   unloadDelayMs: number;
-  lockTtlMs: number;
 }
 
 export interface DocumentDeps {
   storage: CollabStorage;
-  projector: Projector;
   relay?: RedisRelay;
   logger: Logger;
   options: DocumentOptions;
-  loadRow(trx: Knex.Transaction): Promise<Record<string, unknown> | null>;
+  /** A new document's first state (the feature's onCreateDocument), inside the storage lock. */
+  createInitialState(trx: Knex.Transaction): Promise<Uint8Array>;
+  /** The feature's per-document state (createDocumentState). */
+  createHooks?(document: DocumentHandle): DocumentHooks;
   /** Asks the registry to unload this document (no clients left). */
   requestUnload(doc: CollabDocument): void;
 }
 
+// The engine's own transaction origins; any other origin is the server's (the feature's) own edit.
 const LOAD_ORIGIN = Object.freeze({ source: 'load' as const });
 const CATCHUP_ORIGIN = Object.freeze({ source: 'catchup' as const });
 
@@ -60,19 +55,36 @@ class StoredOrigin {
     readonly actorId: string | null,
   ) {}
 }
+/** An update relayed by another node (already stored there), with its author's tag. */
+class RelayOrigin {
+  constructor(readonly actorId: string | null) {}
+}
 const RELAY_AWARENESS_ORIGIN = Object.freeze({ source: 'redis' as const });
 
 const isClient = (origin: unknown): origin is DocClient =>
   typeof origin === 'object' && origin !== null && (origin as Partial<DocClient>)[CLIENT] === true;
 
-type Pending = PendingUpdate & { from: DocClient | null; contributor: string | null };
+/** Where a transaction came from, and who it is attributed to. */
+function sourceOf(origin: unknown): { source: EditSource; author: string | null } {
+  if (isClient(origin)) return { source: 'client', author: origin.author.tag };
+  if (origin instanceof RelayOrigin) return { source: 'remote', author: origin.actorId };
+  if (origin instanceof StoredOrigin) return { source: 'stored', author: origin.actorId };
+  if (origin === LOAD_ORIGIN || origin === CATCHUP_ORIGIN) return { source: 'stored', author: null };
+  return { source: 'server', author: null };
+}
 
-export class CollabDocument {
+type Pending = PendingUpdate & { from: DocClient | null; tag: string | null };
+
+const NO_HOOKS: DocumentHooks = {};
+
+export class CollabDocument implements DocumentHandle {
   readonly doc = new Y.Doc();
   readonly awareness = new Awareness(this.doc);
   readonly clients = new Set<DocClient>();
   state: 'loading' | 'ready' | 'unloading' | 'failed' | 'closed' = 'loading';
-  readonly projection: ProjectorRole;
+  /** The feature's state for this document. */
+  readonly hooks: DocumentHooks;
+  readonly lease: DocumentLease | null;
 
   private readonly updates: UpdateLog<Pending>;
   private unloadTimer: NodeJS.Timeout | undefined;
@@ -81,14 +93,16 @@ export class CollabDocument {
 
   constructor(
     readonly key: string,
-    readonly tenantId: string,
-    readonly entityType: CatalogType,
-    readonly entityId: string,
+    readonly address: DocumentAddress,
     private readonly deps: DocumentDeps,
   ) {
-    this.log = deps.logger.child({ component: 'collab', document: `${entityType}/${entityId}` });
+    this.log = deps.logger.child({ component: 'collab', document: `${address.entityType}/${address.entityId}` });
     this.updates = new UpdateLog<Pending>(deps.storage, deps.options, this.log, (batch) => this.relayStored(batch), (err) => this.fail(err));
-    this.projection = new ProjectorRole(this, deps.projector, deps.options, this.log, deps.relay);
+    const relay = deps.relay;
+    this.lease = relay
+      ? { claim: (token, ttlMs) => relay.claim(key, token, ttlMs), release: (token) => relay.release(key, token) }
+      : null;
+    this.hooks = deps.createHooks?.(this) ?? NO_HOOKS;
     this.awareness.setLocalState(null);
     this.doc.on('update', this.onDocUpdate);
     this.doc.on('afterTransaction', this.onTransaction);
@@ -101,27 +115,20 @@ export class CollabDocument {
   async load(): Promise<void> {
     const { relay, storage } = this.deps;
     if (relay) await relay.subscribe(this.key, this.onRelay);
-    const address = { tenantId: this.tenantId, entityType: this.entityType, entityId: this.entityId };
-    const { documentId, stored, created } = await storage.open(address, async (trx) => {
-      const row = await this.deps.loadRow(trx);
-      if (!row) throw new Error('the record is gone');
-      return initialUpdate(this.entityType, row);
-    });
+    const { documentId, stored, created } = await storage.open(this.address, (trx) => this.deps.createInitialState(trx));
     this.updates.documentId = documentId;
     this.updates.adopt(stored.updates.length);
     if (!stored.snapshot && stored.updates.length === 0) throw new Error('the stored document is empty');
     if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot, LOAD_ORIGIN);
-    // Edits still in the log may not be in the row yet (a crash before projection): one by one, so
-    // the projection knows who changed what.
+    // One by one, so the feature knows who wrote each stored update (a crash may have kept them
+    // from wherever the feature puts them).
     for (const u of stored.updates) Y.applyUpdate(this.doc, u.update, new StoredOrigin('load', u.actorId));
     this.state = 'ready';
     const buffered = this.relayBuffer ?? [];
     this.relayBuffer = null;
     for (const m of buffered) this.applyRelay(m);
     relay?.publish(this.key, { kind: RELAY_QUERY_AWARENESS, actorId: '', payload: new Uint8Array() });
-    // A document just built from the row agrees with it; any other may lag a REST change or hold
-    // edits a crash kept from the row.
-    await this.projection.start(created && buffered.length === 0);
+    await this.hooks.onReady?.({ created: created && buffered.length === 0 });
   }
 
   attach(client: DocClient): void {
@@ -141,20 +148,19 @@ export class CollabDocument {
     }
   }
 
-  /** Flush, project, compact, release: nothing stored is lost and nothing stays behind. */
+  /** Flush, let the feature finish, compact, release: nothing stored is lost and nothing stays behind. */
   async unload(): Promise<void> {
     const failed = this.state === 'failed';
     if (this.state === 'ready') this.state = 'unloading';
     clearTimeout(this.unloadTimer);
     this.updates.stop();
     if (failed) {
-      await this.projection.abandon();
+      await this.hooks.onAbandon?.();
     } else {
       await this.whenDurable();
-      await this.projection.stop();
+      await this.hooks.onStop?.();
       await this.whenDurable();
-      // Idle: fold the log into the snapshot, unless it holds edits the row has not got (whose
-      // authors the next load must know).
+      // Idle: fold the log into the snapshot, if the feature has no more use for it (canCompact).
       await this.updates.compact({ whenReconciled: true });
     }
     this.awareness.setLocalState(null);
@@ -168,13 +174,13 @@ export class CollabDocument {
   async dispose(): Promise<void> {
     this.state = 'closed';
     this.relayBuffer = null;
-    await this.projection.abandon();
+    await this.hooks.onAbandon?.();
     await this.deps.relay?.unsubscribe(this.key);
     this.awareness.destroy();
     this.doc.destroy();
   }
 
-  projectable(): boolean {
+  isLive(): boolean {
     return this.state === 'ready' || this.state === 'unloading';
   }
 
@@ -202,37 +208,29 @@ export class CollabDocument {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOAD_ORIGIN || (origin instanceof StoredOrigin && origin.source === 'load')) return;
     if (isClient(origin)) {
-      this.updates.push({ update, actorId: origin.userId, contributor: origin.contributor, from: origin });
-      this.projection.markDirty();
-    } else if (origin === REST_ORIGIN || origin === PROJECTION_ORIGIN) {
-      this.updates.push({ update, actorId: null, contributor: null, from: null });
-    } else {
+      this.updates.push({ update, actorId: origin.author.id, tag: origin.author.tag, from: origin });
+      this.hooks.onChange?.({ source: 'client' });
+    } else if (origin instanceof RelayOrigin || origin === CATCHUP_ORIGIN || origin instanceof StoredOrigin) {
       // From another node (already stored there) or re-read from PostgreSQL: local clients only.
       this.broadcast(updateMessage(update), null);
-      this.projection.markDirty();
+      this.hooks.onChange?.({ source: 'remote' });
+    } else {
+      // The server's own edit (the feature's origin): stored and relayed like a client's.
+      this.updates.push({ update, actorId: null, tag: null, from: null });
     }
   };
 
-  /** Records who changed which value (for the projection); server bookkeeping settles touches. */
+  /** Tells the feature who changed the document, and from where. */
   private readonly onTransaction = (tr: Y.Transaction): void => {
-    if (tr.changed.size === 0) return;
-    const origin = tr.origin as unknown;
-    let contributor: string | null = null;
-    if (isClient(origin)) contributor = origin.contributor;
-    else if (origin instanceof StoredOrigin || (origin as { source?: unknown } | null)?.source === 'redis') {
-      contributor = parseContributor((origin as { actorId?: string | null }).actorId)?.key ?? null;
-    }
-    const paths = changedPaths(this.doc, tr);
-    if (contributor) this.projection.noteTouches(contributor, paths);
-    // Only the server writes `meta`; a client writing it settles nothing.
-    else if (paths.has(META_PATH) && !isClient(origin)) this.projection.pruneSettled();
+    if (tr.changed.size === 0 || !this.hooks.afterTransaction) return;
+    this.hooks.afterTransaction({ transaction: tr, ...sourceOf(tr.origin as unknown) });
   };
 
   /** Stored: now other clients and nodes may see it. */
   private relayStored(batch: Pending[]): void {
     for (const p of batch) {
       this.broadcast(updateMessage(p.update), p.from);
-      this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.contributor ?? '', payload: p.update });
+      this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.tag ?? '', payload: p.update });
     }
   }
 
@@ -275,7 +273,7 @@ export class CollabDocument {
   private applyRelay({ kind, actorId, payload }: RelayMessage): void {
     if (this.state !== 'ready' && this.state !== 'unloading') return;
     try {
-      if (kind === RELAY_UPDATE) Y.applyUpdate(this.doc, payload, { source: 'redis', actorId: actorId || null });
+      if (kind === RELAY_UPDATE) Y.applyUpdate(this.doc, payload, new RelayOrigin(actorId || null));
       else if (kind === RELAY_AWARENESS) applyAwarenessUpdate(this.awareness, payload, RELAY_AWARENESS_ORIGIN);
       else if (kind === RELAY_QUERY_AWARENESS) this.publishOwnAwareness();
       else if (kind === RELAY_CATCH_UP) void this.catchUp().catch((err: unknown) => this.log.warn('catch-up failed', { err: String(err) }));
@@ -302,9 +300,8 @@ export class CollabDocument {
     this.publishOwnAwareness();
   }
 
-  /** Committed change events of this record, from every node. */
-  onEntityEvent(event: ChangeEvent): void {
-    if (event.action === 'deleted') this.closeClients(4404, 'the record was deleted');
-    else this.projection.onEntityEvent(event);
+  /** Committed change events about this document's address, from every node. */
+  onBusEvent(event: ChangeEvent): void {
+    this.hooks.onBusEvent?.({ event });
   }
 }

@@ -1,19 +1,15 @@
-// The documents loaded on this node: one CollabDocument per record while it has connections,
+// The documents loaded on this node: one CollabDocument per address while it has connections,
 // loaded once however many clients arrive together, unloaded (after a short grace) when the last
-// one leaves. A document being unloaded finishes before the same record loads again.
-import type { Knex } from 'knex';
-import type { Domain } from '../../domain.js';
-import type { CatalogType } from '../../modules/catalog/kinds.js';
+// one leaves. A document being unloaded finishes before the same address loads again.
 import type { Logger } from '../logger.js';
 import { CollabDocument, type DocumentOptions } from './document.js';
-import { readRow, type Projector } from './projection.js';
+import type { CollabExtension, DocumentAddress } from './hooks.js';
 import type { RedisRelay } from './redis-relay.js';
 import type { CollabStorage } from './storage.js';
 
 export interface RegistryDeps {
-  domain: Domain;
   storage: CollabStorage;
-  projector: Projector;
+  extension: Pick<CollabExtension, 'onCreateDocument' | 'createDocumentState'>;
   relay?: RedisRelay;
   logger: Logger;
   options: DocumentOptions;
@@ -36,8 +32,8 @@ export class DocumentRegistry {
     return this.documents.size + this.unloading.size;
   }
 
-  async acquire(tenantId: string, type: CatalogType, entityId: string): Promise<CollabDocument> {
-    const key = documentKey(tenantId, type, entityId);
+  async acquire(address: DocumentAddress): Promise<CollabDocument> {
+    const key = documentKey(address.tenantId, address.entityType, address.entityId);
     for (let attempt = 0; attempt < 10; attempt++) {
       const leaving = this.unloading.get(key);
       if (leaving) {
@@ -46,7 +42,7 @@ export class DocumentRegistry {
       }
       let document = this.documents.get(key);
       if (!document) {
-        document = this.create(key, tenantId, type, entityId);
+        document = this.create(key, address);
         this.documents.set(key, document);
         this.loading.set(document, this.load(document));
       }
@@ -75,14 +71,15 @@ export class DocumentRegistry {
     await Promise.all([...this.unloading.values()]);
   }
 
-  private create(key: string, tenantId: string, type: CatalogType, entityId: string): CollabDocument {
-    return new CollabDocument(key, tenantId, type, entityId, {
+  private create(key: string, address: DocumentAddress): CollabDocument {
+    const { extension } = this.deps;
+    return new CollabDocument(key, address, {
       storage: this.deps.storage,
-      projector: this.deps.projector,
       relay: this.deps.relay,
       logger: this.deps.logger,
       options: this.deps.options,
-      loadRow: (trx: Knex.Transaction) => readRow(trx, tenantId, type, entityId),
+      createInitialState: (trx) => extension.onCreateDocument({ address, trx }),
+      createHooks: extension.createDocumentState && ((document) => extension.createDocumentState!({ document })),
       requestUnload: (doc) => void this.unload(doc),
     });
   }

@@ -1,40 +1,35 @@
-// Co-editing over the y-websocket protocol (SPEC §6): `attachCollab` takes the HTTP server's
-// upgrades for /collab/<entity_type>/<entity_id> (and only those), authenticates and authorizes
-// before upgrading, and serves each record's Yjs document from PostgreSQL, relayed through Redis.
+// The y-websocket engine (SPEC §6's transport): `attachCollab` takes the HTTP server's upgrades for
+// /collab/… (and only those), asks its extension who may open which document before upgrading,
+// and serves each document from PostgreSQL (update log + snapshots), relayed through Redis. What a
+// document means is the extension's (hooks.ts); this module knows connections, documents and bytes.
 import type http from 'node:http';
+import type { Knex } from 'knex';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData } from 'ws';
 import type * as Y from 'yjs';
-import type { Domain } from '../../domain.js';
-import type { Principal } from '../../modules/auth/service.js';
-import { isCatalogType } from '../../modules/catalog/kinds.js';
-import type { ChangeEvent } from '../bus.js';
+import type { ChangeEvent, EventBus } from '../bus.js';
 import type { Logger } from '../logger.js';
-import { AppError } from '../errors.js';
-import {
-  CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, accessChangeOf, collabPath, decideAccess, mayWrite, type AccessDecision,
-} from './access.js';
 import { Connection } from './connection.js';
 import type { DocumentOptions } from './document.js';
-import { Projector } from './projection.js';
+import type { Admission, CollabExtension } from './hooks.js';
 import { RedisRelay } from './redis-relay.js';
 import { DocumentRegistry, documentKey } from './registry.js';
 import { CollabStorage } from './storage.js';
 
-export interface CollabOptions extends Partial<DocumentOptions> {
+export interface CollabEngineOptions extends Partial<DocumentOptions> {
   server: http.Server;
-  domain: Domain;
+  /** The node's database: collab_documents and collab_updates. */
+  knex: Knex;
+  /** Committed change events of every node, handed to the extension and the documents they are about. */
+  bus: EventBus;
   logger: Logger;
-  /** Cluster mode: relay through Redis and elect one projector per document. */
+  /** Cluster mode: relay through Redis and offer documents a lease. */
   redisUrl?: string;
   redisPrefix?: string;
   nodeId: string;
-  /** How often the projector lease is renewed (or, by the other nodes, tried for). */
+  /** How often each document's onTick runs in cluster mode (the lease is renewed, or tried for). */
   lockRenewMs?: number;
-  /**
-   * How often every open connection's token is authenticated again and every writer's write access
-   * re-checked: revocations whose change event never arrived (a Redis blip) still close sockets.
-   */
+  /** How often the extension's onRecheck is asked about every open connection. */
   accessRecheckMs?: number;
   /** Tests: observe each loaded Y.Doc (e.g. to check it is garbage-collected after unload). */
   onDocumentLoaded?: (doc: Y.Doc) => void;
@@ -44,18 +39,15 @@ export interface CollabHandle {
   close(): Promise<void>;
   /** Documents held in memory on this node. */
   loadedDocuments(): number;
-  /** Whether this node has the record's document loaded, projects it, and how many clients it has here. */
-  documentInfo(tenantId: string, entityType: string, entityId: string): { projector: boolean; clients: number } | null;
+  /** Whether this node has the document loaded, how many clients it has here, and what its feature state says. */
+  documentInfo(tenantId: string, entityType: string, entityId: string): ({ clients: number } & Record<string, unknown>) | null;
   connections(): number;
 }
 
-export const DEFAULT_COLLAB_OPTIONS: DocumentOptions & { lockRenewMs: number } = {
-  projectionDelayMs: 500,
-  projectionMaxDelayMs: 2_000,
+export const DEFAULT_ENGINE_OPTIONS: DocumentOptions & { lockRenewMs: number } = {
   compactAfterUpdates: 200,
   compactIdleMs: 30_000,
   unloadDelayMs: 1_000,
-  lockTtlMs: 10_000,
   lockRenewMs: 2_500,
 };
 
@@ -64,23 +56,22 @@ export const DEFAULT_ACCESS_RECHECK_MS = 5_000;
 /** Frames above this are refused by ws with 1009 (a y-websocket client sends small updates). */
 export const MAX_PAYLOAD_BYTES = 2 * 1024 * 1024;
 
-export function attachCollab(opts: CollabOptions): CollabHandle {
-  const { server, domain } = opts;
+export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabExtension<C> }): CollabHandle {
+  const { server, extension } = opts;
   const logger = opts.logger.child({ component: 'collab', node: opts.nodeId });
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
-  const options = { ...DEFAULT_COLLAB_OPTIONS, ...defined } as DocumentOptions & { lockRenewMs: number; accessRecheckMs?: number };
+  const options = { ...DEFAULT_ENGINE_OPTIONS, ...defined } as DocumentOptions & { lockRenewMs: number; accessRecheckMs?: number };
   const relay = opts.redisUrl ? new RedisRelay(opts.redisUrl, opts.redisPrefix ?? 'appinventory', logger) : undefined;
   const registry = new DocumentRegistry({
-    domain,
-    storage: new CollabStorage(domain.knex),
-    projector: new Projector(domain.entities, domain.knex),
+    storage: new CollabStorage(opts.knex, extension.canCompact && ((doc) => extension.canCompact!({ doc }))),
+    extension,
     relay,
     logger,
     options,
     onLoaded: opts.onDocumentLoaded && ((d) => opts.onDocumentLoaded!(d.doc)),
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
-  const connections = new Set<Connection>();
+  const connections = new Set<Connection<C>>();
   let closing: Promise<void> | undefined;
 
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -90,17 +81,20 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
       socket.destroy();
       return;
     }
-    void decideAccess(domain, req)
-      .catch((err: unknown): AccessDecision => {
+    const url = new URL(req.url ?? '/', 'http://collab.invalid');
+    const segments = url.pathname.split('/').slice(2).map(safeDecode);
+    void extension
+      .onAuthenticate({ request: req, url, segments })
+      .catch((err: unknown): Admission<C> => {
         logger.error('deciding co-editing access failed', { err: String(err) });
         return { ok: false, code: 1011, reason: 'internal error' };
       })
-      .then((decision) => wss.handleUpgrade(req, socket, head, (ws) => {
-        if (!decision.ok) {
-          ws.close(decision.code, decision.reason);
+      .then((admission) => wss.handleUpgrade(req, socket, head, (ws) => {
+        if (!admission.ok) {
+          ws.close(admission.code, admission.reason);
           return;
         }
-        open(new Connection(ws, decision, logger));
+        open(new Connection(ws, admission.address, admission.readOnly, admission.author, admission.context, logger));
       }))
       .catch((err: unknown) => {
         logger.warn('co-editing upgrade failed', { err: String(err) });
@@ -109,8 +103,8 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
   };
   server.on('upgrade', onUpgrade);
 
-  function open(connection: Connection): void {
-    const { ws, principal } = connection;
+  function open(connection: Connection<C>): void {
+    const { ws } = connection;
     connections.add(connection);
     ws.on('message', (data: RawData) => {
       try {
@@ -127,7 +121,7 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
       connection.document?.detach(connection);
     });
     registry
-      .acquire(principal.tenantId, principal.type, principal.entityId)
+      .acquire(connection.address)
       .then(
         (document) => {
           // Attach even if the client left meanwhile: detaching then arms the unload timer.
@@ -155,17 +149,19 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
-  // Revocation normally arrives as a change event; this bounds how long a lost event leaves a socket open.
   let rechecking: Promise<void> | undefined;
   const accessRecheck = setInterval(() => {
-    if (rechecking || closing) return;
-    rechecking = recheckAccess([...connections]).finally(() => (rechecking = undefined));
+    if (rechecking || closing || !extension.onRecheck) return;
+    rechecking = extension
+      .onRecheck({ connections: [...connections] })
+      .catch((err: unknown) => logger.warn('re-checking co-editing connections failed', { err: String(err) }))
+      .finally(() => (rechecking = undefined));
   }, options.accessRecheckMs ?? DEFAULT_ACCESS_RECHECK_MS);
   accessRecheck.unref();
 
   const leases = relay
     ? setInterval(() => {
-        for (const document of registry.documents.values()) void document.projection.tick();
+        for (const document of registry.documents.values()) void document.hooks.onTick?.().catch(() => {});
       }, options.lockRenewMs)
     : undefined;
   leases?.unref();
@@ -181,74 +177,13 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
     setTimeout(catchUpAll, 1_000).unref();
   });
 
-  const unsubscribe = domain.bus.subscribe((events) => {
+  const unsubscribe = opts.bus.subscribe((events) => {
     for (const event of events) onEvent(event);
   });
 
   function onEvent(event: ChangeEvent): void {
-    if (event.entity_id && isCatalogType(event.entity_type)) {
-      registry.documents.get(documentKey(event.tenant_id, event.entity_type, event.entity_id))?.onEntityEvent(event);
-    }
-    const change = accessChangeOf(event);
-    if (!change) return;
-    for (const c of connections) {
-      const { actor, tenantId } = c.principal;
-      if (tenantId !== change.tenantId) continue;
-      if (change.kind === 'revoked') {
-        if ((change.userId && actor.userId === change.userId) || (change.apiKeyId && c.apiKeyId === change.apiKeyId)) {
-          c.close(CLOSE_UNAUTHENTICATED, change.reason);
-        }
-        continue;
-      }
-      if (change.userId && actor.userId !== change.userId) continue;
-      if (change.entityId && (c.principal.entityId !== change.entityId || c.principal.type !== change.entityType)) continue;
-      void recheckAccess([c]);
-    }
-  }
-
-  /**
-   * Authenticates each connection's token again (4401 when it no longer signs in: key revoked, user
-   * deactivated or deleted, token expired) and re-checks a writer's write access (4403 when lost:
-   * grant revoked or lowered, role lowered). One authentication per token and one write check per
-   * token and record per round. A database error leaves the connections as they are.
-   */
-  async function recheckAccess(targets: Connection[]): Promise<void> {
-    const principals = new Map<string, Promise<Principal | null>>();
-    const writes = new Map<string, Promise<boolean>>();
-    for (const c of targets) {
-      if (!c.open) continue;
-      const { token, tenantId, type, entityId, writable } = c.principal;
-      try {
-        let authenticated = principals.get(token);
-        if (!authenticated) principals.set(token, (authenticated = authenticateOrNull(token)));
-        const principal = await authenticated;
-        if (!principal || principal.tenantId !== tenantId) {
-          c.close(CLOSE_UNAUTHENTICATED, 'access revoked');
-          continue;
-        }
-        if (writable) {
-          const key = `${token}\n${type}\n${entityId}`;
-          let allowed = writes.get(key);
-          if (!allowed) writes.set(key, (allowed = mayWrite(domain, { tenantId, actor: principal.actor, db: domain.knex }, type, entityId)));
-          if (!(await allowed)) {
-            c.close(CLOSE_FORBIDDEN, 'write access revoked');
-            continue;
-          }
-        }
-        c.principal = { ...c.principal, actor: principal.actor };
-      } catch (err) {
-        logger.warn('re-checking co-editing access failed', { err: String(err) });
-      }
-    }
-  }
-
-  async function authenticateOrNull(token: string): Promise<Principal | null> {
-    try {
-      return await domain.auth.authenticate(token);
-    } catch (err) {
-      if (err instanceof AppError && err.status === 401) return null;
-      throw err;
-    }
+    if (event.entity_id) registry.documents.get(documentKey(event.tenant_id, event.entity_type, event.entity_id))?.onBusEvent(event);
+    extension.onBusEvent?.({ event, connections });
   }
 
   return {
@@ -256,7 +191,7 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
     connections: () => connections.size,
     documentInfo(tenantId, entityType, entityId) {
       const d = registry.documents.get(documentKey(tenantId, entityType, entityId));
-      return d ? { projector: d.projection.held, clients: d.clients.size } : null;
+      return d ? { ...d.hooks.describe?.(), clients: d.clients.size } : null;
     },
     close: () =>
       (closing ??= (async () => {
@@ -277,6 +212,20 @@ export function attachCollab(opts: CollabOptions): CollabHandle {
         await relay?.close();
       })()),
   };
+}
+
+export function collabPath(url: string | undefined): string | null {
+  if (!url) return null;
+  const path = url.split('?')[0];
+  return path.startsWith('/collab/') ? path : null;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return ''; // malformed escapes name nothing
+  }
 }
 
 function toBytes(data: RawData): Uint8Array {

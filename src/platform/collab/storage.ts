@@ -3,13 +3,9 @@
 // a document is its snapshot plus every update still in the log, in any order.
 import type { Knex } from 'knex';
 import * as Y from 'yjs';
-import { reconciled } from './layout.js';
+import type { DocumentAddress } from './hooks.js';
 
-export interface DocumentAddress {
-  tenantId: string;
-  entityType: string;
-  entityId: string;
-}
+export type { DocumentAddress };
 
 export interface StoredDocument {
   snapshot: Uint8Array | null;
@@ -22,7 +18,11 @@ export interface PendingUpdate {
 }
 
 export class CollabStorage {
-  constructor(private readonly knex: Knex) {}
+  constructor(
+    private readonly knex: Knex,
+    /** Whether idle/unload compaction may fold a merged state (the feature's canCompact); default yes. */
+    private readonly canCompact: (doc: Y.Doc) => boolean = () => true,
+  ) {}
 
   /**
    * The document's id and stored state, creating it on first use. A new document's content is
@@ -86,7 +86,8 @@ export class CollabStorage {
    * waits for appends in flight (each insert's foreign-key check holds FOR KEY SHARE on that row
    * until it commits), so every row at or below the highest id read is in the new snapshot.
    * Returns how many updates were folded, or null when `whenReconciled` was asked for and the
-   * stored document holds edits not yet in the row (the log keeps their authors; nothing folded).
+   * feature's canCompact refused the merged state (co-editing: it holds edits not yet in the row,
+   * whose authors the log keeps; nothing folded).
    */
   async compact(documentId: string, { whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<number | null> {
     return this.knex.transaction(async (trx) => {
@@ -100,7 +101,7 @@ export class CollabStorage {
           if (doc.snapshot) Y.applyUpdate(merged, new Uint8Array(doc.snapshot));
           for (const r of rows) Y.applyUpdate(merged, new Uint8Array(r.update));
         });
-        if (whenReconciled && !reconciled(merged)) return null;
+        if (whenReconciled && !this.canCompact(merged)) return null;
         const lastId = Number(rows[rows.length - 1].id);
         await trx('collab_documents')
           .where('id', documentId)

@@ -56,10 +56,10 @@ export class UpdateLog<T extends PendingUpdate> {
   }
 
   /**
-   * Folds the log into the snapshot. `whenReconciled` (idle, unload): only if the stored document
-   * holds nothing the row has not got, so the log keeps the authors of edits not yet projected
-   * (an invalid draft, a refused write-back) for the next load. After N updates it folds anyway,
-   * so the log stays bounded; the projector still knows the authors in memory.
+   * Folds the log into the snapshot. `whenReconciled` (idle, unload): only if the feature's
+   * canCompact accepts the merged state (co-editing: it holds nothing the row has not got, so the
+   * log keeps the authors of edits not yet projected for the next load). After N updates it folds
+   * anyway, so the log stays bounded.
    */
   async compact({ whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<void> {
     clearTimeout(this.idleTimer);

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Knex } from 'knex';
+import { bearerToken } from '../bearer.js';
 import type { Actor } from '../context.js';
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
@@ -16,16 +17,13 @@ export const requestId: RequestHandler = (req, res, next) => {
 
 export type Authenticate = (token: string | undefined) => Promise<{ tenantId: string; actor: Actor }>;
 
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  return match?.[1];
-}
+export { bearerToken };
 
 /** Resolves the bearer token into req.ctx; 401 (via the error handler) when it is missing or bad. */
 export function requireAuth(authenticate: Authenticate, db: Knex): RequestHandler {
   return async (req, _res, next) => {
     const principal = await authenticate(bearerToken(req.get('authorization')));
-    req.ctx = { tenantId: principal.tenantId, actor: principal.actor, db, requestId: req.id, ip: req.ip };
+    req.ctx = { tenantId: principal.tenantId, actor: principal.actor, db, requestId: req.id, ip: req.ip, origin: 'rest' };
     next();
   };
 }

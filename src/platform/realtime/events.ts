@@ -2,7 +2,7 @@
 // clients send (handshake auth, subscribe/unsubscribe) and how a subscription matches an event.
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
-import type { ChangeEvent } from '../bus.js';
+import type { ChangeEnvelope } from '../bus.js';
 import { zodIssues, type FieldIssue } from '../errors.js';
 import { uuid } from '../schema-kit.js';
 
@@ -24,7 +24,7 @@ export interface ResyncInfo {
 }
 
 export interface ServerToClientEvents {
-  change: (event: ChangeEvent) => void;
+  change: (event: ChangeEnvelope) => void;
   resync_required: (info: ResyncInfo) => void;
   /** The token was revoked (API key deleted, user deactivated): the server disconnects next. */
   revoked: (info: { reason: string }) => void;
@@ -103,7 +103,7 @@ export function sameFilter(a: SubscriptionFilter, b: SubscriptionFilter): boolea
   return JSON.stringify(normalizeFilter(a)) === JSON.stringify(normalizeFilter(b));
 }
 
-function filterMatches(f: SubscriptionFilter, e: ChangeEvent): boolean {
+function filterMatches(f: SubscriptionFilter, e: ChangeEnvelope): boolean {
   if (f.entity_types && !f.entity_types.includes(e.entity_type)) return false;
   if (f.entity_ids && (e.entity_id === null || !f.entity_ids.includes(e.entity_id.toLowerCase()))) return false;
   if (f.types && !f.types.includes(e.type)) return false;
@@ -111,6 +111,6 @@ function filterMatches(f: SubscriptionFilter, e: ChangeEvent): boolean {
 }
 
 /** No subscriptions: the whole tenant stream. Otherwise any subscription may match (OR). */
-export function wants(filters: readonly SubscriptionFilter[], e: ChangeEvent): boolean {
+export function wants(filters: readonly SubscriptionFilter[], e: ChangeEnvelope): boolean {
   return filters.length === 0 || filters.some((f) => filterMatches(f, e));
 }

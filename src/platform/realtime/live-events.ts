@@ -3,21 +3,37 @@
 // lost bus message is delivered anyway. See docs/LIVE-EVENTS.md for the design.
 import type http from 'node:http';
 import { Server, type ExtendedError, type ServerOptions } from 'socket.io';
-import type { Domain } from '../../domain.js';
+import { bearerToken } from '../bearer.js';
 import type { ChangeEvent, EventBus } from '../bus.js';
-import { systemContext } from '../context.js';
-import { toAppError, zodIssues } from '../errors.js';
-import { bearerToken } from '../http/middleware.js';
+import { zodIssues } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
   type Ack, type LiveServer, type LiveSocket,
 } from './events.js';
-import { TenantStream, type ChangeLogSource, type StreamMember } from './tenant-stream.js';
+import { TenantStream, type ChangeLogSource, type StreamMember, type VisibilityRule } from './tenant-stream.js';
+
+/** Who a socket's token names, as live events need it. */
+export interface LivePrincipal {
+  tenantId: string;
+  actor: { type: string; id: string | null; userId: string | null };
+  /** Sees admin-only records in full (the visibility rule's reader class). */
+  admin: boolean;
+}
+
+/** The change log as live events read it: replay pages, a tenant's latest seq, and many tenants' at once (the sweep). */
+export interface LiveChangeLog extends ChangeLogSource {
+  latestSeqs(tenantIds: string[]): Promise<Map<string, number>>;
+}
 
 export interface LiveEventsOptions {
   server: http.Server;
-  domain: Domain;
+  /** The principal behind a token; null when it does not sign in (bad, expired, revoked). Throws when it cannot tell. */
+  authenticate(token: string | undefined): Promise<LivePrincipal | null>;
+  changeLog: LiveChangeLog;
+  /** Committed events of every node (in-process, or Redis in cluster mode). */
+  bus: EventBus;
+  visibility: VisibilityRule;
   logger: Logger;
   /** The Socket.IO adapter (cluster mode: the Redis adapter); default in-memory. */
   adapter?: ServerOptions['adapter'];
@@ -44,7 +60,6 @@ function connectError(message: string, data?: unknown): ExtendedError {
 export class LiveEvents {
   readonly io: LiveServer;
   private readonly streams = new Map<string, TenantStream>();
-  private readonly source: ChangeLogSource;
   private readonly logger: Logger;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribers: Array<() => void> = [];
@@ -54,14 +69,10 @@ export class LiveEvents {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: LiveEventsOptions) {
-    const { server, domain, adapter } = opts;
+    const { server, adapter } = opts;
     this.logger = opts.logger.child({ component: 'live-events' });
     // destroyUpgrade: false — other upgrades on this server (/collab) are not Socket.IO's to end.
     this.io = new Server(server, { serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
-    this.source = {
-      since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, domain.knex), since, limit),
-      latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId, domain.knex)),
-    };
     const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
     this.catchUpGraceMs = opts.catchUpGraceMs ?? Math.min(250, Math.floor(sweepIntervalMs / 2));
 
@@ -70,7 +81,7 @@ export class LiveEvents {
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
 
-    const bus = domain.bus as ResumableBus;
+    const bus = opts.bus as ResumableBus;
     this.unsubscribers.push(bus.subscribe((events) => this.onBusEvents(events)));
     if (bus.onResume) this.unsubscribers.push(bus.onResume(() => void this.sweep()));
     this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
@@ -115,15 +126,14 @@ export class LiveEvents {
     if (!this.accepting) throw connectError('server_shutting_down');
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token = typeof auth.token === 'string' ? auth.token : bearerToken(socket.handshake.headers.authorization);
-    let principal;
+    let principal: LivePrincipal | null;
     try {
-      principal = await this.opts.domain.auth.authenticate(token);
+      principal = await this.opts.authenticate(token);
     } catch (err) {
-      const appError = toAppError(err);
-      if (appError?.status === 401) throw connectError('unauthorized');
       this.logger.warn('socket authentication failed', { err: String(err) });
       throw connectError('unavailable');
     }
+    if (!principal) throw connectError('unauthorized');
     const parsed = handshakeAuth.safeParse(auth);
     if (!parsed.success) {
       throw connectError('invalid_handshake', { title: 'Invalid handshake', errors: zodIssues(parsed.error, ['auth']) });
@@ -133,7 +143,7 @@ export class LiveEvents {
       tenantId: principal.tenantId,
       actor: { type: principal.actor.type, id: principal.actor.id },
       userId: principal.actor.userId,
-      admin: principal.actor.role === 'admin',
+      admin: principal.admin,
       ...(since !== undefined ? { since } : {}),
     };
   }
@@ -176,10 +186,9 @@ export class LiveEvents {
     const auth = (member.socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token = typeof auth.token === 'string' ? auth.token : bearerToken(member.socket.handshake.headers.authorization);
     try {
-      await this.opts.domain.auth.authenticate(token);
-    } catch (err) {
-      if (toAppError(err)?.status === 401) this.revoke(member, 'token_revoked');
-      // Anything else (a database hiccup): the stream still watches for revocations.
+      if (!(await this.opts.authenticate(token))) this.revoke(member, 'token_revoked');
+    } catch {
+      // A database hiccup: the stream still watches for revocations.
     }
   }
 
@@ -195,7 +204,8 @@ export class LiveEvents {
     if (!stream) {
       stream = new TenantStream(tenantId, {
         io: this.io,
-        source: this.source,
+        source: this.opts.changeLog,
+        visibility: this.opts.visibility,
         logger: this.logger,
         onRevoked: (member, reason) => this.revoke(member, reason),
       });
@@ -251,7 +261,7 @@ export class LiveEvents {
     if (this.sweeping || this.streams.size === 0 || !this.accepting) return;
     this.sweeping = true;
     try {
-      const latest = await this.opts.domain.changeLog.latestSeqs(this.opts.domain.knex, [...this.streams.keys()]);
+      const latest = await this.opts.changeLog.latestSeqs([...this.streams.keys()]);
       for (const [tenantId, seq] of latest) this.streams.get(tenantId)?.catchUpSoon(seq, this.catchUpGraceMs);
     } catch (err) {
       this.logger.warn('change log sweep failed', { err: String(err) });

@@ -2,8 +2,7 @@
 // order, to the node's own sockets. Bus messages are a fast path only; whenever one is missing
 // (a gap, a lost Redis message, a writer killed before publishing) the stream reads the missing
 // range from the change log. Every step runs on one promise chain, so order holds.
-import type { ChangeEvent } from '../bus.js';
-import { needsRedaction, visibleTo } from '../../modules/changelog/service.js';
+import { publicEnvelope, type ChangeEnvelope, type ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
 import { wants, type LiveServer, type LiveSocket, type SubscriptionFilter } from './events.js';
 
@@ -12,6 +11,16 @@ export interface ChangeLogSource {
   since(tenantId: string, since: number, limit: number): Promise<ChangeEvent[]>;
   /** The tenant's latest committed seq (0 when it has none). */
   latest(tenantId: string): Promise<number>;
+}
+
+/** The visibility rule, injected by the app (its access module): what a reader sees, which events revoke. */
+export interface VisibilityRule {
+  /** Whether non-admins see a reduced form of the event (so rooms get it encoded twice). */
+  needsRedaction(event: ChangeEnvelope): boolean;
+  /** The event as an admin or another member may see it. */
+  visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E): E;
+  /** An event that ends a principal's access (an API key revoked, a user deactivated), or null. */
+  revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId?: string; reason: string } | null;
 }
 
 export interface Principal {
@@ -36,6 +45,7 @@ export class StreamMember {
 export interface StreamDeps {
   io: LiveServer;
   source: ChangeLogSource;
+  visibility: VisibilityRule;
   logger: Logger;
   /** Called (once per member) when a delivered event revokes the member's token. */
   onRevoked(member: StreamMember, reason: string): void;
@@ -168,7 +178,8 @@ export class TenantStream {
       for (const event of page) {
         if (event.seq <= member.lastSent) continue;
         member.lastSent = event.seq;
-        if (wants(member.filters, event)) member.socket.emit('change', visibleTo(member.principal.admin, event));
+        if (!wants(member.filters, event)) continue;
+        member.socket.emit('change', this.deps.visibility.visibleTo(member.principal.admin, publicEnvelope(event)));
       }
     }
   }
@@ -223,7 +234,10 @@ export class TenantStream {
   private deliver(event: ChangeEvent): void {
     this.lastDelivered = event.seq;
     if (this.closed) return;
-    const revoked = revocationOf(event);
+    // Sockets get the public envelope: the origin stays inside the nodes.
+    const envelope = publicEnvelope(event);
+    const { visibility } = this.deps;
+    const revoked = visibility.revocationOf(envelope);
     if (revoked) {
       for (const member of [...this.members]) {
         const p = member.principal;
@@ -231,14 +245,14 @@ export class TenantStream {
         if (hit) this.deps.onRevoked(member, revoked.reason);
       }
     }
-    if (needsRedaction(event)) {
-      this.deps.io.local.to(this.room).emit('change', event);
-      this.deps.io.local.to(this.memberRoom).emit('change', visibleTo(false, event));
+    if (visibility.needsRedaction(envelope)) {
+      this.deps.io.local.to(this.room).emit('change', envelope);
+      this.deps.io.local.to(this.memberRoom).emit('change', visibility.visibleTo(false, envelope));
     } else {
-      this.deps.io.local.to([this.room, this.memberRoom]).emit('change', event);
+      this.deps.io.local.to([this.room, this.memberRoom]).emit('change', envelope);
     }
     for (const member of this.filteredLive) {
-      if (wants(member.filters, event)) member.socket.emit('change', visibleTo(member.principal.admin, event));
+      if (wants(member.filters, envelope)) member.socket.emit('change', visibility.visibleTo(member.principal.admin, envelope));
     }
   }
 
@@ -249,17 +263,4 @@ export class TenantStream {
     });
     return run;
   }
-}
-
-/** Events that end a principal's access: an API key revoked, a user deleted or deactivated. */
-export function revocationOf(event: ChangeEvent): { userId?: string; apiKeyId?: string; reason: string } | null {
-  if (!event.entity_id) return null;
-  const data = (event.data ?? {}) as { is_active?: unknown; deleted_at?: unknown; revoked_at?: unknown };
-  if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
-    return { apiKeyId: event.entity_id, reason: 'api_key_revoked' };
-  }
-  if (event.entity_type === 'users' && (event.action === 'deleted' || data.is_active === false || data.deleted_at)) {
-    return { userId: event.entity_id, reason: 'user_deactivated' };
-  }
-  return null;
 }

@@ -2,15 +2,13 @@
 // lease (always, without Redis), the debounced projection of edits (bounded by a maximum delay),
 // merges of REST writes, and the notice that tells the clients how the last projection went.
 import { randomUUID } from 'node:crypto';
-import type { Awareness } from 'y-protocols/awareness';
-import type * as Y from 'yjs';
-import type { CatalogType } from '../../modules/catalog/kinds.js';
-import type { ChangeEvent } from '../bus.js';
-import type { Logger } from '../logger.js';
+import type { ChangeEvent } from '../../platform/bus.js';
+import type { DocumentHandle } from '../../platform/collab/hooks.js';
+import type { Logger } from '../../platform/logger.js';
 import { Attribution } from './attribution.js';
 import { agreesWithBase, docState, readBase, sameValue } from './layout.js';
+import type { RecordLayout } from './ports.js';
 import type { ProjectionTarget, Projector, RefusedPath } from './projection.js';
-import type { RedisRelay } from './redis-relay.js';
 
 export interface ProjectionNotice {
   status: 'ok' | 'invalid' | 'forbidden' | 'conflict';
@@ -22,19 +20,6 @@ export interface ProjectionTiming {
   projectionDelayMs: number;
   projectionMaxDelayMs: number;
   lockTtlMs: number;
-}
-
-/** What the role needs of its document. */
-export interface ProjectedDocument {
-  readonly key: string;
-  readonly tenantId: string;
-  readonly entityType: CatalogType;
-  readonly entityId: string;
-  readonly doc: Y.Doc;
-  readonly awareness: Awareness;
-  /** True while edits may be projected (loaded, or unloading and flushing). */
-  projectable(): boolean;
-  closeClients(code: number, reason: string): void;
 }
 
 const RETRY_MS = 5_000;
@@ -60,11 +45,11 @@ export class ProjectorRole {
   private notice: ProjectionNotice | null = null;
 
   constructor(
-    private readonly document: ProjectedDocument,
+    private readonly document: DocumentHandle,
+    private readonly layout: RecordLayout,
     private readonly projector: Projector,
     private readonly timing: ProjectionTiming,
     private readonly log: Logger,
-    private readonly relay?: RedisRelay,
   ) {}
 
   /** A contributor (`user:…` / `key:…:…`) changed these values. */
@@ -86,7 +71,8 @@ export class ProjectorRole {
 
   /** Takes the lease (if free) when the document loads; merges with the row unless both are known to agree. */
   async start(assumeInStep: boolean): Promise<void> {
-    this.held = this.relay ? await this.relay.claim(this.document.key, this.token, this.timing.lockTtlMs) : true;
+    const { lease } = this.document;
+    this.held = lease ? await lease.claim(this.token, this.timing.lockTtlMs) : true;
     if (!this.held) return;
     if (assumeInStep || (await this.projector.inStep(this.target()).catch(() => false))) return;
     await this.synchronise('load').catch(() => {});
@@ -94,7 +80,7 @@ export class ProjectorRole {
 
   /** An edit arrived: project after a quiet spell, and never later than the maximum delay. */
   markDirty(): void {
-    if (!this.held || !this.document.projectable()) return;
+    if (!this.held || !this.document.isLive()) return;
     const now = Date.now();
     this.dirtySince ??= now;
     const { projectionDelayMs, projectionMaxDelayMs } = this.timing;
@@ -103,21 +89,28 @@ export class ProjectorRole {
     this.debounce = setTimeout(() => void this.synchronise('edit').catch(() => {}), wait);
   }
 
-  /** A committed change of this record (a REST write on any node, or our own projection's echo). */
+  /**
+   * A committed change of this record: a REST (or system) write on any node is merged at once. A
+   * change with origin 'coediting' is the echo of this document's own write-back (one projector per
+   * document, whichever node): its values came from the document, so there is nothing to merge. It
+   * can arrive before the write-back's new version is in the base (the in-process bus delivers at
+   * COMMIT), so the origin, not the version, tells.
+   */
   onEntityEvent(event: ChangeEvent): void {
-    if (!this.held || !this.document.projectable()) return;
+    if (!this.held || !this.document.isLive()) return;
+    if (event.origin === 'coediting') return;
     const version = Number((event.data as { row_version?: unknown } | null)?.row_version ?? 0);
     if (version && version <= readBase(this.document.doc).rowVersion) return;
-    if (version && version === this.target().ownWriteVersion) return; // the echo of our own write-back
     void this.synchronise('rest').catch(() => {});
   }
 
   /** Renews the lease, or takes it over when its holder let go or died. */
   async tick(): Promise<void> {
-    if (!this.relay) return;
-    const held = await this.relay.claim(this.document.key, this.token, this.timing.lockTtlMs);
-    if (!this.document.projectable()) {
-      if (held && !this.held) await this.relay.release(this.document.key, this.token); // stop() releases its own
+    const { lease } = this.document;
+    if (!lease) return;
+    const held = await lease.claim(this.token, this.timing.lockTtlMs);
+    if (!this.document.isLive()) {
+      if (held && !this.held) await lease.release(this.token); // stop() releases its own
       return;
     }
     if (held && !this.held) {
@@ -139,14 +132,14 @@ export class ProjectorRole {
     this.cancel();
     if (this.held && pending) await this.synchronise('unload').catch(() => {});
     await this.work;
-    if (this.held && this.relay) await this.relay.release(this.document.key, this.token);
+    if (this.held && this.document.lease) await this.document.lease.release(this.token);
     this.held = false;
   }
 
   /** Let go at once (failed load or storage): nothing more is projected. */
   async abandon(): Promise<void> {
     this.cancel();
-    if (this.held && this.relay) await this.relay.release(this.document.key, this.token);
+    if (this.held && this.document.lease) await this.document.lease.release(this.token);
     this.held = false;
   }
 
@@ -166,7 +159,7 @@ export class ProjectorRole {
   }
 
   private async synchroniseNow(reason: string): Promise<void> {
-    if (!this.held || !this.document.projectable()) return;
+    if (!this.held || !this.document.isLive()) return;
     clearTimeout(this.debounce);
     this.debounce = undefined;
     this.dirtySince = null;
@@ -192,7 +185,7 @@ export class ProjectorRole {
     } catch (err) {
       // The database is away (or a bug shows): try again later rather than at once.
       this.log.warn('projecting the document failed; retrying', { reason, err: String(err) });
-      if (!this.retry && this.document.projectable()) {
+      if (!this.retry && this.document.isLive()) {
         this.retry = setTimeout(() => {
           this.retry = undefined;
           void this.synchronise('retry').catch(() => {});
@@ -203,13 +196,13 @@ export class ProjectorRole {
     }
   }
 
-  /** One target per document, so onEntityEvent sees the version our own write-back is producing. */
   private projectionTarget: ProjectionTarget | undefined;
 
   private target(): ProjectionTarget {
     const d = this.document;
+    const { tenantId, entityType, entityId } = d.address;
     return (this.projectionTarget ??= {
-      type: d.entityType, tenantId: d.tenantId, entityId: d.entityId, doc: d.doc, attribution: this.attribution,
+      type: entityType, layout: this.layout, tenantId, entityId, doc: d.doc, attribution: this.attribution,
     });
   }
 

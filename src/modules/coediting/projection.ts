@@ -4,37 +4,28 @@
 // changed in the row since the base (REST) goes into the document, what changed in the document
 // goes into the row. When both changed, the row wins.
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import * as Y from 'yjs';
-import { KINDS, type CatalogType } from '../../modules/catalog/kinds.js';
-import { plain, type EntityService } from '../../modules/catalog/service.js';
-import { userActor, type Actor, type ServiceContext, type UserRole } from '../context.js';
-import { AppError } from '../errors.js';
-import { scoped } from '../tenancy.js';
-import { parseContributor, type Attribution, type Contributor } from './attribution.js';
+import type { Actor } from '../../platform/context.js';
+import { AppError } from '../../platform/errors.js';
+import { parseContributor, type Attribution } from './attribution.js';
 import {
-  baseOf, differingPaths, docState, editableFields, hasAttributes, hasDescription, hashValue, patchOf, readBase, replaceText,
-  revertPaths, rowState, sameValue, writeBase, type DocState, type Json,
+  baseOf, differingPaths, docState, hashValue, patchOf, readBase, replaceText, revertPaths, rowState, sameValue, writeBase,
+  type DocState, type Json,
 } from './layout.js';
+import type { CoeditingPorts, RecordLayout } from './ports.js';
 
 /** Transaction origins of the server's own edits (Hocuspocus-style local origins). */
 export const REST_ORIGIN = Object.freeze({ source: 'rest' as const });
 export const PROJECTION_ORIGIN = Object.freeze({ source: 'projection' as const });
 
 export interface ProjectionTarget {
-  type: CatalogType;
+  type: string;
+  layout: RecordLayout;
   tenantId: string;
   entityId: string;
   doc: Y.Doc;
   /** Who changed which value since the row last agreed with the document. */
   attribution: Attribution;
-  /**
-   * The row version our own write-back is producing, while it runs. Its change event can arrive
-   * (the in-process bus delivers synchronously at COMMIT) before the new version is in the base:
-   * it is our echo, not a REST write to merge. A REST write that took this version instead makes
-   * our write a 412, and the retry merges it.
-   */
-  ownWriteVersion?: number;
 }
 
 /** A value the projection would not write, and put back to the row's value in the document. */
@@ -63,10 +54,7 @@ interface Plan {
 }
 
 export class Projector {
-  constructor(
-    private readonly entities: Record<CatalogType, EntityService>,
-    private readonly knex: Knex,
-  ) {}
+  constructor(private readonly ports: CoeditingPorts) {}
 
   /**
    * Brings document and row into agreement. A value the document changed is written only on behalf
@@ -76,17 +64,16 @@ export class Projector {
    * is refused: the document takes the row's value back (a server edit every client receives).
    */
   async synchronise(t: ProjectionTarget): Promise<ProjectionOutcome> {
-    const service = this.entities[t.type];
     const refused: RefusedPath[] = [];
     for (let attempt = 1; ; attempt++) {
-      const row = await readRow(this.knex, t.tenantId, t.type, t.entityId);
+      const row = await this.ports.readRow(t.tenantId, t.type, t.entityId);
       if (!row) return { kind: 'gone' };
       const rowVersion = Number(row.row_version);
-      const fromRow = rowState(t.type, row);
+      const fromRow = rowState(t.layout, row);
       // Only the authors of values that differ now are asked about (the echo of our own write asks nobody).
       const decisions = await this.authorize(t, t.attribution.contributors(differingPaths(docState(t.doc), fromRow)));
       // From here to the write nothing yields: the plan is made on the document as it is.
-      t.doc.transact(() => applyRowChanges(t.type, t.doc, fromRow), REST_ORIGIN);
+      t.doc.transact(() => applyRowChanges(t.layout, t.doc, fromRow), REST_ORIGIN);
       const mark = t.attribution.mark;
       const current = docState(t.doc);
       const differing = differingPaths(current, fromRow);
@@ -107,13 +94,9 @@ export class Projector {
       let updated: Record<string, unknown>;
       try {
         const actor: Actor = { ...plan.actor, coActors: plan.coActors };
-        const ctx: ServiceContext = { tenantId: t.tenantId, actor, db: this.knex, requestId: `collab-${randomUUID()}` };
-        t.ownWriteVersion = rowVersion + 1;
-        try {
-          updated = await service.update(ctx, t.entityId, plan.patch, { expectedVersion: rowVersion });
-        } finally {
-          t.ownWriteVersion = undefined;
-        }
+        // origin 'coediting': every node's document of this record knows the change event for its own echo.
+        const ctx = { tenantId: t.tenantId, actor, requestId: `collab-${randomUUID()}`, origin: 'coediting' as const };
+        updated = await this.ports.updateEntity(ctx, t.type, t.entityId, plan.patch, { expectedVersion: rowVersion });
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         if (err.status === 404) return { kind: 'gone' };
@@ -124,7 +107,7 @@ export class Projector {
         t.doc.transact(() => writeBase(t.doc, rowVersion, fromRow), PROJECTION_ORIGIN);
         return { kind: 'invalid', error: err, rowVersion, refused };
       }
-      const stored = rowState(t.type, updated);
+      const stored = rowState(t.layout, updated);
       t.doc.transact(() => {
         echoNormalised(t.doc, plan.patch!, stored);
         writeBase(t.doc, Number(updated.row_version), stored);
@@ -141,45 +124,23 @@ export class Projector {
   async inStep(t: ProjectionTarget): Promise<boolean> {
     const { base, rowVersion } = readBase(t.doc);
     if (!base || !sameValue(baseOf(docState(t.doc)), base)) return false;
-    const row = await scoped(KINDS[t.type].model, { tenantId: t.tenantId, db: this.knex }).findById(t.entityId).select('row_version');
-    return Boolean(row) && Number(row!.row_version) === rowVersion;
+    const version = await this.ports.rowVersion(t.tenantId, t.type, t.entityId);
+    return version !== null && version === rowVersion;
   }
 
-  /** Each contributor as the actor who may write the record now, or null when they may not. */
+  /**
+   * Each contributor as the actor who may write the record now, or null when they may not: the
+   * same rule as a REST write by this user or key (never the system, never a revoked key).
+   */
   private async authorize(t: ProjectionTarget, contributors: Set<string>): Promise<Map<string, Actor | null>> {
     const decisions = new Map<string, Actor | null>();
-    if (contributors.size === 0) return decisions;
-    const tenant = await this.knex('tenants').where({ id: t.tenantId, is_active: true }).first('id');
     for (const key of contributors) {
       const contributor = parseContributor(key);
-      decisions.set(key, tenant && contributor ? await this.writer(t, contributor) : null);
+      const actor = contributor ? await this.ports.actorFor(t.tenantId, contributor) : null;
+      const mayWrite = actor ? await this.ports.canWrite({ tenantId: t.tenantId, actor }, t.type, t.entityId) : false;
+      decisions.set(key, mayWrite ? actor : null);
     }
     return decisions;
-  }
-
-  /** The same rule as a REST write by this user or key: never the system, never a revoked key. */
-  private async writer(t: ProjectionTarget, c: Contributor): Promise<Actor | null> {
-    const user = await this.knex('users')
-      .where({ tenant_id: t.tenantId, id: c.userId, is_active: true })
-      .whereNull('deleted_at')
-      .first<{ id: string; role: UserRole } | undefined>('id', 'role');
-    if (!user) return null;
-    let actor = userActor(user);
-    if (c.apiKeyId) {
-      const key = await this.knex('api_keys')
-        .where({ tenant_id: t.tenantId, id: c.apiKeyId, user_id: user.id })
-        .whereNull('revoked_at')
-        .first<{ scope: string } | undefined>('scope');
-      if (!key || key.scope !== 'read_write') return null;
-      actor = { type: 'api_key', id: c.apiKeyId, userId: user.id, role: user.role, canWrite: true };
-    }
-    try {
-      await this.entities[t.type].authorizeWrite({ tenantId: t.tenantId, actor, db: this.knex }, t.entityId);
-      return actor;
-    } catch (err) {
-      if (err instanceof AppError && err.status === 403) return null;
-      throw err;
-    }
   }
 }
 
@@ -218,30 +179,21 @@ function planWrite(
   return { patch: patchOf(doc, row, written), written, refused, undecided, actor, coActors: ordered };
 }
 
-/**
- * The record's columns (what the document holds are all columns), or null when it is gone. The
- * write goes through the service; this read skips the relation lists the document does not hold.
- */
-export async function readRow(db: Knex, tenantId: string, type: CatalogType, entityId: string): Promise<Record<string, unknown> | null> {
-  const row = await scoped(KINDS[type].model, { tenantId, db }).findById(entityId);
-  return row ? (plain(row) as unknown as Record<string, unknown>) : null;
-}
-
 /** Values the row changed since the base, written into the document. */
-function applyRowChanges(type: CatalogType, doc: Y.Doc, row: DocState): void {
+function applyRowChanges(layout: RecordLayout, doc: Y.Doc, row: DocState): void {
   const { base } = readBase(doc);
   if (!base) return; // no base: the document is the newer side
   const current = docState(doc);
   const fields = doc.getMap('fields');
-  for (const key of editableFields(type)) {
+  for (const key of layout.fields) {
     const known = base.fields[key];
     const rowChanged = known === undefined ? !(key in current.fields) : hashValue(row.fields[key]) !== known;
     if (rowChanged && !sameValue(current.fields[key], row.fields[key])) fields.set(key, row.fields[key]);
   }
-  if (hasDescription(type) && hashValue(row.description) !== base.description) {
+  if (layout.description && hashValue(row.description) !== base.description) {
     replaceText(doc.getText('description'), row.description);
   }
-  if (hasAttributes(type)) {
+  if (layout.attributes) {
     const attributes = doc.getMap('attributes');
     const keys = new Set([...Object.keys(row.attributes), ...Object.keys(base.attributes), ...Object.keys(current.attributes)]);
     for (const key of keys) {

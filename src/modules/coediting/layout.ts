@@ -3,7 +3,7 @@
 // last reconciled with (row_version and a hash per value: the base of the three-way merge).
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
-import { KINDS, type CatalogType } from '../../modules/catalog/kinds.js';
+import type { RecordLayout } from './ports.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -19,21 +19,6 @@ export interface BaseHashes {
   fields: Record<string, string>;
   description: string;
   attributes: Record<string, string>;
-}
-
-const NOT_FIELDS = new Set(['description', 'attributes']);
-
-/** The scalar create fields of a kind that live in `fields` (relation lists are not in `kind.fields`). */
-export function editableFields(type: CatalogType): string[] {
-  return Object.keys(KINDS[type].fields).filter((k) => !NOT_FIELDS.has(k));
-}
-
-export function hasDescription(type: CatalogType): boolean {
-  return 'description' in KINDS[type].fields;
-}
-
-export function hasAttributes(type: CatalogType): boolean {
-  return 'attributes' in KINDS[type].fields;
 }
 
 /** JSON with sorted object keys, so equal values compare equal whatever their key order. */
@@ -55,13 +40,13 @@ export function hashValue(value: unknown): string {
 }
 
 /** The document view of a row as REST returns it. */
-export function rowState(type: CatalogType, row: Record<string, unknown>): DocState {
+export function rowState(layout: RecordLayout, row: Record<string, unknown>): DocState {
   const fields: Record<string, Json> = {};
-  for (const key of editableFields(type)) fields[key] = (row[key] ?? null) as Json;
-  const attributes = hasAttributes(type) && row.attributes && typeof row.attributes === 'object'
+  for (const key of layout.fields) fields[key] = (row[key] ?? null) as Json;
+  const attributes = layout.attributes && row.attributes && typeof row.attributes === 'object'
     ? { ...(row.attributes as Record<string, Json>) }
     : {};
-  const description = hasDescription(type) ? String(row.description ?? '') : '';
+  const description = layout.description ? String(row.description ?? '') : '';
   return { fields, description, attributes };
 }
 
@@ -94,9 +79,9 @@ export function writeBase(doc: Y.Doc, rowVersion: number, row: DocState): void {
 }
 
 /** A new document's content: the row, and the row as its base. */
-export function initialUpdate(type: CatalogType, row: Record<string, unknown>): Uint8Array {
+export function initialUpdate(layout: RecordLayout, row: Record<string, unknown>): Uint8Array {
   const doc = new Y.Doc();
-  const state = rowState(type, row);
+  const state = rowState(layout, row);
   doc.transact(() => {
     const fields = doc.getMap('fields');
     for (const [k, v] of Object.entries(state.fields)) fields.set(k, v);

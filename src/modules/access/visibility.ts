@@ -1,0 +1,68 @@
+// The one visibility module: what a reader of the change log may see of an event, and which
+// committed events take access away (sockets disconnected, co-editing connections closed or
+// re-checked). GET /events, the live-event stream and co-editing all ask these, never a copy.
+import type { ChangeEnvelope } from '../../platform/bus.js';
+
+/** Records only admins may read (SPEC §4: users, API keys, grants): others see that they changed, not how. */
+const ADMIN_ONLY_TYPES = new Set(['users', 'api_keys', 'entity_permissions']);
+
+export function needsRedaction(event: ChangeEnvelope): boolean {
+  return ADMIN_ONLY_TYPES.has(event.entity_type);
+}
+
+/**
+ * The event as a reader of this role may see it. The envelope (and so the gapless seq) stays;
+ * the data of admin-only records is reduced to their id for everyone else.
+ */
+export function visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E): E {
+  if (isAdmin || !needsRedaction(event)) return event;
+  return { ...event, data: { id: event.entity_id }, changes: null };
+}
+
+/** Live events: events that end a principal's access: an API key revoked, a user deleted or deactivated. */
+export function revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId?: string; reason: string } | null {
+  if (!event.entity_id) return null;
+  const data = (event.data ?? {}) as { is_active?: unknown; deleted_at?: unknown; revoked_at?: unknown };
+  if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
+    return { apiKeyId: event.entity_id, reason: 'api_key_revoked' };
+  }
+  if (event.entity_type === 'users' && (event.action === 'deleted' || data.is_active === false || data.deleted_at)) {
+    return { userId: event.entity_id, reason: 'user_deactivated' };
+  }
+  return null;
+}
+
+/** Whose access an event changes, in which tenant. */
+type Affected = { tenantId: string; userId?: string };
+
+/** What an event means for open co-editing connections: a revoked principal, or access to re-check. */
+export type AccessChange =
+  | (Affected & { kind: 'revoked'; apiKeyId?: string; reason: string })
+  | (Affected & { kind: 'recheck'; entityType?: string; entityId?: string });
+
+/** Co-editing: revocations close connections; role and grant changes re-check the connections they may affect. */
+export function accessChangeOf(event: ChangeEnvelope): AccessChange | null {
+  if (!event.entity_id) return null;
+  const data = (event.data ?? {}) as Record<string, unknown>;
+  const tenantId = event.tenant_id;
+  if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
+    return { kind: 'revoked', tenantId, apiKeyId: event.entity_id, reason: 'API key revoked' };
+  }
+  if (event.entity_type === 'users') {
+    if (event.action === 'deleted' || data.is_active === false || data.deleted_at) {
+      return { kind: 'revoked', tenantId, userId: event.entity_id, reason: 'user deactivated' };
+    }
+    if (event.changes && 'role' in event.changes) return { kind: 'recheck', tenantId, userId: event.entity_id };
+    return null;
+  }
+  if (event.entity_type === 'entity_permissions' && (event.action === 'deleted' || event.action === 'updated')) {
+    return {
+      kind: 'recheck',
+      tenantId,
+      userId: typeof data.user_id === 'string' ? data.user_id : undefined,
+      entityType: String(data.entity_type),
+      entityId: String(data.entity_id),
+    };
+  }
+  return null;
+}

@@ -1,0 +1,100 @@
+// The app layer's adapters: the ports that engines and features declare for themselves, built here
+// from the domain services. The record write rule is asked in exactly one place (canWrite below).
+import type { Knex } from 'knex';
+import type { Domain } from './domain.js';
+import { systemContext, type Actor, type ServiceContext } from './platform/context.js';
+import { AppError } from './platform/errors.js';
+import { scoped } from './platform/tenancy.js';
+import { KINDS, isCatalogType } from './modules/catalog/kinds.js';
+import { plain } from './modules/catalog/service.js';
+import type { CoeditingPorts, RecordLayout } from './modules/coediting/ports.js';
+import { recordExists } from './modules/permissions/service.js';
+import { accessChangeOf, needsRedaction, revocationOf, visibleTo } from './modules/access/visibility.js';
+import type { LiveEventsOptions } from './platform/realtime/live-events.js';
+
+const NOT_IN_FIELDS = new Set(['description', 'attributes']);
+
+/** The co-edited layout of every catalog kind: its scalar create fields, description, attributes. */
+const LAYOUTS: Record<string, RecordLayout> = Object.fromEntries(
+  Object.values(KINDS).map((kind) => [
+    kind.type,
+    {
+      fields: Object.keys(kind.fields).filter((k) => !NOT_IN_FIELDS.has(k)),
+      description: 'description' in kind.fields,
+      attributes: 'attributes' in kind.fields,
+    },
+  ]),
+);
+
+/** Unauthorized (401) as null; anything else (the database is away) is thrown. */
+async function principalOrNull(domain: Domain, token: string | undefined): Promise<{ tenantId: string; actor: Actor } | null> {
+  try {
+    const { tenantId, actor } = await domain.auth.authenticate(token);
+    return { tenantId, actor };
+  } catch (err) {
+    if (err instanceof AppError && err.status === 401) return null;
+    throw err;
+  }
+}
+
+/**
+ * May this actor write this record, by the same rule as a REST write (role, or an EDIT grant;
+ * never a read-only key)? The one place the record write rule is asked outside the services.
+ */
+export async function canWrite(domain: Domain, ctx: ServiceContext, type: string, id: string): Promise<boolean> {
+  if (!isCatalogType(type)) return false;
+  try {
+    await domain.entities[type].authorizeWrite(ctx, id);
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && err.status === 403) return false;
+    throw err;
+  }
+}
+
+export function coeditingPorts(domain: Domain): CoeditingPorts {
+  const db = domain.knex;
+  const entityOf = (type: string) => {
+    if (!isCatalogType(type)) throw new Error(`${type} are not co-edited`);
+    return { kind: KINDS[type], service: domain.entities[type] };
+  };
+  return {
+    authenticate: (token) => principalOrNull(domain, token),
+    layoutOf: (type) => (Object.hasOwn(LAYOUTS, type) ? LAYOUTS[type] : null),
+    recordExists: ({ tenantId, actor }, type, id) => recordExists({ tenantId, actor, db }, type, id),
+    canWrite: ({ tenantId, actor }, type, id) => canWrite(domain, { tenantId, actor, db }, type, id),
+    // What the document holds are all columns: the relation lists REST adds are not read.
+    async readRow(tenantId, type, id, on?: Knex) {
+      const row = await scoped(entityOf(type).kind.model, { tenantId, db: on ?? db }).findById(id);
+      return row ? (plain(row) as unknown as Record<string, unknown>) : null;
+    },
+    async rowVersion(tenantId, type, id) {
+      const row = await scoped(entityOf(type).kind.model, { tenantId, db }).findById(id).select('row_version');
+      return row ? Number(row.row_version) : null;
+    },
+    updateEntity: (ctx, type, id, patch, opts) => entityOf(type).service.update({ ...ctx, db }, id, patch, opts),
+    actorFor: (tenantId, { userId, apiKeyId }) => domain.auth.actorFor(tenantId, userId, apiKeyId),
+    accessChangeOf,
+  };
+}
+
+/** Live events' ports: authentication, the change log, and the one visibility rule. */
+export function liveEventPorts(domain: Domain): Pick<LiveEventsOptions, 'authenticate' | 'changeLog' | 'visibility' | 'bus'> {
+  const db = domain.knex;
+  return {
+    async authenticate(token) {
+      // Looked up at call time: tests hold a handshake by wrapping domain.auth.authenticate.
+      const principal = await principalOrNull(domain, token);
+      if (!principal) return null;
+      const { tenantId, actor } = principal;
+      return { tenantId, actor: { type: actor.type, id: actor.id, userId: actor.userId }, admin: actor.role === 'admin' };
+    },
+    changeLog: {
+      since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, db), since, limit),
+      latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId, db)),
+      latestSeqs: (tenantIds) => domain.changeLog.latestSeqs(db, tenantIds),
+    },
+    bus: domain.bus,
+    visibility: { needsRedaction, visibleTo, revocationOf },
+  };
+}
