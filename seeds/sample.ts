@@ -3,7 +3,7 @@
 // PostgreSQL advisory lock so exactly one of them seeds.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createDomain, type Domain } from '../src/domain.js';
+import { createDomain, type Domain } from '../src/composition.js';
 import { InProcessEventBus } from '../src/platform/bus.js';
 import type { ServiceContext } from '../src/platform/context.js';
 import { userActor } from '../src/platform/context.js';

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
-import { createDomain, type Domain } from './domain.js';
+import { createDomain, type Domain } from './composition.js';
 import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';

@@ -1,7 +1,7 @@
 // The HTTP API: middleware, every route group under /api/v1, OpenAPI, metrics and
 // problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
-import type { Domain } from './domain.js';
+import type { Domain } from './composition.js';
 import { isDatabaseReachable } from './platform/db.js';
 import { UnsupportedMediaType } from './platform/errors.js';
 import { HttpMetrics } from './platform/http/metrics.js';

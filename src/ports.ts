@@ -1,14 +1,15 @@
 // The app layer's adapters: the ports that engines and features declare for themselves, built here
-// from the domain services. The record write rule is asked in exactly one place (canWrite below).
+// from the domain services. Co-editing's write rule is the access policy's (canWrite below).
 import type { Knex } from 'knex';
-import type { Domain } from './domain.js';
+import type { Domain } from './composition.js';
 import { systemContext, type Actor, type ServiceContext } from './platform/context.js';
 import { AppError } from './platform/errors.js';
+import { plain } from './platform/records.js';
 import { scoped } from './platform/tenancy.js';
 import { KINDS, isCatalogType } from './modules/catalog/kinds.js';
-import { plain } from './modules/catalog/service.js';
 import type { CoeditingPorts, RecordLayout } from './modules/coediting/ports.js';
 import { recordExists } from './modules/permissions/service.js';
+import { can, readsAdminOnly } from './modules/access/policy.js';
 import { accessChangeOf, needsRedaction, revocationOf, visibleTo } from './modules/access/visibility.js';
 import type { LiveEventsOptions } from './platform/realtime/live-events.js';
 
@@ -37,19 +38,9 @@ async function principalOrNull(domain: Domain, token: string | undefined): Promi
   }
 }
 
-/**
- * May this actor write this record, by the same rule as a REST write (role, or an EDIT grant;
- * never a read-only key)? The one place the record write rule is asked outside the services.
- */
-export async function canWrite(domain: Domain, ctx: ServiceContext, type: string, id: string): Promise<boolean> {
-  if (!isCatalogType(type)) return false;
-  try {
-    await domain.entities[type].authorizeWrite(ctx, id);
-    return true;
-  } catch (err) {
-    if (err instanceof AppError && err.status === 403) return false;
-    throw err;
-  }
+/** May this actor write this co-edited record? The access policy's answer, as for a REST write. */
+function canWrite(ctx: ServiceContext, type: string, id: string): Promise<boolean> {
+  return isCatalogType(type) ? can(ctx, 'write', { type, id }) : Promise.resolve(false);
 }
 
 export function coeditingPorts(domain: Domain): CoeditingPorts {
@@ -62,7 +53,7 @@ export function coeditingPorts(domain: Domain): CoeditingPorts {
     authenticate: (token) => principalOrNull(domain, token),
     layoutOf: (type) => (Object.hasOwn(LAYOUTS, type) ? LAYOUTS[type] : null),
     recordExists: ({ tenantId, actor }, type, id) => recordExists({ tenantId, actor, db }, type, id),
-    canWrite: ({ tenantId, actor }, type, id) => canWrite(domain, { tenantId, actor, db }, type, id),
+    canWrite: ({ tenantId, actor }, type, id) => canWrite({ tenantId, actor, db }, type, id),
     // What the document holds are all columns: the relation lists REST adds are not read.
     async readRow(tenantId, type, id, on?: Knex) {
       const row = await scoped(entityOf(type).kind.model, { tenantId, db: on ?? db }).findById(id);
@@ -87,7 +78,7 @@ export function liveEventPorts(domain: Domain): Pick<LiveEventsOptions, 'authent
       const principal = await principalOrNull(domain, token);
       if (!principal) return null;
       const { tenantId, actor } = principal;
-      return { tenantId, actor: { type: actor.type, id: actor.id, userId: actor.userId }, admin: actor.role === 'admin' };
+      return { tenantId, actor: { type: actor.type, id: actor.id, userId: actor.userId }, admin: readsAdminOnly(actor) };
     },
     changeLog: {
       since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, db), since, limit),

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadSampleData } from '../seeds/sample.js';
-import { createDomain } from '../src/domain.js';
+import { createDomain } from '../src/composition.js';
 import { InProcessEventBus, type ChangeEvent } from '../src/platform/bus.js';
 import { systemContext } from '../src/platform/context.js';
 import { openEditor, signupTenant, testCollabOptions, waitFor, type Editor, type TestTenant } from './support/collab-client.js';

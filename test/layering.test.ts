@@ -75,6 +75,12 @@ describe('lint: the fitness checks hold and would catch a regression', function 
     for (const dir of dirs) await fs.rm(dir, { recursive: true, force: true });
   });
 
+  it('finds no layering violation and no copy-paste over the threshold in src/ itself', async () => {
+    assert.deepEqual(await cruise(ROOT), { code: 0, rules: [] });
+    const duplicates = await run('jscpd', ['--config', path.join(ROOT, '.jscpd.json')], ROOT);
+    assert.equal(duplicates.code, 0, duplicates.stdout.slice(-2000));
+  });
+
   it('refuses a platform file that imports a module', async () => {
     const dir = await tree({
       'src/modules/catalog/kinds.ts': 'export const KINDS = { services: 1 };\n',

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChangeOrigin } from './context.js';
 
-/** A change as clients see it (sockets, GET /events, webhooks): SPEC §5's envelope. */
+/** A change as clients see it (sockets, GET /events, webhooks): the public change envelope. */
 export interface ChangeEnvelope {
   seq: number;
   type: string;

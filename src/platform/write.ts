@@ -1,6 +1,6 @@
-// The single write path. Every mutation runs inside runWrite: the service writes its rows, records
-// each change, and runWrite appends the audit entries and the change-log events (with the tenant's
-// next seqs) in the same transaction. Events reach the bus only after COMMIT.
+// The single write path. Every mutation runs inside WriteRunner.run: the service writes its rows,
+// records each change, and the runner appends the audit entries and the change-log events (with
+// the tenant's next seqs) in the same transaction. Events reach the bus only after COMMIT.
 import type { Knex } from 'knex';
 import type { ChangeEvent, EventBus } from './bus.js';
 import type { ServiceContext } from './context.js';
@@ -41,7 +41,7 @@ interface PendingWrite {
 }
 
 export class WriteRunner {
-  // Transactions opened by runWrite, so a nested call joins its caller instead of committing early.
+  // Transactions opened by run(), so a nested call joins its caller instead of committing early.
   private readonly open = new WeakMap<Knex.Transaction, PendingWrite>();
 
   constructor(
@@ -53,7 +53,7 @@ export class WriteRunner {
   async run<T>(ctx: ServiceContext, work: (scope: WriteScope) => Promise<T>): Promise<T> {
     if (ctx.trx) {
       const pending = this.open.get(ctx.trx);
-      if (!pending) throw new Error('runWrite joined a transaction it did not open');
+      if (!pending) throw new Error('WriteRunner.run joined a transaction it did not open');
       return work(this.scope(ctx, ctx.trx, pending));
     }
     let events: ChangeEvent[] = [];

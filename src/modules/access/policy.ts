@@ -11,7 +11,7 @@
 //   COMMENT (or EDIT) grant on it; a comment is edited or deleted by its author (while they may
 //   still comment there) or an admin, and resolved by its author, an admin or an editor.
 // - Soft-deleted rows are listed for admins only.
-import type { ServiceContext, UserRole } from '../../platform/context.js';
+import type { Actor, ServiceContext, UserRole } from '../../platform/context.js';
 import { Forbidden } from '../../platform/errors.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { scoped } from '../../platform/tenancy.js';
@@ -39,6 +39,11 @@ export type Decision = { allowed: true } | { allowed: false; reason: string };
 
 /** Record types only admins read; others see that they changed (their id), never how. */
 export const ADMIN_ONLY_TYPES: ReadonlySet<string> = new Set(['users', 'api_keys', 'entity_permissions', 'audit_logs']);
+
+/** Whether the actor reads admin-only records in full (and so their events, unredacted). */
+export function readsAdminOnly(actor: Pick<Actor, 'role'>): boolean {
+  return actor.role === 'admin';
+}
 
 const CATALOG_WRITERS: readonly UserRole[] = ['admin', 'editor'];
 const WRITERS: Record<string, readonly UserRole[]> = {
@@ -86,7 +91,7 @@ export async function decide(ctx: ServiceContext, action: Action, resource: Reso
   const { role, canWrite } = ctx.actor;
   switch (action) {
     case 'read':
-      return !ADMIN_ONLY_TYPES.has(resource.type) || role === 'admin' ? allow : deny(`Only admins may read ${label(resource.type)}.`);
+      return !ADMIN_ONLY_TYPES.has(resource.type) || readsAdminOnly(ctx.actor) ? allow : deny(`Only admins may read ${label(resource.type)}.`);
     case 'read_deleted':
       return role === 'admin' ? allow : deny('include_deleted is for admins.');
     case 'write':

@@ -2,16 +2,15 @@
 // committed events take access away (sockets disconnected, co-editing connections closed or
 // re-checked). GET /events, the live-event stream and co-editing all ask these, never a copy.
 import type { ChangeEnvelope } from '../../platform/bus.js';
+import { ADMIN_ONLY_TYPES } from './policy.js';
 
-/** Records only admins may read (SPEC §4: users, API keys, grants): others see that they changed, not how. */
-const ADMIN_ONLY_TYPES = new Set(['users', 'api_keys', 'entity_permissions']);
-
+/** Events of records only admins read (users, API keys, grants): others see that they changed, not how. */
 export function needsRedaction(event: ChangeEnvelope): boolean {
   return ADMIN_ONLY_TYPES.has(event.entity_type);
 }
 
 /**
- * The event as a reader of this role may see it. The envelope (and so the gapless seq) stays;
+ * The event as a reader may see it (`isAdmin`: the policy's readsAdminOnly for the reader). The envelope (and so the gapless seq) stays;
  * the data of admin-only records is reduced to their id for everyone else.
  */
 export function visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E): E {

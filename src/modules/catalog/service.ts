@@ -15,8 +15,6 @@ import { KINDS, type CatalogType, type EntityKind, type RelationList } from './k
 import { EntityAssignment, type CatalogModel } from './model.js';
 import { dedupeAssignments, summarize, summarizeAssignment, type Assignment } from './summaries.js';
 
-// Until co-editing takes it from the record engine directly.
-export { plain } from '../../platform/records.js';
 
 export type EntityData = Record<string, unknown> & { id: string; row_version: number };
 
@@ -131,11 +129,6 @@ export class EntityService {
       for (const hook of this.restoreHooks) await hook(w, id);
       return this.restoreHooks.length ? this.get(w, id) : data;
     });
-  }
-
-  /** The access policy's answer for a write of this record (403 when refused). */
-  authorizeWrite(ctx: ServiceContext, id?: string): Promise<void> {
-    return authorize(ctx, 'write', { type: this.type, id });
   }
 
   // ---- helpers -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { publicEnvelope, type ChangeEvent } from '../../platform/bus.js';
 import type { ChangeOrigin, ServiceContext } from '../../platform/context.js';
 import { validationError } from '../../platform/errors.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
+import { readsAdminOnly } from '../access/policy.js';
 import { visibleTo } from '../access/visibility.js';
 
 export class ChangeEventRow extends TenantModel {
@@ -75,7 +76,7 @@ export class ChangeLogService {
     const parsed = eventsQuery.safeParse(rawQuery);
     if (!parsed.success) throw validationError(parsed.error, ['query']);
     const { since, limit } = parsed.data;
-    const isAdmin = ctx.actor.role === 'admin';
+    const isAdmin = readsAdminOnly(ctx.actor);
     const data = (await this.since(ctx, since, limit)).map((e) => publicEnvelope(visibleTo(isAdmin, e)));
     const last = data.length ? data[data.length - 1].seq : since;
     return { data, meta: { since, limit, next_since: last, has_more: data.length === limit } };

@@ -1,4 +1,4 @@
-// The co-editing feature (SPEC §6) as an extension of the y-websocket engine in platform/collab:
+// The co-editing feature as an extension of the y-websocket engine in platform/collab:
 // who may open which record's document, the document's layout built from the row, who changed
 // what (attribution), the projection into the row (projector lease, debounce, write-backs through
 // the REST write path), and what committed events mean for open documents and connections.

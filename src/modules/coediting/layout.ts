@@ -1,4 +1,4 @@
-// The co-edited document's layout (SPEC §6): `fields` (editable scalar columns), `description`
+// The co-edited document's layout: `fields` (editable scalar columns), `description`
 // (Y.Text) and `attributes` (Y.Map), plus `meta`, the server's record of the row the document was
 // last reconciled with (row_version and a hash per value: the base of the three-way merge).
 import { createHash } from 'node:crypto';

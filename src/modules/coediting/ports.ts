@@ -15,7 +15,7 @@ export interface Asker {
 /** A write on behalf of co-editors: the port adds the database; the origin is the feature's. */
 export type CoeditingWriteContext = Pick<ServiceContext, 'tenantId' | 'actor' | 'requestId' | 'origin'>;
 
-/** Which parts of a record type a document holds (SPEC §6 layout). */
+/** Which parts of a record type a document holds: `fields`, the `description` text, the `attributes` map. */
 export interface RecordLayout {
   /** Scalar columns in `fields` (not description, attributes or relation lists). */
   fields: string[];

@@ -42,13 +42,14 @@ export type ProjectionOutcome =
 
 const MAX_ATTEMPTS = 4;
 
-/** What one projection writes, refuses, and leaves for the next one. */
+/**
+ * What one projection writes and refuses. A value touched by a contributor who arrived while the
+ * others were being authorized is neither: the next projection decides it.
+ */
 interface Plan {
   patch: Record<string, unknown> | null;
   written: string[];
   refused: RefusedPath[];
-  /** Touched by a contributor who arrived while the others were being authorized: next time. */
-  undecided: string[];
   actor: Actor | null;
   coActors: string[];
 }
@@ -150,7 +151,6 @@ function planWrite(
 ): Plan {
   const written: string[] = [];
   const refused: RefusedPath[] = [];
-  const undecided: string[] = [];
   let actor: Actor | null = null;
   let latest = -1;
   const coActors = new Map<string, number>();
@@ -161,7 +161,7 @@ function planWrite(
     } else if (touchers.some((x) => decisions.has(x.contributor) && decisions.get(x.contributor) === null)) {
       refused.push({ path, reason: 'revoked' });
     } else if (touchers.some((x) => !decisions.has(x.contributor))) {
-      undecided.push(path);
+      continue; // undecided: left for the next projection
     } else {
       written.push(path);
       for (const x of touchers) {
@@ -176,7 +176,7 @@ function planWrite(
     }
   }
   const ordered = [...coActors].sort((a, b) => a[1] - b[1]).map(([userId]) => userId);
-  return { patch: patchOf(doc, row, written), written, refused, undecided, actor, coActors: ordered };
+  return { patch: patchOf(doc, row, written), written, refused, actor, coActors: ordered };
 }
 
 /** Values the row changed since the base, written into the document. */

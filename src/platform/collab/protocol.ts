@@ -8,7 +8,6 @@ import type * as Y from 'yjs';
 
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
-export const MESSAGE_AUTH = 2;
 export const MESSAGE_QUERY_AWARENESS = 3;
 
 export type ClientMessage =
@@ -36,7 +35,7 @@ export function readClientMessage(data: Uint8Array): ClientMessage {
     case MESSAGE_QUERY_AWARENESS:
       return { type: 'query-awareness' };
     default:
-      return { type: 'ignored' }; // auth and future message types: nothing for a server to do
+      return { type: 'ignored' }; // auth (2) and future message types: nothing for a server to do
   }
 }
 

@@ -1,4 +1,4 @@
-// The y-websocket engine (SPEC §6's transport): `attachCollab` takes the HTTP server's upgrades for
+// The y-websocket engine (the transport of co-editing): `attachCollab` takes the HTTP server's upgrades for
 // /collab/… (and only those), asks its extension who may open which document before upgrading,
 // and serves each document from PostgreSQL (update log + snapshots), relayed through Redis. What a
 // document means is the extension's (hooks.ts); this module knows connections, documents and bytes.

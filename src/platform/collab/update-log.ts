@@ -31,11 +31,6 @@ export class UpdateLog<T extends PendingUpdate> {
     private readonly onFailed: (err: unknown) => void,
   ) {}
 
-  /** Updates this node appended that are not yet in the snapshot. */
-  get unfolded(): number {
-    return this.sinceCompaction;
-  }
-
   /** Updates found in the log at load (a crashed node's, say): folded when this document is idle. */
   adopt(count: number): void {
     this.sinceCompaction += count;

@@ -1,4 +1,4 @@
-// The live-event protocol (SPEC §5): the typed Socket.IO event maps, the zod schemas of what
+// The live-event protocol: the typed Socket.IO event maps, the zod schemas of what
 // clients send (handshake auth, subscribe/unsubscribe) and how a subscription matches an event.
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';

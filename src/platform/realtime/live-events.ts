@@ -1,4 +1,4 @@
-// The Socket.IO server of SPEC §5: authenticates the handshake, keeps one TenantStream per tenant
+// The live-event Socket.IO server: authenticates the handshake, keeps one TenantStream per tenant
 // with sockets on this node, feeds the streams from the event bus, and sweeps the change log so a
 // lost bus message is delivered anyway. See docs/LIVE-EVENTS.md for the design.
 import type http from 'node:http';
