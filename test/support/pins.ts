@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { addMember, assertProblem, lastSeq, type Member, type Role, type Tenant } from './http-assertions.js';
+import { addMember, assertProblem, type Member, type Role, type Tenant } from './http-assertions.js';
 import type { ApiClient, ApiResponse, TestApp } from './server.js';
 
 export const uniq = () => randomUUID().slice(0, 8);
@@ -97,6 +97,16 @@ export async function auditCount(knex: Knex, tenantId: string): Promise<number> 
   return Number(n);
 }
 
+/** The tenant's latest change-log seq and audit entry count, in one round trip. */
+export async function logPosition(knex: Knex, tenantId: string): Promise<{ seq: number; audits: number }> {
+  const { rows } = await knex.raw(
+    `SELECT (SELECT coalesce(max(seq), 0) FROM change_events WHERE tenant_id = ?) AS seq,
+            (SELECT count(*) FROM audit_logs WHERE tenant_id = ?) AS audits`,
+    [tenantId, tenantId],
+  );
+  return { seq: Number(rows[0].seq), audits: Number(rows[0].audits) };
+}
+
 /**
  * A write that must be refused with `status`: a problem response, the same `snapshot` before and
  * after (the rows the write aimed at), no new audit_logs row and no new change_events seq.
@@ -104,13 +114,14 @@ export async function auditCount(knex: Knex, tenantId: string): Promise<number> 
 export async function assertRefused(
   knex: Knex, tenantId: string, snapshot: () => Promise<unknown>, write: () => Promise<ApiResponse>, status: number, what: string,
 ): Promise<ApiResponse> {
-  const [rowsBefore, seqBefore, auditBefore] = await Promise.all([snapshot(), lastSeq(knex, tenantId), auditCount(knex, tenantId)]);
+  const [rowsBefore, before] = await Promise.all([snapshot(), logPosition(knex, tenantId)]);
   const res = await write();
   assert.equal(res.status, status, `${what}: expected ${status}, got ${res.status} ${res.text.slice(0, 300)}`);
   assertProblem(res, status);
-  assert.deepEqual(await snapshot(), rowsBefore, `${what}: a refused write changed rows`);
-  assert.equal(await lastSeq(knex, tenantId), seqBefore, `${what}: a refused write appended a change event`);
-  assert.equal(await auditCount(knex, tenantId), auditBefore, `${what}: a refused write appended an audit entry`);
+  const [rowsAfter, after] = await Promise.all([snapshot(), logPosition(knex, tenantId)]);
+  assert.deepEqual(rowsAfter, rowsBefore, `${what}: a refused write changed rows`);
+  assert.equal(after.seq, before.seq, `${what}: a refused write appended a change event`);
+  assert.equal(after.audits, before.audits, `${what}: a refused write appended an audit entry`);
   return res;
 }
 
@@ -118,11 +129,12 @@ export async function assertRefused(
 export async function assertWritten(
   knex: Knex, tenantId: string, write: () => Promise<ApiResponse>, status: number, what: string,
 ): Promise<ApiResponse> {
-  const [seqBefore, auditBefore] = await Promise.all([lastSeq(knex, tenantId), auditCount(knex, tenantId)]);
+  const before = await logPosition(knex, tenantId);
   const res = await write();
   assert.equal(res.status, status, `${what}: expected ${status}, got ${res.status} ${res.text.slice(0, 300)}`);
-  assert.ok((await lastSeq(knex, tenantId)) > seqBefore, `${what}: an accepted write appended no change event`);
-  assert.ok((await auditCount(knex, tenantId)) > auditBefore, `${what}: an accepted write appended no audit entry`);
+  const after = await logPosition(knex, tenantId);
+  assert.ok(after.seq > before.seq, `${what}: an accepted write appended no change event`);
+  assert.ok(after.audits > before.audits, `${what}: an accepted write appended no audit entry`);
   return res;
 }
 
