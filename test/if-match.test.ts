@@ -162,15 +162,18 @@ describe('If-Match on every versioned route, and ETags', function () {
   for (const [route, { status, make }] of Object.entries(ROUTES)) {
     it(`${route}: "n", W/"n" and * write; stale "n-1" and "abc" are 412 with nothing written`, async () => {
       // A bare n is accepted too (respond.ts: `"3"`, `W/"3"` or `3`).
-      for (const form of ['"n"', 'W/"n"', '*', 'n']) {
-        const t = await make();
+      const forms = ['"n"', 'W/"n"', '*', 'n'];
+      // A fresh record per form, plus one for the refusals, set up in parallel.
+      const made = await Promise.all([...forms, 'refusals'].map(() => make()));
+      for (const [i, form] of forms.entries()) {
+        const t = made[i];
         const header = form.replace('n', String(t.version));
         const before = await t.snapshot();
         const res = await t.send(header);
         assert.equal(res.status, status, `${route} with If-Match ${header}: ${res.text.slice(0, 300)}`);
         assert.notDeepEqual(await t.snapshot(), before, `${route} with If-Match ${header} wrote nothing`);
       }
-      const t = await make();
+      const t = made[forms.length];
       for (const header of [`"${t.version - 1}"`, `W/"${t.version - 1}"`, `"${t.version + 1}"`, 'abc', '"abc"', '"2", "3"']) {
         const res = await assertRefused(knex, tenant.tenantId, t.snapshot, () => t.send(header), 412, `${route} with If-Match ${header}`);
         if (/^W?\/?"\d+"$/.test(header)) assert.match(res.body.detail, new RegExp(`version ${t.version}\\b`), 'names the current version');
