@@ -155,6 +155,12 @@ describe('the per-write contract: one audit entry and one event per change, even
     assert.deepEqual(c.events[0].data, (await a().get(`/api/v1/scorecards/${c.res.body.data.id}`)).body.data);
     const u = await contract(() => a().patch(`/api/v1/scorecards/${c.res.body.data.id}`, { description: 'why' }), 200, ['scorecards.updated']);
     assert.deepEqual(u.events[0].data, u.res.body.data);
+    assert.deepEqual(u.events[0].changes, { description: { old: null, new: 'why' } });
+    const d = await contract(() => a().delete(`/api/v1/scorecards/${c.res.body.data.id}`), 204, ['scorecards.deleted']);
+    assert.ok(d.events[0].data.deleted_at);
+    assert.deepEqual(d.events[0].data.criteria, u.res.body.data.criteria, 'the criteria stay with the deleted row');
+    const r = await contract(() => a().post(`/api/v1/scorecards/${c.res.body.data.id}/restore`), 200, ['scorecards.restored']);
+    assert.deepEqual(r.events[0].data, r.res.body.data);
   });
 
   it('dashboards: create, and each widget write is one dashboards.updated carrying the whole dashboard', async () => {
@@ -170,6 +176,13 @@ describe('the per-write contract: one audit entry and one event per change, even
     assert.deepEqual(p.events[0].data, (await a().get(`/api/v1/dashboards/${id}`)).body.data);
     const d = await contract(() => a().delete(`/api/v1/dashboards/${id}/widgets/${w.res.body.data.id}`), 204, ['dashboards.updated']);
     assert.deepEqual(d.events[0].data.widgets, []);
+    const u = await contract(() => a().patch(`/api/v1/dashboards/${id}`, { description: 'board' }), 200, ['dashboards.updated']);
+    assert.deepEqual(u.events[0].data, u.res.body.data);
+    const del = await contract(() => a().delete(`/api/v1/dashboards/${id}`), 204, ['dashboards.deleted']);
+    assert.ok(del.events[0].data.deleted_at);
+    const r = await contract(() => a().post(`/api/v1/dashboards/${id}/restore`), 200, ['dashboards.restored']);
+    assert.deepEqual(r.events[0].data, r.res.body.data);
+    assert.deepEqual(r.events[0].data, (await a().get(`/api/v1/dashboards/${id}`)).body.data);
   });
 
   it('comments and grants: data = the response', async () => {
@@ -179,6 +192,10 @@ describe('the per-write contract: one audit entry and one event per change, even
     assert.deepEqual(c.events[0].data, (await a().get(`/api/v1/comments/${c.res.body.data.id}`)).body.data);
     const r = await contract(() => a().post(`/api/v1/comments/${c.res.body.data.id}/resolve`), 200, ['comments.updated']);
     assert.deepEqual(r.events[0].data, r.res.body.data);
+    // Deleting a comment takes its replies along: one deleted event (and audit entry) per comment.
+    const reply = await created(a(), '/api/v1/comments', { entity_type: 'services', entity_id: svc.id, parent_id: c.res.body.data.id, body: 'reply' });
+    const del = await contract(() => a().delete(`/api/v1/comments/${c.res.body.data.id}`), 204, ['comments.deleted', 'comments.deleted']);
+    assert.deepEqual(del.events.map((e) => e.entity_id), [c.res.body.data.id, reply.id]);
     const user = await created(a(), '/api/v1/users', { email: `v-${uniq()}@example.com`, display_name: 'V', role: 'viewer' });
     const g = await contract(() => a().post(`/api/v1/services/${svc.id}/permissions`, { user_id: user.id, level: 'COMMENT' }), 201, ['entity_permissions.created']);
     assert.deepEqual(g.events[0].data, g.res.body.data);
