@@ -9,7 +9,11 @@
 //  - dashboards and their widgets: admin/editor, or an EDIT grant on the dashboard.
 //  - comments: admin/editor/incident_commander comment anywhere, others need COMMENT or EDIT on the
 //    record; edit/delete by the author (while still allowed to comment) or an admin; resolve and
-//    unresolve by the author or an admin/editor.
+//    unresolve by the author or an admin/editor. Surprising: a grant on an incident, ignored for
+//    writing the incident, IS honoured for commenting on it. The read-only key of an admin cannot
+//    comment at all (every comment write needs a writing actor).
+//  - a grantee may restore a record it holds EDIT on (grants are looked up without the record's
+//    liveness), though a grant can only be created on a live record.
 //  - users, API keys, grants: admins only.
 //  - a read-only API key never writes, whatever its owner's role.
 import assert from 'node:assert/strict';
@@ -302,6 +306,27 @@ describe('authorization table: every kind × actor × write route', function () 
         }
       });
     }
+
+    it('surprising but today’s rule: a grant on an INCIDENT is honoured for commenting, though never for writing it', async () => {
+      const viewer = cast.actors.viewer_edit_grant;
+      const { id } = await createRecord(KIND_SPECS.incidents, { grantTo: viewer });
+      await assertRefused(knex, tenant.tenantId, snapshotOf(KIND_SPECS.incidents, { id }),
+        () => viewer.client.patch(`/api/v1/incidents/${id}`, { title: 'nope' }), 403, 'incident PATCH with EDIT');
+      const res = await assertWritten(knex, tenant.tenantId,
+        () => viewer.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: id, body: 'on the incident' }), 201, 'incident comment with EDIT');
+      assert.equal(res.body.data.author_id, viewer.userId);
+      // Without the grant a viewer may not comment on an incident; an incident commander may.
+      const { id: other } = await createRecord(KIND_SPECS.incidents);
+      await assertRefused(knex, tenant.tenantId, commentCount(other),
+        () => cast.actors.viewer.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: other, body: 'no grant' }), 403, 'incident comment without grant');
+      await assertWritten(knex, tenant.tenantId,
+        () => cast.actors.incident_commander.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: other, body: 'ic' }), 201, 'incident comment by an IC');
+      // Dashboards and scorecards take no comments at all (422 naming entity_type), whoever asks.
+      const { id: board } = await createRecord(KIND_SPECS.dashboards);
+      const bad = await assertRefused(knex, tenant.tenantId, commentCount(board),
+        () => admin().post('/api/v1/comments', { entity_type: 'dashboards', entity_id: board, body: 'x' }), 422, 'comment on a dashboard');
+      assert.ok(bad.body.errors.some((e: { path: string }) => e.path === 'entity_type'), bad.text);
+    });
 
     it('an author who lost the right to comment may no longer edit, delete or resolve their comment', async () => {
       const viewer = cast.actors.viewer;
