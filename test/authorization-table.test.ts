@@ -215,6 +215,17 @@ describe('authorization table: every kind × actor × write route', function () 
     }
   });
 
+  it('a grant can only be created on a live record (404 on a deleted one), yet an existing grant lets its holder restore', async () => {
+    const grantee = cast.actors.viewer_edit_grant;
+    const deleted = await createRecord(KIND_SPECS.services, { deleted: true });
+    await assertRefused(knex, tenant.tenantId, () => countOf(knex, 'entity_permissions', { entity_id: deleted.id }),
+      () => admin().post(`/api/v1/services/${deleted.id}/permissions`, { user_id: grantee.userId, level: 'EDIT' }), 404, 'grant on a deleted record');
+    const held = await createRecord(KIND_SPECS.services, { deleted: true, grantTo: grantee });
+    const res = await assertWritten(knex, tenant.tenantId, () => grantee.client.post(`/api/v1/services/${held.id}/restore`), 200, 'restore by the grantee');
+    assert.equal(res.body.data.deleted_at, null);
+    assert.equal(res.body.data.updated_by, grantee.userId);
+  });
+
   it('a VIEW or COMMENT grant does not let a viewer write a catalog record or a dashboard', async () => {
     const viewer = cast.actors.viewer;
     for (const level of ['VIEW', 'COMMENT']) {
