@@ -288,7 +288,7 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
 
     it('(f) row wins without any hook: a REST write landing while the edit waits for its debounce', async () => {
       // A slow debounce (a node of its own) leaves REST ample time to land first.
-      const slow = await startTestApp({ collab: testCollabOptions({ projectionDelayMs: 1_500, projectionMaxDelayMs: 3_000 }) });
+      const slow = await startTestApp({ collab: testCollabOptions({ projectionDelayMs: 2_500, projectionMaxDelayMs: 5_000 }) });
       const seen: ChangeEvent[] = [];
       slow.app.domain.bus.subscribe((events) => seen.push(...events));
       try {
@@ -312,7 +312,7 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
         await waitFor('the row and both documents', async () => {
           const row = (await t.admin.client.get(`/api/v1/services/${svc.id}`)).body.data;
           return row.name === 'rest-name' && row.attributes.sla === '99.9' && a.fields.get('name') === 'rest-name' && b.fields.get('name') === 'rest-name';
-        }, 10_000);
+        }, 15_000);
         const mine = seen.filter((e) => e.entity_id === svc.id && e.type === 'services.updated');
         assert.ok(mine.every((e) => (e.data as { name: string }).name !== 'doc-name'), 'the document’s name never reached the row');
         assert.deepEqual(mine.map((e) => e.changes), [
