@@ -48,6 +48,9 @@ describe('socket visibility: admin-only records on the live stream', function ()
       const filtered = await connectLive(app.url, { token });
       assert.deepEqual(await filtered.emitWithAck('subscribe', { entity_types: [...ADMIN_ONLY, 'services'] }), { ok: true });
       sockets[`${who}:filtered`] = filtered;
+      const narrow = await connectLive(app.url, { token });
+      assert.deepEqual(await narrow.emitWithAck('subscribe', { entity_types: ['users', 'services'] }), { ok: true });
+      sockets[`${who}:narrow`] = narrow;
     }
 
     // One of each: users created/updated, api_keys created/deleted, grants created/updated/deleted, services updated.
@@ -112,6 +115,15 @@ describe('socket visibility: admin-only records on the live stream', function ()
       const svc = got.find((e) => e.type === 'services.updated')!;
       assert.equal((svc.data as { description: string }).description, 'seen by all');
       assert.deepEqual(svc.changes?.description, { old: null, new: 'seen by all' });
+    });
+  }
+
+  for (const who of ['admin', 'ro_admin_key', 'viewer']) {
+    it(`${who} subscribed to users and services only gets exactly those, ${who === 'viewer' ? 'redacted' : 'in full'}`, () => {
+      const got = json(sockets[`${who}:narrow`].events.filter((e) => e.seq > base));
+      const wanted = log.filter((e) => ['users', 'services'].includes(e.entity_type));
+      assert.deepEqual(got, who === 'viewer' ? wanted.map(redacted) : wanted);
+      assert.deepEqual(got.map((e) => e.type), ['users.created', 'users.updated', 'services.updated']);
     });
   }
 
