@@ -92,11 +92,6 @@ export const ACTOR_NAMES: ActorName[] = [
   'ro_admin_key', 'rw_editor_key', 'rw_admin_key',
 ];
 
-export async function auditCount(knex: Knex, tenantId: string): Promise<number> {
-  const [{ n }] = await knex('audit_logs').where('tenant_id', tenantId).count<{ n: string }[]>('* as n');
-  return Number(n);
-}
-
 /** The tenant's latest change-log seq and audit entry count, in one round trip. */
 export async function logPosition(knex: Knex, tenantId: string): Promise<{ seq: number; audits: number }> {
   const { rows } = await knex.raw(
