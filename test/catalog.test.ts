@@ -129,8 +129,17 @@ describe('catalog write path (EntityService)', () => {
   it('refuses a query that names no tenant', async () => {
     await assert.rejects(async () => Service.query(h.knex).select('id'), UnscopedQueryError);
     await assert.rejects(async () => Team.query(h.knex).insert({ name: 'x' }), UnscopedQueryError);
+    const mineB = await h.entities.services.create(otherAdmin, { name: 'scoped-b', type: 'api' });
+    const mineA = await h.entities.services.create(admin, { name: 'scoped-a', type: 'api' });
+    const goneB = await h.entities.services.create(otherAdmin, { name: 'scoped-b-deleted', type: 'api' });
+    await h.entities.services.remove(otherAdmin, goneB.id);
     const rows = await scoped(Service, { tenantId: tenantB, db: h.knex }).select('id');
-    assert.ok(rows.length >= 0);
+    // Exactly tenant B's live services: B's new one, never A's, never a soft-deleted one.
+    const expected = await h.knex('services').where({ tenant_id: tenantB }).whereNull('deleted_at').select('id');
+    assert.deepEqual(rows.map((r) => r.id).sort(), expected.map((r) => r.id as string).sort());
+    assert.ok(rows.some((r) => r.id === mineB.id), "tenant B's service is found");
+    assert.ok(!rows.some((r) => r.id === mineA.id), "tenant A's service is not");
+    assert.ok(!rows.some((r) => r.id === goneB.id), 'a soft-deleted service is not');
   });
 
   it('validates attributes against the type: unknown keys and a type change that orphans keys are 422', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  addMember, assertProblem, created, expectStatus, signupTenant, startHttpApp, type Tenant,
+  addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp, type Tenant,
 } from './support/http-assertions.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
@@ -65,10 +65,14 @@ describe('HTTP auth: signup, login, users and API keys', () => {
     });
 
     it('refuses a taken slug with 409', async () => {
+      const count = async (table: string) => Number((await app.db.knex(table).count('* as n'))[0].n);
+      const [tenants, users] = [await count('tenants'), await count('users')];
       const res = await app.client().post('/api/v1/auth/signup', {
         tenant_name: 'Another name entirely', tenant_slug: admin.slug, email: 'x@y.example', password: 'long enough password', display_name: 'X',
       });
       assertProblem(res, 409);
+      assert.deepEqual([await count('tenants'), await count('users')], [tenants, users], 'no tenant and no user left behind');
+      assert.equal(await app.db.knex('tenants').where({ name: 'Another name entirely' }).first(), undefined);
     });
 
     it('refuses a short password and a bad slug with 422 naming the fields', async () => {
@@ -77,6 +81,7 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       });
       assertProblem(res, 422, { path: 'password' });
       assertProblem(res, 422, { path: 'tenant_slug' });
+      assert.equal(await app.db.knex('tenants').where({ name: 'Bad' }).first(), undefined, 'no tenant was created');
     });
   });
 
@@ -167,7 +172,8 @@ describe('HTTP auth: signup, login, users and API keys', () => {
 
     it('refuses a viewer creating or listing users (403), but lets them read themselves', async () => {
       const viewer = await addMember(app, admin, 'viewer');
-      assertProblem(await viewer.client.post('/api/v1/users', { email: 'x@example.com', display_name: 'X', role: 'admin' }), 403);
+      // No escalation: no user row, no audit entry, no event.
+      await refused(app.db.knex, admin.tenantId, ['users'], () => viewer.client.post('/api/v1/users', { email: 'x@example.com', display_name: 'X', role: 'admin' }), 403);
       assertProblem(await viewer.client.get('/api/v1/users'), 403);
       assertProblem(await viewer.client.get(`/api/v1/users/${admin.userId}`), 403);
       const self = await viewer.client.get(`/api/v1/users/${viewer.id}`);
@@ -184,7 +190,7 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       const me = await editor.client.get('/api/v1/me');
       expectStatus(me, 200);
       assert.equal(me.body.data.actor.role, 'viewer');
-      assertProblem(await editor.client.post('/api/v1/teams', { name: `team-${randomUUID().slice(0, 8)}` }), 403);
+      await refused(app.db.knex, admin.tenantId, ['teams'], () => editor.client.post('/api/v1/teams', { name: `team-${randomUUID().slice(0, 8)}` }), 403);
     });
 
     it('makes a deactivated user’s token 401 at once, and a deleted user’s too', async () => {
@@ -201,9 +207,14 @@ describe('HTTP auth: signup, login, users and API keys', () => {
     });
 
     it('keeps the last active admin (409)', async () => {
-      assertProblem(await admin.client.patch(`/api/v1/users/${admin.userId}`, { role: 'viewer' }), 409);
-      assertProblem(await admin.client.patch(`/api/v1/users/${admin.userId}`, { is_active: false }), 409);
-      expectStatus(await admin.client.get('/api/v1/me'), 200);
+      const before = await app.db.knex('users').where({ id: admin.userId }).first();
+      await refused(app.db.knex, admin.tenantId, ['users'], () => admin.client.patch(`/api/v1/users/${admin.userId}`, { role: 'viewer' }), 409);
+      await refused(app.db.knex, admin.tenantId, ['users'], () => admin.client.patch(`/api/v1/users/${admin.userId}`, { is_active: false }), 409);
+      assert.deepEqual(await app.db.knex('users').where({ id: admin.userId }).first(), before, 'the admin row is untouched');
+      const me = await admin.client.get('/api/v1/me');
+      expectStatus(me, 200);
+      assert.equal(me.body.data.user.role, 'admin');
+      assert.equal(me.body.data.user.is_active, true);
     });
   });
 
@@ -230,13 +241,16 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       const reader = app.client(read.key);
       expectStatus(await reader.get('/api/v1/services'), 200);
       expectStatus(await reader.get('/api/v1/me'), 200);
-      assertProblem(await reader.post('/api/v1/teams', { name: 'by a read key' }), 403);
-      assertProblem(await reader.post('/api/v1/api-keys', { name: 'escalate', scope: 'read_write' }), 403);
-      assertProblem(await reader.post('/api/v1/users', { email: 'k@example.com', display_name: 'K', role: 'admin' }), 403);
+      await refused(app.db.knex, admin.tenantId, ['teams'], () => reader.post('/api/v1/teams', { name: 'by a read key' }), 403);
+      await refused(app.db.knex, admin.tenantId, ['api_keys'], () => reader.post('/api/v1/api-keys', { name: 'escalate', scope: 'read_write' }), 403);
+      await refused(app.db.knex, admin.tenantId, ['users'], () => reader.post('/api/v1/users', { email: 'k@example.com', display_name: 'K', role: 'admin' }), 403);
 
       const team = await created(admin.client, '/api/v1/teams', { name: `keyed-${randomUUID().slice(0, 8)}` });
-      assertProblem(await reader.patch(`/api/v1/teams/${team.id}`, { description: 'nope' }), 403);
-      assertProblem(await reader.delete(`/api/v1/teams/${team.id}`), 403);
+      await refused(app.db.knex, admin.tenantId, ['teams'], () => reader.patch(`/api/v1/teams/${team.id}`, { description: 'nope' }), 403);
+      await refused(app.db.knex, admin.tenantId, ['teams'], () => reader.delete(`/api/v1/teams/${team.id}`), 403);
+      const still = await admin.client.get(`/api/v1/teams/${team.id}`);
+      expectStatus(still, 200);
+      assert.deepEqual([still.body.data.description, still.body.data.deleted_at, still.body.data.row_version], [team.description, null, team.row_version]);
 
       const rw = await created(admin.client, '/api/v1/api-keys', { name: 'writer', scope: 'read_write' });
       const writer = app.client(rw.key);
@@ -266,13 +280,13 @@ describe('HTTP auth: signup, login, users and API keys', () => {
     it('is admin-only: an editor and a viewer get 403', async () => {
       for (const role of ['editor', 'viewer'] as const) {
         const m = await addMember(app, admin, role);
-        assertProblem(await m.client.post('/api/v1/api-keys', { name: 'mine', scope: 'read' }), 403);
+        await refused(app.db.knex, admin.tenantId, ['api_keys'], () => m.client.post('/api/v1/api-keys', { name: 'mine', scope: 'read' }), 403);
         assertProblem(await m.client.get('/api/v1/api-keys'), 403);
       }
     });
 
     it('refuses an unknown scope with 422', async () => {
-      assertProblem(await admin.client.post('/api/v1/api-keys', { name: 'bad', scope: 'everything' }), 422, { path: 'scope' });
+      await refused(app.db.knex, admin.tenantId, ['api_keys'], () => admin.client.post('/api/v1/api-keys', { name: 'bad', scope: 'everything' }), 422, { path: 'scope' });
     });
   });
 });

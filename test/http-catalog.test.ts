@@ -385,6 +385,8 @@ describe('HTTP catalog', () => {
       });
       assertProblem(res, 422, { path: 'component_ids.1' });
       assert.ok(!res.body.errors.some((e: { path: string }) => e.path === 'component_ids.0'));
+      const linked = await app.db.knex('service_components').where({ component_id: mine.id });
+      assert.deepEqual(linked, [], 'no service was written with the own component');
     });
   });
 

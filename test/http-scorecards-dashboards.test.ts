@@ -163,7 +163,10 @@ describe('HTTP scorecards and dashboards', () => {
       got = await viewer.client.get(`/api/v1/dashboards/${dash.id}`);
       assert.equal(got.body.data.widgets.length, 2);
       assert.ok(!got.body.data.widgets.some((w: { id: string }) => w.id === widget.id));
-      assertProblem(await editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, { title: 'gone' }), 404);
+      await refused(app.db.knex, admin.tenantId, ['widgets', 'dashboards'],
+        () => editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, { title: 'gone' }), 404);
+      const unchanged = await viewer.client.get(`/api/v1/dashboards/${dash.id}`);
+      assert.equal(unchanged.headers.get('etag'), got.headers.get('etag'), 'a 404 on a widget leaves the dashboard version');
 
       const list = await viewer.client.get('/api/v1/dashboards');
       expectStatus(list, 200);

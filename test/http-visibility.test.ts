@@ -2,7 +2,7 @@
 // keys, lower-cased UUIDs, no-op user PATCHes and the last-admin rule under concurrency.
 import assert from 'node:assert/strict';
 import type { TestApp } from './support/server.js';
-import { addMember, created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
+import { addMember, created, expectStatus, refused, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import { connectLive, waitFor, type LiveClient } from './support/live-events.js';
 
 describe('HTTP: who sees what', () => {
@@ -53,8 +53,8 @@ describe('HTTP: who sees what', () => {
     expectStatus(await auditor.get('/api/v1/audit-logs?limit=5'), 200);
     expectStatus(await auditor.get('/api/v1/users'), 200);
     expectStatus(await auditor.get('/api/v1/api-keys'), 200);
-    expectStatus(await auditor.post('/api/v1/users', { email: 'x@example.com', display_name: 'X' }), 403);
-    expectStatus(await auditor.post('/api/v1/api-keys', { name: 'more', scope: 'read' }), 403);
+    await refused(app.db.knex, tenant.tenantId, ['users'], () => auditor.post('/api/v1/users', { email: 'x@example.com', display_name: 'X' }), 403);
+    await refused(app.db.knex, tenant.tenantId, ['api_keys'], () => auditor.post('/api/v1/api-keys', { name: 'more', scope: 'read' }), 403);
   });
 
   it('accepts upper-case UUIDs in bodies and paths as the same ids', async () => {

@@ -110,13 +110,47 @@ describe('live events: one node (in-process bus)', () => {
     });
 
     it('a rolled-back write is never announced', async () => {
+      // A dashboard with a widget, and another that holds the name the failing write will ask for.
+      const board = await rest(node.url, 'POST', '/dashboards', tenantA.token, {
+        name: `board-${Date.now()}`, widgets: [{ title: 'kept', widget_type: 'counter' }],
+      });
+      assert.equal(board.status, 201);
+      const taken = await rest(node.url, 'POST', '/dashboards', tenantA.token, { name: `taken-${Date.now()}` });
+      assert.equal(taken.status, 201);
       const a = await live({ token: tenantA.token });
-      const bad = await rest(node.url, 'POST', '/teams', tenantA.token, { name: 'x', team_id: 'not-a-uuid' });
-      assert.equal(bad.status, 422);
-      const ok = await createTeam(node.url, tenantA.token);
-      await waitFor(() => a.events.length >= 1, 'the good write');
-      await sleep(150);
-      assert.deepEqual(a.events.map((e) => e.entity_id), [ok]);
+      const heard: unknown[] = [];
+      const unsubscribe = node.domain.bus.subscribe((events) => heard.push(...events));
+      const seqBefore = await latestSeq(tenantA.tenantId);
+      const auditBefore = Number((await db.knex('audit_logs').where({ tenant_id: tenantA.tenantId }).count('* as n'))[0].n);
+      try {
+        // Refused before any transaction opens (bad input).
+        const bad = await rest(node.url, 'POST', '/teams', tenantA.token, { name: 'x', team_id: 'not-a-uuid' });
+        assert.equal(bad.status, 422);
+        // Fails INSIDE the transaction, after rows were written: the widgets are deleted (widgets: [])
+        // before the rename runs into the live dashboard's unique name, a 409 from the database.
+        const clash = await rest(node.url, 'PATCH', `/dashboards/${board.body.data.id}`, tenantA.token, {
+          name: taken.body.data.name, widgets: [],
+        });
+        assert.equal(clash.status, 409);
+        const row = await db.knex('dashboards').where({ id: board.body.data.id }).first();
+        assert.equal(row.name, board.body.data.name, 'the dashboard keeps its name');
+        assert.equal(row.row_version, 1, 'and its version');
+        const widgets = await db.knex('widgets').where({ dashboard_id: board.body.data.id }).select('id');
+        assert.deepEqual(widgets.map((w) => w.id), [board.body.data.widgets[0].id], 'the deleted widget is back: the delete rolled back');
+        assert.equal(await latestSeq(tenantA.tenantId), seqBefore, 'no change event');
+        const auditAfter = Number((await db.knex('audit_logs').where({ tenant_id: tenantA.tenantId }).count('* as n'))[0].n);
+        assert.equal(auditAfter, auditBefore, 'no audit entry');
+        assert.deepEqual(heard, [], 'the bus heard nothing');
+
+        const ok = await createTeam(node.url, tenantA.token);
+        await waitFor(() => a.events.length >= 1, 'the good write');
+        await sleep(150);
+        assert.deepEqual(a.events.map((e) => e.entity_id), [ok]);
+        assert.equal(a.events[0].seq, seqBefore + 1, 'the rolled-back write used no seq');
+        assert.deepEqual(heard.map((e) => (e as { entity_id: string }).entity_id), [ok]);
+      } finally {
+        unsubscribe();
+      }
     });
   });
 
