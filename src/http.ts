@@ -62,7 +62,7 @@ export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): exp
   // Each route group gets its own services only.
   const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;
   const privateRoutes = [
-    meRoutes({ users }), userRoutes({ users }), apiKeyRoutes({ apiKeys }), ...catalogRoutes({ entities, scorecards, permissions }),
+    meRoutes({ users }), userRoutes({ users }), apiKeyRoutes({ apiKeys }), ...catalogRoutes({ entities, permissions }),
     incidentRoutes({ incidents, permissions }), scorecardRoutes({ scorecards }), dashboardRoutes({ dashboards, permissions }),
     commentRoutes({ comments }), ...logRoutes({ audit, changeLog }),
   ];

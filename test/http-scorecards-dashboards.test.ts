@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp,
+  addMember, created, expectStatus, refused, signupTenant, startHttpApp,
   type Member, type Tenant,
 } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';

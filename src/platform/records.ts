@@ -18,8 +18,6 @@ export interface WriteOptions {
 export interface FindOptions {
   includeDeleted?: boolean;
   forUpdate?: boolean;
-  /** An objection relation expression fetched with the row (detail views). */
-  graph?: string;
 }
 
 /** A row of a versioned table: every mutable record kind has these. */
@@ -82,7 +80,6 @@ export class RecordTable<M extends VersionedRow> {
     if (!uuid.safeParse(id).success) throw NotFound(`No ${this.label} with id ${id}.`);
     const q = scoped(this.model, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
     if (opts.forUpdate) q.forUpdate();
-    if (opts.graph) q.withGraphFetched(opts.graph);
     const row = await q;
     if (!row) throw NotFound(`No ${this.label} with id ${id}.`);
     return row as unknown as M;

@@ -1,33 +1,154 @@
-// The catalog detail view (a service's, and each other kind's, in full): the record with its
-// relations, the incidents that affect it and its scorecard results, all computed on read.
+// The catalog detail view in one SQL statement: the record, its related records as summaries (and
+// the relation id lists derived from them), its people assignments, the incidents that affect it
+// and its scorecard results. The statement's text is built once per kind from the kind and its
+// model's relations; every table in it carries the tenant condition (and the live-row condition
+// where rows are soft-deleted), through tenancy's tenantRowOf/liveRowOf, and runs through scopedRaw.
+import type { Model, Relation } from 'objection';
 import type { ServiceContext } from '../../platform/context.js';
-import { scoped } from '../../platform/tenancy.js';
-import { AFFECTABLE_TYPES, AFFECTED_TABLE, Incident } from '../incidents/model.js';
-import type { ScorecardService } from '../scorecards/service.js';
-import type { CatalogType } from './kinds.js';
-import type { EntityData, EntityService } from './service.js';
-import { plain } from '../../platform/records.js';
+import { NotFound } from '../../platform/errors.js';
+import { uuid } from '../../platform/schema-kit.js';
+import { liveRowOf, scopedRaw, tenantRowOf } from '../../platform/tenancy.js';
+import { AFFECTABLE_TYPES } from '../incidents/model.js';
+import { scoreOn, type ScorableCard } from '../scorecards/scoring.js';
+import { SCORABLE_TYPES } from '../scorecards/schemas.js';
+import { KINDS, type CatalogType, type EntityData, type EntityKind } from './kinds.js';
+import { SUMMARY_FIELDS } from './summaries.js';
 
-/** Incidents (newest first) affecting one entity, as summaries. */
-export async function incidentsAffecting(ctx: ServiceContext, entityType: string, entityId: string) {
-  if (!(AFFECTABLE_TYPES as readonly string[]).includes(entityType)) return [];
-  const rows = await scoped(Incident, ctx)
-    .join(AFFECTED_TABLE, `${AFFECTED_TABLE}.incident_id`, 'incidents.id')
-    .where({ [`${AFFECTED_TABLE}.entity_type`]: entityType, [`${AFFECTED_TABLE}.entity_id`]: entityId })
-    .orderBy('incidents.created_at', 'desc')
-    .limit(100)
-    .select('incidents.id', 'incidents.title', 'incidents.severity', 'incidents.status', 'incidents.impact_type',
-      'incidents.created_at', 'incidents.resolved_at');
-  return plain(rows);
+/** The ISO 8601 form JavaScript dates take in every response (`2026-12-01T20:13:42.123Z`). */
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+interface Statement {
+  sql: string;
+  /** Related records (summaries) that also give a relation id list: [graph key, id-list field]. */
+  idLists: [string, string][];
+  withRecordViews: boolean;
 }
 
-export function detailView(entities: Record<CatalogType, EntityService>, scorecards: ScorecardService) {
-  return async (ctx: ServiceContext, type: CatalogType, id: string): Promise<EntityData> => {
-    const entity = await entities[type].getDetail(ctx, id);
-    const [incidents, scores] = await Promise.all([
-      incidentsAffecting(ctx, type, id),
-      scorecards.resultsForEntity(ctx, type, entity),
-    ]);
-    return { ...entity, ...(type === 'teams' || type === 'people' ? {} : { incidents, scorecards: scores }) };
+const byTable = new Map<string, EntityKind>(Object.values(KINDS).map((k) => [k.model.tableName, k]));
+
+function summaryObject(alias: string, table: string): string {
+  const kind = byTable.get(table);
+  if (!kind) throw new Error(`no catalog kind has table ${table}`);
+  const fields = SUMMARY_FIELDS.filter((f) => f === 'id' || f in kind.fields);
+  return `json_build_object(${fields.map((f) => `'${f}', ${alias}.${f}`).join(', ')})`;
+}
+
+function relationColumn(kind: EntityKind, name: string, alias: string): string {
+  const relation = (kind.model as typeof Model).getRelation(name) as Relation & {
+    joinTable?: string | null;
+    joinTableOwnerProp?: { cols: string[] };
+    joinTableRelatedProp?: { cols: string[] };
   };
+  const target = relation.relatedModelClass.tableName;
+  const owner = relation.ownerProp.cols[0];
+  const related = relation.relatedProp.cols[0];
+  if (target === 'entity_assignments') return assignments(kind, alias);
+  const summary = summaryObject(alias, target);
+  if (relation.constructor.name === 'BelongsToOneRelation') {
+    return `(SELECT ${summary} FROM ${target} ${alias} WHERE ${alias}.${related} = r.${owner} AND ${liveRowOf(alias)})`;
+  }
+  const list = (from: string, where: string) =>
+    `(SELECT coalesce(json_agg(${summary} ORDER BY ${alias}.name, ${alias}.id), '[]') FROM ${from} WHERE ${where} AND ${liveRowOf(alias)})`;
+  if (relation.joinTable) {
+    const join = relation.joinTable;
+    const [own, other] = [relation.joinTableOwnerProp!.cols[0], relation.joinTableRelatedProp!.cols[0]];
+    // The link table has no tenant_id: its rows belong to the owner (r, of this tenant) and the target (x, checked).
+    return list(`${join} JOIN ${target} ${alias} ON ${alias}.${related} = ${join}.${other}`, `${join}.${own} = r.${owner}`);
+  }
+  return list(`${target} ${alias}`, `${alias}.${related} = r.${owner}`);
+}
+
+/** A record's people (with a summary of each), or a person's own assignments. */
+function assignments(kind: EntityKind, alias: string): string {
+  const a = alias;
+  if (kind.type === 'people') {
+    return `(SELECT coalesce(json_agg(json_build_object('id', ${a}.id, 'entity_type', ${a}.entity_type, 'entity_id', ${a}.entity_id,
+        'person_id', ${a}.person_id, 'role', ${a}.role) ORDER BY ${a}.role, ${a}.person_id), '[]')
+      FROM entity_assignments ${a} WHERE ${a}.person_id = r.id AND ${tenantRowOf(a)})`;
+  }
+  const p = `${alias}p`;
+  return `(SELECT coalesce(json_agg(json_build_object('person_id', ${a}.person_id, 'role', ${a}.role,
+        'person', (SELECT ${summaryObject(p, 'people')} FROM people ${p} WHERE ${p}.id = ${a}.person_id AND ${liveRowOf(p)}))
+        ORDER BY ${a}.role, ${a}.person_id), '[]')
+      FROM entity_assignments ${a} WHERE ${a}.entity_type = '${kind.type}' AND ${a}.entity_id = r.id AND ${tenantRowOf(a)})`;
+}
+
+const AFFECTED = `incidents inc JOIN incident_affected_entities ae ON ae.incident_id = inc.id`;
+
+/** The newest 100 incidents affecting the record, as summaries. */
+function incidents(type: CatalogType): string {
+  if (!(AFFECTABLE_TYPES as readonly string[]).includes(type)) return `'[]'::json`;
+  return `(SELECT coalesce(json_agg(json_build_object('id', i.id, 'title', i.title, 'severity', i.severity, 'status', i.status,
+        'impact_type', i.impact_type, 'created_at', ${iso('i.created_at')}, 'resolved_at', ${iso('i.resolved_at')})
+        ORDER BY i.created_at DESC, i.id DESC), '[]')
+      FROM (SELECT inc.* FROM ${AFFECTED}
+             WHERE ae.entity_type = '${type}' AND ae.entity_id = r.id AND ${liveRowOf('inc')}
+             ORDER BY inc.created_at DESC, inc.id DESC LIMIT 100) i)`;
+}
+
+/** The scorecards that apply to the kind, with their criteria; and whether an active incident affects the record. */
+function scorecards(type: CatalogType): string {
+  if (!(SCORABLE_TYPES as readonly string[]).includes(type)) return `'[]'::json AS __scorecards, false AS __active_incident`;
+  const criterion = `json_build_object('id', c.id, 'name', c.name, 'description', c.description, 'weight', c.weight,
+        'check_type', c.check_type, 'check_config', c.check_config, 'sort_order', c.sort_order)`;
+  return `(SELECT coalesce(json_agg(json_build_object('id', sc.id, 'name', sc.name, 'criteria',
+          (SELECT coalesce(json_agg(${criterion} ORDER BY c.sort_order, c.name, c.id), '[]')
+             FROM scorecard_criteria c WHERE c.scorecard_id = sc.id AND ${tenantRowOf('c')}))
+        ORDER BY sc.name, sc.id), '[]')
+      FROM scorecards sc WHERE sc.entity_types @> '["${type}"]'::jsonb AND ${liveRowOf('sc')}) AS __scorecards,
+    EXISTS (SELECT 1 FROM ${AFFECTED}
+             WHERE ae.entity_type = '${type}' AND ae.entity_id = r.id AND inc.status <> 'resolved' AND ${liveRowOf('inc')}) AS __active_incident`;
+}
+
+/** Teams and people are not affected by incidents nor scored: their view is the record and its relations. */
+const hasRecordViews = (type: CatalogType) => type !== 'teams' && type !== 'people';
+
+function buildStatement(kind: EntityKind, withRecordViews: boolean): Statement {
+  const names = kind.detailRelations;
+  const columns = names.map((name, i) => `${relationColumn(kind, name, `x${i}`)} AS "${name}"`);
+  if (withRecordViews) columns.push(`${incidents(kind.type)} AS incidents`, scorecards(kind.type));
+  const sql = `SELECT r.*, ${columns.join(',\n  ')}
+FROM ${kind.model.tableName} r
+WHERE r.id = :id AND ${liveRowOf('r')}`;
+  const idLists = kind.relations.filter((rel) => names.includes(rel.graph)).map((rel) => [rel.graph, rel.field] as [string, string]);
+  return { sql, idLists, withRecordViews };
+}
+
+const statements = new Map<string, Statement>();
+
+/** The statement of a kind's detail view, built once (tests read it). */
+export function detailStatement(type: CatalogType, withRecordViews = true): Statement {
+  const key = `${type}:${withRecordViews}`;
+  let statement = statements.get(key);
+  if (!statement) statements.set(key, (statement = buildStatement(KINDS[type], withRecordViews && hasRecordViews(type))));
+  return statement;
+}
+
+/** A row from the driver as REST shows it: dates as ISO strings, no tenant_id. */
+function toData(row: Record<string, unknown>): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key === 'tenant_id' || key.startsWith('__')) continue;
+    data[key] = value instanceof Date ? value.toISOString() : value;
+  }
+  return data;
+}
+
+/**
+ * GET /<kind>/:id: one statement. `withRecordViews` adds what only the catalog's own detail route
+ * shows (incidents and scorecard results, on the kinds that have them).
+ */
+export async function readDetail(ctx: ServiceContext, type: CatalogType, id: string, withRecordViews = true): Promise<EntityData> {
+  const kind = KINDS[type];
+  if (!uuid.safeParse(id).success) throw NotFound(`No ${kind.label} with id ${id}.`);
+  const statement = detailStatement(type, withRecordViews);
+  const { rows } = (await scopedRaw(ctx, statement.sql, { id })) as { rows: Record<string, unknown>[] };
+  const row = rows[0];
+  if (!row) throw NotFound(`No ${kind.label} with id ${id}.`);
+  const data = toData(row);
+  for (const [graph, field] of statement.idLists) data[field] = (data[graph] as { id: string }[]).map((x) => x.id);
+  if (!statement.withRecordViews) return data as EntityData;
+  const active = row.__active_incident === true;
+  data.scorecards = scoreOn(row.__scorecards as ScorableCard[], data, { activeIncidentEntityIds: new Set(active ? [id] : []) });
+  return data as EntityData;
 }

@@ -14,6 +14,9 @@ import {
 import type { Listable } from '../../platform/listing.js';
 import { type CatalogModel, Component, Person, Product, Repository, Resource, Service, Team } from './model.js';
 
+/** A catalog record as REST returns it. */
+export type EntityData = Record<string, unknown> & { id: string; row_version: number };
+
 export const CATALOG_TYPES = ['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories'] as const;
 export type CatalogType = (typeof CATALOG_TYPES)[number];
 /** Kinds that carry entity_assignments: people assigned with a role. */
@@ -52,8 +55,8 @@ export interface EntityKind extends Listable {
   assignments: boolean;
   /** Checks on the merged row (after defaults and the patch), e.g. attribute keys for the type. */
   validateRow?: (row: Record<string, unknown>) => FieldIssue[];
-  /** Objection graph loaded for the detail view. */
-  detailGraph: string;
+  /** The model relations the detail view shows as summaries (in name order; assignments by role). */
+  detailRelations: string[];
 }
 
 export const assignmentInput = z.strictObject({
@@ -102,7 +105,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     optional: { description: optionalText, slack_channel: z.string().max(100).nullable(), contact_email: email.nullable() },
     relations: [], references: [], assignments: false,
     enumFilters: {}, searchExpr: nameAndDescription, hasTags: false,
-    detailGraph: '[people(byName), products(byName), services(byName), components(byName), resources(byName), repositories(byName)]',
+    detailRelations: ['people', 'products', 'services', 'components', 'resources', 'repositories'],
   }),
   people: defineKind({
     type: 'people', label: 'person', model: Person,
@@ -110,7 +113,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     optional: { team_id: teamId, role_title: z.string().max(100).nullable(), slack_handle: z.string().max(100).nullable() },
     relations: [], references: [teamRef], assignments: false,
     enumFilters: {}, searchExpr: `(name || ' ' || email)`, hasTags: false,
-    detailGraph: '[team, assignments(byRole)]',
+    detailRelations: ['team', 'assignments'],
   }),
   products: defineKind({
     type: 'products', label: 'product', model: Product,
@@ -122,7 +125,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     relations: [{ field: 'service_ids', joinTable: 'product_services', ownKey: 'product_id', otherKey: 'service_id', target: 'services', graph: 'services' }],
     references: [teamRef], assignments: true,
     enumFilters: { status: ENTITY_STATUS }, searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services(byName), assignments(byRole).person]',
+    detailRelations: ['team', 'services', 'assignments'],
   }),
   services: defineKind({
     type: 'services', label: 'service', model: Service,
@@ -141,7 +144,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     validateRow: attributeCheck(SERVICE_ATTRIBUTE_KEYS),
     enumFilters: { status: ENTITY_STATUS, type: SERVICE_TYPES, operational_status: OPERATIONAL_STATUS },
     searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, components(byName), resources(byName), depends_on(byName), dependents(byName), repositories(byName), products(byName), assignments(byRole).person]',
+    detailRelations: ['team', 'components', 'resources', 'depends_on', 'dependents', 'repositories', 'products', 'assignments'],
   }),
   components: defineKind({
     type: 'components', label: 'component', model: Component,
@@ -159,7 +162,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     validateRow: attributeCheck(COMPONENT_ATTRIBUTE_KEYS),
     enumFilters: { status: ENTITY_STATUS, type: COMPONENT_TYPES, operational_status: OPERATIONAL_STATUS },
     searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services(byName), depends_on(byName), dependents(byName), depends_on_services(byName), repositories(byName), assignments(byRole).person]',
+    detailRelations: ['team', 'services', 'depends_on', 'dependents', 'depends_on_services', 'repositories', 'assignments'],
   }),
   resources: defineKind({
     type: 'resources', label: 'resource', model: Resource,
@@ -172,7 +175,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     validateRow: attributeCheck(RESOURCE_ATTRIBUTE_KEYS),
     enumFilters: { type: RESOURCE_TYPES, operational_status: OPERATIONAL_STATUS, environment: ENVIRONMENTS },
     searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services(byName), assignments(byRole).person]',
+    detailRelations: ['team', 'services', 'assignments'],
   }),
   repositories: defineKind({
     type: 'repositories', label: 'repository', model: Repository,
@@ -183,7 +186,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     },
     relations: [], references: [teamRef], assignments: true,
     enumFilters: { provider: REPOSITORY_PROVIDERS }, searchExpr: nameAndDescription, hasTags: true,
-    detailGraph: '[team, services(byName), components(byName), assignments(byRole).person]',
+    detailRelations: ['team', 'services', 'components', 'assignments'],
   }),
 };
 

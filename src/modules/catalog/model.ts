@@ -1,14 +1,10 @@
 // Objection models of the catalog: teams, people, the five entity kinds and their assignments.
-// Relation mappings drive the detail views (one query per relation, never one per row).
-import { Model, type QueryBuilder, type RelationMappings } from 'objection';
+// The relation mappings describe the detail views, which detail.ts builds into one statement.
+import { Model, type RelationMappings } from 'objection';
 import { TenantModel } from '../../platform/tenancy.js';
 
 export class CatalogModel extends TenantModel {
   static override softDelete = true;
-  /** Related records in detail views come ordered like the id lists: by name. */
-  static override modifiers = {
-    byName: (q: QueryBuilder<Model>) => q.orderBy([`${q.tableRefFor(q.modelClass())}.name`, `${q.tableRefFor(q.modelClass())}.id`]),
-  };
   id!: string;
   row_version!: number;
   created_at!: Date;
@@ -120,9 +116,6 @@ export class Repository extends CatalogModel {
 
 export class EntityAssignment extends TenantModel {
   static override tableName = 'entity_assignments';
-  static override modifiers = {
-    byRole: (q: QueryBuilder<Model>) => q.orderBy(['entity_assignments.role', 'entity_assignments.person_id']),
-  };
   id!: string;
   entity_type!: string;
   entity_id!: string;

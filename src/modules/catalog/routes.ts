@@ -6,11 +6,10 @@ import type { DocumentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, idParam, sendData } from '../../platform/http/respond.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { grantRoutes } from '../permissions/routes.js';
-import { detailView } from './detail.js';
+import { readDetail } from './detail.js';
 import { serviceImpact } from './impact.js';
 import { CATALOG_TYPES, KINDS, type EntityKind } from './kinds.js';
 import type { PermissionService } from '../permissions/service.js';
-import type { ScorecardService } from '../scorecards/service.js';
 import type { CatalogType } from './kinds.js';
 import type { EntityService } from './service.js';
 
@@ -29,13 +28,12 @@ export function readSchema(kind: EntityKind) {
   });
 }
 
-export function catalogRoutes(services: { entities: Record<CatalogType, EntityService>; scorecards: ScorecardService; permissions: PermissionService }): DocumentedRouter[] {
-  const detail = detailView(services.entities, services.scorecards);
+export function catalogRoutes(services: { entities: Record<CatalogType, EntityService>; permissions: PermissionService }): DocumentedRouter[] {
   return CATALOG_TYPES.map((type) => {
     const kind = KINDS[type];
     const api = crudRoutes(services.entities[type], {
       path: `/${type}`, label: kind.label, listing: kind, create: kind.create, update: kind.update, read: readSchema(kind),
-      detail: (ctx, id) => detail(ctx, type, id),
+      detail: (ctx, id) => readDetail(ctx, type, id),
     });
     grantRoutes(api, type, services);
     if (type === 'services') {

@@ -11,12 +11,11 @@ import {
 import { replaceLinks, scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
-import { KINDS, type CatalogType, type EntityKind, type RelationList } from './kinds.js';
+import { KINDS, type CatalogType, type EntityData, type EntityKind, type RelationList } from './kinds.js';
+import { readDetail } from './detail.js';
 import { EntityAssignment, type CatalogModel } from './model.js';
-import { dedupeAssignments, summarize, summarizeAssignment, type Assignment } from './summaries.js';
+import { dedupeAssignments, type Assignment } from './summaries.js';
 
-
-export type EntityData = Record<string, unknown> & { id: string; row_version: number };
 
 export interface WriteOptions extends RecordWriteOptions {
   /**
@@ -56,11 +55,9 @@ export class EntityService {
     return data;
   }
 
-  /** The record with its relations loaded as summaries (the detail view), in one query per relation. */
-  async getDetail(ctx: ServiceContext, id: string): Promise<EntityData> {
-    const row = await this.table.find(ctx, id, { graph: this.kind.detailGraph });
-    const [data] = await this.present(ctx, [row]);
-    return data;
+  /** The record with its related records as summaries (without incidents and scores): one statement. */
+  getDetail(ctx: ServiceContext, id: string): Promise<EntityData> {
+    return readDetail(ctx, this.type, id, false);
   }
 
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<EntityData>> {
@@ -230,23 +227,16 @@ export class EntityService {
     const lists = new Map<string, Record<string, unknown>>(ids.map((id) => [id, {}]));
     for (const rel of this.kind.relations) {
       for (const id of ids) lists.get(id)![rel.field] = [];
-      // The detail view fetched these records already: derive the id list instead of reading it again.
-      if (rows.every((r) => Array.isArray(r[rel.graph]))) {
-        for (const r of rows) {
-          lists.get(r.id)![rel.field] = (r[rel.graph] as { id: string }[]).map((x) => x.id); // byName, as below
-        }
-        continue;
-      }
       // Live targets of this tenant only, through the target's own scope.
       const target = KINDS[rel.target].model;
       const links = (await scoped(target, ctx)
         .join(rel.joinTable, `${rel.joinTable}.${rel.otherKey}`, `${target.tableName}.id`)
         .whereIn(`${rel.joinTable}.${rel.ownKey}`, ids)
-        .orderBy(`${target.tableName}.name`)
+        .orderBy([`${target.tableName}.name`, `${target.tableName}.id`])
         .select(`${rel.joinTable}.${rel.ownKey} as own`, `${rel.joinTable}.${rel.otherKey} as other`)) as unknown as { own: string; other: string }[];
       for (const l of links) (lists.get(l.own)![rel.field] as string[]).push(l.other);
     }
-    if (this.kind.assignments && !rows.every((r) => Array.isArray(r.assignments))) {
+    if (this.kind.assignments) {
       for (const id of ids) lists.get(id)!.assignments = [];
       const rowsA = await scoped(EntityAssignment, ctx)
         .where({ entity_type: this.type })
@@ -255,18 +245,7 @@ export class EntityService {
         .select('entity_id', 'person_id', 'role');
       for (const a of rowsA) (lists.get(a.entity_id)!.assignments as unknown[]).push({ person_id: a.person_id, role: a.role });
     }
-    return rows.map((row) => {
-      const rest = present<Record<string, unknown>>(row);
-      // Relations loaded for the detail view become summaries; `assignments` then carries people.
-      for (const [key, value] of Object.entries(rest)) {
-        if (key === 'assignments' && Array.isArray(value)) rest[key] = value.map(summarizeAssignment);
-        else if (key === 'team' && value && typeof value === 'object') rest[key] = summarize(value as Record<string, unknown>);
-        else if (Array.isArray(value) && value.every((v) => v && typeof v === 'object' && 'id' in v)) {
-          rest[key] = value.map((v) => summarize(v as Record<string, unknown>));
-        }
-      }
-      return { ...lists.get(row.id)!, ...rest } as EntityData;
-    });
+    return rows.map((row) => ({ ...lists.get(row.id)!, ...present<Record<string, unknown>>(row) }) as EntityData);
   }
 }
 

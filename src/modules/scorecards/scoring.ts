@@ -195,3 +195,15 @@ export function evaluate<C extends CriterionLike>(
   }
   return { score: total === 0 ? 100 : Math.round((100 * earned) / total), passed, failed };
 }
+
+/** A scorecard as scoring needs it: its id, name and criteria. */
+export interface ScorableCard<C extends CriterionLike = CriterionLike> {
+  id: string;
+  name: string;
+  criteria: C[];
+}
+
+/** One entity's result on each scorecard, in the scorecards' order (detail views). */
+export function scoreOn<C extends CriterionLike>(cards: readonly ScorableCard<C>[], entity: EntityShape, facts: EvaluationFacts) {
+  return cards.map((card) => ({ scorecard_id: card.id, scorecard_name: card.name, ...evaluate(card.criteria, entity, facts) }));
+}

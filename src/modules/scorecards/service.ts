@@ -8,9 +8,9 @@ import { RecordTable, diff, present, type WriteOptions } from '../../platform/re
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
-import type { CatalogType } from '../catalog/kinds.js';
-import type { EntityData, EntityService } from '../catalog/service.js';
-import { criteriaIssues, evaluate, type CriterionLike, type EvaluationFacts } from './scoring.js';
+import type { CatalogType, EntityData } from '../catalog/kinds.js';
+import type { EntityService } from '../catalog/service.js';
+import { criteriaIssues, evaluate, scoreOn, type CriterionLike, type EvaluationFacts } from './scoring.js';
 import { AFFECTED_TABLE, Incident } from '../incidents/model.js';
 import { Scorecard, ScorecardCriterion } from './model.js';
 import {
@@ -112,7 +112,7 @@ export class ScorecardService {
       .orderBy([{ column: 'name' }, { column: 'id' }]);
     const cards = await this.present(ctx, rows);
     const facts = await this.facts(ctx, cards.flatMap((c) => c.criteria), { entityId: entity.id });
-    return cards.map((card) => ({ scorecard_id: card.id, scorecard_name: card.name, ...evaluate(card.criteria, entity, facts) }));
+    return scoreOn(cards, entity, facts);
   }
 
   // ---- writes --------------------------------------------------------------------------------

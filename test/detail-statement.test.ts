@@ -1,0 +1,101 @@
+// The catalog detail view is one SQL statement, and every table in it is tenant-scoped: the text
+// of each kind's statement is read (each tenant table carries its tenant condition, each
+// soft-deletable one its live-row condition), and a GET of every kind over HTTP is counted from
+// the driver — authentication plus one statement — and answered in full.
+import assert from 'node:assert/strict';
+import { detailStatement } from '../src/modules/catalog/detail.js';
+import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
+import { created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
+import type { TestApp } from './support/server.js';
+
+const KEYWORDS = new Set(['join', 'where', 'on', 'and', 'order', 'left', 'inner', 'limit', 'group']);
+
+describe('catalog detail view: one statement, every table scoped', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  let admin: Tenant;
+  let tenantTables: Set<string>;
+  let softDeleteTables: Set<string>;
+
+  before(async () => {
+    app = await startHttpApp();
+    admin = await signupTenant(app);
+    const columns = (await app.db.knex('information_schema.columns')
+      .where({ table_schema: 'public' })
+      .whereIn('column_name', ['tenant_id', 'deleted_at'])
+      .select('table_name', 'column_name')) as { table_name: string; column_name: string }[];
+    tenantTables = new Set(columns.filter((c) => c.column_name === 'tenant_id').map((c) => c.table_name));
+    softDeleteTables = new Set(columns.filter((c) => c.column_name === 'deleted_at').map((c) => c.table_name));
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  for (const type of CATALOG_TYPES) {
+    it(`${type}: every table in the statement carries the tenant (and live-row) condition`, () => {
+      const { sql } = detailStatement(type);
+      const references = [...sql.matchAll(/\b(?:FROM|JOIN)\s+([a-z_]+)(?:\s+([a-z][a-z0-9_]*))?/gi)]
+        .map((m) => ({ table: m[1], alias: m[2] && !KEYWORDS.has(m[2].toLowerCase()) ? m[2] : undefined }));
+      assert.ok(references.length > 0);
+      for (const { table, alias } of references) {
+        if (!tenantTables.has(table)) {
+          // A link table has no tenant of its own: it hangs off the record (r, of this tenant) and
+          // joins a target that is scoped itself.
+          assert.match(sql, new RegExp(`\\b${alias ?? table}\\.\\w+ = r\\.id\\b`), `${type}: link table ${table} hangs off the record`);
+          continue;
+        }
+        assert.ok(alias, `${type}: ${table} has an alias to scope`);
+        assert.ok(sql.includes(`${alias}.tenant_id = :tenant`), `${type}: ${table} ${alias} is tenant-scoped`);
+        if (softDeleteTables.has(table)) assert.ok(sql.includes(`${alias}.deleted_at IS NULL`), `${type}: ${table} ${alias} is live rows only`);
+      }
+    });
+  }
+
+  it('answers GET /<kind>/:id with authentication plus one statement, for every kind', async () => {
+    const c = admin.client;
+    const team = await created(c, '/api/v1/teams', { name: 'Detail team' });
+    const person = await created(c, '/api/v1/people', { name: 'Dee Tail', email: 'dee@example.com', team_id: team.id });
+    const repo = await created(c, '/api/v1/repositories', { name: 'detail-repo', provider: 'github', team_id: team.id });
+    const resource = await created(c, '/api/v1/resources', { name: 'detail-vm', type: 'ec2', team_id: team.id });
+    const component = await created(c, '/api/v1/components', { name: 'detail-lib', type: 'library', repository_ids: [repo.id] });
+    const service = await created(c, '/api/v1/services', {
+      name: 'detail-api', type: 'api', team_id: team.id, component_ids: [component.id], resource_ids: [resource.id],
+      repository_ids: [repo.id], assignments: [{ person_id: person.id, role: 'Lead' }],
+    });
+    const product = await created(c, '/api/v1/products', { name: 'detail-product', service_ids: [service.id] });
+    await created(c, '/api/v1/incidents', { title: 'Detail down', severity: 'major', affected: [{ entity_type: 'services', entity_id: service.id }] });
+    await created(c, '/api/v1/scorecards', {
+      name: 'Detail card', entity_types: ['services'],
+      criteria: [{ name: 'owned', weight: 1, check_type: 'has_field', check_config: { field: 'team_id' } }],
+    });
+    const ids: Record<string, string> = {
+      teams: team.id, people: person.id, products: product.id, services: service.id,
+      components: component.id, resources: resource.id, repositories: repo.id,
+    };
+    for (const type of CATALOG_TYPES) {
+      const statements: string[] = [];
+      const onQuery = (q: { sql: string }) => statements.push(q.sql);
+      app.db.knex.on('query', onQuery);
+      let res;
+      try {
+        res = await c.get(`/api/v1/${type}/${ids[type]}`);
+      } finally {
+        app.db.knex.off('query', onQuery);
+      }
+      expectStatus(res, 200);
+      assert.equal(res.body.data.id, ids[type]);
+      assert.equal(statements.length, 2, `${type}: ${statements.join('\n---\n')}`);
+    }
+    const detail = (await c.get(`/api/v1/services/${service.id}`)).body.data;
+    assert.deepEqual(detail.component_ids, [component.id]);
+    assert.deepEqual(detail.components.map((x: { name: string }) => x.name), ['detail-lib']);
+    assert.deepEqual(detail.team, { id: team.id, name: 'Detail team' });
+    assert.deepEqual(detail.assignments, [{ person_id: person.id, role: 'Lead', person: { id: person.id, name: 'Dee Tail', email: 'dee@example.com' } }]);
+    assert.deepEqual(detail.incidents.map((i: { title: string }) => i.title), ['Detail down']);
+    assert.match(detail.incidents[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(detail.scorecards.map((s: { scorecard_name: string; score: number }) => [s.scorecard_name, s.score]), [['Detail card', 100]]);
+    assert.deepEqual(detail.products.map((x: { id: string }) => x.id), [product.id]);
+    const own = (await c.get(`/api/v1/people/${person.id}`)).body.data;
+    assert.ok(own.assignments.every((a: Record<string, unknown>) => !('tenant_id' in a)), 'no tenant_id inside the view');
+  });
+});
