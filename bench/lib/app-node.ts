@@ -11,7 +11,8 @@ import { startServer, type AppHandle } from '../../src/app.js';
 import type { Config } from '../../src/platform/config.js';
 import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
-import type { AppNodeOptions } from './node-process.js';
+import pg from 'pg';
+import { BENCH_JWT_SECRET, type AppNodeOptions } from './node-process.js';
 
 interface Command { id: number; cmd: string; [arg: string]: unknown }
 
@@ -24,7 +25,7 @@ const config: Config = {
   databaseUrl: opts.databaseUrl,
   redisUrl: opts.redisUrl,
   dataDir: path.join(os.tmpdir(), `ail-bench-${randomUUID()}`),
-  jwtSecret: 'bench-secret-that-is-at-least-32-characters-long',
+  jwtSecret: BENCH_JWT_SECRET,
   logLevel: 'error',
   nodeId: `bench-${opts.name}`,
   dbPoolMax: opts.dbPoolMax ?? 10,
@@ -43,6 +44,19 @@ knex.on('query', (q: { sql?: string }) => {
   queries++;
   if (statements.length < 100) statements.push(q.sql ?? '');
 });
+// Round trips from the driver: every Client#query (knex's, a transaction's BEGIN/COMMIT, anything
+// else in this process that talks to PostgreSQL through pg) is one extended-protocol exchange.
+let roundTrips = 0;
+const roundTripStatements: string[] = [];
+const pgQuery = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+(pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, ...args: unknown[]) {
+  if (counting) {
+    roundTrips++;
+    const q = args[0];
+    if (roundTripStatements.length < 100) roundTripStatements.push(typeof q === 'string' ? q : String((q as { text?: string })?.text ?? ''));
+  }
+  return pgQuery.apply(this, args);
+};
 
 let stopping: Promise<void> | undefined;
 function shutdown(code = 0): Promise<void> {
@@ -91,11 +105,13 @@ async function handle(msg: Command): Promise<unknown> {
     case 'count-start':
       queries = 0;
       statements.length = 0;
+      roundTrips = 0;
+      roundTripStatements.length = 0;
       counting = true;
       return undefined;
     case 'count-stop':
       counting = false;
-      return { count: queries, statements: [...statements] };
+      return { count: queries, statements: [...statements], roundTrips, roundTripStatements: [...roundTripStatements] };
     case 'close':
       setImmediate(() => void shutdown(0));
       return undefined;

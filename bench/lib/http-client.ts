@@ -23,10 +23,12 @@ export class HttpClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  request(method: string, path: string, body?: unknown): Promise<HttpResponse> {
+  /** `token` overrides the client's own for this request (one keep-alive pool for many tenants). */
+  request(method: string, path: string, body?: unknown, token?: string): Promise<HttpResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const bearer = token ?? this.token;
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;

@@ -6,6 +6,21 @@ import { stopChild } from './infra.js';
 import { startWorker } from './worker.js';
 import type { Log } from './types.js';
 
+/** The JWT secret every bench app node runs with, so a suite can mint tokens for tenants it inserts. */
+export const BENCH_JWT_SECRET = 'bench-secret-that-is-at-least-32-characters-long';
+
+/** What the node sent while counting: knex 'query' events and, from the driver, every pg query (= round trip). */
+export interface QueryCount {
+  /** knex 'query' events. */
+  count: number;
+  /** The text of the first 100 of them. */
+  statements: string[];
+  /** pg Client#query calls in the node (BEGIN and COMMIT included): one round trip each. */
+  roundTrips: number;
+  /** The text of the first 100 of them. */
+  roundTripStatements: string[];
+}
+
 export interface AppNodeOptions {
   /** Label for logs, e.g. "rest" or "fanout-a". */
   name: string;
@@ -38,10 +53,10 @@ export interface AppNode {
   startProfile(intervalUs?: number): Promise<void>;
   /** Stops it and writes the .cpuprofile to `file`. */
   stopProfile(file: string): Promise<void>;
-  /** Counts the SQL statements the node sends from now on (knex 'query' events). */
+  /** Counts the SQL statements the node sends from now on (knex 'query' events and pg Client#query calls). */
   startQueryCount(): Promise<void>;
-  /** The count, and the text of the first 100 statements. */
-  stopQueryCount(): Promise<{ count: number; statements: string[] }>;
+  /** The counts, and the text of the first 100 statements of each. */
+  stopQueryCount(): Promise<QueryCount>;
   close(): Promise<void>;
 }
 
@@ -65,7 +80,7 @@ export async function startAppNode(opts: AppNodeOptions, log: Log): Promise<AppN
     startProfile: (intervalUs = 250) => call<void>('profile-start', { intervalUs }),
     stopProfile: (file) => call<void>('profile-stop', { file }),
     startQueryCount: () => call<void>('count-start'),
-    stopQueryCount: () => call<{ count: number; statements: string[] }>('count-stop'),
+    stopQueryCount: () => call<QueryCount>('count-stop'),
     close: () =>
       (closing ??= (async () => {
         if (child.connected) await call<void>('close').catch(() => {});
