@@ -18,6 +18,31 @@ const AUDIT_ACTION: Record<ChangeAction, string> = {
   timeline_entry: 'timeline_entry',
 };
 
+/**
+ * One round trip for the whole log of a write: the tenant's counter moves by n, the audit rows and
+ * the change events (seq = new last_seq - n + 1 + i) go in beside it. The changes travel as one
+ * JSON array.
+ */
+const APPEND_LOG_SQL = `
+WITH counter AS (
+  INSERT INTO tenant_event_counters AS t (tenant_id, last_seq) VALUES (?, ?)
+  ON CONFLICT (tenant_id) DO UPDATE SET last_seq = t.last_seq + ?
+  RETURNING last_seq
+), log AS (
+  SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(
+    i int, action text, audit_action text, type text, entity_type text, entity_id uuid, entity_name text,
+    data jsonb, changes jsonb)
+), audit AS (
+  INSERT INTO audit_logs (tenant_id, user_id, actor_type, action, entity_type, entity_id, entity_name, changes, metadata, "timestamp")
+  SELECT ?, ?, ?, log.audit_action, log.entity_type, log.entity_id, log.entity_name,
+         NULLIF(log.changes, 'null'::jsonb), CAST(? AS jsonb), ? FROM log ORDER BY log.i
+)
+INSERT INTO change_events (tenant_id, seq, type, entity_type, entity_id, action, actor_type, actor_id, data, changes, request_id, at, origin)
+SELECT ?, counter.last_seq - ? + 1 + log.i, log.type, log.entity_type, log.entity_id, log.action, ?, ?,
+       log.data, NULLIF(log.changes, 'null'::jsonb), ?, ?, ?
+  FROM counter, log
+RETURNING seq`;
+
 export type FieldChanges = Record<string, { old: unknown; new: unknown }>;
 
 export interface ChangeRecord {
@@ -77,39 +102,41 @@ export class WriteRunner {
     return { ...ctx, trx, record: (change) => pending.changes.push(change) };
   }
 
-  /** Audit entries and change events, written last so the per-tenant seq lock is held briefly. */
+  /**
+   * Audit entries, the counter increment and the change events in one statement, written last so
+   * the per-tenant seq lock is held briefly. The counter row lock serialises this tenant's writers
+   * from here to COMMIT, so seqs are gapless and follow commit order; a rollback releases the
+   * increment with everything else.
+   */
   private async appendLog(trx: Knex.Transaction, { changes, ctx }: PendingWrite): Promise<ChangeEvent[]> {
     if (changes.length === 0) return [];
     const { actor } = ctx;
     const at = new Date().toISOString();
-    await trx('audit_logs').insert(
-      changes.map((c) => ({
-        tenant_id: ctx.tenantId,
-        user_id: actor.userId,
-        actor_type: actor.type,
-        action: AUDIT_ACTION[c.action],
-        entity_type: c.entityType,
-        entity_id: c.entityId,
-        entity_name: c.entityName?.slice(0, 255) ?? null,
-        changes: c.changes ? JSON.stringify(c.changes) : null,
-        metadata: JSON.stringify({
-          request_id: ctx.requestId ?? null,
-          ip: ctx.ip ?? null,
-          actor_id: actor.id,
-          ...(actor.coActors?.length ? { co_actors: actor.coActors } : {}),
-        }),
-        timestamp: at,
-      })),
-    );
-    // The counter row lock serialises this tenant's writers from here to COMMIT, so seqs are
-    // gapless and follow commit order; a rollback releases the increment with everything else.
-    const [{ last_seq: last }] = await trx('tenant_event_counters')
-      .insert({ tenant_id: ctx.tenantId, last_seq: changes.length })
-      .onConflict('tenant_id')
-      .merge({ last_seq: trx.raw('tenant_event_counters.last_seq + ?', [changes.length]) })
-      .returning('last_seq');
-    const first = Number(last) - changes.length + 1;
-    const events: ChangeEvent[] = changes.map((c, i) => ({
+    const origin = ctx.origin ?? 'rest';
+    const metadata = {
+      request_id: ctx.requestId ?? null,
+      ip: ctx.ip ?? null,
+      actor_id: actor.id,
+      ...(actor.coActors?.length ? { co_actors: actor.coActors } : {}),
+    };
+    const rows = changes.map((c, i) => ({
+      i,
+      action: c.action,
+      audit_action: AUDIT_ACTION[c.action],
+      type: `${c.entityType}.${c.action}`,
+      entity_type: c.entityType,
+      entity_id: c.entityId,
+      entity_name: c.entityName?.slice(0, 255) ?? null,
+      data: c.data ?? {},
+      changes: c.changes ?? null,
+    }));
+    const { rows: inserted } = (await trx.raw(APPEND_LOG_SQL, [
+      ctx.tenantId, changes.length, changes.length,
+      JSON.stringify(rows), ctx.tenantId, actor.userId, actor.type, JSON.stringify(metadata), at,
+      ctx.tenantId, changes.length, actor.type, actor.id, ctx.requestId ?? null, at, origin,
+    ])) as { rows: { seq: string }[] };
+    const first = Math.min(...inserted.map((r) => Number(r.seq)));
+    return changes.map((c, i) => ({
       seq: first + i,
       type: `${c.entityType}.${c.action}`,
       tenant_id: ctx.tenantId,
@@ -120,26 +147,8 @@ export class WriteRunner {
       at,
       data: c.data,
       changes: c.changes ?? null,
-      origin: ctx.origin ?? 'rest',
+      origin,
     }));
-    await trx('change_events').insert(
-      events.map((e) => ({
-        tenant_id: e.tenant_id,
-        seq: e.seq,
-        type: e.type,
-        entity_type: e.entity_type,
-        entity_id: e.entity_id,
-        action: e.action,
-        actor_type: e.actor.type,
-        actor_id: e.actor.id,
-        data: JSON.stringify(e.data ?? {}),
-        changes: e.changes ? JSON.stringify(e.changes) : null,
-        request_id: ctx.requestId ?? null,
-        origin: e.origin,
-        at: e.at,
-      })),
-    );
-    return events;
   }
 
   private publishAfterCommit(events: ChangeEvent[]): void {
