@@ -74,14 +74,18 @@ export class RecordTable<M extends VersionedRow> {
     private readonly tracksEditor = true,
   ) {}
 
+  notFound(id: string) {
+    return NotFound(`No ${this.label} with id ${id}.`);
+  }
+
   /** The row, or a 404 for an unknown id, another tenant's id, or (unless asked) a deleted row. */
   async find(ctx: ServiceContext, id: string, opts: FindOptions = {}): Promise<M> {
     // An id that is not a UUID names no record: 404, not a database cast error.
-    if (!uuid.safeParse(id).success) throw NotFound(`No ${this.label} with id ${id}.`);
+    if (!uuid.safeParse(id).success) throw this.notFound(id);
     const q = scoped(this.model, ctx, { includeDeleted: opts.includeDeleted }).findById(id);
     if (opts.forUpdate) q.forUpdate();
     const row = await q;
-    if (!row) throw NotFound(`No ${this.label} with id ${id}.`);
+    if (!row) throw this.notFound(id);
     return row as unknown as M;
   }
 
@@ -98,28 +102,28 @@ export class RecordTable<M extends VersionedRow> {
     }
   }
 
-  /** Writes `columns` and bumps the version (and who and when) of a row this write locked. */
-  async patch(w: WriteScope, current: M, columns: Record<string, unknown> = {}): Promise<void> {
-    await scoped(this.model, w, { includeDeleted: true }).findById(current.id).patch({
+  /** Writes `columns` and bumps the version (and who and when) of a row this write locked; returns the row as written. */
+  async patch(w: WriteScope, current: Pick<M, 'id' | 'row_version'>, columns: Record<string, unknown> = {}): Promise<M> {
+    const row = await scoped(this.model, w, { includeDeleted: true }).findById(current.id).patch({
       ...columns,
       row_version: current.row_version + 1,
       updated_at: new Date(),
       ...(this.tracksEditor ? { updated_by: w.actor.userId } : {}),
-    } as never);
+    } as never).returning('*');
+    return row as unknown as M;
   }
 
   /** Soft delete: the row stays (audit, restore) and drops out of every read. */
-  softDelete(w: WriteScope, current: M, columns: Record<string, unknown> = {}): Promise<void> {
+  softDelete(w: WriteScope, current: Pick<M, 'id' | 'row_version'>, columns: Record<string, unknown> = {}): Promise<M> {
     return this.patch(w, current, { ...columns, deleted_at: new Date() });
   }
 
   /**
-   * Brings a soft-deleted row back; false when it was not deleted (nothing to do). A live row
+   * Brings a soft-deleted row back (returns it as written); null when it was not deleted (nothing to do). A live row
    * holding the same unique name makes this a unique violation: a 409 from the error mapper.
    */
-  async restore(w: WriteScope, current: M): Promise<boolean> {
-    if (!current.deleted_at) return false;
-    await this.patch(w, current, { deleted_at: null });
-    return true;
+  async restore(w: WriteScope, current: M): Promise<M | null> {
+    if (!current.deleted_at) return null;
+    return this.patch(w, current, { deleted_at: null });
   }
 }

@@ -114,6 +114,62 @@ WHERE r.id = :id AND ${liveRowOf('r')}`;
   return { sql, idLists, withRecordViews };
 }
 
+/** The relation id lists (live targets, by name) and the assignments of the row aliased r, as columns. */
+function listColumns(kind: EntityKind): string[] {
+  const columns = kind.relations.map((rel, i) => {
+    const target = KINDS[rel.target].model.tableName;
+    const x = `l${i}`;
+    return `(SELECT coalesce(json_agg(${x}.id ORDER BY ${x}.name, ${x}.id), '[]')
+      FROM ${rel.joinTable} JOIN ${target} ${x} ON ${x}.id = ${rel.joinTable}.${rel.otherKey}
+     WHERE ${rel.joinTable}.${rel.ownKey} = r.id AND ${liveRowOf(x)}) AS "${rel.field}"`;
+  });
+  if (kind.assignments) {
+    columns.push(`(SELECT coalesce(json_agg(json_build_object('person_id', a.person_id, 'role', a.role) ORDER BY a.role, a.person_id), '[]')
+      FROM entity_assignments a WHERE a.entity_type = '${kind.type}' AND a.entity_id = r.id AND ${tenantRowOf('a')}) AS assignments`);
+  }
+  return columns;
+}
+
+const listStatements = new Map<string, string>();
+
+function listStatement(type: CatalogType, form: 'rows' | 'lock' | 'lock-any'): string {
+  const key = `${type}:${form}`;
+  let sql = listStatements.get(key);
+  if (!sql) {
+    const kind = KINDS[type];
+    const columns = listColumns(kind);
+    const table = kind.model.tableName;
+    sql = form === 'rows'
+      ? `SELECT r.id${columns.map((c) => `, ${c}`).join('')} FROM ${table} r WHERE r.id = ANY(CAST(:ids AS uuid[])) AND ${tenantRowOf('r')}`
+      : `SELECT r.*${columns.map((c) => `, ${c}`).join('')} FROM ${table} r
+          WHERE r.id = :id AND ${form === 'lock' ? liveRowOf('r') : tenantRowOf('r')} FOR UPDATE OF r`;
+    listStatements.set(key, sql);
+  }
+  return sql;
+}
+
+/** The relation id lists and assignments of these records, by id: one statement for any number. */
+export async function listsOf(ctx: ServiceContext, type: CatalogType, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+  const lists = new Map<string, Record<string, unknown>>();
+  if (ids.length === 0 || (KINDS[type].relations.length === 0 && !KINDS[type].assignments)) {
+    for (const id of ids) lists.set(id, {});
+    return lists;
+  }
+  const { rows } = (await scopedRaw(ctx, listStatement(type, 'rows'), { ids })) as { rows: Record<string, unknown>[] };
+  for (const { id, ...rest } of rows) lists.set(String(id), rest);
+  return lists;
+}
+
+/**
+ * The record locked for a write, with its relation id lists and assignments, in one statement;
+ * null when there is no such (live, unless `includeDeleted`) record in the tenant.
+ */
+export async function lockWithLists(ctx: ServiceContext, type: CatalogType, id: string, includeDeleted = false): Promise<Record<string, unknown> | null> {
+  if (!uuid.safeParse(id).success) return null;
+  const { rows } = (await scopedRaw(ctx, listStatement(type, includeDeleted ? 'lock-any' : 'lock'), { id })) as { rows: Record<string, unknown>[] };
+  return rows[0] ?? null;
+}
+
 const statements = new Map<string, Statement>();
 
 /** The statement of a kind's detail view, built once (tests read it). */

@@ -12,7 +12,7 @@ import { replaceLinks, scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
 import { KINDS, type CatalogType, type EntityData, type EntityKind, type RelationList } from './kinds.js';
-import { readDetail } from './detail.js';
+import { listsOf, lockWithLists, readDetail } from './detail.js';
 import { EntityAssignment, type CatalogModel } from './model.js';
 import { dedupeAssignments, type Assignment } from './summaries.js';
 
@@ -74,12 +74,13 @@ export class EntityService {
     return this.writes.run(ctx, async (w) => {
       const { columns, lists, assignments } = this.split(parsed);
       this.validateRow({ ...columns });
-      await this.checkReferences(w, columns, lists, assignments, null);
+      const ordered = await this.checkReferences(w, columns, lists, assignments, null);
       const row = (await scoped(this.kind.model, w)
         .insert({ ...columns, created_by: w.actor.userId, updated_by: w.actor.userId })
         .returning('*')) as unknown as CatalogModel;
       await this.writeLists(w, row, lists, assignments);
-      const data = await this.get(w, row.id);
+      // The new record's lists are what was given (checked live above, in name order): nothing is read back.
+      const data = await this.view(w, row, this.emptyLists(), ordered, assignments);
       w.record({ entityType: this.type, entityId: row.id, entityName: String(data.name), action: 'created', data });
       return data;
     });
@@ -89,15 +90,14 @@ export class EntityService {
     if (!opts.impliedBy) await authorize(ctx, 'write', { type: this.type, id });
     const parsed = parseInput(this.kind.update, input) as Record<string, unknown>;
     return this.writes.run(ctx, async (w) => {
-      const current = await this.table.lock(w, id, opts);
-      const [before] = await this.present(w, [current]);
+      const { current, before } = await this.lock(w, id, opts);
       const { columns, lists, assignments } = this.split(parsed);
       this.validateRow({ ...plain(current), ...columns });
-      await this.checkReferences(w, columns, lists, assignments, id);
+      const ordered = await this.checkReferences(w, columns, lists, assignments, id);
       if (this.isNoop(before, columns, lists, assignments)) return before; // no version bump, no event
-      await this.table.patch(w, current, columns);
+      const row = await this.table.patch(w, current, columns);
       await this.writeLists(w, current, lists, assignments);
-      const data = await this.get(w, id);
+      const data = await this.view(w, row, before, ordered, assignments);
       w.record({
         entityType: this.type, entityId: id, entityName: String(data.name), action: 'updated', data,
         changes: diff(before, data),
@@ -109,9 +109,8 @@ export class EntityService {
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
     await authorize(ctx, 'write', { type: this.type, id });
     await this.writes.run(ctx, async (w) => {
-      const current = await this.table.lock(w, id, opts);
-      await this.table.softDelete(w, current);
-      const data = await this.get(w, id, { includeDeleted: true });
+      const { current, before } = await this.lock(w, id, opts);
+      const data = await this.view(w, await this.table.softDelete(w, current), before);
       w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'deleted', data });
     });
   }
@@ -119,9 +118,10 @@ export class EntityService {
   async restore(ctx: ServiceContext, id: string): Promise<EntityData> {
     await authorize(ctx, 'write', { type: this.type, id });
     return this.writes.run(ctx, async (w) => {
-      const current = await this.table.lock(w, id, { includeDeleted: true });
-      if (!(await this.table.restore(w, current))) return (await this.present(w, [current]))[0];
-      const data = await this.get(w, id);
+      const { current, before } = await this.lock(w, id, { includeDeleted: true });
+      const row = await this.table.restore(w, current);
+      if (!row) return before;
+      const data = await this.view(w, row, before);
       w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'restored', data });
       for (const hook of this.restoreHooks) await hook(w, id);
       return this.restoreHooks.length ? this.get(w, id) : data;
@@ -129,6 +129,39 @@ export class EntityService {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /** The row locked for this write, with its lists, as `current` (columns) and `before` (as REST shows it). */
+  private async lock(w: WriteScope, id: string, opts: WriteOptions & { includeDeleted?: boolean }) {
+    const locked = await lockWithLists(w, this.type, id, opts.includeDeleted);
+    if (!locked) throw this.table.notFound(id);
+    const current = locked as unknown as CatalogModel;
+    this.table.checkVersion(current, opts);
+    return { current, before: present<EntityData>(locked) };
+  }
+
+  private emptyLists(): Record<string, unknown> {
+    const lists: Record<string, unknown> = Object.fromEntries(this.kind.relations.map((r) => [r.field, []]));
+    if (this.kind.assignments) lists.assignments = [];
+    return lists;
+  }
+
+  /**
+   * The record after a write, from the row the write returned: the lists it wrote (`ordered`), else
+   * those it had (`base`). Written assignments are read back, in the order every read gives them.
+   */
+  private async view(
+    w: WriteScope, row: CatalogModel, base: Record<string, unknown>,
+    ordered: Record<string, string[]> = {}, assignments?: Assignment[],
+  ): Promise<EntityData> {
+    const lists: Record<string, unknown> = {};
+    for (const rel of this.kind.relations) lists[rel.field] = ordered[rel.field] ?? base[rel.field] ?? [];
+    if (this.kind.assignments) {
+      lists.assignments = assignments
+        ? (await listsOf(w, this.type, [row.id])).get(row.id)?.assignments ?? []
+        : base.assignments ?? [];
+    }
+    return { ...lists, ...present<Record<string, unknown>>(row) } as EntityData;
+  }
 
   private validateRow(row: Record<string, unknown>): void {
     const issues = this.kind.validateRow?.(row) ?? [];
@@ -164,24 +197,28 @@ export class EntityService {
     return sameSet(((before.assignments as Assignment[]) ?? []).map(key), assignments.map(key));
   }
 
-  /** Every id the write points at must be a live record of the same tenant: else 422, never a 404. */
+  /**
+   * Every id the write points at must be a live record of the same tenant: else 422, never a 404.
+   * Returns each given relation list in the order reads give it (the targets' names).
+   */
   private async checkReferences(
     w: WriteScope,
     columns: Record<string, unknown>,
     lists: Record<string, string[]>,
     assignments: { person_id: string }[] | undefined,
     selfId: string | null,
-  ): Promise<void> {
+  ): Promise<Record<string, string[]>> {
     const issues: FieldIssue[] = [];
-    const check = async (target: CatalogType, ids: string[], path: (i: number) => string) => {
-      if (ids.length === 0) return;
-      const found = new Set(
-        (await scoped(KINDS[target].model, w).whereIn('id', ids).select('id')).map((r) => r.id),
-      );
+    const check = async (target: CatalogType, ids: string[], path: (i: number) => string): Promise<string[]> => {
+      if (ids.length === 0) return [];
+      const live = (await scoped(KINDS[target].model, w).whereIn('id', ids).orderBy(['name', 'id']).select('id')).map((r) => r.id);
+      const found = new Set(live);
       ids.forEach((id, i) => {
         if (!found.has(id)) issues.push({ path: path(i), message: `no ${KINDS[target].label} with id ${id} in this tenant` });
       });
+      return live;
     };
+    const ordered: Record<string, string[]> = {};
     for (const ref of this.kind.references) {
       const value = columns[ref.field];
       if (typeof value === 'string') await check(ref.target, [value], () => ref.field);
@@ -192,10 +229,11 @@ export class EntityService {
       if (selfId && rel.target === this.type && ids.includes(selfId)) {
         issues.push({ path: rel.field, message: `a ${this.kind.label} cannot depend on itself` });
       }
-      await check(rel.target, ids, (i) => `${rel.field}.${i}`);
+      ordered[rel.field] = await check(rel.target, ids, (i) => `${rel.field}.${i}`);
     }
     if (assignments) await check('people', assignments.map((a) => a.person_id), (i) => `assignments.${i}.person_id`);
     if (issues.length) throw UnprocessableEntity('The request refers to records that do not exist.', issues);
+    return ordered;
   }
 
   private async writeLists(
@@ -220,32 +258,11 @@ export class EntityService {
     return { table: rel.joinTable, ownerKey: rel.ownKey, owner: this.kind.model };
   }
 
-  /** Rows as REST returns them: columns (no tenant_id) plus the relation id lists the kind owns. */
+  /** Rows as REST returns them: columns (no tenant_id) plus the relation id lists the kind owns (one statement). */
   async present(ctx: ServiceContext, rows: CatalogModel[]): Promise<EntityData[]> {
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const lists = new Map<string, Record<string, unknown>>(ids.map((id) => [id, {}]));
-    for (const rel of this.kind.relations) {
-      for (const id of ids) lists.get(id)![rel.field] = [];
-      // Live targets of this tenant only, through the target's own scope.
-      const target = KINDS[rel.target].model;
-      const links = (await scoped(target, ctx)
-        .join(rel.joinTable, `${rel.joinTable}.${rel.otherKey}`, `${target.tableName}.id`)
-        .whereIn(`${rel.joinTable}.${rel.ownKey}`, ids)
-        .orderBy([`${target.tableName}.name`, `${target.tableName}.id`])
-        .select(`${rel.joinTable}.${rel.ownKey} as own`, `${rel.joinTable}.${rel.otherKey} as other`)) as unknown as { own: string; other: string }[];
-      for (const l of links) (lists.get(l.own)![rel.field] as string[]).push(l.other);
-    }
-    if (this.kind.assignments) {
-      for (const id of ids) lists.get(id)!.assignments = [];
-      const rowsA = await scoped(EntityAssignment, ctx)
-        .where({ entity_type: this.type })
-        .whereIn('entity_id', ids)
-        .orderBy(['role', 'person_id'])
-        .select('entity_id', 'person_id', 'role');
-      for (const a of rowsA) (lists.get(a.entity_id)!.assignments as unknown[]).push({ person_id: a.person_id, role: a.role });
-    }
-    return rows.map((row) => ({ ...lists.get(row.id)!, ...present<Record<string, unknown>>(row) }) as EntityData);
+    const lists = await listsOf(ctx, this.type, rows.map((r) => r.id));
+    return rows.map((row) => ({ ...this.emptyLists(), ...lists.get(row.id), ...present<Record<string, unknown>>(row) }) as EntityData);
   }
 }
 
