@@ -1,6 +1,7 @@
 // One loaded document: its Y.Doc and awareness, the clients connected to it on this node, and the
-// path every accepted edit takes: applied, appended to PostgreSQL (batched per tick), and only
-// then relayed to other clients and nodes. What the document means is its feature's (hooks).
+// path every accepted edit takes: applied, appended to PostgreSQL (group commit: the edits that
+// arrive while an INSERT is in flight go in the next one), and only then relayed to other clients
+// and nodes. What the document means is its feature's (hooks).
 import type { Knex } from 'knex';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import * as Y from 'yjs';

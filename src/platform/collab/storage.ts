@@ -73,7 +73,7 @@ export class CollabStorage {
     return rows.map((r) => ({ id: Number(r.id), update: new Uint8Array(r.update), actorId: r.actor_id ?? null }));
   }
 
-  /** One INSERT for a tick's worth of updates. */
+  /** One INSERT for a batch (the updates that arrived while the document's previous INSERT was in flight). */
   async append(documentId: string, updates: PendingUpdate[]): Promise<void> {
     if (updates.length === 0) return;
     await this.knex('collab_updates').insert(

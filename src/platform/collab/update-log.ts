@@ -1,6 +1,8 @@
-// A document's write-ahead path: accepted updates are appended to PostgreSQL in one INSERT per
-// tick, and handed on for relaying only after that INSERT committed; the log is folded into the
-// snapshot after N updates or when the document goes idle.
+// A document's write-ahead path, a group commit: an update that arrives while no INSERT of this
+// document is in flight is appended at once (no timer); the updates that arrive while one is in
+// flight wait and go together in the next INSERT. Each batch is handed on for relaying, in arrival
+// order, only after its INSERT committed. The log is folded into the snapshot after N updates or
+// when the document goes idle.
 import type { Logger } from '../logger.js';
 import type { CollabStorage, PendingUpdate } from './storage.js';
 
@@ -14,8 +16,8 @@ export interface UpdateLogOptions {
 export class UpdateLog<T extends PendingUpdate> {
   documentId = '';
   private pending: T[] = [];
+  /** An INSERT of this document's updates is in flight (at most one at a time). */
   private flushing = false;
-  private scheduled = false;
   private failed = false;
   private waiters: (() => void)[] = [];
   private sinceCompaction = 0;
@@ -39,14 +41,13 @@ export class UpdateLog<T extends PendingUpdate> {
   push(entry: T): void {
     if (this.failed) return;
     this.pending.push(entry);
-    if (this.scheduled || this.flushing) return;
-    this.scheduled = true;
-    setImmediate(() => void this.flush());
+    // Nothing in flight: written now. Otherwise the running flush takes it with the next batch.
+    if (!this.flushing) void this.flush();
   }
 
   /** Resolves once everything pushed so far is stored (or storage failed). */
   whenDurable(): Promise<void> {
-    if (!this.pending.length && !this.flushing && !this.scheduled) return Promise.resolve();
+    if (!this.pending.length && !this.flushing) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -74,9 +75,11 @@ export class UpdateLog<T extends PendingUpdate> {
     clearTimeout(this.idleTimer);
   }
 
+  /**
+   * Appends until nothing is pending: one batch per INSERT, each batch being everything that
+   * arrived while the previous INSERT was in flight. Runs synchronously up to the first INSERT.
+   */
   private async flush(): Promise<void> {
-    this.scheduled = false;
-    if (this.flushing) return;
     this.flushing = true;
     try {
       while (this.pending.length && !this.failed) {
