@@ -5,6 +5,7 @@ import type { Domain } from './composition.js';
 import { systemContext, type Actor, type ServiceContext } from './platform/context.js';
 import { AppError } from './platform/errors.js';
 import { plain } from './platform/records.js';
+import { latestSeqs } from './platform/write.js';
 import { scoped } from './platform/tenancy.js';
 import { KINDS, isCatalogType } from './modules/catalog/kinds.js';
 import type { CoeditingPorts, RecordLayout } from './modules/coediting/ports.js';
@@ -83,7 +84,7 @@ export function liveEventPorts(domain: Domain): Pick<LiveEventsOptions, 'authent
     changeLog: {
       since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, db), since, limit),
       latest: (tenantId) => domain.changeLog.latestSeq(systemContext(tenantId, db)),
-      latestSeqs: (tenantIds) => domain.changeLog.latestSeqs(db, tenantIds),
+      latestSeqs: (tenantIds) => latestSeqs(db, tenantIds),
     },
     bus: domain.bus,
     visibility: { needsRedaction, visibleTo, revocationOf },

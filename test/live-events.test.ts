@@ -325,6 +325,31 @@ describe('live events: one node (in-process bus)', () => {
       assert.equal((await connectError(node.url, { token: deleted.key })).message, 'unauthorized');
     });
 
+    it("a role change disconnects the user's sockets, and a demoted admin reconnects to redacted events", async () => {
+      const slug = (await db.knex('tenants').where({ id: tenantA.tenantId }).first()).slug as string;
+      const password = 'long enough password';
+      const made = await rest(node.url, 'POST', '/users', tenantA.token, {
+        email: `demoted-${Math.random().toString(36).slice(2)}@example.com`, display_name: 'Demoted', role: 'admin', password,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const login = await rest(node.url, 'POST', '/auth/login', undefined, { tenant_slug: slug, email: made.body.data.email, password });
+      const token = login.body.data.access_token as string;
+      const before = await live({ token });
+      const bystander = await live({ token: tenantA.token });
+
+      assert.equal((await rest(node.url, 'PATCH', `/users/${made.body.data.id}`, tenantA.token, { role: 'viewer' })).status, 200);
+      await waitFor(() => !before.socket.connected, "the demoted admin's socket to close");
+      assert.deepEqual(before.revocations, ['role_changed']);
+      assert.ok(bystander.socket.connected);
+      // Reconnected, the same token now sees admin-only records redacted.
+      const after = await live({ token });
+      const key = await rest(node.url, 'POST', '/api-keys', tenantA.token, { name: 'seen-redacted', scope: 'read' });
+      await waitFor(() => after.events.some((e) => e.type === 'api_keys.created'), 'the key event');
+      const seen = after.events.find((e) => e.type === 'api_keys.created')!;
+      assert.deepEqual(seen.data, { id: key.body.data.id });
+      assert.equal(seen.changes, null);
+    });
+
     it('a key revoked between its handshake check and joining the stream does not slip through', async () => {
       const created = await rest(node.url, 'POST', '/api-keys', tenantA.token, { name: 'racer', scope: 'read' });
       const racingKey = created.body.data.key as string;

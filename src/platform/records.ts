@@ -89,9 +89,26 @@ export class RecordTable<M extends VersionedRow> {
     return row as unknown as M;
   }
 
-  /** The row locked for this write, at the version If-Match names (else a 412). */
-  async lock(w: WriteScope, id: string, opts: WriteOptions & { includeDeleted?: boolean } = {}): Promise<M> {
-    const row = await this.find(w, id, { forUpdate: true, includeDeleted: opts.includeDeleted });
+  /**
+   * The row locked for this write, at the version If-Match names (else a 412). `read` replaces the
+   * plain SELECT … FOR UPDATE when a kind reads more with the lock (the catalog: its relation lists);
+   * it must lock the row and answer null for no such row in the tenant.
+   */
+  async lock<R extends M = M>(
+    w: WriteScope,
+    id: string,
+    opts: WriteOptions & { includeDeleted?: boolean } = {},
+    read?: (w: WriteScope, id: string, includeDeleted: boolean) => Promise<R | null>,
+  ): Promise<R> {
+    let row: R;
+    if (read) {
+      if (!uuid.safeParse(id).success) throw this.notFound(id);
+      const found = await read(w, id, opts.includeDeleted ?? false);
+      if (!found) throw this.notFound(id);
+      row = found;
+    } else {
+      row = (await this.find(w, id, { forUpdate: true, includeDeleted: opts.includeDeleted })) as R;
+    }
     this.checkVersion(row, opts);
     return row;
   }
@@ -111,6 +128,19 @@ export class RecordTable<M extends VersionedRow> {
       ...(this.tracksEditor ? { updated_by: w.actor.userId } : {}),
     } as never).returning('*');
     return row as unknown as M;
+  }
+
+  /** Soft delete of several rows this write locked (a comment with its replies); returns them as written. */
+  async softDeleteMany(w: WriteScope, ids: string[]): Promise<M[]> {
+    if (ids.length === 0) return [];
+    const now = new Date();
+    const rows = await scoped(this.model, w).whereIn('id', ids).patch({
+      deleted_at: now,
+      updated_at: now,
+      row_version: this.model.raw('row_version + 1'),
+      ...(this.tracksEditor ? { updated_by: w.actor.userId } : {}),
+    } as never).returning('*');
+    return rows as unknown as M[];
   }
 
   /** Soft delete: the row stays (audit, restore) and drops out of every read. */

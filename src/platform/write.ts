@@ -159,3 +159,19 @@ export class WriteRunner {
     });
   }
 }
+
+/**
+ * The newest seq of each tenant, for many tenants at once: the live-event sweep compares it with
+ * what it delivered. Reads the per-tenant counters this module keeps, across tenants on purpose
+ * (the sweep serves every tenant with sockets on the node); one row per tenant.
+ */
+export async function latestSeqs(db: Knex, tenantIds: string[]): Promise<Map<string, number>> {
+  const latest = new Map<string, number>();
+  for (let i = 0; i < tenantIds.length; i += 1000) {
+    const rows = (await db('tenant_event_counters')
+      .whereIn('tenant_id', tenantIds.slice(i, i + 1000))
+      .select('tenant_id', 'last_seq')) as Array<{ tenant_id: string; last_seq: number }>;
+    for (const row of rows) latest.set(row.tenant_id, Number(row.last_seq));
+  }
+  return latest;
+}

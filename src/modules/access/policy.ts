@@ -2,7 +2,7 @@
 // all ask it; no transport or service keeps its own copy of the rules. The rules, in one place:
 // - A read-scoped API key reads what its owner reads and never writes.
 // - Every member of a tenant reads its catalog, incidents, scorecards, dashboards and comments;
-//   users, API keys, grants and the audit log are read by admins only.
+//   users, API keys, grants and the audit log are read by admins only (a user also reads themselves).
 // - Writers by role: catalog kinds, scorecards and dashboards: admin, editor; incidents: admin,
 //   editor, incident_commander; users, API keys and grants: admin.
 // - A per-record EDIT grant (to the user, or to everyone) lets anyone write that catalog record or
@@ -91,6 +91,7 @@ export async function decide(ctx: ServiceContext, action: Action, resource: Reso
   const { role, canWrite } = ctx.actor;
   switch (action) {
     case 'read':
+      if (resource.type === 'users' && resource.id !== undefined && resource.id === ctx.actor.userId) return allow;
       return !ADMIN_ONLY_TYPES.has(resource.type) || readsAdminOnly(ctx.actor) ? allow : deny(`Only admins may read ${label(resource.type)}.`);
     case 'read_deleted':
       return role === 'admin' ? allow : deny('include_deleted is for admins.');

@@ -18,7 +18,11 @@ export function visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E):
   return { ...event, data: { id: event.entity_id }, changes: null };
 }
 
-/** Live events: events that end a principal's access: an API key revoked, a user deleted or deactivated. */
+/**
+ * Live events: events that end a principal's socket: an API key revoked, a user deleted or
+ * deactivated, or a user's role changed (what a socket may see is decided at its handshake, so it
+ * reconnects with the access the new role gives).
+ */
 export function revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId?: string; reason: string } | null {
   if (!event.entity_id) return null;
   const data = (event.data ?? {}) as { is_active?: unknown; deleted_at?: unknown; revoked_at?: unknown };
@@ -27,6 +31,9 @@ export function revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId
   }
   if (event.entity_type === 'users' && (event.action === 'deleted' || data.is_active === false || data.deleted_at)) {
     return { userId: event.entity_id, reason: 'user_deactivated' };
+  }
+  if (event.entity_type === 'users' && event.changes && 'role' in event.changes) {
+    return { userId: event.entity_id, reason: 'role_changed' };
   }
   return null;
 }

@@ -2,7 +2,7 @@
 // thread pool (its prebuilt binary comes from the npm registry as an optional platform package), so
 // a burst of logins never stalls requests that do not hash. At most MAX_CONCURRENT_HASHES run at
 // once per node; further ones queue, so hashing can never take every pool thread from the file
-// system and DNS work that shares it. Hashes made earlier (bcryptjs, $2b$) keep verifying.
+// system and DNS work that shares it. Hashes made earlier ($2b$, by the pure-JS library used before) keep verifying.
 import { hash, verify } from '@node-rs/bcrypt';
 
 export const BCRYPT_COST = 12;
@@ -25,7 +25,7 @@ async function bounded<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export function hashPassword(plain: string): Promise<string> {
-  return bounded(() => hash(plain, { cost: BCRYPT_COST }));
+  return bounded(() => hash(plain, BCRYPT_COST));
 }
 
 export function verifyPassword(plain: string, stored: string | null): Promise<boolean> {

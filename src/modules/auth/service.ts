@@ -106,12 +106,13 @@ export class AuthService {
    */
   async actorFor(tenantId: string, userId: string, apiKeyId: string | null): Promise<Actor | null> {
     const user = await this.activeUser(tenantId, userId);
-    if (!user || user.deleted_at) return null;
+    if (!user) return null;
     if (!apiKeyId) return userActor(user);
-    const key = await this.knex('api_keys')
-      .where({ tenant_id: tenantId, id: apiKeyId, user_id: user.id })
+    const key = await scoped(ApiKey, { tenantId, db: this.knex })
+      .findById(apiKeyId)
+      .where('user_id', user.id)
       .whereNull('revoked_at')
-      .first<{ scope: string } | undefined>('scope');
+      .select('scope');
     if (!key || key.scope !== 'read_write') return null;
     return { type: 'api_key', id: apiKeyId, userId: user.id, role: user.role, canWrite: true };
   }

@@ -1,7 +1,8 @@
-// The catalog detail view in one SQL statement: the record, its related records as summaries (and
-// the relation id lists derived from them), its people assignments, the incidents that affect it
-// and its scorecard results. The statement's text is built once per kind from the kind and its
-// model's relations; every table in it carries the tenant condition (and the live-row condition
+// The catalog's read statements, one per purpose and kind, their text built once from the kind and
+// its model's relations: the detail view (the record, its related records as summaries and the id
+// lists derived from them, its people assignments, the incidents that affect it and its scorecard
+// results), the relation id lists of many rows (list pages), and the record locked for a write
+// with its lists. Every table in them carries the tenant condition (and the live-row condition
 // where rows are soft-deleted), through tenancy's tenantRowOf/liveRowOf, and runs through scopedRaw.
 import type { Model, Relation } from 'objection';
 import type { ServiceContext } from '../../platform/context.js';
@@ -165,7 +166,6 @@ export async function listsOf(ctx: ServiceContext, type: CatalogType, ids: strin
  * null when there is no such (live, unless `includeDeleted`) record in the tenant.
  */
 export async function lockWithLists(ctx: ServiceContext, type: CatalogType, id: string, includeDeleted = false): Promise<Record<string, unknown> | null> {
-  if (!uuid.safeParse(id).success) return null;
   const { rows } = (await scopedRaw(ctx, listStatement(type, includeDeleted ? 'lock-any' : 'lock'), { id })) as { rows: Record<string, unknown>[] };
   return rows[0] ?? null;
 }

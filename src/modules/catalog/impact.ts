@@ -3,7 +3,7 @@
 // recursive CTE per direction; cycle-safe because UNION drops rows already seen at a depth and
 // depth is bounded, so each node is visited at most MAX_DEPTH times.
 import type { ServiceContext } from '../../platform/context.js';
-import { liveRowOf, scopedRaw } from '../../platform/tenancy.js';
+import { liveRowOf, scopedRaw, tenantRowOf } from '../../platform/tenancy.js';
 import type { EntityService } from './service.js';
 
 export const MAX_DEPTH = 25;
@@ -48,9 +48,9 @@ function walk(direction: 'dependents' | 'dependencies'): string {
     )
     SELECT n.entity_type, n.entity_id, n.depth, coalesce(s.name, c.name, p.name) AS name
       FROM nearest n
-      LEFT JOIN services s ON n.entity_type = 'services' AND s.id = n.entity_id
-      LEFT JOIN components c ON n.entity_type = 'components' AND c.id = n.entity_id
-      LEFT JOIN products p ON n.entity_type = 'products' AND p.id = n.entity_id
+      LEFT JOIN services s ON n.entity_type = 'services' AND s.id = n.entity_id AND ${tenantRowOf('s')}
+      LEFT JOIN components c ON n.entity_type = 'components' AND c.id = n.entity_id AND ${tenantRowOf('c')}
+      LEFT JOIN products p ON n.entity_type = 'products' AND p.id = n.entity_id AND ${tenantRowOf('p')}
      ORDER BY n.depth, name`;
 }
 

@@ -132,11 +132,9 @@ export class EntityService {
 
   /** The row locked for this write, with its lists, as `current` (columns) and `before` (as REST shows it). */
   private async lock(w: WriteScope, id: string, opts: WriteOptions & { includeDeleted?: boolean }) {
-    const locked = await lockWithLists(w, this.type, id, opts.includeDeleted);
-    if (!locked) throw this.table.notFound(id);
-    const current = locked as unknown as CatalogModel;
-    this.table.checkVersion(current, opts);
-    return { current, before: present<EntityData>(locked) };
+    const current = await this.table.lock(w, id, opts, (trx, rowId, includeDeleted) =>
+      lockWithLists(trx, this.type, rowId, includeDeleted) as Promise<CatalogModel | null>);
+    return { current, before: present<EntityData>(current) };
   }
 
   private emptyLists(): Record<string, unknown> {

@@ -1,5 +1,4 @@
 // The per-tenant change log (outbox) read back: `GET /events?since=` and live-event replay.
-import type { Knex } from 'knex';
 import { z } from 'zod';
 import { publicEnvelope, type ChangeEvent } from '../../platform/bus.js';
 import type { ChangeOrigin, ServiceContext } from '../../platform/context.js';
@@ -50,21 +49,6 @@ export class ChangeLogService {
   async since(ctx: ServiceContext, since: number, limit: number): Promise<ChangeEvent[]> {
     const rows = await scoped(ChangeEventRow, ctx).where('seq', '>', since).orderBy('seq').limit(limit);
     return rows.map(toEnvelope);
-  }
-
-  /**
-   * The newest seq of each tenant, for many tenants at once: the live-event sweep compares it with
-   * what it delivered. Reads the per-tenant counters, one row per tenant, across tenants on purpose.
-   */
-  async latestSeqs(db: Knex, tenantIds: string[]): Promise<Map<string, number>> {
-    const latest = new Map<string, number>();
-    for (let i = 0; i < tenantIds.length; i += 1000) {
-      const rows = (await db('tenant_event_counters')
-        .whereIn('tenant_id', tenantIds.slice(i, i + 1000))
-        .select('tenant_id', 'last_seq')) as Array<{ tenant_id: string; last_seq: number }>;
-      for (const row of rows) latest.set(row.tenant_id, Number(row.last_seq));
-    }
-    return latest;
   }
 
   async latestSeq(ctx: ServiceContext): Promise<number> {

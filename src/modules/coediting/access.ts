@@ -2,6 +2,7 @@
 // take that access away again is the visibility module's rule, asked through the ports.
 import type { IncomingMessage } from 'node:http';
 import type { Admission } from '../../platform/collab/hooks.js';
+import { bearerToken } from '../../platform/bearer.js';
 import type { Actor } from '../../platform/context.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { contributorKey } from './attribution.js';
@@ -25,11 +26,9 @@ export interface CollabPrincipal {
   writable: boolean;
 }
 
+/** `?token=` (browsers cannot set headers on a WebSocket), else the Authorization header as on every transport. */
 function bearer(req: IncomingMessage, url: URL): string | undefined {
-  const fromQuery = url.searchParams.get('token');
-  if (fromQuery) return fromQuery;
-  const header = req.headers.authorization;
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  return url.searchParams.get('token') || bearerToken(req.headers.authorization);
 }
 
 export function apiKeyOf(actor: Actor): string | null {

@@ -5,7 +5,7 @@ import { NotFound, UnprocessableEntity } from '../../platform/errors.js';
 import { RecordTable, diff, parseInput, present as presentRow, type WriteOptions } from '../../platform/records.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
-import { authorize, authorizeWriter, can, type Action } from '../access/policy.js';
+import { authorize, authorizeWriter, type Action } from '../access/policy.js';
 import { recordExists } from '../permissions/service.js';
 import { Comment } from './model.js';
 import { commentCreate, commentListQuery, commentUpdate } from './schemas.js';
@@ -68,7 +68,7 @@ export class CommentService {
       if (known !== undefined) return known;
       const parent = row.parent_id ? byId.get(row.parent_id) : undefined;
       const value = row.resolved_at !== null
-        || (row.parent_id !== null && (!parent || depth > 1000 || isHidden(parent, depth + 1)));
+        || (row.parent_id !== null && (!parent || depth > MAX_THREAD_DEPTH || isHidden(parent, depth + 1)));
       hidden.set(row.id, value);
       return value;
     };
@@ -146,24 +146,14 @@ export class CommentService {
   async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
     await this.writes.run(ctx, async (w) => {
       await this.lockFor(w, id, 'write', opts);
-      const ids = await this.threadOf(w, id);
-      const now = new Date();
-      await scoped(Comment, w)
-        .whereIn('id', ids)
-        .patch({ deleted_at: now, updated_at: now, row_version: Comment.raw('row_version + 1') } as never);
-      const deleted = await scoped(Comment, w, { includeDeleted: true })
-        .whereIn('id', ids)
-        .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+      const deleted = await comments.softDeleteMany(w, await this.threadOf(w, id));
+      deleted.sort((a, b) => +new Date(a.created_at) - +new Date(b.created_at) || (a.id < b.id ? -1 : 1));
       for (const row of deleted) this.recordChange(w, present(row), 'deleted');
     });
   }
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  /** May the actor comment on this record (the access policy's rule). */
-  mayComment(ctx: ServiceContext, entityType: string, entityId: string): Promise<boolean> {
-    return can(ctx, 'comment', { type: entityType, id: entityId });
-  }
 
   private async setResolved(ctx: ServiceContext, id: string, resolved: boolean, opts: WriteOptions): Promise<CommentData> {
     return this.writes.run(ctx, async (w) => {

@@ -193,7 +193,7 @@ export class DashboardService {
     return data;
   }
 
-  /** Seed 004: a widget's source must be a live record of the dashboard's own tenant (422, never 404). */
+  /** A widget's source must be a live record of the dashboard's own tenant (422, never 404). */
   private async checkSources(w: WriteScope, widgets: SourceRef[], path: (i: number) => string): Promise<void> {
     const byType = new Map<string, string[]>();
     for (const wd of widgets) {

@@ -116,7 +116,7 @@ export class PermissionService {
     });
   }
 
-  /** The record and the user must be live in this tenant: a 422 with paths, never a 404. */
+  /** The record (named by the path: else a 404) and the user (named in the body: else a 422 at user_id) must be live in this tenant. */
   private async checkTarget(w: WriteScope, entityType: GrantableEntityType, entityId: string, userId: string | null) {
     // The record is named by the path: unknown or another tenant's is a 404, like every other route.
     if (!(await recordExists(w, entityType, entityId))) throw NotFound(`No ${entityType} record with id ${entityId}.`);

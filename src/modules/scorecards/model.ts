@@ -1,5 +1,5 @@
 // Objection models of scorecards and their weighted criteria. Only the
-// definitions are stored; results are computed on read (checks.ts), never written back.
+// definitions are stored; results are computed on read (scoring.ts), never written back.
 import { Model, type RelationMappings } from 'objection';
 import { TenantModel } from '../../platform/tenancy.js';
 

@@ -24,7 +24,7 @@ export class UserService {
   }
 
   async get(ctx: ServiceContext, id: string): Promise<UserView> {
-    if (ctx.actor.userId !== id) await authorize(ctx, 'read', { type: 'users' });
+    await authorize(ctx, 'read', { type: 'users', id });
     return presentUser(await users.find(ctx, id));
   }
 
