@@ -14,11 +14,16 @@ const BIN = path.join(ROOT, 'node_modules', '.bin');
 
 interface Run { code: number; stdout: string; stderr: string }
 
+// eslint-disable-next-line no-control-regex
+const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
+
 function run(cmd: string, args: string[], cwd: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(path.join(BIN, cmd), args, { cwd, timeout: 60_000 }, (err, stdout, stderr) => {
+    // Plain text whatever the terminal or CI says (tools colour their output under CI=true).
+    const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+    execFile(path.join(BIN, cmd), args, { cwd, env, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout: stripAnsi(stdout), stderr: stripAnsi(stderr) });
     });
   });
 }
