@@ -10,11 +10,16 @@ import { quietLogger } from './support/factories.js';
 
 const TENANT = '00000000-0000-4000-8000-000000000001';
 
+let nextSocketId = 0;
+
 class FakeSocket {
   readonly received: number[] = [];
   readonly rooms = new Set<string>();
+  // Like Socket.IO: every socket is in a room named by its id.
+  readonly id = `socket-${++nextSocketId}`;
   constructor(readonly registry: Set<FakeSocket>) {
     registry.add(this);
+    this.rooms.add(this.id);
   }
   emit(event: string, payload: ChangeEvent) {
     if (event === 'change') this.received.push(payload.seq);
@@ -117,4 +122,73 @@ describe('live events: TenantStream delivery', () => {
       assert.equal(stream.lastDelivered, log.length);
     });
   }
+});
+
+describe('live events: TenantStream encodes an event once per visibility class', () => {
+  it('reaches unfiltered and filtered members of a class with one emit, and redacts admin-only records for the rest', async () => {
+    const log: ChangeEvent[] = [];
+    const source: ChangeLogSource = {
+      async since(_tenant, since, limit) {
+        return log.filter((e) => e.seq > since).slice(0, limit);
+      },
+      async latest() {
+        return log.length;
+      },
+    };
+    const sockets = new Set<FakeSocket>();
+    const io = fakeIo(sockets);
+    // Every encoding: a broadcast through io, or an emit straight to one socket.
+    const emits: { rooms: string[]; data: unknown }[] = [];
+    let direct = 0;
+    let broadcasting = false;
+    const to = io.local.to.bind(io.local);
+    (io.local as unknown as { to: unknown }).to = (room: string | string[]) => {
+      const target = to(room);
+      return { emit: (name: 'change', payload: ChangeEvent) => {
+        emits.push({ rooms: Array.isArray(room) ? room : [room], data: payload.data });
+        broadcasting = true;
+        try {
+          return target.emit(name, payload);
+        } finally {
+          broadcasting = false;
+        }
+      } };
+    };
+    const ownEmit = FakeSocket.prototype.emit;
+    FakeSocket.prototype.emit = function (this: FakeSocket, name: string, payload: ChangeEvent) {
+      if (!broadcasting && name === 'change') direct++;
+      return ownEmit.call(this, name, payload);
+    };
+    try {
+      const stream = new TenantStream(TENANT, {
+        io, source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {},
+      });
+      const join = async (admin: boolean, filters: { entity_types: string[] }[]) => {
+        const socket = new FakeSocket(sockets);
+        const member = stream.add(socket as unknown as LiveSocket, { actorType: 'user', actorId: null, userId: null, admin });
+        await stream.admit(member, undefined);
+        stream.setFilters(member, filters);
+        return socket;
+      };
+      const admins = [await join(true, []), await join(true, [{ entity_types: ['users'] }])];
+      const others = [await join(false, []), await join(false, [{ entity_types: ['users', 'teams'] }]), await join(false, [{ entity_types: ['teams'] }])];
+      const notForUsers = await join(false, [{ entity_types: ['services'] }]);
+
+      const userEvent: ChangeEvent = { ...event(1), type: 'users.updated', entity_type: 'users', entity_id: TENANT, data: { id: TENANT, email: 'secret@example.com' } };
+      log.push(userEvent, event(2));
+      stream.ingest([userEvent]);
+      stream.ingest([event(2)]);
+      await stream.flush();
+
+      assert.equal(direct, 0, 'no socket is sent the event on its own');
+      assert.equal(emits.length, 3, 'users event: one emit for admins, one redacted for the rest; teams event: one emit');
+      assert.deepEqual(emits[0].data, userEvent.data);
+      assert.deepEqual(emits[1].data, { id: TENANT });
+      for (const s of admins) assert.deepEqual(s.received, [1, ...(s === admins[0] ? [2] : [])]);
+      assert.deepEqual(others.map((s) => s.received), [[1, 2], [1, 2], [2]]);
+      assert.deepEqual(notForUsers.received, []);
+    } finally {
+      FakeSocket.prototype.emit = ownEmit;
+    }
+  });
 });

@@ -44,7 +44,7 @@ export function dbOf(ctx: Pick<ServiceContext, 'db' | 'trx'>): Knex {
   return ctx.trx ?? ctx.db;
 }
 
-export function systemActor(): Actor {
+function systemActor(): Actor {
   return { type: 'system', id: null, userId: null, role: 'admin', canWrite: true };
 }
 

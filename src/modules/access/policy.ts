@@ -87,7 +87,7 @@ function levelAtLeast(level: PermissionLevel | null, needed: PermissionLevel): b
   return level !== null && RANK[level] >= RANK[needed];
 }
 
-export async function decide(ctx: ServiceContext, action: Action, resource: Resource): Promise<Decision> {
+async function decide(ctx: ServiceContext, action: Action, resource: Resource): Promise<Decision> {
   const { role, canWrite } = ctx.actor;
   switch (action) {
     case 'read':

@@ -127,6 +127,6 @@ export class AuthService {
   }
 }
 
-export function presentTenant(t: Tenant) {
+function presentTenant(t: Tenant) {
   return { id: t.id, name: t.name, slug: t.slug, is_active: t.is_active, created_at: new Date(t.created_at).toISOString() };
 }

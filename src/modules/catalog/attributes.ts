@@ -34,7 +34,7 @@ export const RESOURCE_ATTRIBUTE_KEYS: Record<(typeof RESOURCE_TYPES)[number], re
 ) as unknown as Record<(typeof RESOURCE_TYPES)[number], readonly string[]>;
 
 /** Attribute values are scalars or lists of strings (topics); nested objects are refused. */
-export const attributeValue = z.union([
+const attributeValue = z.union([
   z.string().max(2048),
   z.number(),
   z.boolean(),

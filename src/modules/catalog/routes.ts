@@ -16,7 +16,7 @@ import type { EntityService } from './service.js';
 const timestamp = z.iso.datetime({ offset: true });
 
 /** The read shape of a kind: its fields, the relation lists it owns and the bookkeeping columns. */
-export function readSchema(kind: EntityKind) {
+function readSchema(kind: EntityKind) {
   return (kind.create as z.ZodObject).extend({
     id: uuid,
     row_version: z.number().int(),

@@ -23,7 +23,7 @@ export class ChangeEventRow extends TenantModel {
   at!: Date;
 }
 
-export function toEnvelope(row: ChangeEventRow): ChangeEvent {
+function toEnvelope(row: ChangeEventRow): ChangeEvent {
   return {
     seq: Number(row.seq),
     type: row.type,

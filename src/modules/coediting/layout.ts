@@ -22,7 +22,7 @@ export interface BaseHashes {
 }
 
 /** JSON with sorted object keys, so equal values compare equal whatever their key order. */
-export function stableJson(value: unknown): string {
+function stableJson(value: unknown): string {
   if (value === undefined) return 'undefined';
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)

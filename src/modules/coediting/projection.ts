@@ -15,8 +15,8 @@ import {
 import type { CoeditingPorts, RecordLayout } from './ports.js';
 
 /** Transaction origins of the server's own edits (Hocuspocus-style local origins). */
-export const REST_ORIGIN = Object.freeze({ source: 'rest' as const });
-export const PROJECTION_ORIGIN = Object.freeze({ source: 'projection' as const });
+const REST_ORIGIN = Object.freeze({ source: 'rest' as const });
+const PROJECTION_ORIGIN = Object.freeze({ source: 'projection' as const });
 
 export interface ProjectionTarget {
   type: string;

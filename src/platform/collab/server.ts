@@ -214,7 +214,7 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
   };
 }
 
-export function collabPath(url: string | undefined): string | null {
+function collabPath(url: string | undefined): string | null {
   if (!url) return null;
   const path = url.split('?')[0];
   return path.startsWith('/collab/') ? path : null;

@@ -27,7 +27,7 @@ export function idParam(req: Request, name = 'id'): string {
   return (value as string).toLowerCase();
 }
 
-export function etagOf(version: number): string {
+function etagOf(version: number): string {
   return `"${version}"`;
 }
 

@@ -245,14 +245,20 @@ export class TenantStream {
         if (hit) this.deps.onRevoked(member, revoked.reason);
       }
     }
-    if (visibility.needsRedaction(envelope)) {
-      this.deps.io.local.to(this.room).emit('change', envelope);
-      this.deps.io.local.to(this.memberRoom).emit('change', visibility.visibleTo(false, envelope));
-    } else {
-      this.deps.io.local.to([this.room, this.memberRoom]).emit('change', envelope);
-    }
+    // One emit per visibility class, so the event is encoded once per class, not once per socket:
+    // unfiltered sockets are in the class's room, filtered ones that want it join by their own id
+    // (every Socket.IO socket is in a room named by its id).
+    const redact = visibility.needsRedaction(envelope);
+    const full = [this.room];
+    const reduced = [this.memberRoom];
     for (const member of this.filteredLive) {
-      if (wants(member.filters, envelope)) member.socket.emit('change', visibility.visibleTo(member.principal.admin, envelope));
+      if (wants(member.filters, envelope)) (member.principal.admin || !redact ? full : reduced).push(member.socket.id);
+    }
+    if (redact) {
+      this.deps.io.local.to(full).emit('change', envelope);
+      this.deps.io.local.to(reduced).emit('change', visibility.visibleTo(false, envelope));
+    } else {
+      this.deps.io.local.to([...full, ...reduced]).emit('change', envelope);
     }
   }
 
