@@ -6,7 +6,8 @@ import type { Logger } from './platform/logger.js';
 import { WriteRunner } from './platform/write.js';
 import { ApiKeyService } from './modules/api-keys/service.js';
 import { AuditService } from './modules/audit/service.js';
-import { AuthService } from './modules/auth/service.js';
+import { PrincipalCache } from './modules/auth/principal-cache.js';
+import { AuthService, type Principal } from './modules/auth/service.js';
 import { TokenSigner } from './modules/auth/tokens.js';
 import { createEntityServices } from './modules/catalog/service.js';
 import { ChangeLogService } from './modules/changelog/service.js';
@@ -24,15 +25,24 @@ export interface DomainDeps {
   jwtSecret: string;
 }
 
+/** How long a principal may be served from a node's cache without reading the user again. */
+const PRINCIPAL_TTL_MS = 5_000;
+
 export function createDomain({ knex, bus, logger, jwtSecret }: DomainDeps) {
   const writes = new WriteRunner(knex, bus, logger);
   const entities = createEntityServices(writes);
+  // Invalidated by every committed user and key change this node hears; bypassed while it hears none.
+  const principals = new PrincipalCache<Principal>({
+    ttlMs: PRINCIPAL_TTL_MS, maxEntries: 10_000, listening: () => bus.isListening?.() ?? true,
+  });
+  bus.subscribe((events) => principals.onEvents(events));
+  bus.onResume?.(() => principals.clear());
   return {
     knex,
     bus,
     writes,
     entities,
-    auth: new AuthService(knex, writes, new TokenSigner(jwtSecret)),
+    auth: new AuthService(knex, writes, new TokenSigner(jwtSecret), principals),
     users: new UserService(writes),
     apiKeys: new ApiKeyService(writes),
     incidents: new IncidentService(writes, entities),

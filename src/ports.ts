@@ -29,9 +29,11 @@ const LAYOUTS: Record<string, RecordLayout> = Object.fromEntries(
 );
 
 /** Unauthorized (401) as null; anything else (the database is away) is thrown. */
-async function principalOrNull(domain: Domain, token: string | undefined): Promise<{ tenantId: string; actor: Actor } | null> {
+async function principalOrNull(
+  domain: Domain, token: string | undefined, opts: { fresh?: boolean } = {},
+): Promise<{ tenantId: string; actor: Actor } | null> {
   try {
-    const { tenantId, actor } = await domain.auth.authenticate(token);
+    const { tenantId, actor } = await domain.auth.authenticate(token, opts);
     return { tenantId, actor };
   } catch (err) {
     if (err instanceof AppError && err.status === 401) return null;
@@ -51,7 +53,7 @@ export function coeditingPorts(domain: Domain): CoeditingPorts {
     return { kind: KINDS[type], service: domain.entities[type] };
   };
   return {
-    authenticate: (token) => principalOrNull(domain, token),
+    authenticate: (token, opts) => principalOrNull(domain, token, opts),
     layoutOf: (type) => (Object.hasOwn(LAYOUTS, type) ? LAYOUTS[type] : null),
     recordExists: ({ tenantId, actor }, type, id) => recordExists({ tenantId, actor, db }, type, id),
     canWrite: ({ tenantId, actor }, type, id) => canWrite({ tenantId, actor, db }, type, id),
@@ -74,9 +76,9 @@ export function coeditingPorts(domain: Domain): CoeditingPorts {
 export function liveEventPorts(domain: Domain): Pick<LiveEventsOptions, 'authenticate' | 'changeLog' | 'visibility' | 'bus'> {
   const db = domain.knex;
   return {
-    async authenticate(token) {
+    async authenticate(token, opts) {
       // Looked up at call time: tests hold a handshake by wrapping domain.auth.authenticate.
-      const principal = await principalOrNull(domain, token);
+      const principal = await principalOrNull(domain, token, opts);
       if (!principal) return null;
       const { tenantId, actor } = principal;
       return { tenantId, actor: { type: actor.type, id: actor.id, userId: actor.userId }, admin: readsAdminOnly(actor) };

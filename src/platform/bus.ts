@@ -37,6 +37,10 @@ export interface EventBus {
   publish(events: ChangeEvent[]): Promise<void>;
   subscribe(listener: ChangeListener): () => void;
   close(): Promise<void>;
+  /** Whether committed changes reach this node's listeners now (absent: always, as in one process). */
+  isListening?(): boolean;
+  /** Called when listening resumes after an outage: what was published meanwhile was lost. */
+  onResume?(listener: () => void): () => void;
 }
 
 /** One process, one node: the embedded default and the tests of the write path. */

@@ -131,6 +131,11 @@ export class RedisEventBus implements EventBus {
     return () => this.resumeListeners.delete(listener);
   }
 
+  /** The subscriber is connected (ioredis re-subscribes on every reconnect). */
+  isListening(): boolean {
+    return this.sub.status === 'ready';
+  }
+
   isReachable(timeoutMs = 1_000): Promise<boolean> {
     return pingRedis(this.pub, timeoutMs);
   }

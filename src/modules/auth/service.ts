@@ -13,7 +13,8 @@ import { Tenant } from '../tenants/model.js';
 import { User, presentUser } from '../users/model.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { loginInput, signupInput } from './schemas.js';
-import { TOKEN_TTL_SECONDS, type TokenSigner } from './tokens.js';
+import type { PrincipalCache } from './principal-cache.js';
+import { TOKEN_TTL_SECONDS, type TokenClaims, type TokenSigner } from './tokens.js';
 
 export interface Principal {
   tenantId: string;
@@ -29,6 +30,8 @@ export class AuthService {
     private readonly knex: Knex,
     private readonly writes: WriteRunner,
     private readonly tokens: TokenSigner,
+    /** Recently seen tokens' principals (this node); without one every request reads the user. */
+    private readonly cache?: PrincipalCache<Principal>,
   ) {}
 
   async signup(input: unknown, meta: { requestId?: string; ip?: string; origin?: ChangeOrigin } = {}) {
@@ -71,17 +74,25 @@ export class AuthService {
     };
   }
 
-  /** The principal behind a bearer token, or an Unauthorized error. */
-  async authenticate(token: string | undefined): Promise<Principal> {
+  /**
+   * The principal behind a bearer token, or an Unauthorized error. A login token's signature and
+   * expiry are checked every time; the user (or key) behind it comes from the principal cache
+   * unless `fresh` (re-checks of open connections always read the database).
+   */
+  async authenticate(token: string | undefined, opts: { fresh?: boolean } = {}): Promise<Principal> {
     if (!token) throw Unauthorized('A bearer token is required.');
-    const principal = looksLikeApiKey(token) ? await this.fromApiKey(token) : await this.fromLoginToken(token);
+    const isKey = looksLikeApiKey(token);
+    const claims = isKey ? null : this.tokens.verify(token);
+    if (!isKey && !claims) throw Unauthorized('The token is invalid, expired or revoked.');
+    const cached = opts.fresh ? undefined : this.cache?.get(token);
+    if (cached) return cached;
+    const principal = isKey ? await this.fromApiKey(token) : await this.fromLoginToken(claims!);
     if (!principal) throw Unauthorized('The token is invalid, expired or revoked.');
+    this.cache?.set(token, principal);
     return principal;
   }
 
-  private async fromLoginToken(token: string): Promise<Principal | null> {
-    const claims = this.tokens.verify(token);
-    if (!claims) return null;
+  private async fromLoginToken(claims: TokenClaims): Promise<Principal | null> {
     const user = await this.activeUser(claims.tid, claims.sub);
     return user ? { tenantId: claims.tid, actor: userActor(user), user } : null;
   }

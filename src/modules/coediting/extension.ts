@@ -52,7 +52,7 @@ export function createCoeditingExtension({ ports, logger, options = {} }: Coedit
       const { token, tenantId, type, entityId, writable } = c.context;
       try {
         let authenticated = principals.get(token);
-        if (!authenticated) principals.set(token, (authenticated = ports.authenticate(token)));
+        if (!authenticated) principals.set(token, (authenticated = ports.authenticate(token, { fresh: true })));
         const principal = await authenticated;
         if (!principal || principal.tenantId !== tenantId) {
           c.close(CLOSE_UNAUTHENTICATED, 'access revoked');

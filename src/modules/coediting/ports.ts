@@ -36,8 +36,11 @@ export type AccessChange =
   | { kind: 'recheck'; tenantId: string; userId?: string; entityType?: string; entityId?: string };
 
 export interface CoeditingPorts {
-  /** The principal behind a bearer token, or null when it does not sign in (bad, expired, revoked). Throws when it cannot tell. */
-  authenticate(token: string | undefined): Promise<Asker | null>;
+  /**
+   * The principal behind a bearer token, or null when it does not sign in (bad, expired, revoked).
+   * Throws when it cannot tell. `fresh`: not from a cache (the periodic re-check).
+   */
+  authenticate(token: string | undefined, opts?: { fresh?: boolean }): Promise<Asker | null>;
   /** The layout of a co-edited record type, or null when records of the type are not co-edited. */
   layoutOf(type: string): RecordLayout | null;
   /** Whether a live record of the type exists in the asker's tenant. */

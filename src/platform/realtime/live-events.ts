@@ -28,8 +28,11 @@ export interface LiveChangeLog extends ChangeLogSource {
 
 export interface LiveEventsOptions {
   server: http.Server;
-  /** The principal behind a token; null when it does not sign in (bad, expired, revoked). Throws when it cannot tell. */
-  authenticate(token: string | undefined): Promise<LivePrincipal | null>;
+  /**
+   * The principal behind a token; null when it does not sign in (bad, expired, revoked). Throws
+   * when it cannot tell. `fresh`: not from a cache (re-checks).
+   */
+  authenticate(token: string | undefined, opts?: { fresh?: boolean }): Promise<LivePrincipal | null>;
   changeLog: LiveChangeLog;
   /** Committed events of every node (in-process, or Redis in cluster mode). */
   bus: EventBus;
@@ -186,7 +189,7 @@ export class LiveEvents {
     const auth = (member.socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token = typeof auth.token === 'string' ? auth.token : bearerToken(member.socket.handshake.headers.authorization);
     try {
-      if (!(await this.opts.authenticate(token))) this.revoke(member, 'token_revoked');
+      if (!(await this.opts.authenticate(token, { fresh: true }))) this.revoke(member, 'token_revoked');
     } catch {
       // A database hiccup: the stream still watches for revocations.
     }

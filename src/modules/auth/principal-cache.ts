@@ -1,0 +1,74 @@
+// The principals behind recently seen bearer tokens, per node, so an authenticated request costs
+// no query. An entry lives a few seconds at most, and goes at once when a committed change of its
+// user or API key reaches this node (the bus); while this node is not hearing the bus, nothing is
+// served from it, and when it hears it again (events may have been lost) it starts empty.
+import type { ChangeEvent } from '../../platform/bus.js';
+import type { Actor } from '../../platform/context.js';
+
+export interface CachedPrincipal {
+  tenantId: string;
+  actor: Actor;
+}
+
+export interface PrincipalCacheOptions {
+  /** How long an entry may be served without a fresh check (ms). */
+  ttlMs: number;
+  maxEntries: number;
+  /** Whether this node hears committed changes now (the bus is connected). */
+  listening(): boolean;
+}
+
+interface Entry<P> {
+  principal: P;
+  expiresAt: number;
+}
+
+export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
+  private readonly entries = new Map<string, Entry<P>>();
+
+  constructor(private readonly opts: PrincipalCacheOptions) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(token: string, now = Date.now()): P | undefined {
+    if (!this.opts.listening()) {
+      this.entries.clear();
+      return undefined;
+    }
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return entry.principal;
+  }
+
+  set(token: string, principal: P, now = Date.now()): void {
+    if (!this.opts.listening()) return;
+    this.entries.delete(token);
+    // The oldest entry makes room (a Map iterates in insertion order).
+    if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(token, { principal, expiresAt: now + this.opts.ttlMs });
+  }
+
+  /** Committed changes: any change of a user or an API key drops the entries that stand for it. */
+  onEvents(events: readonly ChangeEvent[]): void {
+    for (const event of events) {
+      if (!event.entity_id || (event.entity_type !== 'users' && event.entity_type !== 'api_keys')) continue;
+      for (const [token, { principal }] of this.entries) {
+        const { actor } = principal;
+        const hit = event.entity_type === 'users'
+          ? actor.userId === event.entity_id
+          : actor.type === 'api_key' && actor.id === event.entity_id;
+        if (hit && principal.tenantId === event.tenant_id) this.entries.delete(token);
+      }
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
