@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import {
-  ACTOR_NAMES, assertRefused, assertWritten, castOf, countOf, rowOf, uniq, type Actor, type ActorName, type Cast,
+  ACTOR_NAMES, CATALOG, assertRefused, assertWritten, castOf, countOf, rowOf, uniq, type Actor, type ActorName, type Cast,
 } from './support/pins.js';
 import type { ApiResponse, TestApp } from './support/server.js';
 
@@ -41,15 +41,6 @@ interface KindSpec {
   grantRoute: boolean;
 }
 
-const CATALOG: Record<string, () => Record<string, unknown>> = {
-  teams: () => ({ name: `team-${uniq()}` }),
-  people: () => ({ name: `person-${uniq()}`, email: `p-${uniq()}@example.com` }),
-  products: () => ({ name: `product-${uniq()}` }),
-  services: () => ({ name: `service-${uniq()}`, type: 'api' }),
-  components: () => ({ name: `component-${uniq()}`, type: 'library' }),
-  resources: () => ({ name: `resource-${uniq()}`, type: 'ec2' }),
-  repositories: () => ({ name: `repo-${uniq()}`, provider: 'github' }),
-};
 
 const KIND_SPECS: Record<string, KindSpec> = {
   ...Object.fromEntries(Object.entries(CATALOG).map(([path, create]) => [path, {

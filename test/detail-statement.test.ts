@@ -8,7 +8,7 @@ import { detailStatement } from '../src/modules/catalog/detail.js';
 import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
 import { created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
-import { isPrincipalRead } from './support/sql.js';
+import { counted, isPrincipalRead } from './support/sql.js';
 
 const KEYWORDS = new Set(['join', 'where', 'on', 'and', 'order', 'left', 'inner', 'limit', 'group']);
 
@@ -75,15 +75,7 @@ describe('catalog detail view: one statement, every table scoped', function () {
       components: component.id, resources: resource.id, repositories: repo.id,
     };
     for (const type of CATALOG_TYPES) {
-      const statements: string[] = [];
-      const onQuery = (q: { sql: string }) => statements.push(q.sql);
-      app.db.knex.on('query', onQuery);
-      let res;
-      try {
-        res = await c.get(`/api/v1/${type}/${ids[type]}`);
-      } finally {
-        app.db.knex.off('query', onQuery);
-      }
+      const { result: res, statements } = await counted(app.db.knex, () => c.get(`/api/v1/${type}/${ids[type]}`));
       expectStatus(res, 200);
       assert.equal(res.body.data.id, ids[type]);
       // The token's principal may come from the node's cache (then there is no users read at all).

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
 import { created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
-import { assertRefused, rowOf, uniq } from './support/pins.js';
+import { CATALOG, assertRefused, rowOf, uniq } from './support/pins.js';
 import type { ApiResponse, TestApp } from './support/server.js';
 
 interface Target {
@@ -45,15 +45,6 @@ describe('If-Match on every versioned route, and ETags', function () {
     return res.body.data;
   }
 
-  const CATALOG: Record<string, () => Record<string, unknown>> = {
-    teams: () => ({ name: `team-${uniq()}` }),
-    people: () => ({ name: `person-${uniq()}`, email: `p-${uniq()}@example.com` }),
-    products: () => ({ name: `product-${uniq()}` }),
-    services: () => ({ name: `service-${uniq()}`, type: 'api' }),
-    components: () => ({ name: `component-${uniq()}`, type: 'library' }),
-    resources: () => ({ name: `resource-${uniq()}`, type: 'ec2' }),
-    repositories: () => ({ name: `repo-${uniq()}`, provider: 'github' }),
-  };
   const scorecard = () => ({
     name: `card-${uniq()}`, entity_types: ['services'], criteria: [{ name: 't', check_type: 'has_field', check_config: { field: 'team_id' } }],
   });

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
-import { isPrincipalRead } from './support/sql.js';
+import { counted, isPrincipalRead } from './support/sql.js';
 
-describe('catalog writes: statements per request', function () {
+describe('catalog writes and authentication: statements per request', function () {
   this.timeout(60_000);
   let app: TestApp;
   let admin: Tenant;
@@ -20,19 +20,10 @@ describe('catalog writes: statements per request', function () {
     await app?.close();
   });
 
-  async function counted<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
-    const statements: string[] = [];
-    const onQuery = (q: { sql: string }) => statements.push(q.sql);
-    app.db.knex.on('query', onQuery);
-    try {
-      return { result: await work(), statements };
-    } finally {
-      app.db.knex.off('query', onQuery);
-    }
-  }
+  const count = <T>(work: () => Promise<T>) => counted(app.db.knex, work);
 
   it('creates a service in authentication + BEGIN, INSERT, the log, COMMIT', async () => {
-    const { result, statements } = await counted(() => admin.client.post('/api/v1/services', { name: 'counted-post', type: 'api' }));
+    const { result, statements } = await count(() => admin.client.post('/api/v1/services', { name: 'counted-post', type: 'api' }));
     expectStatus(result, 201);
     assert.deepEqual(result.body.data.component_ids, []);
     assert.deepEqual(result.body.data.assignments, []);
@@ -43,7 +34,7 @@ describe('catalog writes: statements per request', function () {
   it('patches a service in authentication + BEGIN, the locked read with its lists, UPDATE, the log, COMMIT', async () => {
     const component = await created(admin.client, '/api/v1/components', { name: 'counted-lib', type: 'library' });
     const svc = await created(admin.client, '/api/v1/services', { name: 'counted-patch', type: 'api', component_ids: [component.id] });
-    const { result, statements } = await counted(() =>
+    const { result, statements } = await count(() =>
       admin.client.patch(`/api/v1/services/${svc.id}`, { description: 'cheaper' }, { 'if-match': `"${svc.row_version}"` }));
     expectStatus(result, 200);
     assert.equal(result.body.data.description, 'cheaper');
@@ -54,54 +45,35 @@ describe('catalog writes: statements per request', function () {
     const read = await admin.client.get(`/api/v1/services/${svc.id}`);
     assert.deepEqual(read.body.data.component_ids, [component.id]);
   });
-});
 
-describe('authentication: the principal cache', function () {
-  this.timeout(60_000);
-  let app: TestApp;
-  let admin: Tenant;
-
-  before(async () => {
-    app = await startHttpApp();
-    admin = await signupTenant(app);
-  });
-  after(async () => {
-    await app?.close();
-  });
-
-  async function principalReads(token: string): Promise<{ status: number; reads: number }> {
-    const statements: string[] = [];
-    const onQuery = (q: { sql: string }) => statements.push(q.sql);
-    app.db.knex.on('query', onQuery);
-    try {
-      const res = await app.client(token).get('/api/v1/me');
-      return { status: res.status, reads: statements.filter(isPrincipalRead).length };
-    } finally {
-      app.db.knex.off('query', onQuery);
+  describe('authentication: the principal cache', () => {
+    async function principalReads(token: string): Promise<{ status: number; reads: number }> {
+      const { result, statements } = await count(() => app.client(token).get('/api/v1/me'));
+      return { status: result.status, reads: statements.filter(isPrincipalRead).length };
     }
-  }
 
-  it('serves a repeated token without reading the user, and reads it again after the user changes', async () => {
-    await principalReads(admin.token); // warms the cache
-    assert.deepEqual(await principalReads(admin.token), { status: 200, reads: 0 });
-    expectStatus(await admin.client.patch(`/api/v1/users/${admin.userId}`, { display_name: 'Renamed' }), 200);
-    assert.deepEqual(await principalReads(admin.token), { status: 200, reads: 1 }, 'the change dropped the entry');
-  });
+    it('serves a repeated token without reading the user, and reads it again after the user changes', async () => {
+      await principalReads(admin.token); // warms the cache
+      assert.deepEqual(await principalReads(admin.token), { status: 200, reads: 0 });
+      expectStatus(await admin.client.patch(`/api/v1/users/${admin.userId}`, { display_name: 'Renamed' }), 200);
+      assert.deepEqual(await principalReads(admin.token), { status: 200, reads: 1 }, 'the change dropped the entry');
+    });
 
-  it('keeps revocation immediate: a revoked key and a deactivated user are refused on the next request', async () => {
-    const key = (await admin.client.post('/api/v1/api-keys', { name: 'cached', scope: 'read' })).body.data;
-    assert.equal((await principalReads(key.key)).status, 200);
-    assert.equal((await principalReads(key.key)).status, 200); // now from the cache
-    expectStatus(await admin.client.delete(`/api/v1/api-keys/${key.id}`), 204);
-    assert.equal((await principalReads(key.key)).status, 401);
+    it('keeps revocation immediate: a revoked key and a deactivated user are refused on the next request', async () => {
+      const key = (await admin.client.post('/api/v1/api-keys', { name: 'cached', scope: 'read' })).body.data;
+      assert.equal((await principalReads(key.key)).status, 200);
+      assert.equal((await principalReads(key.key)).status, 200); // now from the cache
+      expectStatus(await admin.client.delete(`/api/v1/api-keys/${key.id}`), 204);
+      assert.equal((await principalReads(key.key)).status, 401);
 
-    const user = await admin.client.post('/api/v1/users', { email: 'cached-user@example.com', display_name: 'C', role: 'viewer', password: 'long enough password' });
-    expectStatus(user, 201);
-    const login = await app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: 'cached-user@example.com', password: 'long enough password' });
-    const token = login.body.data.access_token as string;
-    assert.equal((await principalReads(token)).status, 200);
-    assert.equal((await principalReads(token)).status, 200);
-    expectStatus(await admin.client.patch(`/api/v1/users/${user.body.data.id}`, { is_active: false }), 200);
-    assert.equal((await principalReads(token)).status, 401);
+      const user = await admin.client.post('/api/v1/users', { email: 'cached-user@example.com', display_name: 'C', role: 'viewer', password: 'long enough password' });
+      expectStatus(user, 201);
+      const login = await app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: 'cached-user@example.com', password: 'long enough password' });
+      const token = login.body.data.access_token as string;
+      assert.equal((await principalReads(token)).status, 200);
+      assert.equal((await principalReads(token)).status, 200);
+      expectStatus(await admin.client.patch(`/api/v1/users/${user.body.data.id}`, { is_active: false }), 200);
+      assert.equal((await principalReads(token)).status, 401);
+    });
   });
 });

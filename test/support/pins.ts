@@ -8,6 +8,17 @@ import type { ApiClient, ApiResponse, TestApp } from './server.js';
 
 export const uniq = () => randomUUID().slice(0, 8);
 
+/** A fresh, valid create body for each catalog collection. */
+export const CATALOG: Record<string, () => Record<string, unknown>> = {
+  teams: () => ({ name: `team-${uniq()}` }),
+  people: () => ({ name: `person-${uniq()}`, email: `p-${uniq()}@example.com` }),
+  products: () => ({ name: `product-${uniq()}` }),
+  services: () => ({ name: `service-${uniq()}`, type: 'api' }),
+  components: () => ({ name: `component-${uniq()}`, type: 'library' }),
+  resources: () => ({ name: `resource-${uniq()}`, type: 'ec2' }),
+  repositories: () => ({ name: `repo-${uniq()}`, provider: 'github' }),
+};
+
 export type ActorName =
   | 'admin' | 'editor' | 'incident_commander' | 'viewer' | 'viewer_edit_grant' | 'viewer_everyone_grant'
   | 'ro_admin_key' | 'rw_editor_key' | 'rw_admin_key';

@@ -3,7 +3,7 @@
 import type { ServiceContext } from '../../platform/context.js';
 import { NotFound, UnprocessableEntity } from '../../platform/errors.js';
 import { RecordTable, diff, parseInput, present as presentRow, type WriteOptions } from '../../platform/records.js';
-import { scoped } from '../../platform/tenancy.js';
+import { liveRowOf, scoped, scopedRaw } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize, authorizeWriter, type Action } from '../access/policy.js';
 import { recordExists } from '../permissions/service.js';
@@ -26,8 +26,16 @@ export interface CommentData {
 }
 
 const comments = new RecordTable<Comment>(Comment, 'comment', false);
-/** Replies are at most this deep (a thread deleted with its comment is walked level by level). */
+/** Replies are followed at most this deep when a comment is deleted with its thread. */
 const MAX_THREAD_DEPTH = 1000;
+const THREAD_SQL = `
+WITH RECURSIVE thread(id, depth) AS (
+  SELECT c.id, 0 FROM comments c WHERE c.id = :id AND ${liveRowOf('c')}
+  UNION
+  SELECT c.id, t.depth + 1 FROM comments c JOIN thread t ON c.parent_id = t.id
+   WHERE ${liveRowOf('c')} AND t.depth < ${MAX_THREAD_DEPTH}
+)
+SELECT DISTINCT id FROM thread`;
 
 const present = (row: Comment): CommentData => presentRow<CommentData>(row);
 
@@ -179,16 +187,10 @@ export class CommentService {
     return current;
   }
 
-  /** The live comment and every live reply beneath it, level by level (scoped queries, bounded depth). */
+  /** The comment and every live reply beneath it, in one recursive statement (bounded depth). */
   private async threadOf(w: WriteScope, id: string): Promise<string[]> {
-    const ids = [id];
-    let frontier = [id];
-    for (let depth = 0; frontier.length && depth < MAX_THREAD_DEPTH; depth++) {
-      const replies = await scoped(Comment, w).whereIn('parent_id', frontier).select('id');
-      frontier = replies.map((r) => r.id).filter((r) => !ids.includes(r));
-      ids.push(...frontier);
-    }
-    return ids;
+    const { rows } = (await scopedRaw(w, THREAD_SQL, { id })) as { rows: { id: string }[] };
+    return rows.map((r) => r.id);
   }
 
   private async requireRecord(ctx: ServiceContext, entityType: string, entityId: string): Promise<void> {
