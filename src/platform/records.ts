@@ -37,10 +37,18 @@ export function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-/** A row as it leaves a service: plain JSON, without tenant_id or the list's sort key. */
+/**
+ * A row as it leaves a service (a model instance or a driver row): its columns with dates as ISO
+ * strings, without tenant_id, unset fields or helper columns (`__sort_key` and the like). One
+ * pass over the columns, no JSON round trip.
+ */
 export function present<T = Record<string, unknown>>(row: object): T {
-  const { tenant_id: _t, __sort_key: _k, ...rest } = plain(row) as Record<string, unknown>;
-  return rest as T;
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (value === undefined || key === 'tenant_id' || key.startsWith('__')) continue;
+    data[key] = value instanceof Date ? value.toISOString() : value;
+  }
+  return data as T;
 }
 
 /** {field: {old, new}} for every field whose value differs (bookkeeping columns aside). */

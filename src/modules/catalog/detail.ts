@@ -8,6 +8,7 @@ import type { Model, Relation } from 'objection';
 import type { ServiceContext } from '../../platform/context.js';
 import { NotFound } from '../../platform/errors.js';
 import { uuid } from '../../platform/schema-kit.js';
+import { present } from '../../platform/records.js';
 import { liveRowOf, scopedRaw, tenantRowOf } from '../../platform/tenancy.js';
 import { AFFECTABLE_TYPES } from '../incidents/model.js';
 import { scoreOn, type ScorableCard } from '../scorecards/scoring.js';
@@ -180,16 +181,6 @@ export function detailStatement(type: CatalogType, withRecordViews = true): Stat
   return statement;
 }
 
-/** A row from the driver as REST shows it: dates as ISO strings, no tenant_id. */
-function toData(row: Record<string, unknown>): Record<string, unknown> {
-  const data: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) {
-    if (key === 'tenant_id' || key.startsWith('__')) continue;
-    data[key] = value instanceof Date ? value.toISOString() : value;
-  }
-  return data;
-}
-
 /**
  * GET /<kind>/:id: one statement. `withRecordViews` adds what only the catalog's own detail route
  * shows (incidents and scorecard results, on the kinds that have them).
@@ -201,7 +192,7 @@ export async function readDetail(ctx: ServiceContext, type: CatalogType, id: str
   const { rows } = (await scopedRaw(ctx, statement.sql, { id })) as { rows: Record<string, unknown>[] };
   const row = rows[0];
   if (!row) throw NotFound(`No ${kind.label} with id ${id}.`);
-  const data = toData(row);
+  const data = present<Record<string, unknown>>(row);
   for (const [graph, field] of statement.idLists) data[field] = (data[graph] as { id: string }[]).map((x) => x.id);
   if (!statement.withRecordViews) return data as EntityData;
   const active = row.__active_incident === true;

@@ -92,7 +92,7 @@ export class EntityService {
     return this.writes.run(ctx, async (w) => {
       const { current, before } = await this.lock(w, id, opts);
       const { columns, lists, assignments } = this.split(parsed);
-      this.validateRow({ ...plain(current), ...columns });
+      this.validateRow({ ...before, ...columns });
       const ordered = await this.checkReferences(w, columns, lists, assignments, id);
       if (this.isNoop(before, columns, lists, assignments)) return before; // no version bump, no event
       const row = await this.table.patch(w, current, columns);
