@@ -442,6 +442,16 @@ describe('HTTP bad input', () => {
       }
     });
 
+    it('stops accepting a token at its expiry, also when this node accepted it a moment before', async () => {
+      // The principal cache keeps a principal for seconds; an entry must never outlive its token.
+      const exp = Math.floor(Date.now() / 1000) + 2;
+      const shortLived = jwt.sign({ sub: admin.userId, tid: admin.tenantId, exp }, TEST_JWT_SECRET, { algorithm: 'HS256' });
+      expectStatus(await app.client(shortLived).get(url), 200);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
+      assertProblem(await app.client(shortLived).get(url), 401);
+      await refusedWrite(() => app.client(shortLived).post(url, { name: `late-${uniq()}`, type: 'api' }), 401);
+    });
+
     it('refuses a revoked API key with 401 on reads and writes', async () => {
       const k = await created(admin.client, '/api/v1/api-keys', { name: `revoked-${uniq()}`, scope: 'read_write' });
       expectStatus(await app.client(k.key).get(url), 200);

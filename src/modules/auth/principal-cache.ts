@@ -46,12 +46,13 @@ export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
     return entry.principal;
   }
 
-  set(token: string, principal: P, now = Date.now()): void {
+  /** `notAfter` (ms since the epoch): the entry never outlives it (a login token's own expiry). */
+  set(token: string, principal: P, now = Date.now(), notAfter = Infinity): void {
     if (!this.opts.listening()) return;
     this.entries.delete(token);
     // The oldest entry makes room (a Map iterates in insertion order).
     if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(token, { principal, expiresAt: now + this.opts.ttlMs });
+    this.entries.set(token, { principal, expiresAt: Math.min(now + this.opts.ttlMs, notAfter) });
   }
 
   /** Committed changes: any change of a user or an API key drops the entries that stand for it. */

@@ -75,20 +75,23 @@ export class AuthService {
   }
 
   /**
-   * The principal behind a bearer token, or an Unauthorized error. A login token's signature and
-   * expiry are checked every time; the user (or key) behind it comes from the principal cache
-   * unless `fresh` (re-checks of open connections always read the database).
+   * The principal behind a bearer token, or an Unauthorized error: from the principal cache when
+   * this node saw the same token in the last few seconds (the entry never outlives the token's
+   * expiry), else the token's signature and expiry are checked and its user (or key) is read.
+   * `fresh` (re-checks of open connections) always reads the database.
    */
   async authenticate(token: string | undefined, opts: { fresh?: boolean } = {}): Promise<Principal> {
     if (!token) throw Unauthorized('A bearer token is required.');
+    // A cached entry stands for this exact token, verified when it was cached, and never outlives
+    // the token's expiry: the signature need not be checked again.
+    const cached = opts.fresh ? undefined : this.cache?.get(token);
+    if (cached) return cached;
     const isKey = looksLikeApiKey(token);
     const claims = isKey ? null : this.tokens.verify(token);
     if (!isKey && !claims) throw Unauthorized('The token is invalid, expired or revoked.');
-    const cached = opts.fresh ? undefined : this.cache?.get(token);
-    if (cached) return cached;
     const principal = isKey ? await this.fromApiKey(token) : await this.fromLoginToken(claims!);
     if (!principal) throw Unauthorized('The token is invalid, expired or revoked.');
-    this.cache?.set(token, principal);
+    this.cache?.set(token, principal, Date.now(), claims?.expiresAt);
     return principal;
   }
 

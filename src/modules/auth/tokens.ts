@@ -1,5 +1,5 @@
-// Login tokens: HS256 JWTs carrying the user and tenant. The user row is re-read on every use,
-// so deactivation and role changes take effect at once.
+// Login tokens: HS256 JWTs carrying the user and tenant. The user behind one is re-read unless the
+// principal cache holds it (a few seconds, dropped at once when the user changes).
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,9 @@ import type { Config } from '../../platform/config.js';
 export const TOKEN_TTL_SECONDS = 12 * 60 * 60;
 
 export interface TokenClaims { sub: string; tid: string }
+
+/** Verified claims with the token's expiry (ms since the epoch). */
+export interface VerifiedClaims extends TokenClaims { expiresAt: number }
 
 export class TokenSigner {
   // A KeyObject once, rather than the string on every verify: jsonwebtoken otherwise first tries
@@ -24,11 +27,11 @@ export class TokenSigner {
   }
 
   /** The claims of a valid, unexpired token, or null. */
-  verify(token: string): TokenClaims | null {
+  verify(token: string): VerifiedClaims | null {
     try {
       const payload = jwt.verify(token, this.secret, { algorithms: ['HS256'] });
       if (typeof payload === 'object' && typeof payload.sub === 'string' && typeof payload.tid === 'string') {
-        return { sub: payload.sub, tid: payload.tid };
+        return { sub: payload.sub, tid: payload.tid, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity };
       }
     } catch {
       // expired, malformed or forged: all the same to the caller
