@@ -10,7 +10,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/platform/config.js';
-import { createKnex, isDatabaseReachable, migrationsDir, MigrationFolder } from '../src/platform/db.js';
+import type { Knex } from 'knex';
+import { createKnex, isDatabaseReachable, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
 import {
   findFreePort,
   isProcessAlive,
@@ -18,6 +19,7 @@ import {
   stopStalePostgres,
   type EmbeddedPostgres,
 } from '../src/platform/embedded-postgres.js';
+import { toAppError } from '../src/platform/errors.js';
 import { createLogger } from '../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { getRedis, requireRedis } from './support/redis.js';
@@ -208,6 +210,62 @@ describe('platform', () => {
         assert.match(warnings.join(''), /ECONNREFUSED/, 'knex warnings go to our logger');
       } finally {
         await nowhere.destroy();
+      }
+    });
+
+    it('runs named statements positionally, on the pool or inside a transaction, announcing each', async () => {
+      await db.knex.raw('create table named_rows (id int, at timestamptz)');
+      const seen: string[] = [];
+      const onQuery = (q: { sql: string }) => seen.push(q.sql);
+      db.knex.on('query', onQuery);
+      try {
+        // A name used twice is one parameter; a name that is no binding (to_char's MI) and casts stay as written.
+        const sql = `SELECT :a::int + :a::int AS twice, :b::text AS b, to_char(timestamptz '2026-12-01 10:20:30Z' AT TIME ZONE 'UTC', 'HH24:MI') AS hm`;
+        const { rows } = await runNamed(db.knex, sql, { a: 2, b: 'x' });
+        assert.deepEqual(rows, [{ twice: 4, b: 'x', hm: '10:20' }]);
+        assert.equal(seen.at(-1), `SELECT $1::int + $1::int AS twice, $2::text AS b, to_char(timestamptz '2026-12-01 10:20:30Z' AT TIME ZONE 'UTC', 'HH24:MI') AS hm`);
+        assert.deepEqual((await runNamed(db.knex, sql, { a: 5, b: 'y' })).rows, [{ twice: 10, b: 'y', hm: '10:20' }]);
+
+        const rolledBack = new Error('rolled back on purpose');
+        await assert.rejects(db.knex.transaction(async (trx) => {
+          await trx('named_rows').insert({ id: 1 });
+          const inside = await runNamed(trx, 'SELECT count(*) AS n FROM named_rows WHERE id = :id', { id: 1 });
+          assert.deepEqual(inside.rows, [{ n: 1 }], 'the transaction sees its own uncommitted row');
+          const outside = await runNamed(db.knex, 'SELECT count(*) AS n FROM named_rows WHERE id = :id', { id: 1 });
+          assert.deepEqual(outside.rows, [{ n: 0 }], 'the pool does not');
+          throw rolledBack;
+        }), (err) => err === rolledBack);
+        let ended: Knex.Transaction | undefined;
+        await db.knex.transaction(async (trx) => {
+          ended = trx;
+        });
+        await assert.rejects(runNamed(ended!, 'SELECT 1 AS one', {}), /already ended/);
+        assert.ok(seen.some((q) => q === 'SELECT count(*) AS n FROM named_rows WHERE id = $1'));
+      } finally {
+        db.knex.off('query', onQuery);
+      }
+    });
+
+    it('prepares named statements once per connection and survives a schema change under them', async () => {
+      const warnings: string[] = [];
+      const logger = createLogger('warn', {}, { stdout: () => {}, stderr: (l) => warnings.push(l) });
+      const one = createKnex(db.url, { poolMax: 1, logger }); // one connection: the second run reuses its prepared statement
+      try {
+        await one.raw('create table prepared_rows (id int)');
+        await one.raw('insert into prepared_rows values (1)');
+        const sql = 'SELECT * FROM prepared_rows WHERE id = :id';
+        assert.deepEqual((await runNamed(one, sql, { id: 1 })).rows, [{ id: 1 }]);
+        const { rows: prepared } = await one.raw<{ rows: { statement: string }[] }>('SELECT statement FROM pg_prepared_statements');
+        assert.deepEqual(prepared.map((p) => p.statement), ['SELECT * FROM prepared_rows WHERE id = $1']);
+        // A migration adds a column: the prepared statement's result type changed under it.
+        await one.raw("alter table prepared_rows add column label text default 'x'");
+        assert.deepEqual((await runNamed(one, sql, { id: 1 })).rows, [{ id: 1, label: 'x' }], 'outside a transaction it runs afresh');
+        await one.raw('alter table prepared_rows add column more int default 2');
+        await assert.rejects(one.transaction((trx) => runNamed(trx, sql, { id: 1 })), (err: unknown) => toAppError(err)?.status === 503);
+        assert.deepEqual((await runNamed(one, sql, { id: 1 })).rows, [{ id: 1, label: 'x', more: 2 }], 'a new connection prepares it again');
+        assert.match(warnings.join(''), /outlived a schema change/, 'the pool dropped the connection');
+      } finally {
+        await one.destroy();
       }
     });
 

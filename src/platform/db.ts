@@ -1,11 +1,13 @@
 // Knex and Objection wiring: one place that builds the connection pool, runs migrations and binds
 // the models, for the server, the CLIs and the tests alike.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { isStalePlan } from './errors.js';
 import type { Logger } from './logger.js';
 
 // int8 (bigint) comes back as a string by default; our int8 values are counts and sequence numbers,
@@ -106,4 +108,110 @@ export async function isDatabaseReachable(knex: Knex, timeoutMs = 2_000): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A statement with named parameters (`:id`, as knex.raw takes them) turned once into PostgreSQL's
+ * positional form (`$1`), so running it again builds nothing: see runNamed.
+ */
+interface PositionalStatement extends Statement {
+  /** The binding each `$n` takes, in order. */
+  names: string[];
+}
+
+/**
+ * A statement in PostgreSQL's positional form. With a `name`, each connection parses and plans it
+ * once (a prepared statement) and then only executes it: for the fixed statements of the hot paths.
+ */
+export interface Statement {
+  text: string;
+  name?: string;
+}
+
+/** A fixed statement's text with the name it is prepared under (the same on every node). */
+export function prepared(text: string): Statement {
+  return { text, name: `s_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` };
+}
+
+const positional = new Map<string, PositionalStatement>();
+// knex.raw's named-binding grammar: `:name` is a value, `:name:` an identifier (refused here), and
+// `::type` a cast. A name that is not among the bindings stays as written (to_char's `HH24:MI`).
+const NAMED = /\\?(:(\w+):(?=::)|:(\w+):(?!:)|:(\w+))/g;
+
+function toPositional(sql: string, names: string[]): PositionalStatement {
+  const order: string[] = [];
+  const text = sql.replace(NAMED, (match, whole: string, ident1?: string, ident2?: string, value?: string) => {
+    if (match !== whole) return whole; // an escaped colon
+    if (ident1 || ident2) {
+      if (names.includes((ident1 ?? ident2)!)) throw new Error(`identifier bindings are not supported (:${ident1 ?? ident2}:)`);
+      return match;
+    }
+    if (!names.includes(value!)) return match;
+    let index = order.indexOf(value!);
+    if (index < 0) index = order.push(value!) - 1;
+    return `$${index + 1}`;
+  });
+  return { ...prepared(text), names: order };
+}
+
+/**
+ * Runs a statement with named bindings the way knex.raw would, without rebuilding its text on
+ * every call: the positional text is built on first use (see runPositional).
+ */
+export function runNamed(db: Knex, sql: string, bindings: Record<string, unknown>): Promise<QueryRows> {
+  let statement = positional.get(sql);
+  if (!statement || statement.names.some((n) => !(n in bindings))) {
+    statement = toPositional(sql, Object.keys(bindings));
+    positional.set(sql, statement);
+  }
+  return runPositional(db, statement, statement.names.map((n) => bindings[n]));
+}
+
+export interface QueryRows { rows: Record<string, unknown>[] }
+
+type ConnectionClient = Knex.Client & {
+  acquireConnection(): Promise<pg.Client & { __knexUid?: string; __knexTxId?: string }>;
+  releaseConnection(connection: unknown): Promise<void>;
+};
+
+/**
+ * Runs a statement in PostgreSQL's positional form (`$1`) on the connection knex would use: one
+ * of the pool's, or the transaction's own when `db` is a transaction (whose client hands out its
+ * connection and releases nothing). Nothing is built per call; the statement still announces
+ * itself with knex's `query` event, where statement counters listen.
+ */
+export async function runPositional(db: Knex, statement: string | Statement, values: unknown[]): Promise<QueryRows> {
+  const { text, name } = typeof statement === 'string' ? { text: statement, name: undefined } : statement;
+  const trx = db as unknown as Partial<Knex.Transaction>;
+  if (trx.isTransaction && trx.isCompleted?.()) throw new Error('The transaction this statement joins has already ended.');
+  const client = db.client as ConnectionClient;
+  const connection = await client.acquireConnection();
+  try {
+    const { __knexUid, __knexTxId } = connection;
+    client.emit('query', { method: 'raw', sql: text, bindings: values, __knexUid, __knexTxId });
+    try {
+      return (await connection.query({ text, values, ...(name ? { name } : {}) })) as QueryRows;
+    } catch (err) {
+      if (!name || !isStalePlan(err)) throw err;
+      // A migration changed a table this prepared statement reads: the connection forgets it and,
+      // outside a transaction, runs it afresh; a transaction has failed and goes back to its caller.
+      await forget(connection as PgConnection, name, Boolean(trx.isTransaction));
+      if (trx.isTransaction) throw err;
+      return (await connection.query({ text, values, name })) as QueryRows;
+    }
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+type PgConnection = pg.Client & { connection: { parsedStatements: Record<string, string> }; __knex__disposed?: unknown };
+
+async function forget(connection: PgConnection, name: string, inTransaction: boolean): Promise<void> {
+  if (inTransaction) {
+    // The transaction is aborted, so nothing more can run on it: the pool drops the connection.
+    connection.__knex__disposed = 'a prepared statement outlived a schema change';
+    return;
+  }
+  await connection.query(`DEALLOCATE ${name}`);
+  delete connection.connection.parsedStatements[name];
 }

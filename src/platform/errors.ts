@@ -51,6 +51,12 @@ export function validationError(err: ZodError, prefix: (string | number)[] = [])
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 
+/** PostgreSQL's answer to a prepared statement whose result columns changed under it. */
+export function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  return e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '');
+}
+
 /** Map anything thrown below the HTTP layer to an AppError, or undefined if it is a genuine bug. */
 export function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
@@ -60,6 +66,10 @@ export function toAppError(err: unknown): AppError | undefined {
   const wrapped = err as { nativeError?: unknown };
   const e = (wrapped.nativeError ?? err) as { code?: string; constraint?: string; message?: string; name?: string };
   if (!e || typeof e !== 'object') return undefined;
+  if (isStalePlan(e)) {
+    // A write whose prepared statement met a schema change mid-deploy: its connection was dropped.
+    return ServiceUnavailable('The database schema changed under this request; retry it.');
+  }
   if (e.name === 'KnexTimeoutError' || (e.message ?? '').includes('Timeout acquiring a connection')) {
     return ServiceUnavailable('The database is not reachable right now.');
   }

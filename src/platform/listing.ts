@@ -2,9 +2,10 @@
 // row 100,000 as at row 1, with opaque cursors that carry the sort they were made for.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ServiceContext } from './context.js';
 import { BadRequest, validationError } from './errors.js';
-import { scoped } from './tenancy.js';
+import { dbOf, type ServiceContext } from './context.js';
+import { runPositional } from './db.js';
+import { scoped, withTenantParam } from './tenancy.js';
 import { PG_TIMESTAMP, uuid } from './schema-kit.js';
 import type { Model } from 'objection';
 
@@ -23,7 +24,7 @@ export interface Listable {
   hasTags: boolean;
 }
 
-type ListRow = Model & { id: string; __sort_key?: string };
+type ListRow = { id: string; __sort_key?: string };
 
 export interface ListQuery {
   limit: number;
@@ -146,15 +147,33 @@ export function buildListQueries(ctx: ServiceContext, kind: Listable, query: Lis
   return { page, count: base.clone(), carriedTotal, digest };
 }
 
+/**
+ * A page of rows as the driver gives them (no model instances), with its meta. `columns` are
+ * more SQL columns computed per row of the page, aliased `r` (a record's relation id lists), read
+ * in the page's own statement; `:tenant` in them is the context's tenant.
+ */
 export async function listPage<R extends ListRow>(
   ctx: ServiceContext,
   kind: Listable,
   query: ListQuery,
+  opts: { columns?: string } = {},
 ): Promise<{ rows: R[]; meta: PageMeta }> {
   const { page, count, carriedTotal, digest } = buildListQueries(ctx, kind, query);
+  const native = page.toKnexQuery().toSQL().toNative();
+  let text = native.sql;
+  const values = [...native.bindings];
+  if (opts.columns) {
+    values.push(ctx.tenantId);
+    const desc = query.sort.startsWith('-') ? ' DESC' : '';
+    const column = query.sort.replace(/^-/, '');
+    text = `WITH page AS (${text}) SELECT r.*, ${withTenantParam(opts.columns, `$${values.length}`)}
+      FROM page r ORDER BY r."${column}"${desc}, r.id${desc}`;
+  }
   // Exact on the first page; later pages carry it in the cursor (counting a 100K-row tenant on
   // every page cost more than the page itself).
-  const [rows, total] = (await Promise.all([page, carriedTotal ?? count.resultSize()])) as [R[], number];
+  const [{ rows }, total] = await Promise.all([runPositional(dbOf(ctx), text, values), carriedTotal ?? count.resultSize()]) as [
+    { rows: R[] }, number,
+  ];
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const last = pageRows[pageRows.length - 1];

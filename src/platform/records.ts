@@ -4,6 +4,7 @@
 // Services keep only what differs per kind: their columns, relations and rules.
 import type { z } from 'zod';
 import type { ServiceContext } from './context.js';
+import { prepared, runPositional, type Statement } from './db.js';
 import { NotFound, PreconditionFailed, validationError } from './errors.js';
 import { uuid } from './schema-kit.js';
 import type { Model } from 'objection';
@@ -73,7 +74,12 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
 }
 
 /** The rows of one record kind: a tenant-scoped, versioned table. */
+const COLUMN = /^[a-z_][a-z0-9_]*$/;
+
 export class RecordTable<M extends VersionedRow> {
+  /** UPDATE statements by the columns they set. */
+  private readonly updates = new Map<string, Statement>();
+
   constructor(
     readonly model: RowModel,
     /** Singular, for messages: 'service', 'incident'. */
@@ -127,15 +133,33 @@ export class RecordTable<M extends VersionedRow> {
     }
   }
 
-  /** Writes `columns` and bumps the version (and who and when) of a row this write locked; returns the row as written. */
+  /**
+   * Writes `columns` and bumps the version (and who and when) of a row this write locked; returns
+   * the row as written (the driver's row). One UPDATE … RETURNING, its text built once per set
+   * of columns; the row is this tenant's by the WHERE clause as well as by the lock.
+   */
   async patch(w: WriteScope, current: Pick<M, 'id' | 'row_version'>, columns: Record<string, unknown> = {}): Promise<M> {
-    const row = await scoped(this.model, w, { includeDeleted: true }).findById(current.id).patch({
+    const set: Record<string, unknown> = {
       ...columns,
       row_version: current.row_version + 1,
       updated_at: new Date(),
       ...(this.tracksEditor ? { updated_by: w.actor.userId } : {}),
-    } as never).returning('*');
-    return row as unknown as M;
+    };
+    const names = Object.keys(set).filter((k) => set[k] !== undefined);
+    const key = names.join(',');
+    let statement = this.updates.get(key);
+    if (!statement) {
+      if (!names.every((n) => COLUMN.test(n))) throw new Error(`not a column name: ${key}`);
+      const assignments = names.map((n, i) => `"${n}" = $${i + 1}`).join(', ');
+      statement = prepared(`UPDATE "${this.model.tableName}" SET ${assignments} WHERE id = $${names.length + 1} AND tenant_id = $${names.length + 2} RETURNING *`);
+      this.updates.set(key, statement);
+    }
+    const json = (this.model as { jsonAttributes?: string[] }).jsonAttributes ?? [];
+    // JSON columns go as JSON text (the driver would send an array as a PostgreSQL array).
+    const values = names.map((n) => (json.includes(n) && set[n] !== null ? JSON.stringify(set[n]) : set[n]));
+    const { rows } = await runPositional(w.trx, statement, [...values, current.id, w.tenantId]);
+    if (!rows[0]) throw this.notFound(current.id);
+    return rows[0] as unknown as M;
   }
 
   /** Soft delete of several rows this write locked (a comment with its replies); returns them as written. */

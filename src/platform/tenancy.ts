@@ -3,6 +3,7 @@
 // soft-deleted rows) to every query it builds, including relation fetches.
 import { Model, QueryBuilder, type ModelClass, type QueryContext, type Transaction } from 'objection';
 import { dbOf, type ServiceContext } from './context.js';
+import { runNamed } from './db.js';
 
 export interface TenantQueryContext {
   tenantId?: string;
@@ -96,8 +97,10 @@ export async function replaceLinks(
  * `liveRowOf(alias)` (or `tenantRowOf(alias)` where deleted rows count).
  */
 export function scopedRaw(ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>, sql: string, bindings: Record<string, unknown> = {}) {
-  return dbOf(ctx).raw(sql, { ...bindings, tenant: ctx.tenantId } as Record<string, string>);
+  return runNamed(dbOf(ctx), sql, { ...bindings, tenant: ctx.tenantId });
 }
 
 export const tenantRowOf = (alias: string) => `${alias}.tenant_id = :tenant`;
+/** SQL written with tenantRowOf/liveRowOf, with the tenant as the positional parameter `param` (`$3`). */
+export const withTenantParam = (sql: string, param: string) => sql.split(':tenant').join(param);
 export const liveRowOf = (alias: string) => `${tenantRowOf(alias)} AND ${alias}.deleted_at IS NULL`;

@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import type { ChangeEvent, EventBus } from './bus.js';
 import type { ServiceContext } from './context.js';
+import { runNamed } from './db.js';
 import { toAppError } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -25,21 +26,21 @@ const AUDIT_ACTION: Record<ChangeAction, string> = {
  */
 const APPEND_LOG_SQL = `
 WITH counter AS (
-  INSERT INTO tenant_event_counters AS t (tenant_id, last_seq) VALUES (?, ?)
-  ON CONFLICT (tenant_id) DO UPDATE SET last_seq = t.last_seq + ?
+  INSERT INTO tenant_event_counters AS t (tenant_id, last_seq) VALUES (:tenant, :n)
+  ON CONFLICT (tenant_id) DO UPDATE SET last_seq = t.last_seq + :n
   RETURNING last_seq
 ), log AS (
-  SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb)) AS x(
+  SELECT * FROM jsonb_to_recordset(CAST(:log AS jsonb)) AS x(
     i int, action text, audit_action text, type text, entity_type text, entity_id uuid, entity_name text,
     data jsonb, changes jsonb)
 ), audit AS (
   INSERT INTO audit_logs (tenant_id, user_id, actor_type, action, entity_type, entity_id, entity_name, changes, metadata, "timestamp")
-  SELECT ?, ?, ?, log.audit_action, log.entity_type, log.entity_id, log.entity_name,
-         NULLIF(log.changes, 'null'::jsonb), CAST(? AS jsonb), ? FROM log ORDER BY log.i
+  SELECT :tenant, :user, :actor_type, log.audit_action, log.entity_type, log.entity_id, log.entity_name,
+         NULLIF(log.changes, 'null'::jsonb), CAST(:metadata AS jsonb), :at FROM log ORDER BY log.i
 )
 INSERT INTO change_events (tenant_id, seq, type, entity_type, entity_id, action, actor_type, actor_id, data, changes, request_id, at, origin)
-SELECT ?, counter.last_seq - ? + 1 + log.i, log.type, log.entity_type, log.entity_id, log.action, ?, ?,
-       log.data, NULLIF(log.changes, 'null'::jsonb), ?, ?, ?
+SELECT :tenant, counter.last_seq - :n + 1 + log.i, log.type, log.entity_type, log.entity_id, log.action, :actor_type, :actor_id,
+       log.data, NULLIF(log.changes, 'null'::jsonb), :request_id, :at, :origin
   FROM counter, log
 RETURNING seq`;
 
@@ -130,11 +131,10 @@ export class WriteRunner {
       data: c.data ?? {},
       changes: c.changes ?? null,
     }));
-    const { rows: inserted } = (await trx.raw(APPEND_LOG_SQL, [
-      ctx.tenantId, changes.length, changes.length,
-      JSON.stringify(rows), ctx.tenantId, actor.userId, actor.type, JSON.stringify(metadata), at,
-      ctx.tenantId, changes.length, actor.type, actor.id, ctx.requestId ?? null, at, origin,
-    ])) as { rows: { seq: string }[] };
+    const { rows: inserted } = (await runNamed(trx, APPEND_LOG_SQL, {
+      tenant: ctx.tenantId, n: changes.length, log: JSON.stringify(rows), user: actor.userId, actor_type: actor.type,
+      metadata: JSON.stringify(metadata), at, actor_id: actor.id, request_id: ctx.requestId ?? null, origin,
+    })) as { rows: { seq: string }[] };
     const first = Math.min(...inserted.map((r) => Number(r.seq)));
     return changes.map((c, i) => ({
       seq: first + i,

@@ -132,6 +132,17 @@ function listColumns(kind: EntityKind): string[] {
   return columns;
 }
 
+const pageColumns = new Map<CatalogType, string>();
+
+/** The relation id lists and assignments of each row of a list page, as columns of the page's statement. */
+export function listPageColumns(type: CatalogType): string | undefined {
+  const kind = KINDS[type];
+  if (kind.relations.length === 0 && !kind.assignments) return undefined;
+  let sql = pageColumns.get(type);
+  if (!sql) pageColumns.set(type, (sql = listColumns(kind).join(',\n  ')));
+  return sql;
+}
+
 const listStatements = new Map<string, string>();
 
 function listStatement(type: CatalogType, form: 'rows' | 'lock' | 'lock-any'): string {

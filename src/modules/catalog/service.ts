@@ -12,7 +12,7 @@ import { replaceLinks, scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
 import { KINDS, type CatalogType, type EntityData, type EntityKind, type RelationList } from './kinds.js';
-import { listsOf, lockWithLists, readDetail } from './detail.js';
+import { listPageColumns, listsOf, lockWithLists, readDetail } from './detail.js';
 import { EntityAssignment, type CatalogModel } from './model.js';
 import { dedupeAssignments, type Assignment } from './summaries.js';
 
@@ -62,8 +62,9 @@ export class EntityService {
 
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<EntityData>> {
     if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: this.type });
-    const page = await listPage<CatalogModel>(ctx, this.kind, query);
-    return { data: await this.present(ctx, page.rows), meta: page.meta };
+    // The page and every row's relation id lists in one statement.
+    const page = await listPage<CatalogModel>(ctx, this.kind, query, { columns: listPageColumns(this.type) });
+    return { data: page.rows.map((row) => present<EntityData>(row)), meta: page.meta };
   }
 
   // ---- writes --------------------------------------------------------------------------------
