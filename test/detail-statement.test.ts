@@ -98,6 +98,23 @@ describe('catalog detail view: one statement, every table scoped', function () {
     }
   });
 
+  it('builds a list shape\'s statements once: other values, the same text, their own rows', async () => {
+    const c = admin.client;
+    await created(c, '/api/v1/services', { name: 'shape-alpha', type: 'api', status: 'active' });
+    await created(c, '/api/v1/services', { name: 'shape-beta', type: 'api', status: 'deprecated' });
+    const run = (q: string) => counted(app.db.knex, () => c.get(`/api/v1/services?${q}`));
+    const alpha = await run('q=shape-alpha&status=active');
+    const beta = await run('q=shape-beta&status=deprecated');
+    const none = await run('q=shape-beta&status=active');
+    assert.deepEqual(alpha.result.body.data.map((r: { name: string }) => r.name), ['shape-alpha']);
+    assert.deepEqual(beta.result.body.data.map((r: { name: string }) => r.name), ['shape-beta']);
+    assert.deepEqual(none.result.body.data, []);
+    assert.equal(none.result.body.meta.total, 0);
+    const texts = (r: { statements: string[] }) => r.statements.filter((sql) => !isPrincipalRead(sql));
+    assert.deepEqual(texts(alpha), texts(beta));
+    assert.ok(texts(alpha).every((sql) => !sql.includes('shape-')), 'values travel as parameters, never in the text');
+  });
+
   it('answers GET /<kind>/:id with authentication plus one statement, for every kind', async () => {
     const c = admin.client;
     const team = await created(c, '/api/v1/teams', { name: 'Detail team' });

@@ -120,31 +120,91 @@ function filterDigest(query: ListQuery): string {
   return createHash('sha1').update(JSON.stringify(parts)).digest('base64url').slice(0, 12);
 }
 
-/** The page and count queries of a list, unexecuted (EXPLAIN tests read their plans). */
-export function buildListQueries(ctx: ServiceContext, kind: Listable, query: ListQuery) {
-  const table = kind.model.tableName;
-  const desc = query.sort.startsWith('-');
-  const column = desc ? query.sort.slice(1) : query.sort;
-  const cast = column === kind.titleColumn ? 'text' : 'timestamptz';
-
-  const base = scoped(kind.model, ctx, { includeDeleted: query.includeDeleted });
-  for (const [field, value] of Object.entries(query.filters)) base.where(`${table}.${field}`, value);
-  if (query.teamId) base.where(`${table}.team_id`, query.teamId);
-  if (query.tag) base.whereRaw(`${table}.tags @> ?::jsonb`, [JSON.stringify([query.tag])]);
-  if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [`%${escapeLike(query.q)}%`]);
-
-  const page = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
+/**
+ * The values a list's statements take, in order (tenant, filters by name, team, tag, q, cursor
+ * position, limit), and the key of the statements' shape: which of them are present.
+ */
+function listInputs(ctx: Pick<ServiceContext, 'tenantId'>, kind: Listable, query: ListQuery) {
+  const filterKeys = Object.keys(query.filters).sort();
+  const slots: unknown[] = [ctx.tenantId, ...filterKeys.map((k) => query.filters[k])];
+  if (query.teamId) slots.push(query.teamId);
+  if (query.tag) slots.push(JSON.stringify([query.tag]));
+  if (query.q) slots.push(`%${escapeLike(query.q)}%`);
   const digest = filterDigest(query);
   let carriedTotal: number | undefined;
   if (query.cursor) {
     const c = decodeCursor(query.cursor, query.sort, kind.titleColumn);
-    page.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, c.k, c.id]);
+    slots.push(c.k, c.id);
     if (c.f === digest) carriedTotal = c.t;
   }
+  slots.push(query.limit + 1);
+  const shape = [kind.model.tableName, query.sort, filterKeys.join(','), query.teamId ? 't' : '', query.tag ? 'g' : '',
+    query.q ? 'q' : '', query.cursor ? 'c' : '', query.includeDeleted ? 'd' : ''].join('|');
+  return { slots, shape, digest, carriedTotal, filterKeys };
+}
+
+/**
+ * The page and count queries of a list as scoped query builders, each value taken from `value(i)`
+ * (the i-th of listInputs' values); EXPLAIN tests read their plans. The page's LIMIT is the last
+ * value and is left to the caller (`limitSlot`).
+ */
+function listBuilders(ctx: ServiceContext, kind: Listable, query: ListQuery, filterKeys: string[], value: (i: number) => unknown) {
+  const table = kind.model.tableName;
+  const desc = query.sort.startsWith('-');
+  const column = desc ? query.sort.slice(1) : query.sort;
+  const cast = column === kind.titleColumn ? 'text' : 'timestamptz';
+  let slot = 1;
+  const next = () => value(slot++) as string;
+  const base = scoped(kind.model, { ...ctx, tenantId: value(0) as string }, { includeDeleted: query.includeDeleted });
+  for (const field of filterKeys) base.where(`${table}.${field}`, next());
+  if (query.teamId) base.where(`${table}.team_id`, next());
+  if (query.tag) base.whereRaw(`${table}.tags @> ?::jsonb`, [next()]);
+  if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [next()]);
+  const page = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
+  if (query.cursor) page.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, next(), next()]);
   const direction = desc ? 'desc' : 'asc';
   page.orderBy([{ column: `${table}.${column}`, order: direction }, { column: `${table}.id`, order: direction }]);
-  page.limit(query.limit + 1);
-  return { page, count: base.clone(), carriedTotal, digest };
+  return { page, count: base.clone().count('* as count'), limitSlot: slot };
+}
+
+/** The page and count queries of a list with their values, as builders (EXPLAIN tests read their plans). */
+export function buildListQueries(ctx: ServiceContext, kind: Listable, query: ListQuery) {
+  const { slots, filterKeys, carriedTotal, digest } = listInputs(ctx, kind, query);
+  const { page, count, limitSlot } = listBuilders(ctx, kind, query, filterKeys, (i) => slots[i]);
+  page.limit(slots[limitSlot] as number);
+  return { page, count, carriedTotal, digest };
+}
+
+/** A statement's text and, for each of its parameters, which of listInputs' values it takes. */
+interface CompiledStatement { text: string; slots: number[] }
+
+const compiled = new Map<string, { page: CompiledStatement; count: CompiledStatement }>();
+const MAX_SHAPES = 1_000;
+
+/**
+ * The text of a list shape's page and count statements, built once through the scoped builders
+ * with a marker for each value, so that a request only fills in its values.
+ */
+function compiledList(ctx: ServiceContext, kind: Listable, query: ListQuery, shape: string, filterKeys: string[]) {
+  let statements = compiled.get(shape);
+  if (statements) return statements;
+  const marker = (i: number) => `\u0000slot${i}\u0000`;
+  const { page, count, limitSlot } = listBuilders(ctx, kind, query, filterKeys, marker);
+  const compile = (sql: { sql: string; bindings: readonly unknown[] }, extra: number[] = []): CompiledStatement => {
+    const slots = sql.bindings.map((b) => {
+      const m = typeof b === 'string' ? /^\u0000slot(\d+)\u0000$/.exec(b) : null;
+      if (!m) throw new Error(`a list statement has a value that is not one of its inputs: ${String(b)}`);
+      return Number(m[1]);
+    });
+    return { text: sql.sql, slots: [...slots, ...extra] };
+  };
+  const pageSql = page.toKnexQuery().toSQL().toNative();
+  const compiledPage = compile(pageSql, [limitSlot]);
+  compiledPage.text += ` limit $${compiledPage.slots.length}`;
+  statements = { page: compiledPage, count: compile(count.toKnexQuery().toSQL().toNative()) };
+  if (compiled.size >= MAX_SHAPES) compiled.delete(compiled.keys().next().value as string);
+  compiled.set(shape, statements);
+  return statements;
 }
 
 /**
@@ -158,10 +218,10 @@ export async function listPage<R extends ListRow>(
   query: ListQuery,
   opts: { columns?: string } = {},
 ): Promise<{ rows: R[]; meta: PageMeta }> {
-  const { page, count, carriedTotal, digest } = buildListQueries(ctx, kind, query);
-  const native = page.toKnexQuery().toSQL().toNative();
-  let text = native.sql;
-  const values = [...native.bindings];
+  const { slots, shape, filterKeys, carriedTotal, digest } = listInputs(ctx, kind, query);
+  const statements = compiledList(ctx, kind, query, shape, filterKeys);
+  let text = statements.page.text;
+  const values = statements.page.slots.map((i) => slots[i]);
   if (opts.columns) {
     values.push(ctx.tenantId);
     const desc = query.sort.startsWith('-') ? ' DESC' : '';
@@ -169,9 +229,14 @@ export async function listPage<R extends ListRow>(
     text = `WITH page AS (${text}) SELECT r.*, ${withTenantParam(opts.columns, `$${values.length}`)}
       FROM page r ORDER BY r."${column}"${desc}, r.id${desc}`;
   }
+  const db = dbOf(ctx);
+  const counted = async () => {
+    const { rows } = await runPositional(db, statements.count.text, statements.count.slots.map((i) => slots[i]));
+    return Number(rows[0]!.count);
+  };
   // Exact on the first page; later pages carry it in the cursor (counting a 100K-row tenant on
   // every page cost more than the page itself).
-  const [{ rows }, total] = await Promise.all([runPositional(dbOf(ctx), text, values), carriedTotal ?? count.resultSize()]) as [
+  const [{ rows }, total] = await Promise.all([runPositional(db, text, values), carriedTotal ?? counted()]) as [
     { rows: R[] }, number,
   ];
   const more = rows.length > query.limit;
