@@ -53,6 +53,8 @@ async function run({ quick, log, infra }: SuiteOptions): Promise<Row[]> {
       await load.stop();
     }
   })();
+  // The node may still be hashing the logins that were cut off: stop it before the next suite runs.
+  await node.close();
   const refused = [...during.failures].map(([status, n]) => `${n}× ${status}`).join(', ');
   log(`under ${LOGINS} logins: GET p50 ${loaded.p50.toFixed(2)} p99 ${loaded.p99.toFixed(2)} ms (${loaded.latencies.length} requests); ` +
     `${during.ok} logins done (${during.rate.toFixed(1)}/s, p50 ${during.p50.toFixed(0)} ms)${refused ? `, refused: ${refused}` : ''}; node ${during.cores.toFixed(2)} cores`);
@@ -81,12 +83,13 @@ class LoginLoop {
   private readonly failures = new Map<string, number>();
   private windowStart = { at: 0, ok: 0, latencies: 0 };
 
-  constructor(client: HttpClient, body: unknown, inFlight: number, deadlineMs: number) {
+  constructor(private readonly client: HttpClient, body: unknown, inFlight: number, deadlineMs: number) {
     const deadline = performance.now() + deadlineMs;
     this.loops = Array.from({ length: inFlight }, async () => {
       while (!this.stopping && performance.now() < deadline) {
         const t0 = performance.now();
         const res = await client.request('POST', '/api/v1/auth/login', body).catch((err: unknown) => ({ status: String(err), body: Buffer.alloc(0) }));
+        if (this.stopping) break; // cut off by stop(), after the figures were taken
         if (res.status === 200) {
           this.ok++;
           this.latencies.push(performance.now() - t0);
@@ -118,8 +121,10 @@ class LoginLoop {
     return { ok, rate: ok / seconds, p50: percentile(latencies, 50), failures: new Map(this.failures) };
   }
 
+  /** Ends the loops at once: the logins in flight are cut off (their client's sockets destroyed). */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.client.close();
     await Promise.all(this.loops);
   }
 
