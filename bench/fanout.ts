@@ -203,7 +203,7 @@ async function measureApp(
       return { achieved, failedWrites: w.failed, stats, cpu: use, firstError: w.firstError, writes: w.latency, atToBus, pgWaits: waits };
     };
     const steps = await ladder('app', rates, plan.drainMs, log, step);
-    const halfStep = await stepApart('app', steps, half, plan.drainMs, log, step);
+    const halfStep = await stepApart('app', steps, half, plan.drainMs, log, step, () => settle(fleet, seq));
 
     if (flags.profile === 'true' || flags.profile === SUITE) {
       const passed = steps.filter((s) => s.pass);
@@ -271,7 +271,7 @@ async function measureRaw(nodes: RawNode[], plan: Plan, targets: Record<string, 
     };
     const steps = await ladder('raw', plan.rates, plan.drainMs, log, step);
     // Its own max sustained rate is known only now: the step at half of it comes after the ladder.
-    const half = await stepApart('raw', steps, halfRate(steps), plan.drainMs, log, step);
+    const half = await stepApart('raw', steps, halfRate(steps), plan.drainMs, log, step, () => settle(fleet, seq));
     return { label: 'raw', steps, half, connect, rssPerSocket: perSocket.rss, heapPerSocket: perSocket.heap, idle };
   } finally {
     await fleet.close();
@@ -311,6 +311,12 @@ async function idleCpu(cpu: CpuMeter, ms: number, log: Log, side: string): Promi
   const use = cpu.end();
   log(`${side}: idle with every socket connected: CPU ${formatCpu(use)}`);
   return use;
+}
+
+/** After an overloaded step: every socket has the last event (or 15 s passed), then a second of quiet. */
+async function settle(fleet: SocketFleet, seq: number): Promise<void> {
+  await fleet.reached(seq, 15_000);
+  await sleep(1_000);
 }
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);

@@ -114,13 +114,15 @@ export function stepAt(side: Side, rate: number): Step | undefined {
 
 /**
  * One step at `rate` on its own, checked like a ladder step, when the ladder ran none at that rate
- * (it stopped below it, or never asked it); undefined when there is nothing to run.
+ * (it stopped below it, or never asked it); undefined when there is nothing to run. After a failed
+ * last step, `settle` first waits out its backlog, so the step is not measured in its wake.
  */
 export async function stepApart(
   side: string, steps: Step[], rate: number | undefined, drainMs: number, log: Log,
-  step: (rate: number) => Promise<StepResult>,
+  step: (rate: number) => Promise<StepResult>, settle: () => Promise<void>,
 ): Promise<Step | undefined> {
   if (rate === undefined || steps.some((s) => s.rate === rate)) return undefined;
+  if (steps.at(-1)?.pass === false) await settle();
   log(`${side}: one more step at ${rate}/s, apart from the ladder (50% of raw's max sustained rate)`);
   return (await ladder(side, [rate], drainMs, log, step))[0];
 }
