@@ -7,9 +7,12 @@
 // must get every event, seqs consecutive; latency = receive time − the envelope's `at` (same
 // machine clock; the writer sets `at` as it starts appending to the change log, so the figure also
 // holds the tail of the transaction: the tenant's seq lock, two inserts and COMMIT). A listener on
-// the Redis bus splits it into `at` → bus and bus → socket. The same sockets and rates then
-// measure two plain Socket.IO servers joined by @socket.io/redis-adapter (server A io.emit's with
-// the time in the payload), and redis-benchmark measures PUBLISH on the same Redis. Memory: RSS
+// the Redis bus splits it into `at` → bus and bus → socket. The same sockets and rates measure,
+// first, two plain Socket.IO servers joined by @socket.io/redis-adapter (server A io.emit's with
+// the time in the payload, a real envelope of the app caught by one socket beforehand); its max
+// sustained rate R then gives both sides one more step at R/2 (in the app's ladder; after raw's
+// own), the rate of the commit-to-socket p99 comparison. redis-benchmark measures PUBLISH on the
+// same Redis. Memory: RSS
 // and heap per idle socket on the nodes, beside the plain servers'. See docs/BENCHMARKS.md
 // "Fan-out". Flags: --fanout-sockets=, --fanout-rates=10:20:40, --fanout-inflight=,
 // --fanout-stock-parser, and --profile (profiles both nodes during one more step).
@@ -19,7 +22,7 @@ import path from 'node:path';
 import { BusTap } from './lib/fanout-bus-tap.js';
 import { SocketFleet } from './lib/fanout-clients.js';
 import { CpuMeter, childPidByName, formatCpu, type CpuUse } from './lib/fanout-cpu.js';
-import { ladder, type Side } from './lib/fanout-ladder.js';
+import { halfRate, ladder, maxSustained, stepApart, type Side, type StepResult } from './lib/fanout-ladder.js';
 import { PgWaitSampler, formatWaits } from './lib/fanout-pg-waits.js';
 import { redisPublish } from './lib/fanout-publish.js';
 import { startRawNode, type RawNode } from './lib/fanout-raw.js';
@@ -29,6 +32,7 @@ import { HttpClient } from './lib/http-client.js';
 import { RESULTS_DIR, type BenchDatabase } from './lib/infra.js';
 import type { AppNode, NodeMemory } from './lib/node-process.js';
 import { renderProfile, summarizeProfile } from './lib/profile.js';
+import { signUpTenant } from './lib/signup.js';
 import type { Log, Row, Suite, SuiteOptions } from './lib/types.js';
 
 const SUITE = 'fanout';
@@ -86,13 +90,21 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   targets['node-b'] = b!.pid;
   const tap = await BusTap.start(redisUrl, `${prefix}:events`);
   infra.defer('close bus tap', () => tap.close());
-  const app = await measureApp(a!, b!, db, tap, plan, new CpuMeter(targets), log, flags);
+  const setup = await prepareApp(a!, db, plan, log);
+  infra.defer('close HTTP client', () => setup.api.close());
 
-  // --- The baseline: two plain Socket.IO servers on the same Redis, same sockets and rates. ---
-  const raw = await measureRaw(await rawNodes, plan, targets, app.template, log);
+  // --- The baseline first: two plain Socket.IO servers on the same Redis, same sockets and rates,
+  // with a real envelope of the app as payload. Its max sustained rate R gives both sides a step
+  // at R/2 (the performance issue's latency figure): the app's ladder includes it. ---
+  const raw = await measureRaw(await rawNodes, plan, targets, setup.template, log);
+  const half = halfRate(raw.steps);
+  log(half === undefined ? 'raw passed no step: no step at 50% of its rate' : `raw's max sustained rate ${maxSustained(raw.steps)!.achieved.toFixed(1)} events/s: both sides get a step at ${half}/s`);
+
+  // --- The app, with the same sockets, rates and R/2. ---
+  const app = await measureApp(a!, b!, setup, tap, plan, half, new CpuMeter(targets), log, flags);
 
   // --- Redis PUBLISH on the same Redis, with the envelope's size. ---
-  const envelopeBytes = Buffer.byteLength(JSON.stringify(app.template));
+  const envelopeBytes = Buffer.byteLength(JSON.stringify(setup.template));
   const publish = await redisPublish(redisUrl, envelopeBytes, plan.publishRequests, log);
 
   // Every step's figures (CPU per process, PostgreSQL waits, latency split) for docs/BENCHMARKS.md.
@@ -106,16 +118,14 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
 // ---------------------------------------------------------------------------------------------
 // The app
 
-async function measureApp(a: AppNode, b: AppNode, db: BenchDatabase, tap: BusTap, plan: Plan, cpu: CpuMeter, log: Log, flags: Record<string, string>) {
-  const anonymous = new HttpClient(a.url);
-  const slug = `fanout-${Date.now().toString(36)}`;
-  const signup = await anonymous.json('POST', '/api/v1/auth/signup', {
-    tenant_name: `Fan-out ${slug}`, tenant_slug: slug, email: `admin@${slug}.example`,
-    password: 'correct horse battery staple', display_name: 'Fan-out Admin',
-  }, 201);
-  anonymous.close();
-  const token: string = signup.data.access_token;
-  const tenantId: string = signup.data.tenant.id;
+type AppSetup = Awaited<ReturnType<typeof prepareApp>>;
+
+/**
+ * The app's tenant (signed up on node A), the services the writes go to, the writer, and one real
+ * envelope, caught by a single socket, that the raw baseline sends as its payload.
+ */
+async function prepareApp(a: AppNode, db: BenchDatabase, plan: Plan, log: Log) {
+  const { slug, tenantId, token } = await signUpTenant(a.url, 'fanout');
   const api = new HttpClient(a.url, token, plan.maxInFlight);
   const ids: string[] = [];
   let made = 0;
@@ -128,14 +138,29 @@ async function measureApp(a: AppNode, b: AppNode, db: BenchDatabase, tap: BusTap
   const latestSeq = async () =>
     Number((await db.knex('tenant_event_counters').where({ tenant_id: tenantId }).first('last_seq'))?.last_seq ?? 0);
   log(`tenant ${slug} signed up on node A; ${ids.length} services to write to (seq ${await latestSeq()})`);
-
-  const fleet = new SocketFleet({ lean: plan.lean });
-  fleet.origin = tap.seenAt;
   let k = 0;
   const write = (rate: number, count: number, capMs?: number) => writeAt(api, rate, count, plan.maxInFlight, () => {
     const i = k++;
     return { path: `/api/v1/services/${ids[i % ids.length]}`, body: { description: `fan-out write ${i}` } };
   }, capMs);
+  const probe = new SocketFleet({ lean: plan.lean });
+  try {
+    await probe.connect([a.url], 1, { auth: { token } });
+    await write(50, 1);
+    const seq = await latestSeq();
+    if (!(await probe.reached(seq, 15_000))) throw new Error(`the probe socket never received seq ${seq}`);
+    return { db, token, api, write, latestSeq, template: probe.sample as Record<string, unknown> };
+  } finally {
+    await probe.close();
+  }
+}
+
+async function measureApp(
+  a: AppNode, b: AppNode, setup: AppSetup, tap: BusTap, plan: Plan, half: number | undefined, cpu: CpuMeter, log: Log, flags: Record<string, string>,
+) {
+  const { db, token, api, write, latestSeq } = setup;
+  const fleet = new SocketFleet({ lean: plan.lean });
+  fleet.origin = tap.seenAt;
   try {
     const { connect, perSocket } = await connectMeasured('app', fleet, [a, b], plan.sockets, { token }, log);
     // Every socket is live once it has received a write committed after it connected.
@@ -159,7 +184,8 @@ async function measureApp(a: AppNode, b: AppNode, db: BenchDatabase, tap: BusTap
     if (!(await fleet.reached(seq, 15_000))) throw new Error(`${fleet.behind(seq)} sockets never received seq ${seq}`);
     const idle = await idleCpu(cpu, plan.stepMs / 2, log, 'app');
     const pgWaits = new PgWaitSampler(db.knex);
-    const steps = await ladder('app', plan.rates, plan.drainMs, log, async (rate) => {
+    const rates = half === undefined ? plan.rates : [...new Set([...plan.rates, half])].sort((x, y) => x - y);
+    const step = async (rate: number): Promise<StepResult> => {
       fleet.openWindow(seq);
       tap.openWindow(seq);
       cpu.begin();
@@ -175,7 +201,9 @@ async function measureApp(a: AppNode, b: AppNode, db: BenchDatabase, tap: BusTap
       if (w.retried) log(`app @ ${rate}/s: ${w.retried} PATCHes sent again after a keep-alive connection reset`);
       seq = last;
       return { achieved, failedWrites: w.failed, stats, cpu: use, firstError: w.firstError, writes: w.latency, atToBus, pgWaits: waits };
-    });
+    };
+    const steps = await ladder('app', rates, plan.drainMs, log, step);
+    const halfStep = await stepApart('app', steps, half, plan.drainMs, log, step, () => settle(fleet, seq));
 
     if (flags.profile === 'true' || flags.profile === SUITE) {
       const passed = steps.filter((s) => s.pass);
@@ -187,11 +215,9 @@ async function measureApp(a: AppNode, b: AppNode, db: BenchDatabase, tap: BusTap
         seq = last;
       });
     }
-    const template = fleet.sample as Record<string, unknown>;
     return {
-      template,
       statements,
-      side: { label: 'app', steps, connect, rssPerSocket: perSocket.rss, heapPerSocket: perSocket.heap, idle } satisfies Side,
+      side: { label: 'app', steps, half: halfStep, connect, rssPerSocket: perSocket.rss, heapPerSocket: perSocket.heap, idle } satisfies Side,
     };
   } finally {
     await fleet.close();
@@ -233,7 +259,7 @@ async function measureRaw(nodes: RawNode[], plan: Plan, targets: Record<string, 
     }
     const idle = await idleCpu(cpu, plan.stepMs / 2, log, 'raw');
 
-    const steps = await ladder('raw', plan.rates, plan.drainMs, log, async (rate) => {
+    const step = async (rate: number): Promise<StepResult> => {
       fleet.openWindow(seq);
       cpu.begin();
       const r = await a.broadcast(rate, Math.round((rate * plan.stepMs) / 1000), template);
@@ -242,8 +268,11 @@ async function measureRaw(nodes: RawNode[], plan: Plan, targets: Record<string, 
       const achieved = (r.last - seq) / (r.wallMs / 1000);
       seq = r.last;
       return { achieved, failedWrites: 0, stats, cpu: use };
-    });
-    return { label: 'raw', steps, connect, rssPerSocket: perSocket.rss, heapPerSocket: perSocket.heap, idle };
+    };
+    const steps = await ladder('raw', plan.rates, plan.drainMs, log, step);
+    // Its own max sustained rate is known only now: the step at half of it comes after the ladder.
+    const half = await stepApart('raw', steps, halfRate(steps), plan.drainMs, log, step, () => settle(fleet, seq));
+    return { label: 'raw', steps, half, connect, rssPerSocket: perSocket.rss, heapPerSocket: perSocket.heap, idle };
   } finally {
     await fleet.close();
     await Promise.all(nodes.map((n) => n.close()));
@@ -282,6 +311,12 @@ async function idleCpu(cpu: CpuMeter, ms: number, log: Log, side: string): Promi
   const use = cpu.end();
   log(`${side}: idle with every socket connected: CPU ${formatCpu(use)}`);
   return use;
+}
+
+/** After an overloaded step: every socket has the last event (or 15 s passed), then a second of quiet. */
+async function settle(fleet: SocketFleet, seq: number): Promise<void> {
+  await fleet.reached(seq, 15_000);
+  await sleep(1_000);
 }
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);

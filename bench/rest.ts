@@ -1,7 +1,9 @@
 // REST suite (latency targets: a single entity read under 20 ms, a paginated list under 100 ms, at
 // 100K entities per type per tenant). One app node over a tenant holding 100K services (20K in quick
-// mode); p50/p99 over HTTP at concurrency 1 and 8 of a detail read, the default list, a filtered
-// list, a text search and a deep cursor page, each beside a raw pg baseline fetching the same data.
+// mode); p50/p99 over HTTP at concurrency 1 and 8 of a detail read, the first page of the default
+// list, a filtered list and a text search (each with its count), and cursor pages of the same three
+// lists and deep in the default order (cursors from the API's next_cursor, which carry the total),
+// each beside a raw pg baseline fetching the same data (for cursor pages: the keyset page alone).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { HttpClient } from './lib/http-client.js';
@@ -9,6 +11,7 @@ import { RESULTS_DIR } from './lib/infra.js';
 import { processTreeTicks } from './lib/cpu-share.js';
 import { measure, type Measurement, type MeasureOptions } from './lib/measure.js';
 import { renderProfile, summarizeProfile, type StackCategory } from './lib/profile.js';
+import { spread, walkCursors, type ApiCursor } from './lib/rest-cursors.js';
 import { RestBaseline } from './lib/rest-baseline.js';
 import { comparisonRows, memoryRow } from './lib/rows.js';
 import { FULL_SIZES, QUICK_SIZES, SEARCH_WORD, seedCatalog } from './lib/rest-seed.js';
@@ -27,6 +30,10 @@ interface ReadCase {
   targetMs: number;
   path: (k: number) => string;
   baseline: (k: number) => Promise<unknown>;
+  /** The baseline's name in the table (default: raw pg). */
+  baselineName?: string;
+  /** Concurrencies to measure at (default: 1 and 8). */
+  concurrency?: readonly number[];
   /** Fetches k=0 both ways and throws when the API and the baseline disagree. */
   verify: () => Promise<void>;
 }
@@ -37,7 +44,7 @@ type Json = any;
 async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   const budget: MeasureOptions = quick
-    ? { count: 60, concurrency: 1, warmup: 5, timeCapMs: 1_000 } // CI: the whole run (every suite) stays under 2 minutes
+    ? { count: 60, concurrency: 1, warmup: 5, timeCapMs: 1_000 } // CI: every measurement ≤ 1 s
     : { count: 500, concurrency: 1, warmup: 100, timeCapMs: 30_000 };
 
   const db = await infra.database(SUITE);
@@ -61,15 +68,20 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const pg = new RestBaseline(db.url, 10);
   infra.defer('close baseline pool', () => pg.close());
   const ids = await pg.sampleIds(tenantId, quick ? 1_000 : 3_000);
-  const depths = Array.from({ length: 40 }, (_, i) => Math.floor(sizes.services * (0.5 + (0.45 * i) / 39)));
-  const positions = await pg.positions(tenantId, depths);
-  // Cursors are opaque to clients; walking 50-95% of 100K rows page by page would take thousands
-  // of requests, so the bench makes them the way listing.ts does (base64url JSON {s, k, id}). If
-  // that format changes, the deep-page verification below fails loudly rather than measuring 400s.
-  const cursors = positions.map((p) => Buffer.from(JSON.stringify({ s: '-updated_at', k: p.k, id: p.id })).toString('base64url'));
-
   const idle = await node.memory({ gc: true });
   log(`app node idle after seeding: RSS ${(idle.rss / MB).toFixed(1)} MB, heap ${(idle.heapUsed / MB).toFixed(1)} MB`);
+
+  // Cursor pages with real cursors from the API's meta.next_cursor, which carry the first page's
+  // total: pages 2-11 of the default order, the status filter and the search, and 40 pages between
+  // 50% and 95% of the rows (a walk with limit=200 to 95%: ~95 requests quick, ~475 full).
+  const NEXT_PAGES = 10;
+  const nextPages = {
+    default: await walkCursors(api, '', 50, NEXT_PAGES, log),
+    status: await walkCursors(api, '&status=deprecated', 50, NEXT_PAGES, log),
+    search: await walkCursors(api, `&q=${SEARCH_WORD}`, 50, NEXT_PAGES, log),
+  };
+  const deep = spread(await walkCursors(api, '', 200, Math.ceil((0.95 * sizes.services) / 200), log), sizes.services, 0.5, 0.95, 40);
+  log(`deep cursors: ${deep.length} pages after rows ${deep[0]!.depth.toLocaleString('en-US')}-${deep.at(-1)!.depth.toLocaleString('en-US')}`);
 
   const list = (q: string) => `/api/v1/services?limit=50${q}`;
   const cases: ReadCase[] = [
@@ -88,13 +100,34 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
     listCase('list', 'GET /services?limit=50 (default sort)', '', {}),
     listCase('status', 'GET /services?status=deprecated', '&status=deprecated', { status: 'deprecated' }),
     listCase('search', `GET /services?q=${SEARCH_WORD}`, `&q=${SEARCH_WORD}`, { q: SEARCH_WORD }),
-    {
-      key: 'deep', label: 'GET /services?cursor= (page at 50-95% depth)', targetMs: 100,
-      path: (k) => list(`&cursor=${cursors[k % cursors.length]}`),
-      baseline: (k) => pg.list(tenantId, { limit: 50, after: positions[k % positions.length] }),
-      verify: async () => compareList(await api.json('GET', list(`&cursor=${cursors[0]}`)), await pg.list(tenantId, { limit: 50, after: positions[0] })),
-    },
+    // Quick mode times these three at c=1 only (the issue's figure), to stay within CI's budget.
+    ...[
+      cursorCase('cursor', 'GET /services?cursor= (default sort, pages 2-11)', '', {}, nextPages.default),
+      cursorCase('status_cursor', 'GET /services?status=deprecated&cursor= (pages 2-11)', '&status=deprecated', { status: 'deprecated' }, nextPages.status),
+      cursorCase('search_cursor', `GET /services?q=${SEARCH_WORD}&cursor= (pages 2-11)`, `&q=${SEARCH_WORD}`, { q: SEARCH_WORD }, nextPages.search),
+    ].map((c) => ({ ...c, concurrency: quick ? [1] : CONCURRENCY })),
+    cursorCase('deep', 'GET /services?cursor= (page at 50-95% depth)', '', {}, deep),
   ];
+
+  /**
+   * A cursor page beside the raw keyset page alone: the cursor carries the total, so the API runs no
+   * count and neither does the baseline. Verified with the baseline's count, which the carried
+   * total must equal.
+   */
+  function cursorCase(key: string, label: string, query: string, spec: { status?: string; q?: string }, cursors: ApiCursor[]): ReadCase {
+    if (cursors.length === 0) throw new Error(`${label}: the API handed out no cursor`);
+    const at = (k: number) => cursors[k % cursors.length]!;
+    return {
+      key, label, targetMs: 100, baselineName: `${BASELINE}, keyset page only (no count)`,
+      path: (k) => list(`${query}&cursor=${at(k).cursor}`),
+      baseline: (k) => pg.list(tenantId, { limit: 50, ...spec, after: at(k).after }, { total: false }),
+      verify: async () => {
+        for (const k of [0, cursors.length - 1]) {
+          compareList(await api.json('GET', list(`${query}&cursor=${at(k).cursor}`)), await pg.list(tenantId, { limit: 50, ...spec, after: at(k).after }));
+        }
+      },
+    };
+  }
 
   function listCase(key: string, label: string, query: string, spec: { status?: string; q?: string }): ReadCase {
     return {
@@ -114,7 +147,7 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const { server: postgres } = await infra.postgres();
   const cpu = new CpuMeter(node, postgres.pid);
   for (const c of cases) {
-    for (const concurrency of CONCURRENCY) {
+    for (const concurrency of c.concurrency ?? CONCURRENCY) {
       const opts = { ...budget, concurrency };
       const oursRun = await cpu.during((afterWarmup) => measure((k) => api.getOk(c.path(k)), { ...opts, afterWarmup }));
       const baseRun = await cpu.during((afterWarmup) => measure(async (k) => void (await c.baseline(k)), { ...opts, afterWarmup }));
@@ -123,10 +156,10 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
         `raw pg p50 ${base.p50.toFixed(2)} p99 ${base.p99.toFixed(2)} ms, ${base.throughput.toFixed(0)}/s; CPU/request: node ` +
         `${oursRun.appMs.toFixed(2)} vs driver ${baseRun.benchMs.toFixed(2)} ms, PostgreSQL ${oursRun.postgresMs.toFixed(2)} vs ${baseRun.postgresMs.toFixed(2)} ms`);
       rows.push(...comparisonRows(ours, base, {
-        suite: SUITE, label: c.label, baselineName: BASELINE, concurrency, targetMs: c.targetMs, targetName: 'target',
+        suite: SUITE, label: c.label, baselineName: c.baselineName ?? BASELINE, concurrency, targetMs: c.targetMs, targetName: 'target',
         throughputUnit: concurrency > 1 ? 'req/s' : undefined,
       }));
-      if (concurrency === 8) rows.push(...cpuRows(c.label, oursRun, baseRun));
+      if (concurrency === 8) rows.push(...cpuRows(c.label, oursRun, baseRun, c.baselineName ?? BASELINE));
       if (c.key === 'list' && concurrency === 1) {
         // What meta.total costs: the same page without the count(*) over the tenant's rows.
         const pageOnly = await measure(async () => void (await pg.list(tenantId, { limit: 50 }, { total: false })), opts);
@@ -181,15 +214,15 @@ class CpuMeter {
   }
 }
 
-function cpuRows(label: string, ours: CpuPerRequest, base: CpuPerRequest): Row[] {
+function cpuRows(label: string, ours: CpuPerRequest, base: CpuPerRequest, baselineName: string): Row[] {
   return [
     {
       suite: SUITE, metric: `${label}: Node CPU per request (app node vs pg driver)`, unit: 'ms', value: ours.appMs,
-      baseline: { name: BASELINE, value: base.benchMs }, samples: ours.m.latencies.length,
+      baseline: { name: baselineName, value: base.benchMs }, samples: ours.m.latencies.length,
     },
     {
       suite: SUITE, metric: `${label}: PostgreSQL CPU per request`, unit: 'ms', value: ours.postgresMs,
-      baseline: { name: BASELINE, value: base.postgresMs }, samples: ours.m.latencies.length,
+      baseline: { name: baselineName, value: base.postgresMs }, samples: ours.m.latencies.length,
     },
   ];
 }
@@ -200,8 +233,9 @@ function cpuRows(label: string, ours: CpuPerRequest, base: CpuPerRequest): Row[]
  */
 async function statementCounts(node: AppNode, api: HttpClient, cases: ReadCase[], log: SuiteOptions['log']): Promise<Row[]> {
   const rows: Row[] = [];
-  const baselineStatements: Record<string, number> = { detail: 1 };
-  for (const c of cases.filter((x) => x.key === 'detail' || x.key === 'list')) {
+  // A cursor page carries its total: one keyset statement, like the baseline's page alone.
+  const baselineStatements: Record<string, number> = { detail: 1, deep: 1 };
+  for (const c of cases.filter((x) => x.key === 'detail' || x.key === 'list' || x.key === 'deep')) {
     await node.startQueryCount();
     await api.getOk(c.path(0));
     const one = await node.stopQueryCount();
@@ -215,7 +249,7 @@ async function statementCounts(node: AppNode, api: HttpClient, cases: ReadCase[]
     log(`${c.label}: ${count / n} SQL statements per request (one request's in ${path.relative(process.cwd(), file)})`);
     rows.push({
       suite: SUITE, metric: `SQL statements per request: ${c.label}`, unit: 'stmts', value: count / n,
-      baseline: { name: BASELINE, value: baselineStatements[c.key] ?? 2 },
+      baseline: { name: c.baselineName ?? BASELINE, value: baselineStatements[c.key] ?? 2 },
     });
   }
   return rows;
@@ -286,7 +320,7 @@ function compareList(ours: Json, base: { rows: Json[]; total: number }): void {
 
 const suite: Suite = {
   name: SUITE,
-  description: 'REST reads at 100K services per tenant (20K quick) vs raw pg: detail, lists, search, deep cursor; node memory',
+  description: 'REST reads at 100K services per tenant (20K quick) vs raw pg: detail, first pages with their count, cursor pages (next and deep); node memory',
   run,
 };
 export default suite;

@@ -42,6 +42,11 @@ export interface Side {
   heapPerSocket: number;
   /** Cores used with every socket connected and no traffic (timers, pings, the change-log sweep). */
   idle: CpuUse;
+  /**
+   * The step at 50% of raw's max sustained rate when the ladder had none there (it never asked
+   * that rate, or stopped below it): run on its own after the ladder.
+   */
+  half?: Step;
 }
 
 export interface StepResult {
@@ -89,4 +94,35 @@ export async function ladder(
     if (stop) break;
   }
   return steps;
+}
+
+/** The passing step that reached the highest rate: the side's max sustained rate. */
+export function maxSustained(steps: Step[]): Step | undefined {
+  return steps.filter((s) => s.pass).reduce<Step | undefined>((m, s) => (!m || s.achieved > m.achieved ? s : m), undefined);
+}
+
+/** 50% of the max sustained rate, as a whole rate to ask (events/s); undefined when no step passed. */
+export function halfRate(steps: Step[]): number | undefined {
+  const best = maxSustained(steps);
+  return best ? Math.max(1, Math.round(best.achieved / 2)) : undefined;
+}
+
+/** The step at `rate` of a side, from its ladder or run apart from it. */
+export function stepAt(side: Side, rate: number): Step | undefined {
+  return side.steps.find((s) => s.rate === rate) ?? (side.half?.rate === rate ? side.half : undefined);
+}
+
+/**
+ * One step at `rate` on its own, checked like a ladder step, when the ladder ran none at that rate
+ * (it stopped below it, or never asked it); undefined when there is nothing to run. After a failed
+ * last step, `settle` first waits out its backlog, so the step is not measured in its wake.
+ */
+export async function stepApart(
+  side: string, steps: Step[], rate: number | undefined, drainMs: number, log: Log,
+  step: (rate: number) => Promise<StepResult>, settle: () => Promise<void>,
+): Promise<Step | undefined> {
+  if (rate === undefined || steps.some((s) => s.rate === rate)) return undefined;
+  if (steps.at(-1)?.pass === false) await settle();
+  log(`${side}: one more step at ${rate}/s, apart from the ladder (50% of raw's max sustained rate)`);
+  return (await ladder(side, [rate], drainMs, log, step))[0];
 }

@@ -1,5 +1,6 @@
 // The fan-out suite's baseline node, in its own process: a plain Socket.IO server with
-// @socket.io/redis-adapter on ioredis, nothing else (no auth, no database, no streams). Its parent
+// @socket.io/redis-adapter on ioredis (or, without a Redis URL, Socket.IO's own in-memory adapter:
+// the sockets suite's single node), nothing else (no auth, no database, no streams). Its parent
 // (bench/lib/fanout-raw.ts) drives it over IPC: memory, and `broadcast` — io.emit('change', …)
 // at a given rate with a seq and the time in the payload, like the app's envelope.
 import http from 'node:http';
@@ -14,10 +15,10 @@ interface Command { id: number; cmd: string; [arg: string]: unknown }
 const opts = JSON.parse(process.env.BENCH_FANOUT_RAW ?? '{}') as RawNodeOptions;
 const send = (msg: unknown) => process.send?.(msg);
 
-const pub = new Redis(opts.redisUrl);
-const sub = pub.duplicate();
+const pub = opts.redisUrl ? new Redis(opts.redisUrl) : undefined;
+const sub = pub?.duplicate();
 const server = http.createServer();
-const io = new Server(server, { serveClient: false, adapter: createAdapter(pub, sub, { key: opts.key }) });
+const io = new Server(server, { serveClient: false, ...(pub && sub ? { adapter: createAdapter(pub, sub, { key: opts.key }) } : {}) });
 let seq = 0;
 
 /**
@@ -70,7 +71,7 @@ async function shutdown(): Promise<void> {
   const timer = setTimeout(() => process.exit(0), 3_000);
   io.disconnectSockets(true);
   await new Promise<void>((resolve) => io.close(() => resolve()));
-  await Promise.allSettled([pub.quit(), sub.quit()]);
+  await Promise.allSettled([pub?.quit(), sub?.quit()]);
   clearTimeout(timer);
   process.exit(0);
 }
@@ -92,8 +93,7 @@ try {
       server.listen(0, '127.0.0.1', () => resolve());
     }),
     // The adapter subscribes on its own; make sure both connections are up before reporting ready.
-    new Promise<void>((resolve) => (pub.status === 'ready' ? resolve() : pub.once('ready', () => resolve()))),
-    new Promise<void>((resolve) => (sub.status === 'ready' ? resolve() : sub.once('ready', () => resolve()))),
+    ...[pub, sub].map((r) => new Promise<void>((resolve) => (!r || r.status === 'ready' ? resolve() : r.once('ready', () => resolve())))),
   ]);
   const { port } = server.address() as AddressInfo;
   send({ type: 'ready', url: `http://127.0.0.1:${port}` });

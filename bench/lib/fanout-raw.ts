@@ -9,9 +9,10 @@ import type { Log } from './types.js';
 
 export interface RawNodeOptions {
   name: string;
-  redisUrl: string;
+  /** Without it the server runs Socket.IO's in-memory adapter (one node). */
+  redisUrl?: string;
   /** The adapter's key (channel prefix); the same on every node of one baseline cluster. */
-  key: string;
+  key?: string;
 }
 
 export interface RawNode {

@@ -115,18 +115,6 @@ export class RestBaseline {
     return { rows: page.rows.slice(0, spec.limit), total: count ? Number(count.rows[0].total) : NaN };
   }
 
-  /** Keyset positions at the given 1-based depths of the default order (for deep-page cursors). */
-  async positions(tenantId: string, depths: number[]): Promise<{ k: string; id: string }[]> {
-    const { rows } = await this.pool.query(
-      `SELECT id, k FROM (
-         SELECT id, updated_at::text AS k, row_number() OVER (ORDER BY updated_at DESC, id DESC) AS rn
-           FROM services WHERE tenant_id = $1 AND deleted_at IS NULL) x
-       WHERE rn = ANY($2::bigint[]) ORDER BY rn`,
-      [tenantId, depths],
-    );
-    return rows as { k: string; id: string }[];
-  }
-
   async sampleIds(tenantId: string, count: number): Promise<string[]> {
     const { rows } = await this.pool.query(
       'SELECT id FROM services WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY random() LIMIT $2',

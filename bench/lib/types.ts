@@ -26,7 +26,7 @@ export interface Row {
 export type Log = (message: string) => void;
 
 export interface SuiteOptions {
-  /** CI mode: smaller data, fewer requests; the whole run stays under 2 minutes. */
+  /** CI mode: smaller data, fewer requests; the whole run stays well under the runner's quick watchdog. */
   quick: boolean;
   log: Log;
   /** Lazily started PostgreSQL, Redis and app nodes; the runner stops all of it at the end. */
