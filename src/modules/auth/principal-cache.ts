@@ -25,11 +25,20 @@ interface Entry<P> {
 
 export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
   private readonly entries = new Map<string, Entry<P>>();
+  private changes = 0;
 
   constructor(private readonly opts: PrincipalCacheOptions) {}
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * Moves on every user or key change this node hears. A principal read from the database is
+   * cached only if no change was heard while it was being read (else it may predate the change).
+   */
+  get epoch(): number {
+    return this.changes;
   }
 
   get(token: string, now = Date.now()): P | undefined {
@@ -46,9 +55,12 @@ export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
     return entry.principal;
   }
 
-  /** `notAfter` (ms since the epoch): the entry never outlives it (a login token's own expiry). */
-  set(token: string, principal: P, now = Date.now(), notAfter = Infinity): void {
-    if (!this.opts.listening()) return;
+  /**
+   * `readAt`: the epoch when the principal's read began (a change heard since makes it unsafe to
+   * keep). `notAfter` (ms since the epoch): the entry never outlives it (a login token's expiry).
+   */
+  set(token: string, principal: P, readAt: number, now = Date.now(), notAfter = Infinity): void {
+    if (!this.opts.listening() || readAt !== this.changes) return;
     this.entries.delete(token);
     // The oldest entry makes room (a Map iterates in insertion order).
     if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
@@ -59,6 +71,7 @@ export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
   onEvents(events: readonly ChangeEvent[]): void {
     for (const event of events) {
       if (!event.entity_id || (event.entity_type !== 'users' && event.entity_type !== 'api_keys')) continue;
+      this.changes += 1;
       for (const [token, { principal }] of this.entries) {
         const { actor } = principal;
         const hit = event.entity_type === 'users'
@@ -70,6 +83,7 @@ export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
   }
 
   clear(): void {
+    this.changes += 1;
     this.entries.clear();
   }
 }

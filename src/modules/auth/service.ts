@@ -86,12 +86,13 @@ export class AuthService {
     // the token's expiry: the signature need not be checked again.
     const cached = opts.fresh ? undefined : this.cache?.get(token);
     if (cached) return cached;
+    const readAt = this.cache?.epoch ?? 0;
     const isKey = looksLikeApiKey(token);
     const claims = isKey ? null : this.tokens.verify(token);
     if (!isKey && !claims) throw Unauthorized('The token is invalid, expired or revoked.');
     const principal = isKey ? await this.fromApiKey(token) : await this.fromLoginToken(claims!);
     if (!principal) throw Unauthorized('The token is invalid, expired or revoked.');
-    this.cache?.set(token, principal, Date.now(), claims?.expiresAt);
+    this.cache?.set(token, principal, readAt, Date.now(), claims?.expiresAt);
     return principal;
   }
 

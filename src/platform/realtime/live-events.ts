@@ -182,14 +182,17 @@ export class LiveEvents {
   }
 
   /**
-   * A revocation committed between the handshake's token check and the socket joining its stream
-   * would otherwise be missed; checking once more after joining closes that window.
+   * A revocation heard between the handshake's token check and the socket joining its stream
+   * would otherwise be missed; checking once more after joining closes that window. The check may
+   * be answered from the principal cache: an entry is dropped when this node hears a change of its
+   * user or key (and never kept if one was heard while it was read), so a revocation heard before
+   * the join makes this a database read, and one heard after it reaches the stream itself.
    */
   private async recheckToken(member: StreamMember): Promise<void> {
     const auth = (member.socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token = typeof auth.token === 'string' ? auth.token : bearerToken(member.socket.handshake.headers.authorization);
     try {
-      if (!(await this.opts.authenticate(token, { fresh: true }))) this.revoke(member, 'token_revoked');
+      if (!(await this.opts.authenticate(token))) this.revoke(member, 'token_revoked');
     } catch {
       // A database hiccup: the stream still watches for revocations.
     }
