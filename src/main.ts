@@ -11,7 +11,7 @@ class ShutdownRequested extends Error {}
 
 let config: Config;
 try {
-  config = loadConfig();
+  config = loadConfig(process.env, { serve: true });
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
@@ -33,20 +33,20 @@ async function start(): Promise<void> {
   const applied = await migrateLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { migrations: applied });
   checkpoint();
-  const seed = await seedSampleDataIfEmpty(database.knex, logger);
+  const seed = config.seedSampleData ? await seedSampleDataIfEmpty(database.knex, logger) : null;
   checkpoint();
   app = await startServer({ config, knex: database.knex, logger });
   logger.info('listening', { url: app.url });
   printBanner(app, seed);
 }
 
-function printBanner(handle: AppHandle, seed: Awaited<ReturnType<typeof seedSampleDataIfEmpty>>): void {
+function printBanner(handle: AppHandle, seed: Awaited<ReturnType<typeof seedSampleDataIfEmpty>> | null): void {
   const lines = [
     '',
     `AppInventory Live is running at ${handle.url}  (${config.mode} mode, node ${config.nodeId})`,
   ];
   if (config.mode === 'embedded') lines.push(`  data directory: ${config.dataDir}`);
-  if (seed.tenantSlug) {
+  if (seed?.tenantSlug) {
     const body = JSON.stringify({ tenant_slug: seed.tenantSlug, email: seed.email, password: seed.password });
     lines.push(
       `  demo tenant:    ${seed.tenantSlug}${seed.seeded ? ' (sample data loaded now)' : ''}`,

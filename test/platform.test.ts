@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/platform/config.js';
 import type { Knex } from 'knex';
-import { createKnex, isDatabaseReachable, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
+import { createKnex, isDatabaseReachable, migrateLatest, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
 import {
   findFreePort,
   isProcessAlive,
@@ -94,7 +94,31 @@ describe('platform', () => {
         nodeId: 'app1',
         dbPoolMax: 25,
         mode: 'cluster',
+        seedSampleData: false,
       });
+    });
+
+    it('loads the demo tenant by default in embedded mode only, and as SEED_SAMPLE_DATA says', () => {
+      const cluster = { DATABASE_URL: 'postgres://db/app', JWT_SECRET: 'x'.repeat(32) };
+      assert.equal(loadConfig({}).seedSampleData, true);
+      assert.equal(loadConfig(cluster).seedSampleData, false, 'a production database never gets the published demo password unasked');
+      assert.equal(loadConfig({ ...cluster, SEED_SAMPLE_DATA: 'true' }).seedSampleData, true);
+      assert.equal(loadConfig({ SEED_SAMPLE_DATA: 'false' }).seedSampleData, false);
+    });
+
+    it('refuses to serve in cluster mode without JWT_SECRET, before anything starts', () => {
+      const cluster = { DATABASE_URL: 'postgres://db/app' };
+      assert.equal(loadConfig(cluster).mode, 'cluster', 'a CLI (migrate) needs no secret');
+      const err = (() => {
+        try {
+          loadConfig(cluster, { serve: true });
+        } catch (e) {
+          return e as ConfigError;
+        }
+        return assert.fail('expected a ConfigError');
+      })();
+      assert.deepEqual(err.issues.map((i) => i.variable), ['JWT_SECRET']);
+      assert.equal(loadConfig({}, { serve: true }).mode, 'embedded', 'embedded mode keeps a generated secret');
     });
 
     it('treats empty variables as unset', () => {
@@ -116,6 +140,7 @@ describe('platform', () => {
       ['NODE_ID', { NODE_ID: 'has space' }, 'NODE_ID: expected 1-128 characters'],
       ['DB_POOL_MAX', { DB_POOL_MAX: '0' }, 'DB_POOL_MAX: expected an integer 1-1000'],
       ['DB_POOL_MAX', { DB_POOL_MAX: '2.5' }, 'DB_POOL_MAX: expected an integer 1-1000'],
+      ['SEED_SAMPLE_DATA', { SEED_SAMPLE_DATA: 'yes' }, 'SEED_SAMPLE_DATA: expected true or false'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {
@@ -269,6 +294,22 @@ describe('platform', () => {
       }
     });
 
+    it('migrates an empty database from several nodes at once: one runs the migrations, the others wait', async () => {
+      for (let round = 0; round < 3; round += 1) {
+        const fresh = await createTestDatabase({ migrated: false });
+        const nodes = [createKnex(fresh.url, { poolMax: 2 }), createKnex(fresh.url, { poolMax: 2 }), createKnex(fresh.url, { poolMax: 2 })];
+        try {
+          const applied = await Promise.all(nodes.map((k) => migrateLatest(k)));
+          const expected = (await new MigrationFolder().getMigrations()).map((m) => m.name);
+          assert.deepEqual(applied.flat().sort(), [...expected].sort(), 'every migration applied exactly once');
+          assert.deepEqual(await fresh.knex('knex_migrations').orderBy('id').pluck('name'), expected);
+        } finally {
+          await Promise.all(nodes.map((k) => k.destroy()));
+          await fresh.drop();
+        }
+      }
+    });
+
     it('loads .ts and .js migrations but never .d.ts files', async () => {
       assert.ok(path.isAbsolute(migrationsDir));
       const dir = await tempDir('migrations');
@@ -287,6 +328,60 @@ describe('platform', () => {
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('start-up (npm start, cluster mode)', function () {
+    this.timeout(60_000);
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    let db: TestDatabase;
+    before(async () => {
+      db = await createTestDatabase({ migrated: false });
+    });
+    after(async () => {
+      await db?.drop();
+    });
+
+    /** Runs src/main.ts with `env` until it prints its banner (then SIGTERM) or exits; its output and exit code. */
+    function runMain(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+      return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+          cwd: root,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+        const onData = (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('is running at')) child.kill('SIGTERM');
+        };
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', onData);
+        child.once('error', reject);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, out });
+        });
+      });
+    }
+
+    it('stops on a missing JWT_SECRET before it touches the database', async () => {
+      const { code, out } = await runMain({ DATABASE_URL: db.url });
+      assert.equal(code, 1);
+      assert.match(out, /JWT_SECRET: is required in cluster mode/);
+      const { rows } = await query(db.url, "select count(*)::int as n from pg_tables where schemaname = 'public'");
+      assert.equal(rows[0].n, 0, 'no migration ran');
+    });
+
+    it('migrates but loads no demo tenant into an empty cluster database unless SEED_SAMPLE_DATA=true', async () => {
+      const first = await runMain({ DATABASE_URL: db.url, JWT_SECRET: 'x'.repeat(40) });
+      assert.match(first.out, /is running at/);
+      assert.doesNotMatch(first.out, /demo tenant/);
+      assert.equal((await query(db.url, 'select count(*)::int as n from tenants')).rows[0].n, 0);
+      const seeded = await runMain({ DATABASE_URL: db.url, JWT_SECRET: 'x'.repeat(40), SEED_SAMPLE_DATA: 'true' });
+      assert.match(seeded.out, /demo tenant/);
+      assert.equal((await query(db.url, 'select count(*)::int as n from tenants')).rows[0].n, 1);
     });
   });
 

@@ -30,6 +30,7 @@ const config: Config = {
   nodeId: `bench-${opts.name}`,
   dbPoolMax: opts.dbPoolMax ?? 10,
   mode: opts.redisUrl ? 'cluster' : 'embedded',
+  seedSampleData: false,
 };
 const logger = createLogger(config.logLevel, { node: config.nodeId });
 const knex = createKnex(opts.databaseUrl, { poolMax: config.dbPoolMax, logger });

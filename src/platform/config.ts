@@ -19,6 +19,11 @@ export interface Config {
   dbPoolMax: number;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
+  /**
+   * Load the demo tenant (with its published password) into an empty database at start-up:
+   * SEED_SAMPLE_DATA, by default on in embedded mode only.
+   */
+  seedSampleData: boolean;
 }
 
 export interface ConfigIssue {
@@ -94,6 +99,14 @@ export const configSchema = z
       message: 'expected 1-128 characters from [A-Za-z0-9_.:@-]',
     }),
     DB_POOL_MAX: integer(1, 1000, 10),
+    SEED_SAMPLE_DATA: optionalString.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      if (v !== 'true' && v !== 'false') {
+        ctx.addIssue({ code: 'custom', message: 'expected true or false' });
+        return z.NEVER;
+      }
+      return v === 'true';
+    }),
   })
   .transform(
     (env): Config => ({
@@ -107,10 +120,16 @@ export const configSchema = z
       nodeId: env.NODE_ID ?? `${os.hostname()}-${process.pid}`,
       dbPoolMax: env.DB_POOL_MAX,
       mode: env.DATABASE_URL ? 'cluster' : 'embedded',
+      seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
     }),
   );
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * The validated config, or a ConfigError naming every bad variable. `serve`: the config of a node
+ * that will serve requests (`npm start`), which in cluster mode needs JWT_SECRET (every node must
+ * verify every token): checked here, before anything is started or written.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { serve?: boolean } = {}): Config {
   const issues: ConfigIssue[] = [];
   const result = configSchema.safeParse(env);
   if (!result.success) {
@@ -126,6 +145,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       message:
         'requires DATABASE_URL (cluster mode); Redis fan-out between nodes that each run their own embedded database makes no sense',
     });
+  }
+  if (opts.serve && hasValue(env.DATABASE_URL) && !hasValue(env.JWT_SECRET)) {
+    issues.push({ variable: 'JWT_SECRET', message: 'is required in cluster mode (every node must verify every token)' });
   }
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   return result.data;

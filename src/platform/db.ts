@@ -87,9 +87,36 @@ export function migrationConfig(directory: string = migrationsDir): Knex.Migrato
 }
 
 /** Runs every pending migration; returns the names applied. Concurrent callers serialize on knex's lock. */
+// The key of the session advisory lock that serialises migrations across nodes (any constant
+// that no other lock of ours uses; the sample-data seed has its own).
+const MIGRATION_LOCK = 7_301_946_001;
+
+/**
+ * Applies the pending migrations; returns their names. Nodes starting together on an empty
+ * database would race in knex's creation of its own tables (knex's migration lock lives in one of
+ * them), so a PostgreSQL advisory lock, taken on a connection of its own before knex looks,
+ * lets one node migrate while the others wait and then find nothing to do.
+ */
 export async function migrateLatest(knex: Knex, directory?: string): Promise<string[]> {
-  const [, applied] = (await knex.migrate.latest(migrationConfig(directory))) as [number, string[]];
-  return applied;
+  return withSessionLock(knex, MIGRATION_LOCK, async () => {
+    const [, applied] = (await knex.migrate.latest(migrationConfig(directory))) as [number, string[]];
+    return applied;
+  });
+}
+
+/** Runs `work` holding a session advisory lock on a dedicated connection (not one of the pool's). */
+async function withSessionLock<T>(knex: Knex, key: number, work: () => Promise<T>): Promise<T> {
+  const connection = (knex.client as Knex.Client & { config: Knex.Config }).config.connection;
+  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : (connection as pg.ClientConfig));
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [key]);
+    return await work();
+  } finally {
+    // Ending the session releases the lock, also when the unlock cannot be sent.
+    await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => {});
+    await client.end().catch(() => {});
+  }
 }
 
 /** Rolls back every applied migration; returns the names rolled back. */

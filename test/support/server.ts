@@ -17,6 +17,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     nodeId: `test-${randomUUID().slice(0, 8)}`,
     dbPoolMax: 10,
     mode: 'embedded',
+    seedSampleData: false,
     ...overrides,
   };
 }
