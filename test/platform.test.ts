@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/platform/config.js';
+import { openDatabase } from '../src/platform/database-runtime.js';
 import type { Knex } from 'knex';
 import { createKnex, isDatabaseReachable, migrateLatest, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
 import {
@@ -95,6 +96,7 @@ describe('platform', () => {
         dbPoolMax: 25,
         mode: 'cluster',
         seedSampleData: false,
+        statementTimeoutMs: 30_000,
       });
     });
 
@@ -141,6 +143,7 @@ describe('platform', () => {
       ['DB_POOL_MAX', { DB_POOL_MAX: '0' }, 'DB_POOL_MAX: expected an integer 1-1000'],
       ['DB_POOL_MAX', { DB_POOL_MAX: '2.5' }, 'DB_POOL_MAX: expected an integer 1-1000'],
       ['SEED_SAMPLE_DATA', { SEED_SAMPLE_DATA: 'yes' }, 'SEED_SAMPLE_DATA: expected true or false'],
+      ['STATEMENT_TIMEOUT_MS', { STATEMENT_TIMEOUT_MS: '-5' }, 'STATEMENT_TIMEOUT_MS: expected an integer 0-3600000'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {
@@ -307,6 +310,30 @@ describe('platform', () => {
           await Promise.all(nodes.map((k) => k.destroy()));
           await fresh.drop();
         }
+      }
+    });
+
+    it('gives the runtime pool a statement timeout (a 503), but not the migrations', async () => {
+      const runtime = await openDatabase(loadConfig({ DATABASE_URL: db.url, STATEMENT_TIMEOUT_MS: '200', LOG_LEVEL: 'error' }), createLogger('error'));
+      const dir = await tempDir('slow-migrations');
+      try {
+        const err = await runtime.knex.raw('select pg_sleep(1)').then(() => undefined, (e: unknown) => e);
+        assert.ok(err, 'the slow statement was cancelled');
+        assert.equal(toAppError(err)?.status, 503);
+        assert.deepEqual((await runtime.knex.raw('select 1 as one')).rows, [{ one: 1 }], 'the pool goes on');
+      } finally {
+        await runtime.stop();
+      }
+      // A migration slower than the request timeout still runs to the end.
+      const fresh = await createTestDatabase({ migrated: false });
+      const slow = await openDatabase(loadConfig({ DATABASE_URL: fresh.url, STATEMENT_TIMEOUT_MS: '200', LOG_LEVEL: 'error' }), createLogger('error'));
+      try {
+        await fs.writeFile(path.join(dir, '001_slow.js'), "export const up = (k) => k.raw('select pg_sleep(0.5)'); export const down = async () => {};");
+        assert.deepEqual(await migrateLatest(slow.knex, dir), ['001_slow']);
+      } finally {
+        await slow.stop();
+        await fresh.drop();
+        await fs.rm(dir, { recursive: true, force: true });
       }
     });
 

@@ -31,6 +31,7 @@ const config: Config = {
   dbPoolMax: opts.dbPoolMax ?? 10,
   mode: opts.redisUrl ? 'cluster' : 'embedded',
   seedSampleData: false,
+  statementTimeoutMs: 30_000,
 };
 const logger = createLogger(config.logLevel, { node: config.nodeId });
 const knex = createKnex(opts.databaseUrl, { poolMax: config.dbPoolMax, logger });

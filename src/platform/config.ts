@@ -17,6 +17,8 @@ export interface Config {
   logLevel: LogLevel;
   nodeId: string;
   dbPoolMax: number;
+  /** PostgreSQL statement_timeout of the runtime pool (ms, 0 = none): STATEMENT_TIMEOUT_MS. */
+  statementTimeoutMs: number;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
   /**
@@ -99,6 +101,7 @@ export const configSchema = z
       message: 'expected 1-128 characters from [A-Za-z0-9_.:@-]',
     }),
     DB_POOL_MAX: integer(1, 1000, 10),
+    STATEMENT_TIMEOUT_MS: integer(0, 3_600_000, 30_000),
     SEED_SAMPLE_DATA: optionalString.transform((v, ctx) => {
       if (v === undefined) return undefined;
       if (v !== 'true' && v !== 'false') {
@@ -119,6 +122,7 @@ export const configSchema = z
       logLevel: env.LOG_LEVEL,
       nodeId: env.NODE_ID ?? `${os.hostname()}-${process.pid}`,
       dbPoolMax: env.DB_POOL_MAX,
+      statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
       mode: env.DATABASE_URL ? 'cluster' : 'embedded',
       seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
     }),

@@ -16,7 +16,7 @@ export interface DatabaseRuntime {
 
 export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseRuntime> {
   if (config.mode === 'cluster') {
-    const knex = createKnex(config.databaseUrl!, { poolMax: config.dbPoolMax, logger });
+    const knex = createKnex(config.databaseUrl!, { poolMax: config.dbPoolMax, statementTimeoutMs: config.statementTimeoutMs, logger });
     let stopping: Promise<void> | undefined;
     return { knex, connectionString: config.databaseUrl!, mode: 'cluster', stop: () => (stopping ??= knex.destroy()) };
   }
@@ -29,7 +29,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     notice: (message) => pgLog.warn(message),
   });
   logger.info('embedded PostgreSQL ready', { port: server.port, pid: server.pid });
-  const knex = createKnex(server.connectionString, { poolMax: config.dbPoolMax, logger });
+  const knex = createKnex(server.connectionString, { poolMax: config.dbPoolMax, statementTimeoutMs: config.statementTimeoutMs, logger });
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     try {

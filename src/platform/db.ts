@@ -20,6 +20,11 @@ export const migrationsDir = path.join(repoRoot, 'migrations');
 
 export interface CreateKnexOptions {
   poolMax?: number;
+  /**
+   * PostgreSQL's statement_timeout on every connection of the pool (ms; 0 = none): one expensive
+   * query cannot hold a connection for ever. Migrations run on a connection of their own, without it.
+   */
+  statementTimeoutMs?: number;
   /** Receives knex's own warnings (e.g. failed connection attempts) instead of the console. */
   logger?: Logger;
 }
@@ -28,7 +33,7 @@ export function createKnex(connectionString: string, opts: CreateKnexOptions = {
   const log = opts.logger?.child({ component: 'knex' });
   return knexFactory({
     client: 'pg',
-    connection: connectionString,
+    connection: opts.statementTimeoutMs ? { connectionString, statement_timeout: opts.statementTimeoutMs } : connectionString,
     pool: { min: 0, max: opts.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,
     ...(log && {
@@ -98,16 +103,31 @@ const MIGRATION_LOCK = 7_301_946_001;
  * lets one node migrate while the others wait and then find nothing to do.
  */
 export async function migrateLatest(knex: Knex, directory?: string): Promise<string[]> {
-  return withSessionLock(knex, MIGRATION_LOCK, async () => {
-    const [, applied] = (await knex.migrate.latest(migrationConfig(directory))) as [number, string[]];
-    return applied;
+  const config = connectionOf(knex);
+  return withSessionLock(config, MIGRATION_LOCK, async () => {
+    // A connection of their own, without the pool's statement timeout (an index build may take long).
+    const migrator = knexFactory({ client: 'pg', connection: { ...config, statement_timeout: 0 } as Knex.PgConnectionConfig, pool: { min: 0, max: 1 } });
+    try {
+      const [, applied] = (await migrator.migrate.latest(migrationConfig(directory))) as [number, string[]];
+      return applied;
+    } finally {
+      await migrator.destroy();
+    }
   });
 }
 
-/** Runs `work` holding a session advisory lock on a dedicated connection (not one of the pool's). */
-async function withSessionLock<T>(knex: Knex, key: number, work: () => Promise<T>): Promise<T> {
+/** The connection settings a knex was made with, as the driver takes them. */
+function connectionOf(knex: Knex): pg.ClientConfig {
   const connection = (knex.client as Knex.Client & { config: Knex.Config }).config.connection;
-  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : (connection as pg.ClientConfig));
+  if (typeof connection === 'string') return { connectionString: connection };
+  // knex hides the password of the settings it parsed (not enumerable): it is copied by name.
+  const settings = connection as pg.ClientConfig;
+  return { ...settings, password: settings.password };
+}
+
+/** Runs `work` holding a session advisory lock on a dedicated connection (not one of a pool's). */
+async function withSessionLock<T>(config: pg.ClientConfig, key: number, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ ...config, statement_timeout: 0 });
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [key]);

@@ -74,6 +74,9 @@ export function toAppError(err: unknown): AppError | undefined {
     return ServiceUnavailable('The database is not reachable right now.');
   }
   switch (e.code) {
+    case '57014':
+      // statement_timeout (or a cancel): the request asked more of the database than it allows.
+      return ServiceUnavailable('The request took longer than the database allows; narrow it or retry.');
     case '23505':
       return Conflict('A record with the same unique value already exists.', constraintIssue(e.constraint, 'must be unique'));
     case '23503':

@@ -18,6 +18,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     dbPoolMax: 10,
     mode: 'embedded',
     seedSampleData: false,
+    statementTimeoutMs: 30_000,
     ...overrides,
   };
 }
