@@ -2,8 +2,9 @@
 // problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
 import type { Domain } from './composition.js';
+import type { Config } from './platform/config.js';
 import { isDatabaseReachable } from './platform/db.js';
-import { UnsupportedMediaType } from './platform/errors.js';
+import { jsonBody } from './platform/http/json-body.js';
 import { HttpMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
 import { openApiDocument } from './platform/http/openapi.js';
@@ -19,17 +20,16 @@ import { incidentRoutes } from './modules/incidents/routes.js';
 import { scorecardRoutes } from './modules/scorecards/routes.js';
 import { meRoutes, userRoutes } from './modules/users/routes.js';
 
-export const BODY_LIMIT = '256kb';
-const JSON_TYPES = ['application/json', 'application/*+json'];
-
 export interface HttpDeps {
   domain: Domain;
   logger: Logger;
+  /** Body bounds. */
+  config: Pick<Config, 'http'>;
   /** Extra readiness checks (Redis, when clustered). */
   readiness?: Record<string, () => Promise<boolean>>;
 }
 
-export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): express.Express {
+export function createHttpApp({ domain, logger, config, readiness = {} }: HttpDeps): express.Express {
   const app = express();
   const metrics = new HttpMetrics();
   metrics.watchPool(domain.knex);
@@ -52,12 +52,7 @@ export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): exp
   });
 
   const api = Router();
-  api.use((req, _res, next) => {
-    // A body must say it is JSON; anything else would silently be read as an empty body.
-    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
-    next(hasBody && !req.is(JSON_TYPES) ? UnsupportedMediaType('Send request bodies as application/json.') : undefined);
-  });
-  api.use(express.json({ limit: BODY_LIMIT, type: JSON_TYPES }));
+  api.use(jsonBody({ maxBytes: config.http.bodyMaxBytes, maxDepth: config.http.bodyMaxDepth }));
 
   // Each route group gets its own services only.
   const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;

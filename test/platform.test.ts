@@ -69,6 +69,7 @@ describe('platform', () => {
       assert.equal(config.databaseUrl, undefined);
       assert.equal(config.redisUrl, undefined);
       assert.equal(config.jwtSecret, undefined);
+      assert.deepEqual(config.http, { bodyMaxBytes: 262144, bodyMaxDepth: 32 });
     });
 
     it('reads a full cluster environment', () => {
@@ -82,6 +83,8 @@ describe('platform', () => {
         LOG_LEVEL: 'debug',
         NODE_ID: 'app1',
         DB_POOL_MAX: '25',
+        BODY_MAX_BYTES: '1048576',
+        BODY_MAX_DEPTH: '20',
       });
       assert.deepEqual(config, {
         port: 8080,
@@ -93,6 +96,7 @@ describe('platform', () => {
         logLevel: 'debug',
         nodeId: 'app1',
         dbPoolMax: 25,
+        http: { bodyMaxBytes: 1048576, bodyMaxDepth: 20 },
         mode: 'cluster',
       });
     });
@@ -116,6 +120,9 @@ describe('platform', () => {
       ['NODE_ID', { NODE_ID: 'has space' }, 'NODE_ID: expected 1-128 characters'],
       ['DB_POOL_MAX', { DB_POOL_MAX: '0' }, 'DB_POOL_MAX: expected an integer 1-1000'],
       ['DB_POOL_MAX', { DB_POOL_MAX: '2.5' }, 'DB_POOL_MAX: expected an integer 1-1000'],
+      ['BODY_MAX_BYTES', { BODY_MAX_BYTES: '10' }, 'BODY_MAX_BYTES: expected an integer 1024-67108864'],
+      ['BODY_MAX_DEPTH', { BODY_MAX_DEPTH: '1' }, 'BODY_MAX_DEPTH: expected an integer 2-256'],
+      ['BODY_MAX_DEPTH', { BODY_MAX_DEPTH: '5000' }, 'BODY_MAX_DEPTH: expected an integer 2-256'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {

@@ -17,9 +17,20 @@ export interface Config {
   logLevel: LogLevel;
   nodeId: string;
   dbPoolMax: number;
+  http: HttpSettings;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
 }
+
+/** Limits of the HTTP API. */
+export interface HttpSettings {
+  /** Largest request body, in bytes after any Content-Encoding is undone (BODY_MAX_BYTES). */
+  bodyMaxBytes: number;
+  /** Deepest nesting of objects and arrays in a JSON body (BODY_MAX_DEPTH). */
+  bodyMaxDepth: number;
+}
+
+export const HTTP_DEFAULTS: Readonly<HttpSettings> = { bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32 };
 
 export interface ConfigIssue {
   variable: string;
@@ -94,6 +105,8 @@ export const configSchema = z
       message: 'expected 1-128 characters from [A-Za-z0-9_.:@-]',
     }),
     DB_POOL_MAX: integer(1, 1000, 10),
+    BODY_MAX_BYTES: integer(1024, 64 * 1024 * 1024, HTTP_DEFAULTS.bodyMaxBytes),
+    BODY_MAX_DEPTH: integer(2, 256, HTTP_DEFAULTS.bodyMaxDepth),
   })
   .transform(
     (env): Config => ({
@@ -106,6 +119,10 @@ export const configSchema = z
       logLevel: env.LOG_LEVEL,
       nodeId: env.NODE_ID ?? `${os.hostname()}-${process.pid}`,
       dbPoolMax: env.DB_POOL_MAX,
+      http: {
+        bodyMaxBytes: env.BODY_MAX_BYTES,
+        bodyMaxDepth: env.BODY_MAX_DEPTH,
+      },
       mode: env.DATABASE_URL ? 'cluster' : 'embedded',
     }),
   );
