@@ -1,7 +1,7 @@
 // Shared helpers for the black-box HTTP suites (test/http-*.test.ts): a started app node, users
 // of any role with a token, problem+json assertions and "nothing was written" checks.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Knex } from 'knex';
 import type { Config } from '../../src/platform/config.js';
@@ -179,6 +179,11 @@ export async function globalCounts(knex: Knex): Promise<Record<string, number>> 
     counts[table] = Number((await knex(table).count<{ n: string }[]>('* as n'))[0].n);
   }
   return counts;
+}
+
+/** A password the policy takes (random, so zxcvbn rates it strong) of exactly `bytes` ASCII bytes. */
+export function strongPassword(bytes: number): string {
+  return randomBytes(bytes).toString('base64').slice(0, bytes);
 }
 
 /** The latest change-log seq of a tenant (0 when none). */
