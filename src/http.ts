@@ -9,6 +9,7 @@ import { HttpMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
 import { openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
+import { metricsGuard, securityHeaders } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { logRoutes } from './modules/audit/routes.js';
@@ -23,8 +24,8 @@ import { meRoutes, userRoutes } from './modules/users/routes.js';
 export interface HttpDeps {
   domain: Domain;
   logger: Logger;
-  /** Body bounds. */
-  config: Pick<Config, 'http'>;
+  /** Body bounds, headers and the metrics token; mode decides whether an unguarded /metrics is served. */
+  config: Pick<Config, 'http' | 'mode'>;
   /** Extra readiness checks (Redis, when clustered). */
   readiness?: Record<string, () => Promise<boolean>>;
 }
@@ -36,6 +37,7 @@ export function createHttpApp({ domain, logger, config, readiness = {} }: HttpDe
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId);
+  app.use(securityHeaders({ hstsMaxAge: config.http.hstsMaxAge }));
   app.use(metrics.middleware());
 
   app.get('/healthz', (_req, res) => {
@@ -47,7 +49,7 @@ export function createHttpApp({ domain, logger, config, readiness = {} }: HttpDe
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
-  app.get('/metrics', (_req, res) => {
+  app.get('/metrics', metricsGuard({ token: config.http.metricsToken, mode: config.mode }), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(metrics.render());
   });
 
