@@ -75,7 +75,7 @@ export async function startServer({
       return checks.every(Boolean);
     };
   }
-  const app = createHttpApp({ domain, logger, readiness });
+  const app = createHttpApp({ domain, logger, config, readiness });
   const server = http.createServer(app);
   const live = new LiveEvents({
     server,

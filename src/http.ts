@@ -2,12 +2,14 @@
 // problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
 import type { Domain } from './composition.js';
+import type { Config } from './platform/config.js';
 import { isDatabaseReachable } from './platform/db.js';
-import { UnsupportedMediaType } from './platform/errors.js';
+import { jsonBody } from './platform/http/json-body.js';
 import { HttpMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
 import { openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
+import { metricsGuard, securityHeaders } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { logRoutes } from './modules/audit/routes.js';
@@ -19,23 +21,23 @@ import { incidentRoutes } from './modules/incidents/routes.js';
 import { scorecardRoutes } from './modules/scorecards/routes.js';
 import { meRoutes, userRoutes } from './modules/users/routes.js';
 
-export const BODY_LIMIT = '256kb';
-const JSON_TYPES = ['application/json', 'application/*+json'];
-
 export interface HttpDeps {
   domain: Domain;
   logger: Logger;
+  /** Body bounds, headers and the metrics token; mode decides whether an unguarded /metrics is served. */
+  config: Pick<Config, 'http' | 'mode'>;
   /** Extra readiness checks (Redis, when clustered). */
   readiness?: Record<string, () => Promise<boolean>>;
 }
 
-export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): express.Express {
+export function createHttpApp({ domain, logger, config, readiness = {} }: HttpDeps): express.Express {
   const app = express();
   const metrics = new HttpMetrics();
   metrics.watchPool(domain.knex);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId);
+  app.use(securityHeaders({ hstsMaxAge: config.http.hstsMaxAge }));
   app.use(metrics.middleware());
 
   app.get('/healthz', (_req, res) => {
@@ -47,17 +49,12 @@ export function createHttpApp({ domain, logger, readiness = {} }: HttpDeps): exp
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
-  app.get('/metrics', (_req, res) => {
+  app.get('/metrics', metricsGuard({ token: config.http.metricsToken, mode: config.mode }), (_req, res) => {
     res.type('text/plain; version=0.0.4').send(metrics.render());
   });
 
   const api = Router();
-  api.use((req, _res, next) => {
-    // A body must say it is JSON; anything else would silently be read as an empty body.
-    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
-    next(hasBody && !req.is(JSON_TYPES) ? UnsupportedMediaType('Send request bodies as application/json.') : undefined);
-  });
-  api.use(express.json({ limit: BODY_LIMIT, type: JSON_TYPES }));
+  api.use(jsonBody({ maxBytes: config.http.bodyMaxBytes, maxDepth: config.http.bodyMaxDepth }));
 
   // Each route group gets its own services only.
   const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;

@@ -70,6 +70,7 @@ describe('platform', () => {
       assert.equal(config.databaseUrl, undefined);
       assert.equal(config.redisUrl, undefined);
       assert.equal(config.jwtSecret, undefined);
+      assert.deepEqual(config.http, { bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0 });
     });
 
     it('reads a full cluster environment', () => {
@@ -83,6 +84,10 @@ describe('platform', () => {
         LOG_LEVEL: 'debug',
         NODE_ID: 'app1',
         DB_POOL_MAX: '25',
+        BODY_MAX_BYTES: '1048576',
+        BODY_MAX_DEPTH: '20',
+        HSTS_MAX_AGE: '31536000',
+        METRICS_TOKEN: 'metrics-token-0123456789',
       });
       assert.deepEqual(config, {
         port: 8080,
@@ -94,6 +99,7 @@ describe('platform', () => {
         logLevel: 'debug',
         nodeId: 'app1',
         dbPoolMax: 25,
+        http: { bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789' },
         mode: 'cluster',
         seedSampleData: false,
         statementTimeoutMs: 30_000,
@@ -144,6 +150,12 @@ describe('platform', () => {
       ['DB_POOL_MAX', { DB_POOL_MAX: '2.5' }, 'DB_POOL_MAX: expected an integer 1-1000'],
       ['SEED_SAMPLE_DATA', { SEED_SAMPLE_DATA: 'yes' }, 'SEED_SAMPLE_DATA: expected true or false'],
       ['STATEMENT_TIMEOUT_MS', { STATEMENT_TIMEOUT_MS: '-5' }, 'STATEMENT_TIMEOUT_MS: expected an integer 0-3600000'],
+      ['BODY_MAX_BYTES', { BODY_MAX_BYTES: '10' }, 'BODY_MAX_BYTES: expected an integer 1024-67108864'],
+      ['BODY_MAX_DEPTH', { BODY_MAX_DEPTH: '1' }, 'BODY_MAX_DEPTH: expected an integer 2-256'],
+      ['BODY_MAX_DEPTH', { BODY_MAX_DEPTH: '5000' }, 'BODY_MAX_DEPTH: expected an integer 2-256'],
+      ['HSTS_MAX_AGE', { HSTS_MAX_AGE: '1y' }, 'HSTS_MAX_AGE: expected an integer 0-63072000'],
+      ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
+      ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in the middle' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {
@@ -163,9 +175,10 @@ describe('platform', () => {
     });
 
     it('never echoes a secret value', () => {
-      const err = configError({ DATABASE_URL: 'mysql://app:hunter2-secret@db/app', JWT_SECRET: 'short-secret-value' });
+      const err = configError({ DATABASE_URL: 'mysql://app:hunter2-secret@db/app', JWT_SECRET: 'short-secret-value', METRICS_TOKEN: 'short-metrics' });
       assert.ok(!err.message.includes('hunter2-secret'), err.message);
       assert.ok(!err.message.includes('short-secret-value'), err.message);
+      assert.ok(!err.message.includes('short-metrics'), err.message);
     });
   });
 

@@ -8,7 +8,7 @@ import { findSourceMap } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle } from '../../src/app.js';
-import type { Config } from '../../src/platform/config.js';
+import { HTTP_DEFAULTS, type Config } from '../../src/platform/config.js';
 import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
 import pg from 'pg';
@@ -29,6 +29,7 @@ const config: Config = {
   logLevel: 'error',
   nodeId: `bench-${opts.name}`,
   dbPoolMax: opts.dbPoolMax ?? 10,
+  http: { ...HTTP_DEFAULTS },
   mode: opts.redisUrl ? 'cluster' : 'embedded',
   seedSampleData: false,
   statementTimeoutMs: 30_000,

@@ -19,6 +19,7 @@ export interface Config {
   dbPoolMax: number;
   /** PostgreSQL statement_timeout of the runtime pool (ms, 0 = none): STATEMENT_TIMEOUT_MS. */
   statementTimeoutMs: number;
+  http: HttpSettings;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
   /**
@@ -27,6 +28,20 @@ export interface Config {
    */
   seedSampleData: boolean;
 }
+
+/** Limits and headers of the HTTP API. */
+export interface HttpSettings {
+  /** Largest request body, in bytes after any Content-Encoding is undone (BODY_MAX_BYTES). */
+  bodyMaxBytes: number;
+  /** Deepest nesting of objects and arrays in a JSON body (BODY_MAX_DEPTH). */
+  bodyMaxDepth: number;
+  /** Strict-Transport-Security max-age in seconds; 0 sends no HSTS header (HSTS_MAX_AGE). */
+  hstsMaxAge: number;
+  /** When set, GET /metrics wants `Authorization: Bearer <token>` (METRICS_TOKEN). */
+  metricsToken?: string;
+}
+
+export const HTTP_DEFAULTS: Readonly<HttpSettings> = { bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0 };
 
 export interface ConfigIssue {
   variable: string;
@@ -110,6 +125,14 @@ export const configSchema = z
       }
       return v === 'true';
     }),
+    BODY_MAX_BYTES: integer(1024, 64 * 1024 * 1024, HTTP_DEFAULTS.bodyMaxBytes),
+    BODY_MAX_DEPTH: integer(2, 256, HTTP_DEFAULTS.bodyMaxDepth),
+    // Two years is the most browsers' preload lists ask for.
+    HSTS_MAX_AGE: integer(0, 63_072_000, HTTP_DEFAULTS.hstsMaxAge),
+    // Never echoed back: the value is a secret.
+    METRICS_TOKEN: optionalString.refine((v) => v === undefined || /^[\x21-\x7e]{16,256}$/.test(v), {
+      message: 'expected 16-256 printable characters without spaces',
+    }),
   })
   .transform(
     (env): Config => ({
@@ -123,6 +146,12 @@ export const configSchema = z
       nodeId: env.NODE_ID ?? `${os.hostname()}-${process.pid}`,
       dbPoolMax: env.DB_POOL_MAX,
       statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
+      http: {
+        bodyMaxBytes: env.BODY_MAX_BYTES,
+        bodyMaxDepth: env.BODY_MAX_DEPTH,
+        hstsMaxAge: env.HSTS_MAX_AGE,
+        ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+      },
       mode: env.DATABASE_URL ? 'cluster' : 'embedded',
       seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
     }),

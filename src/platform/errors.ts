@@ -33,8 +33,13 @@ export const UnsupportedMediaType = createError('unsupported_media_type', 415, '
 export const UnprocessableEntity = createError('validation_failed', 422, 'Unprocessable Entity');
 export const ServiceUnavailable = createError('service_unavailable', 503, 'Service Unavailable');
 
+/** A field's path as errors[].path names it: `attributes.endpoint`, `widgets.0.title`, `(root)`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.') || '(root)';
+}
+
 export function zodIssues(err: ZodError, prefix: (string | number)[] = []): FieldIssue[] {
-  const at = (path: PropertyKey[]) => [...prefix, ...path].map(String).join('.') || '(root)';
+  const at = (path: PropertyKey[]) => fieldPath([...prefix, ...path]);
   return err.issues.flatMap((i) =>
     // One issue per unknown key, at the key's own path, so clients can point at the field.
     i.code === 'unrecognized_keys'

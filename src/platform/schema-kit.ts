@@ -8,6 +8,8 @@ export const email = z
   .email({ message: 'must be an email address' })
   .max(320)
   .transform((s) => s.toLowerCase());
+/** A link a client may render: http(s) only, so never `javascript:`, `data:` or `file:`. */
+export const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).max(2048);
 export const optionalText = z.string().max(100_000).nullable().optional();
 export const uuidList = z.array(uuid).max(1000);
 export const tagList = z.array(z.string().trim().min(1).max(100)).max(100);

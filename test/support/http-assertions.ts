@@ -1,9 +1,10 @@
 // Shared helpers for the black-box HTTP suites (test/http-*.test.ts): a started app node, users
 // of any role with a token, problem+json assertions and "nothing was written" checks.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Knex } from 'knex';
+import type { Config } from '../../src/platform/config.js';
 import { startTestApp, type ApiClient, type ApiResponse, type TestApp } from './server.js';
 
 /** The secret testConfig() gives every test node. */
@@ -12,8 +13,24 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long'
 export type Role = 'admin' | 'editor' | 'incident_commander' | 'viewer';
 
 /** A node over a fresh database (startTestApp; one place to change how the HTTP suites start). */
-export async function startHttpApp(): Promise<TestApp> {
-  return startTestApp();
+export async function startHttpApp(config: Partial<Config> = {}): Promise<TestApp> {
+  return startTestApp({}, config);
+}
+
+/**
+ * A suite's node and first tenant: registers the before/after hooks that start the node over a
+ * fresh database, sign a tenant up and close it all; the fields are set once before() has run.
+ */
+export function httpSuite(config: Partial<Config> = {}): { app: TestApp; admin: Tenant } {
+  const suite = {} as { app: TestApp; admin: Tenant };
+  before(async () => {
+    suite.app = await startHttpApp(config);
+    suite.admin = await signupTenant(suite.app);
+  });
+  after(async () => {
+    await suite.app?.close();
+  });
+  return suite;
 }
 
 export interface Tenant {
@@ -147,6 +164,26 @@ export async function refused(
   assertProblem(res, status, opts);
   assert.deepEqual(await tenantCounts(knex, tenantId, tables), before, 'a refused write changed rows');
   return res;
+}
+
+/** `refused` for a suite's node and tenant (read when called, as suites set them in before()), services by default. */
+export function refusedWriteOf(app: () => TestApp, tenant: () => { tenantId: string }) {
+  return (write: () => Promise<ApiResponse>, status: number, opts: { path?: string; detail?: RegExp } = {}, tables = ['services']) =>
+    refused(app().db.knex, tenant().tenantId, tables, write, status, opts);
+}
+
+/** Every tenant's and user's row, every audit entry and change event: a refused signup adds none. */
+export async function globalCounts(knex: Knex): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of ['tenants', 'users', 'audit_logs', 'change_events']) {
+    counts[table] = Number((await knex(table).count<{ n: string }[]>('* as n'))[0].n);
+  }
+  return counts;
+}
+
+/** A password the policy takes (random, so zxcvbn rates it strong) of exactly `bytes` ASCII bytes. */
+export function strongPassword(bytes: number): string {
+  return randomBytes(bytes).toString('base64').slice(0, bytes);
 }
 
 /** The latest change-log seq of a tenant (0 when none). */

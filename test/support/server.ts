@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle, type StartOptions } from '../../src/app.js';
-import type { Config } from '../../src/platform/config.js';
+import { HTTP_DEFAULTS, type Config } from '../../src/platform/config.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { quietLogger } from './factories.js';
 
@@ -16,6 +16,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     logLevel: 'error',
     nodeId: `test-${randomUUID().slice(0, 8)}`,
     dbPoolMax: 10,
+    http: { ...HTTP_DEFAULTS },
     mode: 'embedded',
     seedSampleData: false,
     statementTimeoutMs: 30_000,
@@ -33,9 +34,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: Partial<Omit<StartOptions, 'config' | 'knex'>> = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: Partial<Omit<StartOptions, 'config' | 'knex'>> = {},
+  config: Partial<Config> = {},
+): Promise<TestApp> {
   const db = await createTestDatabase();
-  const app = await startServer({ config: testConfig(), knex: db.knex, logger: quietLogger, ...options });
+  const app = await startServer({ config: testConfig(config), knex: db.knex, logger: quietLogger, ...options });
   const client = (token?: string) => new ApiClient(app.url, token);
   return {
     app, db, url: app.url, client,

@@ -11,6 +11,7 @@ import { ApiKey } from '../api-keys/model.js';
 import { hashApiKey, looksLikeApiKey } from '../api-keys/service.js';
 import { Tenant } from '../tenants/model.js';
 import { User, presentUser } from '../users/model.js';
+import { PASSWORD_MAX_BYTES } from './password-policy.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { loginInput, signupInput } from './schemas.js';
 import type { PrincipalCache } from './principal-cache.js';
@@ -61,7 +62,10 @@ export class AuthService {
     const user = tenant
       ? await scoped(User, { tenantId: tenant.id, db: this.knex }).findOne({ email: data.email })
       : undefined;
-    const ok = await verifyPassword(data.password, user?.password_hash ?? null);
+    // bcrypt compares only the first 72 bytes: a longer password would also let in every other
+    // password sharing those bytes, so it is never accepted (none can be set any more).
+    const fits = Buffer.byteLength(data.password, 'utf8') <= PASSWORD_MAX_BYTES;
+    const ok = fits && await verifyPassword(data.password, user?.password_hash ?? null);
     if (!tenant || !tenant.is_active || !user || !user.password_hash || !ok || !user.is_active) {
       throw Unauthorized('Invalid tenant, email or password.');
     }

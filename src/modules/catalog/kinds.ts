@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { FieldIssue } from '../../platform/errors.js';
 import {
-  ENTITY_STATUS, OPERATIONAL_STATUS, email, entityStatus, name255, operationalStatus, optionalText,
+  ENTITY_STATUS, OPERATIONAL_STATUS, email, entityStatus, httpUrl, name255, operationalStatus, optionalText,
   tagList, uuid, uuidList,
 } from '../../platform/schema-kit.js';
 import {
@@ -181,7 +181,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
     type: 'repositories', label: 'repository', model: Repository,
     required: { name: name255, provider: z.enum(REPOSITORY_PROVIDERS) },
     optional: {
-      url: z.url().max(2048).nullable(), description: optionalText, default_branch: z.string().min(1).max(100),
+      url: httpUrl.nullable(), description: optionalText, default_branch: z.string().min(1).max(100),
       language: z.string().max(50).nullable(), team_id: teamId, tags: tagList,
     },
     relations: [], references: [teamRef], assignments: true,

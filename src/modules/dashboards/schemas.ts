@@ -1,6 +1,7 @@
 // Input shapes of dashboards, their widgets (grid layout + config) and their filters.
 import { z } from 'zod';
 import { CATALOG_TYPES } from '../catalog/kinds.js';
+import { jsonShapeIssue } from '../../platform/json-shape.js';
 import { name255, optionalText, partialStrict, uuid } from '../../platform/schema-kit.js';
 
 export const WIDGET_TYPES = ['counter', 'list', 'status_board', 'scorecard', 'timeline', 'chart'] as const;
@@ -9,13 +10,20 @@ export const FILTER_TYPES = ['team', 'status', 'type', 'tag', 'environment', 'se
 export const WIDGET_SOURCE_TYPES = [...CATALOG_TYPES, 'incidents', 'scorecards'] as const;
 
 const MAX_CONFIG_CHARS = 20_000;
+const MAX_CONFIG_DEPTH = 32;
 
-/** A JSON object of free-form settings, bounded in size. */
-const configObject = z
-  .record(z.string(), z.unknown())
-  .refine((v) => JSON.stringify(v).length <= MAX_CONFIG_CHARS, {
-    message: `must serialise to at most ${MAX_CONFIG_CHARS} characters`,
-  });
+/**
+ * A JSON object of free-form settings, bounded in depth and size, with no reserved key. The depth
+ * is checked first (without recursing), so serialising it to measure its size is always safe,
+ * whoever the caller; HTTP bodies have passed the same checks at the door already.
+ */
+const configObject = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  const shape = jsonShapeIssue(v, MAX_CONFIG_DEPTH);
+  if (shape) ctx.addIssue({ code: 'custom', path: shape.path, message: shape.message });
+  else if (JSON.stringify(v).length > MAX_CONFIG_CHARS) {
+    ctx.addIssue({ code: 'custom', message: `must serialise to at most ${MAX_CONFIG_CHARS} characters` });
+  }
+});
 
 const gridPosition = z.number().int().min(0).max(10_000);
 const gridSpan = z.number().int().min(1).max(24);

@@ -3,6 +3,7 @@
 // validate requests) cannot drift from the routes that exist.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { noStore } from './security.js';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
@@ -19,6 +20,8 @@ export interface OperationMeta {
   paginated?: boolean;
   /** Public routes (signup, login) need no bearer token. */
   public?: boolean;
+  /** The response carries a token or a secret: sent with `Cache-Control: no-store`, errors included. */
+  secret?: boolean;
 }
 
 interface Operation extends OperationMeta {
@@ -43,7 +46,8 @@ export function documentedRouter(prefix: string, tag: string): DocumentedRouter 
     prefix,
     router,
     op(method, path, meta, handler) {
-      router[method](path, handler);
+      if (meta.secret) router[method](path, noStore, handler);
+      else router[method](path, handler);
       const full = `${prefix}${path === '/' ? '' : path}` || '/';
       if (!operations.some((o) => o.method === method && o.path === full)) operations.push({ ...meta, method, path: full, tag });
     },
@@ -116,7 +120,11 @@ export function openApiDocument(info: { title: string; version: string }) {
       parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : [])],
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } } : {}),
       responses: {
-        [status]: status === 204 ? { description: 'No Content' } : { description: 'OK', content: { 'application/json': { schema: body } } },
+        [status]: status === 204 ? { description: 'No Content' } : {
+          description: 'OK',
+          ...(op.secret ? { headers: { 'Cache-Control': { schema: { type: 'string', const: 'no-store' } } } } : {}),
+          content: { 'application/json': { schema: body } },
+        },
         '4XX': problem,
         '5XX': problem,
       },

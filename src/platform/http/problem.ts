@@ -1,7 +1,8 @@
 // RFC 9457 problem+json for every error the API returns. Known errors keep their status and
-// detail; anything else is logged with its request id and answered as a bare 500.
+// detail; anything else is logged with its request id and answered as a bare 500. (Errors of
+// reading a body are mapped where bodies are read, http/json-body.ts.)
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, BadRequest, NotFound, PayloadTooLarge, toAppError } from '../errors.js';
+import { AppError, NotFound, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export function problemBody(err: AppError, instance?: string) {
@@ -19,29 +20,13 @@ export function sendProblem(res: Parameters<RequestHandler>[1], err: AppError): 
   res.status(err.status).type('application/problem+json').send(JSON.stringify(problemBody(err, res.req.originalUrl)));
 }
 
-/** body-parser's own errors: malformed JSON, bodies too large, unsupported charsets. */
-function fromBodyParser(err: { type?: string; status?: number }): AppError | undefined {
-  switch (err.type) {
-    case 'entity.parse.failed':
-      return BadRequest('The request body is not valid JSON.');
-    case 'entity.too.large':
-      return PayloadTooLarge('The request body is larger than the API accepts.');
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return BadRequest('The request body encoding is not supported.');
-    case 'request.aborted':
-      return BadRequest('The request was aborted.');
-  }
-  return undefined;
-}
-
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(NotFound(`No route for ${req.method} ${req.path}.`));
 };
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known = fromBodyParser(err) ?? toAppError(err);
+    const known = toAppError(err);
     if (known) {
       if (known.status >= 500) logger.warn('request failed', { request_id: req.id, status: known.status, err });
       sendProblem(res, known);
