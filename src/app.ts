@@ -46,6 +46,8 @@ export interface StartOptions {
   live?: LiveOptions;
   /** Co-editing timings and hooks (tests shorten the debounce); server, database, bus and Redis come from here. */
   collab?: Partial<CollabOptions>;
+  /** Liveness for /healthz beyond the process (an embedded node's own PostgreSQL). */
+  health?: () => boolean;
 }
 
 /** Buses that can answer /readyz (the Redis bus). */
@@ -56,7 +58,7 @@ interface CheckableBus extends EventBus {
 const FORCE_CLOSE_AFTER_MS = 2_000;
 
 export async function startServer({
-  config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {},
+  config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {}, health,
 }: StartOptions): Promise<AppHandle> {
   const prefix = liveOptions.redisPrefix ?? DEFAULT_REDIS_PREFIX;
   if (!bus && config.redisUrl) {
@@ -75,7 +77,7 @@ export async function startServer({
       return checks.every(Boolean);
     };
   }
-  const app = createHttpApp({ domain, logger, config, readiness });
+  const app = createHttpApp({ domain, logger, config, readiness, health });
   const server = http.createServer(app);
   const live = new LiveEvents({
     server,

@@ -28,9 +28,11 @@ export interface HttpDeps {
   config: Pick<Config, 'http' | 'mode'>;
   /** Extra readiness checks (Redis, when clustered). */
   readiness?: Record<string, () => Promise<boolean>>;
+  /** Liveness beyond the process answering: an embedded node's own PostgreSQL is running. */
+  health?: () => boolean;
 }
 
-export function createHttpApp({ domain, logger, config, readiness = {} }: HttpDeps): express.Express {
+export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true }: HttpDeps): express.Express {
   const app = express();
   const metrics = new HttpMetrics();
   metrics.watchPool(domain.knex);
@@ -41,7 +43,8 @@ export function createHttpApp({ domain, logger, config, readiness = {} }: HttpDe
   app.use(metrics.middleware());
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    if (health()) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'unavailable' });
   });
   app.get('/readyz', async (_req, res) => {
     const checks: Record<string, boolean> = { database: await isDatabaseReachable(domain.knex) };

@@ -28,14 +28,19 @@ async function start(): Promise<void> {
     if (shuttingDown) throw new ShutdownRequested();
   };
   logger.info('starting', { mode: config.mode, port: config.port });
-  database = await openDatabase(config, logger);
+  database = await openDatabase(config, logger, {
+    onFatal: (err) => {
+      logger.error('the database is gone for good; stopping', { err: String(err) });
+      void shutdown('embedded PostgreSQL lost', 1);
+    },
+  });
   checkpoint();
   const applied = await migrateLatest(database.knex);
   if (applied.length > 0) logger.info('migrations applied', { migrations: applied });
   checkpoint();
   const seed = config.seedSampleData ? await seedSampleDataIfEmpty(database.knex, logger) : null;
   checkpoint();
-  app = await startServer({ config, knex: database.knex, logger });
+  app = await startServer({ config, knex: database.knex, logger, health: database.alive });
   logger.info('listening', { url: app.url });
   printBanner(app, seed);
 }

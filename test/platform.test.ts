@@ -2,6 +2,8 @@
 // across restarts, a server orphaned by a SIGKILLed run stopped first), db helpers, test support.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -11,6 +13,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/platform/config.js';
 import { openDatabase } from '../src/platform/database-runtime.js';
+import { startServer } from '../src/app.js';
+import { testConfig } from './support/server.js';
 import type { Knex } from 'knex';
 import { createKnex, isDatabaseReachable, migrateLatest, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
 import {
@@ -35,6 +39,14 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
     return err;
   }
   assert.fail('expected loadConfig to throw');
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 async function query(url: string, sql: string): Promise<pg.QueryResult> {
@@ -446,6 +458,42 @@ describe('platform', () => {
       servers.push(server);
       return server;
     }
+
+    it('restarts its own PostgreSQL when it dies (healthz says so meanwhile), and gives up when it cannot', async () => {
+      const dataDir = await tempDir('pg-watch');
+      dirs.push(dataDir);
+      const fatal: Error[] = [];
+      const runtime = await openDatabase(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }), createLogger('error', {}, { stdout: () => {}, stderr: () => {} }), {
+        onFatal: (err) => fatal.push(err), restartBackoffMs: [200, 200],
+      });
+      const app = await startServer({ config: testConfig(), knex: runtime.knex, logger: createLogger('error', {}, { stdout: () => {}, stderr: () => {} }), health: runtime.alive });
+      try {
+        const healthz = async () => (await fetch(`${app.url}/healthz`)).status;
+        assert.equal(await healthz(), 200);
+        const postmaster = () => Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+        const first = postmaster();
+        process.kill(first, 'SIGKILL');
+        await waitFor(async () => (await healthz()) === 503, 'healthz reports the dead database');
+        await waitFor(async () => (await healthz()) === 200, 'the server is back', 30_000);
+        assert.notEqual(postmaster(), first);
+        assert.deepEqual((await runtime.knex.raw('select 1 as one')).rows, [{ one: 1 }], 'the pool reconnects');
+        // Its port taken meanwhile, the server cannot come back: the node is told to give up.
+        const port = Number(new URL(runtime.connectionString).port);
+        process.kill(postmaster(), 'SIGKILL');
+        await waitFor(() => !isProcessAlive(postmaster()), 'the postmaster is gone');
+        const squatter = net.createServer().listen(port, '127.0.0.1');
+        try {
+          await waitFor(() => fatal.length > 0, 'onFatal was called', 30_000);
+          assert.match(fatal[0]!.message, /could not be restarted/);
+          assert.equal(await healthz(), 503);
+        } finally {
+          squatter.close();
+        }
+      } finally {
+        await app.close();
+        await runtime.stop();
+      }
+    });
 
     it('leaves signal handling to us: the library\'s exit hooks are removed', async () => {
       const dataDir = await tempDir('pg-hooks');

@@ -12,25 +12,69 @@ export interface DatabaseRuntime {
   mode: Config['mode'];
   /** Destroys the pool, then stops the embedded server if there is one. Idempotent. */
   stop(): Promise<void>;
+  /** Embedded mode: whether this node's own PostgreSQL is running (for /healthz). Cluster: always true. */
+  alive(): boolean;
 }
 
-export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseRuntime> {
+export interface OpenDatabaseOptions {
+  /** Embedded mode: the server died and could not be restarted; the node should exit non-zero. */
+  onFatal?(err: Error): void;
+  /** Waits between restart attempts of a dead embedded server (ms); its length is the number of attempts. */
+  restartBackoffMs?: number[];
+}
+
+const RESTART_BACKOFF_MS = [500, 2_000, 5_000];
+
+export async function openDatabase(config: Config, logger: Logger, opts: OpenDatabaseOptions = {}): Promise<DatabaseRuntime> {
   if (config.mode === 'cluster') {
+    // A shared database's outages show on /readyz (and as 503s), never as a dead node.
     const knex = createKnex(config.databaseUrl!, { poolMax: config.dbPoolMax, statementTimeoutMs: config.statementTimeoutMs, logger });
     let stopping: Promise<void> | undefined;
-    return { knex, connectionString: config.databaseUrl!, mode: 'cluster', stop: () => (stopping ??= knex.destroy()) };
+    return { knex, connectionString: config.databaseUrl!, mode: 'cluster', stop: () => (stopping ??= knex.destroy()), alive: () => true };
   }
 
   const pgLog = logger.child({ component: 'postgres' });
   logger.info('starting embedded PostgreSQL', { dataDir: config.dataDir });
-  const server = await startEmbeddedPostgres({
+  const start = (port?: number) => startEmbeddedPostgres({
     dataDir: config.dataDir,
+    port,
     log: (line) => pgLog.debug(line),
     notice: (message) => pgLog.warn(message),
   });
+  let server = await start();
   logger.info('embedded PostgreSQL ready', { port: server.port, pid: server.pid });
   const knex = createKnex(server.connectionString, { poolMax: config.dbPoolMax, statementTimeoutMs: config.statementTimeoutMs, logger });
   let stopping: Promise<void> | undefined;
+  let alive = true;
+
+  // The node's own PostgreSQL is part of the node: if it dies, it is started again on the same
+  // port (the pool reconnects by itself); if it cannot be, the node gives up rather than answer
+  // 503 for ever.
+  const watch = (current: typeof server) => {
+    void current.exited.then(async () => {
+      if (stopping) return;
+      alive = false;
+      logger.error('embedded PostgreSQL exited unexpectedly; restarting it', { pid: current.pid });
+      let lastError: unknown;
+      for (const wait of opts.restartBackoffMs ?? RESTART_BACKOFF_MS) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        if (stopping) return;
+        try {
+          server = await start(current.port);
+          alive = true;
+          logger.info('embedded PostgreSQL restarted', { port: server.port, pid: server.pid });
+          watch(server);
+          return;
+        } catch (err) {
+          lastError = err;
+          logger.warn('embedded PostgreSQL did not restart', { err: String(err) });
+        }
+      }
+      opts.onFatal?.(new Error(`embedded PostgreSQL could not be restarted: ${String(lastError)}`));
+    });
+  };
+  watch(server);
+
   const stop = async () => {
     try {
       await knex.destroy();
@@ -39,7 +83,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       logger.info('embedded PostgreSQL stopped');
     }
   };
-  return { knex, connectionString: server.connectionString, mode: 'embedded', stop: () => (stopping ??= stop()) };
+  return { knex, connectionString: server.connectionString, mode: 'embedded', stop: () => (stopping ??= stop()), alive: () => alive };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface EmbeddedPostgres {
   pid: number;
   /** Stops the server cleanly and waits until its process is gone. Idempotent. */
   stop(): Promise<void>;
+  /** Settles when the server's process exits, for whatever reason (stop() included). */
+  exited: Promise<void>;
 }
 
 interface InstanceState {
@@ -151,12 +153,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await stop();
     throw err;
   }
+  const exited = child && child.exitCode === null && child.signalCode === null
+    ? new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    : new Promise<void>(() => {}); // no process of ours to watch
   return {
     connectionString: `${base}/${APP_DATABASE}`,
     adminConnectionString: `${base}/postgres`,
     port,
     pid: child?.pid ?? readPostmasterPid(pgDir) ?? -1,
     stop,
+    exited,
   };
 }
 
