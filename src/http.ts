@@ -13,7 +13,7 @@ import { metricsGuard, securityHeaders } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { logRoutes } from './modules/audit/routes.js';
-import { authRoutes } from './modules/auth/routes.js';
+import { authRoutes, sessionRoutes } from './modules/auth/routes.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { commentRoutes } from './modules/comments/routes.js';
 import { dashboardRoutes } from './modules/dashboards/routes.js';
@@ -62,7 +62,7 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   // Each route group gets its own services only.
   const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;
   const privateRoutes = [
-    meRoutes({ users }), userRoutes({ users }), apiKeyRoutes({ apiKeys }), ...catalogRoutes({ entities, permissions }),
+    sessionRoutes({ auth: domain.auth, users }), meRoutes({ users }), userRoutes({ users }), apiKeyRoutes({ apiKeys }), ...catalogRoutes({ entities, permissions }),
     incidentRoutes({ incidents, permissions }), scorecardRoutes({ scorecards }), dashboardRoutes({ dashboards, permissions }),
     commentRoutes({ comments }), ...logRoutes({ audit, changeLog }),
   ];

@@ -2,11 +2,12 @@
 // from the domain services. Co-editing's write rule is the access policy's (canWrite below).
 import type { Knex } from 'knex';
 import type { Domain } from './composition.js';
-import { systemContext, type Actor, type ServiceContext } from './platform/context.js';
+import { systemContext, type ServiceContext } from './platform/context.js';
 import { AppError } from './platform/errors.js';
 import { plain } from './platform/records.js';
 import { latestSeqs } from './platform/write.js';
 import { scoped } from './platform/tenancy.js';
+import type { Principal } from './modules/auth/service.js';
 import { KINDS, isCatalogType } from './modules/catalog/kinds.js';
 import type { CoeditingPorts, RecordLayout } from './modules/coediting/ports.js';
 import { recordExists } from './modules/permissions/service.js';
@@ -29,12 +30,9 @@ const LAYOUTS: Record<string, RecordLayout> = Object.fromEntries(
 );
 
 /** Unauthorized (401) as null; anything else (the database is away) is thrown. */
-async function principalOrNull(
-  domain: Domain, token: string | undefined, opts: { fresh?: boolean } = {},
-): Promise<{ tenantId: string; actor: Actor } | null> {
+async function principalOrNull(domain: Domain, token: string | undefined, opts: { fresh?: boolean } = {}): Promise<Principal | null> {
   try {
-    const { tenantId, actor } = await domain.auth.authenticate(token, opts);
-    return { tenantId, actor };
+    return await domain.auth.authenticate(token, opts);
   } catch (err) {
     if (err instanceof AppError && err.status === 401) return null;
     throw err;
@@ -53,7 +51,10 @@ export function coeditingPorts(domain: Domain): CoeditingPorts {
     return { kind: KINDS[type], service: domain.entities[type] };
   };
   return {
-    authenticate: (token, opts) => principalOrNull(domain, token, opts),
+    async authenticate(token, opts) {
+      const principal = await principalOrNull(domain, token, opts);
+      return principal && { tenantId: principal.tenantId, actor: principal.actor };
+    },
     layoutOf: (type) => (Object.hasOwn(LAYOUTS, type) ? LAYOUTS[type] : null),
     recordExists: ({ tenantId, actor }, type, id) => recordExists({ tenantId, actor, db }, type, id),
     canWrite: ({ tenantId, actor }, type, id) => canWrite({ tenantId, actor, db }, type, id),
@@ -80,8 +81,15 @@ export function liveEventPorts(domain: Domain): Pick<LiveEventsOptions, 'authent
       // Looked up at call time: tests hold a handshake by wrapping domain.auth.authenticate.
       const principal = await principalOrNull(domain, token, opts);
       if (!principal) return null;
-      const { tenantId, actor } = principal;
-      return { tenantId, actor: { type: actor.type, id: actor.id, userId: actor.userId }, admin: readsAdminOnly(actor) };
+      const { tenantId, actor, user, expiresAt } = principal;
+      return {
+        tenantId,
+        actor: { type: actor.type, id: actor.id, userId: actor.userId },
+        admin: readsAdminOnly(actor),
+        // Only a login token has a session version and an expiry; an API key has neither.
+        tokenVersion: actor.type === 'user' ? user.token_version : null,
+        expiresAt: expiresAt ?? null,
+      };
     },
     changeLog: {
       since: (tenantId, since, limit) => domain.changeLog.since(systemContext(tenantId, db), since, limit),

@@ -206,6 +206,24 @@ describe('co-editing on one node', function () {
     assert.equal(await closed, 4401);
   });
 
+  it('closes the login-token connections of a user who logs out with 4401 at once, and keeps their API key’s', async () => {
+    const svc = await createService(tenant);
+    const member = await addMember(app.url, tenant, 'admin');
+    const key = await member.client.post('/api/v1/api-keys', { name: 'stays', scope: 'read_write' });
+    assert.equal(key.status, 201, key.text);
+    const byToken = await edit(member.token, svc);
+    const byKey = await edit(key.body.data.key, svc);
+    const closed = new Promise<number>((resolve) => byToken.provider.on('connection-close', (e) => e && resolve(e.code)));
+    const started = Date.now();
+    assert.equal((await member.client.post('/api/v1/auth/logout')).status, 204);
+    assert.equal(await closed, 4401);
+    // The logout's change event re-checks the user's connections; the periodic re-check (5 s) is only the fallback.
+    assert.ok(Date.now() - started < 3_000, `closed after ${Date.now() - started} ms`);
+    await sleep(300);
+    assert.equal(byKey.provider.wsconnected, true, 'an API key is not a session');
+    assert.equal((await refusedWith(app.url, room(svc), member.token)).code, 4401, 'the ended session cannot come back');
+  });
+
   it('closes an API key’s connections with 4401 when the key is revoked, and a demoted writer’s with 4403', async () => {
     const svc = await createService(tenant);
     const key = await tenant.admin.client.post('/api/v1/api-keys', { name: 'robot', scope: 'read_write' });

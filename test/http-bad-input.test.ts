@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/modules/auth/tokens.js';
 import {
-  TEST_JWT_SECRET, addMember, assertNoLeak, assertProblem, created, expectStatus, mintToken, refused,
+  addMember, assertNoLeak, assertProblem, created, expectStatus, mintToken, refused, signClaims,
   signupTenant, startHttpApp, tenantCounts, type Member, type Tenant,
 } from './support/http-assertions.js';
 import type { ApiResponse, TestApp } from './support/server.js';
@@ -415,8 +416,12 @@ describe('HTTP bad input', () => {
     const url = '/api/v1/services';
 
     it('refuses a missing, garbage, malformed, expired, forged or orphaned token with 401', async () => {
-      const expired = jwt.sign({ sub: admin.userId, tid: admin.tenantId, exp: Math.floor(Date.now() / 1000) - 60 }, TEST_JWT_SECRET, { algorithm: 'HS256' });
-      const forged = jwt.sign({ sub: admin.userId, tid: admin.tenantId }, 'some-other-secret-that-is-also-long-enough', { algorithm: 'HS256', expiresIn: 3600 });
+      // Complete but for the one thing wrong with each (exp in the past, another secret).
+      const now = Math.floor(Date.now() / 1000);
+      const expired = signClaims({ sub: admin.userId, tid: admin.tenantId, ver: 0, iat: now - 120, exp: now - 60 });
+      const forged = jwt.sign({ sub: admin.userId, tid: admin.tenantId, ver: 0 }, 'some-other-secret-that-is-also-long-enough', {
+        algorithm: 'HS256', expiresIn: 3600, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE,
+      });
       const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: admin.userId, tid: admin.tenantId })).toString('base64url')}.`;
       const ghost = mintToken(admin.tenantId, randomUUID());
       const wrongTenant = mintToken(randomUUID(), admin.userId);
@@ -445,7 +450,7 @@ describe('HTTP bad input', () => {
     it('stops accepting a token at its expiry, also when this node accepted it a moment before', async () => {
       // The principal cache keeps a principal for seconds; an entry must never outlive its token.
       const exp = Math.floor(Date.now() / 1000) + 2;
-      const shortLived = jwt.sign({ sub: admin.userId, tid: admin.tenantId, exp }, TEST_JWT_SECRET, { algorithm: 'HS256' });
+      const shortLived = signClaims({ sub: admin.userId, tid: admin.tenantId, ver: 0, iat: exp - 2, exp });
       expectStatus(await app.client(shortLived).get(url), 200);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
       assertProblem(await app.client(shortLived).get(url), 401);

@@ -155,6 +155,23 @@ describe('live events: a cluster of nodes over Redis', function () {
     assert.ok(bystander.socket.connected);
   });
 
+  it("logout on node A ends the user's sockets on nodes B and C, and B's cached principal with them", async () => {
+    const slug = (await db.knex('tenants').where({ id: tenantA.tenantId }).first()).slug as string;
+    const password = 'cluster-logout-passphrase-7ordinary';
+    const email = `logout-${randomUUID().slice(0, 8)}@example.com`;
+    assert.equal((await rest(A.url, 'POST', '/users', tenantA.token, { email, display_name: 'Out', role: 'viewer', password })).status, 201);
+    const token = (await rest(B.url, 'POST', '/auth/login', undefined, { tenant_slug: slug, email, password })).body.data.access_token as string;
+    assert.equal((await rest(B.url, 'GET', '/me', token)).status, 200); // B caches the principal
+    const onB = await live(B.url, { token });
+    const onC = await live(C.url, { token });
+    const bystander = await live(C.url, { token: tenantA.token });
+    assert.equal((await rest(A.url, 'POST', '/auth/logout', token)).status, 204);
+    await waitFor(() => !onB.socket.connected && !onC.socket.connected, 'both sockets to close');
+    assert.deepEqual([...onB.revocations, ...onC.revocations], ['session_ended', 'session_ended']);
+    assert.equal((await rest(B.url, 'GET', '/me', token)).status, 401, "B's cache entry went with the event");
+    assert.ok(bystander.socket.connected);
+  });
+
   it('Redis stopped and restarted while writes continue: every socket still gets every event exactly once, in order', async function () {
     if (!redis.managed) this.skip(); // a REDIS_URL server is not ours to stop
     const sockets = [await live(A.url, { token: tenantA.token }), await live(B.url, { token: tenantA.token }), await live(C.url, { token: tenantA.token })];

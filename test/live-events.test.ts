@@ -6,7 +6,7 @@ import { startServer, type AppHandle } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
 import { quietLogger } from './support/factories.js';
 import {
-  connectError, connectLive, createTeam, isConsecutive, LiveClient, rest, signup, sleep, waitFor,
+  connectError, connectLive, createTeam, holdHandshake, isConsecutive, LiveClient, rest, signup, sleep, waitFor,
 } from './support/live-events.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
@@ -355,32 +355,19 @@ describe('live events: one node (in-process bus)', () => {
       const racingKey = created.body.data.key as string;
       const bystander = await live({ token: tenantA.token }); // keeps the tenant's stream running
       // Hold the racer's handshake right after its token was found valid.
-      const auth = node.domain.auth;
-      const original = auth.authenticate.bind(auth);
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let held = false;
-      auth.authenticate = async (token) => {
-        const principal = await original(token);
-        if (token === racingKey && !held) {
-          held = true;
-          await gate;
-        }
-        return principal;
-      };
+      const handshake = holdHandshake(node.domain.auth, racingKey);
       try {
         const racer = new LiveClient(node.url, { token: racingKey });
         clients.push(racer);
-        await waitFor(() => held, 'the handshake to be held');
+        await waitFor(() => handshake.held(), 'the handshake to be held');
         assert.equal((await rest(node.url, 'DELETE', `/api-keys/${created.body.data.id}`, tenantA.token)).status, 204);
         await waitFor(() => bystander.events.some((e) => e.type === 'api_keys.deleted'), 'the revocation to be delivered');
-        release();
+        handshake.release();
         await racer.connected();
         await waitFor(() => !racer.socket.connected, 'the racing socket to be disconnected');
         assert.deepEqual(racer.revocations, ['token_revoked']);
       } finally {
-        auth.authenticate = original;
-        release();
+        handshake.restore();
       }
     });
   });

@@ -75,5 +75,29 @@ describe('catalog writes and authentication: statements per request', function (
       expectStatus(await admin.client.patch(`/api/v1/users/${user.body.data.id}`, { is_active: false }), 200);
       assert.equal((await principalReads(token)).status, 401);
     });
+
+    it('keeps ended sessions immediate: after logout or a password change a cached token is refused on the next request', async () => {
+      const password = 'cached-session-passphrase-7ordinary';
+      const user = await admin.client.post('/api/v1/users', { email: 'cached-session@example.com', display_name: 'S', role: 'viewer', password });
+      expectStatus(user, 201);
+      const loginAs = async (pw: string) => (await app.client().post('/api/v1/auth/login', {
+        tenant_slug: admin.slug, email: 'cached-session@example.com', password: pw,
+      })).body.data.access_token as string;
+      const first = await loginAs(password);
+      const other = await loginAs(password);
+      for (const token of [first, other]) {
+        assert.equal((await principalReads(token)).status, 200);
+        assert.deepEqual(await principalReads(token), { status: 200, reads: 0 }, 'now from the cache');
+      }
+      expectStatus(await app.client(first).post('/api/v1/auth/logout'), 204);
+      assert.equal((await principalReads(first)).status, 401);
+      assert.equal((await principalReads(other)).status, 401, "the user's other session too");
+
+      const next = await loginAs(password);
+      assert.deepEqual((await principalReads(next)).status, 200);
+      assert.deepEqual(await principalReads(next), { status: 200, reads: 0 });
+      expectStatus(await admin.client.patch(`/api/v1/users/${user.body.data.id}`, { password: `${password}-changed` }), 200);
+      assert.equal((await principalReads(next)).status, 401);
+    });
   });
 });

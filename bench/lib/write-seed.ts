@@ -38,7 +38,7 @@ export async function seedWriteTenants(
       id: t.userId, tenant_id: t.id, email: `admin@${t.slug}.example`, display_name: 'Bench Admin', role: 'admin', password_hash: hash,
     })));
   }
-  const all = [first, ...rest.map((t) => ({ id: t.id, userId: t.userId, token: signer.sign({ sub: t.userId, tid: t.id }) }))];
+  const all = [first, ...rest.map((t) => ({ id: t.id, userId: t.userId, token: signer.sign({ sub: t.userId, tid: t.id, ver: 0 }) }))];
 
   await db.knex.raw(
     `INSERT INTO services (tenant_id, name, type, description, created_by, updated_by)

@@ -3,7 +3,7 @@
 // waits, and attaching co-editing to a test node.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import jwt from 'jsonwebtoken';
+import { mintToken as mintLoginToken } from './http-assertions.js';
 import { WebSocket } from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -163,8 +163,9 @@ export async function signupTenant(url: string): Promise<TestTenant> {
   return { tenantId: res.body.data.tenant.id, admin: { id: res.body.data.user.id, token, client: new ApiClient(url, token) } };
 }
 
+/** A login token for the user (token version 0), valid for an hour: the HTTP suites' helper. */
 export function mintToken(tenantId: string, userId: string, secret = TEST_JWT_SECRET): string {
-  return jwt.sign({ sub: userId, tid: tenantId }, secret, { algorithm: 'HS256', expiresIn: 3600 });
+  return mintLoginToken(tenantId, userId, 3600, secret);
 }
 
 export async function addMember(url: string, tenant: TestTenant, role: string, secret = TEST_JWT_SECRET): Promise<Member> {

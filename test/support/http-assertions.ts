@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Knex } from 'knex';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER, TokenSigner } from '../../src/modules/auth/tokens.js';
 import type { Config } from '../../src/platform/config.js';
 import { startTestApp, type ApiClient, type ApiResponse, type TestApp } from './server.js';
 
@@ -48,9 +49,24 @@ export async function signupTenant(app: TestApp, slug?: string): Promise<Tenant>
   return { ...s, client: app.client(s.token) };
 }
 
-/** A login token signed the way the node signs them (HS256, {sub, tid}), valid for an hour unless told. */
-export function mintToken(tenantId: string, userId: string, expiresIn: number = 3600): string {
-  return jwt.sign({ sub: userId, tid: tenantId }, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn });
+/**
+ * A login token signed by the node's own signer (HS256; sub, tid, ver, iat, exp, iss, aud), for a
+ * user at token version `ver` (0: never logged out), valid for an hour unless told.
+ */
+export function mintToken(tenantId: string, userId: string, expiresIn: number = 3600, secret = TEST_JWT_SECRET, ver = 0): string {
+  return new TokenSigner(secret).sign({ sub: userId, tid: tenantId, ver }, expiresIn);
+}
+
+/**
+ * A JWT of exactly these claims (tests of what the node refuses): HS256 with the test secret, and
+ * the node's issuer and audience unless given (null leaves the claim out); iat only when given.
+ */
+export function signClaims(
+  claims: Record<string, unknown>, opts: { issuer?: string | null; audience?: string | null } = {},
+): string {
+  const iss = opts.issuer === undefined ? TOKEN_ISSUER : opts.issuer;
+  const aud = opts.audience === undefined ? TOKEN_AUDIENCE : opts.audience;
+  return jwt.sign({ ...claims, ...(iss ? { iss } : {}), ...(aud ? { aud } : {}) }, TEST_JWT_SECRET, { algorithm: 'HS256', noTimestamp: !('iat' in claims) });
 }
 
 export interface Member { id: string; email: string; role: Role; token: string; client: ApiClient }

@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import type { ChangeEvent } from '../../src/platform/bus.js';
-import type { Ack, ClientToServerEvents, ResyncInfo, ServerToClientEvents, SubscriptionFilter } from '../../src/platform/realtime/events.js';
+import type {
+  Ack, ClientToServerEvents, RefreshAck, ResyncInfo, ServerToClientEvents, SubscriptionFilter,
+} from '../../src/platform/realtime/events.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -97,6 +99,11 @@ export class LiveClient {
     return this.socket.timeout(5_000).emitWithAck(event, payload as SubscriptionFilter);
   }
 
+  /** `refresh_token` with its ack: the socket takes a renewed token. */
+  refreshToken(payload: unknown): Promise<RefreshAck> {
+    return this.socket.timeout(5_000).emitWithAck('refresh_token', payload as { token: string });
+  }
+
   close(): void {
     this.socket.io.reconnection(false);
     this.socket.disconnect();
@@ -182,4 +189,36 @@ export async function createTeam(baseUrl: string, token: string, name = `team-${
 export function isConsecutive(seqs: number[], first: number, last: number): boolean {
   if (seqs.length !== last - first + 1) return false;
   return seqs.every((s, i) => s === first + i);
+}
+
+interface Authenticator<P> {
+  authenticate(token: string | undefined, opts?: { fresh?: boolean }): Promise<P>;
+}
+
+/**
+ * Holds the handshake of `token` right after its token check passed (its first authentication
+ * that is not a re-check) until `release()`: the window between the check and joining the stream.
+ * `restore()` puts the real authenticate back.
+ */
+export function holdHandshake<P>(auth: Authenticator<P>, token: string) {
+  const original = auth.authenticate.bind(auth);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let held = false;
+  auth.authenticate = async (given, opts) => {
+    const principal = await original(given, opts);
+    if (given === token && !held && !opts?.fresh) {
+      held = true;
+      await gate;
+    }
+    return principal;
+  };
+  return {
+    held: () => held,
+    release: () => release(),
+    restore() {
+      auth.authenticate = original;
+      release();
+    },
+  };
 }

@@ -11,6 +11,7 @@
 //   COMMENT (or EDIT) grant on it; a comment is edited or deleted by its author (while they may
 //   still comment there) or an admin, and resolved by its author, an admin or an editor.
 // - Soft-deleted rows are listed for admins only.
+// - A user signed in with a login token ends their own sessions (logout); an API key cannot.
 import type { Actor, ServiceContext, UserRole } from '../../platform/context.js';
 import { Forbidden } from '../../platform/errors.js';
 import { uuid } from '../../platform/schema-kit.js';
@@ -24,7 +25,9 @@ export type Action =
   /** Create, update, delete or restore. */
   | 'write'
   /** Comment on the record; for a comment: resolve or reopen it. */
-  | 'comment' | 'resolve';
+  | 'comment' | 'resolve'
+  /** End every session of a user (logout): a user signed in with a login token, for themselves. */
+  | 'end_sessions';
 
 /** What an action is about: a type, and the record when there is one. */
 export interface Resource {
@@ -113,6 +116,10 @@ async function decide(ctx: ServiceContext, action: Action, resource: Resource): 
     case 'resolve':
       if (!canWrite) return deny(READ_ONLY_KEY);
       return decideOnComment(ctx, resource, RESOLVERS);
+    case 'end_sessions':
+      return ctx.actor.type === 'user' && resource.id === ctx.actor.userId
+        ? allow
+        : deny('Only a login session ends its own sessions; an API key is revoked instead.');
   }
 }
 

@@ -2,6 +2,7 @@
 // committed events take access away (sockets disconnected, co-editing connections closed or
 // re-checked). GET /events, the live-event stream and co-editing all ask these, never a copy.
 import type { ChangeEnvelope } from '../../platform/bus.js';
+import type { Revocation } from '../../platform/realtime/tenant-stream.js';
 import { ADMIN_ONLY_TYPES } from './policy.js';
 
 /** Events of records only admins read (users, API keys, grants): others see that they changed, not how. */
@@ -19,11 +20,23 @@ export function visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E):
 }
 
 /**
- * Live events: events that end a principal's socket: an API key revoked, a user deleted or
- * deactivated, or a user's role changed (what a socket may see is decided at its handshake, so it
- * reconnects with the access the new role gives).
+ * Whether an event ended a user's sessions: logout (its `changes` carry the new `token_version`,
+ * so only older tokens are hit) or a password change (every login token of the user before it).
  */
-export function revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId?: string; reason: string } | null {
+function endedSessions(event: ChangeEnvelope): { versionBelow?: number } | null {
+  if (event.entity_type !== 'users' || !event.changes) return null;
+  const changes = event.changes as Record<string, { new?: unknown }>;
+  if (typeof changes.token_version?.new === 'number') return { versionBelow: changes.token_version.new };
+  return 'password' in changes ? {} : null;
+}
+
+/**
+ * Live events: events that end a principal's socket: an API key revoked, a user deleted or
+ * deactivated, a user's role changed (what a socket may see is decided at its handshake, so it
+ * reconnects with the access the new role gives), a user's sessions ended (logout, password
+ * change: their login tokens of older sessions; API keys stay).
+ */
+export function revocationOf(event: ChangeEnvelope): Revocation | null {
   if (!event.entity_id) return null;
   const data = (event.data ?? {}) as { is_active?: unknown; deleted_at?: unknown; revoked_at?: unknown };
   if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
@@ -35,6 +48,8 @@ export function revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId
   if (event.entity_type === 'users' && event.changes && 'role' in event.changes) {
     return { userId: event.entity_id, reason: 'role_changed' };
   }
+  const sessions = endedSessions(event);
+  if (sessions) return { userId: event.entity_id, sessions, reason: 'session_ended' };
   return null;
 }
 
@@ -58,7 +73,10 @@ export function accessChangeOf(event: ChangeEnvelope): AccessChange | null {
     if (event.action === 'deleted' || data.is_active === false || data.deleted_at) {
       return { kind: 'revoked', tenantId, userId: event.entity_id, reason: 'user deactivated' };
     }
-    if (event.changes && 'role' in event.changes) return { kind: 'recheck', tenantId, userId: event.entity_id };
+    // A role change may lower write access; ended sessions refuse the user's older login tokens.
+    if ((event.changes && 'role' in event.changes) || endedSessions(event) !== null) {
+      return { kind: 'recheck', tenantId, userId: event.entity_id };
+    }
     return null;
   }
   if (event.entity_type === 'entity_permissions' && (event.action === 'deleted' || event.action === 'updated')) {

@@ -24,3 +24,10 @@ export const loginInput = z.strictObject({
 
 export type SignupInput = z.infer<typeof signupInput>;
 export type LoginInput = z.infer<typeof loginInput>;
+
+/** What login and refresh answer: a login token and how long it lives. */
+export const accessToken = z.object({
+  access_token: z.string().describe('HS256 JWT with sub, tid, ver (token version), iat, exp, iss, aud, jti'),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int().describe('seconds until the token expires'),
+});

@@ -15,12 +15,14 @@ import { PASSWORD_MAX_BYTES } from './password-policy.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { loginInput, signupInput } from './schemas.js';
 import type { PrincipalCache } from './principal-cache.js';
-import { TOKEN_TTL_SECONDS, type TokenClaims, type TokenSigner } from './tokens.js';
+import { TOKEN_TTL_SECONDS, type TokenClaims, type TokenSigner, type VerifiedClaims } from './tokens.js';
 
 export interface Principal {
   tenantId: string;
   actor: Actor;
   user: User;
+  /** A login token's expiry (ms since the epoch); absent for API keys, which do not expire. */
+  expiresAt?: number;
 }
 
 // last_used_at is bookkeeping, written at most this often per key rather than on every request.
@@ -53,7 +55,7 @@ export class AuthService {
       w.record({ entityType: 'users', entityId: userId, entityName: view.email, action: 'created', data: view });
       return { tenant: presentTenant(tenant), user: view };
     });
-    return { ...result, access_token: this.tokens.sign({ sub: userId, tid: tenantId }) };
+    return { ...result, access_token: this.tokens.sign({ sub: userId, tid: tenantId, ver: 0 }) };
   }
 
   async login(input: unknown) {
@@ -70,12 +72,22 @@ export class AuthService {
       throw Unauthorized('Invalid tenant, email or password.');
     }
     await scoped(User, { tenantId: tenant.id, db: this.knex }).findById(user.id).patch({ last_login_at: new Date() });
-    return {
-      access_token: this.tokens.sign({ sub: user.id, tid: tenant.id }),
-      token_type: 'Bearer',
-      expires_in: TOKEN_TTL_SECONDS,
-      user: presentUser(user),
-    };
+    return { ...this.issue({ sub: user.id, tid: tenant.id, ver: user.token_version }), user: presentUser(user) };
+  }
+
+  /**
+   * A new login token for a valid one: the same user, tenant and token version, a new expiry. An
+   * ended session (logout, password change, deactivation) cannot be renewed; nor can an API key.
+   */
+  async refresh(token: string | undefined) {
+    const claims = token && !looksLikeApiKey(token) ? this.tokens.verify(token) : null;
+    if (!claims) throw Unauthorized('Only a valid login token can be renewed.');
+    await this.authenticate(token);
+    return this.issue({ sub: claims.sub, tid: claims.tid, ver: claims.ver });
+  }
+
+  private issue(claims: TokenClaims) {
+    return { access_token: this.tokens.sign(claims), token_type: 'Bearer' as const, expires_in: TOKEN_TTL_SECONDS };
   }
 
   /**
@@ -100,9 +112,10 @@ export class AuthService {
     return principal;
   }
 
-  private async fromLoginToken(claims: TokenClaims): Promise<Principal | null> {
+  private async fromLoginToken(claims: VerifiedClaims): Promise<Principal | null> {
     const user = await this.activeUser(claims.tid, claims.sub);
-    return user ? { tenantId: claims.tid, actor: userActor(user), user } : null;
+    // A token of an ended session (its version is behind the user's) no longer signs in.
+    return user && user.token_version === claims.ver ? { tenantId: claims.tid, actor: userActor(user), user, expiresAt: claims.expiresAt } : null;
   }
 
   private async fromApiKey(token: string): Promise<Principal | null> {

@@ -1,14 +1,21 @@
-// Login tokens: HS256 JWTs carrying the user and tenant. The user behind one is re-read unless the
-// principal cache holds it (a few seconds, dropped at once when the user changes).
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+// Login tokens: HS256 JWTs carrying the user, the tenant and the user's token version, with exp,
+// iat, iss and aud, all required. The user behind one is re-read unless the principal cache holds
+// it (a few seconds, dropped at once when the user changes); a token whose version is not the
+// user's current one (bumped by logout, a password change, deactivation) no longer signs in.
+import { createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../../platform/config.js';
 
-export const TOKEN_TTL_SECONDS = 12 * 60 * 60;
+/** One hour: a console stays signed in by renewing (POST /auth/refresh, the socket's refresh_token). */
+export const TOKEN_TTL_SECONDS = 60 * 60;
+/** Who issues login tokens and who they are for: a token of another issuer or audience is refused. */
+export const TOKEN_ISSUER = 'appinventory-live';
+export const TOKEN_AUDIENCE = 'appinventory-live-api';
 
-export interface TokenClaims { sub: string; tid: string }
+/** `ver`: the user's token version when the token was issued. */
+export interface TokenClaims { sub: string; tid: string; ver: number }
 
 /** Verified claims with the token's expiry (ms since the epoch). */
 export interface VerifiedClaims extends TokenClaims { expiresAt: number }
@@ -22,19 +29,27 @@ export class TokenSigner {
     this.secret = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
-  sign(claims: TokenClaims): string {
-    return jwt.sign(claims, this.secret, { algorithm: 'HS256', expiresIn: TOKEN_TTL_SECONDS });
+  sign(claims: TokenClaims, ttlSeconds = TOKEN_TTL_SECONDS): string {
+    const { sub, tid, ver } = claims;
+    // jti: two tokens issued in the same second for the same user are still two tokens.
+    return jwt.sign({ tid, ver }, this.secret, {
+      algorithm: 'HS256', expiresIn: ttlSeconds, subject: sub, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, jwtid: randomUUID(),
+    });
   }
 
-  /** The claims of a valid, unexpired token, or null. */
+  /** The claims of a valid, unexpired token with every required claim, or null. */
   verify(token: string): VerifiedClaims | null {
     try {
-      const payload = jwt.verify(token, this.secret, { algorithms: ['HS256'] });
-      if (typeof payload === 'object' && typeof payload.sub === 'string' && typeof payload.tid === 'string') {
-        return { sub: payload.sub, tid: payload.tid, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity };
+      const payload = jwt.verify(token, this.secret, { algorithms: ['HS256'], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE });
+      // jsonwebtoken checks exp only when it is there: a token without it (or iat) never expires, so it is refused.
+      if (
+        typeof payload === 'object' && typeof payload.sub === 'string' && typeof payload.tid === 'string'
+        && Number.isSafeInteger(payload.ver) && typeof payload.exp === 'number' && typeof payload.iat === 'number'
+      ) {
+        return { sub: payload.sub, tid: payload.tid, ver: payload.ver as number, expiresAt: payload.exp * 1000 };
       }
     } catch {
-      // expired, malformed or forged: all the same to the caller
+      // expired, malformed, forged, another issuer or audience: all the same to the caller
     }
     return null;
   }

@@ -14,6 +14,8 @@ export class User extends TenantModel {
   external_id!: string | null;
   is_active!: boolean;
   last_login_at!: Date | null;
+  /** The `ver` a login token must carry; bumped to end every session of the user. */
+  token_version!: number;
   person_id!: string | null;
   row_version!: number;
   created_at!: Date;

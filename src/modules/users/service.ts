@@ -53,7 +53,12 @@ export class UserService {
       const before = presentUser(current);
       const unchanged = Object.entries(fields).every(([k, v]) => v === undefined || JSON.stringify(v) === JSON.stringify(current[k as keyof User]));
       if (unchanged && !password_hash) return before; // nothing changes: no version bump, no event
-      await users.patch(w, current, { ...fields, ...(password_hash ? { password_hash } : {}) });
+      // A new password or a deactivation ends every session (reactivating must not revive old
+      // tokens). The event says so already (`password` or `is_active` in its changes).
+      const endsSessions = Boolean(password_hash) || (fields.is_active === false && current.is_active);
+      await users.patch(w, current, {
+        ...fields, ...(password_hash ? { password_hash } : {}), ...(endsSessions ? nextTokenVersion(current) : {}),
+      });
       const data = presentUser(await users.find(w, id));
       const changes = diff(before, data);
       if (password_hash) changes.password = { old: '[redacted]', new: '[redacted]' };
@@ -68,9 +73,24 @@ export class UserService {
     await this.writes.run(ctx, async (w) => {
       const current = await users.lock(w, id);
       if (current.role === 'admin') await this.keepAnAdmin(w, id);
-      await users.softDelete(w, current, { is_active: false });
+      await users.softDelete(w, current, { is_active: false, ...nextTokenVersion(current) });
       const data = presentUser(await users.find(w, id, { includeDeleted: true }));
       w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'deleted', data });
+    });
+  }
+
+  /**
+   * Logout: ends every session of the caller's user at once (a token version bump: every login
+   * token issued before no longer signs in, on REST, live sockets and co-editing). API keys stay.
+   */
+  async endSessions(ctx: ServiceContext): Promise<void> {
+    const id = ctx.actor.userId ?? '';
+    await authorize(ctx, 'end_sessions', { type: 'users', id });
+    await this.writes.run(ctx, async (w) => {
+      const current = await users.lock(w, id);
+      await users.patch(w, current, nextTokenVersion(current));
+      const data = presentUser(await users.find(w, id));
+      w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'updated', data, changes: { token_version: tokenVersionChange(current) } });
     });
   }
 
@@ -89,4 +109,14 @@ export class UserService {
     const admins = await scoped(User, w).where({ role: 'admin', is_active: true }).orderBy('id').forUpdate().select('id');
     if (!admins.some((a) => a.id !== leavingId)) throw Conflict('This is the last active admin of the tenant.');
   }
+}
+
+/** The columns that end every session of the user: the next token version. */
+function nextTokenVersion(current: User): Pick<User, 'token_version'> {
+  return { token_version: current.token_version + 1 };
+}
+
+/** How a logout's change event says that sessions ended (the live-event stream and co-editing act on it). */
+function tokenVersionChange(current: User) {
+  return { old: current.token_version, new: current.token_version + 1 };
 }

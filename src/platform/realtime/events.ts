@@ -23,11 +23,27 @@ export interface ResyncInfo {
   reason: 'ahead_of_log' | 'before_retained_log';
 }
 
+/**
+ * Why a socket's access ended (the `revoked` event, then the server disconnects it):
+ * - `api_key_revoked`: its API key was revoked;
+ * - `user_deactivated`: its user was deactivated or deleted;
+ * - `role_changed`: its user's role changed (reconnect: what it sees follows the new role);
+ * - `session_ended`: its login token's session ended (logout, a password change);
+ * - `token_expired`: its login token expired (renew it with `refresh_token` before then);
+ * - `token_revoked`: its token stopped signing in between the handshake and joining the stream.
+ */
+export type RevokedReason =
+  | 'api_key_revoked' | 'user_deactivated' | 'role_changed' | 'session_ended' | 'token_expired'
+  | 'token_revoked';
+
+/** The answer to `refresh_token`: the socket's new expiry, or why the token was not taken. */
+export type RefreshAck = { ok: true; expires_at: string | null } | Extract<Ack, { ok: false }>;
+
 export interface ServerToClientEvents {
   change: (event: ChangeEnvelope) => void;
   resync_required: (info: ResyncInfo) => void;
-  /** The token was revoked (API key deleted, user deactivated): the server disconnects next. */
-  revoked: (info: { reason: string }) => void;
+  /** The socket's access ended (see RevokedReason): the server disconnects next. */
+  revoked: (info: { reason: RevokedReason }) => void;
   /** This node is stopping: reconnect (elsewhere) with `since` = the last seq received. */
   server_shutdown: (info: { reconnect: true }) => void;
 }
@@ -36,6 +52,8 @@ export interface ClientToServerEvents {
   subscribe: (filter: SubscriptionFilter, ack?: (result: Ack) => void) => void;
   /** The same filter as a previous subscribe removes it; `{}` removes every subscription. */
   unsubscribe: (filter: SubscriptionFilter, ack?: (result: Ack) => void) => void;
+  /** A renewed login token of the same principal (POST /auth/refresh): the socket's expiry moves to its exp. */
+  refresh_token: (payload: { token: string }, ack?: (result: RefreshAck) => void) => void;
 }
 
 // Nodes talk through the change log and the event bus, never through socket.io server-side emits.
@@ -47,6 +65,10 @@ export interface SocketData {
   userId: string | null;
   /** Admins see admin-only records (users, keys, grants) in full; others see their ids only. */
   admin: boolean;
+  /** A login token's session version (null for API keys): a revocation names the versions it ends. */
+  tokenVersion: number | null;
+  /** When the token expires (ms since the epoch; null: never, an API key): the socket is disconnected then. */
+  expiresAt: number | null;
   /** Resume point from the handshake; undefined = live events from now on. */
   since?: number;
 }
@@ -85,8 +107,10 @@ export const subscribeInput = z
 
 export const unsubscribeInput = z.strictObject(filterShape);
 
-export function invalidPayload(err: z.ZodError): Ack {
-  return { ok: false, error: { title: 'Invalid subscription', errors: zodIssues(err) } };
+export const refreshTokenInput = z.strictObject({ token: z.string().min(1).max(4096) });
+
+export function invalidPayload(err: z.ZodError, title = 'Invalid subscription'): Extract<Ack, { ok: false }> {
+  return { ok: false, error: { title, errors: zodIssues(err) } };
 }
 
 /** Sorted, de-duplicated lists: two filters naming the same things compare equal. */

@@ -9,17 +9,12 @@ import { zodIssues } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
-  type Ack, type LiveServer, type LiveSocket,
+  type Ack, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
 } from './events.js';
+import { SocketSessions, type LivePrincipal } from './socket-sessions.js';
 import { TenantStream, type ChangeLogSource, type StreamMember, type VisibilityRule } from './tenant-stream.js';
 
-/** Who a socket's token names, as live events need it. */
-export interface LivePrincipal {
-  tenantId: string;
-  actor: { type: string; id: string | null; userId: string | null };
-  /** Sees admin-only records in full (the visibility rule's reader class). */
-  admin: boolean;
-}
+export type { LivePrincipal } from './socket-sessions.js';
 
 /** The change log as live events read it: replay pages, a tenant's latest seq, and many tenants' at once (the sweep). */
 export interface LiveChangeLog extends ChangeLogSource {
@@ -67,6 +62,8 @@ export class LiveEvents {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribers: Array<() => void> = [];
   private readonly catchUpGraceMs: number;
+  /** Token expiry and renewal of every socket. */
+  private readonly sessions: SocketSessions;
   private accepting = true;
   private sweeping = false;
   private closing: Promise<void> | undefined;
@@ -78,6 +75,10 @@ export class LiveEvents {
     this.io = new Server(server, { serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
     const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
     this.catchUpGraceMs = opts.catchUpGraceMs ?? Math.min(250, Math.floor(sweepIntervalMs / 2));
+    this.sessions = new SocketSessions({
+      authenticate: (token) => this.opts.authenticate(token, { fresh: true }),
+      revoke: (member, reason) => this.revoke(member, reason),
+    });
 
     this.io.use((socket, next) => {
       this.authenticate(socket).then(() => next(), (err: ExtendedError) => next(err));
@@ -147,18 +148,25 @@ export class LiveEvents {
       actor: { type: principal.actor.type, id: principal.actor.id },
       userId: principal.actor.userId,
       admin: principal.admin,
+      tokenVersion: principal.tokenVersion,
+      expiresAt: principal.expiresAt,
       ...(since !== undefined ? { since } : {}),
     };
   }
 
   private onConnection(socket: LiveSocket): void {
-    const { tenantId, actor, userId, admin, since } = socket.data;
+    const { tenantId, actor, userId, admin, tokenVersion, expiresAt, since } = socket.data;
     void socket.join(`tenant:${tenantId}`);
     const stream = this.streamFor(tenantId);
-    const member = stream.add(socket, { actorType: actor.type, actorId: actor.id, userId, admin });
+    const member = stream.add(socket, { actorType: actor.type, actorId: actor.id, userId, admin, tokenVersion });
+    this.sessions.expireAt(member, expiresAt);
     socket.on('subscribe', (payload: unknown, ack?: (result: Ack) => void) => this.subscribe(stream, member, payload, ack));
     socket.on('unsubscribe', (payload: unknown, ack?: (result: Ack) => void) => this.unsubscribe(stream, member, payload, ack));
+    socket.on('refresh_token', (payload: unknown, ack?: (result: RefreshAck) => void) => {
+      void this.sessions.refresh(member, payload, replier<RefreshAck>(ack));
+    });
     socket.on('disconnect', () => {
+      this.sessions.end(member);
       stream.remove(member);
       if (stream.size === 0 && this.streams.get(tenantId) === stream) {
         this.streams.delete(tenantId);
@@ -186,19 +194,22 @@ export class LiveEvents {
    * would otherwise be missed; checking once more after joining closes that window. The check may
    * be answered from the principal cache: an entry is dropped when this node hears a change of its
    * user or key (and never kept if one was heard while it was read), so a revocation heard before
-   * the join makes this a database read, and one heard after it reaches the stream itself.
+   * the join makes this a database read, and one heard after it reaches the stream itself. A role
+   * changed in that window (the socket joined the wrong visibility room) ends it with role_changed.
    */
   private async recheckToken(member: StreamMember): Promise<void> {
     const auth = (member.socket.handshake.auth ?? {}) as Record<string, unknown>;
     const token = typeof auth.token === 'string' ? auth.token : bearerToken(member.socket.handshake.headers.authorization);
     try {
-      if (!(await this.opts.authenticate(token))) this.revoke(member, 'token_revoked');
+      const principal = await this.opts.authenticate(token);
+      if (!principal) this.revoke(member, 'token_revoked');
+      else if (principal.admin !== member.principal.admin) this.revoke(member, 'role_changed');
     } catch {
       // A database hiccup: the stream still watches for revocations.
     }
   }
 
-  private revoke(member: StreamMember, reason: string): void {
+  private revoke(member: StreamMember, reason: RevokedReason): void {
     if (member.state === 'closed') return;
     member.state = 'closed';
     member.socket.emit('revoked', { reason });
@@ -277,8 +288,8 @@ export class LiveEvents {
   }
 }
 
-function replier(ack: unknown): (result: Ack) => void {
-  return typeof ack === 'function' ? (result) => (ack as (r: Ack) => void)(result) : () => {};
+function replier<R = Ack>(ack: unknown): (result: R) => void {
+  return typeof ack === 'function' ? (result) => (ack as (r: R) => void)(result) : () => {};
 }
 
 async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {

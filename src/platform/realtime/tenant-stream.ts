@@ -4,7 +4,7 @@
 // range from the change log. Every step runs on one promise chain, so order holds.
 import { publicEnvelope, type ChangeEnvelope, type ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
-import { wants, type LiveServer, type LiveSocket, type SubscriptionFilter } from './events.js';
+import { wants, type LiveServer, type LiveSocket, type RevokedReason, type SubscriptionFilter } from './events.js';
 
 export interface ChangeLogSource {
   /** Events with seq > since, oldest first, at most `limit`. */
@@ -20,7 +20,18 @@ export interface VisibilityRule {
   /** The event as an admin or another member may see it. */
   visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E): E;
   /** An event that ends a principal's access (an API key revoked, a user deactivated), or null. */
-  revocationOf(event: ChangeEnvelope): { userId?: string; apiKeyId?: string; reason: string } | null;
+  revocationOf(event: ChangeEnvelope): Revocation | null;
+}
+
+/**
+ * Whose sockets an event disconnects: a user's (with `sessions`, only their login-token sockets,
+ * and with `versionBelow` only those of an older token version), or an API key's.
+ */
+export interface Revocation {
+  userId?: string;
+  sessions?: { versionBelow?: number };
+  apiKeyId?: string;
+  reason: RevokedReason;
 }
 
 export interface Principal {
@@ -28,6 +39,20 @@ export interface Principal {
   actorId: string | null;
   userId: string | null;
   admin: boolean;
+  /** A login token's session version; null (or absent) for API keys. */
+  tokenVersion?: number | null;
+}
+
+/** Whether a revocation ends this member's access. */
+export function revokes(revoked: Revocation, p: Principal): boolean {
+  if (revoked.userId) {
+    if (p.userId !== revoked.userId) return false;
+    if (!revoked.sessions) return true;
+    const { versionBelow } = revoked.sessions;
+    // Only login tokens carry a version: an API key is not a session.
+    return typeof p.tokenVersion === 'number' && (versionBelow === undefined || p.tokenVersion < versionBelow);
+  }
+  return p.actorType === 'api_key' && p.actorId === revoked.apiKeyId;
 }
 
 /** A local socket of the stream. `joining` sockets are replaying from the log, `live` ones follow the stream. */
@@ -48,7 +73,7 @@ export interface StreamDeps {
   visibility: VisibilityRule;
   logger: Logger;
   /** Called (once per member) when a delivered event revokes the member's token. */
-  onRevoked(member: StreamMember, reason: string): void;
+  onRevoked(member: StreamMember, reason: RevokedReason): void;
   pageSize?: number;
 }
 
@@ -240,9 +265,7 @@ export class TenantStream {
     const revoked = visibility.revocationOf(envelope);
     if (revoked) {
       for (const member of [...this.members]) {
-        const p = member.principal;
-        const hit = revoked.userId ? p.userId === revoked.userId : p.actorType === 'api_key' && p.actorId === revoked.apiKeyId;
-        if (hit) this.deps.onRevoked(member, revoked.reason);
+        if (revokes(revoked, member.principal)) this.deps.onRevoked(member, revoked.reason);
       }
     }
     // One emit per visibility class, so the event is encoded once per class, not once per socket:
