@@ -16,6 +16,7 @@ import { DashboardService } from './modules/dashboards/service.js';
 import { PermissionService } from './modules/permissions/service.js';
 import { IncidentService } from './modules/incidents/service.js';
 import { ScorecardService } from './modules/scorecards/service.js';
+import { TenantService } from './modules/tenants/service.js';
 import { UserService } from './modules/users/service.js';
 
 export interface DomainDeps {
@@ -43,6 +44,7 @@ export function createDomain({ knex, bus, logger, jwtSecret }: DomainDeps) {
     writes,
     entities,
     auth: new AuthService(knex, writes, new TokenSigner(jwtSecret), principals),
+    tenants: new TenantService(knex, writes),
     users: new UserService(writes),
     apiKeys: new ApiKeyService(writes),
     incidents: new IncidentService(writes, entities),

@@ -224,6 +224,23 @@ describe('co-editing on one node', function () {
     assert.equal((await refusedWith(app.url, room(svc), member.token)).code, 4401, 'the ended session cannot come back');
   });
 
+  it('closes every connection of a deactivated tenant with 4401 at once, and no other tenant’s', async () => {
+    const off = await signupTenant(app.url);
+    const svc = await createService(off);
+    const key = await off.admin.client.post('/api/v1/api-keys', { name: 'tenant-off', scope: 'read_write' });
+    assert.equal(key.status, 201, key.text);
+    const editors = [await edit(off.admin.token, svc), await edit(key.body.data.key, svc)];
+    const bystander = await edit(tenant.admin.token, await createService(tenant));
+    const closed = editors.map((e) => new Promise<number>((resolve) => e.provider.on('connection-close', (ev) => ev && resolve(ev.code))));
+    const started = Date.now();
+    const slug = (await knex()('tenants').where({ id: off.tenantId }).first()).slug as string;
+    await app.app.domain.tenants.setActive(slug, false);
+    assert.deepEqual(await Promise.all(closed), [4401, 4401]);
+    assert.ok(Date.now() - started < 3_000, `closed after ${Date.now() - started} ms (the event, not the 5 s re-check)`);
+    assert.equal(bystander.provider.wsconnected, true);
+    assert.equal((await refusedWith(app.url, room(svc), off.admin.token)).code, 4401);
+  });
+
   it('closes an API key’s connections with 4401 when the key is revoked, and a demoted writer’s with 4403', async () => {
     const svc = await createService(tenant);
     const key = await tenant.admin.client.post('/api/v1/api-keys', { name: 'robot', scope: 'read_write' });

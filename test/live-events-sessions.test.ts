@@ -1,8 +1,11 @@
 // Live sockets follow their session: a socket is disconnected at its login token's expiry unless it
 // took a renewed token (`refresh_token`), and when its user's sessions end (logout, a password
-// change) — always with a `revoked` event first. One node, in-process bus, real socket.io-client.
+// change), and when its tenant is deactivated — always with a `revoked` event first. One node,
+// in-process bus, real socket.io-client.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { startServer, type AppHandle } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
@@ -15,6 +18,7 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const PASSWORD = 'live-sessions-passphrase-7ordinary';
 const expiryOf = (token: string) => (jwt.decode(token) as { exp: number }).exp * 1000;
+const TENANT_CLI = fileURLToPath(new URL('../src/cli/tenant.ts', import.meta.url));
 
 describe('live events: sessions (expiry, refresh_token, logout, password change)', function () {
   this.timeout(20_000);
@@ -165,5 +169,51 @@ describe('live events: sessions (expiry, refresh_token, logout, password change)
     } finally {
       handshake.restore();
     }
+  });
+
+  describe('tenant deactivation', () => {
+    const slugOf = async (tenantId: string) => (await db.knex('tenants').where({ id: tenantId }).first()).slug as string;
+
+    it("disconnects every socket of the tenant (tenant_deactivated), login tokens and keys, and no other tenant's; its tokens are refused at once", async () => {
+      const off = await signup(node.url);
+      const key = await rest(node.url, 'POST', '/api-keys', off.token, { name: 'wall', scope: 'read' });
+      const sockets = [await live({ token: off.token }), await live({ token: key.body.data.key })];
+      const otherTenant = await live({ token: tenant.token });
+      assert.equal((await rest(node.url, 'GET', '/me', off.token)).status, 200); // the principal is cached now
+
+      const updated = await node.domain.tenants.setActive(await slugOf(off.tenantId), false);
+      assert.equal(updated.is_active, false);
+      await waitFor(() => sockets.every((c) => !c.socket.connected), "the tenant's sockets to close");
+      for (const client of sockets) {
+        assert.deepEqual(client.revocations, ['tenant_deactivated']);
+        assert.deepEqual(client.disconnects, ['io server disconnect']);
+      }
+      assert.ok(otherTenant.socket.connected);
+      assert.equal((await rest(node.url, 'GET', '/me', off.token)).status, 401, 'the cached principal went with the event');
+      assert.equal((await connectError(node.url, { token: key.body.data.key })).message, 'unauthorized');
+      // Written like any record: an audit entry and a change event.
+      const events = await db.knex('change_events').where({ tenant_id: off.tenantId, type: 'tenants.updated' });
+      assert.deepEqual(events.map((e) => e.changes), [{ is_active: { old: true, new: false } }]);
+      assert.equal((await db.knex('audit_logs').where({ tenant_id: off.tenantId, entity_type: 'tenants' })).length, 1);
+
+      await node.domain.tenants.setActive(await slugOf(off.tenantId), true);
+      assert.equal((await rest(node.url, 'GET', '/me', off.token)).status, 200, 'reactivated, its sessions are valid again');
+    });
+
+    it('`npm run tenant -- deactivate <slug>` turns a tenant off from another process: its sockets go (from the change log)', async function () {
+      this.timeout(40_000);
+      const off = await signup(node.url);
+      const client = await live({ token: off.token });
+      const slugOff = await slugOf(off.tenantId);
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, ['--import', 'tsx', TENANT_CLI, 'deactivate', slugOff], {
+          env: { ...process.env, DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'error', REDIS_URL: '' },
+          timeout: 30_000,
+        }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+      });
+      assert.equal((await db.knex('tenants').where({ id: off.tenantId }).first()).is_active, false);
+      await waitFor(() => !client.socket.connected, 'the socket to close');
+      assert.deepEqual(client.revocations, ['tenant_deactivated']);
+    });
   });
 });

@@ -19,6 +19,11 @@ export function visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E):
   return { ...event, data: { id: event.entity_id }, changes: null };
 }
 
+/** A tenant turned off (TenantService.setActive): every principal of it loses access. */
+function tenantDeactivated(event: ChangeEnvelope): boolean {
+  return event.entity_type === 'tenants' && (event.data as { is_active?: unknown } | null)?.is_active === false;
+}
+
 /**
  * Whether an event ended a user's sessions: logout (its `changes` carry the new `token_version`,
  * so only older tokens are hit) or a password change (every login token of the user before it).
@@ -34,10 +39,11 @@ function endedSessions(event: ChangeEnvelope): { versionBelow?: number } | null 
  * Live events: events that end a principal's socket: an API key revoked, a user deleted or
  * deactivated, a user's role changed (what a socket may see is decided at its handshake, so it
  * reconnects with the access the new role gives), a user's sessions ended (logout, password
- * change: their login tokens of older sessions; API keys stay).
+ * change: their login tokens of older sessions; API keys stay), or the tenant deactivated.
  */
 export function revocationOf(event: ChangeEnvelope): Revocation | null {
   if (!event.entity_id) return null;
+  if (tenantDeactivated(event)) return { everyone: true, reason: 'tenant_deactivated' };
   const data = (event.data ?? {}) as { is_active?: unknown; deleted_at?: unknown; revoked_at?: unknown };
   if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
     return { apiKeyId: event.entity_id, reason: 'api_key_revoked' };
@@ -66,6 +72,7 @@ export function accessChangeOf(event: ChangeEnvelope): AccessChange | null {
   if (!event.entity_id) return null;
   const data = (event.data ?? {}) as Record<string, unknown>;
   const tenantId = event.tenant_id;
+  if (tenantDeactivated(event)) return { kind: 'revoked', tenantId, reason: 'tenant deactivated' };
   if (event.entity_type === 'api_keys' && (event.action === 'deleted' || data.revoked_at)) {
     return { kind: 'revoked', tenantId, apiKeyId: event.entity_id, reason: 'API key revoked' };
   }

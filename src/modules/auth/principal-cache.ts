@@ -1,6 +1,6 @@
 // The principals behind recently seen bearer tokens, per node, so an authenticated request costs
 // no query. An entry lives a few seconds at most, and goes at once when a committed change of its
-// user or API key reaches this node (the bus); while this node is not hearing the bus, nothing is
+// user, API key or tenant reaches this node (the bus); while this node is not hearing the bus, nothing is
 // served from it, and when it hears it again (events may have been lost) it starts empty.
 import type { ChangeEvent } from '../../platform/bus.js';
 import type { Actor } from '../../platform/context.js';
@@ -18,6 +18,9 @@ export interface PrincipalCacheOptions {
   listening(): boolean;
 }
 
+/** The entity types whose changes can end a cached principal's access. */
+const INVALIDATING: ReadonlySet<string> = new Set(['users', 'api_keys', 'tenants']);
+
 interface Entry<P> {
   principal: P;
   expiresAt: number;
@@ -34,7 +37,7 @@ export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
   }
 
   /**
-   * Moves on every user or key change this node hears. A principal read from the database is
+   * Moves on every user, key or tenant change this node hears. A principal read from the database is
    * cached only if no change was heard while it was being read (else it may predate the change).
    */
   get epoch(): number {
@@ -67,16 +70,18 @@ export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
     this.entries.set(token, { principal, expiresAt: Math.min(now + this.opts.ttlMs, notAfter) });
   }
 
-  /** Committed changes: any change of a user or an API key drops the entries that stand for it. */
+  /**
+   * Committed changes: any change of a user or an API key drops the entries that stand for it, a
+   * change of the tenant itself (deactivated) every entry of the tenant.
+   */
   onEvents(events: readonly ChangeEvent[]): void {
     for (const event of events) {
-      if (!event.entity_id || (event.entity_type !== 'users' && event.entity_type !== 'api_keys')) continue;
+      if (!event.entity_id || !INVALIDATING.has(event.entity_type)) continue;
       this.changes += 1;
       for (const [token, { principal }] of this.entries) {
         const { actor } = principal;
-        const hit = event.entity_type === 'users'
-          ? actor.userId === event.entity_id
-          : actor.type === 'api_key' && actor.id === event.entity_id;
+        const hit = event.entity_type === 'tenants'
+          || (event.entity_type === 'users' ? actor.userId === event.entity_id : actor.type === 'api_key' && actor.id === event.entity_id);
         if (hit && principal.tenantId === event.tenant_id) this.entries.delete(token);
       }
     }

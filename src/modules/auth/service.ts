@@ -10,6 +10,7 @@ import type { WriteRunner } from '../../platform/write.js';
 import { ApiKey } from '../api-keys/model.js';
 import { hashApiKey, looksLikeApiKey } from '../api-keys/service.js';
 import { Tenant } from '../tenants/model.js';
+import { presentTenant } from '../tenants/service.js';
 import { User, presentUser } from '../users/model.js';
 import { PASSWORD_MAX_BYTES } from './password-policy.js';
 import { hashPassword, verifyPassword } from './passwords.js';
@@ -157,8 +158,4 @@ export class AuthService {
       .whereExists(Tenant.query(this.knex).where('tenants.id', tenantId).where('tenants.is_active', true));
     return user ?? null;
   }
-}
-
-function presentTenant(t: Tenant) {
-  return { id: t.id, name: t.name, slug: t.slug, is_active: t.is_active, created_at: new Date(t.created_at).toISOString() };
 }

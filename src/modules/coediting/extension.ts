@@ -98,7 +98,9 @@ export function createCoeditingExtension({ ports, logger, options = {} }: Coedit
         const { actor, tenantId, type, entityId } = c.context;
         if (tenantId !== change.tenantId) continue;
         if (change.kind === 'revoked') {
-          if ((change.userId && actor.userId === change.userId) || (change.apiKeyId && apiKeyOf(actor) === change.apiKeyId)) {
+          // Neither a user nor a key named: the whole tenant (deactivated).
+          const everyone = !change.userId && !change.apiKeyId;
+          if (everyone || (change.userId && actor.userId === change.userId) || (change.apiKeyId && apiKeyOf(actor) === change.apiKeyId)) {
             c.close(CLOSE_UNAUTHENTICATED, change.reason);
           }
           continue;

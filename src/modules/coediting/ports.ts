@@ -30,7 +30,10 @@ export interface ContributorRef {
   apiKeyId: string | null;
 }
 
-/** What a committed event means for open connections: a revoked principal, or access to re-check. */
+/**
+ * What a committed event means for open connections: a revoked principal (a user, an API key, or
+ * with neither named the whole tenant), or access to re-check.
+ */
 export type AccessChange =
   | { kind: 'revoked'; tenantId: string; userId?: string; apiKeyId?: string; reason: string }
   | { kind: 'recheck'; tenantId: string; userId?: string; entityType?: string; entityId?: string };

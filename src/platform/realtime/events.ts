@@ -30,11 +30,12 @@ export interface ResyncInfo {
  * - `role_changed`: its user's role changed (reconnect: what it sees follows the new role);
  * - `session_ended`: its login token's session ended (logout, a password change);
  * - `token_expired`: its login token expired (renew it with `refresh_token` before then);
+ * - `tenant_deactivated`: its tenant was deactivated;
  * - `token_revoked`: its token stopped signing in between the handshake and joining the stream.
  */
 export type RevokedReason =
   | 'api_key_revoked' | 'user_deactivated' | 'role_changed' | 'session_ended' | 'token_expired'
-  | 'token_revoked';
+  | 'tenant_deactivated' | 'token_revoked';
 
 /** The answer to `refresh_token`: the socket's new expiry, or why the token was not taken. */
 export type RefreshAck = { ok: true; expires_at: string | null } | Extract<Ack, { ok: false }>;

@@ -25,12 +25,14 @@ export interface VisibilityRule {
 
 /**
  * Whose sockets an event disconnects: a user's (with `sessions`, only their login-token sockets,
- * and with `versionBelow` only those of an older token version), or an API key's.
+ * and with `versionBelow` only those of an older token version), an API key's, or the whole
+ * tenant's (`everyone`).
  */
 export interface Revocation {
   userId?: string;
   sessions?: { versionBelow?: number };
   apiKeyId?: string;
+  everyone?: boolean;
   reason: RevokedReason;
 }
 
@@ -45,6 +47,7 @@ export interface Principal {
 
 /** Whether a revocation ends this member's access. */
 export function revokes(revoked: Revocation, p: Principal): boolean {
+  if (revoked.everyone) return true;
   if (revoked.userId) {
     if (p.userId !== revoked.userId) return false;
     if (!revoked.sessions) return true;
