@@ -127,6 +127,7 @@ describe('HTTP sessions: token claims, token version, logout and refresh', () =>
     const shortLived = signClaims({ sub: user.id, tid: admin.tenantId, ver: 0, iat: now, exp: now + 30 });
     const res = await app.client(shortLived).post('/api/v1/auth/refresh');
     expectStatus(res, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store', 'a token is never cached');
     assert.equal(res.body.data.token_type, 'Bearer');
     assert.equal(res.body.data.expires_in, 3600);
     const renewed = jwt.decode(res.body.data.access_token) as Record<string, number | string>;

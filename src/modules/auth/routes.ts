@@ -24,6 +24,7 @@ export function sessionRoutes(services: { auth: AuthService; users: UserService 
   api.op('post', '/refresh', {
     summary: 'Renew a valid login token: a new token for the same session (same token version) with a new expiry',
     response: accessToken,
+    secret: true,
   }, async (req, res) => {
     res.json({ data: await services.auth.refresh(bearerToken(req.get('authorization'))) });
   });
