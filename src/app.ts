@@ -32,6 +32,8 @@ export interface LiveOptions {
   sweepIntervalMs?: number;
   /** Prefix of the Redis channels (event bus, Socket.IO adapter); one per deployment. */
   redisPrefix?: string;
+  /** Live sockets reached per turn of the event loop when an event fans out (default 100). */
+  sliceSize?: number;
 }
 
 /** Co-editing: the engine's options and the feature's timings, as one set (tests shorten them). */
@@ -85,6 +87,7 @@ export async function startServer({
     logger,
     adapter: adapterRedis?.adapter(`${prefix}:socket.io`),
     sweepIntervalMs: liveOptions.sweepIntervalMs,
+    sliceSize: liveOptions.sliceSize,
   });
   // Co-editing: the generic y-websocket engine, with the co-editing feature as its extension.
   const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;

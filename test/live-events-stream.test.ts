@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../src/platform/bus.js';
 import type { LiveServer, LiveSocket } from '../src/platform/realtime/events.js';
-import { TenantStream, type ChangeLogSource } from '../src/platform/realtime/tenant-stream.js';
+import { TenantStream, type ChangeLogSource, type StreamMember } from '../src/platform/realtime/tenant-stream.js';
 import { needsRedaction, revocationOf, visibleTo } from '../src/modules/access/visibility.js';
 import { quietLogger } from './support/factories.js';
 
@@ -63,8 +63,11 @@ function random(seed: number): () => number {
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('live events: TenantStream delivery', () => {
-  for (const seed of [1, 2, 3, 4, 5]) {
-    it(`every member gets since+1..latest exactly once, in order (seed ${seed})`, async () => {
+  // Slice sizes 1 and 2 spread an event's delivery over several turns of the event loop, while
+  // members join, replay and move between the filtered set and the slice rooms.
+  const runs: Array<[number, number | undefined]> = [[1, undefined], [2, undefined], [3, undefined], [4, undefined], [5, undefined], [6, 1], [7, 2], [8, 1], [9, 2]];
+  for (const [seed, sliceSize] of runs) {
+    it(`every member gets since+1..latest exactly once, in order (seed ${seed}${sliceSize ? `, slices of ${sliceSize}` : ''})`, async () => {
       const rnd = random(seed);
       const log: ChangeEvent[] = [];
       const source: ChangeLogSource = {
@@ -79,10 +82,10 @@ describe('live events: TenantStream delivery', () => {
       };
       const sockets = new Set<FakeSocket>();
       const stream = new TenantStream(TENANT, {
-        io: fakeIo(sockets), source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {}, pageSize: 3,
+        io: fakeIo(sockets), source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {}, pageSize: 3, sliceSize,
       });
 
-      const members: Array<{ socket: FakeSocket; since: number; admitted: Promise<void> }> = [];
+      const members: Array<{ socket: FakeSocket; member: StreamMember; since: number; admitted: Promise<void> }> = [];
       const pendingBus: ChangeEvent[][] = [];
       for (let step = 0; step < 150; step++) {
         const r = rnd();
@@ -103,7 +106,11 @@ describe('live events: TenantStream delivery', () => {
           const socket = new FakeSocket(sockets);
           const since = Math.floor(rnd() * (log.length + 1));
           const member = stream.add(socket as unknown as LiveSocket, { actorType: 'user', actorId: null, userId: null, admin: true });
-          members.push({ socket, since, admitted: stream.admit(member, since) });
+          members.push({ socket, member, since, admitted: stream.admit(member, since) });
+        } else if (r < 0.78 && members.length) {
+          // A filter every event passes, set or cleared: the member changes rooms, not what it gets.
+          const { member } = members[Math.floor(rnd() * members.length)];
+          stream.setFilters(member, member.filters.length ? [] : [{ entity_types: ['teams'] }]);
         } else {
           await tick(Math.floor(rnd() * 2));
         }
@@ -122,6 +129,49 @@ describe('live events: TenantStream delivery', () => {
       assert.equal(stream.lastDelivered, log.length);
     });
   }
+});
+
+describe('live events: TenantStream delivers a slice at a time', () => {
+  it('members that change rooms or go live while an event is half delivered get it exactly once', async () => {
+    const log: ChangeEvent[] = [];
+    const source: ChangeLogSource = {
+      since: async (_tenant, since, limit) => log.filter((e) => e.seq > since).slice(0, limit),
+      latest: async () => log.length,
+    };
+    const sockets = new Set<FakeSocket>();
+    const stream = new TenantStream(TENANT, {
+      io: fakeIo(sockets), source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {}, sliceSize: 1,
+    });
+    const join = async (since?: number) => {
+      const socket = new FakeSocket(sockets);
+      const member = stream.add(socket as unknown as LiveSocket, { actorType: 'user', actorId: null, userId: null, admin: true });
+      await stream.admit(member, since);
+      return { socket, member };
+    };
+    const live = [await join(), await join(), await join(), await join()];
+    const filtered = await join();
+    stream.setFilters(filtered.member, [{ entity_types: ['teams'] }]);
+
+    for (let seq = 1; seq <= 3; seq++) {
+      log.push(event(seq));
+      stream.ingest([event(seq)]);
+      for (let i = 0; i < 5; i++) await null; // the step starts: slice 0 is out, the others wait for their turn
+      assert.ok(live[0].socket.received.includes(seq) && !live[1].socket.received.includes(seq), 'half delivered');
+      // Moves while the event is half delivered: out of a slice not yet reached, into one, and a
+      // member that joins (and would go live) mid-delivery.
+      stream.setFilters(live[3].member, live[3].member.filters.length ? [] : [{ entity_types: ['teams'] }]);
+      stream.setFilters(filtered.member, filtered.member.filters.length ? [] : [{ entity_types: ['teams'] }]);
+      live.push(await join(seq - 1));
+      await stream.flush();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    await stream.flush();
+
+    for (const [i, { socket }] of [...live, filtered].entries()) {
+      const since = i < 4 || i === live.length ? 0 : i - 4;
+      assert.deepEqual(socket.received, [1, 2, 3].filter((seq) => seq > since), `member ${i}`);
+    }
+  });
 });
 
 describe('live events: TenantStream encodes an event once per visibility class', () => {

@@ -33,7 +33,7 @@ describe('live events: one node (in-process bus)', () => {
   before(async () => {
     db = await createTestDatabase();
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET, LOG_LEVEL: 'error' });
-    node = await startServer({ config, knex: db.knex, logger: quietLogger, live: { sweepIntervalMs: 300 } });
+    node = await startServer({ config, knex: db.knex, logger: quietLogger, live: { sweepIntervalMs: 300, sliceSize: 2 } });
     [tenantA, tenantB] = await Promise.all([signup(node.url), signup(node.url)]);
   });
 

@@ -39,6 +39,8 @@ export interface LiveEventsOptions {
   sweepIntervalMs?: number;
   /** How long a missing event may be in flight on the bus before it is read from the log (ms). */
   catchUpGraceMs?: number;
+  /** Live sockets reached per turn of the event loop when an event fans out (default 100). */
+  sliceSize?: number;
 }
 
 /** Buses that can tell when their subscription resumed after an outage (Redis). */
@@ -225,6 +227,7 @@ export class LiveEvents {
         visibility: this.opts.visibility,
         logger: this.logger,
         onRevoked: (member, reason) => this.revoke(member, reason),
+        sliceSize: this.opts.sliceSize,
       });
       this.streams.set(tenantId, stream);
     }

@@ -64,6 +64,8 @@ export class StreamMember {
   /** While joining: the last seq replayed to it. Live members are always at the stream's lastDelivered. */
   lastSent = 0;
   filters: SubscriptionFilter[] = [];
+  /** The delivery slice whose room this member is in while live and unfiltered; -1 otherwise. */
+  slice = -1;
   constructor(
     readonly socket: LiveSocket,
     readonly principal: Principal,
@@ -78,14 +80,23 @@ export interface StreamDeps {
   /** Called (once per member) when a delivered event revokes the member's token. */
   onRevoked(member: StreamMember, reason: RevokedReason): void;
   pageSize?: number;
+  /** Live sockets per delivery slice (see TenantStream.deliver). */
+  sliceSize?: number;
 }
 
 const DEFAULT_PAGE = 500;
+const DEFAULT_SLICE = 100;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class TenantStream {
   /** Highest seq this node has delivered to the tenant's live sockets. */
   lastDelivered = 0;
-  /** Live members without filters share a local room per visibility, so an event is encoded once per room. */
+  /**
+   * Live members without filters share local rooms per visibility (`room`, `memberRoom`), split
+   * into slices of at most sliceSize members (`<room>:<slice>`): an event is encoded once per
+   * slice and class, and the event loop serves other work between slices.
+   */
   readonly room: string;
   readonly memberRoom: string;
   private initialized = false;
@@ -96,6 +107,11 @@ export class TenantStream {
   private catchUpTimer: NodeJS.Timeout | undefined;
   private catchUpTarget = 0;
   private readonly pageSize: number;
+  private readonly sliceSize: number;
+  /** Members per slice; a slice's index is its room suffix. */
+  private readonly slices: number[] = [];
+  /** Set while an event's slices are being delivered: no member changes rooms meanwhile. */
+  private delivering: Promise<void> | undefined;
 
   constructor(
     readonly tenantId: string,
@@ -104,6 +120,7 @@ export class TenantStream {
     this.room = `live:${tenantId}`;
     this.memberRoom = `live:${tenantId}:members`;
     this.pageSize = deps.pageSize ?? DEFAULT_PAGE;
+    this.sliceSize = deps.sliceSize ?? DEFAULT_SLICE;
   }
 
   get size(): number {
@@ -120,6 +137,7 @@ export class TenantStream {
     member.state = 'closed';
     this.members.delete(member);
     this.filteredLive.delete(member);
+    this.releaseSlice(member);
   }
 
   /** Stops timers; queued steps still run but reach no socket. */
@@ -145,7 +163,7 @@ export class TenantStream {
           await this.pull();
           continue;
         }
-        this.deliver(event);
+        await this.deliver(event);
       }
     }).catch(() => {}); // logged by enqueue; the sweep retries from the log
   }
@@ -193,6 +211,11 @@ export class TenantStream {
     }
     member.lastSent = start;
     while (member.state === 'joining') {
+      if (this.delivering) {
+        // An event is half delivered: joining a slice now could repeat it or miss it.
+        await this.delivering;
+        continue;
+      }
       // Synchronous check-and-switch: nothing can be delivered between the two.
       if (member.lastSent >= this.lastDelivered) {
         this.goLive(member);
@@ -214,7 +237,14 @@ export class TenantStream {
 
   setFilters(member: StreamMember, filters: SubscriptionFilter[]): void {
     member.filters = filters;
-    if (member.state === 'live') this.placeLive(member);
+    if (member.state === 'live') this.placeBetweenEvents(member);
+  }
+
+  /** Rooms change between events only, so the event being delivered reaches the member once. */
+  private placeBetweenEvents(member: StreamMember): void {
+    if (member.state !== 'live') return;
+    if (this.delivering) void this.delivering.then(() => this.placeBetweenEvents(member));
+    else this.placeLive(member);
   }
 
   private goLive(member: StreamMember): void {
@@ -223,14 +253,36 @@ export class TenantStream {
   }
 
   private placeLive(member: StreamMember): void {
-    const room = member.principal.admin ? this.room : this.memberRoom;
     if (member.filters.length === 0) {
       this.filteredLive.delete(member);
-      void member.socket.join(room);
+      if (member.slice < 0) {
+        member.slice = this.takeSlice();
+        void member.socket.join(this.sliceRoom(member));
+      }
     } else {
-      void member.socket.leave(room);
+      if (member.slice >= 0) void member.socket.leave(this.sliceRoom(member));
+      this.releaseSlice(member);
       this.filteredLive.add(member);
     }
+  }
+
+  private sliceRoom(member: StreamMember): string {
+    return `${member.principal.admin ? this.room : this.memberRoom}:${member.slice}`;
+  }
+
+  /** The first slice with room to spare (a new one when all are full). */
+  private takeSlice(): number {
+    let index = this.slices.findIndex((n) => n < this.sliceSize);
+    if (index < 0) index = this.slices.push(0) - 1;
+    this.slices[index] += 1;
+    return index;
+  }
+
+  private releaseSlice(member: StreamMember): void {
+    if (member.slice < 0) return;
+    this.slices[member.slice] -= 1;
+    member.slice = -1;
+    while (this.slices.length > 0 && this.slices[this.slices.length - 1] === 0) this.slices.pop();
   }
 
   private ensureInitialized(): Promise<void> {
@@ -252,16 +304,22 @@ export class TenantStream {
           // Cannot happen with a gapless log; never stall the tenant on it.
           this.deps.logger.error('change log gap', { tenant_id: this.tenantId, after: this.lastDelivered, next: event.seq });
         }
-        this.deliver(event);
+        await this.deliver(event);
       }
       if (page.length < this.pageSize) return;
     }
   }
 
-  /** Synchronous, so a member switching to live never interleaves with a delivery. */
-  private deliver(event: ChangeEvent): void {
+  /**
+   * One event to every live member, a slice at a time: the event loop serves other I/O between
+   * slices (a writer's next statement, a bus message), so fanning out to thousands of sockets
+   * never holds the node, or a transaction waiting on it, for the whole walk. Steps run one at a
+   * time on the chain, and members change rooms only between events (`delivering`), so each live
+   * member gets each event once, in seq order.
+   */
+  private deliver(event: ChangeEvent): Promise<void> {
     this.lastDelivered = event.seq;
-    if (this.closed) return;
+    if (this.closed) return Promise.resolve();
     // Sockets get the public envelope: the origin stays inside the nodes.
     const envelope = publicEnvelope(event);
     const { visibility } = this.deps;
@@ -271,21 +329,39 @@ export class TenantStream {
         if (revokes(revoked, member.principal)) this.deps.onRevoked(member, revoked.reason);
       }
     }
-    // One emit per visibility class, so the event is encoded once per class, not once per socket:
-    // unfiltered sockets are in the class's room, filtered ones that want it join by their own id
-    // (every Socket.IO socket is in a room named by its id).
+    // One emit per visibility class and slice, so the event is encoded once per slice and class,
+    // not once per socket. Filtered sockets that want it are reached by their own id (every
+    // Socket.IO socket is in a room named by its id), with the first slice.
     const redact = visibility.needsRedaction(envelope);
-    const full = [this.room];
-    const reduced = [this.memberRoom];
+    const full: string[] = [];
+    const reduced: string[] = [];
     for (const member of this.filteredLive) {
       if (wants(member.filters, envelope)) (member.principal.admin || !redact ? full : reduced).push(member.socket.id);
     }
-    if (redact) {
-      this.deps.io.local.to(full).emit('change', envelope);
-      this.deps.io.local.to(reduced).emit('change', visibility.visibleTo(false, envelope));
-    } else {
-      this.deps.io.local.to([...full, ...reduced]).emit('change', envelope);
-    }
+    const emitSlice = (index: number): void => {
+      const fullRooms = [`${this.room}:${index}`, ...(index === 0 ? full : [])];
+      const reducedRooms = [`${this.memberRoom}:${index}`, ...(index === 0 ? reduced : [])];
+      if (redact) {
+        this.deps.io.local.to(fullRooms).emit('change', envelope);
+        this.deps.io.local.to(reducedRooms).emit('change', visibility.visibleTo(false, envelope));
+      } else {
+        this.deps.io.local.to([...fullRooms, ...reducedRooms]).emit('change', envelope);
+      }
+    };
+    emitSlice(0);
+    const count = this.slices.length;
+    if (count <= 1) return Promise.resolve();
+    const done = (async () => {
+      for (let index = 1; index < count; index += 1) {
+        await nextTurn();
+        if (this.closed) return;
+        emitSlice(index);
+      }
+    })().finally(() => {
+      this.delivering = undefined;
+    });
+    this.delivering = done;
+    return done;
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
