@@ -62,7 +62,7 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
   const logger = opts.logger.child({ component: 'collab', node: opts.nodeId });
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const options = { ...DEFAULT_ENGINE_OPTIONS, ...defined } as DocumentOptions & { lockRenewMs: number; accessRecheckMs?: number };
-  const limits: CollabLimits = { ...DEFAULT_COLLAB_LIMITS, ...definedOnly(opts.limits ?? {}) };
+  const limits = { ...DEFAULT_COLLAB_LIMITS, ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)) } as CollabLimits;
   const relay = opts.redisUrl ? new RedisRelay(opts.redisUrl, opts.redisPrefix ?? 'appinventory', logger) : undefined;
   const registry = new DocumentRegistry({
     storage: new CollabStorage(opts.knex, extension.canCompact && ((doc) => extension.canCompact!({ doc }))),
@@ -235,10 +235,6 @@ function safeDecode(segment: string): string {
   } catch {
     return ''; // malformed escapes name nothing
   }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function toBytes(data: RawData): Uint8Array {
