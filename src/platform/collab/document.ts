@@ -329,8 +329,7 @@ export class CollabDocument implements DocumentHandle {
       if (kind === RELAY_UPDATE) {
         Y.applyUpdate(this.doc, payload, new RelayOrigin(actorId || null));
         this.updates.noteStoredElsewhere(payload.byteLength);
-      }
-      else if (kind === RELAY_AWARENESS) applyAwarenessUpdate(this.awareness, payload, RELAY_AWARENESS_ORIGIN);
+      } else if (kind === RELAY_AWARENESS) applyAwarenessUpdate(this.awareness, payload, RELAY_AWARENESS_ORIGIN);
       else if (kind === RELAY_QUERY_AWARENESS) this.publishOwnAwareness();
       else if (kind === RELAY_CATCH_UP) void this.catchUp().catch((err: unknown) => this.log.warn('catch-up failed', { err: String(err) }));
     } catch (err) {
