@@ -94,6 +94,8 @@ export async function startServer({
   const collabLogger = engineOptions.logger ?? logger;
   const collab = attachCollab({
     server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...engineOptions,
+    // Tests narrow single limits; the rest come from the configuration.
+    limits: { ...config.collab, ...engineOptions.limits },
     extension: createCoeditingExtension({
       ports: coeditingPorts(domain),
       logger: collabLogger.child({ node: engineOptions.nodeId ?? config.nodeId }),

@@ -53,7 +53,7 @@ export function coeditingPorts(domain: Domain): CoeditingPorts {
   return {
     async authenticate(token, opts) {
       const principal = await principalOrNull(domain, token, opts);
-      return principal && { tenantId: principal.tenantId, actor: principal.actor };
+      return principal && { tenantId: principal.tenantId, actor: principal.actor, name: principal.user.display_name };
     },
     layoutOf: (type) => (Object.hasOwn(LAYOUTS, type) ? LAYOUTS[type] : null),
     recordExists: ({ tenantId, actor }, type, id) => recordExists({ tenantId, actor, db }, type, id),

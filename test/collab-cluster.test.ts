@@ -71,6 +71,7 @@ describe('co-editing across two nodes over Redis', function () {
     const a = await edit(0, tenant.admin.token, svc);
     const b = await edit(1, editorB.token, svc);
     a.provider.awareness.setLocalStateField('user', { name: 'Ada' });
+    a.provider.awareness.setLocalStateField('cursor', 'Ada');
     a.doc.transact(() => {
       a.description.insert(0, 'A ');
       a.fields.set('name', `${svc.name}-a`);
@@ -86,7 +87,10 @@ describe('co-editing across two nodes over Redis', function () {
       e.attributes.get('protocol') === 'grpc' && e.attributes.get('sla') === '99.99';
     await waitFor('the two nodes’ editors to converge', () => full(a) && full(b));
     await waitFor('awareness from node 0 on node 1', () =>
-      [...b.provider.awareness.getStates().values()].some((s) => s.user?.name === 'Ada'));
+      [...b.provider.awareness.getStates().values()].some((s) => s.cursor === 'Ada'));
+    // Presence names the signed-in user on every node, not what the client put in `user`.
+    const fromA = b.provider.awareness.getStates().get(a.doc.clientID);
+    assert.deepEqual(fromA?.user, { id: tenant.admin.id, name: 'Admin', role: 'admin' });
     for (const node of [0, 1]) {
       const late = await edit(node, viewer.token, svc);
       assert.ok(full(late), `a late joiner on node ${node} has the full state`);

@@ -83,6 +83,7 @@ describe('platform', () => {
       assert.equal(config.redisUrl, undefined);
       assert.equal(config.jwtSecret, undefined);
       assert.deepEqual(config.http, { bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0 });
+      assert.deepEqual(config.collab, { maxUpdateBytes: 1048576, maxDocumentBytes: 8388608, maxAwarenessBytes: 8192, awarenessPerSecond: 20 });
     });
 
     it('reads a full cluster environment', () => {
@@ -100,6 +101,10 @@ describe('platform', () => {
         BODY_MAX_DEPTH: '20',
         HSTS_MAX_AGE: '31536000',
         METRICS_TOKEN: 'metrics-token-0123456789',
+        COLLAB_MAX_UPDATE_BYTES: '2097152',
+        COLLAB_MAX_DOC_BYTES: '16777216',
+        COLLAB_MAX_AWARENESS_BYTES: '4096',
+        COLLAB_AWARENESS_PER_SECOND: '10',
       });
       assert.deepEqual(config, {
         port: 8080,
@@ -112,6 +117,7 @@ describe('platform', () => {
         nodeId: 'app1',
         dbPoolMax: 25,
         http: { bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789' },
+        collab: { maxUpdateBytes: 2097152, maxDocumentBytes: 16777216, maxAwarenessBytes: 4096, awarenessPerSecond: 10 },
         mode: 'cluster',
         seedSampleData: false,
         statementTimeoutMs: 30_000,
@@ -168,6 +174,11 @@ describe('platform', () => {
       ['HSTS_MAX_AGE', { HSTS_MAX_AGE: '1y' }, 'HSTS_MAX_AGE: expected an integer 0-63072000'],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in the middle' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
+      ['COLLAB_MAX_UPDATE_BYTES', { COLLAB_MAX_UPDATE_BYTES: '100' }, 'COLLAB_MAX_UPDATE_BYTES: expected an integer 1024-268435456'],
+      ['COLLAB_MAX_UPDATE_BYTES', { COLLAB_MAX_DOC_BYTES: '65536', COLLAB_MAX_UPDATE_BYTES: '131072' }, 'COLLAB_MAX_UPDATE_BYTES: must not exceed COLLAB_MAX_DOC_BYTES'],
+      ['COLLAB_MAX_DOC_BYTES', { COLLAB_MAX_DOC_BYTES: '8M' }, 'COLLAB_MAX_DOC_BYTES: expected an integer 4096-1073741824'],
+      ['COLLAB_MAX_AWARENESS_BYTES', { COLLAB_MAX_AWARENESS_BYTES: '2000000' }, 'COLLAB_MAX_AWARENESS_BYTES: expected an integer 256-1048576'],
+      ['COLLAB_AWARENESS_PER_SECOND', { COLLAB_AWARENESS_PER_SECOND: '0' }, 'COLLAB_AWARENESS_PER_SECOND: expected an integer 1-10000'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle } from '../../src/app.js';
 import { HTTP_DEFAULTS, type Config } from '../../src/platform/config.js';
+import { DEFAULT_COLLAB_LIMITS } from '../../src/platform/collab/limits.js';
 import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
 import pg from 'pg';
@@ -30,6 +31,7 @@ const config: Config = {
   nodeId: `bench-${opts.name}`,
   dbPoolMax: opts.dbPoolMax ?? 10,
   http: { ...HTTP_DEFAULTS },
+  collab: { ...DEFAULT_COLLAB_LIMITS },
   mode: opts.redisUrl ? 'cluster' : 'embedded',
   seedSampleData: false,
   statementTimeoutMs: 30_000,

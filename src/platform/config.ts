@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_COLLAB_LIMITS, type CollabLimits } from './collab/limits.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -20,6 +21,8 @@ export interface Config {
   /** PostgreSQL statement_timeout of the runtime pool (ms, 0 = none): STATEMENT_TIMEOUT_MS. */
   statementTimeoutMs: number;
   http: HttpSettings;
+  /** What one co-editing client may put into a document and its presence (COLLAB_*). */
+  collab: CollabLimits;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
   /**
@@ -129,6 +132,10 @@ export const configSchema = z
     BODY_MAX_DEPTH: integer(2, 256, HTTP_DEFAULTS.bodyMaxDepth),
     // Two years is the most browsers' preload lists ask for.
     HSTS_MAX_AGE: integer(0, 63_072_000, HTTP_DEFAULTS.hstsMaxAge),
+    COLLAB_MAX_UPDATE_BYTES: integer(1024, 256 * 1024 * 1024, DEFAULT_COLLAB_LIMITS.maxUpdateBytes),
+    COLLAB_MAX_DOC_BYTES: integer(4096, 1024 * 1024 * 1024, DEFAULT_COLLAB_LIMITS.maxDocumentBytes),
+    COLLAB_MAX_AWARENESS_BYTES: integer(256, 1024 * 1024, DEFAULT_COLLAB_LIMITS.maxAwarenessBytes),
+    COLLAB_AWARENESS_PER_SECOND: integer(1, 10_000, DEFAULT_COLLAB_LIMITS.awarenessPerSecond),
     // Never echoed back: the value is a secret.
     METRICS_TOKEN: optionalString.refine((v) => v === undefined || /^[\x21-\x7e]{16,256}$/.test(v), {
       message: 'expected 16-256 printable characters without spaces',
@@ -151,6 +158,12 @@ export const configSchema = z
         bodyMaxDepth: env.BODY_MAX_DEPTH,
         hstsMaxAge: env.HSTS_MAX_AGE,
         ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+      },
+      collab: {
+        maxUpdateBytes: env.COLLAB_MAX_UPDATE_BYTES,
+        maxDocumentBytes: env.COLLAB_MAX_DOC_BYTES,
+        maxAwarenessBytes: env.COLLAB_MAX_AWARENESS_BYTES,
+        awarenessPerSecond: env.COLLAB_AWARENESS_PER_SECOND,
       },
       mode: env.DATABASE_URL ? 'cluster' : 'embedded',
       seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
@@ -178,6 +191,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { serve?:
       message:
         'requires DATABASE_URL (cluster mode); Redis fan-out between nodes that each run their own embedded database makes no sense',
     });
+  }
+  if (result.success && result.data.collab.maxUpdateBytes > result.data.collab.maxDocumentBytes) {
+    issues.push({ variable: 'COLLAB_MAX_UPDATE_BYTES', message: 'must not exceed COLLAB_MAX_DOC_BYTES' });
   }
   if (opts.serve && hasValue(env.DATABASE_URL) && !hasValue(env.JWT_SECRET)) {
     issues.push({ variable: 'JWT_SECRET', message: 'is required in cluster mode (every node must verify every token)' });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle, type StartOptions } from '../../src/app.js';
 import { HTTP_DEFAULTS, type Config } from '../../src/platform/config.js';
+import { DEFAULT_COLLAB_LIMITS } from '../../src/platform/collab/limits.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { quietLogger } from './factories.js';
 
@@ -17,6 +18,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     nodeId: `test-${randomUUID().slice(0, 8)}`,
     dbPoolMax: 10,
     http: { ...HTTP_DEFAULTS },
+    collab: { ...DEFAULT_COLLAB_LIMITS },
     mode: 'embedded',
     seedSampleData: false,
     statementTimeoutMs: 30_000,

@@ -21,6 +21,8 @@ export interface CollabPrincipal {
   token: string;
   tenantId: string;
   actor: Actor;
+  /** The user's display name, shown in presence (refreshed by the re-check). */
+  name: string;
   type: string;
   entityId: string;
   writable: boolean;
@@ -62,6 +64,6 @@ export async function decideAccess(
     readOnly: !writable,
     // The log stores the user; the relay carries the key too, so attribution knows a key's edits.
     author: { id: actor.userId, tag: actor.userId ? contributorKey(actor.userId, apiKeyOf(actor)) : null },
-    context: { token: token!, tenantId, actor, type, entityId, writable },
+    context: { token: token!, tenantId, actor, name: principal.name, type, entityId, writable },
   };
 }

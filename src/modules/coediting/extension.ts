@@ -12,8 +12,8 @@ import {
   CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, apiKeyOf, decideAccess, type CollabPrincipal,
 } from './access.js';
 import { META_PATH, changedPaths, parseContributor } from './attribution.js';
-import { initialUpdate, reconciled } from './layout.js';
-import type { Asker, CoeditingPorts } from './ports.js';
+import { initialUpdate, presenceState, reconciled, topLevelTypes } from './layout.js';
+import type { Authenticated, CoeditingPorts } from './ports.js';
 import { Projector } from './projection.js';
 import { ProjectorRole, type ProjectionTiming } from './projector-role.js';
 
@@ -45,7 +45,7 @@ export function createCoeditingExtension({ ports, logger, options = {} }: Coedit
    * token and record per round. A database error leaves the connections as they are.
    */
   async function recheckAccess(targets: Connection[]): Promise<void> {
-    const principals = new Map<string, Promise<Asker | null>>();
+    const principals = new Map<string, Promise<Authenticated | null>>();
     const writes = new Map<string, Promise<boolean>>();
     for (const c of targets) {
       if (!c.open) continue;
@@ -67,7 +67,7 @@ export function createCoeditingExtension({ ports, logger, options = {} }: Coedit
             continue;
           }
         }
-        c.context = { ...c.context, actor: principal.actor };
+        c.context = { ...c.context, actor: principal.actor, name: principal.name };
       } catch (err) {
         log.warn('re-checking co-editing access failed', { err: String(err) });
       }
@@ -87,6 +87,15 @@ export function createCoeditingExtension({ ports, logger, options = {} }: Coedit
     createDocumentState({ document }) {
       return new CoeditedDocument(document, ports, projector, timing, logger);
     },
+
+    // Only the layout's types: anything else a client writes would be stored and sent to every joiner.
+    documentTypes: ({ address }) => {
+      const layout = ports.layoutOf(address.entityType);
+      return layout && topLevelTypes(layout);
+    },
+
+    // Presence shows who the connection signed in as, not what the client says.
+    awarenessState: ({ state, context }) => presenceState(state, context.actor, context.name),
 
     // Idle and unload compaction keep the log (and its authors) while the document holds edits the row lacks.
     canCompact: ({ doc }) => reconciled(doc),

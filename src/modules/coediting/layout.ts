@@ -3,6 +3,7 @@
 // last reconciled with (row_version and a hash per value: the base of the three-way merge).
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
+import type { Actor } from '../../platform/context.js';
 import type { RecordLayout } from './ports.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -37,6 +38,21 @@ export function sameValue(a: unknown, b: unknown): boolean {
 
 export function hashValue(value: unknown): string {
   return createHash('sha1').update(stableJson(value)).digest('base64url').slice(0, 16);
+}
+
+/** The top-level types of a document of this layout; `meta` is the server's (clients should not write it). */
+export function topLevelTypes(layout: RecordLayout): string[] {
+  return ['fields', 'meta', ...(layout.description ? ['description'] : []), ...(layout.attributes ? ['attributes'] : [])];
+}
+
+/**
+ * A client's awareness state as its peers see it: `user` is the connection's own (user id,
+ * display name, role), whatever the client put there, and `server` and `projection` (the
+ * server's projection notices) are the server's to say.
+ */
+export function presenceState(state: Record<string, unknown>, actor: Actor, name: string): Record<string, unknown> {
+  const { server: _server, projection: _projection, user: _user, ...rest } = state;
+  return { ...rest, user: { id: actor.userId, name, role: actor.role } };
 }
 
 /** The document view of a row as REST returns it. */

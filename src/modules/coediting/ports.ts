@@ -12,6 +12,12 @@ export interface Asker {
   actor: Actor;
 }
 
+/** A signed-in principal: who is asking, and the name co-editors see them by. */
+export interface Authenticated extends Asker {
+  /** The user's display name (an API key's owner's): shown in presence. */
+  name: string;
+}
+
 /** A write on behalf of co-editors: the port adds the database; the origin is the feature's. */
 export type CoeditingWriteContext = Pick<ServiceContext, 'tenantId' | 'actor' | 'requestId' | 'origin'>;
 
@@ -43,7 +49,7 @@ export interface CoeditingPorts {
    * The principal behind a bearer token, or null when it does not sign in (bad, expired, revoked).
    * Throws when it cannot tell. `fresh`: not from a cache (the periodic re-check).
    */
-  authenticate(token: string | undefined, opts?: { fresh?: boolean }): Promise<Asker | null>;
+  authenticate(token: string | undefined, opts?: { fresh?: boolean }): Promise<Authenticated | null>;
   /** The layout of a co-edited record type, or null when records of the type are not co-edited. */
   layoutOf(type: string): RecordLayout | null;
   /** Whether a live record of the type exists in the asker's tenant. */

@@ -8,9 +8,10 @@ import * as Y from 'yjs';
 import type { ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
 import type { DocumentAddress, DocumentHandle, DocumentHooks, DocumentLease, EditAuthor, EditSource } from './hooks.js';
+import { CLOSE_OUTSIDE_LAYOUT, CLOSE_TOO_LARGE, DEFAULT_COLLAB_LIMITS, typeOutside, type CollabLimits } from './limits.js';
 import { awarenessMessage, updateMessage } from './protocol.js';
 import { RELAY_AWARENESS, RELAY_CATCH_UP, RELAY_QUERY_AWARENESS, RELAY_UPDATE, type RedisRelay, type RelayMessage } from './redis-relay.js';
-import type { CollabStorage, PendingUpdate } from './storage.js';
+import { storedBytes, type CollabStorage, type PendingUpdate } from './storage.js';
 import { UpdateLog } from './update-log.js';
 
 export const CLIENT = Symbol('collab client');
@@ -20,7 +21,7 @@ export interface DocClient {
   readonly [CLIENT]: true;
   /** Who the client's edits are attributed to (stored, and relayed). */
   readonly author: EditAuthor;
-  /** Awareness client ids this connection speaks for, removed when it goes. */
+  /** Awareness client ids this connection speaks for (at most its one), removed when it goes. */
   readonly awarenessIds: Set<number>;
   send(message: Uint8Array): void;
   close(code: number, reason: string): void;
@@ -32,8 +33,18 @@ export interface DocumentOptions {
   unloadDelayMs: number;
 }
 
+/** Why a client's update was refused: its connection is closed with this. */
+export interface Refusal {
+  code: number;
+  reason: string;
+}
+
 export interface DocumentDeps {
   storage: CollabStorage;
+  /** Default DEFAULT_COLLAB_LIMITS. */
+  limits?: CollabLimits;
+  /** The top-level types a client may write (the feature's documentTypes); absent or null: any. */
+  allowedTypes?: ReadonlySet<string> | null;
   relay?: RedisRelay;
   logger: Logger;
   options: DocumentOptions;
@@ -91,14 +102,18 @@ export class CollabDocument implements DocumentHandle {
   private unloadTimer: NodeJS.Timeout | undefined;
   private relayBuffer: RelayMessage[] | null = [];
   private readonly log: Logger;
+  private readonly limits: CollabLimits;
 
   constructor(
     readonly key: string,
     readonly address: DocumentAddress,
     private readonly deps: DocumentDeps,
   ) {
+    this.limits = deps.limits ?? DEFAULT_COLLAB_LIMITS;
     this.log = deps.logger.child({ component: 'collab', document: `${address.entityType}/${address.entityId}` });
-    this.updates = new UpdateLog<Pending>(deps.storage, deps.options, this.log, (batch) => this.relayStored(batch), (err) => this.fail(err));
+    // Superseded edits in the log count towards the size cap, so a log of a quarter of it is folded.
+    const logOptions = { ...deps.options, compactAfterBytes: Math.ceil(this.limits.maxDocumentBytes / 4) };
+    this.updates = new UpdateLog<Pending>(deps.storage, logOptions, this.log, (batch) => this.relayStored(batch), (err) => this.fail(err));
     const relay = deps.relay;
     this.lease = relay
       ? { claim: (token, ttlMs) => relay.claim(key, token, ttlMs), release: (token) => relay.release(key, token) }
@@ -119,6 +134,7 @@ export class CollabDocument implements DocumentHandle {
     const { documentId, stored, created } = await storage.open(this.address, (trx) => this.deps.createInitialState(trx));
     this.updates.documentId = documentId;
     this.updates.adopt(stored.updates.length);
+    this.updates.measured(stored.snapshot?.byteLength ?? 0, storedBytes(stored) - (stored.snapshot?.byteLength ?? 0));
     if (!stored.snapshot && stored.updates.length === 0) throw new Error('the stored document is empty');
     if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot, LOAD_ORIGIN);
     // One by one, so the feature knows who wrote each stored update (a crash may have kept them
@@ -191,9 +207,45 @@ export class CollabDocument implements DocumentHandle {
 
   // ---- sync protocol ---------------------------------------------------------------------------
 
-  applyClientUpdate(client: DocClient, update: Uint8Array): void {
-    if (this.state !== 'ready') return;
+  /**
+   * Applies a client's update, or refuses it before anything applies it: above the update cap,
+   * taking the document (stored, plus what Yjs holds back waiting for missing parts) past the
+   * document cap, or writing a top-level type outside the layout. Throws on a malformed update.
+   */
+  applyClientUpdate(client: DocClient, update: Uint8Array): Refusal | null {
+    if (this.state !== 'ready') return null;
+    const { maxUpdateBytes, maxDocumentBytes } = this.limits;
+    if (update.byteLength > maxUpdateBytes) return { code: CLOSE_TOO_LARGE, reason: 'update too large' };
+    if (this.updates.storedBytes() + this.heldBackBytes() + update.byteLength > maxDocumentBytes) {
+      return { code: CLOSE_TOO_LARGE, reason: 'document too large' };
+    }
+    const allowed = this.deps.allowedTypes;
+    const outside = allowed ? typeOutside(update, allowed) : null;
+    if (outside) return { code: CLOSE_OUTSIDE_LAYOUT, reason: 'update outside the document layout' };
     Y.applyUpdate(this.doc, update, client);
+    return null;
+  }
+
+  /** Bytes Yjs keeps aside until the structs they depend on arrive (nothing a y-websocket client sends). */
+  private heldBackBytes(): number {
+    const { pendingStructs, pendingDs } = this.doc.store;
+    return (pendingStructs?.update.byteLength ?? 0) + (pendingDs?.byteLength ?? 0);
+  }
+
+  /**
+   * Whether `client` may speak for awareness client id `id`: not the server's own id, and not one
+   * whose state is held for someone else — another connection here (a connection of the same
+   * author takes it over: the same client reconnecting) or a client of another node.
+   */
+  claimAwareness(client: DocClient, id: number): boolean {
+    if (id === this.doc.clientID) return false;
+    for (const other of this.clients) {
+      if (other === client || !other.awarenessIds.has(id)) continue;
+      if (other.author.tag === null || other.author.tag !== client.author.tag) return false;
+      other.awarenessIds.delete(id);
+      return true;
+    }
+    return !this.awareness.getStates().has(id);
   }
 
   applyClientAwareness(client: DocClient, update: Uint8Array): void {
@@ -274,8 +326,10 @@ export class CollabDocument implements DocumentHandle {
   private applyRelay({ kind, actorId, payload }: RelayMessage): void {
     if (this.state !== 'ready' && this.state !== 'unloading') return;
     try {
-      if (kind === RELAY_UPDATE) Y.applyUpdate(this.doc, payload, new RelayOrigin(actorId || null));
-      else if (kind === RELAY_AWARENESS) applyAwarenessUpdate(this.awareness, payload, RELAY_AWARENESS_ORIGIN);
+      if (kind === RELAY_UPDATE) {
+        Y.applyUpdate(this.doc, payload, new RelayOrigin(actorId || null));
+        this.updates.noteStoredElsewhere(payload.byteLength);
+      } else if (kind === RELAY_AWARENESS) applyAwarenessUpdate(this.awareness, payload, RELAY_AWARENESS_ORIGIN);
       else if (kind === RELAY_QUERY_AWARENESS) this.publishOwnAwareness();
       else if (kind === RELAY_CATCH_UP) void this.catchUp().catch((err: unknown) => this.log.warn('catch-up failed', { err: String(err) }));
     } catch (err) {
@@ -296,6 +350,7 @@ export class CollabDocument implements DocumentHandle {
     if (this.state !== 'ready') return;
     const stored = await this.deps.storage.read(this.updates.documentId);
     if (this.state !== 'ready') return;
+    this.updates.measured(stored.snapshot?.byteLength ?? 0, storedBytes(stored) - (stored.snapshot?.byteLength ?? 0));
     if (stored.snapshot) Y.applyUpdate(this.doc, stored.snapshot, CATCHUP_ORIGIN);
     for (const u of stored.updates) Y.applyUpdate(this.doc, u.update, new StoredOrigin('catchup', u.actorId));
     this.publishOwnAwareness();

@@ -107,6 +107,18 @@ export interface CollabExtension<C = unknown> {
    * state holds nothing the feature still needs the log (its authors) for. Default: always.
    */
   canCompact?(payload: { doc: Y.Doc }): boolean;
+  /**
+   * The names of the top-level shared types a document may hold (its layout). An update from a
+   * client that creates or writes any other is refused: not applied, stored or relayed, and the
+   * connection closed with 4422. Called once per load. Default (or null): any name.
+   */
+  documentTypes?(payload: { address: DocumentAddress }): readonly string[] | null;
+  /**
+   * A client's awareness state as it will be applied and relayed (the engine has already kept it
+   * to the connection's one client id and bounded its size): the feature says who is present,
+   * whatever the client claims. Default: as sent.
+   */
+  awarenessState?(payload: { state: Record<string, unknown>; context: C }): Record<string, unknown>;
   /** Every committed change event (any node), after the document of its address got it. */
   onBusEvent?(payload: { event: ChangeEvent; connections: ReadonlySet<ConnectionHandle<C>> }): void;
   /** Every `recheckMs`: re-check open connections (access lost while an event was lost, say). */

@@ -4,15 +4,17 @@
 import type { Logger } from '../logger.js';
 import { CollabDocument, type DocumentOptions } from './document.js';
 import type { CollabExtension, DocumentAddress } from './hooks.js';
+import type { CollabLimits } from './limits.js';
 import type { RedisRelay } from './redis-relay.js';
 import type { CollabStorage } from './storage.js';
 
 export interface RegistryDeps {
   storage: CollabStorage;
-  extension: Pick<CollabExtension, 'onCreateDocument' | 'createDocumentState'>;
+  extension: Pick<CollabExtension, 'onCreateDocument' | 'createDocumentState' | 'documentTypes'>;
   relay?: RedisRelay;
   logger: Logger;
   options: DocumentOptions;
+  limits: CollabLimits;
   onLoaded?: (document: CollabDocument) => void;
 }
 
@@ -73,8 +75,11 @@ export class DocumentRegistry {
 
   private create(key: string, address: DocumentAddress): CollabDocument {
     const { extension } = this.deps;
+    const types = extension.documentTypes?.({ address });
     return new CollabDocument(key, address, {
       storage: this.deps.storage,
+      limits: this.deps.limits,
+      allowedTypes: types ? new Set(types) : null,
       relay: this.deps.relay,
       logger: this.deps.logger,
       options: this.deps.options,

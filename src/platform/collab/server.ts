@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { Connection } from './connection.js';
 import type { DocumentOptions } from './document.js';
 import type { Admission, CollabExtension } from './hooks.js';
+import { DEFAULT_COLLAB_LIMITS, maxPayloadBytes, type CollabLimits } from './limits.js';
 import { RedisRelay } from './redis-relay.js';
 import { DocumentRegistry, documentKey } from './registry.js';
 import { CollabStorage } from './storage.js';
@@ -31,6 +32,8 @@ export interface CollabEngineOptions extends Partial<DocumentOptions> {
   lockRenewMs?: number;
   /** How often the extension's onRecheck is asked about every open connection. */
   accessRecheckMs?: number;
+  /** What one client may put into a document and its presence (COLLAB_* variables); defaults DEFAULT_COLLAB_LIMITS. */
+  limits?: Partial<CollabLimits>;
   /** Tests: observe each loaded Y.Doc (e.g. to check it is garbage-collected after unload). */
   onDocumentLoaded?: (doc: Y.Doc) => void;
 }
@@ -53,14 +56,13 @@ export const DEFAULT_ENGINE_OPTIONS: DocumentOptions & { lockRenewMs: number } =
 
 const HEARTBEAT_MS = 30_000;
 export const DEFAULT_ACCESS_RECHECK_MS = 5_000;
-/** Frames above this are refused by ws with 1009 (a y-websocket client sends small updates). */
-export const MAX_PAYLOAD_BYTES = 2 * 1024 * 1024;
 
 export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabExtension<C> }): CollabHandle {
   const { server, extension } = opts;
   const logger = opts.logger.child({ component: 'collab', node: opts.nodeId });
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const options = { ...DEFAULT_ENGINE_OPTIONS, ...defined } as DocumentOptions & { lockRenewMs: number; accessRecheckMs?: number };
+  const limits = { ...DEFAULT_COLLAB_LIMITS, ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)) } as CollabLimits;
   const relay = opts.redisUrl ? new RedisRelay(opts.redisUrl, opts.redisPrefix ?? 'appinventory', logger) : undefined;
   const registry = new DocumentRegistry({
     storage: new CollabStorage(opts.knex, extension.canCompact && ((doc) => extension.canCompact!({ doc }))),
@@ -68,9 +70,15 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
     relay,
     logger,
     options,
+    limits,
     onLoaded: opts.onDocumentLoaded && ((d) => opts.onDocumentLoaded!(d.doc)),
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+  // Frames above this are refused by ws with 1009; an update between its cap and this closes with 4413.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes(limits), perMessageDeflate: false });
+  const policy = {
+    limits,
+    awarenessState: extension.awarenessState && ((state: Record<string, unknown>, context: C) => extension.awarenessState!({ state, context })),
+  };
   const connections = new Set<Connection<C>>();
   let closing: Promise<void> | undefined;
 
@@ -94,7 +102,7 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
           ws.close(admission.code, admission.reason);
           return;
         }
-        open(new Connection(ws, admission.address, admission.readOnly, admission.author, admission.context, logger));
+        open(new Connection(ws, admission.address, admission.readOnly, admission.author, admission.context, logger, policy));
       }))
       .catch((err: unknown) => {
         logger.warn('co-editing upgrade failed', { err: String(err) });
@@ -117,6 +125,7 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', () => {});
     ws.on('close', () => {
+      connection.dispose();
       connections.delete(connection);
       connection.document?.detach(connection);
     });

@@ -12,6 +12,18 @@ export interface StoredDocument {
   updates: { id: number; update: Uint8Array; actorId: string | null }[];
 }
 
+/** What a compaction folded, and the size of the snapshot it wrote. */
+export interface Compaction {
+  folded: number;
+  foldedBytes: number;
+  snapshotBytes: number;
+}
+
+/** A stored document's size: its snapshot plus its update log, in bytes. */
+export function storedBytes(stored: StoredDocument): number {
+  return (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((sum, u) => sum + u.update.byteLength, 0);
+}
+
 export interface PendingUpdate {
   update: Uint8Array;
   actorId: string | null;
@@ -85,16 +97,16 @@ export class CollabStorage {
    * Folds the log into the snapshot. FOR UPDATE on the document row serialises compactions and
    * waits for appends in flight (each insert's foreign-key check holds FOR KEY SHARE on that row
    * until it commits), so every row at or below the highest id read is in the new snapshot.
-   * Returns how many updates were folded, or null when `whenReconciled` was asked for and the
-   * feature's canCompact refused the merged state (co-editing: it holds edits not yet in the row,
-   * whose authors the log keeps; nothing folded).
+   * Returns how many updates (and bytes of them) were folded and the new snapshot's size, or null
+   * when `whenReconciled` was asked for and the feature's canCompact refused the merged state
+   * (co-editing: it holds edits not yet in the row, whose authors the log keeps; nothing folded).
    */
-  async compact(documentId: string, { whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<number | null> {
+  async compact(documentId: string, { whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<Compaction | null> {
     return this.knex.transaction(async (trx) => {
       const doc = await trx('collab_documents').where('id', documentId).forUpdate().first('snapshot');
-      if (!doc) return 0;
+      if (!doc) return { folded: 0, foldedBytes: 0, snapshotBytes: 0 };
       const rows = await trx('collab_updates').where('document_id', documentId).orderBy('id').select('id', 'update');
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { folded: 0, foldedBytes: 0, snapshotBytes: doc.snapshot?.length ?? 0 };
       const merged = new Y.Doc();
       try {
         Y.transact(merged, () => {
@@ -103,11 +115,13 @@ export class CollabStorage {
         });
         if (whenReconciled && !this.canCompact(merged)) return null;
         const lastId = Number(rows[rows.length - 1].id);
+        const snapshot = Y.encodeStateAsUpdate(merged);
         await trx('collab_documents')
           .where('id', documentId)
-          .update({ snapshot: Buffer.from(Y.encodeStateAsUpdate(merged)), snapshot_update_id: lastId, updated_at: trx.fn.now() });
+          .update({ snapshot: Buffer.from(snapshot), snapshot_update_id: lastId, updated_at: trx.fn.now() });
         await trx('collab_updates').where('document_id', documentId).where('id', '<=', lastId).delete();
-        return rows.length;
+        const foldedBytes = rows.reduce((sum: number, r: { update: Buffer }) => sum + r.update.length, 0);
+        return { folded: rows.length, foldedBytes, snapshotBytes: snapshot.byteLength };
       } finally {
         merged.destroy();
       }

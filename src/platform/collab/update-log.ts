@@ -1,8 +1,9 @@
 // A document's write-ahead path, a group commit: an update that arrives while no INSERT of this
 // document is in flight is appended at once (no timer); the updates that arrive while one is in
 // flight wait and go together in the next INSERT. Each batch is handed on for relaying, in arrival
-// order, only after its INSERT committed. The log is folded into the snapshot after N updates or
-// when the document goes idle.
+// order, only after its INSERT committed. The log is folded into the snapshot after N updates (or
+// that many bytes) or when the document goes idle. It keeps the document's stored size as a
+// running total (snapshot plus log), which the document's size cap is checked against.
 import type { Logger } from '../logger.js';
 import type { CollabStorage, PendingUpdate } from './storage.js';
 
@@ -11,6 +12,8 @@ const APPEND_RETRIES_MS = [100, 400, 1_500];
 export interface UpdateLogOptions {
   compactAfterUpdates: number;
   compactIdleMs: number;
+  /** The log is also folded once it holds this many bytes (so a document near its size cap is not held up by superseded edits). */
+  compactAfterBytes: number;
 }
 
 export class UpdateLog<T extends PendingUpdate> {
@@ -22,6 +25,11 @@ export class UpdateLog<T extends PendingUpdate> {
   private waiters: (() => void)[] = [];
   private sinceCompaction = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Bytes of the stored snapshot, and of the log (stored or pending) on top of it: the document's stored size. */
+  private snapshotBytes = 0;
+  private logBytes = 0;
+  /** The compaction running now, if any: one at a time. */
+  private compaction: Promise<void> | null = null;
 
   constructor(
     private readonly storage: CollabStorage,
@@ -38,8 +46,25 @@ export class UpdateLog<T extends PendingUpdate> {
     this.sinceCompaction += count;
   }
 
+  /** The stored sizes as read from PostgreSQL (at load and catch-up), plus what is still pending here. */
+  measured(snapshotBytes: number, logBytes: number): void {
+    this.snapshotBytes = snapshotBytes;
+    this.logBytes = logBytes + this.pending.reduce((sum, p) => sum + p.update.byteLength, 0);
+  }
+
+  /** An update another node stored in this document's log. */
+  noteStoredElsewhere(bytes: number): void {
+    this.logBytes += bytes;
+  }
+
+  /** The document's stored size (snapshot and log, including what is being written): cheap, kept as a running total. */
+  storedBytes(): number {
+    return this.snapshotBytes + this.logBytes;
+  }
+
   push(entry: T): void {
     if (this.failed) return;
+    this.logBytes += entry.update.byteLength;
     this.pending.push(entry);
     // Nothing in flight: written now. Otherwise the running flush takes it with the next batch.
     if (!this.flushing) void this.flush();
@@ -58,16 +83,31 @@ export class UpdateLog<T extends PendingUpdate> {
    * anyway, so the log stays bounded.
    */
   async compact({ whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<void> {
+    while (this.compaction) await this.compaction;
     clearTimeout(this.idleTimer);
     const counted = this.sinceCompaction;
     if (counted === 0 || this.failed) return;
     this.sinceCompaction = 0;
+    // Whatever is stored or being stored now is folded (the row lock waits for appends in flight).
+    const foldable = this.logBytes - this.pending.reduce((sum, p) => sum + p.update.byteLength, 0);
+    const run = (async () => {
+      try {
+        const folded = await this.storage.compact(this.documentId, { whenReconciled });
+        if (folded === null) this.sinceCompaction += counted; // kept for a later attempt
+        else {
+          this.snapshotBytes = folded.snapshotBytes;
+          this.logBytes = Math.max(0, this.logBytes - foldable);
+        }
+      } catch (err) {
+        this.sinceCompaction += counted;
+        this.log.warn('compacting the update log failed', { err: String(err) });
+      }
+    })();
+    this.compaction = run;
     try {
-      const folded = await this.storage.compact(this.documentId, { whenReconciled });
-      if (folded === null) this.sinceCompaction += counted; // kept for a later attempt
-    } catch (err) {
-      this.sinceCompaction += counted;
-      this.log.warn('compacting the update log failed', { err: String(err) });
+      await run;
+    } finally {
+      this.compaction = null;
     }
   }
 
@@ -97,7 +137,8 @@ export class UpdateLog<T extends PendingUpdate> {
       for (const resolve of this.waiters.splice(0)) resolve();
     }
     if (this.failed) return;
-    if (this.sinceCompaction >= this.options.compactAfterUpdates) void this.compact();
+    const due = this.sinceCompaction >= this.options.compactAfterUpdates || this.logBytes >= this.options.compactAfterBytes;
+    if (due && !this.compaction) void this.compact();
     else this.armIdleCompaction();
   }
 
