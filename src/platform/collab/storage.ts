@@ -3,6 +3,7 @@
 // a document is its snapshot plus every update still in the log, in any order.
 import type { Knex } from 'knex';
 import * as Y from 'yjs';
+import { prepared, runPositional } from '../db.js';
 import type { DocumentAddress } from './hooks.js';
 
 export type { DocumentAddress };
@@ -28,6 +29,10 @@ export interface PendingUpdate {
   update: Uint8Array;
   actorId: string | null;
 }
+
+/** A batch of any size in one prepared statement, ids in arrival order. */
+const APPEND = prepared(`INSERT INTO collab_updates (document_id, update, actor_id)
+SELECT $1, x.update, x.actor_id FROM unnest($2::bytea[], $3::uuid[]) WITH ORDINALITY AS x(update, actor_id, n) ORDER BY x.n`);
 
 export class CollabStorage {
   constructor(
@@ -88,9 +93,8 @@ export class CollabStorage {
   /** One INSERT for a batch (the updates that arrived while the document's previous INSERT was in flight). */
   async append(documentId: string, updates: PendingUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    await this.knex('collab_updates').insert(
-      updates.map((u) => ({ document_id: documentId, update: Buffer.from(u.update), actor_id: u.actorId })),
-    );
+    const bytes = updates.map((u) => Buffer.from(u.update.buffer, u.update.byteOffset, u.update.byteLength));
+    await runPositional(this.knex, APPEND, [documentId, bytes, updates.map((u) => u.actorId)]);
   }
 
   /**
