@@ -287,7 +287,7 @@ describe('co-editing group commit', function () {
       const onQuery = (q: { sql: string; bindings?: unknown[] }) => {
         if (!/^insert into "?collab_updates"?/i.test(q.sql) || q.bindings?.[0] !== documentId) return;
         inserts++;
-        rows += (q.bindings[1] as unknown[]).length; // document_id, then the batch's updates and actors as arrays
+        rows += (q.bindings![1] as unknown[]).length; // document_id, then the batch's updates and actors as arrays
       };
       (app.db.knex as Knex).on('query', onQuery);
       try {
