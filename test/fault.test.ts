@@ -96,6 +96,7 @@ describe(`fault suite: two nodes, ${size.sockets} live sockets, writes and co-ed
       relayedEdits: editors.relayed.size - relayedBefore,
       relayedEditsTotal: editors.relayed.size,
       relayedEditsLost: editsLost.length,
+      projectionNotices: editors.notices.splice(0),
     };
     console.log(`      fault report ${JSON.stringify(report)}`);
     if (writers.unexpected.length || editsLost.length) console.log(cluster.errorLog.join('\n'));

@@ -14,7 +14,7 @@ import { CollabStorage } from '../../src/platform/collab/storage.js';
 import { createKnex, migrateLatest } from '../../src/platform/db.js';
 import { findFreePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/platform/embedded-postgres.js';
 import { killChildNode, startChildNode, type ChildNode } from './child-node.js';
-import { createEditor, sleep, type Editor } from './collab-client.js';
+import { createEditor, projectionNotice, sleep, type Editor } from './collab-client.js';
 import { LiveClient, rest } from './live-events.js';
 
 const NODE_SCRIPT = fileURLToPath(new URL('./fault-node.ts', import.meta.url));
@@ -275,6 +275,8 @@ const MARKER = /\[e(\d+)\.(\d+)\]/g;
 export class Editors {
   readonly editors: { editor: Editor; index: number }[] = [];
   readonly relayed = new Set<string>();
+  /** The projection notices the server gave other than `ok` (a refused value is reverted in the document). */
+  readonly notices: string[] = [];
   private timers: NodeJS.Timeout[] = [];
   private sent = 0;
   /** Per editor, the number of its last marker (markers stay unique across start/stop). */
@@ -290,6 +292,13 @@ export class Editors {
         if (origin !== editor.provider) return; // only what the server sent
         for (const [marker, from] of editor.description.toString().matchAll(MARKER)) {
           if (Number(from) !== index) this.relayed.add(marker);
+        }
+      });
+      editor.provider.awareness.on('change', () => {
+        const notice = projectionNotice(editor);
+        if (notice && notice.status !== 'ok') {
+          const line = `${notice.status}: ${notice.detail ?? ''} ${JSON.stringify(notice.errors ?? [])}`;
+          if (this.notices.at(-1) !== line) this.notices.push(line);
         }
       });
       this.editors.push({ editor, index });
