@@ -79,4 +79,39 @@ describe('co-editing durability: kill -9 right after a relay', function () {
     assert.equal(audit.user_id, tenant.admin.id);
     assert.deepEqual(audit.metadata.co_actors, [tenant.admin.id]);
   });
+
+  it('edits folded by the compaction after N updates survive a crash before their projection', async () => {
+    const first = await startChildNode(CHILD_SCRIPT, childEnv(db.url));
+    children.push(first);
+    const tenant = await signupTenant(first.url);
+    const svc = await createService(tenant, { description: 'base' });
+    const room = `services/${svc.id}`;
+    const a = await openEditor(first.url, room, tenant.admin.token);
+    const b = await openEditor(first.url, room, tenant.admin.token);
+    editors.push(a, b);
+    // 200 updates, each its own: the log reaches the compaction threshold and is folded into the
+    // snapshot before any projection (the child node projects after a minute).
+    for (let i = 0; i < 200; i++) a.description.insert(a.description.length, ` ${i}`);
+    await waitFor('the other client to have every edit', () => b.description.toString().endsWith(' 199'), 20_000);
+    await waitFor('the log folded into the snapshot', async () => {
+      const row = await db.knex('collab_documents').where({ tenant_id: tenant.tenantId, entity_type: 'services', entity_id: svc.id }).first('snapshot_update_id');
+      return Number(row?.snapshot_update_id) > 0;
+    }, 20_000);
+    const relayed = b.description.toString();
+    first.child.kill('SIGKILL');
+    await first.exited;
+    for (const e of editors.splice(0)) e.destroy();
+
+    const second = await startChildNode(CHILD_SCRIPT, childEnv(db.url));
+    children.push(second);
+    const c = await openEditor(second.url, room, tenant.admin.token);
+    editors.push(c);
+    // The load's projection runs at once: the edits are written on their author's behalf, not reverted.
+    const row = await waitFor('the recovered edits in the row', async () => {
+      const res = await new ApiClient(second.url, tenant.admin.token).get(`/api/v1/services/${svc.id}`);
+      return res.body.data.description !== 'base' && res.body.data;
+    }, 10_000).catch(() => undefined);
+    assert.equal(c.description.toString(), relayed, 'every relayed edit is still in the document');
+    assert.equal(row?.description, relayed);
+  });
 });

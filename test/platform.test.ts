@@ -333,6 +333,41 @@ describe('platform', () => {
       }
     });
 
+    it('a connection cut under a transaction (no SQLSTATE: PostgreSQL went away) is a 503, not a 500', async () => {
+      // A TCP relay in front of the real server, so the connection can be cut without PostgreSQL
+      // saying why: what a restarted or crashed server looks like to node-postgres.
+      const target = new URL(db.url);
+      const links = new Set<net.Socket>();
+      const relay = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port), target.hostname);
+        for (const [a, b] of [[client, upstream], [upstream, client]]) {
+          links.add(a);
+          a.on('error', () => {});
+          a.pipe(b);
+          a.on('close', () => b.destroy());
+        }
+      });
+      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+      const relayed = new URL(db.url);
+      relayed.port = String((relay.address() as net.AddressInfo).port);
+      const cut = createKnex(relayed.toString(), { poolMax: 1 });
+      try {
+        const inTransaction = await cut.transaction(async (trx) => {
+          await trx.raw('select 1');
+          for (const link of links) link.destroy();
+          await trx.raw('select 1');
+        }).then(() => undefined, (e: unknown) => e);
+        assert.ok(inTransaction, 'the transaction failed');
+        assert.equal(toAppError(inTransaction)?.status, 503, String(inTransaction));
+        const next = await cut.raw('select 1').then(() => undefined, (e: unknown) => e);
+        if (next) assert.equal(toAppError(next)?.status, 503, String(next));
+      } finally {
+        await cut.destroy();
+        for (const link of links) link.destroy();
+        await new Promise((resolve) => relay.close(resolve));
+      }
+    });
+
     it('migrates an empty database from several nodes at once: one runs the migrations, the others wait', async () => {
       for (let round = 0; round < 3; round += 1) {
         const fresh = await createTestDatabase({ migrated: false });

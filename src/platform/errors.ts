@@ -55,6 +55,9 @@ export function validationError(err: ZodError, prefix: (string | number)[] = [])
 // PostgreSQL SQLSTATEs that mean "the database is not there", not "your input is wrong".
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+// node-postgres's own errors for a connection that went away without a word from the server (a
+// restarted or crashed PostgreSQL): they carry no SQLSTATE, only these messages (knex prefixes the SQL).
+const CONNECTION_LOST = /Connection terminated|Client has encountered a connection error and is not queryable|Client was closed and is not queryable/;
 
 /** PostgreSQL's answer to a prepared statement whose result columns changed under it. */
 export function isStalePlan(err: unknown): boolean {
@@ -99,6 +102,7 @@ export function toAppError(err: unknown): AppError | undefined {
   if (e.code && (UNAVAILABLE_CODES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) {
     return ServiceUnavailable('The database is not reachable right now.');
   }
+  if (!e.code && CONNECTION_LOST.test(e.message ?? '')) return ServiceUnavailable('The database is not reachable right now.');
   return undefined;
 }
 
