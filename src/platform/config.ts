@@ -11,6 +11,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl?: string;
+  /** Cluster mode: the owner role's URL that migrations run as (MIGRATION_DATABASE_URL); DATABASE_URL is the runtime role's. */
+  migrationDatabaseUrl?: string;
   redisUrl?: string;
   dataDir: string;
   jwtSecret?: string;
@@ -99,6 +101,7 @@ export const configSchema = z
     PORT: integer(0, 65535, 3000),
     HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
     DATABASE_URL: url(['postgres:', 'postgresql:'], 'PostgreSQL'),
+    MIGRATION_DATABASE_URL: url(['postgres:', 'postgresql:'], 'PostgreSQL'),
     REDIS_URL: url(['redis:', 'rediss:'], 'Redis'),
     DATA_DIR: optionalString.transform((v) => path.resolve(v ?? './data')),
     JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
@@ -139,6 +142,7 @@ export const configSchema = z
       port: env.PORT,
       host: env.HOST,
       databaseUrl: env.DATABASE_URL,
+      ...(env.MIGRATION_DATABASE_URL ? { migrationDatabaseUrl: env.MIGRATION_DATABASE_URL } : {}),
       redisUrl: env.REDIS_URL,
       dataDir: env.DATA_DIR,
       jwtSecret: env.JWT_SECRET,
@@ -178,6 +182,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { serve?:
       message:
         'requires DATABASE_URL (cluster mode); Redis fan-out between nodes that each run their own embedded database makes no sense',
     });
+  }
+  if (hasValue(env.MIGRATION_DATABASE_URL) && !hasValue(env.DATABASE_URL)) {
+    issues.push({ variable: 'MIGRATION_DATABASE_URL', message: 'requires DATABASE_URL (cluster mode); the embedded database makes its own roles' });
   }
   if (opts.serve && hasValue(env.DATABASE_URL) && !hasValue(env.JWT_SECRET)) {
     issues.push({ variable: 'JWT_SECRET', message: 'is required in cluster mode (every node must verify every token)' });
