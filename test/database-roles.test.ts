@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startServer } from '../src/app.js';
-import { loadConfig } from '../src/platform/config.js';
+import { ConfigError, loadConfig } from '../src/platform/config.js';
 import { openDatabase, type DatabaseRuntime } from '../src/platform/database-runtime.js';
 import { startEmbeddedPostgres, stopStalePostgres } from '../src/platform/embedded-postgres.js';
 import { createLogger } from '../src/platform/logger.js';
@@ -284,6 +284,14 @@ describe('database roles', function () {
         await database.stop();
         await fresh.drop();
       }
+    });
+
+    it('refuses MIGRATION_DATABASE_URL without DATABASE_URL (the embedded database makes its own roles)', () => {
+      assert.throws(() => loadConfig({ MIGRATION_DATABASE_URL: 'postgres://owner:pw@db.example/app' }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.issues.map((i) => i.variable), ['MIGRATION_DATABASE_URL']);
+        return true;
+      });
     });
 
     it('warns loudly when MIGRATION_DATABASE_URL is not set', async () => {
