@@ -3,7 +3,6 @@
 import { startServer, type AppHandle } from './app.js';
 import { ConfigError, loadConfig, type Config } from './platform/config.js';
 import { openDatabase, type DatabaseRuntime } from './platform/database-runtime.js';
-import { migrateLatest } from './platform/db.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { seedSampleDataIfEmpty } from '../seeds/sample.js';
 
@@ -35,7 +34,7 @@ async function start(): Promise<void> {
     },
   });
   checkpoint();
-  const applied = await migrateLatest(database.knex);
+  const applied = await database.migrate();
   if (applied.length > 0) logger.info('migrations applied', { migrations: applied });
   checkpoint();
   const seed = config.seedSampleData ? await seedSampleDataIfEmpty(database.knex, logger) : null;

@@ -167,8 +167,11 @@ describe('catalog write path (EntityService)', () => {
   });
 
   it('audit_logs refuses UPDATE and DELETE at the database', async () => {
-    await assert.rejects(h.knex('audit_logs').update({ action: 'x' }), /append-only/);
-    await assert.rejects(h.knex('audit_logs').delete(), /append-only/);
+    // The trigger holds even for the tables' owner; the runtime role lacks the privilege itself.
+    await assert.rejects(h.owner()('audit_logs').update({ action: 'x' }), /append-only/);
+    await assert.rejects(h.owner()('audit_logs').delete(), /append-only/);
+    await assert.rejects(h.knex('audit_logs').update({ action: 'x' }), /permission denied/);
+    await assert.rejects(h.knex('audit_logs').delete(), /permission denied/);
   });
 
   it('gives each tenant a strictly increasing, gapless seq in commit order under 20 concurrent writers', async () => {

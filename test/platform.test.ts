@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
@@ -228,7 +228,8 @@ describe('platform', () => {
   describe('db helpers', () => {
     let db: TestDatabase;
     before(async () => {
-      db = await createTestDatabase();
+      // These tests change the schema and read the migrator's table: the owner's work.
+      db = await createTestDatabase({ as: 'owner' });
     });
     after(async () => {
       await db?.drop();
@@ -523,17 +524,17 @@ describe('platform', () => {
         await waitFor(async () => (await healthz()) === 200, 'the server is back', 30_000);
         assert.notEqual(postmaster(), first);
         assert.deepEqual((await runtime.knex.raw('select 1 as one')).rows, [{ one: 1 }], 'the pool reconnects');
-        // Its port taken meanwhile, the server cannot come back: the node is told to give up.
-        const port = Number(new URL(runtime.connectionString).port);
+        // Its configuration unreadable meanwhile, the server cannot come back: the node is told to give up.
+        const conf = path.join(dataDir, 'pg', 'postgresql.conf');
         process.kill(postmaster(), 'SIGKILL');
         await waitFor(() => !isProcessAlive(postmaster()), 'the postmaster is gone');
-        const squatter = net.createServer().listen(port, '127.0.0.1');
+        await fs.chmod(conf, 0o000);
         try {
           await waitFor(() => fatal.length > 0, 'onFatal was called', 30_000);
           assert.match(fatal[0]!.message, /could not be restarted/);
           assert.equal(await healthz(), 503);
         } finally {
-          squatter.close();
+          await fs.chmod(conf, 0o600);
         }
       } finally {
         await app.close();
@@ -555,14 +556,14 @@ describe('platform', () => {
       dirs.push(dataDir);
       const first = await start(dataDir);
       assert.match(first.connectionString, /\/appinventory$/);
-      await query(first.connectionString, "create table kept (v text); insert into kept values ('still here')");
+      await query(first.migrationConnectionString, "create table kept (v text); insert into kept values ('still here')");
       await first.stop();
       assert.equal(isProcessAlive(first.pid), false, 'postmaster gone after stop()');
       await first.stop(); // idempotent
 
       const second = await start(dataDir);
       assert.equal(second.port, first.port);
-      const { rows } = await query(second.connectionString, 'select v from kept');
+      const { rows } = await query(second.migrationConnectionString, 'select v from kept');
       assert.deepEqual(rows, [{ v: 'still here' }]);
       await second.stop();
       assert.equal(isProcessAlive(second.pid), false);
@@ -576,7 +577,7 @@ describe('platform', () => {
       const script = [
         `import { startEmbeddedPostgres } from ${JSON.stringify(pathToFileURL(embeddedModule).href)};`,
         `const pg = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });`,
-        `process.stdout.write(JSON.stringify({ pid: pg.pid, url: pg.connectionString }) + '\\n');`,
+        `process.stdout.write(JSON.stringify({ pid: pg.pid, url: pg.migrationConnectionString }) + '\\n');`,
         'setInterval(() => {}, 1 << 30);',
       ].join('\n');
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -605,7 +606,7 @@ describe('platform', () => {
       const server = await start(dataDir);
       assert.equal(isProcessAlive(started.pid), false, 'the stale server was stopped first');
       assert.notEqual(server.pid, started.pid);
-      const { rows } = await query(server.connectionString, 'select v from survived');
+      const { rows } = await query(server.migrationConnectionString, 'select v from survived');
       assert.deepEqual(rows, [{ v: 'yes' }]);
       await server.stop();
       assert.equal(isProcessAlive(server.pid), false);

@@ -12,6 +12,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl?: string;
+  /** Cluster mode: the owner role's URL that migrations run as (MIGRATION_DATABASE_URL); DATABASE_URL is the runtime role's. */
+  migrationDatabaseUrl?: string;
   redisUrl?: string;
   dataDir: string;
   jwtSecret?: string;
@@ -102,6 +104,7 @@ export const configSchema = z
     PORT: integer(0, 65535, 3000),
     HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
     DATABASE_URL: url(['postgres:', 'postgresql:'], 'PostgreSQL'),
+    MIGRATION_DATABASE_URL: url(['postgres:', 'postgresql:'], 'PostgreSQL'),
     REDIS_URL: url(['redis:', 'rediss:'], 'Redis'),
     DATA_DIR: optionalString.transform((v) => path.resolve(v ?? './data')),
     JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
@@ -146,6 +149,7 @@ export const configSchema = z
       port: env.PORT,
       host: env.HOST,
       databaseUrl: env.DATABASE_URL,
+      ...(env.MIGRATION_DATABASE_URL ? { migrationDatabaseUrl: env.MIGRATION_DATABASE_URL } : {}),
       redisUrl: env.REDIS_URL,
       dataDir: env.DATA_DIR,
       jwtSecret: env.JWT_SECRET,
@@ -194,6 +198,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { serve?:
   }
   if (result.success && result.data.collab.maxUpdateBytes > result.data.collab.maxDocumentBytes) {
     issues.push({ variable: 'COLLAB_MAX_UPDATE_BYTES', message: 'must not exceed COLLAB_MAX_DOC_BYTES' });
+  }
+  if (hasValue(env.MIGRATION_DATABASE_URL) && !hasValue(env.DATABASE_URL)) {
+    issues.push({ variable: 'MIGRATION_DATABASE_URL', message: 'requires DATABASE_URL (cluster mode); the embedded database makes its own roles' });
   }
   if (opts.serve && hasValue(env.DATABASE_URL) && !hasValue(env.JWT_SECRET)) {
     issues.push({ variable: 'JWT_SECRET', message: 'is required in cluster mode (every node must verify every token)' });

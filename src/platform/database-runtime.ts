@@ -1,15 +1,23 @@
 // "Get a database for this config": the embedded server under DATA_DIR, or the shared cluster's
 // DATABASE_URL. Used by the server (src/main.ts) and the CLIs, so they start it the same way.
+// Two roles: the app's pool runs as the runtime role, migrations run as the owner (the embedded
+// server's own owner role, or MIGRATION_DATABASE_URL in cluster mode), which then grants the
+// runtime role what the app needs and no more.
 import type { Knex } from 'knex';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createKnex } from './db.js';
+import { createKnex, migrateLatest } from './db.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface DatabaseRuntime {
+  /** The runtime role's pool. */
   knex: Knex;
   connectionString: string;
   mode: Config['mode'];
+  /** Applies the pending migrations as the owner and grants the runtime role its privileges. */
+  migrate(directory?: string): Promise<string[]>;
+  /** Runs `task` on a connection of the owner's (migrations, rollbacks), closed afterwards. */
+  asOwner<T>(task: (owner: Knex) => Promise<T>): Promise<T>;
   /** Destroys the pool, then stops the embedded server if there is one. Idempotent. */
   stop(): Promise<void>;
   /** Embedded mode: whether this node's own PostgreSQL is running (for /healthz). Cluster: always true. */
@@ -29,8 +37,26 @@ export async function openDatabase(config: Config, logger: Logger, opts: OpenDat
   if (config.mode === 'cluster') {
     // A shared database's outages show on /readyz (and as 503s), never as a dead node.
     const knex = createKnex(config.databaseUrl!, { poolMax: config.dbPoolMax, statementTimeoutMs: config.statementTimeoutMs, logger });
+    if (!config.migrationDatabaseUrl) {
+      logger.warn(
+        'MIGRATION_DATABASE_URL is not set: migrations run as the DATABASE_URL role, which then owns every table and can alter or drop audit_logs, change_events and their triggers; give MIGRATION_DATABASE_URL an owner role and DATABASE_URL a role of its own',
+      );
+    }
+    const ownerUrl = config.migrationDatabaseUrl ?? config.databaseUrl!;
     let stopping: Promise<void> | undefined;
-    return { knex, connectionString: config.databaseUrl!, mode: 'cluster', stop: () => (stopping ??= knex.destroy()), alive: () => true };
+    return {
+      knex,
+      connectionString: config.databaseUrl!,
+      mode: 'cluster',
+      ...ownerSide(ownerUrl, async (owner) => {
+        const [runtimeRole, ownerRole] = await Promise.all([currentUser(knex), currentUser(owner)]);
+        if (runtimeRole !== ownerRole) return runtimeRole;
+        logger.warn('DATABASE_URL and MIGRATION_DATABASE_URL are the same role: the runtime role owns the tables and no privileges are narrowed', { role: runtimeRole });
+        return undefined;
+      }),
+      stop: () => (stopping ??= knex.destroy()),
+      alive: () => true,
+    };
   }
 
   const pgLog = logger.child({ component: 'postgres' });
@@ -83,7 +109,35 @@ export async function openDatabase(config: Config, logger: Logger, opts: OpenDat
       logger.info('embedded PostgreSQL stopped');
     }
   };
-  return { knex, connectionString: server.connectionString, mode: 'embedded', stop: () => (stopping ??= stop()), alive: () => alive };
+  return {
+    knex,
+    connectionString: server.connectionString,
+    mode: 'embedded',
+    ...ownerSide(server.migrationConnectionString, async () => server.runtimeRole),
+    stop: () => (stopping ??= stop()),
+    alive: () => alive,
+  };
+}
+
+/** migrate() and asOwner() over the owner's URL; `runtimeRole` names the role to grant to, if any. */
+function ownerSide(ownerUrl: string, runtimeRole: (owner: Knex) => Promise<string | undefined>): Pick<DatabaseRuntime, 'migrate' | 'asOwner'> {
+  const asOwner = async <T>(task: (owner: Knex) => Promise<T>): Promise<T> => {
+    const owner = createKnex(ownerUrl, { poolMax: 1 });
+    try {
+      return await task(owner);
+    } finally {
+      await owner.destroy();
+    }
+  };
+  return {
+    asOwner,
+    migrate: (directory) => asOwner(async (owner) => migrateLatest(owner, directory, { runtimeRole: await runtimeRole(owner) })),
+  };
+}
+
+async function currentUser(knex: Knex): Promise<string> {
+  const { rows } = await knex.raw<{ rows: { user: string }[] }>('SELECT current_user AS "user"');
+  return rows[0]!.user;
 }
 
 /**

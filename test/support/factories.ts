@@ -19,6 +19,8 @@ export async function createHarness() {
   const writes = new WriteRunner(db.knex, bus, quietLogger);
   return {
     knex: db.knex,
+    /** The owner's pool (the app's, `knex`, is the runtime role's). */
+    owner: () => db.owner(),
     bus,
     published,
     writes,

@@ -55,9 +55,10 @@ export class FaultPostgres {
     await fs.chmod(dir, 0o755); // as root the server runs as `postgres` and must reach it
     const pg = new FaultPostgres(dir, await findFreePort());
     await pg.up();
-    const knex = createKnex(pg.url, { poolMax: 1 });
+    // Migrations run as the owner and grant the runtime role (pg.url) what the app needs.
+    const knex = createKnex(pg.server!.migrationConnectionString, { poolMax: 1 });
     try {
-      await migrateLatest(knex);
+      await migrateLatest(knex, undefined, { runtimeRole: pg.server!.runtimeRole });
     } finally {
       await knex.destroy();
     }

@@ -1,5 +1,7 @@
 // One real PostgreSQL per test run: DATABASE_URL when set, else an embedded server in a fresh temp
 // dir (removed at the end). Each suite gets its own database, cloned from a template migrated once.
+// On the embedded server, as in the app, a migrated database is used as the runtime role and an
+// unmigrated one (its test migrates it) as the owner; DATABASE_URL is used as it is for both.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -15,8 +17,15 @@ import {
 } from '../../src/platform/embedded-postgres.js';
 
 export interface TestDatabase {
+  /** The URL `knex` connects with: the runtime role's for a migrated database, else the owner's. */
   url: string;
   knex: Knex;
+  /** The URL of the owner role, which runs migrations. */
+  ownerUrl: string;
+  /** The URL of the runtime role, which the app runs as. */
+  runtimeUrl: string;
+  /** A pool of the owner's (opened on first use, closed by drop()). */
+  owner(): Knex;
   /** Destroys the knex pool and drops the database. */
   drop(): Promise<void>;
 }
@@ -25,6 +34,12 @@ interface SharedServer {
   /** Connection used for CREATE/DROP DATABASE. */
   admin: Knex;
   adminUrl: string;
+  /** URLs of the owner and runtime roles (any database: withDatabase picks one). */
+  ownerUrl: string;
+  runtimeUrl: string;
+  /** The owner role's name, when the databases are to be made the owner's; the runtime role's. */
+  ownerRole?: string;
+  runtimeRole?: string;
   embedded?: { server: EmbeddedPostgres; dir: string };
 }
 
@@ -41,7 +56,7 @@ let cloneQueue: Promise<unknown> = Promise.resolve();
 export function startTestPostgres(): Promise<SharedServer> {
   shared ??= (async () => {
     const external = process.env.DATABASE_URL?.trim();
-    if (external) return { admin: createKnex(external, { poolMax: 2 }), adminUrl: external };
+    if (external) return { admin: createKnex(external, { poolMax: 2 }), adminUrl: external, ownerUrl: external, runtimeUrl: external };
     await sweepStaleTestServers();
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), TEMP_PREFIX));
     try {
@@ -49,7 +64,15 @@ export function startTestPostgres(): Promise<SharedServer> {
       writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
       const server = await startEmbeddedPostgres({ dataDir: dir });
       const admin = createKnex(server.adminConnectionString, { poolMax: 2 });
-      return { admin, adminUrl: server.adminConnectionString, embedded: { server, dir } };
+      return {
+        admin,
+        adminUrl: server.adminConnectionString,
+        ownerUrl: server.migrationConnectionString,
+        runtimeUrl: server.connectionString,
+        ownerRole: server.ownerRole,
+        runtimeRole: server.runtimeRole,
+        embedded: { server, dir },
+      };
     } catch (err) {
       await fs.rm(dir, { recursive: true, force: true });
       throw err;
@@ -58,28 +81,39 @@ export function startTestPostgres(): Promise<SharedServer> {
   return shared;
 }
 
-/** A fresh, fully migrated database with its own knex (pool max 5). */
-export async function createTestDatabase(opts: { migrated?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * A fresh, fully migrated database with its own knex (pool max 5). `as` picks the role of `knex`
+ * and `url`: by default the runtime role's for a migrated database and the owner's for an
+ * unmigrated one; 'owner' for a test of schema changes.
+ */
+export async function createTestDatabase(opts: { migrated?: boolean; as?: 'owner' | 'runtime' } = {}): Promise<TestDatabase> {
   const server = await startTestPostgres();
   const name = `appinv_test_${runTag}_${++counter}`;
   if (opts.migrated === false) {
-    await server.admin.raw('CREATE DATABASE ??', [name]);
+    await createDatabase(server, name);
   } else {
     const tpl = await ensureTemplate(server);
-    const clone = cloneQueue.then(() => server.admin.raw('CREATE DATABASE ?? TEMPLATE ??', [name, tpl]));
+    const clone = cloneQueue.then(() => createDatabase(server, name, tpl));
     cloneQueue = clone.catch(() => {});
     await clone;
   }
   liveDatabases.add(name);
-  const url = withDatabase(server.adminUrl, name);
+  const ownerUrl = withDatabase(server.ownerUrl, name);
+  const runtimeUrl = withDatabase(server.runtimeUrl, name);
+  const url = (opts.as ?? (opts.migrated === false ? 'owner' : 'runtime')) === 'owner' ? ownerUrl : runtimeUrl;
   const knex = createKnex(url, { poolMax: 5 });
+  let owner: Knex | undefined;
   let dropping: Promise<void> | undefined;
   return {
     url,
     knex,
+    ownerUrl,
+    runtimeUrl,
+    owner: () => (owner ??= createKnex(ownerUrl, { poolMax: 2 })),
     drop: () =>
       (dropping ??= (async () => {
         await knex.destroy();
+        await owner?.destroy();
         await dropDatabase(server.admin, name);
       })()),
   };
@@ -88,17 +122,23 @@ export async function createTestDatabase(opts: { migrated?: boolean } = {}): Pro
 function ensureTemplate(server: SharedServer): Promise<string> {
   template ??= (async () => {
     const name = `appinv_tpl_${runTag}`;
-    await server.admin.raw('CREATE DATABASE ??', [name]);
+    await createDatabase(server, name);
     liveDatabases.add(name);
-    const knex = createKnex(withDatabase(server.adminUrl, name), { poolMax: 1 });
+    const knex = createKnex(withDatabase(server.ownerUrl, name), { poolMax: 1 });
     try {
-      await migrateLatest(knex);
+      await migrateLatest(knex, undefined, { runtimeRole: server.runtimeRole });
     } finally {
       await knex.destroy(); // no connection to the template may stay open
     }
     return name;
   })();
   return template;
+}
+
+function createDatabase(server: SharedServer, name: string, template?: string) {
+  const owner = server.ownerRole ? ['OWNER ??', [server.ownerRole]] as const : ['', []] as const;
+  const from = template ? ['TEMPLATE ??', [template]] as const : ['', []] as const;
+  return server.admin.raw(`CREATE DATABASE ?? ${from[0]} ${owner[0]}`, [name, ...from[1], ...owner[1]]);
 }
 
 async function dropDatabase(admin: Knex, name: string): Promise<void> {
