@@ -339,8 +339,12 @@ describe('platform', () => {
       // saying why: what a restarted or crashed server looks like to node-postgres.
       const target = new URL(db.url);
       const links = new Set<net.Socket>();
+      // The server listens on a unix socket (its directory is the URL's host) or on TCP.
+      const socketDir = decodeURIComponent(target.hostname);
       const relay = net.createServer((client) => {
-        const upstream = net.connect(Number(target.port), target.hostname);
+        const upstream = socketDir.startsWith('/')
+          ? net.connect(path.join(socketDir, `.s.PGSQL.${target.port}`))
+          : net.connect(Number(target.port), target.hostname);
         for (const [a, b] of [[client, upstream], [upstream, client]]) {
           links.add(a);
           a.on('error', () => {});
@@ -350,6 +354,7 @@ describe('platform', () => {
       });
       await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
       const relayed = new URL(db.url);
+      relayed.hostname = '127.0.0.1';
       relayed.port = String((relay.address() as net.AddressInfo).port);
       const cut = createKnex(relayed.toString(), { poolMax: 1 });
       try {

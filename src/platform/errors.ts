@@ -55,6 +55,8 @@ export function validationError(err: ZodError, prefix: (string | number)[] = [])
 // PostgreSQL SQLSTATEs that mean "the database is not there", not "your input is wrong".
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+/** A unix socket's file is missing while its server is down (the embedded PostgreSQL restarting). */
+const isMissingSocket = (e: { code?: string; syscall?: string }) => e.code === 'ENOENT' && e.syscall === 'connect';
 // node-postgres's own errors for a connection that went away without a word from the server (a
 // restarted or crashed PostgreSQL): they carry no SQLSTATE, only these messages (knex prefixes the SQL).
 const CONNECTION_LOST = /Connection terminated|Client has encountered a connection error and is not queryable|Client was closed and is not queryable/;
@@ -99,7 +101,7 @@ export function toAppError(err: unknown): AppError | undefined {
   // Class 22, data exceptions: a value PostgreSQL cannot take (NUL bytes, out-of-range numbers,
   // malformed timestamps) is bad input, not a fault of ours.
   if (e.code?.startsWith('22')) return UnprocessableEntity('A value is not acceptable to the database.');
-  if (e.code && (UNAVAILABLE_CODES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) {
+  if (e.code && (UNAVAILABLE_CODES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code) || isMissingSocket(e as { code?: string; syscall?: string }))) {
     return ServiceUnavailable('The database is not reachable right now.');
   }
   if (!e.code && CONNECTION_LOST.test(e.message ?? '')) return ServiceUnavailable('The database is not reachable right now.');
