@@ -89,18 +89,23 @@ describe('co-editing durability: kill -9 right after a relay', function () {
     const a = await openEditor(first.url, room, tenant.admin.token);
     const b = await openEditor(first.url, room, tenant.admin.token);
     editors.push(a, b);
-    // 200 updates, each its own: the log reaches the compaction threshold and is folded into the
-    // snapshot before any projection (the child node projects after a minute).
+    // 200 updates, each its own: the log reaches the compaction threshold before any projection
+    // (the child node projects after a minute). A fold now would drop the updates' authors, so the
+    // log must keep them, and the snapshot must not have taken them.
     for (let i = 0; i < 200; i++) a.description.insert(a.description.length, ` ${i}`);
     await waitFor('the other client to have every edit', () => b.description.toString().endsWith(' 199'), 20_000);
-    await waitFor('the log folded into the snapshot', async () => {
-      const row = await db.knex('collab_documents').where({ tenant_id: tenant.tenantId, entity_type: 'services', entity_id: svc.id }).first('snapshot_update_id');
-      return Number(row?.snapshot_update_id) > 0;
+    const document = () => db.knex('collab_documents').where({ tenant_id: tenant.tenantId, entity_type: 'services', entity_id: svc.id }).first('id', 'snapshot_update_id');
+    const { id: documentId } = await document();
+    await waitFor('every update in the log, with its author', async () => {
+      const [{ count }] = await db.knex('collab_updates').where({ document_id: documentId }).whereNotNull('actor_id').count({ count: '*' });
+      return Number(count) >= 200;
     }, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the fold after N updates, and its retry, had their turn
     const relayed = b.description.toString();
     first.child.kill('SIGKILL');
     await first.exited;
     for (const e of editors.splice(0)) e.destroy();
+    assert.equal(Number((await document()).snapshot_update_id), 0, 'nothing was folded before the projection');
 
     const second = await startChildNode(CHILD_SCRIPT, childEnv(db.url));
     children.push(second);

@@ -2,12 +2,14 @@
 // document is in flight is appended at once (no timer); the updates that arrive while one is in
 // flight wait and go together in the next INSERT. Each batch is handed on for relaying, in arrival
 // order, only after its INSERT committed. The log is folded into the snapshot after N updates (or
-// that many bytes) or when the document goes idle. It keeps the document's stored size as a
+// that many bytes) or when the document goes idle, once what it holds is reconciled. It keeps the document's stored size as a
 // running total (snapshot plus log), which the document's size cap is checked against.
 import type { Logger } from '../logger.js';
 import type { CollabStorage, PendingUpdate } from './storage.js';
 
 const APPEND_RETRIES_MS = [100, 400, 1_500];
+/** A fold refused because the document holds edits not yet projected is tried again this much later. */
+const FOLD_RETRY_MS = 1_000;
 
 export interface UpdateLogOptions {
   compactAfterUpdates: number;
@@ -24,7 +26,11 @@ export class UpdateLog<T extends PendingUpdate> {
   private failed = false;
   private waiters: (() => void)[] = [];
   private sinceCompaction = 0;
+  /** The log is folded once it holds this many updates or bytes; moved on when a fold is refused. */
+  private foldAtUpdates: number;
+  private foldAtBytes: number;
   private idleTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   /** Bytes of the stored snapshot, and of the log (stored or pending) on top of it: the document's stored size. */
   private snapshotBytes = 0;
   private logBytes = 0;
@@ -39,7 +45,10 @@ export class UpdateLog<T extends PendingUpdate> {
     private readonly onStored: (batch: T[]) => void,
     /** Called once when storage keeps failing; nothing more is stored or relayed after. */
     private readonly onFailed: (err: unknown) => void,
-  ) {}
+  ) {
+    this.foldAtUpdates = options.compactAfterUpdates;
+    this.foldAtBytes = options.compactAfterBytes;
+  }
 
   /** Updates found in the log at load (a crashed node's, say): folded when this document is idle. */
   adopt(count: number): void {
@@ -77,14 +86,17 @@ export class UpdateLog<T extends PendingUpdate> {
   }
 
   /**
-   * Folds the log into the snapshot. `whenReconciled` (idle, unload): only if the feature's
-   * canCompact accepts the merged state (co-editing: it holds nothing the row has not got, so the
-   * log keeps the authors of edits not yet projected for the next load). After N updates it folds
-   * anyway, so the log stays bounded.
+   * Folds the log into the snapshot. `whenReconciled`: only if the feature's canCompact accepts
+   * the merged state (co-editing: it holds nothing the row has not got, so the log keeps the
+   * authors of edits not yet projected for the next load). Every fold the engine starts asks for
+   * it (idle, unload, and after N updates or bytes); a refused fold is tried again a second later
+   * (by then the projection has usually reconciled) or after N more, and the document's size cap
+   * bounds the log meanwhile.
    */
   async compact({ whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<void> {
     while (this.compaction) await this.compaction;
     clearTimeout(this.idleTimer);
+    clearTimeout(this.retryTimer);
     const counted = this.sinceCompaction;
     if (counted === 0 || this.failed) return;
     this.sinceCompaction = 0;
@@ -93,10 +105,17 @@ export class UpdateLog<T extends PendingUpdate> {
     const run = (async () => {
       try {
         const folded = await this.storage.compact(this.documentId, { whenReconciled });
-        if (folded === null) this.sinceCompaction += counted; // kept for a later attempt
-        else {
+        if (folded === null) {
+          this.sinceCompaction += counted; // kept for a later attempt
+          this.foldAtUpdates = this.sinceCompaction + this.options.compactAfterUpdates;
+          this.foldAtBytes = this.logBytes + this.options.compactAfterBytes;
+          this.retryTimer = setTimeout(() => void this.compact({ whenReconciled: true }), FOLD_RETRY_MS);
+          this.retryTimer.unref();
+        } else {
           this.snapshotBytes = folded.snapshotBytes;
           this.logBytes = Math.max(0, this.logBytes - foldable);
+          this.foldAtUpdates = this.options.compactAfterUpdates;
+          this.foldAtBytes = this.options.compactAfterBytes;
         }
       } catch (err) {
         this.sinceCompaction += counted;
@@ -113,6 +132,7 @@ export class UpdateLog<T extends PendingUpdate> {
 
   stop(): void {
     clearTimeout(this.idleTimer);
+    clearTimeout(this.retryTimer);
   }
 
   /**
@@ -137,8 +157,8 @@ export class UpdateLog<T extends PendingUpdate> {
       for (const resolve of this.waiters.splice(0)) resolve();
     }
     if (this.failed) return;
-    const due = this.sinceCompaction >= this.options.compactAfterUpdates || this.logBytes >= this.options.compactAfterBytes;
-    if (due && !this.compaction) void this.compact();
+    const due = this.sinceCompaction >= this.foldAtUpdates || this.logBytes >= this.foldAtBytes;
+    if (due && !this.compaction) void this.compact({ whenReconciled: true });
     else this.armIdleCompaction();
   }
 
