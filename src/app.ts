@@ -9,9 +9,10 @@ import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
 import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
+import { RateLimits } from './platform/rate-limits.js';
 import { AdapterRedis } from './platform/realtime/adapter.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
-import { DEFAULT_REDIS_PREFIX, RedisEventBus } from './platform/redis-bus.js';
+import { DEFAULT_REDIS_PREFIX, RedisEventBus, closeRedisClient, createRedisClient } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
 import { createCoeditingExtension, type CoeditingOptions } from './modules/coediting/extension.js';
 import { coeditingPorts, liveEventPorts } from './ports.js';
@@ -69,7 +70,13 @@ export async function startServer({
   const eventBus: CheckableBus = bus ?? new InProcessEventBus();
   const adapterRedis = config.redisUrl ? new AdapterRedis(config.redisUrl, logger) : undefined;
 
-  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config) });
+  // Rate limits and socket caps count in Redis (cluster-wide) when there is one. No offline queue:
+  // during an outage a command fails at once and the limiter counts in memory instead.
+  const limitsRedis = config.redisUrl
+    ? createRedisClient(config.redisUrl, logger, 'limits', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    : undefined;
+  const rateLimits = { store: new RateLimits({ redis: limitsRedis, prefix }), settings: config.rateLimits };
+  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config), rateLimits });
   const readiness: Record<string, () => Promise<boolean>> = {};
   if (adapterRedis) {
     readiness.redis = async () => {
@@ -101,6 +108,7 @@ export async function startServer({
   const releaseRedis = async () => {
     await eventBus.close();
     await adapterRedis?.close();
+    if (limitsRedis) await closeRedisClient(limitsRedis);
   };
   try {
     await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle, type StartOptions } from '../../src/app.js';
-import { HTTP_DEFAULTS, type Config } from '../../src/platform/config.js';
+import { HTTP_DEFAULTS, LIVE_LIMIT_DEFAULTS, RATE_LIMIT_DEFAULTS, type Config } from '../../src/platform/config.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { quietLogger } from './factories.js';
 
@@ -17,6 +17,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     nodeId: `test-${randomUUID().slice(0, 8)}`,
     dbPoolMax: 10,
     http: { ...HTTP_DEFAULTS },
+    // Suites sign up and log in far more from 127.0.0.1 than a person does; limit tests lower these.
+    rateLimits: { ...RATE_LIMIT_DEFAULTS, loginAttemptsPerIp: 100_000, signupsPerIp: 100_000 },
+    live: { ...LIVE_LIMIT_DEFAULTS },
     mode: 'embedded',
     seedSampleData: false,
     statementTimeoutMs: 30_000,
