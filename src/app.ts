@@ -11,6 +11,7 @@ import type { Logger } from './platform/logger.js';
 import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
 import { RateLimits } from './platform/rate-limits.js';
 import { AdapterRedis } from './platform/realtime/adapter.js';
+import { SocketCaps } from './platform/realtime/socket-caps.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
 import { DEFAULT_REDIS_PREFIX, RedisEventBus, closeRedisClient, createRedisClient } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
@@ -92,6 +93,11 @@ export async function startServer({
     logger,
     adapter: adapterRedis?.adapter(`${prefix}:socket.io`),
     sweepIntervalMs: liveOptions.sweepIntervalMs,
+    caps: new SocketCaps({
+      perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
+      redis: limitsRedis, prefix, nodeId: config.nodeId, logger,
+    }),
+    maxBufferedBytes: config.live.maxBufferedBytes,
   });
   // Co-editing: the generic y-websocket engine, with the co-editing feature as its extension.
   const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;

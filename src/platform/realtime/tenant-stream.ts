@@ -4,6 +4,7 @@
 // range from the change log. Every step runs on one promise chain, so order holds.
 import { publicEnvelope, type ChangeEnvelope, type ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
+import { unsentBytes } from './backpressure.js';
 import { wants, type LiveServer, type LiveSocket, type RevokedReason, type SubscriptionFilter } from './events.js';
 
 export interface ChangeLogSource {
@@ -77,6 +78,12 @@ export interface StreamDeps {
   logger: Logger;
   /** Called (once per member) when a delivered event revokes the member's token. */
   onRevoked(member: StreamMember, reason: RevokedReason): void;
+  /**
+   * Unsent bytes a socket may hold after an emit before it is a slow consumer; then onSlow (once
+   * per member) drops it. Without it nothing is checked.
+   */
+  maxBufferedBytes?: number;
+  onSlow?(member: StreamMember, unsent: number): void;
   pageSize?: number;
 }
 
@@ -208,6 +215,7 @@ export class TenantStream {
         member.lastSent = event.seq;
         if (!wants(member.filters, event)) continue;
         member.socket.emit('change', this.deps.visibility.visibleTo(member.principal.admin, publicEnvelope(event)));
+        if (this.isSlow(member)) return;
       }
     }
   }
@@ -286,6 +294,20 @@ export class TenantStream {
     } else {
       this.deps.io.local.to([...full, ...reduced]).emit('change', envelope);
     }
+    if (this.deps.maxBufferedBytes !== undefined) {
+      for (const member of [...this.members]) if (member.state === 'live') this.isSlow(member);
+    }
+  }
+
+  /** Whether the member holds more unsent bytes than allowed; such a member is handed to onSlow (and closed). */
+  private isSlow(member: StreamMember): boolean {
+    const max = this.deps.maxBufferedBytes;
+    if (max === undefined || member.state === 'closed') return false;
+    const unsent = unsentBytes(member.socket);
+    if (unsent <= max) return false;
+    this.deps.onSlow?.(member, unsent);
+    member.state = 'closed';
+    return true;
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
