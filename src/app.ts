@@ -8,6 +8,7 @@ import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import type { CollabExtension } from './platform/collab/hooks.js';
 import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
 import { RateLimits } from './platform/rate-limits.js';
 import { AdapterRedis } from './platform/realtime/adapter.js';
@@ -15,6 +16,7 @@ import { SocketCaps } from './platform/realtime/socket-caps.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
 import { DEFAULT_REDIS_PREFIX, RedisEventBus, closeRedisClient, createRedisClient } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
+import type { CollabPrincipal } from './modules/coediting/access.js';
 import { createCoeditingExtension, type CoeditingOptions } from './modules/coediting/extension.js';
 import { coeditingPorts, liveEventPorts } from './ports.js';
 
@@ -59,6 +61,26 @@ interface CheckableBus extends EventBus {
 
 const FORCE_CLOSE_AFTER_MS = 2_000;
 
+/** Co-editing's refusal of a connection over a cap (like HTTP's 429, as 4401/4403 mirror 401/403). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
+
+/** The co-editing extension with its connections counted against the caps per user and tenant. */
+function capped(extension: CollabExtension<CollabPrincipal>, caps: SocketCaps): CollabExtension<CollabPrincipal> {
+  return {
+    ...extension,
+    async onAuthenticate(payload) {
+      const admission = await extension.onAuthenticate(payload);
+      if (!admission.ok) return admission;
+      const { tenantId, actor } = admission.context;
+      const counted = await caps.admit(tenantId, actor.userId ?? null);
+      if (!counted.ok) {
+        return { ok: false, code: CLOSE_TOO_MANY_CONNECTIONS, reason: `too_many_sockets: at most ${counted.limit} per ${counted.scope}` };
+      }
+      return { ...admission, release: counted.release };
+    },
+  };
+}
+
 export async function startServer({
   config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {}, health,
 }: StartOptions): Promise<AppHandle> {
@@ -99,16 +121,21 @@ export async function startServer({
     }),
     maxBufferedBytes: config.live.maxBufferedBytes,
   });
+  const collabCaps = new SocketCaps({
+    perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
+    redis: limitsRedis, prefix: `${prefix}:collab`, nodeId: config.nodeId, logger,
+  });
   // Co-editing: the generic y-websocket engine, with the co-editing feature as its extension.
   const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;
   const collabLogger = engineOptions.logger ?? logger;
   const collab = attachCollab({
     server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...engineOptions,
-    extension: createCoeditingExtension({
+    // Co-editing connections have caps of their own (the same values, counted apart from live sockets).
+    extension: capped(createCoeditingExtension({
       ports: coeditingPorts(domain),
       logger: collabLogger.child({ node: engineOptions.nodeId ?? config.nodeId }),
       options: { projectionDelayMs, projectionMaxDelayMs, lockTtlMs },
-    }),
+    }), collabCaps),
   });
 
   const releaseRedis = async () => {
@@ -126,6 +153,7 @@ export async function startServer({
     });
   } catch (err) {
     await collab.close();
+    collabCaps.close();
     await live.close();
     await releaseRedis();
     throw err;
@@ -150,6 +178,7 @@ export async function startServer({
         // 2. Flush co-editing (stored updates, a last projection) and close its connections; deliver
         //    what is queued, then send every live socket to reconnect elsewhere.
         await collab.close();
+        collabCaps.close();
         await live.close();
         await httpClosed;
         clearTimeout(force);

@@ -11,6 +11,7 @@ import { LIVE_LIMIT_DEFAULTS, type Config } from '../src/platform/config.js';
 import { createKnex } from '../src/platform/db.js';
 import { quietLogger } from './support/factories.js';
 import { addMember, signupTenant, type Tenant } from './support/http-assertions.js';
+import * as collab from './support/collab-client.js';
 import { connectError, connectLive, waitFor, type LiveClient } from './support/live-events.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { getRedis, requireRedis } from './support/redis.js';
@@ -101,6 +102,47 @@ describe('live events: socket caps and slow consumers', () => {
       } finally {
         stalled.destroy();
       }
+    });
+  });
+
+  describe('co-editing connections', () => {
+    let app: TestApp;
+    const editors: collab.Editor[] = [];
+    before(async () => {
+      app = await startTestApp({ collab: collab.testCollabOptions() }, live({ socketsPerUser: 2, socketsPerTenant: 3 }));
+    });
+    after(() => app?.close());
+    afterEach(() => {
+      for (const editor of editors.splice(0)) editor.destroy();
+    });
+    const edit = async (room: string, token: string) => {
+      const editor = await collab.openEditor(app.url, room, token);
+      editors.push(editor);
+      return editor;
+    };
+
+    it('refuses a co-editing connection over the caps with 4429; one closed makes room; live sockets count apart', async () => {
+      const tenant = await collab.signupTenant(app.url);
+      const other = await collab.addMember(app.url, tenant, 'editor');
+      const room = `services/${(await collab.createService(tenant)).id}`;
+      const first = await edit(room, tenant.admin.token);
+      await edit(room, tenant.admin.token);
+      const overUser = await collab.refusedWith(app.url, room, tenant.admin.token);
+      assert.equal(overUser.code, 4429);
+      assert.match(overUser.reason, /^too_many_sockets: at most 2 per user$/);
+      await edit(room, other.token);
+      const overTenant = await collab.refusedWith(app.url, room, other.token);
+      assert.deepEqual(overTenant, { code: 4429, reason: 'too_many_sockets: at most 3 per tenant' });
+      await open(app.url, tenant.admin.token); // a live socket is not a co-editing connection
+      first.destroy();
+      await waitFor(() => app.app.collab.connections() === 2, 'the closed connection gone');
+      // Its count is released when its TCP socket closes, which may trail the WebSocket's close.
+      let reopened: collab.Editor | undefined;
+      for (let i = 0; i < 20 && !reopened; i++) {
+        reopened = await edit(room, tenant.admin.token).catch(() => undefined);
+        if (!reopened) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(reopened, 'a new connection once one closed');
     });
   });
 
