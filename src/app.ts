@@ -8,11 +8,15 @@ import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import type { CollabExtension } from './platform/collab/hooks.js';
 import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
+import { RateLimits } from './platform/rate-limits.js';
 import { AdapterRedis } from './platform/realtime/adapter.js';
+import { SocketCaps } from './platform/realtime/socket-caps.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
-import { DEFAULT_REDIS_PREFIX, RedisEventBus } from './platform/redis-bus.js';
+import { DEFAULT_REDIS_PREFIX, RedisEventBus, closeRedisClient, createRedisClient } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
+import type { CollabPrincipal } from './modules/coediting/access.js';
 import { createCoeditingExtension, type CoeditingOptions } from './modules/coediting/extension.js';
 import { coeditingPorts, liveEventPorts } from './ports.js';
 
@@ -59,6 +63,26 @@ interface CheckableBus extends EventBus {
 
 const FORCE_CLOSE_AFTER_MS = 2_000;
 
+/** Co-editing's refusal of a connection over a cap (like HTTP's 429, as 4401/4403 mirror 401/403). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
+
+/** The co-editing extension with its connections counted against the caps per user and tenant. */
+function capped(extension: CollabExtension<CollabPrincipal>, caps: SocketCaps): CollabExtension<CollabPrincipal> {
+  return {
+    ...extension,
+    async onAuthenticate(payload) {
+      const admission = await extension.onAuthenticate(payload);
+      if (!admission.ok) return admission;
+      const { tenantId, actor } = admission.context;
+      const counted = await caps.admit(tenantId, actor.userId ?? null);
+      if (!counted.ok) {
+        return { ok: false, code: CLOSE_TOO_MANY_CONNECTIONS, reason: `too_many_sockets: at most ${counted.limit} per ${counted.scope}` };
+      }
+      return { ...admission, release: counted.release };
+    },
+  };
+}
+
 export async function startServer({
   config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {}, health,
 }: StartOptions): Promise<AppHandle> {
@@ -71,7 +95,13 @@ export async function startServer({
   const eventBus: CheckableBus = bus ?? new InProcessEventBus();
   const adapterRedis = config.redisUrl ? new AdapterRedis(config.redisUrl, logger) : undefined;
 
-  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config) });
+  // Rate limits and socket caps count in Redis (cluster-wide) when there is one. No offline queue:
+  // during an outage a command fails at once and the limiter counts in memory instead.
+  const limitsRedis = config.redisUrl
+    ? createRedisClient(config.redisUrl, logger, 'limits', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    : undefined;
+  const rateLimits = { store: new RateLimits({ redis: limitsRedis, prefix }), settings: config.rateLimits };
+  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config), rateLimits });
   const readiness: Record<string, () => Promise<boolean>> = {};
   if (adapterRedis) {
     readiness.redis = async () => {
@@ -88,6 +118,15 @@ export async function startServer({
     adapter: adapterRedis?.adapter(`${prefix}:socket.io`),
     sweepIntervalMs: liveOptions.sweepIntervalMs,
     sliceSize: liveOptions.sliceSize,
+    caps: new SocketCaps({
+      perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
+      redis: limitsRedis, prefix, nodeId: config.nodeId, logger,
+    }),
+    maxBufferedBytes: config.live.maxBufferedBytes,
+  });
+  const collabCaps = new SocketCaps({
+    perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
+    redis: limitsRedis, prefix: `${prefix}:collab`, nodeId: config.nodeId, logger,
   });
   // Co-editing: the generic y-websocket engine, with the co-editing feature as its extension.
   const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;
@@ -96,16 +135,18 @@ export async function startServer({
     server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...engineOptions,
     // Tests narrow single limits; the rest come from the configuration.
     limits: { ...config.collab, ...engineOptions.limits },
-    extension: createCoeditingExtension({
+    // Co-editing connections have caps of their own (the same values, counted apart from live sockets).
+    extension: capped(createCoeditingExtension({
       ports: coeditingPorts(domain),
       logger: collabLogger.child({ node: engineOptions.nodeId ?? config.nodeId }),
       options: { projectionDelayMs, projectionMaxDelayMs, lockTtlMs },
-    }),
+    }), collabCaps),
   });
 
   const releaseRedis = async () => {
     await eventBus.close();
     await adapterRedis?.close();
+    if (limitsRedis) await closeRedisClient(limitsRedis);
   };
   try {
     await new Promise<void>((resolve, reject) => {
@@ -117,6 +158,7 @@ export async function startServer({
     });
   } catch (err) {
     await collab.close();
+    collabCaps.close();
     await live.close();
     await releaseRedis();
     throw err;
@@ -141,6 +183,7 @@ export async function startServer({
         // 2. Flush co-editing (stored updates, a last projection) and close its connections; deliver
         //    what is queued, then send every live socket to reconnect elsewhere.
         await collab.close();
+        collabCaps.close();
         await live.close();
         await httpClosed;
         clearTimeout(force);

@@ -2,12 +2,14 @@
 // service. REST, sockets, co-editing and seeds all reach the data through these services.
 import type { Knex } from 'knex';
 import type { EventBus } from './platform/bus.js';
+import type { RateLimitSettings } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import type { RateLimits } from './platform/rate-limits.js';
 import { WriteRunner } from './platform/write.js';
 import { ApiKeyService } from './modules/api-keys/service.js';
 import { AuditService } from './modules/audit/service.js';
 import { PrincipalCache } from './modules/auth/principal-cache.js';
-import { AuthService, type Principal } from './modules/auth/service.js';
+import { AuthService, type AuthThrottle, type Principal } from './modules/auth/service.js';
 import { TokenSigner } from './modules/auth/tokens.js';
 import { createEntityServices } from './modules/catalog/service.js';
 import { ChangeLogService } from './modules/changelog/service.js';
@@ -24,12 +26,25 @@ export interface DomainDeps {
   bus: EventBus;
   logger: Logger;
   jwtSecret: string;
+  /** The node's rate limits (Redis or memory) and their budgets; without them nothing is limited. */
+  rateLimits?: { store: RateLimits; settings: RateLimitSettings };
 }
 
 /** How long a principal may be served from a node's cache without reading the user again. */
 const PRINCIPAL_TTL_MS = 5_000;
 
-export function createDomain({ knex, bus, logger, jwtSecret }: DomainDeps) {
+const LOGIN_WINDOW_SECONDS = 15 * 60;
+const SIGNUP_WINDOW_SECONDS = 60 * 60;
+
+function authThrottle({ store, settings }: NonNullable<DomainDeps['rateLimits']>): AuthThrottle {
+  return {
+    loginFailures: store.limiter('login-failures', { points: settings.loginFailuresPerAccountIp, windowSeconds: LOGIN_WINDOW_SECONDS }),
+    loginAttempts: store.limiter('login-attempts', { points: settings.loginAttemptsPerIp, windowSeconds: LOGIN_WINDOW_SECONDS }),
+    signups: store.limiter('signups', { points: settings.signupsPerIp, windowSeconds: SIGNUP_WINDOW_SECONDS }),
+  };
+}
+
+export function createDomain({ knex, bus, logger, jwtSecret, rateLimits }: DomainDeps) {
   const writes = new WriteRunner(knex, bus, logger);
   const entities = createEntityServices(writes);
   // Invalidated by every committed user and key change this node hears; bypassed while it hears none.
@@ -43,7 +58,7 @@ export function createDomain({ knex, bus, logger, jwtSecret }: DomainDeps) {
     bus,
     writes,
     entities,
-    auth: new AuthService(knex, writes, new TokenSigner(jwtSecret), principals),
+    auth: new AuthService(knex, writes, new TokenSigner(jwtSecret), principals, rateLimits && authThrottle(rateLimits)),
     tenants: new TenantService(knex, writes),
     users: new UserService(writes),
     apiKeys: new ApiKeyService(writes),

@@ -38,6 +38,8 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   metrics.watchPool(domain.knex);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Whether X-Forwarded-For names the client (req.ip, which rate limits key on): only behind a proxy.
+  app.set('trust proxy', config.http.trustProxy);
   app.use(requestId);
   app.use(securityHeaders({ hstsMaxAge: config.http.hstsMaxAge }));
   app.use(metrics.middleware());

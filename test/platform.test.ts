@@ -82,8 +82,17 @@ describe('platform', () => {
       assert.equal(config.databaseUrl, undefined);
       assert.equal(config.redisUrl, undefined);
       assert.equal(config.jwtSecret, undefined);
-      assert.deepEqual(config.http, { bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0 });
+      assert.deepEqual(config.http, { bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false });
       assert.deepEqual(config.collab, { maxUpdateBytes: 1048576, maxDocumentBytes: 8388608, maxAwarenessBytes: 8192, awarenessPerSecond: 20 });
+      assert.deepEqual(config.rateLimits, { loginFailuresPerAccountIp: 10, loginAttemptsPerIp: 100, signupsPerIp: 20 });
+      assert.deepEqual(config.live, { socketsPerUser: 200, socketsPerTenant: 10_000, maxBufferedBytes: 8 * 1024 * 1024 });
+    });
+
+    it('reads TRUST_PROXY as express takes it', () => {
+      assert.equal(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy, true);
+      assert.equal(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy, false);
+      assert.equal(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy, 2);
+      assert.equal(loadConfig({ TRUST_PROXY: '127.0.0.1, ::1' }).http.trustProxy, '127.0.0.1,::1');
     });
 
     it('reads a full cluster environment', () => {
@@ -105,6 +114,13 @@ describe('platform', () => {
         COLLAB_MAX_DOC_BYTES: '16777216',
         COLLAB_MAX_AWARENESS_BYTES: '4096',
         COLLAB_AWARENESS_PER_SECOND: '10',
+        TRUST_PROXY: 'loopback, 10.0.0.0/8',
+        LOGIN_FAILURES_PER_ACCOUNT_IP: '5',
+        LOGIN_ATTEMPTS_PER_IP: '50',
+        SIGNUPS_PER_IP: '3',
+        SOCKETS_PER_USER: '20',
+        SOCKETS_PER_TENANT: '500',
+        SOCKET_MAX_BUFFERED_BYTES: '1048576',
       });
       assert.deepEqual(config, {
         port: 8080,
@@ -116,8 +132,10 @@ describe('platform', () => {
         logLevel: 'debug',
         nodeId: 'app1',
         dbPoolMax: 25,
-        http: { bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789' },
+        http: { bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789', trustProxy: 'loopback,10.0.0.0/8' },
         collab: { maxUpdateBytes: 2097152, maxDocumentBytes: 16777216, maxAwarenessBytes: 4096, awarenessPerSecond: 10 },
+        rateLimits: { loginFailuresPerAccountIp: 5, loginAttemptsPerIp: 50, signupsPerIp: 3 },
+        live: { socketsPerUser: 20, socketsPerTenant: 500, maxBufferedBytes: 1048576 },
         mode: 'cluster',
         seedSampleData: false,
         statementTimeoutMs: 30_000,
@@ -179,6 +197,13 @@ describe('platform', () => {
       ['COLLAB_MAX_DOC_BYTES', { COLLAB_MAX_DOC_BYTES: '8M' }, 'COLLAB_MAX_DOC_BYTES: expected an integer 4096-1073741824'],
       ['COLLAB_MAX_AWARENESS_BYTES', { COLLAB_MAX_AWARENESS_BYTES: '2000000' }, 'COLLAB_MAX_AWARENESS_BYTES: expected an integer 256-1048576'],
       ['COLLAB_AWARENESS_PER_SECOND', { COLLAB_AWARENESS_PER_SECOND: '0' }, 'COLLAB_AWARENESS_PER_SECOND: expected an integer 1-10000'],
+      ['TRUST_PROXY', { TRUST_PROXY: 'yes please' }, 'TRUST_PROXY: expected true, false, a hop count'],
+      ['LOGIN_FAILURES_PER_ACCOUNT_IP', { LOGIN_FAILURES_PER_ACCOUNT_IP: '0' }, 'LOGIN_FAILURES_PER_ACCOUNT_IP: expected an integer 1-1000000'],
+      ['LOGIN_ATTEMPTS_PER_IP', { LOGIN_ATTEMPTS_PER_IP: 'many' }, 'LOGIN_ATTEMPTS_PER_IP: expected an integer 1-1000000'],
+      ['SIGNUPS_PER_IP', { SIGNUPS_PER_IP: '-1' }, 'SIGNUPS_PER_IP: expected an integer 1-1000000'],
+      ['SOCKETS_PER_USER', { SOCKETS_PER_USER: '0' }, 'SOCKETS_PER_USER: expected an integer 1-1000000'],
+      ['SOCKETS_PER_TENANT', { SOCKETS_PER_TENANT: '1.5' }, 'SOCKETS_PER_TENANT: expected an integer 1-10000000'],
+      ['SOCKET_MAX_BUFFERED_BYTES', { SOCKET_MAX_BUFFERED_BYTES: '10' }, 'SOCKET_MAX_BUFFERED_BYTES: expected an integer 1024-1073741824'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {

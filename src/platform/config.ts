@@ -25,6 +25,8 @@ export interface Config {
   http: HttpSettings;
   /** What one co-editing client may put into a document and its presence (COLLAB_*). */
   collab: CollabLimits;
+  rateLimits: RateLimitSettings;
+  live: LiveLimitSettings;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
   /**
@@ -44,9 +46,40 @@ export interface HttpSettings {
   hstsMaxAge: number;
   /** When set, GET /metrics wants `Authorization: Bearer <token>` (METRICS_TOKEN). */
   metricsToken?: string;
+  /**
+   * Express's `trust proxy`: whether (and which hops') X-Forwarded-For names the client IP that
+   * rate limits key on (TRUST_PROXY; false: the peer address, the default).
+   */
+  trustProxy: boolean | number | string;
 }
 
-export const HTTP_DEFAULTS: Readonly<HttpSettings> = { bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0 };
+/** Attempts per client, counted cluster-wide in Redis (per node in memory without it). */
+export interface RateLimitSettings {
+  /** Failed logins per (tenant, email, client IP) per 15 min, then refused for 15 min (LOGIN_FAILURES_PER_ACCOUNT_IP). */
+  loginFailuresPerAccountIp: number;
+  /** Login attempts per client IP per 15 min (LOGIN_ATTEMPTS_PER_IP). */
+  loginAttemptsPerIp: number;
+  /** Sign-ups per client IP per hour (SIGNUPS_PER_IP). */
+  signupsPerIp: number;
+}
+
+export const RATE_LIMIT_DEFAULTS: Readonly<RateLimitSettings> = { loginFailuresPerAccountIp: 10, loginAttemptsPerIp: 100, signupsPerIp: 20 };
+
+/** Bounds of live sockets. */
+export interface LiveLimitSettings {
+  /** Concurrent live sockets per user, their API keys' included (SOCKETS_PER_USER). */
+  socketsPerUser: number;
+  /** Concurrent live sockets per tenant (SOCKETS_PER_TENANT). */
+  socketsPerTenant: number;
+  /** Unsent bytes a socket may have queued before it is dropped as a slow consumer (SOCKET_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number;
+}
+
+export const LIVE_LIMIT_DEFAULTS: Readonly<LiveLimitSettings> = {
+  socketsPerUser: 200, socketsPerTenant: 10_000, maxBufferedBytes: 8 * 1024 * 1024,
+};
+
+export const HTTP_DEFAULTS: Readonly<HttpSettings> = { bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false };
 
 export interface ConfigIssue {
   variable: string;
@@ -98,6 +131,20 @@ function url(protocols: string[], what: string) {
   });
 }
 
+/**
+ * TRUST_PROXY as express takes it: `true`/`false`, a number of proxy hops, or a comma-separated
+ * list of proxy addresses, subnets and express's names for them (loopback, linklocal, uniquelocal).
+ */
+const trustProxy = optionalString.transform((raw, ctx): boolean | number | string => {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  if (entries.every((e) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(e))) return entries.join(',');
+  ctx.addIssue({ code: 'custom', message: 'expected true, false, a hop count or a comma-separated list of proxy addresses/subnets' });
+  return z.NEVER;
+});
+
 /** Environment variables → typed config. Cross-variable rules live in loadConfig's refinement below. */
 export const configSchema = z
   .object({
@@ -143,6 +190,13 @@ export const configSchema = z
     METRICS_TOKEN: optionalString.refine((v) => v === undefined || /^[\x21-\x7e]{16,256}$/.test(v), {
       message: 'expected 16-256 printable characters without spaces',
     }),
+    TRUST_PROXY: trustProxy,
+    LOGIN_FAILURES_PER_ACCOUNT_IP: integer(1, 1_000_000, RATE_LIMIT_DEFAULTS.loginFailuresPerAccountIp),
+    LOGIN_ATTEMPTS_PER_IP: integer(1, 1_000_000, RATE_LIMIT_DEFAULTS.loginAttemptsPerIp),
+    SIGNUPS_PER_IP: integer(1, 1_000_000, RATE_LIMIT_DEFAULTS.signupsPerIp),
+    SOCKETS_PER_USER: integer(1, 1_000_000, LIVE_LIMIT_DEFAULTS.socketsPerUser),
+    SOCKETS_PER_TENANT: integer(1, 10_000_000, LIVE_LIMIT_DEFAULTS.socketsPerTenant),
+    SOCKET_MAX_BUFFERED_BYTES: integer(1024, 1024 * 1024 * 1024, LIVE_LIMIT_DEFAULTS.maxBufferedBytes),
   })
   .transform(
     (env): Config => ({
@@ -162,6 +216,17 @@ export const configSchema = z
         bodyMaxDepth: env.BODY_MAX_DEPTH,
         hstsMaxAge: env.HSTS_MAX_AGE,
         ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+        trustProxy: env.TRUST_PROXY,
+      },
+      rateLimits: {
+        loginFailuresPerAccountIp: env.LOGIN_FAILURES_PER_ACCOUNT_IP,
+        loginAttemptsPerIp: env.LOGIN_ATTEMPTS_PER_IP,
+        signupsPerIp: env.SIGNUPS_PER_IP,
+      },
+      live: {
+        socketsPerUser: env.SOCKETS_PER_USER,
+        socketsPerTenant: env.SOCKETS_PER_TENANT,
+        maxBufferedBytes: env.SOCKET_MAX_BUFFERED_BYTES,
       },
       collab: {
         maxUpdateBytes: env.COLLAB_MAX_UPDATE_BYTES,

@@ -33,6 +33,13 @@ export const UnsupportedMediaType = createError('unsupported_media_type', 415, '
 export const UnprocessableEntity = createError('validation_failed', 422, 'Unprocessable Entity');
 export const ServiceUnavailable = createError('service_unavailable', 503, 'Service Unavailable');
 
+/** A rate limit was reached (429): answered with `Retry-After` in seconds. */
+export class TooManyRequestsError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('too_many_requests', 429, 'Too Many Requests', `Too many attempts; retry in ${retryAfterSeconds} s.`);
+  }
+}
+
 /** A field's path as errors[].path names it: `attributes.endpoint`, `widgets.0.title`, `(root)`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
   return path.map(String).join('.') || '(root)';

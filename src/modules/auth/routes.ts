@@ -13,7 +13,7 @@ export function authRoutes(services: { auth: AuthService }) {
     res.status(201).json({ data: await services.auth.signup(req.body ?? {}, { requestId: req.id, ip: req.ip }) });
   });
   api.op('post', '/login', { summary: 'Exchange tenant, email and password for an access token', body: loginInput, public: true, secret: true }, async (req, res) => {
-    res.json({ data: await services.auth.login(req.body ?? {}) });
+    res.json({ data: await services.auth.login(req.body ?? {}, { ip: req.ip }) });
   });
   return api;
 }

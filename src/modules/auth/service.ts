@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Actor, ChangeOrigin, ServiceContext } from '../../platform/context.js';
 import { userActor } from '../../platform/context.js';
-import { Conflict, Unauthorized } from '../../platform/errors.js';
+import { Conflict, TooManyRequestsError, Unauthorized } from '../../platform/errors.js';
+import type { RateLimiter } from '../../platform/rate-limits.js';
 import { parseInput } from '../../platform/records.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner } from '../../platform/write.js';
@@ -26,8 +27,32 @@ export interface Principal {
   expiresAt?: number;
 }
 
+/**
+ * How hard signing up and guessing passwords is, per client IP: failed logins count per account
+ * and IP (a stranger elsewhere cannot lock the account's owner out), every login attempt per IP,
+ * sign-ups per IP. Each throws a TooManyRequestsError (429) once its budget is spent.
+ */
+export interface AuthThrottle {
+  loginFailures: RateLimiter;
+  loginAttempts: RateLimiter;
+  signups: RateLimiter;
+}
+
+/** What a request tells the auth service about itself. */
+export interface RequestMeta {
+  requestId?: string;
+  /** The client's address (express's req.ip, which follows TRUST_PROXY); limits apply per IP. */
+  ip?: string;
+  origin?: ChangeOrigin;
+}
+
 // last_used_at is bookkeeping, written at most this often per key rather than on every request.
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** The failure that spends the budget is still answered as the wrong password it was. */
+function acceptLastFailure(err: unknown): void {
+  if (!(err instanceof TooManyRequestsError)) throw err;
+}
 
 export class AuthService {
   constructor(
@@ -36,9 +61,12 @@ export class AuthService {
     private readonly tokens: TokenSigner,
     /** Recently seen tokens' principals (this node); without one every request reads the user. */
     private readonly cache?: PrincipalCache<Principal>,
+    /** Without one (CLIs, tests of the service itself) nothing is rate limited. */
+    private readonly throttle?: AuthThrottle,
   ) {}
 
-  async signup(input: unknown, meta: { requestId?: string; ip?: string; origin?: ChangeOrigin } = {}) {
+  async signup(input: unknown, meta: RequestMeta = {}) {
+    if (meta.ip !== undefined) await this.throttle?.signups.consume(meta.ip);
     const data = parseInput(signupInput, input);
     const taken = await Tenant.query(this.knex).where('slug', data.tenant_slug).orWhere('name', data.tenant_name).first();
     if (taken) throw Conflict('A tenant with this name or slug already exists.');
@@ -59,8 +87,13 @@ export class AuthService {
     return { ...result, access_token: this.tokens.sign({ sub: userId, tid: tenantId, ver: 0 }) };
   }
 
-  async login(input: unknown) {
+  async login(input: unknown, meta: Pick<RequestMeta, 'ip'> = {}) {
+    const { ip } = meta;
+    if (ip !== undefined) await this.throttle?.loginAttempts.consume(ip);
     const data = parseInput(loginInput, input);
+    // An account whose failures from this IP are spent is refused before its password is hashed.
+    const account = JSON.stringify([data.tenant_slug, data.email, ip ?? '']);
+    if (ip !== undefined) await this.throttle?.loginFailures.check(account);
     const tenant = await Tenant.query(this.knex).findOne({ slug: data.tenant_slug });
     const user = tenant
       ? await scoped(User, { tenantId: tenant.id, db: this.knex }).findOne({ email: data.email })
@@ -70,8 +103,10 @@ export class AuthService {
     const fits = Buffer.byteLength(data.password, 'utf8') <= PASSWORD_MAX_BYTES;
     const ok = fits && await verifyPassword(data.password, user?.password_hash ?? null);
     if (!tenant || !tenant.is_active || !user || !user.password_hash || !ok || !user.is_active) {
+      if (ip !== undefined) await this.throttle?.loginFailures.consume(account).catch(acceptLastFailure);
       throw Unauthorized('Invalid tenant, email or password.');
     }
+    if (ip !== undefined) await this.throttle?.loginFailures.reset(account);
     await scoped(User, { tenantId: tenant.id, db: this.knex }).findById(user.id).patch({ last_login_at: new Date() });
     return { ...this.issue({ sub: user.id, tid: tenant.id, ver: user.token_version }), user: presentUser(user) };
   }

@@ -27,7 +27,11 @@ export interface EditAuthor {
 
 /** onAuthenticate's answer: the connection is admitted to a document, or refused with a close code. */
 export type Admission<C> =
-  | { ok: true; address: DocumentAddress; readOnly: boolean; author: EditAuthor; context: C }
+  | {
+    ok: true; address: DocumentAddress; readOnly: boolean; author: EditAuthor; context: C;
+    /** Called once when the connection's socket closes, upgraded or not (what the admission holds). */
+    release?: () => void;
+  }
   | { ok: false; code: number; reason: string };
 
 /** An open connection as a feature sees it. */

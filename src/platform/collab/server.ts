@@ -97,13 +97,16 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
         logger.error('deciding co-editing access failed', { err: String(err) });
         return { ok: false, code: 1011, reason: 'internal error' };
       })
-      .then((admission) => wss.handleUpgrade(req, socket, head, (ws) => {
+      .then((admission) => {
+        if (admission.ok && admission.release) socket.once('close', admission.release);
+        return wss.handleUpgrade(req, socket, head, (ws) => {
         if (!admission.ok) {
           ws.close(admission.code, admission.reason);
           return;
         }
         open(new Connection(ws, admission.address, admission.readOnly, admission.author, admission.context, logger, policy));
-      }))
+        });
+      })
       .catch((err: unknown) => {
         logger.warn('co-editing upgrade failed', { err: String(err) });
         socket.destroy();

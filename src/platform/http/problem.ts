@@ -2,7 +2,7 @@
 // detail; anything else is logged with its request id and answered as a bare 500. (Errors of
 // reading a body are mapped where bodies are read, http/json-body.ts.)
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, NotFound, toAppError } from '../errors.js';
+import { AppError, NotFound, TooManyRequestsError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export function problemBody(err: AppError, instance?: string) {
@@ -17,6 +17,7 @@ export function problemBody(err: AppError, instance?: string) {
 }
 
 export function sendProblem(res: Parameters<RequestHandler>[1], err: AppError): void {
+  if (err instanceof TooManyRequestsError) res.set('Retry-After', String(err.retryAfterSeconds));
   res.status(err.status).type('application/problem+json').send(JSON.stringify(problemBody(err, res.req.originalUrl)));
 }
 

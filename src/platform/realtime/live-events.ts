@@ -11,6 +11,8 @@ import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
   type Ack, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
 } from './events.js';
+import { dropConnection } from './backpressure.js';
+import type { SocketCaps } from './socket-caps.js';
 import { SocketSessions, type LivePrincipal } from './socket-sessions.js';
 import { TenantStream, type ChangeLogSource, type StreamMember, type VisibilityRule } from './tenant-stream.js';
 
@@ -41,6 +43,10 @@ export interface LiveEventsOptions {
   catchUpGraceMs?: number;
   /** Live sockets reached per turn of the event loop when an event fans out (default 100). */
   sliceSize?: number;
+  /** Caps on concurrent sockets per user and per tenant; without them a handshake is not counted. */
+  caps?: SocketCaps;
+  /** Unsent bytes a socket may hold before it is dropped as a slow consumer; unset: unbounded. */
+  maxBufferedBytes?: number;
 }
 
 /** Buses that can tell when their subscription resumed after an outage (Redis). */
@@ -124,6 +130,7 @@ export class LiveEvents {
       await Promise.resolve(namespace.adapter.close()).catch(() => {});
       this.io.engine.close();
       this.streams.clear();
+      this.opts.caps?.close();
     })();
     return this.closing;
   }
@@ -145,6 +152,21 @@ export class LiveEvents {
       throw connectError('invalid_handshake', { title: 'Invalid handshake', errors: zodIssues(parsed.error, ['auth']) });
     }
     const since = parsed.data.since ?? undefined;
+    // Counted last, so a handshake refused for another reason holds no place.
+    const admission = await this.opts.caps?.admit(principal.tenantId, principal.actor.userId);
+    if (admission && !admission.ok) {
+      throw connectError('too_many_sockets', {
+        title: 'Too many sockets',
+        errors: [{ path: '(root)', message: `at most ${admission.limit} live sockets per ${admission.scope}` }],
+        scope: admission.scope,
+        limit: admission.limit,
+      });
+    }
+    if (admission) {
+      // The connection may close before the socket is connected, when no 'disconnect' follows.
+      socket.once('disconnect', admission.release);
+      socket.conn.once('close', admission.release);
+    }
     socket.data = {
       tenantId: principal.tenantId,
       actor: { type: principal.actor.type, id: principal.actor.id },
@@ -228,6 +250,13 @@ export class LiveEvents {
         logger: this.logger,
         onRevoked: (member, reason) => this.revoke(member, reason),
         sliceSize: this.opts.sliceSize,
+        maxBufferedBytes: this.opts.maxBufferedBytes,
+        onSlow: (member, unsent) => {
+          this.logger.warn('live socket dropped: slow consumer', {
+            tenant_id: tenantId, socket_id: member.socket.id, unsent_bytes: unsent, code: 'slow_consumer',
+          });
+          dropConnection(member.socket);
+        },
       });
       this.streams.set(tenantId, stream);
     }

@@ -4,6 +4,7 @@
 // range from the change log. Every step runs on one promise chain, so order holds.
 import { publicEnvelope, type ChangeEnvelope, type ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
+import { unsentBytes } from './backpressure.js';
 import { wants, type LiveServer, type LiveSocket, type RevokedReason, type SubscriptionFilter } from './events.js';
 
 export interface ChangeLogSource {
@@ -79,6 +80,12 @@ export interface StreamDeps {
   logger: Logger;
   /** Called (once per member) when a delivered event revokes the member's token. */
   onRevoked(member: StreamMember, reason: RevokedReason): void;
+  /**
+   * Unsent bytes a socket may hold after an emit before it is a slow consumer; then onSlow (once
+   * per member) drops it. Without it nothing is checked.
+   */
+  maxBufferedBytes?: number;
+  onSlow?(member: StreamMember, unsent: number): void;
   pageSize?: number;
   /** Live sockets per delivery slice (see TenantStream.deliver). */
   sliceSize?: number;
@@ -231,6 +238,7 @@ export class TenantStream {
         member.lastSent = event.seq;
         if (!wants(member.filters, event)) continue;
         member.socket.emit('change', this.deps.visibility.visibleTo(member.principal.admin, publicEnvelope(event)));
+        if (this.isSlow(member)) return;
       }
     }
   }
@@ -350,18 +358,39 @@ export class TenantStream {
     };
     emitSlice(0);
     const count = this.slices.length;
-    if (count <= 1) return Promise.resolve();
+    if (count <= 1) {
+      this.dropSlowConsumers();
+      return Promise.resolve();
+    }
     const done = (async () => {
       for (let index = 1; index < count; index += 1) {
         await nextTurn();
         if (this.closed) return;
         emitSlice(index);
       }
+      this.dropSlowConsumers();
     })().finally(() => {
       this.delivering = undefined;
     });
     this.delivering = done;
     return done;
+  }
+
+  /** After an event went out: live members holding more unsent bytes than allowed are dropped. */
+  private dropSlowConsumers(): void {
+    if (this.deps.maxBufferedBytes === undefined) return;
+    for (const member of [...this.members]) if (member.state === 'live') this.isSlow(member);
+  }
+
+  /** Whether the member holds more unsent bytes than allowed; such a member is handed to onSlow (and closed). */
+  private isSlow(member: StreamMember): boolean {
+    const max = this.deps.maxBufferedBytes;
+    if (max === undefined || member.state === 'closed') return false;
+    const unsent = unsentBytes(member.socket);
+    if (unsent <= max) return false;
+    this.deps.onSlow?.(member, unsent);
+    member.state = 'closed';
+    return true;
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
