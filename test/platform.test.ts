@@ -82,7 +82,9 @@ describe('platform', () => {
       assert.equal(config.databaseUrl, undefined);
       assert.equal(config.redisUrl, undefined);
       assert.equal(config.jwtSecret, undefined);
-      assert.deepEqual(config.http, { bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0 });
+      assert.deepEqual(config.http, {
+        bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0, idempotency: { ttlSeconds: 86400, waitMs: 10000, leaseMs: 60000 },
+      });
     });
 
     it('reads a full cluster environment', () => {
@@ -100,6 +102,9 @@ describe('platform', () => {
         BODY_MAX_DEPTH: '20',
         HSTS_MAX_AGE: '31536000',
         METRICS_TOKEN: 'metrics-token-0123456789',
+        IDEMPOTENCY_TTL_SECONDS: '3600',
+        IDEMPOTENCY_WAIT_MS: '5000',
+        IDEMPOTENCY_LEASE_MS: '30000',
       });
       assert.deepEqual(config, {
         port: 8080,
@@ -111,7 +116,10 @@ describe('platform', () => {
         logLevel: 'debug',
         nodeId: 'app1',
         dbPoolMax: 25,
-        http: { bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789' },
+        http: {
+          bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789',
+          idempotency: { ttlSeconds: 3600, waitMs: 5000, leaseMs: 30000 },
+        },
         mode: 'cluster',
         seedSampleData: false,
         statementTimeoutMs: 30_000,
@@ -168,6 +176,9 @@ describe('platform', () => {
       ['HSTS_MAX_AGE', { HSTS_MAX_AGE: '1y' }, 'HSTS_MAX_AGE: expected an integer 0-63072000'],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in the middle' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
+      ['IDEMPOTENCY_TTL_SECONDS', { IDEMPOTENCY_TTL_SECONDS: '10' }, 'IDEMPOTENCY_TTL_SECONDS: expected an integer 60-2592000'],
+      ['IDEMPOTENCY_WAIT_MS', { IDEMPOTENCY_WAIT_MS: '1s' }, 'IDEMPOTENCY_WAIT_MS: expected an integer 0-600000'],
+      ['IDEMPOTENCY_LEASE_MS', { IDEMPOTENCY_LEASE_MS: '0' }, 'IDEMPOTENCY_LEASE_MS: expected an integer 1000-3600000'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {

@@ -39,9 +39,27 @@ export interface HttpSettings {
   hstsMaxAge: number;
   /** When set, GET /metrics wants `Authorization: Bearer <token>` (METRICS_TOKEN). */
   metricsToken?: string;
+  /** Idempotency-Key on POST: how long a stored response is kept and how long a retry waits for it. */
+  idempotency: IdempotencySettings;
 }
 
-export const HTTP_DEFAULTS: Readonly<HttpSettings> = { bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0 };
+export interface IdempotencySettings {
+  /** How long a key's first response is kept and replayed (IDEMPOTENCY_TTL_SECONDS). */
+  ttlSeconds: number;
+  /** How long a retry waits for the first request with its key to finish before a 409 (IDEMPOTENCY_WAIT_MS). */
+  waitMs: number;
+  /**
+   * How long a first request holds its key before a retry may run in its place, when its node died
+   * before storing the response (IDEMPOTENCY_LEASE_MS).
+   */
+  leaseMs: number;
+}
+
+export const IDEMPOTENCY_DEFAULTS: Readonly<IdempotencySettings> = { ttlSeconds: 24 * 60 * 60, waitMs: 10_000, leaseMs: 60_000 };
+
+export const HTTP_DEFAULTS: Readonly<HttpSettings> = {
+  bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0, idempotency: IDEMPOTENCY_DEFAULTS,
+};
 
 export interface ConfigIssue {
   variable: string;
@@ -133,6 +151,9 @@ export const configSchema = z
     METRICS_TOKEN: optionalString.refine((v) => v === undefined || /^[\x21-\x7e]{16,256}$/.test(v), {
       message: 'expected 16-256 printable characters without spaces',
     }),
+    IDEMPOTENCY_TTL_SECONDS: integer(60, 30 * 24 * 60 * 60, IDEMPOTENCY_DEFAULTS.ttlSeconds),
+    IDEMPOTENCY_WAIT_MS: integer(0, 600_000, IDEMPOTENCY_DEFAULTS.waitMs),
+    IDEMPOTENCY_LEASE_MS: integer(1_000, 3_600_000, IDEMPOTENCY_DEFAULTS.leaseMs),
   })
   .transform(
     (env): Config => ({
@@ -151,6 +172,7 @@ export const configSchema = z
         bodyMaxDepth: env.BODY_MAX_DEPTH,
         hstsMaxAge: env.HSTS_MAX_AGE,
         ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+        idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS, waitMs: env.IDEMPOTENCY_WAIT_MS, leaseMs: env.IDEMPOTENCY_LEASE_MS },
       },
       mode: env.DATABASE_URL ? 'cluster' : 'embedded',
       seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
