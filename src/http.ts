@@ -5,6 +5,7 @@ import type { Domain } from './composition.js';
 import type { Config } from './platform/config.js';
 import { isDatabaseReachable } from './platform/db.js';
 import { jsonBody } from './platform/http/json-body.js';
+import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempotency.js';
 import { HttpMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
 import { openApiDocument } from './platform/http/openapi.js';
@@ -60,6 +61,8 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
 
   const api = Router();
   api.use(jsonBody({ maxBytes: config.http.bodyMaxBytes, maxDepth: config.http.bodyMaxDepth }));
+  // Authenticated POSTs take an Idempotency-Key (see documentedRouter); their keys live in the database.
+  api.use(provideIdempotencyKeys(new IdempotencyKeys(domain.knex, config.http.idempotency, logger)));
 
   // Each route group gets its own services only.
   const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;

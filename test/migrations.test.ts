@@ -52,6 +52,7 @@ const EXPECTED_TABLES = [
   'widgets',
   'dashboard_filters',
   'api_keys',
+  'idempotency_keys',
 ].sort();
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];

@@ -82,7 +82,9 @@ describe('platform', () => {
       assert.equal(config.databaseUrl, undefined);
       assert.equal(config.redisUrl, undefined);
       assert.equal(config.jwtSecret, undefined);
-      assert.deepEqual(config.http, { bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false });
+      assert.deepEqual(config.http, {
+        bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false, idempotency: { ttlSeconds: 86400, waitMs: 10000, leaseMs: 60000 },
+      });
       assert.deepEqual(config.collab, { maxUpdateBytes: 1048576, maxDocumentBytes: 8388608, maxAwarenessBytes: 8192, awarenessPerSecond: 20 });
       assert.deepEqual(config.rateLimits, { loginFailuresPerAccountIp: 10, loginAttemptsPerIp: 100, signupsPerIp: 20 });
       assert.deepEqual(config.live, { socketsPerUser: 200, socketsPerTenant: 10_000, maxBufferedBytes: 8 * 1024 * 1024 });
@@ -121,6 +123,9 @@ describe('platform', () => {
         SOCKETS_PER_USER: '20',
         SOCKETS_PER_TENANT: '500',
         SOCKET_MAX_BUFFERED_BYTES: '1048576',
+        IDEMPOTENCY_TTL_SECONDS: '3600',
+        IDEMPOTENCY_WAIT_MS: '5000',
+        IDEMPOTENCY_LEASE_MS: '30000',
       });
       assert.deepEqual(config, {
         port: 8080,
@@ -132,7 +137,10 @@ describe('platform', () => {
         logLevel: 'debug',
         nodeId: 'app1',
         dbPoolMax: 25,
-        http: { bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789', trustProxy: 'loopback,10.0.0.0/8' },
+        http: {
+          bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789', trustProxy: 'loopback,10.0.0.0/8',
+          idempotency: { ttlSeconds: 3600, waitMs: 5000, leaseMs: 30000 },
+        },
         collab: { maxUpdateBytes: 2097152, maxDocumentBytes: 16777216, maxAwarenessBytes: 4096, awarenessPerSecond: 10 },
         rateLimits: { loginFailuresPerAccountIp: 5, loginAttemptsPerIp: 50, signupsPerIp: 3 },
         live: { socketsPerUser: 20, socketsPerTenant: 500, maxBufferedBytes: 1048576 },
@@ -204,6 +212,9 @@ describe('platform', () => {
       ['SOCKETS_PER_USER', { SOCKETS_PER_USER: '0' }, 'SOCKETS_PER_USER: expected an integer 1-1000000'],
       ['SOCKETS_PER_TENANT', { SOCKETS_PER_TENANT: '1.5' }, 'SOCKETS_PER_TENANT: expected an integer 1-10000000'],
       ['SOCKET_MAX_BUFFERED_BYTES', { SOCKET_MAX_BUFFERED_BYTES: '10' }, 'SOCKET_MAX_BUFFERED_BYTES: expected an integer 1024-1073741824'],
+      ['IDEMPOTENCY_TTL_SECONDS', { IDEMPOTENCY_TTL_SECONDS: '10' }, 'IDEMPOTENCY_TTL_SECONDS: expected an integer 60-2592000'],
+      ['IDEMPOTENCY_WAIT_MS', { IDEMPOTENCY_WAIT_MS: '1s' }, 'IDEMPOTENCY_WAIT_MS: expected an integer 0-600000'],
+      ['IDEMPOTENCY_LEASE_MS', { IDEMPOTENCY_LEASE_MS: '0' }, 'IDEMPOTENCY_LEASE_MS: expected an integer 1000-3600000'],
     ];
     for (const [variable, env, expected] of bad) {
       it(`names ${variable} when it is ${JSON.stringify(Object.values(env).at(-1))}`, () => {

@@ -51,7 +51,24 @@ export interface HttpSettings {
    * rate limits key on (TRUST_PROXY; false: the peer address, the default).
    */
   trustProxy: boolean | number | string;
+  /** Idempotency-Key on POST: how long a stored response is kept and how long a retry waits for it. */
+  idempotency: IdempotencySettings;
 }
+
+export interface IdempotencySettings {
+  /** How long a key's first response is kept and replayed (IDEMPOTENCY_TTL_SECONDS). */
+  ttlSeconds: number;
+  /** How long a retry waits for the first request with its key to finish before a 409 (IDEMPOTENCY_WAIT_MS). */
+  waitMs: number;
+  /**
+   * How long a first request holds its key before a retry may run in its place, when its node died
+   * before storing the response (IDEMPOTENCY_LEASE_MS).
+   */
+  leaseMs: number;
+}
+
+export const IDEMPOTENCY_DEFAULTS: Readonly<IdempotencySettings> = { ttlSeconds: 24 * 60 * 60, waitMs: 10_000, leaseMs: 60_000 };
+
 
 /** Attempts per client, counted cluster-wide in Redis (per node in memory without it). */
 export interface RateLimitSettings {
@@ -79,7 +96,9 @@ export const LIVE_LIMIT_DEFAULTS: Readonly<LiveLimitSettings> = {
   socketsPerUser: 200, socketsPerTenant: 10_000, maxBufferedBytes: 8 * 1024 * 1024,
 };
 
-export const HTTP_DEFAULTS: Readonly<HttpSettings> = { bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false };
+export const HTTP_DEFAULTS: Readonly<HttpSettings> = {
+  bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false, idempotency: IDEMPOTENCY_DEFAULTS,
+};
 
 export interface ConfigIssue {
   variable: string;
@@ -197,6 +216,9 @@ export const configSchema = z
     SOCKETS_PER_USER: integer(1, 1_000_000, LIVE_LIMIT_DEFAULTS.socketsPerUser),
     SOCKETS_PER_TENANT: integer(1, 10_000_000, LIVE_LIMIT_DEFAULTS.socketsPerTenant),
     SOCKET_MAX_BUFFERED_BYTES: integer(1024, 1024 * 1024 * 1024, LIVE_LIMIT_DEFAULTS.maxBufferedBytes),
+    IDEMPOTENCY_TTL_SECONDS: integer(60, 30 * 24 * 60 * 60, IDEMPOTENCY_DEFAULTS.ttlSeconds),
+    IDEMPOTENCY_WAIT_MS: integer(0, 600_000, IDEMPOTENCY_DEFAULTS.waitMs),
+    IDEMPOTENCY_LEASE_MS: integer(1_000, 3_600_000, IDEMPOTENCY_DEFAULTS.leaseMs),
   })
   .transform(
     (env): Config => ({
@@ -216,6 +238,7 @@ export const configSchema = z
         bodyMaxDepth: env.BODY_MAX_DEPTH,
         hstsMaxAge: env.HSTS_MAX_AGE,
         ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+        idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS, waitMs: env.IDEMPOTENCY_WAIT_MS, leaseMs: env.IDEMPOTENCY_LEASE_MS },
         trustProxy: env.TRUST_PROXY,
       },
       rateLimits: {

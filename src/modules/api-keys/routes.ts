@@ -9,7 +9,7 @@ export function apiKeyRoutes(services: { apiKeys: ApiKeyService }) {
   api.op('get', '/', { summary: 'List API keys (admin); never the keys themselves' }, async (req, res) => {
     res.json({ data: await services.apiKeys.list(ctxOf(req)) });
   });
-  api.op('post', '/', { summary: 'Create an API key (admin); the response holds the key, shown this once', body: apiKeyCreate, status: 201, secret: true }, async (req, res) => {
+  api.op('post', '/', { summary: 'Create an API key (admin); the response holds the key, shown this once', body: apiKeyCreate, status: 201, secret: true, secretFields: ['key'] }, async (req, res) => {
     sendCreated(req, res, await services.apiKeys.create(ctxOf(req), req.body ?? {}));
   });
   api.op('delete', '/:id', { summary: 'Revoke an API key, effective immediately (admin)', status: 204 }, async (req, res) => {

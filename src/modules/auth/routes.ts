@@ -25,6 +25,8 @@ export function sessionRoutes(services: { auth: AuthService; users: UserService 
     summary: 'Renew a valid login token: a new token for the same session (same token version) with a new expiry',
     response: accessToken,
     secret: true,
+    // A token is never stored for a replay.
+    idempotencyKey: false,
   }, async (req, res) => {
     res.json({ data: await services.auth.refresh(bearerToken(req.get('authorization'))) });
   });
@@ -32,6 +34,7 @@ export function sessionRoutes(services: { auth: AuthService; users: UserService 
     summary: "Log out: ends every session of the caller's user at once (every login token issued before, on REST, "
       + 'live sockets and co-editing); API keys stay valid',
     status: 204,
+    idempotencyKey: false,
   }, async (req, res) => {
     await services.users.endSessions(ctxOf(req));
     res.status(204).end();

@@ -3,6 +3,7 @@
 // validate requests) cannot drift from the routes that exist.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { IDEMPOTENCY_KEY, idempotentOperation } from './idempotency.js';
 import { noStore } from './security.js';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
@@ -22,6 +23,18 @@ export interface OperationMeta {
   public?: boolean;
   /** The response carries a token or a secret: sent with `Cache-Control: no-store`, errors included. */
   secret?: boolean;
+  /**
+   * Authenticated POSTs take an Idempotency-Key unless this is false: for operations whose answer
+   * must never be stored or replayed (a renewed token) or that are idempotent anyway (logout).
+   */
+  idempotencyKey?: boolean;
+  /** Fields of `data` shown once (a new API key): never stored for a replay, which answers without them. */
+  secretFields?: string[];
+}
+
+/** Whether an operation accepts Idempotency-Key: every POST behind authentication, unless it opts out. */
+function acceptsIdempotencyKey(method: Method, meta: OperationMeta): boolean {
+  return method === 'post' && !meta.public && meta.idempotencyKey !== false;
 }
 
 interface Operation extends OperationMeta {
@@ -46,8 +59,13 @@ export function documentedRouter(prefix: string, tag: string): DocumentedRouter 
     prefix,
     router,
     op(method, path, meta, handler) {
-      if (meta.secret) router[method](path, noStore, handler);
-      else router[method](path, handler);
+      if (meta.secret && acceptsIdempotencyKey(method, meta) && !meta.secretFields?.length) {
+        throw new Error(`${method.toUpperCase()} ${prefix}${path}: a response with a secret names its secretFields or takes no Idempotency-Key`);
+      }
+      const before: RequestHandler[] = [];
+      if (meta.secret) before.push(noStore);
+      if (acceptsIdempotencyKey(method, meta)) before.push(idempotentOperation({ secretFields: meta.secretFields }));
+      router[method](path, ...before, handler);
       const full = `${prefix}${path === '/' ? '' : path}` || '/';
       if (!operations.some((o) => o.method === method && o.path === full)) operations.push({ ...meta, method, path: full, tag });
     },
@@ -89,6 +107,24 @@ const PAGE_META = {
   },
 };
 
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'Makes a retry safe: the first response to a key is kept (per tenant and caller, 24 h by default) '
+    + 'and sent again, with `Idempotent-Replayed: true`, to a retry with the same body; the same key with another '
+    + 'body or operation is a 422, and a retry while the first request runs waits for it (then a 409). Answers '
+    + 'with a 409, a 429 or a 5xx are not kept. A secret shown once (a new API key) is not replayed; '
+    + '`Idempotent-Withheld` names the fields left out.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: IDEMPOTENCY_KEY.source },
+};
+
+/** Headers of an answer replayed for an Idempotency-Key. */
+const REPLAY_HEADERS = {
+  'Idempotent-Replayed': { description: '`true` when this is the stored first answer to the key', schema: { type: 'string', const: 'true' } },
+  'Idempotent-Withheld': { description: 'On a replay: the fields of `data` shown only the first time (a new API key)', schema: { type: 'string' } },
+};
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
 }
@@ -108,6 +144,7 @@ export function openApiDocument(info: { title: string; version: string }) {
       name: m[1], in: 'path', required: true, schema: { type: 'string', format: 'uuid' },
     }));
     const status = op.status ?? 200;
+    const keyed = acceptsIdempotencyKey(op.method, op);
     const dataSchema = op.response ? jsonSchema(op.response, 'output') : { type: 'object' };
     const body = op.paginated
       ? { type: 'object', properties: { data: { type: 'array', items: dataSchema }, meta: PAGE_META } }
@@ -117,12 +154,20 @@ export function openApiDocument(info: { title: string; version: string }) {
       tags: [op.tag],
       summary: op.summary,
       ...(op.public ? { security: [] } : {}),
-      parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : [])],
+      parameters: [
+        ...pathParams, ...(op.query ? queryParameters(op.query) : []),
+        ...(keyed ? [IDEMPOTENCY_KEY_PARAMETER] : []),
+      ],
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } } : {}),
       responses: {
         [status]: status === 204 ? { description: 'No Content' } : {
           description: 'OK',
-          ...(op.secret ? { headers: { 'Cache-Control': { schema: { type: 'string', const: 'no-store' } } } } : {}),
+          ...(op.secret || keyed ? {
+            headers: {
+              ...(op.secret ? { 'Cache-Control': { schema: { type: 'string', const: 'no-store' } } } : {}),
+              ...(keyed ? REPLAY_HEADERS : {}),
+            },
+          } : {}),
           content: { 'application/json': { schema: body } },
         },
         '4XX': problem,
