@@ -113,12 +113,12 @@ function boundaries(s: JsonSchema): unknown[] {
 }
 
 /** A value that follows the schema most of the time (formats and real ids where they matter). */
-export function validish(s: JsonSchema, ids: IdPools, depth = 0): fc.Arbitrary<unknown> {
+export function validish(s: JsonSchema, ids: IdPools, depth = 0, hint = ''): fc.Arbitrary<unknown> {
   if (!s || typeof s !== 'object' || Object.keys(s).filter((k) => k !== '$schema').length === 0) return fc.jsonValue({ maxDepth: 2 });
   if ('const' in s) return fc.constant(s.const);
   if (Array.isArray(s.enum)) return fc.constantFrom(...s.enum);
   const alts = s.anyOf ?? s.oneOf;
-  if (Array.isArray(alts)) return fc.oneof(...alts.map((a: JsonSchema) => validish(a, ids, depth)));
+  if (Array.isArray(alts)) return fc.oneof(...alts.map((a: JsonSchema) => validish(a, ids, depth, hint)));
   const type = Array.isArray(s.type) ? s.type[0] : s.type;
   switch (type) {
     case 'null':
@@ -130,16 +130,16 @@ export function validish(s: JsonSchema, ids: IdPools, depth = 0): fc.Arbitrary<u
     case 'number':
       return fc.double({ min: s.minimum ?? -1e9, max: s.maximum ?? 1e9, noNaN: true });
     case 'string':
-      return validString(s, ids);
+      return validString(s, ids, hint);
     case 'array': {
       const max = Math.min(s.maxItems ?? 5, depth > 1 ? 2 : 5);
-      return fc.array(validish(s.items ?? {}, ids, depth + 1), { minLength: Math.min(s.minItems ?? 0, max), maxLength: max });
+      return fc.array(validish(s.items ?? {}, ids, depth + 1, hint), { minLength: Math.min(s.minItems ?? 0, max), maxLength: max });
     }
     case 'object': {
       const props = (s.properties ?? {}) as Record<string, JsonSchema>;
       const required = new Set<string>(s.required ?? []);
       const shape: Record<string, fc.Arbitrary<unknown>> = {};
-      for (const [k, v] of Object.entries(props)) shape[k] = validish(v, ids, depth + 1);
+      for (const [k, v] of Object.entries(props)) shape[k] = validish(v, ids, depth + 1, k);
       if (Object.keys(props).length === 0 && s.additionalProperties) {
         const keys = s.propertyNames ? validString(s.propertyNames, ids) : fc.string({ minLength: 1, maxLength: 10 });
         const values = s.additionalProperties === true ? fc.jsonValue({ maxDepth: 2 }) : validish(s.additionalProperties, ids, depth + 1);
@@ -152,12 +152,27 @@ export function validish(s: JsonSchema, ids: IdPools, depth = 0): fc.Arbitrary<u
   }
 }
 
-function validString(s: JsonSchema, ids: IdPools): fc.Arbitrary<string> {
+/** The collection a field names (`team_id` → teams, `depends_on_service_ids` → services). */
+function collectionOf(field: string): string | undefined {
+  const word = /([a-z]+)_ids?$/.exec(field)?.[1];
+  if (!word) return undefined;
+  return { person: 'people', repository: 'repositories', parent: 'comments' }[word] ?? `${word}s`;
+}
+
+function validString(s: JsonSchema, ids: IdPools, hint = ''): fc.Arbitrary<string> {
   const min = s.minLength ?? 0;
   const max = Math.min(s.maxLength ?? 40, 60);
   switch (s.format) {
     case 'uuid':
-      return fc.oneof({ arbitrary: fc.constantFrom(...ids.all), weight: 3 }, { arbitrary: fc.uuid(), weight: 1 });
+    {
+      // Mostly a real record of the collection the field names, so that writes get accepted.
+      const own = ids.bySegment[collectionOf(hint) ?? ''] ?? [];
+      return fc.oneof(
+        ...(own.length ? [{ arbitrary: fc.constantFrom(...own), weight: 6 }] : []),
+        { arbitrary: fc.constantFrom(...ids.all), weight: 2 },
+        { arbitrary: fc.uuid(), weight: 1 },
+      );
+    }
     case 'email':
       return fc.emailAddress().filter((e) => e.length <= (s.maxLength ?? 320) && new RegExp(s.pattern ?? '.').test(e));
     case 'date-time':
@@ -240,9 +255,10 @@ const garbageCursor = fc.oneof(
 
 /** A query string: some of the declared parameters (valid or not), repeated or unknown ones, raw garbage. */
 export function queryString(params: { name: string; schema: JsonSchema }[], ids: IdPools): fc.Arbitrary<string> {
+  const valid = (p: { name: string; schema: JsonSchema }) => validish(p.schema, ids, 0, p.name).map((v) => `${p.name}=${encodeAny(String(v))}`);
   const one = (p: { name: string; schema: JsonSchema }) =>
     fc.oneof(
-      validish(p.schema, ids).map((v) => `${p.name}=${encodeAny(String(v))}`),
+      { arbitrary: valid(p), weight: 4 },
       (p.name === 'cursor' ? garbageCursor : fc.constant('')).map((v) => `${p.name}=${encodeAny(String(v))}`),
       fc.constantFrom(...NASTY_STRINGS.filter((v) => v.length < 1000), ...BAD_UUIDS.filter((v) => v.length < 1000), ...NASTY_NUMBERS.map(String))
         .map((v) => `${p.name}=${v.startsWith('%') ? v : encodeAny(v)}`),
@@ -251,13 +267,13 @@ export function queryString(params: { name: string; schema: JsonSchema }[], ids:
       fc.constant(`${p.name}`),
     );
   const extras = fc.constantFrom('bogus=1', '__proto__[x]=1', 'constructor[prototype][x]=1', '%=%', 'a'.repeat(3000) + '=1', '=', '&&&', 'q=%E0%A4%A');
-  return fc.tuple(
-    fc.subarray(params).chain((chosen) => (chosen.length ? fc.tuple(...chosen.map(one)) : fc.constant([] as string[]))),
-    fc.option(extras, { freq: 5 }),
-  ).map(([parts, extra]) => {
-    const all = [...parts, ...(extra ? [extra] : [])];
-    return all.length ? `?${all.join('&')}` : '';
-  });
+  const some = (each: typeof one) =>
+    fc.subarray(params).chain((chosen) => (chosen.length ? fc.tuple(...chosen.map(each)) : fc.constant([] as string[])));
+  // Half the queries follow the schema (so lists answer), half break it somewhere.
+  return fc.oneof(
+    some(valid),
+    fc.tuple(some(one), fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: extras, weight: 1 })).map(([parts, extra]) => [...parts, ...(extra ? [extra] : [])]),
+  ).map((all) => (all.length ? `?${all.join('&')}` : ''));
 }
 
 export interface FuzzBody {
@@ -283,8 +299,8 @@ export function requestBody(schema: JsonSchema | undefined, ids: IdPools): fc.Ar
     );
   }
   return fc.oneof(
-    { arbitrary: validish(schema, ids).map((json): FuzzBody => ({ json })), weight: 4 },
-    { arbitrary: mutated(schema, ids).map((json): FuzzBody => ({ json })), weight: 6 },
+    { arbitrary: validish(schema, ids).map((json): FuzzBody => ({ json })), weight: 6 },
+    { arbitrary: mutated(schema, ids).map((json): FuzzBody => ({ json })), weight: 5 },
     { arbitrary: rawGarbage, weight: 1 },
     { arbitrary: fc.tuple(validish(schema, ids), wrongType).map(([json, contentType]): FuzzBody => ({ json, contentType })), weight: 1 },
     { arbitrary: fc.constant(undefined), weight: 1 },
