@@ -146,6 +146,18 @@ describe('HTTP bad input', () => {
       }
     });
 
+    it('refuses a path parameter that is not valid percent-encoding with 400, never a 500', async () => {
+      // Sent raw: `%zz` is no escape at all, `%ff%fe` and `%ED%A0%80` are no UTF-8.
+      for (const bad of ['%zz', '%', '%ff%fe', '%ED%A0%80']) {
+        for (const [method, url] of [
+          ['GET', `/api/v1/services/${bad}`], ['DELETE', `/api/v1/users/${bad}`], ['POST', `/api/v1/services/${bad}/restore`],
+          ['GET', `/api/v1/incidents/${bad}/permissions`], ['DELETE', `/api/v1/services/${svc.id}/permissions/${bad}`],
+        ]) {
+          await refusedWrite(() => admin.client.request(method, url), 400);
+        }
+      }
+    });
+
     it('refuses bad cursors with 400 on every paginated list', async () => {
       for (const list of ['services', 'teams', 'incidents', 'scorecards', 'dashboards']) {
         for (const cursor of ['garbage!!', cursorOf({ s: 'name', k: 'x', id: randomUUID() }), cursorOf(['array']), cursorOf({ s: '-updated_at', k: 'x', id: 'not-a-uuid' })]) {

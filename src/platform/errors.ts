@@ -78,6 +78,10 @@ export function isStalePlan(err: unknown): boolean {
 export function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
   if (err instanceof ZodError) return validationError(err);
+  // The router could not decode a path parameter (`%zz`, bytes that are no UTF-8): bad input.
+  if (err instanceof URIError && (err as URIError & { status?: number }).status === 400) {
+    return BadRequest('A path parameter is not valid percent-encoded UTF-8.');
+  }
   if (!err || typeof err !== 'object') return undefined;
   // Objection wraps driver errors (UniqueViolationError…) and keeps the original as nativeError.
   const wrapped = err as { nativeError?: unknown };
