@@ -78,7 +78,7 @@ function capped(extension: CollabExtension<CollabPrincipal>, caps: SocketCaps): 
       if (!counted.ok) {
         return { ok: false, code: CLOSE_TOO_MANY_CONNECTIONS, reason: `too_many_sockets: at most ${counted.limit} per ${counted.scope}` };
       }
-      return { ...admission, release: counted.release };
+      return { ...admission, release: () => caps.release(tenantId, actor.userId ?? null) };
     },
   };
 }

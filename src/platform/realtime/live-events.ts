@@ -162,10 +162,11 @@ export class LiveEvents {
         limit: admission.limit,
       });
     }
-    if (admission) {
-      // The connection may close before the socket is connected, when no 'disconnect' follows.
-      socket.once('disconnect', admission.release);
-      socket.conn.once('close', admission.release);
+    if (admission && socket.conn.readyState !== 'open') {
+      // Closed while it was counted: no 'connection', and so no 'disconnect', follows. Otherwise
+      // the place is given back by the disconnect handler (onConnection), which every socket has.
+      this.opts.caps!.release(principal.tenantId, principal.actor.userId);
+      throw connectError('unavailable');
     }
     socket.data = {
       tenantId: principal.tenantId,
@@ -190,6 +191,7 @@ export class LiveEvents {
       void this.sessions.refresh(member, payload, replier<RefreshAck>(ack));
     });
     socket.on('disconnect', () => {
+      this.opts.caps?.release(tenantId, userId);
       this.sessions.end(member);
       stream.remove(member);
       if (stream.size === 0 && this.streams.get(tenantId) === stream) {

@@ -20,7 +20,7 @@ export interface SocketCapsOptions {
 }
 
 export type SocketAdmission =
-  | { ok: true; release: () => void }
+  | { ok: true }
   | { ok: false; scope: 'user' | 'tenant'; limit: number };
 
 const DEFAULT_TTL_MS = 60_000;
@@ -71,27 +71,30 @@ export class SocketCaps {
 
   /** Admits one more socket of the user (null: none, counted for the tenant only) or says which cap it would pass. */
   async admit(tenantId: string, userId: string | null): Promise<SocketAdmission> {
-    const keys = [this.key(`tenant:${tenantId}`), ...(userId ? [this.key(`user:${tenantId}:${userId}`)] : [])];
+    const keys = this.keysOf(tenantId, userId);
     const caps = [this.opts.perTenant, this.opts.perUser];
     const scopes = ['tenant', 'user'] as const;
     const over = keys.findIndex((key, i) => this.count(key) >= caps[i]);
     if (over >= 0) return { ok: false, scope: scopes[over], limit: caps[over] };
-    // Reserved here, synchronously, so concurrent handshakes on this node see each other.
     for (const key of keys) this.local.set(key, this.count(key) + 1);
     const refusedAt = await this.admitShared(keys, caps);
     if (refusedAt >= 0) {
-      this.release(keys);
+      this.releaseKeys(keys);
       return { ok: false, scope: scopes[refusedAt], limit: caps[refusedAt] };
     }
-    let released = false;
-    return {
-      ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.release(keys);
-      },
-    };
+    return { ok: true };
+  }
+
+  /**
+   * Gives back the place of one admitted socket (call exactly once per admission). Takes the
+   * principal rather than a closure, so an admitted socket holds nothing of the caps' own.
+   */
+  release(tenantId: string, userId: string | null): void {
+    this.releaseKeys(this.keysOf(tenantId, userId));
+  }
+
+  private keysOf(tenantId: string, userId: string | null): string[] {
+    return [this.key(`tenant:${tenantId}`), ...(userId ? [this.key(`user:${tenantId}:${userId}`)] : [])];
   }
 
   close(): void {
@@ -120,7 +123,7 @@ export class SocketCaps {
     }
   }
 
-  private release(keys: string[]): void {
+  private releaseKeys(keys: string[]): void {
     for (const key of keys) {
       const n = this.count(key) - 1;
       if (n > 0) this.local.set(key, n);
