@@ -255,4 +255,25 @@ describe('catalog write path (EntityService)', () => {
     const [ev] = await h.knex('change_events').where({ tenant_id: tenant, entity_id: next.id });
     assert.equal(Number(ev.seq), 1, 'the rolled-back seq was never used');
   });
+
+  it('a write whose append fails (it travels with the COMMIT) commits nothing, and its connection serves the next write', async () => {
+    const tenant = await createTenant(h.knex);
+    const ctx = await actingAs(h.knex, tenant, 'editor');
+    const heard = h.published.length;
+    // PostgreSQL refuses \u0000 in jsonb: the append statement fails, after the row was written.
+    await assert.rejects(
+      h.writes.run(ctx, async (w) => {
+        const team = await h.entities.teams.create(w, { name: 'doomed' });
+        w.record({ entityType: 'teams', entityId: team.id, action: 'updated', data: { note: 'nul \u0000 here' } });
+      }),
+    );
+    assert.equal((await h.knex('teams').where({ tenant_id: tenant })).length, 0, 'the row went with the failed append');
+    assert.equal((await h.knex('audit_logs').where({ tenant_id: tenant })).length, 0);
+    assert.equal((await h.knex('change_events').where({ tenant_id: tenant })).length, 0);
+    assert.equal(h.published.length, heard, 'nothing announced');
+    // Every pooled connection is out of the failed transaction: writes on all of them succeed.
+    const survivors = await Promise.all(Array.from({ length: 12 }, (_, i) => h.entities.teams.create(ctx, { name: `survivor-${i}` })));
+    const seqs = (await h.knex('change_events').where({ tenant_id: tenant }).orderBy('seq').select('seq')).map((r) => Number(r.seq));
+    assert.deepEqual(seqs, survivors.map((_, i) => i + 1), 'the failed write used no seq; the next ones are gapless');
+  });
 });

@@ -265,8 +265,26 @@ type ConnectionClient = Knex.Client & {
  * connection and releases nothing). Nothing is built per call; the statement still announces
  * itself with knex's `query` event, where statement counters listen.
  */
-export async function runPositional(db: Knex, statement: string | Statement, values: unknown[]): Promise<QueryRows> {
+export function runPositional(db: Knex, statement: string | Statement, values: unknown[]): Promise<QueryRows> {
   const { text, name } = typeof statement === 'string' ? { text: statement, name: undefined } : statement;
+  return onKnexConnection(db, text, values, async (connection, inTransaction) => {
+    try {
+      return (await connection.query({ text, values, ...(name ? { name } : {}) })) as QueryRows;
+    } catch (err) {
+      if (!name || !isStalePlan(err)) throw err;
+      // A migration changed a table this prepared statement reads: the connection forgets it and,
+      // outside a transaction, runs it afresh; a transaction has failed and goes back to its caller.
+      await forget(connection as PgConnection, name, inTransaction);
+      if (inTransaction) throw err;
+      return (await connection.query({ text, values, name })) as QueryRows;
+    }
+  });
+}
+
+/** The connection knex would use for `db`, with the statement announced on knex's `query` event. */
+async function onKnexConnection<T>(
+  db: Knex, text: string, values: unknown[], run: (connection: pg.Client, inTransaction: boolean) => Promise<T>,
+): Promise<T> {
   const trx = db as unknown as Partial<Knex.Transaction>;
   if (trx.isTransaction && trx.isCompleted?.()) throw new Error('The transaction this statement joins has already ended.');
   const client = db.client as ConnectionClient;
@@ -274,19 +292,41 @@ export async function runPositional(db: Knex, statement: string | Statement, val
   try {
     const { __knexUid, __knexTxId } = connection;
     client.emit('query', { method: 'raw', sql: text, bindings: values, __knexUid, __knexTxId });
-    try {
-      return (await connection.query({ text, values, ...(name ? { name } : {}) })) as QueryRows;
-    } catch (err) {
-      if (!name || !isStalePlan(err)) throw err;
-      // A migration changed a table this prepared statement reads: the connection forgets it and,
-      // outside a transaction, runs it afresh; a transaction has failed and goes back to its caller.
-      await forget(connection as PgConnection, name, Boolean(trx.isTransaction));
-      if (trx.isTransaction) throw err;
-      return (await connection.query({ text, values, name })) as QueryRows;
-    }
+    return await run(connection, Boolean(trx.isTransaction));
   } finally {
     await client.releaseConnection(connection);
   }
+}
+
+/**
+ * The statement with its named values written in as literals, for PostgreSQL's simple protocol,
+ * which takes several statements in one message (and no parameters). Strings are quoted by the
+ * driver's escapeLiteral; numbers must be finite; null is NULL.
+ */
+export function inlineNamed(sql: string, bindings: Record<string, string | number | null>): string {
+  const names = Object.keys(bindings);
+  const { text, names: order } = toPositional(sql, names);
+  return text.replace(/\$(\d+)\b/g, (_match, index: string) => {
+    const value = bindings[order[Number(index) - 1]];
+    if (value === null) return 'NULL';
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`);
+      return String(value);
+    }
+    return pg.escapeLiteral(value);
+  });
+}
+
+/**
+ * Runs statements separated by semicolons in one round trip (the simple protocol) on the
+ * connection knex would use, announced on knex's `query` event like runPositional; the result of
+ * each statement, in order.
+ */
+export function runScript(db: Knex, text: string): Promise<QueryRows[]> {
+  return onKnexConnection(db, text, [], async (connection) => {
+    const result = (await connection.query(text)) as unknown as QueryRows | QueryRows[];
+    return Array.isArray(result) ? result : [result];
+  });
 }
 
 type PgConnection = pg.Client & { connection: { parsedStatements: Record<string, string> }; __knex__disposed?: unknown };

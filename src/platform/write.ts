@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import type { ChangeEvent, EventBus } from './bus.js';
 import type { ServiceContext } from './context.js';
-import { runNamed } from './db.js';
+import { inlineNamed, runScript } from './db.js';
 import { toAppError } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -82,21 +82,20 @@ export class WriteRunner {
       if (!pending) throw new Error('WriteRunner.run joined a transaction it did not open');
       return work(this.scope(ctx, ctx.trx, pending));
     }
-    let events: ChangeEvent[] = [];
-    const result = await this.knex
+    return this.knex
       .transaction(async (trx) => {
         const pending: PendingWrite = { changes: [], ctx };
         this.open.set(trx, pending);
         const value = await work(this.scope({ ...ctx, trx }, trx, pending));
-        events = await this.appendLog(trx, pending);
+        // Committed once this returns (the append carries the COMMIT): published at once, not a
+        // round trip later, after knex's COMMIT of the empty transaction behind it.
+        this.publishAfterCommit(await this.appendLogAndCommit(trx, pending));
         return value;
       })
       .catch((err: unknown) => {
         // Unique clashes, bad references, a lost database: the same AppError for every caller.
         throw toAppError(err) ?? err;
       });
-    this.publishAfterCommit(events);
-    return result;
   }
 
   private scope(ctx: ServiceContext, trx: Knex.Transaction, pending: PendingWrite): WriteScope {
@@ -104,12 +103,15 @@ export class WriteRunner {
   }
 
   /**
-   * Audit entries, the counter increment and the change events in one statement, written last so
-   * the per-tenant seq lock is held briefly. The counter row lock serialises this tenant's writers
-   * from here to COMMIT, so seqs are gapless and follow commit order; a rollback releases the
-   * increment with everything else.
+   * Audit entries, the counter increment and the change events in one statement, and the COMMIT
+   * in the same round trip. The counter row lock serialises this tenant's writers from the append
+   * to COMMIT, so seqs are gapless and follow commit order; sent together (the simple protocol
+   * takes several statements in one message, values written in as literals) the lock is held for
+   * what PostgreSQL does, never for a wait on this node's event loop, which may be busy fanning out
+   * an event. A `BEGIN` after the COMMIT gives knex's own COMMIT an empty transaction to end. If
+   * the append fails, PostgreSQL skips the rest and knex rolls back as always.
    */
-  private async appendLog(trx: Knex.Transaction, { changes, ctx }: PendingWrite): Promise<ChangeEvent[]> {
+  private async appendLogAndCommit(trx: Knex.Transaction, { changes, ctx }: PendingWrite): Promise<ChangeEvent[]> {
     if (changes.length === 0) return [];
     const { actor } = ctx;
     const at = new Date().toISOString();
@@ -131,10 +133,11 @@ export class WriteRunner {
       data: c.data ?? {},
       changes: c.changes ?? null,
     }));
-    const { rows: inserted } = (await runNamed(trx, APPEND_LOG_SQL, {
+    const append = inlineNamed(APPEND_LOG_SQL, {
       tenant: ctx.tenantId, n: changes.length, log: JSON.stringify(rows), user: actor.userId, actor_type: actor.type,
       metadata: JSON.stringify(metadata), at, actor_id: actor.id, request_id: ctx.requestId ?? null, origin,
-    })) as { rows: { seq: string }[] };
+    });
+    const [{ rows: inserted }] = (await runScript(trx, `${append};\nCOMMIT;\nBEGIN`)) as Array<{ rows: { seq: string }[] }>;
     const first = Math.min(...inserted.map((r) => Number(r.seq)));
     return changes.map((c, i) => ({
       seq: first + i,
