@@ -15,6 +15,9 @@ import * as collab from './support/collab-client.js';
 import { connectError, connectLive, waitFor, type LiveClient } from './support/live-events.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { getRedis, requireRedis } from './support/redis.js';
+import { SocketCaps } from '../src/platform/realtime/socket-caps.js';
+import { closeRedisClient, createRedisClient } from '../src/platform/redis-bus.js';
+import type { Redis } from 'ioredis';
 import { startTestApp, testConfig, type TestApp } from './support/server.js';
 
 function live(overrides: Partial<Config['live']>): Partial<Config> {
@@ -195,6 +198,41 @@ describe('live events: socket caps and slow consumers', () => {
         if (!admitted) await new Promise((resolve) => setTimeout(resolve, 50));
       }
       assert.ok(admitted, 'a new socket on node B once the one on A closed');
+    });
+
+    it("a node that dies without releasing stops counting once its entry expires", async function () {
+      this.timeout(20_000);
+      const redis = (await getRedis())!;
+      const clientsOf: Redis[] = [];
+      const capsOn = (nodeId: string) => {
+        const client = createRedisClient(redis.url, quietLogger, 'caps-test', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+        clientsOf.push(client);
+        return new SocketCaps({ perUser: 2, perTenant: 100, redis: client, prefix: `${prefix}-expiry`, nodeId, logger: quietLogger, ttlMs: 600 });
+      };
+      const tenantId = randomUUID();
+      const userId = randomUUID();
+      const dying = capsOn('node-dying');
+      const survivor = capsOn('node-survivor');
+      // Without an offline queue a command fails until the client is connected (caps per node then).
+      await Promise.all(clientsOf.map((c) => (c.status === 'ready' ? undefined : new Promise((resolve) => c.once('ready', resolve)))));
+      try {
+        assert.equal((await dying.admit(tenantId, userId)).ok, true);
+        assert.equal((await dying.admit(tenantId, userId)).ok, true);
+        // The node dies: its refresh stops and it never releases its two sockets.
+        dying.close();
+        assert.deepEqual(await survivor.admit(tenantId, userId), { ok: false, scope: 'user', limit: 2 }, 'still counted right after');
+        let admitted = false;
+        const deadline = Date.now() + 5_000;
+        while (!admitted && Date.now() < deadline) {
+          admitted = (await survivor.admit(tenantId, userId)).ok;
+          if (!admitted) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        assert.ok(admitted, "the dead node's sockets stopped counting once its entry expired");
+      } finally {
+        dying.close();
+        survivor.close();
+        for (const client of clientsOf) await closeRedisClient(client);
+      }
     });
   });
 });

@@ -117,6 +117,10 @@ export class CollabStorage {
           if (doc.snapshot) Y.applyUpdate(merged, new Uint8Array(doc.snapshot));
           for (const r of rows) Y.applyUpdate(merged, new Uint8Array(r.update));
         });
+        // An update whose dependencies are not stored yet (a client's earlier update still on its
+        // way, say after a reconnection) stays pending in Yjs, and a snapshot would leave it out:
+        // folding now would delete it from the log. The log is kept until everything integrates.
+        if (merged.store.pendingStructs !== null || merged.store.pendingDs !== null) return null;
         if (whenReconciled && !this.canCompact(merged)) return null;
         const lastId = Number(rows[rows.length - 1].id);
         const snapshot = Y.encodeStateAsUpdate(merged);
