@@ -42,3 +42,21 @@ export async function killChildNode(node: ChildNode): Promise<void> {
   if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL');
   await node.exited;
 }
+
+/**
+ * The child's side: tells the parent its URL (the line startChildNode waits for), and closes the
+ * app and its pool on SIGTERM/SIGINT or when the parent goes away (a crashed test run must not
+ * leave the node behind).
+ */
+export function serveUntilStopped(app: { url: string; close(): Promise<void> }, knex: { destroy(): Promise<void> }): void {
+  process.stdout.write(`${JSON.stringify({ url: app.url })}\n`);
+  const stop = async () => {
+    await app.close();
+    await knex.destroy();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  process.stdin.on('end', () => void stop());
+  process.stdin.resume();
+}

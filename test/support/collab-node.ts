@@ -6,6 +6,7 @@ import { startServer } from '../../src/app.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { serveUntilStopped } from './child-node.js';
 
 const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1' });
 const logger = createLogger(config.logLevel, { node: 'collab-child' });
@@ -15,15 +16,4 @@ const app = await startServer({
   // Projection is not what the crash test is about: keep it out of the way.
   collab: { projectionDelayMs: 60_000, projectionMaxDelayMs: 60_000 },
 });
-process.stdout.write(`${JSON.stringify({ url: app.url })}\n`);
-
-const stop = async () => {
-  await app.close();
-  await knex.destroy();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
-// The parent going away (a crashed test run) must not leave this node behind.
-process.stdin.on('end', () => void stop());
-process.stdin.resume();
+serveUntilStopped(app, knex);

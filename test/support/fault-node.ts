@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/platform/config.js';
 import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { FAST_COLLAB } from './collab-client.js';
+import { serveUntilStopped } from './child-node.js';
 
 const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1' });
 const logger = createLogger(config.logLevel, { node: 'fault-child' });
@@ -17,15 +18,4 @@ const app = await startServer({
   live: { redisPrefix: process.env.LIVE_REDIS_PREFIX, sweepIntervalMs: 300 },
   collab: { ...FAST_COLLAB },
 });
-process.stdout.write(`${JSON.stringify({ url: app.url })}\n`);
-
-const stop = async () => {
-  await app.close();
-  await knex.destroy();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
-// The parent going away (a crashed test run) must not leave this node behind.
-process.stdin.on('end', () => void stop());
-process.stdin.resume();
+serveUntilStopped(app, knex);

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/platform/config.js';
 import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { RedisEventBus } from '../../src/platform/redis-bus.js';
+import { serveUntilStopped } from './child-node.js';
 
 class KillBeforePublish implements EventBus {
   constructor(private readonly inner: RedisEventBus) {}
@@ -39,15 +40,4 @@ const redisBus = new RedisEventBus({ url: config.redisUrl!, logger, prefix });
 await redisBus.start();
 const bus = process.env.KILL_AFTER_COMMIT === '1' ? new KillBeforePublish(redisBus) : redisBus;
 const app = await startServer({ config, knex, logger, bus, live: { redisPrefix: prefix, sweepIntervalMs: 300 } });
-process.stdout.write(`${JSON.stringify({ url: app.url })}\n`);
-
-const stop = async () => {
-  await app.close();
-  await knex.destroy();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
-// The parent going away (a crashed test run) must not leave this node behind.
-process.stdin.on('end', () => void stop());
-process.stdin.resume();
+serveUntilStopped(app, knex);
