@@ -3,8 +3,6 @@
 // and the live-event, co-editing, bus and pool series follow what real clients do.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { InProcessEventBus } from '../src/platform/bus.js';
 import { WriteRunner } from '../src/platform/write.js';
@@ -12,7 +10,7 @@ import { createEntityServices } from '../src/modules/catalog/service.js';
 import { actingAs, quietLogger } from './support/factories.js';
 import { openEditor, testCollabOptions, type Editor } from './support/collab-client.js';
 import { connectLive, waitFor, type LiveClient } from './support/live-events.js';
-import { getRedis, requireRedis } from './support/redis.js';
+import { findOnPath, getRedis, requireRedis } from './support/redis.js';
 import { startTestApp, type ApiClient, type TestApp } from './support/server.js';
 
 type Labels = Record<string, string>;
@@ -72,19 +70,6 @@ async function scrapeUntil(scrape: () => Promise<Sample[]>, what: string, ready:
 function familyOf(name: string, types: Map<string, string>): string {
   const base = name.replace(/_(bucket|sum|count)$/, '');
   return base !== name && types.get(base) === 'histogram' ? base : name;
-}
-
-function findOnPath(binary: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(path.join(dir, binary), constants.X_OK);
-      return path.join(dir, binary);
-    } catch {
-      // not here
-    }
-  }
-  return null;
 }
 
 /** `promtool check metrics` over the text on stdin: its exit code and what it said. */
