@@ -9,6 +9,7 @@ import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
 import type { CollabExtension } from './platform/collab/hooks.js';
+import { NodeMetrics } from './platform/http/metrics.js';
 import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
 import { RateLimits } from './platform/rate-limits.js';
 import { AdapterRedis } from './platform/realtime/adapter.js';
@@ -27,6 +28,8 @@ export interface AppHandle {
   server: http.Server;
   live: LiveEvents;
   collab: CollabHandle;
+  /** The node's Prometheus metrics (GET /metrics). */
+  metrics: NodeMetrics;
   /** Stops accepting, moves live sockets elsewhere, then closes Redis; the database is the caller's. */
   close(): Promise<void>;
 }
@@ -87,8 +90,9 @@ export async function startServer({
   config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {}, health,
 }: StartOptions): Promise<AppHandle> {
   const prefix = liveOptions.redisPrefix ?? DEFAULT_REDIS_PREFIX;
+  const metrics = new NodeMetrics();
   if (!bus && config.redisUrl) {
-    const redisBus = new RedisEventBus({ url: config.redisUrl, logger, prefix });
+    const redisBus = new RedisEventBus({ url: config.redisUrl, logger, prefix, metrics });
     if (!(await redisBus.start())) logger.warn('Redis is not reachable yet; live events fall back to the change-log sweep until it is');
     bus = redisBus;
   }
@@ -101,7 +105,7 @@ export async function startServer({
     ? createRedisClient(config.redisUrl, logger, 'limits', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
     : undefined;
   const rateLimits = { store: new RateLimits({ redis: limitsRedis, prefix }), settings: config.rateLimits };
-  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config), rateLimits });
+  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config), rateLimits, metrics });
   const readiness: Record<string, () => Promise<boolean>> = {};
   if (adapterRedis) {
     readiness.redis = async () => {
@@ -109,7 +113,7 @@ export async function startServer({
       return checks.every(Boolean);
     };
   }
-  const app = createHttpApp({ domain, logger, config, readiness, health });
+  const app = createHttpApp({ domain, logger, config, readiness, health, metrics });
   const server = http.createServer(app);
   const live = new LiveEvents({
     server,
@@ -123,6 +127,7 @@ export async function startServer({
       redis: limitsRedis, prefix, nodeId: config.nodeId, logger,
     }),
     maxBufferedBytes: config.live.maxBufferedBytes,
+    metrics,
   });
   const collabCaps = new SocketCaps({
     perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
@@ -142,6 +147,9 @@ export async function startServer({
       options: { projectionDelayMs, projectionMaxDelayMs, lockTtlMs },
     }), collabCaps),
   });
+  metrics.watchLive(live);
+  metrics.watchCollab(collab);
+  if (eventBus instanceof RedisEventBus) metrics.watchBus(eventBus);
 
   const releaseRedis = async () => {
     await eventBus.close();
@@ -173,6 +181,7 @@ export async function startServer({
     server,
     live,
     collab,
+    metrics,
     close: () =>
       (closing ??= (async () => {
         // 1. Stop accepting connections (HTTP and WebSocket upgrades).

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { EventBus } from './platform/bus.js';
 import type { RateLimitSettings } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import type { MetricsSink } from './platform/metrics-sink.js';
 import type { RateLimits } from './platform/rate-limits.js';
 import { WriteRunner } from './platform/write.js';
 import { ApiKeyService } from './modules/api-keys/service.js';
@@ -28,6 +29,8 @@ export interface DomainDeps {
   jwtSecret: string;
   /** The node's rate limits (Redis or memory) and their budgets; without them nothing is limited. */
   rateLimits?: { store: RateLimits; settings: RateLimitSettings };
+  /** Where the write path counts the events it publishes (the node's metrics). */
+  metrics?: MetricsSink;
 }
 
 /** How long a principal may be served from a node's cache without reading the user again. */
@@ -44,8 +47,8 @@ function authThrottle({ store, settings }: NonNullable<DomainDeps['rateLimits']>
   };
 }
 
-export function createDomain({ knex, bus, logger, jwtSecret, rateLimits }: DomainDeps) {
-  const writes = new WriteRunner(knex, bus, logger);
+export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics }: DomainDeps) {
+  const writes = new WriteRunner(knex, bus, logger, metrics);
   const entities = createEntityServices(writes);
   // Invalidated by every committed user and key change this node hears; bypassed while it hears none.
   const principals = new PrincipalCache<Principal>({

@@ -6,7 +6,7 @@ import type { Config } from './platform/config.js';
 import { isDatabaseReachable } from './platform/db.js';
 import { jsonBody } from './platform/http/json-body.js';
 import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempotency.js';
-import { HttpMetrics } from './platform/http/metrics.js';
+import { NodeMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
 import { openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
@@ -31,11 +31,12 @@ export interface HttpDeps {
   readiness?: Record<string, () => Promise<boolean>>;
   /** Liveness beyond the process answering: an embedded node's own PostgreSQL is running. */
   health?: () => boolean;
+  /** The node's metrics (its engines report into the same Registry); a new one when absent. */
+  metrics?: NodeMetrics;
 }
 
-export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true }: HttpDeps): express.Express {
+export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true, metrics = new NodeMetrics() }: HttpDeps): express.Express {
   const app = express();
-  const metrics = new HttpMetrics();
   metrics.watchPool(domain.knex);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -55,8 +56,9 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
-  app.get('/metrics', metricsGuard({ token: config.http.metricsToken, mode: config.mode }), (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(metrics.render());
+  app.get('/metrics', metricsGuard({ token: config.http.metricsToken, mode: config.mode }), async (_req, res) => {
+    const body = await metrics.render();
+    res.set('Content-Type', metrics.contentType).send(body);
   });
 
   const api = Router();

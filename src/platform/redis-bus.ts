@@ -4,6 +4,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ChangeEvent, ChangeListener, EventBus } from './bus.js';
 import type { Logger } from './logger.js';
+import { NO_METRICS, type MetricsSink } from './metrics-sink.js';
 
 export const DEFAULT_REDIS_PREFIX = 'appinventory';
 
@@ -57,6 +58,8 @@ export interface RedisEventBusOptions {
   logger: Logger;
   /** Key prefix shared by every node of one deployment; the channel is `<prefix>:events`. */
   prefix?: string;
+  /** Where failed publishes are counted (the node's metrics). */
+  metrics?: Pick<MetricsSink, 'publishFailed'>;
 }
 
 export class RedisEventBus implements EventBus {
@@ -66,12 +69,14 @@ export class RedisEventBus implements EventBus {
   private readonly listeners = new Set<ChangeListener>();
   private readonly resumeListeners = new Set<() => void>();
   private readonly logger: Logger;
+  private readonly metrics: Pick<MetricsSink, 'publishFailed'>;
   private subscribed: Promise<void> | undefined;
   private publishFailing = false;
 
-  constructor({ url, logger, prefix = DEFAULT_REDIS_PREFIX }: RedisEventBusOptions) {
+  constructor({ url, logger, prefix = DEFAULT_REDIS_PREFIX, metrics = NO_METRICS }: RedisEventBusOptions) {
     this.channel = `${prefix}:events`;
     this.logger = logger.child({ component: 'redis-bus' });
+    this.metrics = metrics;
     // No offline queue for publishing: during an outage a publish fails at once (the log has the
     // events) instead of piling up and flooding every node with stale messages when Redis returns.
     this.pub = createRedisClient(url, logger, 'bus-publisher', { enableOfflineQueue: false });
@@ -110,6 +115,7 @@ export class RedisEventBus implements EventBus {
       await this.pub.publish(this.channel, JSON.stringify(events));
       this.publishFailing = false;
     } catch (err) {
+      this.metrics.publishFailed(events.length);
       // Once per outage, not once per write.
       if (!this.publishFailing) {
         this.logger.warn('event publish failed; live delivery catches up from the change log', {
@@ -134,6 +140,11 @@ export class RedisEventBus implements EventBus {
   /** The subscriber is connected (ioredis re-subscribes on every reconnect). */
   isListening(): boolean {
     return this.sub.status === 'ready';
+  }
+
+  /** Whether each Redis connection is up now (the node's metrics). */
+  connectionState(): { publisher: boolean; subscriber: boolean } {
+    return { publisher: this.pub.status === 'ready', subscriber: this.sub.status === 'ready' };
   }
 
   isReachable(timeoutMs = 1_000): Promise<boolean> {

@@ -7,6 +7,7 @@ import type { ServiceContext } from './context.js';
 import { inlineNamed, runScript } from './db.js';
 import { toAppError } from './errors.js';
 import type { Logger } from './logger.js';
+import { NO_METRICS, type MetricsSink } from './metrics-sink.js';
 
 export type ChangeAction = 'created' | 'updated' | 'deleted' | 'restored' | 'status_changed' | 'timeline_entry';
 
@@ -74,6 +75,7 @@ export class WriteRunner {
     private readonly knex: Knex,
     private readonly bus: EventBus,
     private readonly logger: Logger,
+    private readonly metrics: Pick<MetricsSink, 'eventsPublished'> = NO_METRICS,
   ) {}
 
   async run<T>(ctx: ServiceContext, work: (scope: WriteScope) => Promise<T>): Promise<T> {
@@ -156,6 +158,7 @@ export class WriteRunner {
 
   private publishAfterCommit(events: ChangeEvent[]): void {
     if (events.length === 0) return;
+    this.metrics.eventsPublished(events.length);
     this.bus.publish(events).catch((err: unknown) => {
       // The change log already holds these events; live delivery catches up from it.
       this.logger.warn('event publish failed', { err: String(err), first_seq: events[0].seq });

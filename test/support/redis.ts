@@ -144,7 +144,8 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-function findOnPath(command: string): string | undefined {
+/** The first executable `command` on PATH (also used for promtool by test/metrics.test.ts). */
+export function findOnPath(command: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, command);

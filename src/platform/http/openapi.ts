@@ -4,6 +4,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { IDEMPOTENCY_KEY, idempotentOperation } from './idempotency.js';
+import { registerDocumentedRoute, stampRouteTemplate } from './route-template.js';
 import { noStore } from './security.js';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
@@ -65,8 +66,10 @@ export function documentedRouter(prefix: string, tag: string): DocumentedRouter 
       const before: RequestHandler[] = [];
       if (meta.secret) before.push(noStore);
       if (acceptsIdempotencyKey(method, meta)) before.push(idempotentOperation({ secretFields: meta.secretFields }));
-      router[method](path, ...before, handler);
+      // The route's template is recorded first, so its metrics and log lines keep it even when a later step fails.
+      router[method](path, stampRouteTemplate, ...before, handler);
       const full = `${prefix}${path === '/' ? '' : path}` || '/';
+      registerDocumentedRoute(method, full);
       if (!operations.some((o) => o.method === method && o.path === full)) operations.push({ ...meta, method, path: full, tag });
     },
   };

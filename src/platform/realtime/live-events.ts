@@ -7,6 +7,7 @@ import { bearerToken } from '../bearer.js';
 import type { ChangeEvent, EventBus } from '../bus.js';
 import { zodIssues } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { NO_METRICS, type MetricsSink } from '../metrics-sink.js';
 import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
   type Ack, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
@@ -47,6 +48,8 @@ export interface LiveEventsOptions {
   caps?: SocketCaps;
   /** Unsent bytes a socket may hold before it is dropped as a slow consumer; unset: unbounded. */
   maxBufferedBytes?: number;
+  /** Where deliveries, replays, sweeps and catch-ups are counted (the node's metrics). */
+  metrics?: MetricsSink;
 }
 
 /** Buses that can tell when their subscription resumed after an outage (Redis). */
@@ -70,6 +73,7 @@ export class LiveEvents {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribers: Array<() => void> = [];
   private readonly catchUpGraceMs: number;
+  private readonly metrics: MetricsSink;
   /** Token expiry and renewal of every socket. */
   private readonly sessions: SocketSessions;
   private accepting = true;
@@ -79,6 +83,7 @@ export class LiveEvents {
   constructor(private readonly opts: LiveEventsOptions) {
     const { server, adapter } = opts;
     this.logger = opts.logger.child({ component: 'live-events' });
+    this.metrics = opts.metrics ?? NO_METRICS;
     // destroyUpgrade: false — other upgrades on this server (/collab) are not Socket.IO's to end.
     this.io = new Server(server, { serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
     const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
@@ -253,6 +258,7 @@ export class LiveEvents {
         onRevoked: (member, reason) => this.revoke(member, reason),
         sliceSize: this.opts.sliceSize,
         maxBufferedBytes: this.opts.maxBufferedBytes,
+        metrics: this.metrics,
         onSlow: (member, unsent) => {
           this.logger.warn('live socket dropped: slow consumer', {
             tenant_id: tenantId, socket_id: member.socket.id, unsent_bytes: unsent, code: 'slow_consumer',
@@ -313,8 +319,10 @@ export class LiveEvents {
     this.sweeping = true;
     try {
       const latest = await this.opts.changeLog.latestSeqs([...this.streams.keys()]);
+      this.metrics.changeLogSwept(false);
       for (const [tenantId, seq] of latest) this.streams.get(tenantId)?.catchUpSoon(seq, this.catchUpGraceMs);
     } catch (err) {
+      this.metrics.changeLogSwept(true);
       this.logger.warn('change log sweep failed', { err: String(err) });
     } finally {
       this.sweeping = false;

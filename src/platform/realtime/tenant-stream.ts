@@ -4,6 +4,7 @@
 // range from the change log. Every step runs on one promise chain, so order holds.
 import { publicEnvelope, type ChangeEnvelope, type ChangeEvent } from '../bus.js';
 import type { Logger } from '../logger.js';
+import { NO_METRICS, type MetricsSink } from '../metrics-sink.js';
 import { unsentBytes } from './backpressure.js';
 import { wants, type LiveServer, type LiveSocket, type RevokedReason, type SubscriptionFilter } from './events.js';
 
@@ -89,6 +90,8 @@ export interface StreamDeps {
   pageSize?: number;
   /** Live sockets per delivery slice (see TenantStream.deliver). */
   sliceSize?: number;
+  /** Where deliveries, replays and catch-ups are counted: once per event or page, never per socket. */
+  metrics?: MetricsSink;
 }
 
 const DEFAULT_PAGE = 500;
@@ -115,6 +118,7 @@ export class TenantStream {
   private catchUpTarget = 0;
   private readonly pageSize: number;
   private readonly sliceSize: number;
+  private readonly metrics: MetricsSink;
   /** Members per slice; a slice's index is its room suffix. */
   private readonly slices: number[] = [];
   /** Set while an event's slices are being delivered: no member changes rooms meanwhile. */
@@ -128,6 +132,7 @@ export class TenantStream {
     this.memberRoom = `live:${tenantId}:members`;
     this.pageSize = deps.pageSize ?? DEFAULT_PAGE;
     this.sliceSize = deps.sliceSize ?? DEFAULT_SLICE;
+    this.metrics = deps.metrics ?? NO_METRICS;
   }
 
   get size(): number {
@@ -233,13 +238,16 @@ export class TenantStream {
       const page = await this.deps.source.since(this.tenantId, member.lastSent, Math.min(this.pageSize, target - member.lastSent));
       if (member.state !== 'joining') break;
       if (page.length === 0) throw new Error(`change log of tenant ${this.tenantId} has no events after seq ${member.lastSent}`);
+      let sent = 0;
       for (const event of page) {
         if (event.seq <= member.lastSent) continue;
         member.lastSent = event.seq;
         if (!wants(member.filters, event)) continue;
         member.socket.emit('change', this.deps.visibility.visibleTo(member.principal.admin, publicEnvelope(event)));
-        if (this.isSlow(member)) return;
+        sent += 1;
+        if (this.isSlow(member)) break; // closed now, which ends the replay
       }
+      this.metrics.eventsReplayed(sent);
     }
   }
 
@@ -304,6 +312,7 @@ export class TenantStream {
 
   /** Reads everything after lastDelivered from the log and delivers it. */
   private async pull(): Promise<void> {
+    let delivered = 0;
     for (;;) {
       const page = await this.deps.source.since(this.tenantId, this.lastDelivered, this.pageSize);
       for (const event of page) {
@@ -313,9 +322,11 @@ export class TenantStream {
           this.deps.logger.error('change log gap', { tenant_id: this.tenantId, after: this.lastDelivered, next: event.seq });
         }
         await this.deliver(event);
+        delivered += 1;
       }
-      if (page.length < this.pageSize) return;
+      if (page.length < this.pageSize) break;
     }
+    this.metrics.caughtUp(delivered);
   }
 
   /**
@@ -346,6 +357,9 @@ export class TenantStream {
     for (const member of this.filteredLive) {
       if (wants(member.filters, envelope)) (member.principal.admin || !redact ? full : reduced).push(member.socket.id);
     }
+    let sockets = full.length + reduced.length;
+    for (const members of this.slices) sockets += members;
+    this.metrics.eventDelivered(sockets, (Date.now() - Date.parse(event.at)) / 1000);
     const emitSlice = (index: number): void => {
       const fullRooms = [`${this.room}:${index}`, ...(index === 0 ? full : [])];
       const reducedRooms = [`${this.memberRoom}:${index}`, ...(index === 0 ? reduced : [])];
