@@ -46,7 +46,11 @@ export function requestLog(logger: Logger): RequestHandler {
     // The line's own fields below, not pino-http's nested req/res objects.
     quietReqLogger: true,
     quietResLogger: true,
-    customLogLevel: levelOf,
+    // 'silent' when the level is off: pino-http then builds no line at all (no route lookup).
+    customLogLevel: (req, res, err) => {
+      const level = levelOf(req, res, err);
+      return logger.pino.isLevelEnabled(level) ? level : 'silent';
+    },
     customSuccessObject: (req, res) => lineOf(req, res),
     customErrorObject: (req, res, err) => ({ ...lineOf(req, res), ...(res.err ? { err } : {}) }),
     customSuccessMessage: (req, res) => (res.writableEnded ? 'request completed' : 'request aborted'),
