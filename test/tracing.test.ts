@@ -6,8 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { openEditor, waitFor } from './support/collab-client.js';
@@ -16,6 +20,7 @@ import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { getRedis, requireRedis } from './support/redis.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const MODULE_WATCH = fileURLToPath(new URL('./support/module-watch.mjs', import.meta.url));
 
 interface OtlpValue {
   stringValue?: string;
@@ -80,9 +85,15 @@ async function startReceiver(): Promise<{ url: string; spans: ExportedSpan[]; re
   return { url: `http://127.0.0.1:${port}`, spans, resources, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-/** `npm start` (tsx src/main.ts) as a cluster node; resolves with its URL once it listens. */
-async function startMain(env: NodeJS.ProcessEnv, lines: Record<string, unknown>[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `npm start` (tsx src/main.ts) as a cluster node; resolves with its URL once it listens. Every
+ * OpenTelemetry module it resolves is listed in `watchFile` (test/support/module-watch.mjs).
+ */
+async function startMain(env: NodeJS.ProcessEnv, lines: Record<string, unknown>[], watchFile: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', MODULE_WATCH, MAIN], {
+    env: { ...process.env, ...env, MODULE_WATCH_FILE: watchFile, MODULE_WATCH_PATTERN: '/node_modules/@opentelemetry/' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   let buffered = '';
@@ -122,6 +133,9 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
   let db: TestDatabase;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let node: { url: string; child: ChildProcess };
+  /** The same app without OTEL_EXPORTER_OTLP_ENDPOINT. */
+  let untraced: { url: string; child: ChildProcess };
+  let watchDir: string;
   const logLines: Record<string, unknown>[] = [];
 
   const trace = (traceId: string) => receiver.spans.filter((s) => s.traceId === traceId);
@@ -146,30 +160,53 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
     const redis = await getRedis();
     db = await createTestDatabase();
     receiver = await startReceiver();
-    node = await startMain({
+    watchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'appinventory-test-otel-'));
+    const env = {
       DATABASE_URL: db.runtimeUrl,
       MIGRATION_DATABASE_URL: db.ownerUrl,
       REDIS_URL: redis!.url,
       JWT_SECRET: `tracing-test-secret-${randomUUID()}`,
       PORT: '0',
       HOST: '127.0.0.1',
-      NODE_ID: 'traced-node',
       LOG_LEVEL: 'info',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      // Export each batch soon after it ends, so the test waits less (what is exported is the same).
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-    }, logLines);
+    };
+    [node, untraced] = await Promise.all([
+      startMain({
+        ...env,
+        NODE_ID: 'traced-node',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // Export each batch soon after it ends, so the test waits less (what is exported is the same).
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      }, logLines, path.join(watchDir, 'traced')),
+      startMain({ ...env, NODE_ID: 'untraced-node', OTEL_EXPORTER_OTLP_ENDPOINT: '' }, [], path.join(watchDir, 'untraced')),
+    ]);
   });
 
   after(async function () {
-    if (node) {
-      const exited = new Promise((resolve) => node.child.once('exit', resolve));
-      node.child.kill('SIGTERM');
+    await Promise.all([node, untraced].map(async (n) => {
+      if (!n || n.child.exitCode !== null) return;
+      const exited = new Promise((resolve) => n.child.once('exit', resolve));
+      n.child.kill('SIGTERM');
       await exited;
-    }
+    }));
     await receiver?.close();
     await db?.drop();
+    if (watchDir) await fs.rm(watchDir, { recursive: true, force: true });
+  });
+
+  it('loads nothing of the SDK or the instrumentations without an endpoint (the API alone, a no-op)', async () => {
+    const admin = await signup(untraced.url);
+    const created = await rest(untraced.url, 'POST', '/services', admin.token, { name: `off-${randomUUID().slice(0, 8)}`, type: 'api' });
+    assert.equal((await rest(untraced.url, 'PATCH', `/services/${created.body.data.id}`, admin.token, { description: 'x' })).status, 200);
+    const loaded = (file: string) => readFileSync(path.join(watchDir, file), 'utf8').split('\n').filter(Boolean);
+    const packageOf = (url: string) => /\/node_modules\/(@opentelemetry\/[^/]+)\//.exec(url)?.[1];
+    assert.deepEqual([...new Set(loaded('untraced').map(packageOf))], ['@opentelemetry/api']);
+    // The same watch on the traced node sees the SDK and the instrumentations.
+    const traced = new Set(loaded('traced').map(packageOf));
+    for (const name of ['@opentelemetry/sdk-node', '@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-pg']) {
+      assert.ok(traced.has(name), `${name} among ${[...traced].join(', ')}`);
+    }
   });
 
   it('exports one trace per PATCH: the HTTP server span, Express, the SQL spans and the write path down to the Redis PUBLISH', async () => {
