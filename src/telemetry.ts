@@ -37,7 +37,7 @@ export async function startTracing(settings: TracingSettings, nodeId: string): P
   // Metrics are Prometheus' (/metrics) and logs go to stdout: the SDK exports only traces unless told otherwise.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
-  const [{ NodeSDK, resources }, http, express, pg, knex, ioredis, socketIo, pino, { SECRET_QUERY_PARAMETERS, redactQuery }] =
+  const [{ NodeSDK, resources }, http, express, pg, knex, ioredis, socketIo, pino, { SECRET_QUERY_PARAMETERS, redactUrl }] =
     await Promise.all([
       import('@opentelemetry/sdk-node'),
       import('@opentelemetry/instrumentation-http'),
@@ -63,9 +63,9 @@ export async function startTracing(settings: TracingSettings, nodeId: string): P
         redactedQueryParams: redacted,
         // Names compared case-insensitively and the rest kept as sent: a request's url.query is what redact.ts leaves of it.
         startIncomingSpanHook: (request) => {
-          const url = (request as { url?: string }).url ?? '';
+          const url = redactUrl((request as { url?: string }).url ?? '');
           const q = url.indexOf('?');
-          return q < 0 || q === url.length - 1 ? {} : { 'url.query': redactQuery(url.slice(q + 1)) };
+          return q < 0 || q === url.length - 1 ? {} : { 'url.query': url.slice(q + 1) };
         },
       }),
       new express.ExpressInstrumentation(),

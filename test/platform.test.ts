@@ -188,7 +188,7 @@ describe('platform', () => {
       ['REDIS_URL', { DATABASE_URL: 'postgres://db/app', REDIS_URL: 'http://redis' }, 'REDIS_URL: expected a Redis URL'],
       ['REDIS_URL', { REDIS_URL: 'redis://redis:6379' }, 'REDIS_URL: requires DATABASE_URL'],
       ['JWT_SECRET', { JWT_SECRET: 'too-short' }, 'JWT_SECRET: expected at least 32 characters'],
-      ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL: expected one of debug, info, warn, error'],
+      ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent'],
       ['NODE_ID', { NODE_ID: 'has space' }, 'NODE_ID: expected 1-128 characters'],
       ['DB_POOL_MAX', { DB_POOL_MAX: '0' }, 'DB_POOL_MAX: expected an integer 1-1000'],
       ['DB_POOL_MAX', { DB_POOL_MAX: '2.5' }, 'DB_POOL_MAX: expected an integer 1-1000'],

@@ -5,8 +5,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_COLLAB_LIMITS, type CollabLimits } from './collab/limits.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** pino's level names, most verbose first; `silent` writes nothing. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export interface Config {
   port: number;

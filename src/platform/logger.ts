@@ -1,6 +1,10 @@
-// Leveled JSON-lines logger: one object per line, debug/info on stdout, warn/error on stderr.
-// Deliberately dependency-free; child() adds bindings (request id, node id, component).
+// Leveled JSON-lines logger on pino: one object per line, debug/info on stdout, warn/error on
+// stderr, the same fields in every run mode; child() adds bindings (request id, node, component).
+import { createRequire } from 'node:module';
+import tty from 'node:tty';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './config.js';
+import { REDACTED, SECRET_FIELDS, SECRET_HEADERS } from './redact.js';
 
 export type LogFields = Record<string, unknown>;
 type LogMethod = (msg: string, fields?: LogFields) => void;
@@ -12,52 +16,80 @@ export interface Logger {
   warn: LogMethod;
   error: LogMethod;
   child(bindings: LogFields): Logger;
+  /** The pino logger underneath, with this logger's bindings (for pino-http). */
+  readonly pino: PinoLogger;
 }
 
-const SEVERITY: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
+/** Where lines go: tests capture them; the default is the process's stdout and stderr. */
 export interface LoggerSink {
   stdout: (line: string) => void;
   stderr: (line: string) => void;
 }
 
-const processSink: LoggerSink = {
-  stdout: (line) => process.stdout.write(line),
-  stderr: (line) => process.stderr.write(line),
-};
+/**
+ * Secrets never reach a line: headers under any `headers` object one or two levels down, and the
+ * secret-bearing field names at the top level and one level down (`{ body: { password } }`).
+ */
+export const REDACT_PATHS: readonly string[] = [
+  ...SECRET_HEADERS.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),
+  ...SECRET_FIELDS.flatMap((f) => [`["${f}"]`, `*["${f}"]`]),
+];
 
-// Errors do not survive JSON.stringify (their fields are not enumerable).
-function serialize(value: unknown): unknown {
-  if (value instanceof Error) {
-    const { name, message, stack } = value;
-    const code = (value as { code?: unknown }).code;
-    return { name, message, ...(code !== undefined ? { code } : {}), stack };
-  }
-  return value;
-}
+const options = (level: LogLevel) => ({
+  level,
+  base: null, // no pid/hostname: the node id binding names the process, in every mode alike
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (label: string) => ({ level: label }) },
+  redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+});
 
-function toLine(record: LogFields): string {
+const requireOptional = createRequire(import.meta.url);
+
+/**
+ * Human-readable lines for a terminal: only when the descriptor is a TTY and pino-pretty (a dev
+ * dependency) is installed; anything else gets the JSON lines.
+ */
+export function prettyStream(fd: 1 | 2, isTTY: boolean = tty.isatty(fd)): DestinationStream | null {
+  if (!isTTY) return null;
   try {
-    return JSON.stringify(record, (_key, value: unknown) => serialize(value)) + '\n';
+    const pretty = requireOptional('pino-pretty') as (opts: Record<string, unknown>) => DestinationStream;
+    return pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l' });
   } catch {
-    // Circular or BigInt values: keep the message rather than lose the line.
-    return JSON.stringify({ time: record.time, level: record.level, msg: record.msg, logError: 'unserializable fields' }) + '\n';
+    return null;
   }
 }
 
-export function createLogger(level: LogLevel = 'info', bindings: LogFields = {}, sink: LoggerSink = processSink): Logger {
-  const threshold = SEVERITY[level];
-  const write = (lvl: LogLevel): LogMethod => {
-    if (SEVERITY[lvl] < threshold) return () => {};
-    const out = SEVERITY[lvl] >= SEVERITY.warn ? sink.stderr : sink.stdout;
-    return (msg, fields) => out(toLine({ time: new Date().toISOString(), level: lvl, msg, ...bindings, ...fields }));
+function processStream(fd: 1 | 2): DestinationStream {
+  return prettyStream(fd) ?? pino.destination({ dest: fd, sync: true });
+}
+
+function sinkStreams(sink: LoggerSink | undefined): [DestinationStream, DestinationStream] {
+  if (!sink) return [processStream(1), processStream(2)];
+  return [{ write: (line: string) => sink.stdout(line) }, { write: (line: string) => sink.stderr(line) }];
+}
+
+function wrap(root: PinoLogger, level: LogLevel, bindings: LogFields): Logger {
+  const bound = Object.keys(bindings).length > 0 ? root.child(bindings) : root;
+  const method = (name: 'debug' | 'info' | 'warn' | 'error'): LogMethod => (msg, fields) => {
+    if (fields === undefined) bound[name](msg);
+    else bound[name](fields, msg);
   };
   return {
     level,
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    child: (more) => createLogger(level, { ...bindings, ...more }, sink),
+    pino: bound,
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    // Children start from the root with the merged bindings, so a key bound again replaces the
+    // earlier value instead of appearing twice in the line.
+    child: (more) => wrap(root, level, { ...bindings, ...more }),
   };
+}
+
+export function createLogger(level: LogLevel = 'info', bindings: LogFields = {}, sink?: LoggerSink): Logger {
+  const [out, err] = sinkStreams(sink);
+  // dedupe: each line goes to the one stream of the highest level it reaches.
+  const streams = pino.multistream([{ level: 'trace', stream: out }, { level: 'warn', stream: err }], { dedupe: true });
+  return wrap(pino(options(level), streams), level, bindings);
 }

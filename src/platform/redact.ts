@@ -1,36 +1,44 @@
-// Secrets that travel in URLs: the `token` query parameter of `/collab` and Socket.IO handshakes
-// (browsers cannot set headers on a WebSocket) and the like. Whatever records a URL (span
-// attributes) keeps its shape but never the value.
+// What must never be written out (log lines, span attributes): credentials in headers, fields and
+// URL query parameters. One list, so every place that writes a request down hides the same things.
+
 export const REDACTED = '[REDACTED]';
 
-/** Query parameters whose value is a credential, compared case-insensitively. */
-export const SECRET_QUERY_PARAMETERS: readonly string[] = ['token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'key'];
+/** Request and response headers that carry credentials (lower case, as Node gives them). */
+export const SECRET_HEADERS: readonly string[] = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization', 'x-api-key'];
 
-const SECRET = new Set(SECRET_QUERY_PARAMETERS.map((p) => p.toLowerCase()));
+/** Field names whose values are credentials, wherever they appear in a logged object. */
+export const SECRET_FIELDS: readonly string[] = [
+  'password', 'new_password', 'current_password', 'token', 'access_token', 'refresh_token', 'api_key', 'apiKey',
+  'secret', 'jwt_secret', 'jwtSecret', 'client_secret', 'authorization', 'cookie',
+];
 
-/** A query string (with or without its leading `?`) with the value of every secret parameter replaced. */
-export function redactQuery(query: string): string {
-  const question = query.startsWith('?') ? '?' : '';
-  const body = question ? query.slice(1) : query;
-  if (body === '') return query;
-  return question + body.split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    const name = eq < 0 ? pair : pair.slice(0, eq);
-    let decoded = name;
-    try {
-      decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-    } catch {
-      // Not valid percent-encoding: compared as written.
-    }
-    return eq >= 0 && SECRET.has(decoded.toLowerCase()) ? `${name}=${REDACTED}` : pair;
-  }).join('&');
+/** Query parameters that carry credentials: `/collab/…?token=…` and Socket.IO handshakes (lower case; matched case-insensitively). */
+export const SECRET_QUERY_PARAMETERS: readonly string[] = ['token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'password', 'secret'];
+const SECRET_PARAMS = new Set(SECRET_QUERY_PARAMETERS);
+
+function paramName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
 }
 
-/** A URL or request target (`/collab/services/1?token=…`) with the values of secret query parameters replaced. */
+/**
+ * The URL (absolute, or a path with its query) with the value of every credential query parameter
+ * replaced: `/collab/services/1?token=abc&x=1` → `/collab/services/1?token=[REDACTED]&x=1`.
+ * Everything else is kept byte for byte.
+ */
 export function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const hash = url.indexOf('#', q);
-  const query = hash < 0 ? url.slice(q) : url.slice(q, hash);
-  return url.slice(0, q) + redactQuery(query) + (hash < 0 ? '' : url.slice(hash));
+  const query = url.indexOf('?');
+  if (query < 0) return url;
+  const hash = url.indexOf('#', query);
+  const end = hash < 0 ? url.length : hash;
+  const pairs = url.slice(query + 1, end).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return pair;
+    const name = pair.slice(0, eq);
+    return SECRET_PARAMS.has(paramName(name)) ? `${name}=${REDACTED}` : pair;
+  });
+  return `${url.slice(0, query + 1)}${pairs.join('&')}${url.slice(end)}`;
 }
