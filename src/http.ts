@@ -8,6 +8,7 @@ import { jsonBody } from './platform/http/json-body.js';
 import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempotency.js';
 import { HttpMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
+import { requestLog } from './platform/http/request-log.js';
 import { openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
 import { metricsGuard, securityHeaders } from './platform/http/security.js';
@@ -42,6 +43,7 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   // Whether X-Forwarded-For names the client (req.ip, which rate limits key on): only behind a proxy.
   app.set('trust proxy', config.http.trustProxy);
   app.use(requestId);
+  app.use(requestLog(logger.child({ component: 'http' })));
   app.use(securityHeaders({ hstsMaxAge: config.http.hstsMaxAge }));
   app.use(metrics.middleware());
 

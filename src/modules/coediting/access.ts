@@ -65,5 +65,6 @@ export async function decideAccess(
     // The log stores the user; the relay carries the key too, so attribution knows a key's edits.
     author: { id: actor.userId, tag: actor.userId ? contributorKey(actor.userId, apiKeyOf(actor)) : null },
     context: { token: token!, tenantId, actor, name: principal.name, type, entityId, writable },
+    actor: { type: actor.type, id: actor.id },
   };
 }

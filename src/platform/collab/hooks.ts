@@ -29,6 +29,8 @@ export interface EditAuthor {
 export type Admission<C> =
   | {
     ok: true; address: DocumentAddress; readOnly: boolean; author: EditAuthor; context: C;
+    /** Who is connecting, as the connection's log lines name them. */
+    actor?: { type: string; id: string | null };
     /** Called once when the connection's socket closes, upgraded or not (what the admission holds). */
     release?: () => void;
   }

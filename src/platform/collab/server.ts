@@ -9,6 +9,7 @@ import { WebSocketServer, type RawData } from 'ws';
 import type * as Y from 'yjs';
 import type { ChangeEvent, EventBus } from '../bus.js';
 import type { Logger } from '../logger.js';
+import { redactUrl } from '../redact.js';
 import { Connection } from './connection.js';
 import type { DocumentOptions } from './document.js';
 import type { Admission, CollabExtension } from './hooks.js';
@@ -101,10 +102,16 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
         if (admission.ok && admission.release) socket.once('close', admission.release);
         return wss.handleUpgrade(req, socket, head, (ws) => {
         if (!admission.ok) {
+          logger.info('co-editing connection refused', { url: redactUrl(req.url ?? '/'), code: admission.code, reason: admission.reason });
           ws.close(admission.code, admission.reason);
           return;
         }
-        open(new Connection(ws, admission.address, admission.readOnly, admission.author, admission.context, logger, policy));
+        const { address } = admission;
+        // Every line about this connection names its document and who holds it.
+        const connectionLogger = logger.child({
+          document: `${address.entityType}/${address.entityId}`, tenant_id: address.tenantId, ...(admission.actor ? { actor: admission.actor } : {}),
+        });
+        open(new Connection(ws, address, admission.readOnly, admission.author, admission.context, connectionLogger, policy), connectionLogger);
         });
       })
       .catch((err: unknown) => {
@@ -114,9 +121,10 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
   };
   server.on('upgrade', onUpgrade);
 
-  function open(connection: Connection<C>): void {
+  function open(connection: Connection<C>, connectionLogger: Logger): void {
     const { ws } = connection;
     connections.add(connection);
+    connectionLogger.info('co-editing connection opened', { read_only: connection.readOnly });
     ws.on('message', (data: RawData) => {
       try {
         connection.receive(toBytes(data));
@@ -127,7 +135,8 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
     });
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', () => {});
-    ws.on('close', () => {
+    ws.on('close', (code: number, reason: Buffer) => {
+      connectionLogger.info('co-editing connection closed', { code, reason: reason.toString() });
       connection.dispose();
       connections.delete(connection);
       connection.document?.detach(connection);

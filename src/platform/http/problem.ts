@@ -1,5 +1,5 @@
 // RFC 9457 problem+json for every error the API returns. Known errors keep their status and
-// detail; anything else is logged with its request id and answered as a bare 500. (Errors of
+// detail; anything else is answered as a bare 500 and its error logged on the request's line. (Errors of
 // reading a body are mapped where bodies are read, http/json-body.ts.)
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, NotFound, TooManyRequestsError, toAppError } from '../errors.js';
@@ -29,12 +29,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = toAppError(err);
     if (known) {
-      if (known.status >= 500) logger.warn('request failed', { request_id: req.id, status: known.status, err });
+      // A 5xx's cause is written on the request's own log line (http/request-log.ts).
+      if (known.status >= 500) res.err = err;
       sendProblem(res, known);
       return;
     }
-    logger.error('unhandled error', { request_id: req.id, method: req.method, path: req.path, err });
-    if (res.headersSent) return;
+    if (res.headersSent) {
+      // The response is under way (and its line may be written already): the error gets a line of its own.
+      logger.error('unhandled error after the response started', { req_id: req.id, method: req.method, path: req.path, err });
+      return;
+    }
+    res.err = err;
     res.status(500).type('application/problem+json').send(JSON.stringify({
       type: 'about:blank', title: 'Internal Server Error', status: 500,
       detail: `Something went wrong on our side. Quote request id ${req.id} when reporting it.`,

@@ -7,6 +7,7 @@ import { bearerToken } from '../bearer.js';
 import type { ChangeEvent, EventBus } from '../bus.js';
 import { zodIssues } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { redactUrl } from '../redact.js';
 import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
   type Ack, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
@@ -89,7 +90,10 @@ export class LiveEvents {
     });
 
     this.io.use((socket, next) => {
-      this.authenticate(socket).then(() => next(), (err: ExtendedError) => next(err));
+      this.authenticate(socket).then(() => next(), (err: ExtendedError) => {
+        this.logger.info('socket refused', { socket_id: socket.id, reason: err.message, url: redactUrl(socket.handshake.url) });
+        next(err);
+      });
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
 
@@ -185,12 +189,15 @@ export class LiveEvents {
     const stream = this.streamFor(tenantId);
     const member = stream.add(socket, { actorType: actor.type, actorId: actor.id, userId, admin, tokenVersion });
     this.sessions.expireAt(member, expiresAt);
+    const who = { socket_id: socket.id, tenant_id: tenantId, actor };
+    this.logger.info('socket connected', { ...who, transport: socket.conn.transport.name, url: redactUrl(socket.handshake.url) });
     socket.on('subscribe', (payload: unknown, ack?: (result: Ack) => void) => this.subscribe(stream, member, payload, ack));
     socket.on('unsubscribe', (payload: unknown, ack?: (result: Ack) => void) => this.unsubscribe(stream, member, payload, ack));
     socket.on('refresh_token', (payload: unknown, ack?: (result: RefreshAck) => void) => {
       void this.sessions.refresh(member, payload, replier<RefreshAck>(ack));
     });
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
+      this.logger.info('socket disconnected', { ...who, reason });
       this.opts.caps?.release(tenantId, userId);
       this.sessions.end(member);
       stream.remove(member);
@@ -238,6 +245,7 @@ export class LiveEvents {
   private revoke(member: StreamMember, reason: RevokedReason): void {
     if (member.state === 'closed') return;
     member.state = 'closed';
+    this.logger.info('socket revoked', { socket_id: member.socket.id, tenant_id: member.socket.data.tenantId, reason });
     member.socket.emit('revoked', { reason });
     member.socket.disconnect(true);
   }
