@@ -1,7 +1,7 @@
 // Traces: `npm start`'s entry (src/main.ts) in a child process, with OTEL_EXPORTER_OTLP_ENDPOINT
 // pointing at an OTLP/HTTP receiver (JSON encoding) this test runs. A PATCH gives one trace holding
 // the HTTP server span, the SQL spans and the write path's spans (transaction, append, publish and
-// the Redis PUBLISH under it); an edit gives the co-editing spans; a `token` in a URL is never
+// the Redis PUBLISH under it), and its request log line names that trace; an edit gives the co-editing spans; a `token` in a URL is never
 // exported as it was sent.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -209,13 +209,19 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
     }
   });
 
-  it('exports one trace per PATCH: the HTTP server span, Express, the SQL spans and the write path down to the Redis PUBLISH', async () => {
+  it('exports one trace per PATCH: the HTTP server span, Express, the SQL spans and the write path down to the Redis PUBLISH; its log line has the trace id', async () => {
     const admin = await signup(node.url);
     const created = await rest(node.url, 'POST', '/services', admin.token, { name: `svc-${randomUUID().slice(0, 8)}`, type: 'api' });
     assert.equal(created.status, 201);
     const marker = `written-value-${randomUUID()}`;
-    const patched = await rest(node.url, 'PATCH', `/services/${created.body.data.id}`, admin.token, { description: marker });
+    const requestId = `trace-test-${randomUUID()}`;
+    const patched = await fetch(`${node.url}/api/v1/services/${created.body.data.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json', 'x-request-id': requestId },
+      body: JSON.stringify({ description: marker }),
+    });
     assert.equal(patched.status, 200);
+    assert.equal(patched.headers.get('x-request-id'), requestId);
 
     const server = await spanWhere('the PATCH server span', (s) => s.kind === SERVER_KIND && s.attributes['http.request.method'] === 'PATCH');
     assert.equal(server.attributes['http.route'], '/api/v1/services/:id');
@@ -241,6 +247,13 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
     assert.ok(receiver.spans.some((s) => s.scope === '@opentelemetry/instrumentation-knex' && s.attributes['db.query.text']), 'knex query spans');
     // The append writes its rows as literals; a span keeps the statement's shape, never the values.
     for (const span of spans) for (const value of strings(span)) assert.ok(!value.includes(marker), `${span.name} carries a written value`);
+
+    // The request's log line names the same trace (the pino instrumentation adds trace_id and span_id).
+    const line = await waitFor('the PATCH request log line', () => logLines.find((l) => l.req_id === requestId));
+    assert.ok(line);
+    assert.equal(line.route, '/api/v1/services/:id');
+    assert.equal(line.trace_id, server.traceId);
+    assert.ok(spans.some((s) => s.spanId === line.span_id), `span_id ${String(line.span_id)} is a span of the trace`);
 
     const resource = receiver.resources.find((r) => r['service.instance.id'] === 'traced-node');
     assert.equal(resource?.['service.name'], 'appinventory-live');
