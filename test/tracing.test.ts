@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
+import { ConfigError, loadConfig } from '../src/platform/config.js';
 import { openEditor, waitFor } from './support/collab-client.js';
 import { rest, signup } from './support/live-events.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
@@ -310,3 +311,39 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
     }
   });
 });
+
+describe('traces: configuration', () => {
+  it('is off without an OTLP endpoint (or with OTEL_SDK_DISABLED=true), on with either endpoint variable', () => {
+    assert.equal(loadConfig({}).tracing, undefined);
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing, undefined);
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing, undefined);
+    assert.deepEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing, {
+      endpoint: 'http://collector:4318', protocol: 'http/protobuf', serviceName: 'appinventory-live',
+    });
+    assert.deepEqual(loadConfig({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'inventory-eu',
+    }).tracing, { endpoint: 'https://collector/v1/traces', protocol: 'http/json', serviceName: 'inventory-eu' });
+    // A service.name given as a resource attribute is left to the SDK.
+    assert.deepEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_RESOURCE_ATTRIBUTES: 'env=prod, service.name=inv' }).tracing, {
+      endpoint: 'http://c:4318', protocol: 'http/protobuf',
+    });
+  });
+
+  it('refuses an endpoint that is not an http(s) URL and a protocol other than OTLP over HTTP, naming the variable', () => {
+    const issues = (env: NodeJS.ProcessEnv) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        if (err instanceof ConfigError) return err.issues.map((i) => i.variable);
+        throw err;
+      }
+      return [];
+    };
+    assert.deepEqual(issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), ['OTEL_EXPORTER_OTLP_ENDPOINT']);
+    assert.deepEqual(issues({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }), ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+    assert.deepEqual(issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), ['OTEL_EXPORTER_OTLP_PROTOCOL']);
+    assert.deepEqual(issues({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml' }), ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']);
+  });
+});
+
