@@ -12,20 +12,18 @@ export interface Tracing {
 }
 
 /**
- * What the loader hook wraps: the modules the instrumentations below patch, and the files inside
- * knex they patch. A CommonJS module that ESM imports resolves its own requires through the loader
- * (tsx's hooks are registered), so those files are seen here rather than by require-in-the-middle.
+ * What the loader hook wraps when ESM imports it: the modules the instrumentations below patch;
+ * every other module loads untouched. The files those modules require are patched as they load
+ * (knex's client and runner included: the knex spans show it).
  */
-const INSTRUMENTED: (string | RegExp)[] = [
-  'http', 'https', 'express', 'pg', 'pg-pool', 'knex', 'ioredis', 'socket.io', 'pino',
-];
+const INSTRUMENTED = ['http', 'https', 'express', 'pg', 'pg-pool', 'knex', 'ioredis', 'socket.io', 'pino'];
 
 /** Longest SQL text kept on a span. */
 const MAX_QUERY_TEXT = 2_048;
 
 /**
  * SQL text with its string literals replaced by `?`: the shape of the statement, never the values
- * written into it (the change-log append carries its rows as literals, see platform/db.ts).
+ * written into it (the change-log append sends its rows as literals: platform/write.ts).
  */
 export function statementShape(sql: string): string {
   const shape = sql.replace(/'(?:[^']|'')*'/g, '?');
