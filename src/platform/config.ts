@@ -35,7 +35,27 @@ export interface Config {
    * SEED_SAMPLE_DATA, by default on in embedded mode only.
    */
   seedSampleData: boolean;
+  /** OpenTelemetry traces over OTLP/HTTP; absent (nothing of the SDK loaded) unless an OTLP endpoint is set. */
+  tracing?: TracingSettings;
 }
+
+/**
+ * What the app reads of the OpenTelemetry SDK's standard variables; the SDK reads them (and the
+ * others: headers, sampler, resource attributes, batch sizes) itself. Validated here so a bad
+ * value stops start-up before anything is loaded.
+ */
+export interface TracingSettings {
+  /** OTEL_EXPORTER_OTLP_ENDPOINT (the collector's base URL), or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full traces URL). */
+  endpoint: string;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL: OTLP over HTTP, protobuf (default) or JSON. */
+  protocol: OtlpProtocol;
+  /** OTEL_SERVICE_NAME, default appinventory-live (unless OTEL_RESOURCE_ATTRIBUTES names service.name). */
+  serviceName?: string;
+}
+
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json'];
+export const DEFAULT_SERVICE_NAME = 'appinventory-live';
 
 /** Limits and headers of the HTTP API. */
 export interface HttpSettings {
@@ -165,6 +185,34 @@ const trustProxy = optionalString.transform((raw, ctx): boolean | number | strin
   return z.NEVER;
 });
 
+// OTLP over gRPC would need an exporter this project does not ship.
+const otlpProtocol = optionalString.transform((raw, ctx): OtlpProtocol | undefined => {
+  if (raw === undefined) return undefined;
+  if ((OTLP_PROTOCOLS as readonly string[]).includes(raw)) return raw as OtlpProtocol;
+  ctx.addIssue({ code: 'custom', message: `expected one of ${OTLP_PROTOCOLS.join(', ')} (OTLP over HTTP)` });
+  return z.NEVER;
+});
+
+interface TracingEnv {
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_PROTOCOL?: OtlpProtocol;
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?: OtlpProtocol;
+  OTEL_SERVICE_NAME?: string;
+  OTEL_RESOURCE_ATTRIBUTES?: string;
+  OTEL_SDK_DISABLED: boolean;
+}
+
+/** Traces are on when an OTLP endpoint is set (and the SDK is not disabled); otherwise nothing of the SDK loads. */
+function tracingOf(env: TracingEnv): { tracing?: TracingSettings } {
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (!endpoint || env.OTEL_SDK_DISABLED) return {};
+  const namedByResource = /(^|,)\s*service\.name\s*=/.test(env.OTEL_RESOURCE_ATTRIBUTES ?? '');
+  const serviceName = env.OTEL_SERVICE_NAME ?? (namedByResource ? undefined : DEFAULT_SERVICE_NAME);
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+  return { tracing: { endpoint, protocol, ...(serviceName ? { serviceName } : {}) } };
+}
+
 /** Environment variables → typed config. Cross-variable rules live in loadConfig's refinement below. */
 export const configSchema = z
   .object({
@@ -220,6 +268,13 @@ export const configSchema = z
     IDEMPOTENCY_TTL_SECONDS: integer(60, 30 * 24 * 60 * 60, IDEMPOTENCY_DEFAULTS.ttlSeconds),
     IDEMPOTENCY_WAIT_MS: integer(0, 600_000, IDEMPOTENCY_DEFAULTS.waitMs),
     IDEMPOTENCY_LEASE_MS: integer(1_000, 3_600_000, IDEMPOTENCY_DEFAULTS.leaseMs),
+    OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
+    OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol,
+    OTEL_SERVICE_NAME: optionalString,
+    OTEL_RESOURCE_ATTRIBUTES: optionalString,
+    OTEL_SDK_DISABLED: optionalString.transform((v) => v?.toLowerCase() === 'true'),
   })
   .transform(
     (env): Config => ({
@@ -260,6 +315,7 @@ export const configSchema = z
       },
       mode: env.DATABASE_URL ? 'cluster' : 'embedded',
       seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
+      ...tracingOf(env),
     }),
   );
 

@@ -12,8 +12,9 @@ export const SECRET_FIELDS: readonly string[] = [
   'secret', 'jwt_secret', 'jwtSecret', 'client_secret', 'authorization', 'cookie',
 ];
 
-/** Query parameters that carry credentials: `/collab/…?token=…` and Socket.IO handshakes. */
-const SECRET_PARAMS = new Set(['token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'password', 'secret']);
+/** Query parameters that carry credentials: `/collab/…?token=…` and Socket.IO handshakes (lower case; matched case-insensitively). */
+export const SECRET_QUERY_PARAMETERS: readonly string[] = ['token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'password', 'secret'];
+const SECRET_PARAMS = new Set(SECRET_QUERY_PARAMETERS);
 
 function paramName(raw: string): string {
   try {

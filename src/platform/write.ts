@@ -8,6 +8,7 @@ import { inlineNamed, runScript } from './db.js';
 import { toAppError } from './errors.js';
 import type { Logger } from './logger.js';
 import { NO_METRICS, type MetricsSink } from './metrics-sink.js';
+import { SPANS, inSpan, startSpan, withinSpan } from './tracing.js';
 
 export type ChangeAction = 'created' | 'updated' | 'deleted' | 'restored' | 'status_changed' | 'timeline_entry';
 
@@ -84,20 +85,24 @@ export class WriteRunner {
       if (!pending) throw new Error('WriteRunner.run joined a transaction it did not open');
       return work(this.scope(ctx, ctx.trx, pending));
     }
-    return this.knex
-      .transaction(async (trx) => {
-        const pending: PendingWrite = { changes: [], ctx };
-        this.open.set(trx, pending);
-        const value = await work(this.scope({ ...ctx, trx }, trx, pending));
-        // Committed once this returns (the append carries the COMMIT): published at once, not a
-        // round trip later, after knex's COMMIT of the empty transaction behind it.
-        this.publishAfterCommit(await this.appendLogAndCommit(trx, pending));
-        return value;
-      })
-      .catch((err: unknown) => {
-        // Unique clashes, bad references, a lost database: the same AppError for every caller.
-        throw toAppError(err) ?? err;
-      });
+    const attributes = { 'appinventory.tenant_id': ctx.tenantId, 'appinventory.origin': ctx.origin ?? 'rest' };
+    return inSpan(SPANS.transaction, attributes, (span) =>
+      this.knex
+        .transaction(async (trx) => {
+          const pending: PendingWrite = { changes: [], ctx };
+          this.open.set(trx, pending);
+          const value = await work(this.scope({ ...ctx, trx }, trx, pending));
+          // Committed once this returns (the append carries the COMMIT): published at once, not a
+          // round trip later, after knex's COMMIT of the empty transaction behind it.
+          this.publishAfterCommit(await this.appendLogAndCommit(trx, pending));
+          span.setAttribute('appinventory.events', pending.changes.length);
+          return value;
+        })
+        .catch((err: unknown) => {
+          // Unique clashes, bad references, a lost database: the same AppError for every caller.
+          throw toAppError(err) ?? err;
+        }),
+    );
   }
 
   private scope(ctx: ServiceContext, trx: Knex.Transaction, pending: PendingWrite): WriteScope {
@@ -139,8 +144,12 @@ export class WriteRunner {
       tenant: ctx.tenantId, n: changes.length, log: JSON.stringify(rows), user: actor.userId, actor_type: actor.type,
       metadata: JSON.stringify(metadata), at, actor_id: actor.id, request_id: ctx.requestId ?? null, origin,
     });
-    const [{ rows: inserted }] = (await runScript(trx, `${append};\nCOMMIT;\nBEGIN`)) as Array<{ rows: { seq: string }[] }>;
-    const first = Math.min(...inserted.map((r) => Number(r.seq)));
+    const first = await inSpan(SPANS.append, { 'appinventory.events': changes.length }, async (span) => {
+      const [{ rows: inserted }] = (await runScript(trx, `${append};\nCOMMIT;\nBEGIN`)) as Array<{ rows: { seq: string }[] }>;
+      const seq = Math.min(...inserted.map((r) => Number(r.seq)));
+      span.setAttribute('appinventory.first_seq', seq);
+      return seq;
+    });
     return changes.map((c, i) => ({
       seq: first + i,
       type: `${c.entityType}.${c.action}`,
@@ -159,7 +168,10 @@ export class WriteRunner {
   private publishAfterCommit(events: ChangeEvent[]): void {
     if (events.length === 0) return;
     this.metrics.eventsPublished(events.length);
-    this.bus.publish(events).catch((err: unknown) => {
+    // Nobody waits for the publish; its span ends when the bus has it (the Redis PUBLISH is its child).
+    const publish = startSpan(SPANS.publish, { 'appinventory.events': events.length, 'appinventory.first_seq': events[0].seq });
+    withinSpan(publish.span, () => this.bus.publish(events)).then(() => publish.done(), (err: unknown) => {
+      publish.done(err);
       // The change log already holds these events; live delivery catches up from it.
       this.logger.warn('event publish failed', { err: String(err), first_seq: events[0].seq });
     });

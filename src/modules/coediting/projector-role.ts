@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChangeEvent } from '../../platform/bus.js';
 import type { DocumentHandle } from '../../platform/collab/hooks.js';
 import type { Logger } from '../../platform/logger.js';
+import { SPANS, inSpan } from '../../platform/tracing.js';
 import { Attribution } from './attribution.js';
 import { agreesWithBase, docState, readBase, sameValue } from './layout.js';
 import type { RecordLayout } from './ports.js';
@@ -164,7 +165,17 @@ export class ProjectorRole {
     this.debounce = undefined;
     this.dirtySince = null;
     try {
-      const outcome = await this.projector.synchronise(this.target());
+      const { tenantId, entityType, entityId } = this.document.address;
+      const attributes = {
+        'appinventory.tenant_id': tenantId, 'appinventory.collab.document': `${entityType}/${entityId}`, 'appinventory.collab.reason': reason,
+      };
+      // The write-back (EntityService.update) is this span's child: its transaction, append and publish.
+      const outcome = await inSpan(SPANS.collabProjection, attributes, async (span) => {
+        const result = await this.projector.synchronise(this.target());
+        span.setAttribute('appinventory.collab.outcome', result.kind);
+        if (result.kind !== 'gone') span.setAttribute('appinventory.collab.refused', result.refused.length);
+        return result;
+      });
       if (outcome.kind === 'gone') {
         this.document.closeClients(4404, 'the record was deleted');
       } else if (outcome.kind === 'invalid') {

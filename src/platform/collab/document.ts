@@ -12,6 +12,7 @@ import { CLOSE_OUTSIDE_LAYOUT, CLOSE_TOO_LARGE, DEFAULT_COLLAB_LIMITS, typeOutsi
 import { awarenessMessage, updateMessage } from './protocol.js';
 import { RELAY_AWARENESS, RELAY_CATCH_UP, RELAY_QUERY_AWARENESS, RELAY_UPDATE, type RedisRelay, type RelayMessage } from './redis-relay.js';
 import { storedBytes, type CollabStorage, type PendingUpdate } from './storage.js';
+import { SPANS, inSpanSync } from '../tracing.js';
 import { UpdateLog } from './update-log.js';
 
 export const CLIENT = Symbol('collab client');
@@ -281,10 +282,17 @@ export class CollabDocument implements DocumentHandle {
 
   /** Stored: now other clients and nodes may see it. */
   private relayStored(batch: Pending[]): void {
-    for (const p of batch) {
-      this.broadcast(updateMessage(p.update), p.from);
-      this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.tag ?? '', payload: p.update });
-    }
+    const attributes = {
+      'appinventory.collab.document': `${this.address.entityType}/${this.address.entityId}`,
+      'appinventory.collab.updates': batch.length,
+      'appinventory.collab.clients': this.clients.size,
+    };
+    inSpanSync(SPANS.collabRelay, attributes, () => {
+      for (const p of batch) {
+        this.broadcast(updateMessage(p.update), p.from);
+        this.deps.relay?.publish(this.key, { kind: RELAY_UPDATE, actorId: p.tag ?? '', payload: p.update });
+      }
+    });
   }
 
   /**

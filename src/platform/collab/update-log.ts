@@ -5,6 +5,7 @@
 // that many bytes) or when the document goes idle, once what it holds is reconciled. It keeps the document's stored size as a
 // running total (snapshot plus log), which the document's size cap is checked against.
 import type { Logger } from '../logger.js';
+import { SPANS, inSpan, withinSpan } from '../tracing.js';
 import type { CollabStorage, PendingUpdate } from './storage.js';
 
 const APPEND_RETRIES_MS = [100, 400, 1_500];
@@ -144,9 +145,13 @@ export class UpdateLog<T extends PendingUpdate> {
     try {
       while (this.pending.length && !this.failed) {
         const batch = this.pending.splice(0);
-        await this.append(batch);
+        // The relay is the store span's child: a trace shows an edit stored, then sent on.
+        const stored = await inSpan(SPANS.collabStore, this.batchAttributes(batch), async (span) => {
+          await this.append(batch);
+          return span;
+        });
         this.sinceCompaction += batch.length;
-        this.onStored(batch);
+        withinSpan(stored, () => this.onStored(batch));
       }
     } catch (err) {
       this.failed = true;
@@ -160,6 +165,14 @@ export class UpdateLog<T extends PendingUpdate> {
     const due = this.sinceCompaction >= this.foldAtUpdates || this.logBytes >= this.foldAtBytes;
     if (due && !this.compaction) void this.compact({ whenReconciled: true });
     else this.armIdleCompaction();
+  }
+
+  private batchAttributes(batch: T[]) {
+    return {
+      'appinventory.collab.document_id': this.documentId,
+      'appinventory.collab.updates': batch.length,
+      'appinventory.collab.bytes': batch.reduce((sum, p) => sum + p.update.byteLength, 0),
+    };
   }
 
   private async append(batch: T[]): Promise<void> {
