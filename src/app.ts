@@ -8,6 +8,7 @@ import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import { createOriginPolicy } from './platform/origins.js';
 import type { CollabExtension } from './platform/collab/hooks.js';
 import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
 import { RateLimits } from './platform/rate-limits.js';
@@ -109,7 +110,10 @@ export async function startServer({
       return checks.every(Boolean);
     };
   }
-  const app = createHttpApp({ domain, logger, config, readiness, health });
+  // The embedded default names the port the node listens on, known once it does (port 0 in tests).
+  let listeningPort: number | undefined;
+  const origins = createOriginPolicy({ configured: config.http.corsOrigins, mode: config.mode, port: () => listeningPort });
+  const app = createHttpApp({ domain, logger, config, readiness, health, origins });
   const server = http.createServer(app);
   const live = new LiveEvents({
     server,
@@ -123,6 +127,7 @@ export async function startServer({
       redis: limitsRedis, prefix, nodeId: config.nodeId, logger,
     }),
     maxBufferedBytes: config.live.maxBufferedBytes,
+    origins,
   });
   const collabCaps = new SocketCaps({
     perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
@@ -132,7 +137,7 @@ export async function startServer({
   const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;
   const collabLogger = engineOptions.logger ?? logger;
   const collab = attachCollab({
-    server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...engineOptions,
+    server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, origins, ...engineOptions,
     // Tests narrow single limits; the rest come from the configuration.
     limits: { ...config.collab, ...engineOptions.limits },
     // Co-editing connections have caps of their own (the same values, counted apart from live sockets).
@@ -164,6 +169,7 @@ export async function startServer({
     throw err;
   }
   const { port } = server.address() as AddressInfo;
+  listeningPort = port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   let closing: Promise<void> | undefined;
   return {

@@ -4,6 +4,7 @@ import express, { Router } from 'express';
 import type { Domain } from './composition.js';
 import type { Config } from './platform/config.js';
 import { isDatabaseReachable } from './platform/db.js';
+import { corsMiddleware } from './platform/http/cors.js';
 import { jsonBody } from './platform/http/json-body.js';
 import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempotency.js';
 import { HttpMetrics } from './platform/http/metrics.js';
@@ -12,6 +13,7 @@ import { openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
 import { metricsGuard, securityHeaders } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
+import type { OriginPolicy } from './platform/origins.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { logRoutes } from './modules/audit/routes.js';
 import { authRoutes, sessionRoutes } from './modules/auth/routes.js';
@@ -31,9 +33,11 @@ export interface HttpDeps {
   readiness?: Record<string, () => Promise<boolean>>;
   /** Liveness beyond the process answering: an embedded node's own PostgreSQL is running. */
   health?: () => boolean;
+  /** Which browser origins get a CORS allowance (the node's, shared with live events and co-editing). */
+  origins: OriginPolicy;
 }
 
-export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true }: HttpDeps): express.Express {
+export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true, origins }: HttpDeps): express.Express {
   const app = express();
   const metrics = new HttpMetrics();
   metrics.watchPool(domain.knex);
@@ -44,6 +48,8 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   app.use(requestId);
   app.use(securityHeaders({ hstsMaxAge: config.http.hstsMaxAge }));
   app.use(metrics.middleware());
+  // Before any route or authentication: a preflight carries no token.
+  app.use(corsMiddleware(origins));
 
   app.get('/healthz', (_req, res) => {
     if (health()) res.json({ status: 'ok' });

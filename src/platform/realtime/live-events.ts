@@ -7,6 +7,8 @@ import { bearerToken } from '../bearer.js';
 import type { ChangeEvent, EventBus } from '../bus.js';
 import { zodIssues } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { corsOptions } from '../http/cors.js';
+import type { OriginPolicy } from '../origins.js';
 import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
   type Ack, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
@@ -47,6 +49,8 @@ export interface LiveEventsOptions {
   caps?: SocketCaps;
   /** Unsent bytes a socket may hold before it is dropped as a slow consumer; unset: unbounded. */
   maxBufferedBytes?: number;
+  /** Browser origins that may connect; unset: any (the engine alone, in tests of its own). */
+  origins?: OriginPolicy;
 }
 
 /** Buses that can tell when their subscription resumed after an outage (Redis). */
@@ -80,7 +84,9 @@ export class LiveEvents {
     const { server, adapter } = opts;
     this.logger = opts.logger.child({ component: 'live-events' });
     // destroyUpgrade: false — other upgrades on this server (/collab) are not Socket.IO's to end.
-    this.io = new Server(server, { serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
+    this.io = new Server(server, {
+      serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}), ...this.originRules(opts.origins),
+    }) as LiveServer;
     const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
     this.catchUpGraceMs = opts.catchUpGraceMs ?? Math.min(250, Math.floor(sweepIntervalMs / 2));
     this.sessions = new SocketSessions({
@@ -98,6 +104,19 @@ export class LiveEvents {
     if (bus.onResume) this.unsubscribers.push(bus.onResume(() => void this.sweep()));
     this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
     this.sweepTimer.unref();
+  }
+
+  /**
+   * CORS for the polling transport, and a refusal (403) of any handshake, polling or WebSocket,
+   * whose Origin is not allowed: browsers do not apply CORS to WebSockets, so the origin is
+   * checked here. A client without an Origin header (not a browser) passes.
+   */
+  private originRules(origins: OriginPolicy | undefined): Partial<ServerOptions> {
+    if (!origins) return {};
+    return {
+      cors: corsOptions(origins, ['GET', 'POST'], ['Authorization', 'Content-Type']),
+      allowRequest: (req, callback) => callback(origins.allows(req) ? null : 'origin not allowed', origins.allows(req)),
+    };
   }
 
   /** Local sockets per tenant (for tests and metrics). */
