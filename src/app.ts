@@ -17,7 +17,7 @@ import { SocketCaps } from './platform/realtime/socket-caps.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
 import { DEFAULT_REDIS_PREFIX, RedisEventBus, closeRedisClient, createRedisClient } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
-import type { CollabPrincipal } from './modules/coediting/access.js';
+import { CLOSE_TOO_MANY_CONNECTIONS, type CollabPrincipal } from './modules/coediting/access.js';
 import { createCoeditingExtension, type CoeditingOptions } from './modules/coediting/extension.js';
 import { coeditingPorts, liveEventPorts } from './ports.js';
 
@@ -63,9 +63,6 @@ interface CheckableBus extends EventBus {
 }
 
 const FORCE_CLOSE_AFTER_MS = 2_000;
-
-/** Co-editing's refusal of a connection over a cap (like HTTP's 429, as 4401/4403 mirror 401/403). */
-export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 
 /** The co-editing extension with its connections counted against the caps per user and tenant. */
 function capped(extension: CollabExtension<CollabPrincipal>, caps: SocketCaps): CollabExtension<CollabPrincipal> {

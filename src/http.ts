@@ -1,6 +1,7 @@
 // The HTTP API: middleware, every route group under /api/v1, OpenAPI, metrics and
 // problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
+import { asyncApiDocument } from './asyncapi.js';
 import type { Domain } from './composition.js';
 import type { Config } from './platform/config.js';
 import { isDatabaseReachable } from './platform/db.js';
@@ -79,6 +80,10 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   ];
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument({ title: 'AppInventory Live', version: '1' }));
+  });
+  // The live-event and co-editing protocols, naming the host the client asked for.
+  api.get('/asyncapi.json', (req, res) => {
+    res.json(asyncApiDocument({ host: req.get('host'), protocol: req.protocol === 'https' ? 'wss' : 'ws' }));
   });
   const auth = authRoutes({ auth: domain.auth });
   api.use(auth.prefix, auth.router);

@@ -11,7 +11,7 @@ import { corsOptions } from '../http/cors.js';
 import type { OriginPolicy } from '../origins.js';
 import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
-  type Ack, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
+  type Ack, type ConnectErrorMessage, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
 } from './events.js';
 import { dropConnection } from './backpressure.js';
 import type { SocketCaps } from './socket-caps.js';
@@ -61,7 +61,7 @@ interface ResumableBus extends EventBus {
 const FLUSH_TIMEOUT_MS = 2_000;
 const DISCONNECT_WAIT_MS = 1_000;
 
-function connectError(message: string, data?: unknown): ExtendedError {
+function connectError(message: ConnectErrorMessage, data?: unknown): ExtendedError {
   const err = new Error(message) as ExtendedError;
   if (data !== undefined) err.data = data;
   return err;
