@@ -4,12 +4,14 @@
 // `record()` of a change, every close code), so an event added without documentation fails here.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { Parser } from '@asyncapi/parser';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import ts from 'typescript';
 import { CHANGE_EVENT_TYPES } from '../src/modules/changelog/event-types.js';
-import { CLIENT_EVENTS, CONNECT_ERRORS, SERVER_EVENTS } from '../src/platform/realtime/events.js';
+import type { z } from 'zod';
+import { CLIENT_EVENTS, CONNECT_ERRORS, SERVER_EVENTS, connectErrorSchema, handshakeAuth } from '../src/platform/realtime/events.js';
 import { changeMessageSchema } from '../src/platform/realtime/contract.js';
 import { signupTenant, type Tenant } from './support/http-assertions.js';
 import { startTestApp, type TestApp } from './support/server.js';
@@ -160,6 +162,16 @@ describe('AsyncAPI document (GET /api/v1/asyncapi.json)', () => {
   it('names the host the client asked for, and only a well-formed one', async () => {
     assert.equal(doc.servers.node.host, new URL(app.url).host);
     assert.equal(doc.servers.node.protocol, 'ws');
+    const askedAs = (host: string) => new Promise<Json>((resolve, reject) => {
+      const req = http.get(`${app.url}/api/v1/asyncapi.json`, { headers: { host } }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve(JSON.parse(body)));
+      });
+      req.on('error', reject);
+    });
+    assert.equal((await askedAs('inventory.example.com')).servers.node.host, 'inventory.example.com');
+    assert.equal((await askedAs('a b/<c>')).servers.node.host, 'localhost:3000', 'a malformed Host is not echoed');
   });
 
   it('documents every event the server emits (every Socket.IO emit in src/), each with a schema', () => {
@@ -224,6 +236,27 @@ describe('AsyncAPI document (GET /api/v1/asyncapi.json)', () => {
       assert.match(channel.description, new RegExp(`- ${code}: `));
     }
     for (const code of [4401, 4403, 4404, 4413, 4422, 4429]) assert.ok(documented.has(code), String(code));
+  });
+
+  it('gives examples that the schemas they illustrate accept', () => {
+    const schemaOf = (id: string, name: string): z.ZodType | undefined => {
+      if (id === 'handshake') return handshakeAuth;
+      if (id === 'connect_error') return connectErrorSchema;
+      if (id.startsWith('change.')) return changeMessageSchema(id.slice('change.'.length), CHANGE_EVENT_TYPES[id.slice('change.'.length)]);
+      if (id.endsWith('.ack')) return CLIENT_EVENTS[id.slice(0, -'.ack'.length) as keyof typeof CLIENT_EVENTS]?.ack;
+      return (SERVER_EVENTS[name as keyof typeof SERVER_EVENTS] ?? CLIENT_EVENTS[name as keyof typeof CLIENT_EVENTS])?.payload;
+    };
+    let checked = 0;
+    for (const [id, message] of Object.entries(doc.components.messages as Record<string, Json>)) {
+      for (const example of message.examples ?? []) {
+        const schema = schemaOf(id, message.name);
+        assert.ok(schema, `no schema known for ${id}`);
+        const parsed = schema.safeParse(example.payload);
+        assert.ok(parsed.success, `${id} example ${example.name}: ${parsed.success ? '' : JSON.stringify(parsed.error.issues)}`);
+        checked += 1;
+      }
+    }
+    assert.ok(checked >= 10, `${checked} examples`);
   });
 
   it('describes what is really sent: live change events of several entity types match their documented schema exactly', async () => {

@@ -20,6 +20,47 @@ every event with \`seq > since\` in order, then live events, without gap or dupl
 \`change\` and pass it as \`since\` on every reconnect. Browsers connect from allowed origins only (CORS_ORIGINS):
 a handshake from another origin is refused with HTTP 403.`;
 
+const TENANT = '0b7f3c2e-5d1a-4c8e-9f3b-2a6d4e8c1f00';
+const SERVICE = '6f1e2d3c-4b5a-4978-8c6d-5e4f3a2b1c0d';
+const USER = '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
+
+/** Example payloads by message id (the parser checks each against its message's schema). */
+const EXAMPLES: Record<string, Array<{ name: string; summary: string; payload: unknown }>> = {
+  handshake: [{ name: 'resume', summary: 'Resume after the last seq received', payload: { token: '<login token or API key>', since: 41 } }],
+  connect_error: [
+    { name: 'unauthorized', summary: 'A bad token', payload: { message: 'unauthorized' } },
+    {
+      name: 'too_many_sockets', summary: 'Over the per-user cap',
+      payload: {
+        message: 'too_many_sockets', data: { title: 'Too many sockets', errors: [{ path: '(root)', message: 'at most 200 live sockets per user' }], scope: 'user', limit: 200 },
+      },
+    },
+  ],
+  'change.services': [{
+    name: 'updated', summary: 'A PATCH of a service\'s description',
+    payload: {
+      seq: 42, type: 'services.updated', tenant_id: TENANT, entity_type: 'services', entity_id: SERVICE, action: 'updated',
+      actor: { type: 'user', id: USER }, at: '2026-12-02T04:00:00.000Z',
+      data: { id: SERVICE, name: 'checkout-api', description: 'Takes payments', row_version: 3 },
+      changes: { description: { old: null, new: 'Takes payments' } },
+    },
+  }],
+  resync_required: [{ name: 'ahead', summary: 'A client of a restored database', payload: { since: 900, latest_seq: 41, reason: 'ahead_of_log' } }],
+  revoked: [{ name: 'logout', summary: 'The user logged out elsewhere', payload: { reason: 'session_ended' } }],
+  server_shutdown: [{ name: 'stopping', summary: 'The node stops', payload: { reconnect: true } }],
+  subscribe: [{ name: 'dashboard', summary: 'Only services and incidents', payload: { entity_types: ['services', 'incidents'] } }],
+  'subscribe.ack': [
+    { name: 'taken', summary: 'The subscription is in effect', payload: { ok: true } },
+    {
+      name: 'refused', summary: 'A bad filter (the socket stays)',
+      payload: { ok: false, error: { title: 'Invalid subscription', errors: [{ path: 'entity_types', message: 'Too small: expected array to have >=1 items' }] } },
+    },
+  ],
+  unsubscribe: [{ name: 'all', summary: 'Back to the whole tenant stream', payload: {} }],
+  refresh_token: [{ name: 'renewed', summary: 'A token from POST /api/v1/auth/refresh', payload: { token: '<renewed login token>' } }],
+  'refresh_token.ack': [{ name: 'taken', summary: 'The new expiry', payload: { ok: true, expires_at: '2026-12-02T05:00:00.000Z' } }],
+};
+
 function asSchema(values: readonly string[]) {
   return z.enum(values as [string, ...string[]]);
 }
@@ -95,6 +136,7 @@ export function liveEventsPart(catalog: ChangeTypeCatalog, security: readonly Js
     };
     operations[event] = operation('receive', LIVE_CHANNEL, [event], { summary: spec.summary, reply: [`${event}.ack`] });
   }
+  for (const [id, examples] of Object.entries(EXAMPLES)) if (messages[id]) messages[id].examples = examples;
   return {
     channels: {
       [LIVE_CHANNEL]: {
