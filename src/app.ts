@@ -8,6 +8,7 @@ import { createHttpApp } from './http.js';
 import { InProcessEventBus, type EventBus } from './platform/bus.js';
 import type { Config } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
+import { createOriginPolicy } from './platform/origins.js';
 import type { CollabExtension } from './platform/collab/hooks.js';
 import { NodeMetrics } from './platform/http/metrics.js';
 import { attachCollab, type CollabEngineOptions, type CollabHandle } from './platform/collab/server.js';
@@ -17,7 +18,7 @@ import { SocketCaps } from './platform/realtime/socket-caps.js';
 import { LiveEvents } from './platform/realtime/live-events.js';
 import { DEFAULT_REDIS_PREFIX, RedisEventBus, closeRedisClient, createRedisClient } from './platform/redis-bus.js';
 import { resolveJwtSecret } from './modules/auth/tokens.js';
-import type { CollabPrincipal } from './modules/coediting/access.js';
+import { CLOSE_TOO_MANY_CONNECTIONS, type CollabPrincipal } from './modules/coediting/access.js';
 import { createCoeditingExtension, type CoeditingOptions } from './modules/coediting/extension.js';
 import { coeditingPorts, liveEventPorts } from './ports.js';
 
@@ -66,9 +67,6 @@ interface CheckableBus extends EventBus {
 
 const FORCE_CLOSE_AFTER_MS = 2_000;
 
-/** Co-editing's refusal of a connection over a cap (like HTTP's 429, as 4401/4403 mirror 401/403). */
-export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
-
 /** The co-editing extension with its connections counted against the caps per user and tenant. */
 function capped(extension: CollabExtension<CollabPrincipal>, caps: SocketCaps): CollabExtension<CollabPrincipal> {
   return {
@@ -113,7 +111,10 @@ export async function startServer({
       return checks.every(Boolean);
     };
   }
-  const app = createHttpApp({ domain, logger, config, readiness, health, metrics });
+  // The embedded default names the port the node listens on, known once it does (port 0 in tests).
+  let listeningPort: number | undefined;
+  const origins = createOriginPolicy({ configured: config.http.corsOrigins, mode: config.mode, port: () => listeningPort });
+  const app = createHttpApp({ domain, logger, config, readiness, health, metrics, origins });
   const server = http.createServer(app);
   const live = new LiveEvents({
     server,
@@ -128,6 +129,7 @@ export async function startServer({
     }),
     maxBufferedBytes: config.live.maxBufferedBytes,
     metrics,
+    origins,
   });
   const collabCaps = new SocketCaps({
     perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
@@ -137,7 +139,7 @@ export async function startServer({
   const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;
   const collabLogger = engineOptions.logger ?? logger;
   const collab = attachCollab({
-    server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, ...engineOptions,
+    server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, origins, ...engineOptions,
     // Tests narrow single limits; the rest come from the configuration.
     limits: { ...config.collab, ...engineOptions.limits },
     // Co-editing connections have caps of their own (the same values, counted apart from live sockets).
@@ -172,6 +174,7 @@ export async function startServer({
     throw err;
   }
   const { port } = server.address() as AddressInfo;
+  listeningPort = port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   let closing: Promise<void> | undefined;
   return {

@@ -1,9 +1,11 @@
 // The HTTP API: middleware, every route group under /api/v1, OpenAPI, metrics and
 // problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
+import { asyncApiDocument } from './asyncapi.js';
 import type { Domain } from './composition.js';
 import type { Config } from './platform/config.js';
 import { isDatabaseReachable } from './platform/db.js';
+import { corsMiddleware } from './platform/http/cors.js';
 import { jsonBody } from './platform/http/json-body.js';
 import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempotency.js';
 import { NodeMetrics } from './platform/http/metrics.js';
@@ -13,6 +15,7 @@ import { openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
 import { metricsGuard, securityHeaders } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
+import type { OriginPolicy } from './platform/origins.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { logRoutes } from './modules/audit/routes.js';
 import { authRoutes, sessionRoutes } from './modules/auth/routes.js';
@@ -34,9 +37,11 @@ export interface HttpDeps {
   health?: () => boolean;
   /** The node's metrics (its engines report into the same Registry); a new one when absent. */
   metrics?: NodeMetrics;
+  /** Which browser origins get a CORS allowance (the node's, shared with live events and co-editing). */
+  origins: OriginPolicy;
 }
 
-export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true, metrics = new NodeMetrics() }: HttpDeps): express.Express {
+export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true, metrics = new NodeMetrics(), origins }: HttpDeps): express.Express {
   const app = express();
   metrics.watchPool(domain.knex);
   app.disable('x-powered-by');
@@ -47,6 +52,8 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   app.use(requestLog(logger.child({ component: 'http' })));
   app.use(securityHeaders({ hstsMaxAge: config.http.hstsMaxAge }));
   app.use(metrics.middleware());
+  // Before any route or authentication: a preflight carries no token.
+  app.use(corsMiddleware(origins));
 
   app.get('/healthz', (_req, res) => {
     if (health()) res.json({ status: 'ok' });
@@ -77,6 +84,10 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   ];
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument({ title: 'AppInventory Live', version: '1' }));
+  });
+  // The live-event and co-editing protocols, naming the host the client asked for.
+  api.get('/asyncapi.json', (req, res) => {
+    res.json(asyncApiDocument({ host: req.get('host'), protocol: req.protocol === 'https' ? 'wss' : 'ws' }));
   });
   const auth = authRoutes({ auth: domain.auth });
   api.use(auth.prefix, auth.router);

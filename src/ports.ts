@@ -18,7 +18,7 @@ import type { LiveEventsOptions } from './platform/realtime/live-events.js';
 const NOT_IN_FIELDS = new Set(['description', 'attributes']);
 
 /** The co-edited layout of every catalog kind: its scalar create fields, description, attributes. */
-const LAYOUTS: Record<string, RecordLayout> = Object.fromEntries(
+export const CO_EDITED_LAYOUTS: Readonly<Record<string, RecordLayout>> = Object.fromEntries(
   Object.values(KINDS).map((kind) => [
     kind.type,
     {
@@ -55,7 +55,7 @@ export function coeditingPorts(domain: Domain): CoeditingPorts {
       const principal = await principalOrNull(domain, token, opts);
       return principal && { tenantId: principal.tenantId, actor: principal.actor, name: principal.user.display_name };
     },
-    layoutOf: (type) => (Object.hasOwn(LAYOUTS, type) ? LAYOUTS[type] : null),
+    layoutOf: (type) => (Object.hasOwn(CO_EDITED_LAYOUTS, type) ? CO_EDITED_LAYOUTS[type] : null),
     recordExists: ({ tenantId, actor }, type, id) => recordExists({ tenantId, actor, db }, type, id),
     canWrite: ({ tenantId, actor }, type, id) => canWrite({ tenantId, actor, db }, type, id),
     // What the document holds are all columns: the relation lists REST adds are not read.

@@ -1,21 +1,33 @@
 // The event bus carries committed change events from the node that wrote them to every node's
 // live-event fan-out. It is delivery only: the change_events table is the truth.
 import { EventEmitter } from 'node:events';
+import { z } from 'zod';
 import type { ChangeOrigin } from './context.js';
 
-/** A change as clients see it (sockets, GET /events, webhooks): the public change envelope. */
-export interface ChangeEnvelope {
-  seq: number;
-  type: string;
-  tenant_id: string;
-  entity_type: string;
-  entity_id: string | null;
-  action: string;
-  actor: { type: string; id: string | null };
-  at: string;
-  data: unknown;
-  changes: Record<string, { old: unknown; new: unknown }> | null;
-}
+/**
+ * A change as clients see it (sockets, GET /events, webhooks): the public change envelope. The
+ * schema documents it (the AsyncAPI document); the type is inferred from it, so the two agree.
+ */
+export const changeEnvelope = z.object({
+  seq: z.number().int().min(1).describe('Position in the tenant\'s change log: strictly increasing, without gaps, in commit order'),
+  type: z.string().describe('`<entity_type>.<action>`'),
+  tenant_id: z.uuid(),
+  entity_type: z.string().describe('The changed record\'s collection, e.g. `services`'),
+  entity_id: z.uuid().nullable(),
+  action: z.string(),
+  actor: z.object({
+    type: z.enum(['user', 'api_key', 'system']),
+    id: z.string().nullable().describe('The user or API key id; null for the system'),
+  }).describe('Who made the change'),
+  at: z.iso.datetime({ offset: true }).describe('When the change committed (ISO 8601)'),
+  data: z.unknown().describe('The record as REST returns it, after the change'),
+  changes: z
+    .record(z.string(), z.object({ old: z.unknown(), new: z.unknown() }))
+    .nullable()
+    .describe('For updates, `{field: {old, new}}` of every field that changed; otherwise null'),
+});
+
+export type ChangeEnvelope = z.infer<typeof changeEnvelope>;
 
 /** A change as the nodes pass it on (bus, change-log reads): the envelope plus where it came from. */
 export interface ChangeEvent extends ChangeEnvelope {

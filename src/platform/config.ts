@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_COLLAB_LIMITS, type CollabLimits } from './collab/limits.js';
+import { isExactOrigin } from './origins.js';
 
 /** pino's level names, most verbose first; `silent` writes nothing. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -74,6 +75,11 @@ export interface HttpSettings {
   trustProxy: boolean | number | string;
   /** Idempotency-Key on POST: how long a stored response is kept and how long a retry waits for it. */
   idempotency: IdempotencySettings;
+  /**
+   * Browser origins allowed to call the API, open live sockets and co-edit (CORS_ORIGINS, exact
+   * origins); unset: none in cluster mode, the node's own localhost origins in embedded mode.
+   */
+  corsOrigins?: string[];
 }
 
 export interface IdempotencySettings {
@@ -213,6 +219,21 @@ function tracingOf(env: TracingEnv): { tracing?: TracingSettings } {
   return { tracing: { endpoint, protocol, ...(serviceName ? { serviceName } : {}) } };
 }
 
+/** CORS_ORIGINS: a comma-separated list of exact origins (`https://app.example.com,http://localhost:5173`). */
+const corsOrigins = optionalString.transform((raw, ctx): string[] | undefined => {
+  if (raw === undefined) return undefined;
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const bad = entries.filter((e) => !isExactOrigin(e));
+  if (bad.length > 0 || entries.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected comma-separated origins such as https://app.example.com (scheme, lower-case host, optional port; no path or wildcard)${bad.length ? `, not ${bad.map((b) => JSON.stringify(b)).join(', ')}` : ''}`,
+    });
+    return z.NEVER;
+  }
+  return [...new Set(entries)];
+});
+
 /** Environment variables → typed config. Cross-variable rules live in loadConfig's refinement below. */
 export const configSchema = z
   .object({
@@ -259,6 +280,7 @@ export const configSchema = z
       message: 'expected 16-256 printable characters without spaces',
     }),
     TRUST_PROXY: trustProxy,
+    CORS_ORIGINS: corsOrigins,
     LOGIN_FAILURES_PER_ACCOUNT_IP: integer(1, 1_000_000, RATE_LIMIT_DEFAULTS.loginFailuresPerAccountIp),
     LOGIN_ATTEMPTS_PER_IP: integer(1, 1_000_000, RATE_LIMIT_DEFAULTS.loginAttemptsPerIp),
     SIGNUPS_PER_IP: integer(1, 1_000_000, RATE_LIMIT_DEFAULTS.signupsPerIp),
@@ -296,6 +318,7 @@ export const configSchema = z
         ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
         idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS, waitMs: env.IDEMPOTENCY_WAIT_MS, leaseMs: env.IDEMPOTENCY_LEASE_MS },
         trustProxy: env.TRUST_PROXY,
+        ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS } : {}),
       },
       rateLimits: {
         loginFailuresPerAccountIp: env.LOGIN_FAILURES_PER_ACCOUNT_IP,

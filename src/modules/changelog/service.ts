@@ -1,7 +1,7 @@
 // The per-tenant change log (outbox) read back: `GET /events?since=` and live-event replay.
 import { z } from 'zod';
 import { publicEnvelope, type ChangeEvent } from '../../platform/bus.js';
-import type { ChangeOrigin, ServiceContext } from '../../platform/context.js';
+import type { ActorType, ChangeOrigin, ServiceContext } from '../../platform/context.js';
 import { validationError } from '../../platform/errors.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
 import { readsAdminOnly } from '../access/policy.js';
@@ -15,7 +15,7 @@ export class ChangeEventRow extends TenantModel {
   entity_type!: string;
   entity_id!: string | null;
   action!: string;
-  actor_type!: string;
+  actor_type!: ActorType;
   actor_id!: string | null;
   data!: unknown;
   changes!: Record<string, { old: unknown; new: unknown }> | null;

@@ -11,6 +11,8 @@ import type { Asker, CoeditingPorts } from './ports.js';
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_NOT_FOUND = 4404;
+/** A connection over a cap per user or tenant (like HTTP's 429, as 4401/4403 mirror 401/403); counted by the app. */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 
 /** Records that exist but are not co-edited: opening one is forbidden rather than not found. */
 const NOT_CO_EDITED = ['incidents', 'scorecards', 'dashboards'];

@@ -10,6 +10,7 @@ import type * as Y from 'yjs';
 import type { ChangeEvent, EventBus } from '../bus.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../redact.js';
+import type { OriginPolicy } from '../origins.js';
 import { Connection } from './connection.js';
 import type { DocumentOptions } from './document.js';
 import type { Admission, CollabExtension } from './hooks.js';
@@ -35,6 +36,8 @@ export interface CollabEngineOptions extends Partial<DocumentOptions> {
   accessRecheckMs?: number;
   /** What one client may put into a document and its presence (COLLAB_* variables); defaults DEFAULT_COLLAB_LIMITS. */
   limits?: Partial<CollabLimits>;
+  /** Browser origins that may open documents (an upgrade from another is refused with 403); unset: any. */
+  origins?: OriginPolicy;
   /** Tests: observe each loaded Y.Doc (e.g. to check it is garbage-collected after unload). */
   onDocumentLoaded?: (doc: Y.Doc) => void;
 }
@@ -88,6 +91,11 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
     socket.on('error', () => {});
     if (closing) {
       socket.destroy();
+      return;
+    }
+    // Browsers let any page open a WebSocket anywhere; the Origin they send is the only guard.
+    if (opts.origins && !opts.origins.allows(req)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     const url = new URL(req.url ?? '/', 'http://collab.invalid');

@@ -9,9 +9,11 @@ import { zodIssues } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { NO_METRICS, type MetricsSink } from '../metrics-sink.js';
 import { redactUrl } from '../redact.js';
+import { corsOptions } from '../http/cors.js';
+import type { OriginPolicy } from '../origins.js';
 import {
   MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
-  type Ack, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
+  type Ack, type ConnectErrorMessage, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
 } from './events.js';
 import { dropConnection } from './backpressure.js';
 import type { SocketCaps } from './socket-caps.js';
@@ -51,6 +53,8 @@ export interface LiveEventsOptions {
   maxBufferedBytes?: number;
   /** Where deliveries, replays, sweeps and catch-ups are counted (the node's metrics). */
   metrics?: MetricsSink;
+  /** Browser origins that may connect; unset: any (the engine alone, in tests of its own). */
+  origins?: OriginPolicy;
 }
 
 /** Buses that can tell when their subscription resumed after an outage (Redis). */
@@ -61,7 +65,7 @@ interface ResumableBus extends EventBus {
 const FLUSH_TIMEOUT_MS = 2_000;
 const DISCONNECT_WAIT_MS = 1_000;
 
-function connectError(message: string, data?: unknown): ExtendedError {
+function connectError(message: ConnectErrorMessage, data?: unknown): ExtendedError {
   const err = new Error(message) as ExtendedError;
   if (data !== undefined) err.data = data;
   return err;
@@ -86,7 +90,9 @@ export class LiveEvents {
     this.logger = opts.logger.child({ component: 'live-events' });
     this.metrics = opts.metrics ?? NO_METRICS;
     // destroyUpgrade: false — other upgrades on this server (/collab) are not Socket.IO's to end.
-    this.io = new Server(server, { serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}) }) as LiveServer;
+    this.io = new Server(server, {
+      serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}), ...this.originRules(opts.origins),
+    }) as LiveServer;
     const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
     this.catchUpGraceMs = opts.catchUpGraceMs ?? Math.min(250, Math.floor(sweepIntervalMs / 2));
     this.sessions = new SocketSessions({
@@ -107,6 +113,19 @@ export class LiveEvents {
     if (bus.onResume) this.unsubscribers.push(bus.onResume(() => void this.sweep()));
     this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
     this.sweepTimer.unref();
+  }
+
+  /**
+   * CORS for the polling transport, and a refusal (403) of any handshake, polling or WebSocket,
+   * whose Origin is not allowed: browsers do not apply CORS to WebSockets, so the origin is
+   * checked here. A client without an Origin header (not a browser) passes.
+   */
+  private originRules(origins: OriginPolicy | undefined): Partial<ServerOptions> {
+    if (!origins) return {};
+    return {
+      cors: corsOptions(origins, ['GET', 'POST'], ['Authorization', 'Content-Type']),
+      allowRequest: (req, callback) => callback(origins.allows(req) ? null : 'origin not allowed', origins.allows(req)),
+    };
   }
 
   /** Local sockets per tenant (for tests and metrics). */
