@@ -17,7 +17,8 @@ export class HttpMetrics {
     return (req, res, next) => {
       const start = process.hrtime.bigint();
       res.on('finish', () => {
-        const route = req.route?.path !== undefined ? `${req.baseUrl}${req.route.path === '/' ? '' : req.route.path}` || '/' : 'unmatched';
+        const path = (req.route as { path?: string } | undefined)?.path;
+        const route = path !== undefined ? `${req.baseUrl}${path === '/' ? '' : path}` || '/' : 'unmatched';
         const seconds = Number(process.hrtime.bigint() - start) / 1e9;
         const key = `method="${req.method}",route="${route}",status="${res.statusCode}"`;
         this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
