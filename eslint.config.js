@@ -1,5 +1,5 @@
 // ESLint over the TypeScript tree: @eslint/js and typescript-eslint's type-aware recommended rules.
-// Formatting is Prettier's job; these sets hold no layout rule (test/eslint.test.ts checks it).
+// Formatting is Prettier's job; these sets hold no layout rule (test/lint-style.test.ts checks it).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -16,7 +16,10 @@ export default tseslint.config(
       // Prettier can break a statement across lines where this rule then objects (eslint-config-prettier turns it off too).
       'no-unexpected-multiline': 'off',
       // A leading underscore marks a name kept on purpose: an Express error handler's fourth argument, a key left out of a rest copy.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       // An async function without await is how a Promise-returning port is implemented (a throw becomes a rejection); no-floating-promises and await-thenable catch the real mistakes.
       '@typescript-eslint/require-await': 'off',
       // With noUncheckedIndexedAccess off every `list[i]!` counts as redundant, yet it marks an index read the code has checked; a redundant assertion changes nothing at run time.
