@@ -38,7 +38,6 @@ interface ReadCase {
   verify: () => Promise<void>;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {

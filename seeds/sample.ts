@@ -30,7 +30,7 @@ export async function seedSampleDataIfEmpty(knex: Knex, logger: Logger): Promise
   let seeded = false;
   await knex.transaction(async (lock) => {
     await lock.raw('SELECT pg_advisory_xact_lock(?)', [SEED_LOCK]);
-    const existing = await lock('tenants').where({ slug: DEMO.tenantSlug }).first();
+    const existing = await lock('tenants').where({ slug: DEMO.tenantSlug }).first<{ settings: Record<string, unknown> | null } | undefined>();
     if (existing) {
       if (existing.settings?.sample_data !== 'loaded') {
         logger.warn('the demo tenant exists but its sample data is incomplete (an earlier first run was interrupted)');

@@ -49,9 +49,9 @@ describe('catalog write path (EntityService)', () => {
       assert.equal(created.tenant_id, undefined, 'tenant_id is not part of the read shape');
       if (type === 'people') assert.equal(created.email, 'ada@example.com');
 
-      const updated = await svc.update(admin, created.id, { name: `${minimal[type].name}-2` }, { expectedVersion: 1 });
+      const updated = await svc.update(admin, created.id, { name: `${String(minimal[type].name)}-2` }, { expectedVersion: 1 });
       assert.equal(updated.row_version, 2);
-      assert.equal(updated.name, `${minimal[type].name}-2`);
+      assert.equal(updated.name, `${String(minimal[type].name)}-2`);
 
       await svc.remove(admin, created.id);
       await rejectsWith(svc.get(admin, created.id), 404);
@@ -64,7 +64,7 @@ describe('catalog write path (EntityService)', () => {
 
       const events = h.published.slice(before).filter((e) => e.entity_id === created.id);
       assert.deepEqual(events.map((e) => e.type), ['created', 'updated', 'deleted', 'restored'].map((a) => `${type}.${a}`));
-      assert.deepEqual(events[1].changes!.name, { old: minimal[type].name, new: `${minimal[type].name}-2` });
+      assert.deepEqual(events[1].changes!.name, { old: minimal[type].name, new: `${String(minimal[type].name)}-2` });
       const audit = await h.knex('audit_logs').where({ entity_id: created.id }).orderBy('timestamp');
       assert.deepEqual(audit.map((a) => a.action).sort(), ['create', 'delete', 'restore', 'update']);
       assert.ok(audit.every((a) => a.user_id === admin.actor.userId && a.metadata.request_id === admin.requestId));

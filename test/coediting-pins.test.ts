@@ -119,7 +119,7 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
         });
         assert.equal(row.row_version, rec.row_version + 1, 'one version bump for the one projection');
         assert.equal(row.updated_by, editor.id);
-        if (kind.description) assert.equal(row.description, `${body.description} More.`);
+        if (kind.description) assert.equal(row.description, `${String(body.description)} More.`);
         if (kind.attributeKey) assert.deepEqual(row.attributes, { ...(body.attributes as object), [kind.attributeKey]: 'v1' });
         const ev = eventsOf(rec.id).filter((e) => e.type === `${path}.updated`);
         assert.equal(ev.length, 1, 'one change event');
@@ -227,6 +227,7 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
      */
     function hookProjectorWrites(before: () => Promise<void>) {
       const service = app.app.domain.entities.services as EntityService & { update: EntityService['update'] };
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with call(this, …) on the service
       const original = service.update;
       const statuses: number[] = [];
       let first = true;

@@ -123,7 +123,7 @@ describe('co-editing across two nodes over Redis', function () {
     });
     const audits = await db.knex('audit_logs').where({ entity_id: svc.id, action: 'update' });
     const coActors = new Set(audits.flatMap((r) => (r.metadata.co_actors ?? []) as string[]));
-    assert.ok(coActors.has(tenant.admin.id) && coActors.has(editorB.id), `co_actors ${[...coActors]}`);
+    assert.ok(coActors.has(tenant.admin.id) && coActors.has(editorB.id), `co_actors ${[...coActors].join(',')}`);
     // One projector: every version is written once (no competing writes racing on row_version).
     const events = await db.knex('change_events').where({ entity_id: svc.id, type: 'services.updated' });
     assert.equal(events.length, row.row_version - svc.row_version);

@@ -288,7 +288,7 @@ describe('co-editing on one node', function () {
     const audits = await knex()('audit_logs').where({ tenant_id: tenant.tenantId, entity_id: svc.id, action: 'update' });
     assert.ok(audits.length >= 1);
     const coActors = new Set(audits.flatMap((a) => (a.metadata.co_actors ?? []) as string[]));
-    assert.ok(coActors.has(tenant.admin.id) && coActors.has(editorB.id), `co_actors: ${[...coActors]}`);
+    assert.ok(coActors.has(tenant.admin.id) && coActors.has(editorB.id), `co_actors: ${[...coActors].join(',')}`);
     assert.ok(audits.every((a) => [tenant.admin.id, editorB.id].includes(a.user_id)), 'attributed to an editor');
   });
 

@@ -47,7 +47,7 @@ function as(connectionString: string, user: string, password: string): string {
 }
 
 async function refusedLogin(connectionString: string): Promise<void> {
-  await assert.rejects(connect(connectionString), (err: { code?: string }) => {
+  await assert.rejects(connect(connectionString), (err: Error & { code?: string }) => {
     assert.equal(err.code, '28P01', `password refused (${String(err)})`);
     return true;
   });

@@ -91,7 +91,7 @@ describe('catalog detail view: one statement, every table scoped', function () {
     // A list row is the record as its detail view shows it, without the related summaries (a
     // detail's assignments also name each person).
     for (const row of listed) {
-      const detail = (await c.get(`/api/v1/services/${row.id}`)).body.data as Record<string, unknown>;
+      const detail = (await c.get(`/api/v1/services/${row.id as string}`)).body.data as Record<string, unknown>;
       const { assignments, ...rest } = row;
       assert.deepEqual(rest, Object.fromEntries(Object.keys(rest).map((k) => [k, detail[k]])));
       assert.deepEqual(assignments, (detail.assignments as { person_id: string; role: string }[]).map(({ person_id, role }) => ({ person_id, role })));

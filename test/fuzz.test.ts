@@ -229,7 +229,7 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
           try {
             assertNoLeak(res.text);
           } catch (err) {
-            throw new Error(describeFailure(req, res, (err as Error).message));
+            throw new Error(describeFailure(req, res, (err as Error).message), { cause: err });
           }
           if (readOnly) return;
           const changed = changedCounts(before, await rowCounts());

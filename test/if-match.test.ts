@@ -14,7 +14,7 @@ interface Target {
   version: number;
   send(ifMatch: string): Promise<ApiResponse>;
   /** The rows the write would change. */
-  snapshot(): Promise<unknown>;
+  snapshot: () => Promise<unknown>;
 }
 
 describe('If-Match on every versioned route, and ETags', function () {

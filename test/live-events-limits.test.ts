@@ -214,7 +214,7 @@ describe('live events: socket caps and slow consumers', () => {
       const dying = capsOn('node-dying');
       const survivor = capsOn('node-survivor');
       // Without an offline queue a command fails until the client is connected (caps per node then).
-      await Promise.all(clientsOf.map((c) => (c.status === 'ready' ? undefined : new Promise((resolve) => c.once('ready', resolve)))));
+      await Promise.all(clientsOf.map((c) => (c.status === 'ready' ? Promise.resolve() : new Promise((resolve) => c.once('ready', resolve)))));
       try {
         assert.equal((await dying.admit(tenantId, userId)).ok, true);
         assert.equal((await dying.admit(tenantId, userId)).ok, true);
@@ -246,7 +246,7 @@ async function rawSocket(url: string, token: string) {
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject);
     ws.on('message', (raw) => {
-      const message = raw.toString();
+      const message = (raw as Buffer).toString();
       if (message.startsWith('0')) ws.send(`40${JSON.stringify({ token })}`);
       else if (message === '2') ws.send('3');
       else if (message.startsWith('40')) resolve();

@@ -155,6 +155,7 @@ describe('live events: TenantStream delivers a slice at a time', () => {
     for (let seq = 1; seq <= 3; seq++) {
       log.push(event(seq));
       stream.ingest([event(seq)]);
+      // eslint-disable-next-line @typescript-eslint/await-thenable -- awaiting a plain value yields one microtask turn, which is the point
       for (let i = 0; i < 5; i++) await null; // the step starts: slice 0 is out, the others wait for their turn
       assert.ok(live[0].socket.received.includes(seq) && !live[1].socket.received.includes(seq), 'half delivered');
       // Moves while the event is half delivered: out of a slice not yet reached, into one, and a
@@ -204,6 +205,7 @@ describe('live events: TenantStream encodes an event once per visibility class',
         }
       } };
     };
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with call(this, …) on the socket
     const ownEmit = FakeSocket.prototype.emit;
     FakeSocket.prototype.emit = function (this: FakeSocket, name: string, payload: ChangeEvent) {
       if (!broadcasting && name === 'change') direct++;

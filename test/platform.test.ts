@@ -400,9 +400,9 @@ describe('platform', () => {
           await trx.raw('select 1');
         }).then(() => undefined, (e: unknown) => e);
         assert.ok(inTransaction, 'the transaction failed');
-        assert.equal(toAppError(inTransaction)?.status, 503, String(inTransaction));
+        assert.equal(toAppError(inTransaction)?.status, 503, String(inTransaction as Error));
         const next = await cut.raw('select 1').then(() => undefined, (e: unknown) => e);
-        if (next) assert.equal(toAppError(next)?.status, 503, String(next));
+        if (next) assert.equal(toAppError(next)?.status, 503, String(next as Error));
       } finally {
         await cut.destroy();
         for (const link of links) link.destroy();

@@ -106,7 +106,7 @@ describe('socket visibility: admin-only records on the live stream', function ()
   for (const mode of ['unfiltered', 'filtered', 'since']) {
     it(`viewer (${mode}) gets admin-only records as {id} with changes null, seq present and gapless; services.updated in full`, () => {
       const got = json(sockets[`viewer:${mode}`].events.filter((e) => e.seq > base));
-      assert.ok(isConsecutive(got.map((e) => e.seq), base + 1, last), `gapless seqs: ${got.map((e) => e.seq)}`);
+      assert.ok(isConsecutive(got.map((e) => e.seq), base + 1, last), `gapless seqs: ${got.map((e) => e.seq).join(',')}`);
       assert.deepEqual(got, log.map(redacted));
       for (const e of got.filter((x) => ADMIN_ONLY.includes(x.entity_type))) {
         assert.deepEqual(Object.keys(e.data as object), ['id']);

@@ -56,6 +56,7 @@ knex.on('query', (q: { sql?: string }) => {
 // else in this process that talks to PostgreSQL through pg) is one extended-protocol exchange.
 let roundTrips = 0;
 const roundTripStatements: string[] = [];
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply(this, …) on the client
 const pgQuery = pg.Client.prototype.query as (...args: unknown[]) => unknown;
 (pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, ...args: unknown[]) {
   if (counting) {

@@ -70,7 +70,7 @@ async function shutdown(): Promise<void> {
   stopping = true;
   const timer = setTimeout(() => process.exit(0), 3_000);
   io.disconnectSockets(true);
-  await new Promise<void>((resolve) => io.close(() => resolve()));
+  await new Promise<void>((resolve) => { void io.close(() => resolve()); });
   await Promise.allSettled([pub?.quit(), sub?.quit()]);
   clearTimeout(timer);
   process.exit(0);

@@ -56,7 +56,7 @@ export class HttpClient {
     if (res.status !== 200) throw new Error(`GET ${path} → ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);
   }
 
-  async json<T = any>(method: string, path: string, body?: unknown, expect = 200): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async json<T = any>(method: string, path: string, body?: unknown, expect = 200): Promise<T> {
     const res = await this.request(method, path, body);
     if (res.status !== expect) throw new Error(`${method} ${path} → ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);
     return JSON.parse(res.body.toString('utf8')) as T;

@@ -20,7 +20,7 @@ export interface WorkerOptions {
 export interface Worker {
   child: ChildProcess;
   url: string;
-  call<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  call: <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 }
 
 interface Reply { id?: number; ok?: boolean; result?: unknown; error?: string; type?: string; url?: string }

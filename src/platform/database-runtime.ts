@@ -21,7 +21,7 @@ export interface DatabaseRuntime {
   /** Destroys the pool, then stops the embedded server if there is one. Idempotent. */
   stop(): Promise<void>;
   /** Embedded mode: whether this node's own PostgreSQL is running (for /healthz). Cluster: always true. */
-  alive(): boolean;
+  alive: () => boolean;
 }
 
 export interface OpenDatabaseOptions {

@@ -254,7 +254,7 @@ export function runNamed(db: Knex, sql: string, bindings: Record<string, unknown
 
 export interface QueryRows { rows: Record<string, unknown>[] }
 
-type ConnectionClient = Knex.Client & {
+type ConnectionClient = Omit<Knex.Client, 'acquireConnection' | 'releaseConnection'> & {
   acquireConnection(): Promise<pg.Client & { __knexUid?: string; __knexTxId?: string }>;
   releaseConnection(connection: unknown): Promise<void>;
 };

@@ -186,7 +186,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       }
       // The library rejects with `undefined` when the server exits during start-up.
       const why = err instanceof Error ? err.message : 'the server exited during start-up';
-      throw new Error(`Embedded PostgreSQL failed to start on port ${port} (data ${pgDir}): ${why}\n${recentLog.join('\n')}`);
+      throw new Error(`Embedded PostgreSQL failed to start on port ${port} (data ${pgDir}): ${why}\n${recentLog.join('\n')}`, { cause: err });
     }
   }
   const child = (server as unknown as { process?: ChildProcess }).process;

@@ -192,6 +192,7 @@ function compiledList(ctx: ServiceContext, kind: Listable, query: ListQuery, sha
   const { page, count, limitSlot } = listBuilders(ctx, kind, query, filterKeys, marker);
   const compile = (sql: { sql: string; bindings: readonly unknown[] }, extra: number[] = []): CompiledStatement => {
     const slots = sql.bindings.map((b) => {
+      // eslint-disable-next-line no-control-regex -- NUL delimits the markers, so no bound value can pass for one
       const m = typeof b === 'string' ? /^\u0000slot(\d+)\u0000$/.exec(b) : null;
       if (!m) throw new Error(`a list statement has a value that is not one of its inputs: ${String(b)}`);
       return Number(m[1]);

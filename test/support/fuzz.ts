@@ -4,7 +4,6 @@
 // unknown keys, deep nesting, huge strings, hostile unicode, bad ids and query parameters).
 import fc from 'fast-check';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type JsonSchema = Record<string, any>;
 
 export interface OpenApiOperation {

@@ -41,7 +41,7 @@ export class AuditService {
     const base = scoped(AuditLog, ctx);
     if (q.entity_type) base.where('entity_type', q.entity_type);
     if (q.entity_id) base.where('entity_id', q.entity_id);
-    if (q.actor_id) base.where((b) => b.where('user_id', q.actor_id!).orWhereRaw(`metadata->>'actor_id' = ?`, [q.actor_id!]));
+    if (q.actor_id) base.where((b) => { b.where('user_id', q.actor_id!).orWhereRaw(`metadata->>'actor_id' = ?`, [q.actor_id!]); });
     if (q.action) base.where('action', q.action);
     if (q.since) base.where('timestamp', '>=', q.since);
     const pageQuery = base.clone().select('*').select(AuditLog.raw(`"timestamp"::text as __t`));

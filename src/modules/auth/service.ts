@@ -156,7 +156,7 @@ export class AuthService {
 
   private async fromApiKey(token: string): Promise<Principal | null> {
     // Authentication precedes tenancy: the key's hash is the only thing that names its tenant.
-    const key = await this.knex('api_keys').where({ key_hash: hashApiKey(token) }).whereNull('revoked_at').first();
+    const key = await this.knex('api_keys').where({ key_hash: hashApiKey(token) }).whereNull('revoked_at').first<Pick<ApiKey, 'id' | 'tenant_id' | 'user_id' | 'scope' | 'last_used_at'> | undefined>();
     if (!key) return null;
     const user = await this.activeUser(key.tenant_id, key.user_id);
     if (!user) return null;

@@ -88,7 +88,7 @@ export class Attribution {
     for (const path of paths) {
       if (path === META_PATH) continue;
       let byContributor = this.touches.get(path);
-      if (!byContributor) this.touches.set(path, (byContributor = new Map()));
+      if (!byContributor) this.touches.set(path, (byContributor = new Map<string, number>()));
       byContributor.delete(contributor); // re-inserted last: the map stays in touch order
       byContributor.set(contributor, seq);
     }

@@ -62,7 +62,7 @@ export function rowState(layout: RecordLayout, row: Record<string, unknown>): Do
   const attributes = layout.attributes && row.attributes && typeof row.attributes === 'object'
     ? { ...(row.attributes as Record<string, Json>) }
     : {};
-  const description = layout.description ? String(row.description ?? '') : '';
+  const description = layout.description ? String((row.description as string | null | undefined) ?? '') : '';
   return { fields, description, attributes };
 }
 

@@ -51,7 +51,7 @@ export class UserService {
       const demotes = (fields.role && fields.role !== 'admin') || fields.is_active === false;
       if (current.role === 'admin' && demotes) await this.keepAnAdmin(w, id);
       const before = presentUser(current);
-      const unchanged = Object.entries(fields).every(([k, v]) => v === undefined || JSON.stringify(v) === JSON.stringify(current[k as keyof User]));
+      const unchanged = Object.entries(fields).every(([k, v]) => v === undefined || JSON.stringify(v) === JSON.stringify(current[k as keyof typeof fields]));
       if (unchanged && !password_hash) return before; // nothing changes: no version bump, no event
       // A new password or a deactivation ends every session (reactivating must not revive old
       // tokens). The event says so already (`password` or `is_active` in its changes).

@@ -25,6 +25,12 @@ export function storedBytes(stored: StoredDocument): number {
   return (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((sum, u) => sum + u.update.byteLength, 0);
 }
 
+/** Rows as the driver returns them: bytea as a Buffer, bigint ids as strings. */
+interface DocumentRow { id: string; snapshot: Buffer | null }
+interface UpdateRow { id: string; update: Buffer; actor_id: string | null }
+/** read()'s union: part 0 is the snapshot (data may be null), part 1 the log's updates. */
+interface PartRow { part: number; id: string | null; data: Buffer | null; actor_id: string | null }
+
 export interface PendingUpdate {
   update: Uint8Array;
   actorId: string | null;
@@ -49,14 +55,14 @@ export class CollabStorage {
    */
   async open(address: DocumentAddress, init: (trx: Knex.Transaction) => Promise<Uint8Array>): Promise<{ documentId: string; stored: StoredDocument; created: boolean }> {
     const key = { tenant_id: address.tenantId, entity_type: address.entityType, entity_id: address.entityId };
-    const existing = await this.knex('collab_documents').where(key).first('id');
+    const existing = await this.knex('collab_documents').where(key).first<Pick<DocumentRow, 'id'> | undefined>('id');
     if (existing) {
       const stored = await this.read(existing.id);
       if (stored.snapshot || stored.updates.length) return { documentId: existing.id, stored, created: false };
     }
     return this.knex.transaction(async (trx) => {
       await trx('collab_documents').insert(key).onConflict(['tenant_id', 'entity_type', 'entity_id']).ignore();
-      const row = await trx('collab_documents').where(key).forUpdate().first('id', 'snapshot');
+      const row = await trx('collab_documents').where(key).forUpdate().first<DocumentRow>('id', 'snapshot');
       // Holding the row lock, no compaction runs: snapshot and log read here are consistent.
       const updates = await this.logOf(trx, row.id);
       if (row.snapshot || updates.length) {
@@ -73,20 +79,20 @@ export class CollabStorage {
   /** Snapshot and log in one statement (one database snapshot): a concurrent compaction is seen whole or not at all. */
   async read(documentId: string): Promise<StoredDocument> {
     const rows = await this.knex
-      .select(this.knex.raw('0 as part'), this.knex.raw('null::bigint as id'), 'snapshot as data', this.knex.raw('null::uuid as actor_id'))
+      .select<PartRow[]>(this.knex.raw('0 as part'), this.knex.raw('null::bigint as id'), 'snapshot as data', this.knex.raw('null::uuid as actor_id'))
       .from('collab_documents')
       .where('id', documentId)
-      .unionAll((q) => q.select(this.knex.raw('1'), 'id', 'update', 'actor_id').from('collab_updates').where('document_id', documentId))
+      .unionAll((q) => { q.select(this.knex.raw('1'), 'id', 'update', 'actor_id').from('collab_updates').where('document_id', documentId); })
       .orderBy([{ column: 'part' }, { column: 'id' }]);
     const head = rows.find((r) => Number(r.part) === 0);
     return {
       snapshot: head?.data ? new Uint8Array(head.data) : null,
-      updates: rows.filter((r) => Number(r.part) === 1).map((r) => ({ id: Number(r.id), update: new Uint8Array(r.data), actorId: r.actor_id ?? null })),
+      updates: rows.filter((r) => Number(r.part) === 1).map((r) => ({ id: Number(r.id), update: new Uint8Array(r.data!), actorId: r.actor_id ?? null })),
     };
   }
 
   private async logOf(trx: Knex.Transaction, documentId: string): Promise<StoredDocument['updates']> {
-    const rows = await trx('collab_updates').where('document_id', documentId).orderBy('id').select('id', 'update', 'actor_id');
+    const rows = await trx('collab_updates').where('document_id', documentId).orderBy('id').select<UpdateRow[]>('id', 'update', 'actor_id');
     return rows.map((r) => ({ id: Number(r.id), update: new Uint8Array(r.update), actorId: r.actor_id ?? null }));
   }
 
@@ -107,9 +113,9 @@ export class CollabStorage {
    */
   async compact(documentId: string, { whenReconciled = false }: { whenReconciled?: boolean } = {}): Promise<Compaction | null> {
     return this.knex.transaction(async (trx) => {
-      const doc = await trx('collab_documents').where('id', documentId).forUpdate().first('snapshot');
+      const doc = await trx('collab_documents').where('id', documentId).forUpdate().first<Pick<DocumentRow, 'snapshot'> | undefined>('snapshot');
       if (!doc) return { folded: 0, foldedBytes: 0, snapshotBytes: 0 };
-      const rows = await trx('collab_updates').where('document_id', documentId).orderBy('id').select('id', 'update');
+      const rows = await trx('collab_updates').where('document_id', documentId).orderBy('id').select<Pick<UpdateRow, 'id' | 'update'>[]>('id', 'update');
       if (rows.length === 0) return { folded: 0, foldedBytes: 0, snapshotBytes: doc.snapshot?.length ?? 0 };
       const merged = new Y.Doc();
       try {

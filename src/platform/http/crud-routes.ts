@@ -32,7 +32,7 @@ export interface CrudOptions<T> {
 export function crudRoutes<T extends { id: string }>(service: CrudService<T>, opts: CrudOptions<T>): DocumentedRouter {
   const api = documentedRouter(opts.path, opts.path.slice(1));
   const read = opts.detail ?? ((ctx: ServiceContext, id: string) => service.get(ctx, id));
-  const body = (req: Request) => req.body ?? {};
+  const body = (req: Request): unknown => req.body ?? {};
   const { label } = opts;
 
   api.op('get', '/', { summary: `List ${opts.path.slice(1)}`, query: listQuerySchema(opts.listing), response: opts.read, paginated: true }, async (req, res) => {
