@@ -25,6 +25,8 @@ export interface AppHandle {
   port: number;
   domain: Domain;
   server: http.Server;
+  /** The Express app answering the server's HTTP requests (its router is what the API documents). */
+  http: ReturnType<typeof createHttpApp>;
   live: LiveEvents;
   collab: CollabHandle;
   /** Stops accepting, moves live sockets elsewhere, then closes Redis; the database is the caller's. */
@@ -171,6 +173,7 @@ export async function startServer({
     port,
     domain,
     server,
+    http: app,
     live,
     collab,
     close: () =>

@@ -68,7 +68,10 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
     operationId: 'getOpenApiDocument',
     summary: 'This OpenAPI document',
     description: 'The OpenAPI 3.1 document of the REST API, generated from the zod schemas that validate its requests.',
-    response: z.record(z.string(), z.unknown()), envelope: false, public: true, errors: [415],
+    response: z.object({
+      openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }),
+      paths: z.record(z.string(), z.record(z.string(), z.unknown())), components: z.record(z.string(), z.unknown()),
+    }).describe('OpenAPI 3.1'), envelope: false, public: true, errors: [415],
   }, (_req, res) => {
     res.json(apiDocument());
   });

@@ -1,6 +1,7 @@
-// `npm run openapi -- <file>` writes the OpenAPI document the API serves, without a database or
+// `npm run openapi -- <file>` (stdout without one) writes the OpenAPI document the API serves, without a database or
 // a listening server: the routes are built as a node builds them, and their document printed.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import knex from 'knex';
 import { createDomain } from '../composition.js';
 import { apiDocument, createHttpApp } from '../http.js';
@@ -15,6 +16,8 @@ const db = knex({ client: 'pg', connection: {} });
 const domain = createDomain({ knex: db, bus: new InProcessEventBus(), logger, jwtSecret: 'x'.repeat(32) });
 createHttpApp({ domain, logger, config: { http: { ...HTTP_DEFAULTS }, mode: 'cluster' } });
 const text = `${JSON.stringify(apiDocument(), null, 2)}\n`;
-if (out) writeFileSync(out, text);
-else process.stdout.write(text);
+if (out) {
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, text);
+} else process.stdout.write(text);
 await db.destroy();

@@ -49,7 +49,7 @@ const RecordSummary = named('RecordSummary', z.object({
 const AssignmentView = named('Assignment', z.object({
   person_id: id,
   role: z.string(),
-  person: RecordSummary.nullable().describe('The person, null when soft-deleted'),
+  person: RecordSummary.nullable(),
 }).describe('A person assigned to the record, with a role'));
 
 const PersonAssignment = named('PersonAssignment', z.object({

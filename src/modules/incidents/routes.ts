@@ -46,7 +46,7 @@ export const Incident = named('Incident', z.object({
 
 const TimelineResult = named('TimelineUpdateResult', z.object({
   entry: TimelineEntry,
-  incident: Incident.describe('The incident after the entry (status moved, version bumped)'),
+  incident: Incident,
 }));
 
 const AFFECTED_ID = '3f6c0b1e-8a4f-4d9e-9a37-2b1d5c7e9f01';

@@ -12,7 +12,7 @@ const usersQuery = z.object({
 });
 
 const Me = named('Me', z.object({
-  user: User.describe("The user, or an API key's owner"),
+  user: User,
   tenant_id: recordId,
   actor: z.object({
     type: z.enum(['user', 'api_key']),

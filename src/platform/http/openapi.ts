@@ -313,7 +313,9 @@ function routeOf(op: Operation): RouteConfig {
       content: { [op.contentType ?? 'application/json']: { schema: bodySchema(op) } },
     };
   const responses: RouteConfig['responses'] = { [status]: success };
-  for (const [code, response] of Object.entries(op.extraResponses ?? {})) responses[code] = response;
+  for (const [code, response] of Object.entries(op.extraResponses ?? {})) {
+    responses[code] = { ...response, headers: { 'X-Request-Id': headerRef('X-Request-Id'), ...(response.headers as object) } };
+  }
   const problems = problemsOf(op);
   for (const code of problems) responses[code] = { $ref: `#/components/responses/${PROBLEMS[code].name}` };
   if (!problems.some((code) => code < 500)) responses['4XX'] = { $ref: '#/components/responses/MalformedRequest' };
