@@ -26,8 +26,8 @@ export function commentRoutes(services: { comments: CommentService }) {
     operationId: 'listComments',
     summary: 'List the comments on a record',
     description: 'The comments on one record, oldest first; resolved threads only with `include_resolved=true`. '
-      + 'Needs read access to the record.',
-    query: commentListQuery, response: z.array(Comment),
+      + 'Needs read access to the record; an unknown record is a 404.',
+    query: commentListQuery, response: z.array(Comment), errors: [404],
   }, async (req, res) => {
     res.json({ data: await comments.list(ctxOf(req), req.query) });
   });

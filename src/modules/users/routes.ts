@@ -1,6 +1,7 @@
 // Users (admin) and the caller's own identity.
 import { z } from 'zod';
 import { USER_ROLES } from '../../platform/context.js';
+import { validationError } from '../../platform/errors.js';
 import { documentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, expectedVersion, idParam, sendCreated, sendData } from '../../platform/http/respond.js';
 import { named, recordId } from '../../platform/schema-kit.js';
@@ -28,10 +29,12 @@ export function userRoutes(services: { users: UserService }) {
   api.op('get', '/', {
     operationId: 'listUsers',
     summary: 'List users (admin)',
-    description: "The tenant's users, deleted ones only with `include_deleted=true`.",
+    description: "The tenant's users, deleted ones only with `include_deleted=true` (another value is a 422).",
     query: usersQuery, response: z.array(User),
   }, async (req, res) => {
-    res.json({ data: await users.list(ctxOf(req), { includeDeleted: req.query.include_deleted === 'true' }) });
+    const query = usersQuery.safeParse(req.query);
+    if (!query.success) throw validationError(query.error, ['query']);
+    res.json({ data: await users.list(ctxOf(req), { includeDeleted: query.data.include_deleted === 'true' }) });
   });
   api.op('post', '/', {
     operationId: 'createUser',

@@ -92,7 +92,7 @@ export function crudRoutes<T extends { id: string }>(service: CrudService<T>, op
   api.op('delete', '/:id', {
     operationId: `delete${one}`,
     summary: `Soft-delete a ${label}`,
-    description: `Marks the ${label} deleted (${writers}): it leaves lists and reads, its name may be used again, and \`restore\` brings it back.`,
+    description: `Marks the ${label} deleted (${writers}): it leaves lists and reads until \`restore\` brings it back.`,
     status: 204, ifMatch: true,
   }, async (req, res) => {
     await service.remove(ctxOf(req), idParam(req), { expectedVersion: expectedVersion(req) });
@@ -103,8 +103,9 @@ export function crudRoutes<T extends { id: string }>(service: CrudService<T>, op
     api.op('post', '/:id/restore', {
       operationId: `restore${one}`,
       summary: `Restore a soft-deleted ${label}`,
-      description: `Brings a soft-deleted ${label} back (${writers}); 409 when a live record has taken its name meanwhile.`,
-      response: opts.read, errors: [...new Set<ProblemStatus>([...errors, 409])],
+      description: `Brings a soft-deleted ${label} back (${writers})`
+        + (errors.includes(409) ? '; 409 when a live record has taken its name meanwhile.' : '.'),
+      response: opts.read, errors,
     }, async (req, res) => {
       sendData(res, await restore(ctxOf(req), idParam(req)));
     });

@@ -274,7 +274,8 @@ function problemsOf(op: Operation): ProblemStatus[] {
   if (op.paginated === true) set.add(400);
   if (op.ifMatch) set.add(412);
   if (acceptsIdempotencyKey(op.method, op)) [409, 422].forEach((s) => set.add(s as ProblemStatus));
-  if (op.path.startsWith(API_BASE)) set.add(503);
+  // Whatever reads the database may find it gone; the documents and ops routes answer without it.
+  if (op.path.startsWith(API_BASE) && op.envelope !== false) set.add(503);
   return [...set].sort();
 }
 
