@@ -289,6 +289,17 @@ describe('OpenAPI: the document against the routes really served', function () {
     assert.ok(mismatches(JSON.parse(JSON.stringify(extra)), schema).some((m) => m === '$.data.secret: not documented'));
   });
 
+  it('serves the same document from a second node in the same process (each schema named once)', async () => {
+    const second = await startHttpApp();
+    try {
+      const res = await second.client().get('/api/v1/openapi.json');
+      expectStatus(res, 200);
+      assert.deepEqual(res.body, raw);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('serves the API reference at /docs: Redoc from this node, no inline script, its own CSP', async () => {
     const res = await app.client().get('/docs');
     expectStatus(res, 200);

@@ -111,15 +111,21 @@ const EXAMPLES: Record<CatalogType, { create: Record<string, unknown>; update: R
   repositories: { create: { name: 'payments', provider: 'github', url: 'https://github.com/example/payments', default_branch: 'main' }, update: { language: 'TypeScript' } },
 };
 
+/** Each kind's response shapes, built once: a schema is named once, however many apps a process builds. */
+const VIEWS = new Map(CATALOG_TYPES.map((type) => {
+  const read = readSchema(KINDS[type]);
+  return [type, { read, detail: detailSchema(KINDS[type], read) }] as const;
+}));
+
 export function catalogRoutes(services: { entities: Record<CatalogType, EntityService>; permissions: PermissionService }): DocumentedRouter[] {
   return CATALOG_TYPES.map((type) => {
     const kind = KINDS[type];
-    const read = readSchema(kind);
+    const { read, detail } = VIEWS.get(type)!;
     const api = crudRoutes(services.entities[type], {
       path: `/${type}`, label: kind.label, listing: kind, create: named(`${pascalOf(kind.label)}Create`, kind.create),
       update: named(`${pascalOf(kind.label)}Update`, kind.update), examples: EXAMPLES[type],
       about: `Catalog: ${type}. Names are unique among the tenant's live ${type}.`,
-      read, detailSchema: detailSchema(kind, read),
+      read, detailSchema: detail,
       detail: (ctx, id) => readDetail(ctx, type, id),
       writers: 'editor or admin, or an EDIT grant on the record for updates',
       writeErrors: [409],
