@@ -32,7 +32,9 @@ const names = new Map<string, z.ZodType>();
 
 /**
  * Names a schema in the API documents (`#/components/schemas/<name>`): every use of this very
- * schema becomes a reference to the one component. The schema itself is returned unchanged.
+ * schema becomes a reference to the one component. The schema itself is returned unchanged. Build
+ * named schemas once (module level), and describe them where they are defined: `.describe()` at a
+ * use site would copy the component's metadata into a second, unnamed schema.
  */
 export function named<T extends z.ZodType>(name: string, schema: T): T {
   const taken = names.get(name);
