@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { crudRoutes } from '../../platform/http/crud-routes.js';
 import { ctxOf, expectedVersion, idParam, sendData } from '../../platform/http/respond.js';
-import { authorColumns, isoTimestamp, named, recordId, versionedColumns } from '../../platform/schema-kit.js';
 import { grantRoutes } from '../permissions/routes.js';
+import { authorColumns, isoTimestamp, named, recordId, versionedColumns } from '../../platform/schema-kit.js';
 import { DASHBOARD_LISTING } from './service.js';
 import {
   FILTER_TYPES, WIDGET_SOURCE_TYPES, WIDGET_TYPES, dashboardCreate, dashboardUpdate, widgetInput, widgetLayout, widgetPatch,

@@ -59,9 +59,10 @@ export function userRoutes(services: { users: UserService }) {
     operationId: 'updateUser',
     summary: 'Change role, name, password or deactivate (admin)',
     description: 'A new password, a role change or `is_active: false` ends every session of the user at once (REST, sockets, co-editing).',
-    body: named('UserUpdate', userUpdate), example: { role: 'incident_commander' }, response: User, ifMatch: true,
+    body: named('UserUpdate', userUpdate), example: { role: 'incident_commander' }, ifMatch: true, response: User,
   }, async (req, res) => {
-    sendData(res, await users.update(ctxOf(req), idParam(req), req.body ?? {}, { expectedVersion: expectedVersion(req) }));
+    const id = idParam(req);
+    sendData(res, await users.update(ctxOf(req), id, req.body ?? {}, { expectedVersion: expectedVersion(req) }));
   });
   api.op('delete', '/:id', {
     operationId: 'deleteUser',
