@@ -367,12 +367,50 @@ export function openApiDocument(info: DocumentInfo) {
   });
   for (const op of operations) registry.registerPath(routeOf(op));
   const generator = new OpenApiGeneratorV31([...registry.definitions, { type: 'schema', schema: Problem }]);
-  const doc = generator.generateDocument({
+  const doc = shareParameters(generator.generateDocument({
     openapi: '3.1.0',
     info: { ...info, license: { name: 'UNLICENSED', identifier: 'LicenseRef-Proprietary' } },
     servers: [{ url: '/', description: 'The node serving this document: REST under /api/v1, health and metrics at the root' }],
     tags: [...tags].map(([name, description]) => ({ name, description })).sort((a, b) => a.name.localeCompare(b.name)),
     security: API_SECURITY,
-  });
+  }));
+  return doc;
+}
+
+type Document = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+interface InlineParameter { name: string; in: string; description?: string; schema?: { description?: string } }
+
+/**
+ * Query parameters that several operations declare alike (limit, cursor, q, team_id, …) become one
+ * component each, referenced from every operation; the schema's copy of the description is dropped
+ * where the parameter has the same one.
+ */
+function shareParameters(doc: Document): Document {
+  const uses = new Map<string, { parameter: InlineParameter; count: number }>();
+  const operationsOf = () => Object.values(doc.paths ?? {}).flatMap((item) => Object.values(item as Record<string, { parameters?: unknown[] }>));
+  for (const op of operationsOf()) {
+    for (const p of (op.parameters ?? []) as InlineParameter[]) {
+      if (!('name' in p) || p.in !== 'query') continue;
+      if (p.schema?.description === p.description) delete p.schema?.description;
+      const key = JSON.stringify(p);
+      uses.set(key, { parameter: p, count: (uses.get(key)?.count ?? 0) + 1 });
+    }
+  }
+  const names = new Map<string, string>();
+  const components = (doc.components ??= {}).parameters ??= {};
+  for (const [key, { parameter, count }] of [...uses].sort((a, b) => b[1].count - a[1].count)) {
+    if (count < 3) continue;
+    const base = `${parameter.name.replace(/(^|_)(\w)/g, (_m, _s, c: string) => c.toUpperCase())}Param`;
+    let name = base;
+    for (let i = 2; name in components; i++) name = `${base}${i}`;
+    components[name] = parameter as never;
+    names.set(key, name);
+  }
+  for (const op of operationsOf()) {
+    op.parameters = op.parameters?.map((p) => {
+      const name = names.get(JSON.stringify(p));
+      return name ? { $ref: `#/components/parameters/${name}` } : p;
+    });
+  }
   return doc;
 }
