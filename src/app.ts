@@ -27,6 +27,8 @@ export interface AppHandle {
   port: number;
   domain: Domain;
   server: http.Server;
+  /** The Express app answering the server's HTTP requests (its router is what the API documents). */
+  http: ReturnType<typeof createHttpApp>;
   live: LiveEvents;
   collab: CollabHandle;
   /** The node's Prometheus metrics (GET /metrics). */
@@ -182,6 +184,7 @@ export async function startServer({
     port,
     domain,
     server,
+    http: app,
     live,
     collab,
     metrics,

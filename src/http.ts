@@ -1,21 +1,23 @@
 // The HTTP API: middleware, every route group under /api/v1, OpenAPI, metrics and
 // problem+json errors. Route handlers live in each module's routes.ts.
 import express, { Router } from 'express';
+import { z } from 'zod';
 import { asyncApiDocument } from './asyncapi.js';
 import type { Domain } from './composition.js';
 import type { Config } from './platform/config.js';
-import { isDatabaseReachable } from './platform/db.js';
 import { corsMiddleware } from './platform/http/cors.js';
 import { jsonBody } from './platform/http/json-body.js';
 import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempotency.js';
 import { NodeMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
 import { requestLog } from './platform/http/request-log.js';
-import { openApiDocument } from './platform/http/openapi.js';
+import { docsRoutes } from './platform/http/docs.js';
+import { API_BASE, documentedRouter, openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
 import { metricsGuard, securityHeaders } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
 import type { OriginPolicy } from './platform/origins.js';
+import { opsRoutes } from './ops-routes.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { logRoutes } from './modules/audit/routes.js';
 import { authRoutes, sessionRoutes } from './modules/auth/routes.js';
@@ -55,20 +57,9 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   // Before any route or authentication: a preflight carries no token.
   app.use(corsMiddleware(origins));
 
-  app.get('/healthz', (_req, res) => {
-    if (health()) res.json({ status: 'ok' });
-    else res.status(503).json({ status: 'unavailable' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, boolean> = { database: await isDatabaseReachable(domain.knex) };
-    for (const [name, check] of Object.entries(readiness)) checks[name] = await check().catch(() => false);
-    const ok = Object.values(checks).every(Boolean);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
-  });
-  app.get('/metrics', metricsGuard({ token: config.http.metricsToken, mode: config.mode }), async (_req, res) => {
-    const body = await metrics.render();
-    res.set('Content-Type', metrics.contentType).send(body);
-  });
+  const ops = opsRoutes({ domain, readiness, health, metrics, guard: metricsGuard({ token: config.http.metricsToken, mode: config.mode }) });
+  app.use(ops.router);
+  app.use(docsRoutes({ specUrl: `${API_BASE}/openapi.json` }).router);
 
   const api = Router();
   api.use(jsonBody({ maxBytes: config.http.bodyMaxBytes, maxDepth: config.http.bodyMaxDepth }));
@@ -82,13 +73,33 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
     incidentRoutes({ incidents, permissions }), scorecardRoutes({ scorecards }), dashboardRoutes({ dashboards, permissions }),
     commentRoutes({ comments }), ...logRoutes({ audit, changeLog }),
   ];
-  api.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument({ title: 'AppInventory Live', version: '1' }));
+  const documents = documentedRouter('', 'docs', 'The API documents and their reference page.');
+  documents.op('get', '/openapi.json', {
+    operationId: 'getOpenApiDocument',
+    summary: 'This OpenAPI document',
+    description: 'The OpenAPI 3.1 document of the REST API, generated from the zod schemas that validate its requests.',
+    response: z.object({
+      openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }),
+      paths: z.record(z.string(), z.record(z.string(), z.unknown())), components: z.record(z.string(), z.unknown()),
+    }).describe('OpenAPI 3.1'), envelope: false, public: true, errors: [415],
+  }, (_req, res) => {
+    res.json(apiDocument());
   });
-  // The live-event and co-editing protocols, naming the host the client asked for.
-  api.get('/asyncapi.json', (req, res) => {
+  documents.op('get', '/asyncapi.json', {
+    operationId: 'getAsyncApiDocument',
+    summary: 'The AsyncAPI document of the live events and co-editing',
+    description: 'The AsyncAPI 3 document of the Socket.IO live events (`/socket.io`: handshake, `change` envelopes per entity '
+      + 'type, subscribe/unsubscribe and their acks, revocation, resync) and of the co-editing WebSocket endpoint (`/collab`), '
+      + 'generated from the zod schemas the server validates with. Its `servers` name the host the request was sent to.',
+    response: z.object({
+      asyncapi: z.string(), info: z.object({ title: z.string(), version: z.string() }),
+      servers: z.record(z.string(), z.unknown()), channels: z.record(z.string(), z.unknown()),
+      operations: z.record(z.string(), z.unknown()), components: z.record(z.string(), z.unknown()),
+    }).describe('AsyncAPI 3'), envelope: false, public: true, errors: [415],
+  }, (req, res) => {
     res.json(asyncApiDocument({ host: req.get('host'), protocol: req.protocol === 'https' ? 'wss' : 'ws' }));
   });
+  api.use(documents.router);
   const auth = authRoutes({ auth: domain.auth });
   api.use(auth.prefix, auth.router);
   api.use(requireAuth((token) => domain.auth.authenticate(token), domain.knex));
@@ -98,4 +109,18 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return app;
+}
+
+/** The OpenAPI document of the routes declared so far (every node declares the same ones). */
+export function apiDocument() {
+  return openApiDocument({
+    title: 'AppInventory Live',
+    version: '1',
+    description: 'The REST API of AppInventory Live: a multi-tenant application inventory (catalog, incidents, '
+      + 'scorecards, dashboards) whose every committed change is also pushed live over Socket.IO (`/socket.io`) '
+      + 'and co-edited over y-websocket (`/collab`); see `/api/v1/asyncapi.json` where served.\n\n'
+      + 'JSON in, JSON out; errors are `application/problem+json` (RFC 9457). Lists are keyset-paginated with '
+      + 'opaque cursors. Versioned records carry an `ETag` (their `row_version`), which `If-Match` takes back. '
+      + 'Every response carries `X-Request-Id`.',
+  });
 }

@@ -13,6 +13,7 @@ import { httpSuite } from './support/http-assertions.js';
 import {
   bodyText, operationsOf, pathParam, queryString, requestBody, type FuzzBody, type IdPools, type JsonSchema, type OpenApiOperation,
 } from './support/fuzz.js';
+import { dereference } from './support/openapi.js';
 
 const TOTAL_RUNS = positiveInt(process.env.FUZZ_RUNS ?? process.env.FUZZ_SIZE, 5000);
 const SEED = Number.parseInt(process.env.FUZZ_SEED ?? '', 10) || 20_261_202;
@@ -170,7 +171,8 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
 
     const docRes = await app.client().get('/api/v1/openapi.json');
     assert.equal(docRes.status, 200, `GET /api/v1/openapi.json: ${docRes.status}`);
-    const doc = docRes.body as { paths: Record<string, Record<string, JsonSchema>> };
+    // The generators walk schemas inline: every component reference resolved first.
+    const doc = dereference(docRes.body) as { paths: Record<string, Record<string, JsonSchema>> };
     const bodyOf = (path: string, method = 'post') => doc.paths[path][method].requestBody.content['application/json'].schema as JsonSchema;
 
     // Real records of every kind (two each), spare users (never the acting ones), grants, a

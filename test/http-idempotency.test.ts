@@ -13,6 +13,7 @@ import {
 } from './support/http-assertions.js';
 import { ApiClient, testConfig, type ApiResponse } from './support/server.js';
 import { counted, isPrincipalRead } from './support/sql.js';
+import { dereference } from './support/openapi.js';
 
 const key = () => `retry-${randomUUID()}`;
 const withKey = (k: string) => ({ 'idempotency-key': k });
@@ -326,9 +327,11 @@ describe('Idempotency-Key on POST', function () {
   });
 
   it('documents the header on every authenticated POST but refresh and logout', async () => {
-    const doc = (await suite.app.client().get('/api/v1/openapi.json')).body;
+    // Parameters and headers are shared components: read them with every $ref resolved (an
+    // operation without parameters has none listed).
+    const doc = dereference((await suite.app.client().get('/api/v1/openapi.json')).body);
     const hasKey = (path: string, method: string) =>
-      (doc.paths[path][method].parameters as { name: string; in: string }[]).some((p) => p.name === 'Idempotency-Key' && p.in === 'header');
+      ((doc.paths[path][method].parameters ?? []) as { name: string; in: string }[]).some((p) => p.name === 'Idempotency-Key' && p.in === 'header');
     for (const path of ['/api/v1/incidents', '/api/v1/incidents/{id}/updates', '/api/v1/api-keys', '/api/v1/services', '/api/v1/users']) {
       assert.ok(hasKey(path, 'post'), `POST ${path}`);
     }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { addMember, created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
+import { dereference } from './support/openapi.js';
 import type { TestApp } from './support/server.js';
 
 const COLLECTIONS = [
@@ -50,7 +51,8 @@ describe('HTTP platform: OpenAPI, health, metrics, request ids', () => {
     before(async () => {
       const res = await app.client().get('/api/v1/openapi.json');
       expectStatus(res, 200);
-      doc = res.body;
+      // Schemas are components now: the assertions below read them with every $ref resolved.
+      doc = dereference(res.body);
     });
 
     it('is an OpenAPI 3 document with bearer security', () => {

@@ -8,6 +8,7 @@ import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/modules/auth/tokens.js';
 import {
   addMember, assertProblem, created, expectStatus, httpSuite, signClaims, type Tenant,
 } from './support/http-assertions.js';
+import { dereference } from './support/openapi.js';
 import type { TestApp } from './support/server.js';
 
 const PASSWORD = 'sessions-test-passphrase-7ordinary';
@@ -152,9 +153,10 @@ describe('HTTP sessions: token claims, token version, logout and refresh', () =>
   });
 
   it('documents refresh and logout in the OpenAPI document', async () => {
-    const doc = (await app.client().get('/api/v1/openapi.json')).body;
+    const doc = dereference((await app.client().get('/api/v1/openapi.json')).body);
     const refresh = doc.paths['/api/v1/auth/refresh'].post;
-    assert.ok(!refresh.security, 'refresh takes the bearer token');
+    // Every operation names its security now: refresh takes a login token only (no API key, not public).
+    assert.deepEqual(refresh.security, [{ bearer: [] }], 'refresh takes the bearer token');
     assert.ok(refresh.responses['200'].content['application/json'].schema.properties.data.properties.access_token);
     assert.ok(doc.paths['/api/v1/auth/logout'].post.responses['204']);
   });

@@ -201,6 +201,11 @@ describe('packaging: the runtime stage replayed', function () {
     assert.equal(login.status, 200, await login.clone().text());
     assert.equal(typeof ((await login.json()) as { data: { access_token: unknown } }).data.access_token, 'string');
 
+    // The API reference page's bundle comes from dist/public/ (redoc itself is a dev dependency, not installed here).
+    const bundle = await fetch(`${url}/docs/redoc.standalone.js`);
+    assert.equal(bundle.status, 200);
+    assert.equal((await bundle.arrayBuffer()).byteLength, fs.statSync(path.join(runtime.dir, 'dist/public/redoc.standalone.js')).size);
+
     node.kill('SIGTERM');
     assert.equal(await exited, 0, 'a graceful shutdown on SIGTERM');
   });

@@ -6,7 +6,7 @@ import { BadRequest, validationError } from './errors.js';
 import { dbOf, type ServiceContext } from './context.js';
 import { runPositional } from './db.js';
 import { scoped, withTenantParam } from './tenancy.js';
-import { PG_TIMESTAMP, uuid } from './schema-kit.js';
+import { PG_TIMESTAMP, named, uuid } from './schema-kit.js';
 import type { Model } from 'objection';
 
 export const DEFAULT_SORT = '-updated_at';
@@ -40,6 +40,15 @@ export interface ListQuery {
 export interface PageMeta { limit: number; total: number; next_cursor: string | null }
 export interface Page<T> { data: T[]; meta: PageMeta }
 
+/** The meta of a list page, as the API documents describe it. */
+export const PageMeta = named('PageMeta', z.object({
+  limit: z.number().int().describe('The page size used'),
+  total: z.number().int().describe('Rows matching the filters. Counted exactly for the first page; the pages after it carry '
+    + 'that count inside their cursor, so rows created or deleted during a walk do not change it. A cursor used with other '
+    + 'filters is counted again.'),
+  next_cursor: z.string().nullable().describe('Opaque; pass it as `cursor` (with the same `sort`) for the next page. Null on the last page.'),
+}).describe('Keyset pagination: follow `next_cursor` until it is null.'));
+
 function sortParam(kind: Listable) {
   const columns = [kind.titleColumn, 'created_at', 'updated_at'];
   return z.enum([...columns, ...columns.map((c) => `-${c}`)] as [string, ...string[]]);
@@ -59,13 +68,13 @@ function buildListQuerySchema(kind: Listable) {
     Object.entries(kind.enumFilters).map(([k, values]) => [k, z.enum(values as [string, ...string[]]).optional()]),
   );
   return z.strictObject({
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().max(1000).optional(),
-    sort: sortParam(kind).default(DEFAULT_SORT),
-    q: z.string().trim().min(1).max(200).optional(),
-    include_deleted: z.enum(['true', 'false']).optional(),
-    ...(kind.hasTeam ? { team_id: uuid.optional() } : {}),
-    ...(kind.hasTags ? { tag: z.string().min(1).max(100).optional() } : {}),
+    limit: z.coerce.number().int().min(1).max(200).default(50).describe('Rows per page'),
+    cursor: z.string().max(1000).optional().describe('`meta.next_cursor` of the previous page (opaque; only valid with the same sort)'),
+    sort: sortParam(kind).default(DEFAULT_SORT).describe('Sort column; a leading `-` sorts descending'),
+    q: z.string().trim().min(1).max(200).optional().describe('Search text (trigram match on the name and description)'),
+    include_deleted: z.enum(['true', 'false']).optional().describe('List soft-deleted rows too (admin)'),
+    ...(kind.hasTeam ? { team_id: uuid.optional().describe('Only rows of this team') } : {}),
+    ...(kind.hasTags ? { tag: z.string().min(1).max(100).optional().describe('Only rows carrying this tag') } : {}),
     ...enumFilters,
   });
 }

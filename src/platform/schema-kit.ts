@@ -1,4 +1,5 @@
 // Small zod building blocks shared by every module's schemas.
+import { zodToOpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 
 /** UUIDs compare as PostgreSQL prints them: lower-case. */
@@ -26,3 +27,33 @@ export const operationalStatus = z.enum(OPERATIONAL_STATUS);
 export function partialStrict<T extends z.ZodRawShape>(shape: T) {
   return z.strictObject(shape).partial();
 }
+
+const names = new Map<string, z.ZodType>();
+
+/**
+ * Names a schema in the API documents (`#/components/schemas/<name>`): every use of this very
+ * schema becomes a reference to the one component. The schema itself is returned unchanged. Build
+ * named schemas once (module level), and describe them where they are defined: `.describe()` at a
+ * use site would copy the component's metadata into a second, unnamed schema.
+ */
+export function named<T extends z.ZodType>(name: string, schema: T): T {
+  const taken = names.get(name);
+  if (taken && taken !== schema) throw new Error(`two schemas are named ${name}`);
+  names.set(name, schema);
+  zodToOpenAPIRegistry.add(schema, { ...zodToOpenAPIRegistry.get(schema), _internal: { ...zodToOpenAPIRegistry.get(schema)?._internal, refId: name } });
+  return schema;
+}
+
+// Response shapes: how records come back (ids as PostgreSQL prints them, times as ISO 8601).
+export const isoTimestamp = z.iso.datetime({ offset: true });
+export const recordId = z.uuid();
+/** The columns of every versioned, soft-deletable record. */
+export const versionedColumns = {
+  id: recordId,
+  row_version: z.number().int().min(1).describe('Bumped by every write; the ETag'),
+  created_at: isoTimestamp,
+  updated_at: isoTimestamp,
+  deleted_at: isoTimestamp.nullable().describe('Set while soft-deleted'),
+};
+/** Who created and last changed a record (null for system writes). */
+export const authorColumns = { created_by: recordId.nullable(), updated_by: recordId.nullable() };

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { crudRoutes } from '../../platform/http/crud-routes.js';
 import type { DocumentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, idParam, sendData } from '../../platform/http/respond.js';
-import { uuid } from '../../platform/schema-kit.js';
+import { authorColumns, isoTimestamp, named, recordId, versionedColumns } from '../../platform/schema-kit.js';
+import { Criterion } from '../scorecards/schemas.js';
 import { grantRoutes } from '../permissions/routes.js';
 import { readDetail } from './detail.js';
 import { serviceImpact } from './impact.js';
@@ -13,31 +14,131 @@ import type { PermissionService } from '../permissions/service.js';
 import type { CatalogType } from './kinds.js';
 import type { EntityService } from './service.js';
 
-const timestamp = z.iso.datetime({ offset: true });
+const timestamp = isoTimestamp;
+const id = recordId;
+const ID = '3f6c0b1e-8a4f-4d9e-9a37-2b1d5c7e9f01';
+const TEAM_ID = '8b1e6a52-3c4d-4e7f-9a0b-1c2d3e4f5a6b';
+const recordColumns = { ...versionedColumns, ...authorColumns };
+
+/** A field as it is returned: defaults applied, so always present (nullable where the column is). */
+function returned(field: z.ZodType): z.ZodType {
+  let inner = field;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap() as z.ZodType;
+  return inner;
+}
 
 /** The read shape of a kind: its fields, the relation lists it owns and the bookkeeping columns. */
 function readSchema(kind: EntityKind) {
-  return (kind.create as z.ZodObject).extend({
-    id: uuid,
-    row_version: z.number().int(),
-    created_at: timestamp,
-    updated_at: timestamp,
-    created_by: uuid.nullable(),
-    updated_by: uuid.nullable(),
-    deleted_at: timestamp.nullable(),
-  });
+  const shape = Object.fromEntries(Object.entries(kind.create.shape).map(([k, v]) => [k, returned(v as z.ZodType)]));
+  return named(pascalOf(kind.label), z.object({ ...shape, ...recordColumns }).describe(`A ${kind.label} as lists and writes return it`));
 }
+
+const pascalOf = (label: string) => label.charAt(0).toUpperCase() + label.slice(1);
+
+const RecordSummary = named('RecordSummary', z.object({
+  id,
+  name: z.string(),
+  type: z.string().optional(),
+  status: z.string().optional(),
+  operational_status: z.string().optional(),
+  environment: z.string().optional(),
+  provider: z.string().optional(),
+  email: z.string().optional(),
+}).describe('A related catalog record as another record shows it (the fields its table has)'));
+
+const AssignmentView = named('Assignment', z.object({
+  person_id: id,
+  role: z.string(),
+  person: RecordSummary.nullable(),
+}).describe('A person assigned to the record, with a role'));
+
+const PersonAssignment = named('PersonAssignment', z.object({
+  id, entity_type: z.enum(CATALOG_TYPES), entity_id: id, person_id: id, role: z.string(),
+}).describe('A record the person is assigned to'));
+
+const IncidentSummary = named('IncidentSummary', z.object({
+  id, title: z.string(), severity: z.string(), status: z.string(), impact_type: z.string(),
+  created_at: timestamp, resolved_at: timestamp.nullable(),
+}).describe('An incident that affects the record'));
+
+const RecordScore = named('RecordScore', z.object({
+  scorecard_id: id,
+  scorecard_name: z.string(),
+  score: z.number().int().min(0).max(100),
+  passed: z.array(Criterion),
+  failed: z.array(Criterion),
+}).describe('How the record scores on a scorecard that applies to its kind, computed on read'));
+
+/** GET /<kind>/:id: the record, its related records as summaries, and (but teams and people) incidents and scores. */
+function detailSchema(kind: EntityKind, read: z.ZodObject) {
+  const relations: Record<string, z.ZodType> = {};
+  for (const name of kind.detailRelations) {
+    if (name === 'team') relations.team = RecordSummary.nullable();
+    else if (name === 'assignments') relations.assignments = z.array(kind.type === 'people' ? PersonAssignment : AssignmentView);
+    else relations[name] = z.array(RecordSummary);
+  }
+  const views = kind.type === 'teams' || kind.type === 'people' ? {} : {
+    incidents: z.array(IncidentSummary).describe('The newest 100 incidents affecting it'),
+    scorecards: z.array(RecordScore),
+  };
+  return named(`${pascalOf(kind.label)}Detail`, read.extend({ ...relations, ...views }).describe(`A ${kind.label} with its relations`));
+}
+
+const Impacted = named('ImpactedRecord', z.object({
+  entity_type: z.enum(CATALOG_TYPES), entity_id: id, depth: z.number().int().min(1).describe('Hops from the service'), name: z.string(),
+}));
+const ServiceImpact = named('ServiceImpact', z.object({
+  service: z.object({ id, name: z.string() }),
+  dependents: z.array(Impacted).describe('What depends on the service, transitively'),
+  dependencies: z.array(Impacted).describe('What the service depends on, transitively'),
+}));
+
+/** Example bodies: a create with the required fields and some others, and a small PATCH. */
+const EXAMPLES: Record<CatalogType, { create: Record<string, unknown>; update: Record<string, unknown> }> = {
+  teams: { create: { name: 'Payments', description: 'Owns checkout and billing', slack_channel: '#payments' }, update: { contact_email: 'payments@example.com' } },
+  people: { create: { name: 'Ada Lovelace', email: 'ada@example.com', team_id: TEAM_ID, role_title: 'Staff engineer' }, update: { slack_handle: '@ada' } },
+  products: { create: { name: 'Checkout', team_id: TEAM_ID, status: 'active', tags: ['revenue'] }, update: { version: '2.1' } },
+  services: {
+    create: {
+      name: 'payments-api', type: 'api', team_id: TEAM_ID, tags: ['pci'],
+      attributes: { endpoint: 'https://payments.example.com', protocol: 'https' },
+      depends_on_service_ids: [ID], assignments: [{ person_id: ID, role: 'owner' }],
+    },
+    update: { status: 'deprecated', operational_status: 'degraded' },
+  },
+  components: { create: { name: 'money-lib', type: 'library', team_id: TEAM_ID }, update: { tags: ['shared'] } },
+  resources: { create: { name: 'payments-db', type: 'virtual_machine', environment: 'production', attributes: { region: 'eu-west-1' } }, update: { operational_status: 'outage' } },
+  repositories: { create: { name: 'payments', provider: 'github', url: 'https://github.com/example/payments', default_branch: 'main' }, update: { language: 'TypeScript' } },
+};
+
+/** Each kind's response shapes, built once: a schema is named once, however many apps a process builds. */
+const VIEWS = new Map(CATALOG_TYPES.map((type) => {
+  const read = readSchema(KINDS[type]);
+  return [type, { read, detail: detailSchema(KINDS[type], read) }] as const;
+}));
 
 export function catalogRoutes(services: { entities: Record<CatalogType, EntityService>; permissions: PermissionService }): DocumentedRouter[] {
   return CATALOG_TYPES.map((type) => {
     const kind = KINDS[type];
+    const { read, detail } = VIEWS.get(type)!;
     const api = crudRoutes(services.entities[type], {
-      path: `/${type}`, label: kind.label, listing: kind, create: kind.create, update: kind.update, read: readSchema(kind),
+      path: `/${type}`, label: kind.label, listing: kind, create: named(`${pascalOf(kind.label)}Create`, kind.create),
+      update: named(`${pascalOf(kind.label)}Update`, kind.update), examples: EXAMPLES[type],
+      about: `Catalog: ${type}. Names are unique among the tenant's live ${type}.`,
+      read, detailSchema: detail,
       detail: (ctx, id) => readDetail(ctx, type, id),
+      writers: 'editor or admin, or an EDIT grant on the record for updates',
+      writeErrors: [409],
     });
-    grantRoutes(api, type, services);
+    grantRoutes(api, type, kind.label, services);
     if (type === 'services') {
-      api.op('get', '/:id/impact', { summary: 'Transitive dependents and dependencies of a service, with depth' }, async (req, res) => {
+      api.op('get', '/:id/impact', {
+        operationId: 'getServiceImpact',
+        summary: 'Transitive dependents and dependencies of a service',
+        description: 'Every record that depends on the service and every one it depends on, through any number of hops '
+          + '(services, components), each with its depth; computed by one recursive query.',
+        response: ServiceImpact,
+      }, async (req, res) => {
         sendData(res, await serviceImpact(ctxOf(req), services.entities.services, idParam(req)));
       });
     }

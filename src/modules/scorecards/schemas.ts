@@ -2,7 +2,7 @@
 // discriminated union), so a typo in a config key is a 422 at the key's own path, never stored.
 import { z } from 'zod';
 import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
-import { name255, optionalText } from '../../platform/schema-kit.js';
+import { authorColumns, name255, named, optionalText, recordId, versionedColumns } from '../../platform/schema-kit.js';
 import { ASSIGNABLE_TYPES } from '../catalog/kinds.js';
 
 /** The catalog kinds a scorecard can score: the ones that carry assignments. */
@@ -50,7 +50,7 @@ const entityTypes = z
   .max(SCORABLE_TYPES.length)
   .refine((types) => new Set(types).size === types.length, { message: 'entity types must be unique' });
 
-const criteriaList = z.array(criterionInput).max(100);
+const criteriaList = z.array(named('CriterionInput', criterionInput)).max(100);
 
 export const scorecardCreate = z.strictObject({
   name: name255,
@@ -87,3 +87,32 @@ export function parseScorecardInput<S extends z.ZodType>(schema: S, input: unkno
   }
   throw UnprocessableEntity('The request did not pass validation.', issues);
 }
+
+// Response shapes: a stored criterion, a scorecard, and an entity's score.
+export const Criterion = named('Criterion', z.object({
+  id: recordId,
+  name: z.string(),
+  description: z.string().nullable(),
+  weight: z.number().int().min(1).max(3),
+  check_type: z.enum(CHECK_TYPES),
+  check_config: z.record(z.string(), z.unknown()).describe('The settings of the check type (field, value, role, min, tag or key)'),
+  sort_order: z.number().int(),
+}).describe('A criterion of a scorecard'));
+
+export const Scorecard = named('Scorecard', z.object({
+  ...versionedColumns,
+  ...authorColumns,
+  name: z.string(),
+  description: z.string().nullable(),
+  entity_types: z.array(z.enum(SCORABLE_TYPES)),
+  criteria: z.array(Criterion).describe('In sort_order'),
+}).describe('A scorecard and its criteria; scores are computed on read, never stored'));
+
+export const ScorecardResult = named('ScorecardResult', z.object({
+  entity_type: z.enum(SCORABLE_TYPES),
+  entity_id: recordId,
+  name: z.string(),
+  score: z.number().int().min(0).max(100).describe('Weighted share of criteria passed, in percent (100 with no criteria)'),
+  passed: z.array(Criterion),
+  failed: z.array(Criterion),
+}).describe('How one entity scores on the scorecard'));

@@ -29,9 +29,8 @@ interface CompiledTemplate {
 
 const documented: CompiledTemplate[] = [];
 
-/** Declares a documented route (`path` under /api/v1), so a request stopped before routing still finds its template. */
-export function registerDocumentedRoute(method: string, path: string): void {
-  const template = joinTemplate(API_BASE, path);
+/** Declares a documented route by its full template, so a request stopped before routing still finds it. */
+export function registerDocumentedRoute(method: string, template: string): void {
   const upper = method.toUpperCase();
   if (documented.some((t) => t.method === upper && t.template === template)) return;
   documented.push({ method: upper, template, segments: template.split('/').slice(1).map((s) => s.toLowerCase()) });
