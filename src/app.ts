@@ -114,8 +114,8 @@ export async function startServer({
     };
   }
   // The embedded default names the port the node listens on, known once it does (port 0 in tests).
-  let listeningPort: number | undefined;
-  const origins = createOriginPolicy({ configured: config.http.corsOrigins, mode: config.mode, port: () => listeningPort });
+  const listening: { port?: number } = {};
+  const origins = createOriginPolicy({ configured: config.http.corsOrigins, mode: config.mode, port: () => listening.port });
   const app = createHttpApp({ domain, logger, config, readiness, health, metrics, origins });
   const server = http.createServer(app);
   const live = new LiveEvents({
@@ -176,7 +176,7 @@ export async function startServer({
     throw err;
   }
   const { port } = server.address() as AddressInfo;
-  listeningPort = port;
+  listening.port = port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   let closing: Promise<void> | undefined;
   return {

@@ -17,7 +17,6 @@ import { signupTenant, type Tenant } from './support/http-assertions.js';
 import { startTestApp, type TestApp } from './support/server.js';
 import { waitFor } from './support/live-events.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 const SRC = path.resolve('src');
@@ -56,7 +55,7 @@ interface Found {
 /** Walks src/ with the type checker. */
 function scanSources(): Found {
   const files = sourceFiles(SRC);
-  const config = ts.readConfigFile('tsconfig.json', ts.sys.readFile).config;
+  const config = ts.readConfigFile('tsconfig.json', (file) => ts.sys.readFile(file)).config;
   const { options } = ts.parseJsonConfigFileContent(config, ts.sys, process.cwd());
   const program = ts.createProgram(files, { ...options, noEmit: true });
   const checker = program.getTypeChecker();
@@ -150,8 +149,8 @@ describe('AsyncAPI document (GET /api/v1/asyncapi.json)', () => {
   it('is AsyncAPI 3 and validates with the AsyncAPI parser: 0 errors (warnings printed)', async () => {
     assert.equal(doc.asyncapi.split('.')[0], '3');
     const { document, diagnostics } = await new Parser().parse(JSON.stringify(doc));
-    const errors = diagnostics.filter((d) => d.severity === 0);
-    const warnings = diagnostics.filter((d) => d.severity === 1);
+    const errors = diagnostics.filter((d) => Number(d.severity) === 0);
+    const warnings = diagnostics.filter((d) => Number(d.severity) === 1);
     for (const d of warnings) console.log(`      AsyncAPI warning ${d.code}: ${d.message} at ${d.path.join('.')}`);
     console.log(`      AsyncAPI parser: ${errors.length} errors, ${warnings.length} warnings, ${diagnostics.length - errors.length - warnings.length} infos/hints`);
     assert.deepEqual(errors.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`), []);

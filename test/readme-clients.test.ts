@@ -59,7 +59,7 @@ class ClientRun {
     try {
       return (await waitFor(what, () => this.out.find(test), timeoutMs))!;
     } catch (err) {
-      throw new Error(`${(err as Error).message}; the client printed:\n${[...this.out, ...this.err].join('\n')}`);
+      throw new Error(`${(err as Error).message}; the client printed:\n${[...this.out, ...this.err].join('\n')}`, { cause: err });
     }
   }
 
@@ -149,7 +149,7 @@ describe('the clients printed in the docs', function () {
 
     // Every seq printed once, in order, and every services event of the log among them.
     const printed = client.seqs();
-    assert.ok(printed.every((seq, i) => i === 0 || seq > printed[i - 1]!), `seqs printed out of order or twice: ${printed}`);
+    assert.ok(printed.every((seq, i) => i === 0 || seq > printed[i - 1]!), `seqs printed out of order or twice: ${printed.join(',')}`);
     const log = await tenant.admin.client.get('/api/v1/events?since=0&limit=1000');
     const services = (log.body.data as { seq: number; entity_type: string }[]).filter((e) => e.entity_type === 'services').map((e) => e.seq);
     assert.ok(services.length >= 3);

@@ -26,11 +26,11 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+  return (err: unknown, req, res, _next) => {
     const known = toAppError(err);
     if (known) {
       // A 5xx's cause is written on the request's own log line (http/request-log.ts).
-      if (known.status >= 500) res.err = err;
+      if (known.status >= 500) res.err = asError(err);
       sendProblem(res, known);
       return;
     }
@@ -39,10 +39,15 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error('unhandled error after the response started', { req_id: req.id, method: req.method, path: req.path, err });
       return;
     }
-    res.err = err;
+    res.err = asError(err);
     res.status(500).type('application/problem+json').send(JSON.stringify({
       type: 'about:blank', title: 'Internal Server Error', status: 500,
       detail: `Something went wrong on our side. Quote request id ${req.id} when reporting it.`,
     }));
   };
+}
+
+/** What the request's log line shows as `err`: the thrown value, made an Error when it is not one. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

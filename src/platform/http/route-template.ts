@@ -17,7 +17,7 @@ const stamped = new WeakMap<Request, string>();
  * knows it (an error passed on leaves the routers, and their base paths go with them).
  */
 export const stampRouteTemplate: RequestHandler = (req, _res, next) => {
-  if (req.route) stamped.set(req, joinTemplate(req.baseUrl, String(req.route.path)));
+  if (req.route) stamped.set(req, joinTemplate(req.baseUrl, String((req.route as { path: unknown }).path)));
   next();
 };
 
@@ -44,7 +44,7 @@ export function routeTemplate(req: Request): string {
   if (matched) return matched;
   // Routes outside the documented routers (/healthz, /metrics, /api/v1/openapi.json) answer
   // themselves, so Express's own record of the route and its base path is still whole.
-  if (req.route) return joinTemplate(req.baseUrl, String(req.route.path));
+  if (req.route) return joinTemplate(req.baseUrl, String((req.route as { path: unknown }).path));
   return UNMATCHED_ROUTE;
 }
 
