@@ -56,15 +56,20 @@ async function run({ quick, log, infra }: SuiteOptions): Promise<Row[]> {
   // The node may still be hashing the logins that were cut off: stop it before the next suite runs.
   await node.close();
   const refused = [...during.failures].map(([status, n]) => `${n}× ${status}`).join(', ');
-  log(`under ${LOGINS} logins: GET p50 ${loaded.p50.toFixed(2)} p99 ${loaded.p99.toFixed(2)} ms (${loaded.latencies.length} requests); ` +
-    `${during.ok} logins done (${during.rate.toFixed(1)}/s, p50 ${during.p50.toFixed(0)} ms)${refused ? `, refused: ${refused}` : ''}; node ${during.cores.toFixed(2)} cores`);
+  log(
+    `under ${LOGINS} logins: GET p50 ${loaded.p50.toFixed(2)} p99 ${loaded.p99.toFixed(2)} ms (${loaded.latencies.length} requests); ` +
+      `${during.ok} logins done (${during.rate.toFixed(1)}/s, p50 ${during.p50.toFixed(0)} ms)${refused ? `, refused: ${refused}` : ''}; node ${during.cores.toFixed(2)} cores`,
+  );
 
   const label = `GET /services?limit=1 while ${LOGINS} correct-password logins run`;
   const rows = comparisonRows(loaded, idle, { suite: SUITE, label, baselineName: 'the same GET, node idle', concurrency: 1 });
   const p99 = rows[1]!;
   p99.note = [`target ≤${TARGET_RATIO}x idle ${loaded.p99 <= TARGET_RATIO * idle.p99 ? 'met' : 'MISSED'}`, p99.note].filter(Boolean).join('; ');
   rows.push({
-    suite: SUITE, metric: `correct-password logins/s, ${LOGINS} in flight (during the timed GETs)`, unit: 'logins/s', value: during.rate,
+    suite: SUITE,
+    metric: `correct-password logins/s, ${LOGINS} in flight (during the timed GETs)`,
+    unit: 'logins/s',
+    value: during.rate,
     samples: during.ok,
     note: [
       `login p50 ${during.p50.toFixed(0)} ms; node CPU ${during.cores.toFixed(2)} cores`,
@@ -83,7 +88,12 @@ class LoginLoop {
   private readonly failures = new Map<string, number>();
   private windowStart = { at: 0, ok: 0, latencies: 0 };
 
-  constructor(private readonly client: HttpClient, body: unknown, inFlight: number, deadlineMs: number) {
+  constructor(
+    private readonly client: HttpClient,
+    body: unknown,
+    inFlight: number,
+    deadlineMs: number,
+  ) {
     const deadline = performance.now() + deadlineMs;
     this.loops = Array.from({ length: inFlight }, async () => {
       while (!this.stopping && performance.now() < deadline) {

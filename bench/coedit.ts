@@ -89,18 +89,23 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const plan = quick ? QUICK : FULL;
   const db = await infra.database(SUITE);
   const { server: pg } = await infra.postgres();
-  const [node, relay] = await Promise.all([
-    infra.appNode({ name: SUITE, databaseUrl: db.url }),
-    startRelay(log),
-  ]);
+  const [node, relay] = await Promise.all([infra.appNode({ name: SUITE, databaseUrl: db.url }), startRelay(log)]);
   infra.defer('close the stock relay', () => relay.close());
 
   const slug = `bench-coedit-${Date.now().toString(36)}`;
   const anonymous = new HttpClient(node.url);
-  const signup = await anonymous.json('POST', '/api/v1/auth/signup', {
-    tenant_name: `Bench ${slug}`, tenant_slug: slug, email: `admin@${slug}.example`, password: 'correct horse battery staple',
-    display_name: 'Bench Admin',
-  }, 201);
+  const signup = await anonymous.json(
+    'POST',
+    '/api/v1/auth/signup',
+    {
+      tenant_name: `Bench ${slug}`,
+      tenant_slug: slug,
+      email: `admin@${slug}.example`,
+      password: 'correct horse battery staple',
+      display_name: 'Bench Admin',
+    },
+    201,
+  );
   anonymous.close();
   const token: string = signup.data.access_token;
   const tenantId: string = signup.data.tenant.id;
@@ -108,10 +113,20 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const api = new HttpClient(node.url, token);
   infra.defer('close HTTP client', () => api.close());
   const createService = async (name: string): Promise<string> =>
-    (await api.json('POST', '/api/v1/services', {
-      name, type: 'api', description: 'Checkout API: takes orders from the web shop and the mobile apps.',
-      attributes: { protocol: 'https', auth_method: 'oauth2' }, tags: ['bench'],
-    }, 201)).data.id;
+    (
+      await api.json(
+        'POST',
+        '/api/v1/services',
+        {
+          name,
+          type: 'api',
+          description: 'Checkout API: takes orders from the web shop and the mobile apps.',
+          attributes: { protocol: 'https', auth_method: 'oauth2' },
+          tags: ['bench'],
+        },
+        201,
+      )
+    ).data.id;
 
   const rowVersionOf = (id: string) => async () => Number((await api.json('GET', `/api/v1/services/${id}`)).data.row_version);
   const ours = (n: AppNode, label: string): Target => ({
@@ -129,7 +144,20 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   rows.push(await insertCommitRow(db.knex, tenantId, userId, quick, log));
 
   // ---- memory per loaded document (first, on fresh processes) ----------------------------------
-  rows.push(...(await memoryPerDocument({ node, relay, nodeTarget: node1, relayTarget: stock, db: db.knex, tenantId, userId, token, count: plan.memoryDocuments, log })));
+  rows.push(
+    ...(await memoryPerDocument({
+      node,
+      relay,
+      nodeTarget: node1,
+      relayTarget: stock,
+      db: db.knex,
+      tenantId,
+      userId,
+      token,
+      count: plan.memoryDocuments,
+      log,
+    })),
+  );
 
   // ---- latency and throughput ladder -------------------------------------------------------------
   const steps: Step[] = [];
@@ -180,12 +208,21 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   await fs.mkdir(RESULTS_DIR, { recursive: true });
   const sample = steps.find((s) => s.editors === 10) ?? steps[0];
   if (sample) {
-    await fs.writeFile(path.join(RESULTS_DIR, 'coedit-statements.sql'),
+    await fs.writeFile(
+      path.join(RESULTS_DIR, 'coedit-statements.sql'),
       `-- the first ${sample.ours.statements.length} SQL statements of the app node while ${sample.editors} editors made ${sample.rate} edits/s\n` +
-      sample.ours.statements.map((q) => `${q};`).join('\n') + '\n');
+        sample.ours.statements.map((q) => `${q};`).join('\n') +
+        '\n',
+    );
   }
-  await fs.writeFile(path.join(RESULTS_DIR, 'coedit-steps.json'), JSON.stringify(
-    steps.map((s) => ({ editors: s.editors, rate: s.rate, tries: s.tries.map((t) => ({ ours: strip(t.ours), relay: strip(t.base) })) })), null, 2) + '\n');
+  await fs.writeFile(
+    path.join(RESULTS_DIR, 'coedit-steps.json'),
+    JSON.stringify(
+      steps.map((s) => ({ editors: s.editors, rate: s.rate, tries: s.tries.map((t) => ({ ours: strip(t.ours), relay: strip(t.base) })) })),
+      null,
+      2,
+    ) + '\n',
+  );
   return rows;
 }
 
@@ -212,7 +249,12 @@ function strip(m: Measured): Omit<Measured, 'latencies' | 'statements'> {
  * after the last delivery, so work the app node defers past the edits (the projection after
  * 500 ms of quiet) is counted on its side and not during the other server's step.
  */
-async function measureStep(set: EditorSet, target: Target, o: StepOptions, extra: { rowVersion?: () => Promise<number>; trailingMs?: number } = {}): Promise<Measured> {
+async function measureStep(
+  set: EditorSet,
+  target: Target,
+  o: StepOptions,
+  extra: { rowVersion?: () => Promise<number>; trailingMs?: number } = {},
+): Promise<Measured> {
   const versionBefore = (await extra.rowVersion?.()) ?? 0;
   await target.sql?.startQueryCount();
   const started = Date.now();
@@ -237,11 +279,15 @@ async function measureStep(set: EditorSet, target: Target, o: StepOptions, extra
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '∞');
 
 function describe(label: string, m: Measured): string {
-  return `${label} p50 ${ms(m.p50)} p99 ${ms(m.p99)} max ${ms(m.max)} ms, ${m.achievedRate.toFixed(0)} edits/s, ` +
-    `${m.appliedPerSec.toFixed(0)} applied/s` + (m.missing ? `, ${m.missing}/${m.expected} missing` : '') +
-    `, CPU/edit ${m.serverCpuPerEdit.toFixed(2)} ms` + (m.postgresCpuPerEdit ? ` + pg ${m.postgresCpuPerEdit.toFixed(2)} ms` : '') +
+  return (
+    `${label} p50 ${ms(m.p50)} p99 ${ms(m.p99)} max ${ms(m.max)} ms, ${m.achievedRate.toFixed(0)} edits/s, ` +
+    `${m.appliedPerSec.toFixed(0)} applied/s` +
+    (m.missing ? `, ${m.missing}/${m.expected} missing` : '') +
+    `, CPU/edit ${m.serverCpuPerEdit.toFixed(2)} ms` +
+    (m.postgresCpuPerEdit ? ` + pg ${m.postgresCpuPerEdit.toFixed(2)} ms` : '') +
     (m.sqlPerEdit ? `, ${m.sqlPerEdit.toFixed(2)} SQL/edit, ${m.projectionsPerSec.toFixed(1)} projections/s` : '') +
-    `, load generator loop busy ${(m.loadGeneratorElu * 100).toFixed(0)}% (${m.loadGeneratorCores.toFixed(2)} cores)`;
+    `, load generator loop busy ${(m.loadGeneratorElu * 100).toFixed(0)}% (${m.loadGeneratorCores.toFixed(2)} cores)`
+  );
 }
 
 function notesOf(m: Measured, withBound: boolean, repeats = 1): string | undefined {
@@ -260,7 +306,15 @@ function ladderRows(steps: Step[], plan: Plan): Row[] {
     const sample = s.ours.latencies.length;
     rows.push(
       { suite: SUITE, metric: `update latency p50, ${at}`, unit: 'ms', value: s.ours.p50, baseline: { name: BASELINE, value: s.base.p50 }, samples: sample },
-      { suite: SUITE, metric: `update latency p99, ${at}`, unit: 'ms', value: s.ours.p99, baseline: { name: BASELINE, value: s.base.p99 }, samples: sample, note: notesOf(s.ours, true, s.tries.length) },
+      {
+        suite: SUITE,
+        metric: `update latency p99, ${at}`,
+        unit: 'ms',
+        value: s.ours.p99,
+        baseline: { name: BASELINE, value: s.base.p99 },
+        samples: sample,
+        note: notesOf(s.ours, true, s.tries.length),
+      },
     );
   }
   for (const editors of plan.editors) {
@@ -277,16 +331,25 @@ function ladderRows(steps: Step[], plan: Plan): Row[] {
     const last = mine[mine.length - 1]!;
     rows.push(
       {
-        suite: SUITE, metric: `highest offered rate with p99 < ${BOUND_MS} ms, N=${editors}`, unit: 'edits/s', value: o,
+        suite: SUITE,
+        metric: `highest offered rate with p99 < ${BOUND_MS} ms, N=${editors}`,
+        unit: 'edits/s',
+        value: o,
         baseline: { name: BASELINE, value: b },
         note: [o === top ? 'ours: ladder top, not a limit' : '', b === top ? 'relay: ladder top, not a limit' : ''].filter(Boolean).join('; ') || undefined,
       },
       {
-        suite: SUITE, metric: `updates applied/s over all editors, N=${editors} @${last.rate} edits/s`, unit: 'upd/s', value: last.ours.appliedPerSec,
-        baseline: { name: BASELINE, value: last.base.appliedPerSec }, note: `offered ${last.rate * (editors - 1)}/s`,
+        suite: SUITE,
+        metric: `updates applied/s over all editors, N=${editors} @${last.rate} edits/s`,
+        unit: 'upd/s',
+        value: last.ours.appliedPerSec,
+        baseline: { name: BASELINE, value: last.base.appliedPerSec },
+        note: `offered ${last.rate * (editors - 1)}/s`,
       },
       {
-        suite: SUITE, metric: `server CPU per edit (app node + PostgreSQL), N=${editors} @${last.rate} edits/s`, unit: 'ms',
+        suite: SUITE,
+        metric: `server CPU per edit (app node + PostgreSQL), N=${editors} @${last.rate} edits/s`,
+        unit: 'ms',
         value: last.ours.serverCpuPerEdit + last.ours.postgresCpuPerEdit,
         baseline: { name: BASELINE, value: last.base.serverCpuPerEdit },
         note: `node ${last.ours.serverCpuPerEdit.toFixed(2)} + PostgreSQL ${last.ours.postgresCpuPerEdit.toFixed(2)} ms; ${last.ours.sqlPerEdit.toFixed(2)} SQL statements per edit`,
@@ -294,10 +357,14 @@ function ladderRows(steps: Step[], plan: Plan): Row[] {
     );
     // Steps shorter than the 2 s maximum delay (quick mode) see no projection while editing.
     const busiest = mine.reduce((a, s) => (s.ours.projectionsPerSec > a.ours.projectionsPerSec ? s : a));
-    if (plan.trailingMs) rows.push({
-      suite: SUITE, metric: `projections (entity row writes) per s, N=${editors}, most at any rate`, unit: 'writes/s', value: busiest.ours.projectionsPerSec,
-      note: `at ${busiest.rate} edits/s; designed: at most one per 2 s of continuous editing (plus one after 500 ms of quiet)`,
-    });
+    if (plan.trailingMs)
+      rows.push({
+        suite: SUITE,
+        metric: `projections (entity row writes) per s, N=${editors}, most at any rate`,
+        unit: 'writes/s',
+        value: busiest.ours.projectionsPerSec,
+        note: `at ${busiest.rate} edits/s; designed: at most one per 2 s of continuous editing (plus one after 500 ms of quiet)`,
+      });
   }
   return rows;
 }
@@ -329,7 +396,10 @@ async function memoryPerDocument(c: MemoryContext): Promise<Row[]> {
   const contents: Uint8Array[] = [];
 
   const measureOn = async (
-    target: Target, memory: (o: { gc: boolean }) => Promise<NodeMemory>, relayed: boolean, settleMs: number,
+    target: Target,
+    memory: (o: { gc: boolean }) => Promise<NodeMemory>,
+    relayed: boolean,
+    settleMs: number,
   ): Promise<{ before: NodeMemory; after: NodeMemory; ms: number }> => {
     // The app node's documents come from their rows; the relay's rooms get the same content from
     // their editors (captured from the app node's documents).
@@ -355,15 +425,33 @@ async function memoryPerDocument(c: MemoryContext): Promise<Row[]> {
   const a = await measureOn(c.nodeTarget, (o) => c.node.memory(o), false, 1_200);
   const b = await measureOn(c.relayTarget, (o) => c.relay.memory(o), true, 300);
   const per = (m: { before: NodeMemory; after: NodeMemory }, key: keyof NodeMemory) => (m.after[key] - m.before[key]) / c.count / KB;
-  c.log(`memory: ${c.count} documents loaded on the app node in ${a.ms} ms: RSS ${(a.before.rss / MB).toFixed(1)} → ${(a.after.rss / MB).toFixed(1)} MB, ` +
-    `heap ${(a.before.heapUsed / MB).toFixed(1)} → ${(a.after.heapUsed / MB).toFixed(1)} MB; relay in ${b.ms} ms: RSS ${(b.before.rss / MB).toFixed(1)} → ` +
-    `${(b.after.rss / MB).toFixed(1)} MB, heap ${(b.before.heapUsed / MB).toFixed(1)} → ${(b.after.heapUsed / MB).toFixed(1)} MB`);
+  c.log(
+    `memory: ${c.count} documents loaded on the app node in ${a.ms} ms: RSS ${(a.before.rss / MB).toFixed(1)} → ${(a.after.rss / MB).toFixed(1)} MB, ` +
+      `heap ${(a.before.heapUsed / MB).toFixed(1)} → ${(a.after.heapUsed / MB).toFixed(1)} MB; relay in ${b.ms} ms: RSS ${(b.before.rss / MB).toFixed(1)} → ` +
+      `${(b.after.rss / MB).toFixed(1)} MB, heap ${(b.before.heapUsed / MB).toFixed(1)} → ${(b.after.heapUsed / MB).toFixed(1)} MB`,
+  );
   // Give the node its idle state back before the ladder (unload: flush, projection, compaction).
   await sleep(c.count > 100 ? 800 : 500);
   const note = `${c.count} documents, one editor each; after GC`;
   return [
-    { suite: SUITE, metric: 'RSS per loaded document', unit: 'KB/document', value: per(a, 'rss'), baseline: { name: BASELINE, value: per(b, 'rss') }, samples: c.count, note },
-    { suite: SUITE, metric: 'JS heap per loaded document', unit: 'KB/document', value: per(a, 'heapUsed'), baseline: { name: BASELINE, value: per(b, 'heapUsed') }, samples: c.count, note },
+    {
+      suite: SUITE,
+      metric: 'RSS per loaded document',
+      unit: 'KB/document',
+      value: per(a, 'rss'),
+      baseline: { name: BASELINE, value: per(b, 'rss') },
+      samples: c.count,
+      note,
+    },
+    {
+      suite: SUITE,
+      metric: 'JS heap per loaded document',
+      unit: 'KB/document',
+      value: per(a, 'heapUsed'),
+      baseline: { name: BASELINE, value: per(b, 'heapUsed') },
+      samples: c.count,
+      note,
+    },
     { suite: SUITE, metric: `time to open ${c.count} documents (10 at a time)`, unit: 'ms', value: a.ms, baseline: { name: BASELINE, value: b.ms } },
   ];
 }
@@ -376,7 +464,12 @@ async function openMany(target: Target, rooms: string[], token: string, contents
     while (next < rooms.length) {
       const k = next++;
       sets[k] = await EditorSet.open({
-        wsBase: target.wsBase, room: rooms[k]!, token, count: 1, timeoutMs: 15_000, initialUpdate: contents?.[k],
+        wsBase: target.wsBase,
+        room: rooms[k]!,
+        token,
+        count: 1,
+        timeoutMs: 15_000,
+        initialUpdate: contents?.[k],
       });
     }
   };
@@ -412,13 +505,20 @@ async function insertCommitRow(knex: import('knex').Knex, tenantId: string, user
   const [entityId] = await insertServices(knex, tenantId, userId, 1, 'coedit-floor');
   const [{ id }] = await knex('collab_documents').insert({ tenant_id: tenantId, entity_type: 'services', entity_id: entityId }).returning('id');
   const update = Buffer.from(Y.encodeStateAsUpdate(new Y.Doc()));
-  const m = await measure(async () => {
-    await knex.raw('INSERT INTO collab_updates (document_id, update) VALUES (?, ?)', [id, update]);
-  }, { count: quick ? 100 : 300, concurrency: 1, warmup: 10, timeCapMs: quick ? 2_000 : 5_000 });
+  const m = await measure(
+    async () => {
+      await knex.raw('INSERT INTO collab_updates (document_id, update) VALUES (?, ?)', [id, update]);
+    },
+    { count: quick ? 100 : 300, concurrency: 1, warmup: 10, timeCapMs: quick ? 2_000 : 5_000 },
+  );
   await knex('collab_documents').where({ id }).delete();
   log(`INSERT + commit of one update (raw pg): p50 ${ms(m.p50)} p99 ${ms(m.p99)} ms over ${m.latencies.length}`);
   return {
-    suite: SUITE, metric: 'floor: one update INSERTed + committed (raw pg, c=1) p50', unit: 'ms', value: m.p50, samples: m.latencies.length,
+    suite: SUITE,
+    metric: 'floor: one update INSERTed + committed (raw pg, c=1) p50',
+    unit: 'ms',
+    value: m.p50,
+    samples: m.latencies.length,
     note: `p99 ${ms(m.p99)} ms; the app node stores every update like this before relaying it`,
   };
 }
@@ -433,9 +533,14 @@ async function profileStep(node: AppNode, relay: RelayNode, a: EditorSet, b: Edi
   await relay.startProfile(250);
   const mr = await b.step(o);
   await relay.stopProfile(files.relay);
-  for (const [which, m] of [['node', mo], ['relay', mr]] as const) {
-    const text = `${which === 'node' ? 'app node' : 'stock relay'}: N=${m.editors} editors @${o.rate} edits/s under the profiler ` +
-      `(p50 ${ms(m.p50)} ms, p99 ${ms(m.p99)} ms)\n` + renderProfile(await summarizeProfile(files[which], quick ? 15 : 30));
+  for (const [which, m] of [
+    ['node', mo],
+    ['relay', mr],
+  ] as const) {
+    const text =
+      `${which === 'node' ? 'app node' : 'stock relay'}: N=${m.editors} editors @${o.rate} edits/s under the profiler ` +
+      `(p50 ${ms(m.p50)} ms, p99 ${ms(m.p99)} ms)\n` +
+      renderProfile(await summarizeProfile(files[which], quick ? 15 : 30));
     await fs.writeFile(files[which].replace(/\.cpuprofile$/, '-profile.txt'), text + '\n');
     log(`profile written to ${path.relative(process.cwd(), files[which])}\n${text}`);
   }
@@ -444,9 +549,15 @@ async function profileStep(node: AppNode, relay: RelayNode, a: EditorSet, b: Edi
 // ---- cluster mode -------------------------------------------------------------------------------
 
 async function redisComparison(
-  infra: SuiteOptions['infra'], databaseUrl: string, embedded: Target, token: string,
-  createService: (name: string) => Promise<string>, rowVersionOf: (id: string) => () => Promise<number>,
-  rates: number[], plan: Plan, log: Log,
+  infra: SuiteOptions['infra'],
+  databaseUrl: string,
+  embedded: Target,
+  token: string,
+  createService: (name: string) => Promise<string>,
+  rowVersionOf: (id: string) => () => Promise<number>,
+  rates: number[],
+  plan: Plan,
+  log: Log,
 ): Promise<Row[]> {
   const redisUrl = await infra.redis();
   if (!redisUrl) {
@@ -455,7 +566,8 @@ async function redisComparison(
   }
   const clusterNode = await infra.appNode({ name: `${SUITE}-redis`, databaseUrl, redisUrl });
   const cluster: Target = {
-    label: 'cluster node', wsBase: `${clusterNode.url.replace(/^http/, 'ws')}/collab`,
+    label: 'cluster node',
+    wsBase: `${clusterNode.url.replace(/^http/, 'ws')}/collab`,
     cpu: () => ({ server: cpuMs(clusterNode.pid), postgres: 0 }),
   };
   const editors = 10;
@@ -465,18 +577,48 @@ async function redisComparison(
   const rows: Row[] = [];
   try {
     for (const rate of rates) {
-      const o = await measureStep(a, { ...embedded, cpu: () => ({ server: embedded.cpu().server, postgres: 0 }) }, { ...plan.step, rate }, { rowVersion: rowVersionOf(idA), trailingMs: plan.trailingMs });
+      const o = await measureStep(
+        a,
+        { ...embedded, cpu: () => ({ server: embedded.cpu().server, postgres: 0 }) },
+        { ...plan.step, rate },
+        { rowVersion: rowVersionOf(idA), trailingMs: plan.trailingMs },
+      );
       const c = await measureStep(b, cluster, { ...plan.step, rate }, { rowVersion: rowVersionOf(idB), trailingMs: plan.trailingMs });
       log(`cluster N=${editors} @${rate}/s: ${describe('with Redis', c)} | ${describe('embedded', o)}`);
       const at = `N=${editors} @${rate} edits/s`;
       const base = 'same, embedded node (no Redis)';
       rows.push(
-        { suite: SUITE, metric: `cluster mode (Redis relay) latency p50, ${at}`, unit: 'ms', value: c.p50, baseline: { name: base, value: o.p50 }, samples: c.latencies.length },
-        { suite: SUITE, metric: `cluster mode (Redis relay) latency p99, ${at}`, unit: 'ms', value: c.p99, baseline: { name: base, value: o.p99 }, samples: c.latencies.length, note: notesOf(c, true) },
-        { suite: SUITE, metric: `cluster mode (Redis relay) node CPU per edit, ${at}`, unit: 'ms', value: c.serverCpuPerEdit, baseline: { name: base, value: o.serverCpuPerEdit } },
         {
-          suite: SUITE, metric: `cluster mode (Redis relay) projections (row writes) per s, ${at}`, unit: 'writes/s', value: c.projectionsPerSec,
-          baseline: { name: base, value: o.projectionsPerSec }, note: 'designed: at most one per 2 s of continuous editing',
+          suite: SUITE,
+          metric: `cluster mode (Redis relay) latency p50, ${at}`,
+          unit: 'ms',
+          value: c.p50,
+          baseline: { name: base, value: o.p50 },
+          samples: c.latencies.length,
+        },
+        {
+          suite: SUITE,
+          metric: `cluster mode (Redis relay) latency p99, ${at}`,
+          unit: 'ms',
+          value: c.p99,
+          baseline: { name: base, value: o.p99 },
+          samples: c.latencies.length,
+          note: notesOf(c, true),
+        },
+        {
+          suite: SUITE,
+          metric: `cluster mode (Redis relay) node CPU per edit, ${at}`,
+          unit: 'ms',
+          value: c.serverCpuPerEdit,
+          baseline: { name: base, value: o.serverCpuPerEdit },
+        },
+        {
+          suite: SUITE,
+          metric: `cluster mode (Redis relay) projections (row writes) per s, ${at}`,
+          unit: 'writes/s',
+          value: c.projectionsPerSec,
+          baseline: { name: base, value: o.projectionsPerSec },
+          note: 'designed: at most one per 2 s of continuous editing',
         },
       );
     }
@@ -491,7 +633,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const suite: Suite = {
   name: SUITE,
-  description: 'Co-editing: 2/10/50 editors on one document, update latency p50/p99, updates/s and CPU per edit vs a stock y-websocket relay; memory per document',
+  description:
+    'Co-editing: 2/10/50 editors on one document, update latency p50/p99, updates/s and CPU per edit vs a stock y-websocket relay; memory per document',
   run,
 };
 export default suite;

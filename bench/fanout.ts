@@ -54,7 +54,16 @@ interface Plan {
 
 // Rates fit a small machine: on 2 vCPUs one node's write path tops out under 50 PATCH/s and the
 // 1,000 client sockets need a core at about 40 events/s. The ladder stops at the first failing step.
-const FULL: Plan = { sockets: 1_000, rates: [10, 20, 30, 40, 60, 80, 120, 160, 240, 320], stepMs: 4_000, drainMs: 5_000, services: 64, maxInFlight: 16, publishRequests: 200_000, lean: true };
+const FULL: Plan = {
+  sockets: 1_000,
+  rates: [10, 20, 30, 40, 60, 80, 120, 160, 240, 320],
+  stepMs: 4_000,
+  drainMs: 5_000,
+  services: 64,
+  maxInFlight: 16,
+  publishRequests: 200_000,
+  lean: true,
+};
 const QUICK: Plan = { sockets: 200, rates: [10, 40], stepMs: 2_000, drainMs: 3_000, services: 32, maxInFlight: 16, publishRequests: 30_000, lean: true };
 
 async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
@@ -70,21 +79,30 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   }
   const { server: pg } = await infra.postgres();
   const db = await infra.database(SUITE);
-  const targets = { 'node-a': undefined as number | undefined, 'node-b': undefined as number | undefined, postgres: pg.pid, redis: childPidByName('redis-server') };
+  const targets = {
+    'node-a': undefined as number | undefined,
+    'node-b': undefined as number | undefined,
+    postgres: pg.pid,
+    redis: childPidByName('redis-server'),
+  };
 
   // The baseline's two servers start meanwhile (they stay idle until their turn).
   const key = `bench-raw-${randomUUID().slice(0, 8)}`;
-  const rawNodes = Promise.all(['raw-a', 'raw-b'].map(async (name) => {
-    const node = await startRawNode({ name, redisUrl, key }, log);
-    infra.defer(`close raw node ${name}`, () => node.close());
-    return node;
-  }));
+  const rawNodes = Promise.all(
+    ['raw-a', 'raw-b'].map(async (name) => {
+      const node = await startRawNode({ name, redisUrl, key }, log);
+      infra.defer(`close raw node ${name}`, () => node.close());
+      return node;
+    }),
+  );
   rawNodes.catch(() => {}); // awaited below; a failed start must not count as unhandled meanwhile
 
   // --- The app: two nodes, one tenant, sockets on both, writes on A. ---
   const prefix = `bench-fanout-${randomUUID().slice(0, 8)}`;
   const started = Date.now();
-  const [a, b] = await Promise.all(['fanout-a', 'fanout-b'].map((name) => infra.appNode({ name, databaseUrl: db.url, redisUrl, live: { redisPrefix: prefix } })));
+  const [a, b] = await Promise.all(
+    ['fanout-a', 'fanout-b'].map((name) => infra.appNode({ name, databaseUrl: db.url, redisUrl, live: { redisPrefix: prefix } })),
+  );
   log(`app nodes A and B up in ${Date.now() - started} ms (cluster mode, Redis prefix ${prefix})`);
   targets['node-a'] = a!.pid;
   targets['node-b'] = b!.pid;
@@ -98,7 +116,11 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   // at R/2 (the performance issue's latency figure): the app's ladder includes it. ---
   const raw = await measureRaw(await rawNodes, plan, targets, setup.template, log);
   const half = halfRate(raw.steps);
-  log(half === undefined ? 'raw passed no step: no step at 50% of its rate' : `raw's max sustained rate ${maxSustained(raw.steps)!.achieved.toFixed(1)} events/s: both sides get a step at ${half}/s`);
+  log(
+    half === undefined
+      ? 'raw passed no step: no step at 50% of its rate'
+      : `raw's max sustained rate ${maxSustained(raw.steps)!.achieved.toFixed(1)} events/s: both sides get a step at ${half}/s`,
+  );
 
   // --- The app, with the same sockets, rates and R/2. ---
   const app = await measureApp(a!, b!, setup, tap, plan, half, new CpuMeter(targets), log, flags);
@@ -129,20 +151,29 @@ async function prepareApp(a: AppNode, db: BenchDatabase, plan: Plan, log: Log) {
   const api = new HttpClient(a.url, token, plan.maxInFlight);
   const ids: string[] = [];
   let made = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (made < plan.services) {
-      const i = made++;
-      ids[i] = (await api.json('POST', '/api/v1/services', { name: `fan-out target ${i}`, type: 'api', description: 'seed' }, 201)).data.id;
-    }
-  }));
-  const latestSeq = async () =>
-    Number((await db.knex('tenant_event_counters').where({ tenant_id: tenantId }).first('last_seq'))?.last_seq ?? 0);
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (made < plan.services) {
+        const i = made++;
+        ids[i] = (await api.json('POST', '/api/v1/services', { name: `fan-out target ${i}`, type: 'api', description: 'seed' }, 201)).data.id;
+      }
+    }),
+  );
+  const latestSeq = async () => Number((await db.knex('tenant_event_counters').where({ tenant_id: tenantId }).first('last_seq'))?.last_seq ?? 0);
   log(`tenant ${slug} signed up on node A; ${ids.length} services to write to (seq ${await latestSeq()})`);
   let k = 0;
-  const write = (rate: number, count: number, capMs?: number) => writeAt(api, rate, count, plan.maxInFlight, () => {
-    const i = k++;
-    return { path: `/api/v1/services/${ids[i % ids.length]}`, body: { description: `fan-out write ${i}` } };
-  }, capMs);
+  const write = (rate: number, count: number, capMs?: number) =>
+    writeAt(
+      api,
+      rate,
+      count,
+      plan.maxInFlight,
+      () => {
+        const i = k++;
+        return { path: `/api/v1/services/${ids[i % ids.length]}`, body: { description: `fan-out write ${i}` } };
+      },
+      capMs,
+    );
   const probe = new SocketFleet({ lean: plan.lean });
   try {
     await probe.connect([a.url], 1, { auth: { token } });
@@ -156,7 +187,15 @@ async function prepareApp(a: AppNode, db: BenchDatabase, plan: Plan, log: Log) {
 }
 
 async function measureApp(
-  a: AppNode, b: AppNode, setup: AppSetup, tap: BusTap, plan: Plan, half: number | undefined, cpu: CpuMeter, log: Log, flags: Record<string, string>,
+  a: AppNode,
+  b: AppNode,
+  setup: AppSetup,
+  tap: BusTap,
+  plan: Plan,
+  half: number | undefined,
+  cpu: CpuMeter,
+  log: Log,
+  flags: Record<string, string>,
 ) {
   const { db, token, api, write, latestSeq } = setup;
   const fleet = new SocketFleet({ lean: plan.lean });
@@ -174,7 +213,10 @@ async function measureApp(
     const one = await a.stopQueryCount();
     const sqlFile = path.join(RESULTS_DIR, 'fanout-patch-statements.sql');
     await fs.mkdir(RESULTS_DIR, { recursive: true });
-    await fs.writeFile(sqlFile, `-- PATCH /services/:id (one event): the ${one.count} statements node A sends\n${one.statements.map((q) => `${q.replace(/;\s*$/, '')};`).join('\n')}\n`);
+    await fs.writeFile(
+      sqlFile,
+      `-- PATCH /services/:id (one event): the ${one.count} statements node A sends\n${one.statements.map((q) => `${q.replace(/;\s*$/, '')};`).join('\n')}\n`,
+    );
     await a.startQueryCount();
     await write(20, 10);
     const statements = (await a.stopQueryCount()).count / 10;
@@ -234,7 +276,8 @@ async function profileApp(a: AppNode, b: AppNode, rate: number, plan: Plan, log:
   await Promise.all([a.stopProfile(files.a), b.stopProfile(files.b)]);
   for (const [node, file] of Object.entries(files)) {
     const what = node === 'a' ? 'node A (takes the writes, half the sockets)' : 'node B (half the sockets, events from Redis)';
-    const text = `fan-out, ${what}: ${rate} writes/s for ${plan.stepMs / 1000} s to ${plan.sockets} sockets under the profiler\n` +
+    const text =
+      `fan-out, ${what}: ${rate} writes/s for ${plan.stepMs / 1000} s to ${plan.sockets} sockets under the profiler\n` +
       renderProfile(await summarizeProfile(file, 30));
     await fs.writeFile(file.replace(/\.cpuprofile$/, '-profile.txt'), text + '\n');
     log(`profile written to ${path.relative(process.cwd(), file)}\n${text}`);
@@ -244,7 +287,13 @@ async function profileApp(a: AppNode, b: AppNode, rate: number, plan: Plan, log:
 // ---------------------------------------------------------------------------------------------
 // The raw Socket.IO baseline
 
-async function measureRaw(nodes: RawNode[], plan: Plan, targets: Record<string, number | undefined>, template: Record<string, unknown>, log: Log): Promise<Side> {
+async function measureRaw(
+  nodes: RawNode[],
+  plan: Plan,
+  targets: Record<string, number | undefined>,
+  template: Record<string, unknown>,
+  log: Log,
+): Promise<Side> {
   const fleet = new SocketFleet({ lean: plan.lean });
   try {
     const [a, b] = nodes as [RawNode, RawNode];
@@ -288,19 +337,29 @@ async function measureRaw(nodes: RawNode[], plan: Plan, targets: Record<string, 
  * steadier figure.
  */
 async function connectMeasured(
-  side: string, fleet: SocketFleet, nodes: { url: string; memory(o: { gc: boolean }): Promise<NodeMemory> }[], count: number,
-  auth: Record<string, unknown> | undefined, log: Log,
+  side: string,
+  fleet: SocketFleet,
+  nodes: { url: string; memory(o: { gc: boolean }): Promise<NodeMemory> }[],
+  count: number,
+  auth: Record<string, unknown> | undefined,
+  log: Log,
 ): Promise<{ connect: { rate: number; wallMs: number }; perSocket: { rss: number; heap: number } }> {
   const memory = () => Promise.all(nodes.map((n) => n.memory({ gc: true })));
   const before = await memory();
-  const connect = await fleet.connect(nodes.map((n) => n.url), count, { auth });
+  const connect = await fleet.connect(
+    nodes.map((n) => n.url),
+    count,
+    { auth },
+  );
   await sleep(500); // admission (stream join, log position) finishes after the connect
   const after = await memory();
   const delta = (f: (m: NodeMemory) => number) => after.reduce((sum, m, i) => sum + f(m) - f(before[i]!), 0) / count;
   const perSocket = { rss: delta((m) => m.rss), heap: delta((m) => m.heapUsed + m.external) };
   const kb = (bytes: number) => (bytes / 1024).toFixed(1);
-  log(`${side}: ${count} sockets connected in ${connect.wallMs.toFixed(0)} ms (${connect.rate.toFixed(0)} sockets/s); per idle socket ` +
-    `${kb(perSocket.rss)} KB RSS, ${kb(perSocket.heap)} KB heap + external (RSS ${nodes.map((_, i) => `${mb(before[i]!.rss)}→${mb(after[i]!.rss)}`).join(', ')} MB)`);
+  log(
+    `${side}: ${count} sockets connected in ${connect.wallMs.toFixed(0)} ms (${connect.rate.toFixed(0)} sockets/s); per idle socket ` +
+      `${kb(perSocket.rss)} KB RSS, ${kb(perSocket.heap)} KB heap + external (RSS ${nodes.map((_, i) => `${mb(before[i]!.rss)}→${mb(after[i]!.rss)}`).join(', ')} MB)`,
+  );
   return { connect, perSocket };
 }
 
@@ -324,7 +383,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const suite: Suite = {
   name: SUITE,
-  description: 'Live-event fan-out: REST writes on node A to 1,000 sockets on two nodes (200 quick) at rising rates, vs raw Socket.IO + Redis adapter and redis-benchmark PUBLISH; memory per socket',
+  description:
+    'Live-event fan-out: REST writes on node A to 1,000 sockets on two nodes (200 quick) at rising rates, vs raw Socket.IO + Redis adapter and redis-benchmark PUBLISH; memory per socket',
   run,
 };
 export default suite;

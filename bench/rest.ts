@@ -51,10 +51,18 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const atStart = await node.memory({ gc: true });
   const anonymous = new HttpClient(node.url);
   const slug = `bench-${Date.now().toString(36)}`;
-  const signup = await anonymous.json('POST', '/api/v1/auth/signup', {
-    tenant_name: `Bench ${slug}`, tenant_slug: slug, email: `admin@${slug}.example`, password: 'correct horse battery staple',
-    display_name: 'Bench Admin',
-  }, 201);
+  const signup = await anonymous.json(
+    'POST',
+    '/api/v1/auth/signup',
+    {
+      tenant_name: `Bench ${slug}`,
+      tenant_slug: slug,
+      email: `admin@${slug}.example`,
+      password: 'correct horse battery staple',
+      display_name: 'Bench Admin',
+    },
+    201,
+  );
   anonymous.close();
   const tenantId: string = signup.data.tenant.id;
   const api = new HttpClient(node.url, signup.data.access_token);
@@ -85,14 +93,17 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const list = (q: string) => `/api/v1/services?limit=50${q}`;
   const cases: ReadCase[] = [
     {
-      key: 'detail', label: 'GET /services/:id (detail view)', targetMs: 20,
+      key: 'detail',
+      label: 'GET /services/:id (detail view)',
+      targetMs: 20,
       path: (k) => `/api/v1/services/${ids[k % ids.length]}`,
       baseline: (k) => pg.detail(tenantId, ids[k % ids.length]!),
       verify: async () => {
         // A service with relations, assignments and dependents, and a random one.
         const rich = (await db.knex('service_dependencies').select('depends_on_service_id as id').limit(1))[0]!.id as string;
-        const withAll = (await db.knex('service_components as sc')
-          .join('entity_assignments as a', 'a.entity_id', 'sc.service_id').select('sc.service_id as id').limit(1))[0]!.id as string;
+        const withAll = (
+          await db.knex('service_components as sc').join('entity_assignments as a', 'a.entity_id', 'sc.service_id').select('sc.service_id as id').limit(1)
+        )[0]!.id as string;
         for (const id of [rich, withAll, ids[0]!]) compareDetail((await api.json('GET', `/api/v1/services/${id}`)).data, await pg.detail(tenantId, id));
       },
     },
@@ -117,7 +128,10 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
     if (cursors.length === 0) throw new Error(`${label}: the API handed out no cursor`);
     const at = (k: number) => cursors[k % cursors.length]!;
     return {
-      key, label, targetMs: 100, baselineName: `${BASELINE}, keyset page only (no count)`,
+      key,
+      label,
+      targetMs: 100,
+      baselineName: `${BASELINE}, keyset page only (no count)`,
       path: (k) => list(`${query}&cursor=${at(k).cursor}`),
       baseline: (k) => pg.list(tenantId, { limit: 50, ...spec, after: at(k).after }, { total: false }),
       verify: async () => {
@@ -130,7 +144,9 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
 
   function listCase(key: string, label: string, query: string, spec: { status?: string; q?: string }): ReadCase {
     return {
-      key, label, targetMs: 100,
+      key,
+      label,
+      targetMs: 100,
       path: () => list(query),
       baseline: () => pg.list(tenantId, { limit: 50, ...spec }),
       verify: async () => compareList(await api.json('GET', list(query)), await pg.list(tenantId, { limit: 50, ...spec })),
@@ -151,13 +167,22 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
       const oursRun = await cpu.during((afterWarmup) => measure((k) => api.getOk(c.path(k)), { ...opts, afterWarmup }));
       const baseRun = await cpu.during((afterWarmup) => measure(async (k) => void (await c.baseline(k)), { ...opts, afterWarmup }));
       const [ours, base] = [oursRun.m, baseRun.m];
-      log(`${c.label} c=${concurrency}: ours p50 ${ours.p50.toFixed(2)} p99 ${ours.p99.toFixed(2)} ms, ${ours.throughput.toFixed(0)}/s; ` +
-        `raw pg p50 ${base.p50.toFixed(2)} p99 ${base.p99.toFixed(2)} ms, ${base.throughput.toFixed(0)}/s; CPU/request: node ` +
-        `${oursRun.appMs.toFixed(2)} vs driver ${baseRun.benchMs.toFixed(2)} ms, PostgreSQL ${oursRun.postgresMs.toFixed(2)} vs ${baseRun.postgresMs.toFixed(2)} ms`);
-      rows.push(...comparisonRows(ours, base, {
-        suite: SUITE, label: c.label, baselineName: c.baselineName ?? BASELINE, concurrency, targetMs: c.targetMs, targetName: 'target',
-        throughputUnit: concurrency > 1 ? 'req/s' : undefined,
-      }));
+      log(
+        `${c.label} c=${concurrency}: ours p50 ${ours.p50.toFixed(2)} p99 ${ours.p99.toFixed(2)} ms, ${ours.throughput.toFixed(0)}/s; ` +
+          `raw pg p50 ${base.p50.toFixed(2)} p99 ${base.p99.toFixed(2)} ms, ${base.throughput.toFixed(0)}/s; CPU/request: node ` +
+          `${oursRun.appMs.toFixed(2)} vs driver ${baseRun.benchMs.toFixed(2)} ms, PostgreSQL ${oursRun.postgresMs.toFixed(2)} vs ${baseRun.postgresMs.toFixed(2)} ms`,
+      );
+      rows.push(
+        ...comparisonRows(ours, base, {
+          suite: SUITE,
+          label: c.label,
+          baselineName: c.baselineName ?? BASELINE,
+          concurrency,
+          targetMs: c.targetMs,
+          targetName: 'target',
+          throughputUnit: concurrency > 1 ? 'req/s' : undefined,
+        }),
+      );
       if (concurrency === 8) rows.push(...cpuRows(c.label, oursRun, baseRun, c.baselineName ?? BASELINE));
       if (c.key === 'list' && concurrency === 1) {
         // What meta.total costs: the same page without the count(*) over the tenant's rows.
@@ -189,7 +214,12 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   return rows;
 }
 
-interface CpuPerRequest { m: Measurement; appMs: number; benchMs: number; postgresMs: number }
+interface CpuPerRequest {
+  m: Measurement;
+  appMs: number;
+  benchMs: number;
+  postgresMs: number;
+}
 
 /**
  * CPU time per request, which other load on the machine hardly distorts (unlike latency): the app
@@ -197,7 +227,10 @@ interface CpuPerRequest { m: Measurement; appMs: number; benchMs: number; postgr
  * PostgreSQL server's (postmaster and backends, 10 ms ticks, so meaningful over hundreds of requests).
  */
 class CpuMeter {
-  constructor(private readonly node: AppNode, private readonly postgresPid: number) {}
+  constructor(
+    private readonly node: AppNode,
+    private readonly postgresPid: number,
+  ) {}
 
   async during(run: (afterWarmup: () => Promise<void>) => Promise<Measurement>): Promise<CpuPerRequest> {
     let start: { app: NodeJS.CpuUsage; bench: NodeJS.CpuUsage; pgTicks: number } | undefined;
@@ -216,12 +249,20 @@ class CpuMeter {
 function cpuRows(label: string, ours: CpuPerRequest, base: CpuPerRequest, baselineName: string): Row[] {
   return [
     {
-      suite: SUITE, metric: `${label}: Node CPU per request (app node vs pg driver)`, unit: 'ms', value: ours.appMs,
-      baseline: { name: baselineName, value: base.benchMs }, samples: ours.m.latencies.length,
+      suite: SUITE,
+      metric: `${label}: Node CPU per request (app node vs pg driver)`,
+      unit: 'ms',
+      value: ours.appMs,
+      baseline: { name: baselineName, value: base.benchMs },
+      samples: ours.m.latencies.length,
     },
     {
-      suite: SUITE, metric: `${label}: PostgreSQL CPU per request`, unit: 'ms', value: ours.postgresMs,
-      baseline: { name: baselineName, value: base.postgresMs }, samples: ours.m.latencies.length,
+      suite: SUITE,
+      metric: `${label}: PostgreSQL CPU per request`,
+      unit: 'ms',
+      value: ours.postgresMs,
+      baseline: { name: baselineName, value: base.postgresMs },
+      samples: ours.m.latencies.length,
     },
   ];
 }
@@ -247,7 +288,10 @@ async function statementCounts(node: AppNode, api: HttpClient, cases: ReadCase[]
     const { count } = await node.stopQueryCount();
     log(`${c.label}: ${count / n} SQL statements per request (one request's in ${path.relative(process.cwd(), file)})`);
     rows.push({
-      suite: SUITE, metric: `SQL statements per request: ${c.label}`, unit: 'stmts', value: count / n,
+      suite: SUITE,
+      metric: `SQL statements per request: ${c.label}`,
+      unit: 'stmts',
+      value: count / n,
       baseline: { name: c.baselineName ?? BASELINE, value: baselineStatements[c.key] ?? 2 },
     });
   }
@@ -272,7 +316,8 @@ async function profileCase(node: AppNode, api: HttpClient, cases: ReadCase[], ke
   await node.startProfile(100);
   const m = await measure((k) => api.getOk(c.path(k)), { count: quick ? 500 : 3_000, concurrency: 8, warmup: 0, timeCapMs: 60_000 });
   await node.stopProfile(file);
-  const text = `${c.label}: ${m.latencies.length} requests at c=8 under the profiler (p50 ${m.p50.toFixed(2)} ms)\n` +
+  const text =
+    `${c.label}: ${m.latencies.length} requests at c=8 under the profiler (p50 ${m.p50.toFixed(2)} ms)\n` +
     renderProfile(await summarizeProfile(file, 30, REST_PROFILE_CATEGORIES));
   await fs.writeFile(file.replace(/\.cpuprofile$/, '-profile.txt'), text + '\n');
   log(`profile written to ${path.relative(process.cwd(), file)}\n${text}`);
@@ -281,7 +326,11 @@ async function profileCase(node: AppNode, api: HttpClient, cases: ReadCase[], ke
 function compareDetail(ours: Json, base: Json): void {
   const ids = (list: Json[] | undefined) => (list ?? []).map((x: Json) => x.id ?? x).join(',');
   // The detail view's related summaries come in no particular order: compare them as sets.
-  const set = (list: Json[] | undefined) => (list ?? []).map((x: Json) => x.id).sort().join(',');
+  const set = (list: Json[] | undefined) =>
+    (list ?? [])
+      .map((x: Json) => x.id)
+      .sort()
+      .join(',');
   const checks: [string, unknown, unknown][] = [
     ['id', ours.id, base.id],
     ['row_version', ours.row_version, base.row_version],
@@ -294,8 +343,11 @@ function compareDetail(ours: Json, base: Json): void {
     ['resources', set(ours.resources), set(base.resources)],
     ['repositories', set(ours.repositories), set(base.repositories)],
     ['products', set(ours.products), set(base.products)],
-    ['assignments', ours.assignments.map((a: Json) => `${a.person_id}|${a.role}|${a.person?.email}`).join(','),
-      base.assignments.map((a: Json) => `${a.person_id}|${a.role}|${a.person?.email}`).join(',')],
+    [
+      'assignments',
+      ours.assignments.map((a: Json) => `${a.person_id}|${a.role}|${a.person?.email}`).join(','),
+      base.assignments.map((a: Json) => `${a.person_id}|${a.role}|${a.person?.email}`).join(','),
+    ],
     ['incidents', ids(ours.incidents), ids(base.incidents)],
     ['scorecards', (ours.scorecards ?? []).length, base.scorecards.length],
   ];
@@ -310,7 +362,9 @@ function compareList(ours: Json, base: { rows: Json[]; total: number }): void {
   const a = ours.data.map((r: Json) => r.id).join(',');
   const b = base.rows.map((r) => r.id).join(',');
   if (a !== b || ours.meta.total !== base.total || ours.data.length === 0) {
-    throw new Error(`list: the API and the baseline disagree (rows ${ours.data.length} vs ${base.rows.length}, total ${ours.meta.total} vs ${base.total}, same ids: ${a === b})`);
+    throw new Error(
+      `list: the API and the baseline disagree (rows ${ours.data.length} vs ${base.rows.length}, total ${ours.meta.total} vs ${base.total}, same ids: ${a === b})`,
+    );
   }
   const lists = (r: Json) => [r.component_ids, r.depends_on_service_ids, r.assignments.map((x: Json) => x.person_id)].map((l) => l.join(',')).join(';');
   const mismatch = ours.data.findIndex((r: Json, i: number) => lists(r) !== lists(base.rows[i]));

@@ -36,16 +36,18 @@ function parseArgs(argv: string[]): Args {
     const [, key, value] = m as unknown as [string, string, string | undefined];
     if (key === 'quick') args.quick = true;
     else if (key === 'list') args.list = true;
-    else if (key === 'only') args.only = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    else if (key === 'only')
+      args.only = (value ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else args.flags[key] = value ?? 'true';
   }
   return args;
 }
 
 async function discoverSuites(): Promise<string[]> {
-  const names = (await fs.readdir(BENCH_DIR))
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'run.ts')
-    .map((f) => f.slice(0, -3));
+  const names = (await fs.readdir(BENCH_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'run.ts').map((f) => f.slice(0, -3));
   const rank = (n: string) => (PREFERRED_ORDER.includes(n) ? PREFERRED_ORDER.indexOf(n) : PREFERRED_ORDER.length);
   return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
@@ -94,8 +96,10 @@ async function main(): Promise<number> {
     process.stderr.write(`[bench ${t}s] ${message}\n`);
   };
   const mode = args.quick ? 'quick' : 'full';
-  log(`mode ${mode}; suites ${selected.join(', ')}; ${os.cpus().length} CPUs, node ${process.version}, ` +
-    `load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `mode ${mode}; suites ${selected.join(', ')}; ${os.cpus().length} CPUs, node ${process.version}, ` +
+      `load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   const infra = new BenchInfra(log);
   const rows: Row[] = [];
@@ -111,17 +115,27 @@ async function main(): Promise<number> {
     const cpuShare = cpu.measure();
     const table = withRatios(rows);
     const result = {
-      mode, startedAt: new Date(started).toISOString(), durationSeconds: Math.round((Date.now() - started) / 100) / 10,
-      machine: machine(infra, loadAtStart, cpuShare), suites: selected, rows: table, errors,
+      mode,
+      startedAt: new Date(started).toISOString(),
+      durationSeconds: Math.round((Date.now() - started) / 100) / 10,
+      machine: machine(infra, loadAtStart, cpuShare),
+      suites: selected,
+      rows: table,
+      errors,
     };
     await fs.mkdir(RESULTS_DIR, { recursive: true });
     await fs.writeFile(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
-    console.log(`\nAppInventory Live benchmarks — ${mode} mode, ${result.durationSeconds} s, ` +
-      `${result.machine.cpus} CPUs, node ${process.version}, PostgreSQL ${infra.postgresVersion ?? '-'}\n`);
+    console.log(
+      `\nAppInventory Live benchmarks — ${mode} mode, ${result.durationSeconds} s, ` +
+        `${result.machine.cpus} CPUs, node ${process.version}, PostgreSQL ${infra.postgresVersion ?? '-'}\n`,
+    );
     const share = result.machine.cpuShare;
     if (share) {
-      console.log(`CPU during the run: ours ${(share.ours * 100).toFixed(0)}% of the machine, other processes ${(share.others * 100).toFixed(0)}%` +
-        (share.others > 0.1 ? ' — WARNING: the machine was shared, these numbers are pessimistic.' : '.') + '\n');
+      console.log(
+        `CPU during the run: ours ${(share.ours * 100).toFixed(0)}% of the machine, other processes ${(share.others * 100).toFixed(0)}%` +
+          (share.others > 0.1 ? ' — WARNING: the machine was shared, these numbers are pessimistic.' : '.') +
+          '\n',
+      );
     }
     console.log(renderTable(table));
     for (const e of errors) console.log(`\nFAILED ${e.suite}: ${e.error}`);
@@ -155,7 +169,9 @@ async function main(): Promise<number> {
       try {
         const suite = await loadSuite(name);
         const suiteRows = await suite.run({
-          quick: args.quick, infra, flags: args.flags,
+          quick: args.quick,
+          infra,
+          flags: args.flags,
           log: (m) => log(`${name}: ${m}`),
         });
         rows.push(...suiteRows.map((r) => ({ ...r, suite: r.suite || name })));

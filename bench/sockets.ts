@@ -51,7 +51,9 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   if (flags.sockets) plan.sockets = Number(flags.sockets);
   if (flags['sockets-inflight']) plan.inFlight = Number(flags['sockets-inflight']);
   const limit = openFileLimit();
-  log(`open-file limit of the bench process: ${limit ?? 'unknown'} (children inherit it); ${plan.sockets.toLocaleString('en-US')} sockets, ${plan.inFlight} handshakes in flight`);
+  log(
+    `open-file limit of the bench process: ${limit ?? 'unknown'} (children inherit it); ${plan.sockets.toLocaleString('en-US')} sockets, ${plan.inFlight} handshakes in flight`,
+  );
   if (limit !== undefined && limit < plan.sockets + FD_MARGIN) {
     throw new Error(`the open-file limit (${limit}) cannot hold ${plan.sockets} client sockets and ${FD_MARGIN} more; raise ulimit -n or pass --sockets=`);
   }
@@ -71,8 +73,7 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const tenant = await signUpTenant(node.url, 'sockets');
   const api = new HttpClient(node.url, tenant.token);
   infra.defer('close HTTP client', () => api.close());
-  const latestSeq = async () =>
-    Number((await db.knex('tenant_event_counters').where({ tenant_id: tenant.tenantId }).first('last_seq'))?.last_seq ?? 0);
+  const latestSeq = async () => Number((await db.knex('tenant_event_counters').where({ tenant_id: tenant.tenantId }).first('last_seq'))?.last_seq ?? 0);
   await api.json('POST', '/api/v1/services', { name: 'sockets bench warm-up', type: 'api' }, 201);
   let made = 0;
   const app = await measureSide('app', node, plan, { token: tenant.token }, log, async (open) => {
@@ -95,18 +96,27 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const at = `${plan.sockets.toLocaleString('en-US')} sockets on one node`;
   const cores = (m: Measured) => `client ${m.benchCores.toFixed(2)} cores, server ${m.serverCores.toFixed(2)}`;
   const clientBound = [app, base].some((m) => m.benchCores > 0.85)
-    ? '; the bench process (the clients) was near a full core while connecting: the rate may be the client\'s limit'
+    ? "; the bench process (the clients) was near a full core while connecting: the rate may be the client's limit"
     : '';
   return [
     {
-      suite: SUITE, metric: `socket handshakes/s (${at}, ${plan.inFlight} in flight; auth, tenant stream)`, unit: 'sockets/s', value: app.rate,
-      baseline: { name, value: base.rate }, samples: plan.sockets,
+      suite: SUITE,
+      metric: `socket handshakes/s (${at}, ${plan.inFlight} in flight; auth, tenant stream)`,
+      unit: 'sockets/s',
+      value: app.rate,
+      baseline: { name, value: base.rate },
+      samples: plan.sockets,
       note: `ours ${cores(app)}; raw ${cores(base)}${clientBound}; ${mode}`,
     },
     {
-      suite: SUITE, metric: `JS heap + external per idle socket (${at}, after GC)`, unit: 'KB/socket', value: app.heapPerSocket / 1024,
-      baseline: { name, value: base.heapPerSocket / 1024 }, samples: plan.sockets,
-      note: `RSS per socket: ours ${(app.rssPerSocket / 1024).toFixed(1)} KB, raw ${(base.rssPerSocket / 1024).toFixed(1)} KB (pages, not comparable); ` +
+      suite: SUITE,
+      metric: `JS heap + external per idle socket (${at}, after GC)`,
+      unit: 'KB/socket',
+      value: app.heapPerSocket / 1024,
+      baseline: { name, value: base.heapPerSocket / 1024 },
+      samples: plan.sockets,
+      note:
+        `RSS per socket: ours ${(app.rssPerSocket / 1024).toFixed(1)} KB, raw ${(base.rssPerSocket / 1024).toFixed(1)} KB (pages, not comparable); ` +
         `server fds +${app.fds.toLocaleString('en-US')} / +${base.fds.toLocaleString('en-US')}`,
     },
   ];
@@ -118,7 +128,11 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
  * none may drop, or the figures would be of fewer sockets than claimed. Then memory after GC.
  */
 async function measureSide(
-  side: string, server: Target, plan: { sockets: number; inFlight: number }, auth: Record<string, unknown> | undefined, log: Log,
+  side: string,
+  server: Target,
+  plan: { sockets: number; inFlight: number },
+  auth: Record<string, unknown> | undefined,
+  log: Log,
   emit: (open: (from: number) => void) => Promise<number>,
 ): Promise<Measured> {
   const fleet = new SocketFleet({ lean: true });
@@ -140,14 +154,22 @@ async function measureSide(
     const fds = openFds(server.pid) - fdsBefore;
     const per = (f: (m: NodeMemory) => number) => (f(after) - f(before)) / plan.sockets;
     const m: Measured = {
-      rate: connect.rate, wallMs: connect.wallMs, benchCores: (bench.user + bench.system) / 1e6 / seconds, serverCores: serverTicks / 100 / seconds,
-      heapPerSocket: per((x) => x.heapUsed + x.external), rssPerSocket: per((x) => x.rss), fds, sync,
+      rate: connect.rate,
+      wallMs: connect.wallMs,
+      benchCores: (bench.user + bench.system) / 1e6 / seconds,
+      serverCores: serverTicks / 100 / seconds,
+      heapPerSocket: per((x) => x.heapUsed + x.external),
+      rssPerSocket: per((x) => x.rss),
+      fds,
+      sync,
     };
     const mine = process.memoryUsage();
-    log(`${side}: ${plan.sockets} sockets connected in ${connect.wallMs.toFixed(0)} ms (${connect.rate.toFixed(0)}/s; client ${m.benchCores.toFixed(2)} cores, ` +
-      `server ${m.serverCores.toFixed(2)}); every socket got the event (p99 ${sync.p99} ms); per idle socket ${(m.heapPerSocket / 1024).toFixed(1)} KB heap + external ` +
-      `(heap ${(per((x) => x.heapUsed) / 1024).toFixed(1)}, external ${(per((x) => x.external) / 1024).toFixed(1)}), ${(m.rssPerSocket / 1024).toFixed(1)} KB RSS; ` +
-      `server fds +${fds}; bench process heap ${(mine.heapUsed / 2 ** 20).toFixed(0)} MB, RSS ${(mine.rss / 2 ** 20).toFixed(0)} MB`);
+    log(
+      `${side}: ${plan.sockets} sockets connected in ${connect.wallMs.toFixed(0)} ms (${connect.rate.toFixed(0)}/s; client ${m.benchCores.toFixed(2)} cores, ` +
+        `server ${m.serverCores.toFixed(2)}); every socket got the event (p99 ${sync.p99} ms); per idle socket ${(m.heapPerSocket / 1024).toFixed(1)} KB heap + external ` +
+        `(heap ${(per((x) => x.heapUsed) / 1024).toFixed(1)}, external ${(per((x) => x.external) / 1024).toFixed(1)}), ${(m.rssPerSocket / 1024).toFixed(1)} KB RSS; ` +
+        `server fds +${fds}; bench process heap ${(mine.heapUsed / 2 ** 20).toFixed(0)} MB, RSS ${(mine.rss / 2 ** 20).toFixed(0)} MB`,
+    );
     return m;
   } finally {
     await fleet.close();
@@ -157,7 +179,9 @@ async function measureSide(
 /** The soft RLIMIT_NOFILE of this process (Linux /proc), or undefined. */
 function openFileLimit(): number | undefined {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const soft = line?.split(/\s{2,}/)[1];
     return soft === undefined || soft === 'unlimited' ? undefined : Number(soft);
   } catch {
@@ -175,7 +199,8 @@ function openFds(pid: number): number {
 
 const suite: Suite = {
   name: SUITE,
-  description: 'Idle sockets at scale on one node: 10,000 authenticated sockets (500 quick) on one app node vs one raw Socket.IO server: handshakes/s, heap + external per socket',
+  description:
+    'Idle sockets at scale on one node: 10,000 authenticated sockets (500 quick) on one app node vs one raw Socket.IO server: handshakes/s, heap + external per socket',
   run,
 };
 export default suite;

@@ -27,7 +27,12 @@ const SERVICES_PER_TENANT = 32;
 const POOL = 10;
 
 type Op = 'POST' | 'PATCH';
-interface Spread { key: 'one' | 'many'; label: string; tenant: (k: number) => WriteTenant; row: (k: number) => string }
+interface Spread {
+  key: 'one' | 'many';
+  label: string;
+  tenant: (k: number) => WriteTenant;
+  row: (k: number) => string;
+}
 
 async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const budget: MeasureOptions = quick
@@ -47,9 +52,10 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const next = () => `${runId}-${++seq}`;
 
   const httpWrite = async (op: Op, t: WriteTenant, rowId: string): Promise<void> => {
-    const res = op === 'POST'
-      ? await client.request('POST', '/api/v1/services', { name: `w-${next()}`, type: 'api', description: 'created by the write bench' }, t.token)
-      : await client.request('PATCH', `/api/v1/services/${rowId}`, { description: `patched ${next()}` }, t.token);
+    const res =
+      op === 'POST'
+        ? await client.request('POST', '/api/v1/services', { name: `w-${next()}`, type: 'api', description: 'created by the write bench' }, t.token)
+        : await client.request('PATCH', `/api/v1/services/${rowId}`, { description: `patched ${next()}` }, t.token);
     const want = op === 'POST' ? 201 : 200;
     if (res.status !== want) throw new Error(`${op} → ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);
   };
@@ -62,7 +68,9 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const spreads: Spread[] = [
     { key: 'one', label: '1 tenant', tenant: () => tenants[0]!, row: (k) => tenants[0]!.serviceIds[k % SERVICES_PER_TENANT]! },
     {
-      key: 'many', label: `${TENANTS} tenants`, tenant: (k) => tenants[k % TENANTS]!,
+      key: 'many',
+      label: `${TENANTS} tenants`,
+      tenant: (k) => tenants[k % TENANTS]!,
       row: (k) => tenants[k % TENANTS]!.serviceIds[Math.floor(k / TENANTS) % SERVICES_PER_TENANT]!,
     },
   ];
@@ -79,24 +87,32 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
       for (const concurrency of CONCURRENCY) {
         const opts = { ...budget, concurrency };
         const target = (k: number) => [spread.tenant(k), spread.row(k)] as const;
-        const ours = await withCpu(node, postgres.pid, (afterWarmup) =>
-          measure((k) => httpWrite(op, ...target(k)), { ...opts, afterWarmup }));
-        const base = await withCpu(node, postgres.pid, (afterWarmup) =>
-          measure((k) => rawWrite(op, ...target(k)), { ...opts, afterWarmup }));
+        const ours = await withCpu(node, postgres.pid, (afterWarmup) => measure((k) => httpWrite(op, ...target(k)), { ...opts, afterWarmup }));
+        const base = await withCpu(node, postgres.pid, (afterWarmup) => measure((k) => rawWrite(op, ...target(k)), { ...opts, afterWarmup }));
         const label = `${op} /services, ${spread.label}`;
-        log(`${label} c=${concurrency}: ours p50 ${ours.m.p50.toFixed(2)} p99 ${ours.m.p99.toFixed(2)} ms, ${ours.m.throughput.toFixed(0)}/s; ` +
-          `raw p50 ${base.m.p50.toFixed(2)} p99 ${base.m.p99.toFixed(2)} ms, ${base.m.throughput.toFixed(0)}/s; CPU/write: node ` +
-          `${ours.appMs.toFixed(2)} vs driver ${base.benchMs.toFixed(2)} ms, PostgreSQL ${ours.postgresMs.toFixed(2)} vs ${base.postgresMs.toFixed(2)} ms`);
+        log(
+          `${label} c=${concurrency}: ours p50 ${ours.m.p50.toFixed(2)} p99 ${ours.m.p99.toFixed(2)} ms, ${ours.m.throughput.toFixed(0)}/s; ` +
+            `raw p50 ${base.m.p50.toFixed(2)} p99 ${base.m.p99.toFixed(2)} ms, ${base.m.throughput.toFixed(0)}/s; CPU/write: node ` +
+            `${ours.appMs.toFixed(2)} vs driver ${base.benchMs.toFixed(2)} ms, PostgreSQL ${ours.postgresMs.toFixed(2)} vs ${base.postgresMs.toFixed(2)} ms`,
+        );
         rows.push(...comparisonRows(ours.m, base.m, { suite: SUITE, label, baselineName: BASELINE, concurrency, throughputUnit: 'writes/s' }));
         if (concurrency === 8 && spread.key === 'many') {
           rows.push(
             {
-              suite: SUITE, metric: `${label}: Node CPU per write (app node vs pg driver) (c=8)`, unit: 'ms', value: ours.appMs,
-              baseline: { name: BASELINE, value: base.benchMs }, samples: ours.m.latencies.length,
+              suite: SUITE,
+              metric: `${label}: Node CPU per write (app node vs pg driver) (c=8)`,
+              unit: 'ms',
+              value: ours.appMs,
+              baseline: { name: BASELINE, value: base.benchMs },
+              samples: ours.m.latencies.length,
             },
             {
-              suite: SUITE, metric: `${label}: PostgreSQL CPU per write (c=8)`, unit: 'ms', value: ours.postgresMs,
-              baseline: { name: BASELINE, value: base.postgresMs }, samples: ours.m.latencies.length,
+              suite: SUITE,
+              metric: `${label}: PostgreSQL CPU per write (c=8)`,
+              unit: 'ms',
+              value: ours.postgresMs,
+              baseline: { name: BASELINE, value: base.postgresMs },
+              samples: ours.m.latencies.length,
             },
           );
         }
@@ -109,11 +125,10 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   if (profile) {
     const op: Op = profile === 'post' ? 'POST' : 'PATCH';
     const many = spreads[1]!;
-    await profileWrites(node, (k) => httpWrite(op, many.tenant(k), many.row(k)), `${op} /services, ${many.label}`, quick, log)
-      .catch((err: unknown) => {
-        log(`profile failed: ${err instanceof Error ? err.message : String(err)}`);
-        rows.push({ suite: SUITE, metric: `profile of ${op}`, unit: '', value: NaN, note: 'FAILED, see the log' });
-      });
+    await profileWrites(node, (k) => httpWrite(op, many.tenant(k), many.row(k)), `${op} /services, ${many.label}`, quick, log).catch((err: unknown) => {
+      log(`profile failed: ${err instanceof Error ? err.message : String(err)}`);
+      rows.push({ suite: SUITE, metric: `profile of ${op}`, unit: '', value: NaN, note: 'FAILED, see the log' });
+    });
   }
   return rows;
 }
@@ -124,7 +139,8 @@ async function profileWrites(node: AppNode, write: (k: number) => Promise<void>,
   await node.startProfile(100);
   const m = await measure(write, { count: quick ? 300 : 1_500, concurrency: 8, warmup: 0, timeCapMs: quick ? 10_000 : 30_000 });
   await node.stopProfile(file);
-  const text = `${label}: ${m.latencies.length} writes at c=8 under the profiler (p50 ${m.p50.toFixed(2)} ms)\n` +
+  const text =
+    `${label}: ${m.latencies.length} writes at c=8 under the profiler (p50 ${m.p50.toFixed(2)} ms)\n` +
     renderProfile(await summarizeProfile(file, 30, REST_PROFILE_CATEGORIES));
   await fs.writeFile(file.replace(/\.cpuprofile$/, '-profile.txt'), text + '\n');
   log(`profile written to ${path.relative(process.cwd(), file)}\n${text}`);
@@ -175,8 +191,12 @@ async function roundTrips(node: AppNode, raw: WriteBaseline, t: WriteTenant, htt
     const inside = begin >= 0 && commit > begin ? commit - begin + 1 : NaN;
     const file = path.join(RESULTS_DIR, `write-${op.toLowerCase()}-statements.sql`);
     await fs.mkdir(RESULTS_DIR, { recursive: true });
-    await fs.writeFile(file, `-- ${op} /api/v1/services: the ${one.roundTrips} queries pg sent for one request (${inside} from BEGIN to COMMIT)\n` +
-      one.roundTripStatements.map((q) => `${q.trim().replace(/;$/, '')};`).join('\n') + '\n');
+    await fs.writeFile(
+      file,
+      `-- ${op} /api/v1/services: the ${one.roundTrips} queries pg sent for one request (${inside} from BEGIN to COMMIT)\n` +
+        one.roundTripStatements.map((q) => `${q.trim().replace(/;$/, '')};`).join('\n') +
+        '\n',
+    );
 
     await node.startQueryCount();
     for (let k = 0; k < n; k++) await http(op, t, row(k));
@@ -184,18 +204,29 @@ async function roundTrips(node: AppNode, raw: WriteBaseline, t: WriteTenant, htt
     const before = raw.roundTrips;
     for (let k = 0; k < n; k++) await rawWrite(op, t, row(k));
     const rawPerWrite = (raw.roundTrips - before) / n;
-    log(`${op}: ${counted.roundTrips / n} round trips per HTTP write (pg driver; knex 'query' events: ${counted.count / n}), ` +
-      `${inside} of them from BEGIN to COMMIT; raw ${rawPerWrite} (statements of one in ${path.relative(process.cwd(), file)})`);
+    log(
+      `${op}: ${counted.roundTrips / n} round trips per HTTP write (pg driver; knex 'query' events: ${counted.count / n}), ` +
+        `${inside} of them from BEGIN to COMMIT; raw ${rawPerWrite} (statements of one in ${path.relative(process.cwd(), file)})`,
+    );
     rows.push({
-      suite: SUITE, metric: `round trips per write: ${op} /services (pg driver, incl. BEGIN/COMMIT)`, unit: 'round trips',
-      value: counted.roundTrips / n, baseline: { name: BASELINE, value: rawPerWrite }, samples: n,
+      suite: SUITE,
+      metric: `round trips per write: ${op} /services (pg driver, incl. BEGIN/COMMIT)`,
+      unit: 'round trips',
+      value: counted.roundTrips / n,
+      baseline: { name: BASELINE, value: rawPerWrite },
+      samples: n,
       note: `${inside} inside the transaction`,
     });
   }
   return rows;
 }
 
-interface WithCpu { m: Measurement; appMs: number; benchMs: number; postgresMs: number }
+interface WithCpu {
+  m: Measurement;
+  appMs: number;
+  benchMs: number;
+  postgresMs: number;
+}
 
 /** CPU per write of the app node, the bench process (the baseline's driver) and PostgreSQL (10 ms ticks). */
 async function withCpu(node: AppNode, postgresPid: number, run: (afterWarmup: () => Promise<void>) => Promise<Measurement>): Promise<WithCpu> {
@@ -213,7 +244,8 @@ async function withCpu(node: AppNode, postgresPid: number, run: (afterWarmup: ()
 
 const suite: Suite = {
   name: SUITE,
-  description: `POST and PATCH /services over HTTP at c=1 and c=8, in 1 tenant and over ${TENANTS} tenants, beside the raw write ` +
+  description:
+    `POST and PATCH /services over HTTP at c=1 and c=8, in 1 tenant and over ${TENANTS} tenants, beside the raw write ` +
     'transaction (row + audit entry + counter bump + change event) on a pg.Pool; round trips per write from the driver',
   run,
 };

@@ -1,15 +1,6 @@
 // Teams and people, and the link from a login user to its person record.
 import type { Knex } from 'knex';
-import {
-  authorship,
-  liveUniqueIndexSql,
-  rowVersion,
-  softDelete,
-  teamColumn,
-  tenantColumn,
-  timestamps,
-  uuidPrimaryKey,
-} from './lib/columns.js';
+import { authorship, liveUniqueIndexSql, rowVersion, softDelete, teamColumn, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('teams', (t) => {
@@ -42,10 +33,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(liveUniqueIndexSql('people', 'email'));
 
   await knex.schema.alterTable('users', (t) => {
-    t.foreign('person_id', 'users_person_id_foreign')
-      .references('id')
-      .inTable('people')
-      .onDelete('SET NULL');
+    t.foreign('person_id', 'users_person_id_foreign').references('id').inTable('people').onDelete('SET NULL');
     t.index(['person_id'], 'users_person_id_index');
   });
 }

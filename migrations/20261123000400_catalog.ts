@@ -1,27 +1,11 @@
 // The catalog entities: products, services, components, resources, repositories.
 // Enumerations are CHECK constraints holding the data model's values; type-specific fields live in `attributes`.
 import type { Knex } from 'knex';
-import {
-  authorship,
-  liveUniqueIndexSql,
-  rowVersion,
-  softDelete,
-  teamColumn,
-  tenantColumn,
-  timestamps,
-  uuidPrimaryKey,
-} from './lib/columns.js';
+import { authorship, liveUniqueIndexSql, rowVersion, softDelete, teamColumn, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';
 
 const ENTITY_STATUS = ['active', 'planned', 'maintenance', 'deprecated'];
 const OPERATIONAL_STATUS = ['operational', 'degraded', 'outage'];
-const SERVICE_TYPES = [
-  'api',
-  'web_application',
-  'database',
-  'message_queue',
-  'cache',
-  'infrastructure',
-];
+const SERVICE_TYPES = ['api', 'web_application', 'database', 'message_queue', 'cache', 'infrastructure'];
 const COMPONENT_TYPES = ['library', 'microservice', 'sdk', 'agent', 'ui_component'];
 const RESOURCE_TYPES = [
   'ec2',
@@ -59,14 +43,7 @@ function catalogTail(knex: Knex, t: TableBuilder): void {
   rowVersion(t);
 }
 
-function enumColumn(
-  t: TableBuilder,
-  tableName: string,
-  column: string,
-  length: number,
-  values: string[],
-  defaultValue?: string,
-): void {
+function enumColumn(t: TableBuilder, tableName: string, column: string, length: number, values: string[], defaultValue?: string): void {
   const col = t.string(column, length).notNullable();
   if (defaultValue !== undefined) col.defaultTo(defaultValue);
   col.checkIn(values, `${tableName}_${column}_check`);

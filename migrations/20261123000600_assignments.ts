@@ -9,9 +9,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('entity_assignments', (t) => {
     uuidPrimaryKey(knex, t);
     tenantColumn(t, 'entity_assignments');
-    t.string('entity_type', 30)
-      .notNullable()
-      .checkIn(ASSIGNABLE_ENTITY_TYPES, 'entity_assignments_entity_type_check');
+    t.string('entity_type', 30).notNullable().checkIn(ASSIGNABLE_ENTITY_TYPES, 'entity_assignments_entity_type_check');
     t.uuid('entity_id').notNullable();
     t.uuid('person_id').notNullable().references('id').inTable('people').onDelete('CASCADE');
     t.string('role', 50).notNullable(); // Lead, Engineer, Architect, On-Call, …

@@ -1,14 +1,7 @@
 // Incidents, their timeline and the entities they affect.
 // Timeline entries carry tenant_id too, so the one tenant-scoping mechanism covers them.
 import type { Knex } from 'knex';
-import {
-  authorship,
-  rowVersion,
-  softDelete,
-  tenantColumn,
-  timestamps,
-  uuidPrimaryKey,
-} from './lib/columns.js';
+import { authorship, rowVersion, softDelete, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';
 
 const SEVERITIES = ['critical', 'major', 'minor'];
 const INCIDENT_STATUS = ['investigating', 'identified', 'monitoring', 'resolved'];
@@ -22,14 +15,8 @@ export async function up(knex: Knex): Promise<void> {
     t.string('title', 500).notNullable();
     t.text('description').nullable();
     t.string('severity', 20).notNullable().checkIn(SEVERITIES, 'incidents_severity_check');
-    t.string('status', 20)
-      .notNullable()
-      .defaultTo('investigating')
-      .checkIn(INCIDENT_STATUS, 'incidents_status_check');
-    t.string('impact_type', 20)
-      .notNullable()
-      .defaultTo('degraded')
-      .checkIn(IMPACT_TYPES, 'incidents_impact_type_check');
+    t.string('status', 20).notNullable().defaultTo('investigating').checkIn(INCIDENT_STATUS, 'incidents_status_check');
+    t.string('impact_type', 20).notNullable().defaultTo('degraded').checkIn(IMPACT_TYPES, 'incidents_impact_type_check');
     timestamps(knex, t);
     t.timestamp('resolved_at', { useTz: true }).nullable();
     authorship(t);
@@ -45,9 +32,7 @@ export async function up(knex: Knex): Promise<void> {
     tenantColumn(t, 'incident_timeline_entries');
     t.uuid('incident_id').notNullable().references('id').inTable('incidents').onDelete('CASCADE');
     t.timestamp('timestamp', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.string('status', 20)
-      .notNullable()
-      .checkIn(INCIDENT_STATUS, 'incident_timeline_entries_status_check');
+    t.string('status', 20).notNullable().checkIn(INCIDENT_STATUS, 'incident_timeline_entries_status_check');
     t.text('message').notNullable();
     t.uuid('created_by').nullable();
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
@@ -58,9 +43,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('incident_affected_entities', (t) => {
     t.uuid('incident_id').notNullable().references('id').inTable('incidents').onDelete('CASCADE');
-    t.string('entity_type', 20)
-      .notNullable()
-      .checkIn(AFFECTABLE_ENTITY_TYPES, 'incident_affected_entities_entity_type_check');
+    t.string('entity_type', 20).notNullable().checkIn(AFFECTABLE_ENTITY_TYPES, 'incident_affected_entities_entity_type_check');
     t.uuid('entity_id').notNullable(); // polymorphic, no foreign key
     t.primary(['incident_id', 'entity_type', 'entity_id'], {
       constraintName: 'incident_affected_entities_pkey',

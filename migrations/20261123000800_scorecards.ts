@@ -1,15 +1,7 @@
 // Scorecards and their weighted criteria. Results are computed on read,
 // never stored. Criteria carry tenant_id for uniform tenant scoping and go with their scorecard.
 import type { Knex } from 'knex';
-import {
-  authorship,
-  liveUniqueIndexSql,
-  rowVersion,
-  softDelete,
-  tenantColumn,
-  timestamps,
-  uuidPrimaryKey,
-} from './lib/columns.js';
+import { authorship, liveUniqueIndexSql, rowVersion, softDelete, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('scorecards', (t) => {

@@ -10,10 +10,7 @@ export async function up(knex: Knex): Promise<void> {
     t.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
     t.uuid('tenant_id').notNullable();
     t.uuid('user_id').nullable(); // NULL for system actions
-    t.string('actor_type', 20)
-      .notNullable()
-      .defaultTo('user')
-      .checkIn(ACTOR_TYPES, 'audit_logs_actor_type_check');
+    t.string('actor_type', 20).notNullable().defaultTo('user').checkIn(ACTOR_TYPES, 'audit_logs_actor_type_check');
     t.string('action', 50).notNullable();
     t.string('entity_type', 50).notNullable();
     t.uuid('entity_id').nullable();
@@ -31,9 +28,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['tenant_id', 'entity_type', 'entity_id'], 'audit_logs_tenant_entity_index');
   });
   // Recent events first, per tenant.
-  await knex.raw(
-    'CREATE INDEX audit_logs_tenant_timestamp_index ON audit_logs (tenant_id, "timestamp" DESC)',
-  );
+  await knex.raw('CREATE INDEX audit_logs_tenant_timestamp_index ON audit_logs (tenant_id, "timestamp" DESC)');
 
   await knex.raw(`
     CREATE FUNCTION audit_logs_append_only() RETURNS trigger

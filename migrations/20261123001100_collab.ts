@@ -19,11 +19,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('collab_updates', (t) => {
     t.bigIncrements('id').primary();
-    t.uuid('document_id')
-      .notNullable()
-      .references('id')
-      .inTable('collab_documents')
-      .onDelete('CASCADE');
+    t.uuid('document_id').notNullable().references('id').inTable('collab_documents').onDelete('CASCADE');
     t.binary('update').notNullable();
     t.uuid('actor_id').nullable();
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());

@@ -4,16 +4,7 @@ import type { Knex } from 'knex';
 import { rowVersion, softDelete, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';
 
 const PERMISSION_LEVELS = ['VIEW', 'COMMENT', 'EDIT'];
-const COMMENTABLE_ENTITY_TYPES = [
-  'products',
-  'services',
-  'components',
-  'resources',
-  'repositories',
-  'teams',
-  'people',
-  'incidents',
-];
+const COMMENTABLE_ENTITY_TYPES = ['products', 'services', 'components', 'resources', 'repositories', 'teams', 'people', 'incidents'];
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('entity_permissions', (t) => {
@@ -36,9 +27,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('comments', (t) => {
     uuidPrimaryKey(knex, t);
     tenantColumn(t, 'comments');
-    t.string('entity_type', 30)
-      .notNullable()
-      .checkIn(COMMENTABLE_ENTITY_TYPES, 'comments_entity_type_check');
+    t.string('entity_type', 30).notNullable().checkIn(COMMENTABLE_ENTITY_TYPES, 'comments_entity_type_check');
     t.uuid('entity_id').notNullable();
     t.uuid('parent_id').nullable().references('id').inTable('comments').onDelete('CASCADE');
     t.uuid('author_id').nullable().references('id').inTable('users').onDelete('SET NULL');

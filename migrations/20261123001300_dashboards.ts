@@ -1,15 +1,7 @@
 // Dashboards with their widgets (grid layout {x,y,w,h} plus config) and filters.
 // Widgets and filters carry tenant_id for uniform tenant scoping and go with their dashboard.
 import type { Knex } from 'knex';
-import {
-  authorship,
-  liveUniqueIndexSql,
-  rowVersion,
-  softDelete,
-  tenantColumn,
-  timestamps,
-  uuidPrimaryKey,
-} from './lib/columns.js';
+import { authorship, liveUniqueIndexSql, rowVersion, softDelete, tenantColumn, timestamps, uuidPrimaryKey } from './lib/columns.js';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('dashboards', (t) => {

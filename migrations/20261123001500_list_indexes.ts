@@ -25,9 +25,7 @@ function listIndexes(table: string, nameColumn: string): Array<[name: string, co
 export async function up(knex: Knex): Promise<void> {
   for (const [table, nameColumn] of Object.entries(LISTED_TABLES)) {
     for (const [indexName, columns] of listIndexes(table, nameColumn)) {
-      await knex.raw(
-        `CREATE INDEX ${indexName} ON ${table} (${columns}) WHERE deleted_at IS NULL`,
-      );
+      await knex.raw(`CREATE INDEX ${indexName} ON ${table} (${columns}) WHERE deleted_at IS NULL`);
     }
   }
 }

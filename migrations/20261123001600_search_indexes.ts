@@ -18,9 +18,7 @@ const SEARCHED: Record<string, string> = {
 
 export async function up(knex: Knex): Promise<void> {
   for (const [table, expression] of Object.entries(SEARCHED)) {
-    await knex.raw(
-      `CREATE INDEX ${table}_search_trgm_index ON ${table} USING gin ((${expression}) gin_trgm_ops)`,
-    );
+    await knex.raw(`CREATE INDEX ${table}_search_trgm_index ON ${table} USING gin ((${expression}) gin_trgm_ops)`);
   }
 }
 

@@ -86,9 +86,7 @@ function capped(extension: CollabExtension<CollabPrincipal>, caps: SocketCaps): 
   };
 }
 
-export async function startServer({
-  config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {}, health,
-}: StartOptions): Promise<AppHandle> {
+export async function startServer({ config, knex, logger, bus, live: liveOptions = {}, collab: collabOptions = {}, health }: StartOptions): Promise<AppHandle> {
   const prefix = liveOptions.redisPrefix ?? DEFAULT_REDIS_PREFIX;
   const metrics = new NodeMetrics();
   if (!bus && config.redisUrl) {
@@ -126,30 +124,49 @@ export async function startServer({
     sweepIntervalMs: liveOptions.sweepIntervalMs,
     sliceSize: liveOptions.sliceSize,
     caps: new SocketCaps({
-      perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
-      redis: limitsRedis, prefix, nodeId: config.nodeId, logger,
+      perUser: config.live.socketsPerUser,
+      perTenant: config.live.socketsPerTenant,
+      redis: limitsRedis,
+      prefix,
+      nodeId: config.nodeId,
+      logger,
     }),
     maxBufferedBytes: config.live.maxBufferedBytes,
     metrics,
     origins,
   });
   const collabCaps = new SocketCaps({
-    perUser: config.live.socketsPerUser, perTenant: config.live.socketsPerTenant,
-    redis: limitsRedis, prefix: `${prefix}:collab`, nodeId: config.nodeId, logger,
+    perUser: config.live.socketsPerUser,
+    perTenant: config.live.socketsPerTenant,
+    redis: limitsRedis,
+    prefix: `${prefix}:collab`,
+    nodeId: config.nodeId,
+    logger,
   });
   // Co-editing: the generic y-websocket engine, with the co-editing feature as its extension.
   const { projectionDelayMs, projectionMaxDelayMs, lockTtlMs, ...engineOptions } = collabOptions;
   const collabLogger = engineOptions.logger ?? logger;
   const collab = attachCollab({
-    server, knex, bus: eventBus, logger, nodeId: config.nodeId, redisUrl: config.redisUrl, redisPrefix: prefix, origins, ...engineOptions,
+    server,
+    knex,
+    bus: eventBus,
+    logger,
+    nodeId: config.nodeId,
+    redisUrl: config.redisUrl,
+    redisPrefix: prefix,
+    origins,
+    ...engineOptions,
     // Tests narrow single limits; the rest come from the configuration.
     limits: { ...config.collab, ...engineOptions.limits },
     // Co-editing connections have caps of their own (the same values, counted apart from live sockets).
-    extension: capped(createCoeditingExtension({
-      ports: coeditingPorts(domain),
-      logger: collabLogger.child({ node: engineOptions.nodeId ?? config.nodeId }),
-      options: { projectionDelayMs, projectionMaxDelayMs, lockTtlMs },
-    }), collabCaps),
+    extension: capped(
+      createCoeditingExtension({
+        ports: coeditingPorts(domain),
+        logger: collabLogger.child({ node: engineOptions.nodeId ?? config.nodeId }),
+        options: { projectionDelayMs, projectionMaxDelayMs, lockTtlMs },
+      }),
+      collabCaps,
+    ),
   });
   metrics.watchLive(live);
   metrics.watchCollab(collab);

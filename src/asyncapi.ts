@@ -2,9 +2,7 @@
 // served at GET /api/v1/asyncapi.json: each engine describes its part from its own zod schemas and
 // constants; the domain supplies what it adds (event types per entity type, documents, close codes).
 import { CHANGE_EVENT_TYPES } from './modules/changelog/event-types.js';
-import {
-  CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED,
-} from './modules/coediting/access.js';
+import { CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED } from './modules/coediting/access.js';
 import type { AsyncApiPart, JsonObject } from './platform/asyncapi.js';
 import { coeditingPart } from './platform/collab/contract.js';
 import { liveEventsPart } from './platform/realtime/contract.js';
@@ -29,20 +27,19 @@ const SECURITY_SCHEMES = {
     type: 'httpApiKey',
     name: 'token',
     in: 'query',
-    description: 'Co-editing: the token as `?token=` (what y-websocket\'s `params: {token}` sends).',
+    description: "Co-editing: the token as `?token=` (what y-websocket's `params: {token}` sends).",
   },
 } as const;
 
-const security = (...names: Array<keyof typeof SECURITY_SCHEMES>): JsonObject[] =>
-  names.map((name) => ({ $ref: `#/components/securitySchemes/${name}` }));
+const security = (...names: Array<keyof typeof SECURITY_SCHEMES>): JsonObject[] => names.map((name) => ({ $ref: `#/components/securitySchemes/${name}` }));
 
 /** The feature's close codes on /collab (access and caps); the engine documents its own. */
 const FEATURE_CLOSE_CODES: Record<number, string> = {
   [CLOSE_UNAUTHENTICATED]:
     'no token, a bad or expired token, a revoked key, an inactive user; later: the user deactivated or deleted, the key revoked, ' +
-    'the user\'s sessions ended (logout, password change), the tenant deactivated, the login token expired',
+    "the user's sessions ended (logout, password change), the tenant deactivated, the login token expired",
   [CLOSE_FORBIDDEN]: 'the record exists but is not co-edited (incidents, scorecards, dashboards); later: a writer lost write access',
-  [CLOSE_NOT_FOUND]: 'a malformed path or id, an unknown type, no such record, another tenant\'s, a soft-deleted one; later: the record is deleted',
+  [CLOSE_NOT_FOUND]: "a malformed path or id, an unknown type, no such record, another tenant's, a soft-deleted one; later: the record is deleted",
   [CLOSE_TOO_MANY_CONNECTIONS]:
     '`too_many_sockets: at most <n> per user` (or `per tenant`): SOCKETS_PER_USER or SOCKETS_PER_TENANT co-editing connections are open across the cluster',
 };
@@ -96,7 +93,7 @@ function buildDocument(): JsonObject {
       title: 'AppInventory Live — live events and co-editing',
       version: '1',
       description:
-        'Every committed change is pushed to the tenant\'s live sockets (Socket.IO) as a `change` event, the same envelope as ' +
+        "Every committed change is pushed to the tenant's live sockets (Socket.IO) as a `change` event, the same envelope as " +
         '`GET /api/v1/events`; entity records are co-edited as Yjs documents over the y-websocket protocol. The REST API is ' +
         'described at `/api/v1/openapi.json`.',
     },

@@ -52,7 +52,9 @@ export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics
   const entities = createEntityServices(writes);
   // Invalidated by every committed user and key change this node hears; bypassed while it hears none.
   const principals = new PrincipalCache<Principal>({
-    ttlMs: PRINCIPAL_TTL_MS, maxEntries: 10_000, listening: () => bus.isListening?.() ?? true,
+    ttlMs: PRINCIPAL_TTL_MS,
+    maxEntries: 10_000,
+    listening: () => bus.isListening?.() ?? true,
   });
   bus.subscribe((events) => principals.onEvents(events));
   bus.onResume?.(() => principals.clear());

@@ -43,7 +43,15 @@ export interface HttpDeps {
   origins: OriginPolicy;
 }
 
-export function createHttpApp({ domain, logger, config, readiness = {}, health = () => true, metrics = new NodeMetrics(), origins }: HttpDeps): express.Express {
+export function createHttpApp({
+  domain,
+  logger,
+  config,
+  readiness = {},
+  health = () => true,
+  metrics = new NodeMetrics(),
+  origins,
+}: HttpDeps): express.Express {
   const app = express();
   metrics.watchPool(domain.knex);
   app.disable('x-powered-by');
@@ -69,36 +77,69 @@ export function createHttpApp({ domain, logger, config, readiness = {}, health =
   // Each route group gets its own services only.
   const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;
   const privateRoutes = [
-    sessionRoutes({ auth: domain.auth, users }), meRoutes({ users }), userRoutes({ users }), apiKeyRoutes({ apiKeys }), ...catalogRoutes({ entities, permissions }),
-    incidentRoutes({ incidents, permissions }), scorecardRoutes({ scorecards }), dashboardRoutes({ dashboards, permissions }),
-    commentRoutes({ comments }), ...logRoutes({ audit, changeLog }),
+    sessionRoutes({ auth: domain.auth, users }),
+    meRoutes({ users }),
+    userRoutes({ users }),
+    apiKeyRoutes({ apiKeys }),
+    ...catalogRoutes({ entities, permissions }),
+    incidentRoutes({ incidents, permissions }),
+    scorecardRoutes({ scorecards }),
+    dashboardRoutes({ dashboards, permissions }),
+    commentRoutes({ comments }),
+    ...logRoutes({ audit, changeLog }),
   ];
   const documents = documentedRouter('', 'docs', 'The API documents and their reference page.');
-  documents.op('get', '/openapi.json', {
-    operationId: 'getOpenApiDocument',
-    summary: 'This OpenAPI document',
-    description: 'The OpenAPI 3.1 document of the REST API, generated from the zod schemas that validate its requests.',
-    response: z.object({
-      openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }),
-      paths: z.record(z.string(), z.record(z.string(), z.unknown())), components: z.record(z.string(), z.unknown()),
-    }).describe('OpenAPI 3.1'), envelope: false, public: true, errors: [415],
-  }, (_req, res) => {
-    res.json(apiDocument());
-  });
-  documents.op('get', '/asyncapi.json', {
-    operationId: 'getAsyncApiDocument',
-    summary: 'The AsyncAPI document of the live events and co-editing',
-    description: 'The AsyncAPI 3 document of the Socket.IO live events (`/socket.io`: handshake, `change` envelopes per entity '
-      + 'type, subscribe/unsubscribe and their acks, revocation, resync) and of the co-editing WebSocket endpoint (`/collab`), '
-      + 'generated from the zod schemas the server validates with. Its `servers` name the host the request was sent to.',
-    response: z.object({
-      asyncapi: z.string(), info: z.object({ title: z.string(), version: z.string() }),
-      servers: z.record(z.string(), z.unknown()), channels: z.record(z.string(), z.unknown()),
-      operations: z.record(z.string(), z.unknown()), components: z.record(z.string(), z.unknown()),
-    }).describe('AsyncAPI 3'), envelope: false, public: true, errors: [415],
-  }, (req, res) => {
-    res.json(asyncApiDocument({ host: req.get('host'), protocol: req.protocol === 'https' ? 'wss' : 'ws' }));
-  });
+  documents.op(
+    'get',
+    '/openapi.json',
+    {
+      operationId: 'getOpenApiDocument',
+      summary: 'This OpenAPI document',
+      description: 'The OpenAPI 3.1 document of the REST API, generated from the zod schemas that validate its requests.',
+      response: z
+        .object({
+          openapi: z.string(),
+          info: z.object({ title: z.string(), version: z.string() }),
+          paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+          components: z.record(z.string(), z.unknown()),
+        })
+        .describe('OpenAPI 3.1'),
+      envelope: false,
+      public: true,
+      errors: [415],
+    },
+    (_req, res) => {
+      res.json(apiDocument());
+    },
+  );
+  documents.op(
+    'get',
+    '/asyncapi.json',
+    {
+      operationId: 'getAsyncApiDocument',
+      summary: 'The AsyncAPI document of the live events and co-editing',
+      description:
+        'The AsyncAPI 3 document of the Socket.IO live events (`/socket.io`: handshake, `change` envelopes per entity ' +
+        'type, subscribe/unsubscribe and their acks, revocation, resync) and of the co-editing WebSocket endpoint (`/collab`), ' +
+        'generated from the zod schemas the server validates with. Its `servers` name the host the request was sent to.',
+      response: z
+        .object({
+          asyncapi: z.string(),
+          info: z.object({ title: z.string(), version: z.string() }),
+          servers: z.record(z.string(), z.unknown()),
+          channels: z.record(z.string(), z.unknown()),
+          operations: z.record(z.string(), z.unknown()),
+          components: z.record(z.string(), z.unknown()),
+        })
+        .describe('AsyncAPI 3'),
+      envelope: false,
+      public: true,
+      errors: [415],
+    },
+    (req, res) => {
+      res.json(asyncApiDocument({ host: req.get('host'), protocol: req.protocol === 'https' ? 'wss' : 'ws' }));
+    },
+  );
   api.use(documents.router);
   const auth = authRoutes({ auth: domain.auth });
   api.use(auth.prefix, auth.router);
@@ -116,11 +157,12 @@ export function apiDocument() {
   return openApiDocument({
     title: 'AppInventory Live',
     version: '1',
-    description: 'The REST API of AppInventory Live: a multi-tenant application inventory (catalog, incidents, '
-      + 'scorecards, dashboards) whose every committed change is also pushed live over Socket.IO (`/socket.io`) '
-      + 'and co-edited over y-websocket (`/collab`); see `/api/v1/asyncapi.json` where served.\n\n'
-      + 'JSON in, JSON out; errors are `application/problem+json` (RFC 9457). Lists are keyset-paginated with '
-      + 'opaque cursors. Versioned records carry an `ETag` (their `row_version`), which `If-Match` takes back. '
-      + 'Every response carries `X-Request-Id`.',
+    description:
+      'The REST API of AppInventory Live: a multi-tenant application inventory (catalog, incidents, ' +
+      'scorecards, dashboards) whose every committed change is also pushed live over Socket.IO (`/socket.io`) ' +
+      'and co-edited over y-websocket (`/collab`); see `/api/v1/asyncapi.json` where served.\n\n' +
+      'JSON in, JSON out; errors are `application/problem+json` (RFC 9457). Lists are keyset-paginated with ' +
+      'opaque cursors. Versioned records carry an `ETag` (their `row_version`), which `If-Match` takes back. ' +
+      'Every response carries `X-Request-Id`.',
   });
 }

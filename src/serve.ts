@@ -39,10 +39,7 @@ export function serve(config: Config, tracing?: Tracing): void {
   }
 
   function printBanner(handle: AppHandle, seed: Awaited<ReturnType<typeof seedSampleDataIfEmpty>> | null): void {
-    const lines = [
-      '',
-      `AppInventory Live is running at ${handle.url}  (${config.mode} mode, node ${config.nodeId})`,
-    ];
+    const lines = ['', `AppInventory Live is running at ${handle.url}  (${config.mode} mode, node ${config.nodeId})`];
     if (config.mode === 'embedded') lines.push(`  data directory: ${config.dataDir}`);
     if (seed?.tenantSlug) {
       const body = JSON.stringify({ tenant_slug: seed.tenantSlug, email: seed.email, password: seed.password });

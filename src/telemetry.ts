@@ -35,21 +35,26 @@ export async function startTracing(settings: TracingSettings, nodeId: string): P
   // Metrics are Prometheus' (/metrics) and logs go to stdout: the SDK exports only traces unless told otherwise.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
-  const [{ NodeSDK, resources }, http, express, pg, knex, ioredis, socketIo, pino, { SECRET_QUERY_PARAMETERS, redactUrl }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-node'),
-      import('@opentelemetry/instrumentation-http'),
-      import('@opentelemetry/instrumentation-express'),
-      import('@opentelemetry/instrumentation-pg'),
-      import('@opentelemetry/instrumentation-knex'),
-      import('@opentelemetry/instrumentation-ioredis'),
-      import('@opentelemetry/instrumentation-socket.io'),
-      import('@opentelemetry/instrumentation-pino'),
-      import('./platform/redact.js'),
-    ]);
+  const [{ NodeSDK, resources }, http, express, pg, knex, ioredis, socketIo, pino, { SECRET_QUERY_PARAMETERS, redactUrl }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/instrumentation-http'),
+    import('@opentelemetry/instrumentation-express'),
+    import('@opentelemetry/instrumentation-pg'),
+    import('@opentelemetry/instrumentation-knex'),
+    import('@opentelemetry/instrumentation-ioredis'),
+    import('@opentelemetry/instrumentation-socket.io'),
+    import('@opentelemetry/instrumentation-pino'),
+    import('./platform/redact.js'),
+  ]);
   // The instrumentation's own list (signed cloud URLs) plus ours (tokens of /collab and Socket.IO).
   const redacted = [
-    'sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token',
+    'sig',
+    'Signature',
+    'AWSAccessKeyId',
+    'X-Goog-Signature',
+    'X-Amz-Signature',
+    'X-Amz-Credential',
+    'X-Amz-Security-Token',
     ...SECRET_QUERY_PARAMETERS,
   ];
   const sdk = new NodeSDK({

@@ -152,23 +152,36 @@ describe('AsyncAPI document (GET /api/v1/asyncapi.json)', () => {
     const errors = diagnostics.filter((d) => Number(d.severity) === 0);
     const warnings = diagnostics.filter((d) => Number(d.severity) === 1);
     for (const d of warnings) console.log(`      AsyncAPI warning ${d.code}: ${d.message} at ${d.path.join('.')}`);
-    console.log(`      AsyncAPI parser: ${errors.length} errors, ${warnings.length} warnings, ${diagnostics.length - errors.length - warnings.length} infos/hints`);
-    assert.deepEqual(errors.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`), []);
+    console.log(
+      `      AsyncAPI parser: ${errors.length} errors, ${warnings.length} warnings, ${diagnostics.length - errors.length - warnings.length} infos/hints`,
+    );
+    assert.deepEqual(
+      errors.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`),
+      [],
+    );
     assert.ok(document, 'the parser returns a document');
-    assert.deepEqual(document.channels().all().map((c) => c.address()).sort(), ['/collab/{entity_type}/{entity_id}', '/socket.io/']);
+    assert.deepEqual(
+      document
+        .channels()
+        .all()
+        .map((c) => c.address())
+        .sort(),
+      ['/collab/{entity_type}/{entity_id}', '/socket.io/'],
+    );
   });
 
   it('names the host the client asked for, and only a well-formed one', async () => {
     assert.equal(doc.servers.node.host, new URL(app.url).host);
     assert.equal(doc.servers.node.protocol, 'ws');
-    const askedAs = (host: string) => new Promise<Json>((resolve, reject) => {
-      const req = http.get(`${app.url}/api/v1/asyncapi.json`, { headers: { host } }, (res) => {
-        let body = '';
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve(JSON.parse(body)));
+    const askedAs = (host: string) =>
+      new Promise<Json>((resolve, reject) => {
+        const req = http.get(`${app.url}/api/v1/asyncapi.json`, { headers: { host } }, (res) => {
+          let body = '';
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => resolve(JSON.parse(body)));
+        });
+        req.on('error', reject);
       });
-      req.on('error', reject);
-    });
     assert.equal((await askedAs('inventory.example.com')).servers.node.host, 'inventory.example.com');
     assert.equal((await askedAs('a b/<c>')).servers.node.host, 'localhost:3000', 'a malformed Host is not echoed');
   });
@@ -192,7 +205,10 @@ describe('AsyncAPI document (GET /api/v1/asyncapi.json)', () => {
         (o) => o.action === 'receive' && o.messages.some((m: Json) => m.$ref.endsWith(`/messages/${event}`)),
       );
       assert.ok(op, `no receive operation for '${event}'`);
-      assert.ok(op.reply?.messages.some((m: Json) => m.$ref.endsWith(`/messages/${event}.ack`)), `'${event}' has no documented ack`);
+      assert.ok(
+        op.reply?.messages.some((m: Json) => m.$ref.endsWith(`/messages/${event}.ack`)),
+        `'${event}' has no documented ack`,
+      );
     }
   });
 
@@ -270,7 +286,11 @@ describe('AsyncAPI document (GET /api/v1/asyncapi.json)', () => {
       assert.equal((await tenant.client.patch(`/api/v1/services/${id}`, { description: 'changed' })).status, 200);
       assert.equal((await tenant.client.delete(`/api/v1/services/${id}`)).status, 204);
       assert.equal((await tenant.client.post(`/api/v1/services/${id}/restore`)).status, 200);
-      const incident = await tenant.client.post('/api/v1/incidents', { title: 'Down', severity: 'major', affected: [{ entity_type: 'services', entity_id: id }] });
+      const incident = await tenant.client.post('/api/v1/incidents', {
+        title: 'Down',
+        severity: 'major',
+        affected: [{ entity_type: 'services', entity_id: id }],
+      });
       assert.equal(incident.status, 201, incident.text);
       const update = await tenant.client.post(`/api/v1/incidents/${incident.body.data.id}/updates`, { status: 'identified', message: 'Found it' });
       assert.equal(update.status, 201, update.text);
@@ -281,7 +301,15 @@ describe('AsyncAPI document (GET /api/v1/asyncapi.json)', () => {
       socket.close();
     }
     const types = new Set(received.map((e) => e.type));
-    for (const type of ['services.created', 'services.updated', 'services.deleted', 'services.restored', 'incidents.created', 'incidents.status_changed', 'incidents.timeline_entry']) {
+    for (const type of [
+      'services.created',
+      'services.updated',
+      'services.deleted',
+      'services.restored',
+      'incidents.created',
+      'incidents.status_changed',
+      'incidents.timeline_entry',
+    ]) {
       assert.ok(types.has(type), `${type} among ${[...types].join(', ')}`);
     }
     for (const event of received) {

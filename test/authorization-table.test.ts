@@ -20,9 +20,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
-import {
-  ACTOR_NAMES, CATALOG, assertRefused, assertWritten, castOf, countOf, rowOf, uniq, type Actor, type ActorName, type Cast,
-} from './support/pins.js';
+import { ACTOR_NAMES, CATALOG, assertRefused, assertWritten, castOf, countOf, rowOf, uniq, type Actor, type ActorName, type Cast } from './support/pins.js';
 import type { ApiResponse, TestApp } from './support/server.js';
 
 type Route = 'create' | 'patch' | 'delete' | 'restore' | 'incident_update' | 'widget_add' | 'widget_patch' | 'widget_delete';
@@ -41,31 +39,55 @@ interface KindSpec {
   grantRoute: boolean;
 }
 
-
 const KIND_SPECS: Record<string, KindSpec> = {
-  ...Object.fromEntries(Object.entries(CATALOG).map(([path, create]) => [path, {
-    path, table: path, create, patch: () => ({ name: `renamed-${uniq()}` }),
-    routes: ['create', 'patch', 'delete', 'restore'] as Route[], writers: ['admin', 'editor'], honoursGrants: true, grantRoute: true,
-  }])),
+  ...Object.fromEntries(
+    Object.entries(CATALOG).map(([path, create]) => [
+      path,
+      {
+        path,
+        table: path,
+        create,
+        patch: () => ({ name: `renamed-${uniq()}` }),
+        routes: ['create', 'patch', 'delete', 'restore'] as Route[],
+        writers: ['admin', 'editor'],
+        honoursGrants: true,
+        grantRoute: true,
+      },
+    ]),
+  ),
   incidents: {
-    path: 'incidents', table: 'incidents', create: () => ({ title: `incident-${uniq()}`, severity: 'major' }),
-    patch: () => ({ title: `retitled-${uniq()}` }), routes: ['create', 'patch', 'delete', 'restore', 'incident_update'],
-    writers: ['admin', 'editor', 'incident_commander'], honoursGrants: false, grantRoute: true,
+    path: 'incidents',
+    table: 'incidents',
+    create: () => ({ title: `incident-${uniq()}`, severity: 'major' }),
+    patch: () => ({ title: `retitled-${uniq()}` }),
+    routes: ['create', 'patch', 'delete', 'restore', 'incident_update'],
+    writers: ['admin', 'editor', 'incident_commander'],
+    honoursGrants: false,
+    grantRoute: true,
   },
   scorecards: {
-    path: 'scorecards', table: 'scorecards',
+    path: 'scorecards',
+    table: 'scorecards',
     create: () => ({
-      name: `card-${uniq()}`, entity_types: ['services'],
+      name: `card-${uniq()}`,
+      entity_types: ['services'],
       criteria: [{ name: 'has team', check_type: 'has_field', check_config: { field: 'team_id' } }],
     }),
-    patch: () => ({ name: `card-renamed-${uniq()}` }), routes: ['create', 'patch', 'delete', 'restore'],
-    writers: ['admin', 'editor'], honoursGrants: false, grantRoute: false,
+    patch: () => ({ name: `card-renamed-${uniq()}` }),
+    routes: ['create', 'patch', 'delete', 'restore'],
+    writers: ['admin', 'editor'],
+    honoursGrants: false,
+    grantRoute: false,
   },
   dashboards: {
-    path: 'dashboards', table: 'dashboards', create: () => ({ name: `board-${uniq()}` }),
+    path: 'dashboards',
+    table: 'dashboards',
+    create: () => ({ name: `board-${uniq()}` }),
     patch: () => ({ name: `board-renamed-${uniq()}` }),
     routes: ['create', 'patch', 'delete', 'restore', 'widget_add', 'widget_patch', 'widget_delete'],
-    writers: ['admin', 'editor'], honoursGrants: true, grantRoute: true,
+    writers: ['admin', 'editor'],
+    honoursGrants: true,
+    grantRoute: true,
   },
 };
 
@@ -77,7 +99,14 @@ function allowed(kind: KindSpec, route: Route, actor: Actor): boolean {
 }
 
 const SUCCESS: Record<Route, number> = {
-  create: 201, patch: 200, delete: 204, restore: 200, incident_update: 201, widget_add: 201, widget_patch: 200, widget_delete: 204,
+  create: 201,
+  patch: 200,
+  delete: 204,
+  restore: 200,
+  incident_update: 201,
+  widget_add: 201,
+  widget_patch: 200,
+  widget_delete: 204,
 };
 
 describe('authorization table: every kind × actor × write route', function () {
@@ -101,7 +130,8 @@ describe('authorization table: every kind × actor × write route', function () 
   const admin = () => cast.actors.admin.client;
 
   async function createRecord(
-    kind: KindSpec, opts: { deleted?: boolean; withWidget?: boolean; grantTo?: Actor } = {},
+    kind: KindSpec,
+    opts: { deleted?: boolean; withWidget?: boolean; grantTo?: Actor } = {},
   ): Promise<{ id: string; widgetId?: string }> {
     const body = kind.create();
     if (opts.withWidget) Object.assign(body, { widgets: [{ title: 'w', widget_type: 'counter' }] });
@@ -122,7 +152,12 @@ describe('authorization table: every kind × actor × write route', function () 
     } else {
       // Scorecards have no grant routes: a grant row as the grant service would store it.
       await knex('entity_permissions').insert({
-        tenant_id: tenant.tenantId, entity_type: kind.path, entity_id: id, user_id: userId, level: 'EDIT', created_by: tenant.userId,
+        tenant_id: tenant.tenantId,
+        entity_type: kind.path,
+        entity_id: id,
+        user_id: userId,
+        level: 'EDIT',
+        created_by: tenant.userId,
       });
     }
   }
@@ -131,14 +166,22 @@ describe('authorization table: every kind × actor × write route', function () 
     const c = actor.client;
     const base = `/api/v1/${kind.path}`;
     switch (route) {
-      case 'create': return c.post(base, kind.create());
-      case 'patch': return c.patch(`${base}/${target.id}`, kind.patch());
-      case 'delete': return c.delete(`${base}/${target.id}`);
-      case 'restore': return c.post(`${base}/${target.id}/restore`);
-      case 'incident_update': return c.post(`${base}/${target.id}/updates`, { message: `update by ${actor.name}` });
-      case 'widget_add': return c.post(`${base}/${target.id}/widgets`, { title: `w-${uniq()}`, widget_type: 'list' });
-      case 'widget_patch': return c.patch(`${base}/${target.id}/widgets/${target.widgetId}`, { title: `w-${uniq()}` });
-      case 'widget_delete': return c.delete(`${base}/${target.id}/widgets/${target.widgetId}`);
+      case 'create':
+        return c.post(base, kind.create());
+      case 'patch':
+        return c.patch(`${base}/${target.id}`, kind.patch());
+      case 'delete':
+        return c.delete(`${base}/${target.id}`);
+      case 'restore':
+        return c.post(`${base}/${target.id}/restore`);
+      case 'incident_update':
+        return c.post(`${base}/${target.id}/updates`, { message: `update by ${actor.name}` });
+      case 'widget_add':
+        return c.post(`${base}/${target.id}/widgets`, { title: `w-${uniq()}`, widget_type: 'list' });
+      case 'widget_patch':
+        return c.patch(`${base}/${target.id}/widgets/${target.widgetId}`, { title: `w-${uniq()}` });
+      case 'widget_delete':
+        return c.delete(`${base}/${target.id}/widgets/${target.widgetId}`);
     }
   }
 
@@ -162,11 +205,13 @@ describe('authorization table: every kind × actor × write route', function () 
           const needsWidget = route.startsWith('widget_') && route !== 'widget_add';
           const shared = route === 'create' ? {} : await createRecord(kind, { deleted: route === 'restore', withWidget: needsWidget });
           // Fresh targets (set up in parallel) where the write may succeed or the actor holds a grant on it.
-          const targets = await Promise.all(ACTOR_NAMES.map(async (actorName): Promise<{ id?: string; widgetId?: string }> => {
-            const actor = cast.actors[actorName];
-            if (route === 'create' || !(allowed(kind, route, actor) || actor.grant)) return shared;
-            return createRecord(kind, { deleted: route === 'restore', withWidget: needsWidget, grantTo: actor });
-          }));
+          const targets = await Promise.all(
+            ACTOR_NAMES.map(async (actorName): Promise<{ id?: string; widgetId?: string }> => {
+              const actor = cast.actors[actorName];
+              if (route === 'create' || !(allowed(kind, route, actor) || actor.grant)) return shared;
+              return createRecord(kind, { deleted: route === 'restore', withWidget: needsWidget, grantTo: actor });
+            }),
+          );
           for (const [i, actorName] of ACTOR_NAMES.entries()) {
             const actor = cast.actors[actorName];
             const ok = allowed(kind, route, actor);
@@ -199,18 +244,36 @@ describe('authorization table: every kind × actor × write route', function () 
       await grantFor(kind, id, grantee);
       await grantFor(kind, id, cast.actors.viewer_everyone_grant);
       assert.equal(await countOf(knex, 'entity_permissions', { entity_id: id, level: 'EDIT' }), 2, 'both grants are stored');
-      await assertRefused(knex, tenant.tenantId, snapshotOf(kind, { id }),
-        () => grantee.client.patch(`/api/v1/${path}/${id}`, kind.patch()), 403, `${path} with an EDIT grant`);
-      await assertRefused(knex, tenant.tenantId, snapshotOf(kind, { id }),
-        () => cast.actors.viewer_everyone_grant.client.delete(`/api/v1/${path}/${id}`), 403, `${path} with an everyone EDIT grant`);
+      await assertRefused(
+        knex,
+        tenant.tenantId,
+        snapshotOf(kind, { id }),
+        () => grantee.client.patch(`/api/v1/${path}/${id}`, kind.patch()),
+        403,
+        `${path} with an EDIT grant`,
+      );
+      await assertRefused(
+        knex,
+        tenant.tenantId,
+        snapshotOf(kind, { id }),
+        () => cast.actors.viewer_everyone_grant.client.delete(`/api/v1/${path}/${id}`),
+        403,
+        `${path} with an everyone EDIT grant`,
+      );
     }
   });
 
   it('a grant can only be created on a live record (404 on a deleted one), yet an existing grant lets its holder restore', async () => {
     const grantee = cast.actors.viewer_edit_grant;
     const deleted = await createRecord(KIND_SPECS.services, { deleted: true });
-    await assertRefused(knex, tenant.tenantId, () => countOf(knex, 'entity_permissions', { entity_id: deleted.id }),
-      () => admin().post(`/api/v1/services/${deleted.id}/permissions`, { user_id: grantee.userId, level: 'EDIT' }), 404, 'grant on a deleted record');
+    await assertRefused(
+      knex,
+      tenant.tenantId,
+      () => countOf(knex, 'entity_permissions', { entity_id: deleted.id }),
+      () => admin().post(`/api/v1/services/${deleted.id}/permissions`, { user_id: grantee.userId, level: 'EDIT' }),
+      404,
+      'grant on a deleted record',
+    );
     const held = await createRecord(KIND_SPECS.services, { deleted: true, grantTo: grantee });
     const res = await assertWritten(knex, tenant.tenantId, () => grantee.client.post(`/api/v1/services/${held.id}/restore`), 200, 'restore by the grantee');
     assert.equal(res.body.data.deleted_at, null);
@@ -223,8 +286,14 @@ describe('authorization table: every kind × actor × write route', function () 
       for (const path of ['services', 'dashboards']) {
         const { id } = await createRecord(KIND_SPECS[path]);
         expectStatus(await admin().post(`/api/v1/${path}/${id}/permissions`, { user_id: viewer.userId, level }), 201);
-        await assertRefused(knex, tenant.tenantId, snapshotOf(KIND_SPECS[path], { id }),
-          () => viewer.client.patch(`/api/v1/${path}/${id}`, { name: `nope-${uniq()}` }), 403, `${path} with ${level}`);
+        await assertRefused(
+          knex,
+          tenant.tenantId,
+          snapshotOf(KIND_SPECS[path], { id }),
+          () => viewer.client.patch(`/api/v1/${path}/${id}`, { name: `nope-${uniq()}` }),
+          403,
+          `${path} with ${level}`,
+        );
       }
     }
   });
@@ -268,24 +337,39 @@ describe('authorization table: every kind × actor × write route', function () 
       const viewer = cast.actors.viewer;
       const { id } = await createRecord(KIND_SPECS.services);
       expectStatus(await admin().post(`/api/v1/services/${id}/permissions`, { user_id: viewer.userId, level: 'COMMENT' }), 201);
-      await assertWritten(knex, tenant.tenantId,
-        () => viewer.client.post('/api/v1/comments', { entity_type: 'services', entity_id: id, body: 'with COMMENT' }), 201, 'COMMENT grant');
+      await assertWritten(
+        knex,
+        tenant.tenantId,
+        () => viewer.client.post('/api/v1/comments', { entity_type: 'services', entity_id: id, body: 'with COMMENT' }),
+        201,
+        'COMMENT grant',
+      );
       const { id: viewOnly } = await createRecord(KIND_SPECS.services);
       expectStatus(await admin().post(`/api/v1/services/${viewOnly}/permissions`, { user_id: viewer.userId, level: 'VIEW' }), 201);
-      await assertRefused(knex, tenant.tenantId, commentCount(viewOnly),
-        () => viewer.client.post('/api/v1/comments', { entity_type: 'services', entity_id: viewOnly, body: 'VIEW only' }), 403, 'VIEW grant');
+      await assertRefused(
+        knex,
+        tenant.tenantId,
+        commentCount(viewOnly),
+        () => viewer.client.post('/api/v1/comments', { entity_type: 'services', entity_id: viewOnly, body: 'VIEW only' }),
+        403,
+        'VIEW grant',
+      );
     });
 
     for (const op of ['patch', 'delete', 'resolve', 'unresolve'] as const) {
       const status = op === 'delete' ? 204 : 200;
-      const send = (actor: Actor, id: string) => op === 'patch'
-        ? actor.client.patch(`/api/v1/comments/${id}`, { body: `edited by ${actor.name}` })
-        : op === 'delete' ? actor.client.delete(`/api/v1/comments/${id}`) : actor.client.post(`/api/v1/comments/${id}/${op}`);
+      const send = (actor: Actor, id: string) =>
+        op === 'patch'
+          ? actor.client.patch(`/api/v1/comments/${id}`, { body: `edited by ${actor.name}` })
+          : op === 'delete'
+            ? actor.client.delete(`/api/v1/comments/${id}`)
+            : actor.client.post(`/api/v1/comments/${id}/${op}`);
       const privileged = op === 'patch' || op === 'delete' ? ['admin'] : RESOLVERS;
 
       it(`${op} someone else's comment: ${privileged.join('/')} only (keys as their owner, read-only never)`, async () => {
-        const comments = await Promise.all(ACTOR_NAMES.map(async (name) =>
-          commentBy(cast.editor2.client, await recordFor(cast.actors[name]), op === 'unresolve')));
+        const comments = await Promise.all(
+          ACTOR_NAMES.map(async (name) => commentBy(cast.editor2.client, await recordFor(cast.actors[name]), op === 'unresolve')),
+        );
         for (const [i, name] of ACTOR_NAMES.entries()) {
           const actor = cast.actors[name];
           const comment = comments[i];
@@ -312,22 +396,53 @@ describe('authorization table: every kind × actor × write route', function () 
     it('surprising but today’s rule: a grant on an INCIDENT is honoured for commenting, though never for writing it', async () => {
       const viewer = cast.actors.viewer_edit_grant;
       const { id } = await createRecord(KIND_SPECS.incidents, { grantTo: viewer });
-      await assertRefused(knex, tenant.tenantId, snapshotOf(KIND_SPECS.incidents, { id }),
-        () => viewer.client.patch(`/api/v1/incidents/${id}`, { title: 'nope' }), 403, 'incident PATCH with EDIT');
-      const res = await assertWritten(knex, tenant.tenantId,
-        () => viewer.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: id, body: 'on the incident' }), 201, 'incident comment with EDIT');
+      await assertRefused(
+        knex,
+        tenant.tenantId,
+        snapshotOf(KIND_SPECS.incidents, { id }),
+        () => viewer.client.patch(`/api/v1/incidents/${id}`, { title: 'nope' }),
+        403,
+        'incident PATCH with EDIT',
+      );
+      const res = await assertWritten(
+        knex,
+        tenant.tenantId,
+        () => viewer.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: id, body: 'on the incident' }),
+        201,
+        'incident comment with EDIT',
+      );
       assert.equal(res.body.data.author_id, viewer.userId);
       // Without the grant a viewer may not comment on an incident; an incident commander may.
       const { id: other } = await createRecord(KIND_SPECS.incidents);
-      await assertRefused(knex, tenant.tenantId, commentCount(other),
-        () => cast.actors.viewer.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: other, body: 'no grant' }), 403, 'incident comment without grant');
-      await assertWritten(knex, tenant.tenantId,
-        () => cast.actors.incident_commander.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: other, body: 'ic' }), 201, 'incident comment by an IC');
+      await assertRefused(
+        knex,
+        tenant.tenantId,
+        commentCount(other),
+        () => cast.actors.viewer.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: other, body: 'no grant' }),
+        403,
+        'incident comment without grant',
+      );
+      await assertWritten(
+        knex,
+        tenant.tenantId,
+        () => cast.actors.incident_commander.client.post('/api/v1/comments', { entity_type: 'incidents', entity_id: other, body: 'ic' }),
+        201,
+        'incident comment by an IC',
+      );
       // Dashboards and scorecards take no comments at all (422 naming entity_type), whoever asks.
       const { id: board } = await createRecord(KIND_SPECS.dashboards);
-      const bad = await assertRefused(knex, tenant.tenantId, commentCount(board),
-        () => admin().post('/api/v1/comments', { entity_type: 'dashboards', entity_id: board, body: 'x' }), 422, 'comment on a dashboard');
-      assert.ok(bad.body.errors.some((e: { path: string }) => e.path === 'entity_type'), bad.text);
+      const bad = await assertRefused(
+        knex,
+        tenant.tenantId,
+        commentCount(board),
+        () => admin().post('/api/v1/comments', { entity_type: 'dashboards', entity_id: board, body: 'x' }),
+        422,
+        'comment on a dashboard',
+      );
+      assert.ok(
+        bad.body.errors.some((e: { path: string }) => e.path === 'entity_type'),
+        bad.text,
+      );
     });
 
     it('an author who lost the right to comment may no longer edit, delete or resolve their comment', async () => {
@@ -358,25 +473,50 @@ describe('authorization table: every kind × actor × write route', function () 
         const actor = cast.actors[name];
         const body = { email: `u-${uniq()}@example.com`, display_name: 'New', role: 'viewer' };
         const usersCount = () => countOf(knex, 'users', { tenant_id: tenant.tenantId });
-        const target = async () => (await admin().post('/api/v1/users', { email: `t-${uniq()}@example.com`, display_name: 'Target', role: 'viewer' })).body.data.id as string;
+        const target = async () =>
+          (await admin().post('/api/v1/users', { email: `t-${uniq()}@example.com`, display_name: 'Target', role: 'viewer' })).body.data.id as string;
         const patchId = await target();
         const deleteId = await target();
         if (adminWrites(actor)) {
           await assertWritten(knex, tenant.tenantId, () => actor.client.post('/api/v1/users', body), 201, `user create by ${name}`);
-          await assertWritten(knex, tenant.tenantId, () => actor.client.patch(`/api/v1/users/${patchId}`, { display_name: 'Renamed' }), 200, `user patch by ${name}`);
+          await assertWritten(
+            knex,
+            tenant.tenantId,
+            () => actor.client.patch(`/api/v1/users/${patchId}`, { display_name: 'Renamed' }),
+            200,
+            `user patch by ${name}`,
+          );
           await assertWritten(knex, tenant.tenantId, () => actor.client.delete(`/api/v1/users/${deleteId}`), 204, `user delete by ${name}`);
         } else {
           await assertRefused(knex, tenant.tenantId, usersCount, () => actor.client.post('/api/v1/users', body), 403, `user create by ${name}`);
-          await assertRefused(knex, tenant.tenantId, () => rowOf(knex, 'users', patchId),
-            () => actor.client.patch(`/api/v1/users/${patchId}`, { display_name: 'Renamed' }), 403, `user patch by ${name}`);
-          await assertRefused(knex, tenant.tenantId, () => rowOf(knex, 'users', deleteId),
-            () => actor.client.delete(`/api/v1/users/${deleteId}`), 403, `user delete by ${name}`);
+          await assertRefused(
+            knex,
+            tenant.tenantId,
+            () => rowOf(knex, 'users', patchId),
+            () => actor.client.patch(`/api/v1/users/${patchId}`, { display_name: 'Renamed' }),
+            403,
+            `user patch by ${name}`,
+          );
+          await assertRefused(
+            knex,
+            tenant.tenantId,
+            () => rowOf(knex, 'users', deleteId),
+            () => actor.client.delete(`/api/v1/users/${deleteId}`),
+            403,
+            `user delete by ${name}`,
+          );
         }
       }
       // Not even oneself: a viewer may not PATCH their own user.
       const viewer = cast.actors.viewer;
-      await assertRefused(knex, tenant.tenantId, () => rowOf(knex, 'users', viewer.userId),
-        () => viewer.client.patch(`/api/v1/users/${viewer.userId}`, { display_name: 'Me' }), 403, 'self patch by a viewer');
+      await assertRefused(
+        knex,
+        tenant.tenantId,
+        () => rowOf(knex, 'users', viewer.userId),
+        () => viewer.client.patch(`/api/v1/users/${viewer.userId}`, { display_name: 'Me' }),
+        403,
+        'self patch by a viewer',
+      );
     });
 
     it('api-keys: create and revoke', async () => {
@@ -386,13 +526,31 @@ describe('authorization table: every kind × actor × write route', function () 
         expectStatus(fresh, 201);
         const keyId = fresh.body.data.id as string;
         if (adminWrites(actor)) {
-          await assertWritten(knex, tenant.tenantId, () => actor.client.post('/api/v1/api-keys', { name: `k-${uniq()}`, scope: 'read' }), 201, `key create by ${name}`);
+          await assertWritten(
+            knex,
+            tenant.tenantId,
+            () => actor.client.post('/api/v1/api-keys', { name: `k-${uniq()}`, scope: 'read' }),
+            201,
+            `key create by ${name}`,
+          );
           await assertWritten(knex, tenant.tenantId, () => actor.client.delete(`/api/v1/api-keys/${keyId}`), 204, `key revoke by ${name}`);
         } else {
-          await assertRefused(knex, tenant.tenantId, () => countOf(knex, 'api_keys', { tenant_id: tenant.tenantId }),
-            () => actor.client.post('/api/v1/api-keys', { name: `k-${uniq()}`, scope: 'read_write' }), 403, `key create by ${name}`);
-          await assertRefused(knex, tenant.tenantId, () => rowOf(knex, 'api_keys', keyId),
-            () => actor.client.delete(`/api/v1/api-keys/${keyId}`), 403, `key revoke by ${name}`);
+          await assertRefused(
+            knex,
+            tenant.tenantId,
+            () => countOf(knex, 'api_keys', { tenant_id: tenant.tenantId }),
+            () => actor.client.post('/api/v1/api-keys', { name: `k-${uniq()}`, scope: 'read_write' }),
+            403,
+            `key create by ${name}`,
+          );
+          await assertRefused(
+            knex,
+            tenant.tenantId,
+            () => rowOf(knex, 'api_keys', keyId),
+            () => actor.client.delete(`/api/v1/api-keys/${keyId}`),
+            403,
+            `key revoke by ${name}`,
+          );
         }
       }
     });
@@ -407,13 +565,31 @@ describe('authorization table: every kind × actor × write route', function () 
           expectStatus(victim, 201);
           const body = { user_id: cast.members.viewer.id, level: 'EDIT' };
           if (adminWrites(actor)) {
-            const made = await assertWritten(knex, tenant.tenantId, () => actor.client.post(`/api/v1/${path}/${id}/permissions`, body), 201, `grant by ${name}`);
-            await assertWritten(knex, tenant.tenantId, () => actor.client.delete(`/api/v1/${path}/${id}/permissions/${made.body.data.id}`), 204, `ungrant by ${name}`);
+            const made = await assertWritten(
+              knex,
+              tenant.tenantId,
+              () => actor.client.post(`/api/v1/${path}/${id}/permissions`, body),
+              201,
+              `grant by ${name}`,
+            );
+            await assertWritten(
+              knex,
+              tenant.tenantId,
+              () => actor.client.delete(`/api/v1/${path}/${id}/permissions/${made.body.data.id}`),
+              204,
+              `ungrant by ${name}`,
+            );
           } else {
             const grants = async () => JSON.parse(JSON.stringify(await knex('entity_permissions').where({ entity_id: id }).orderBy('id')));
             await assertRefused(knex, tenant.tenantId, grants, () => actor.client.post(`/api/v1/${path}/${id}/permissions`, body), 403, `grant by ${name}`);
-            await assertRefused(knex, tenant.tenantId, grants,
-              () => actor.client.delete(`/api/v1/${path}/${id}/permissions/${victim.body.data.id}`), 403, `ungrant by ${name}`);
+            await assertRefused(
+              knex,
+              tenant.tenantId,
+              grants,
+              () => actor.client.delete(`/api/v1/${path}/${id}/permissions/${victim.body.data.id}`),
+              403,
+              `ungrant by ${name}`,
+            );
           }
           expectStatus(await admin().delete(`/api/v1/${path}/${id}/permissions/${victim.body.data.id}`), 204);
         }
@@ -425,11 +601,21 @@ describe('authorization table: every kind × actor × write route', function () 
 /** Role and grant of an actor, for the test titles (the real actors exist only after before()). */
 function dummyActor(name: ActorName): Actor {
   const roles: Record<ActorName, Actor['role']> = {
-    admin: 'admin', editor: 'editor', incident_commander: 'incident_commander', viewer: 'viewer', viewer_edit_grant: 'viewer',
-    viewer_everyone_grant: 'viewer', ro_admin_key: 'admin', rw_editor_key: 'editor', rw_admin_key: 'admin',
+    admin: 'admin',
+    editor: 'editor',
+    incident_commander: 'incident_commander',
+    viewer: 'viewer',
+    viewer_edit_grant: 'viewer',
+    viewer_everyone_grant: 'viewer',
+    ro_admin_key: 'admin',
+    rw_editor_key: 'editor',
+    rw_admin_key: 'admin',
   };
   return {
-    name, role: roles[name], userId: randomUUID(), client: undefined as never,
+    name,
+    role: roles[name],
+    userId: randomUUID(),
+    client: undefined as never,
     canWrite: name !== 'ro_admin_key',
     grant: name === 'viewer_edit_grant' ? 'personal' : name === 'viewer_everyone_grant' ? 'everyone' : undefined,
   };

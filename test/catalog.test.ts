@@ -11,7 +11,6 @@ import { rejectsWith } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-
 const minimal: Record<string, Record<string, unknown>> = {
   teams: { name: 'Payments', description: 'Money' },
   people: { name: 'Ada', email: 'Ada@Example.com' },
@@ -63,7 +62,10 @@ describe('catalog write path (EntityService)', () => {
       assert.equal(restored.row_version, 4);
 
       const events = h.published.slice(before).filter((e) => e.entity_id === created.id);
-      assert.deepEqual(events.map((e) => e.type), ['created', 'updated', 'deleted', 'restored'].map((a) => `${type}.${a}`));
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['created', 'updated', 'deleted', 'restored'].map((a) => `${type}.${a}`),
+      );
       assert.deepEqual(events[1].changes!.name, { old: minimal[type].name, new: `${String(minimal[type].name)}-2` });
       const audit = await h.knex('audit_logs').where({ entity_id: created.id }).orderBy('timestamp');
       assert.deepEqual(audit.map((a) => a.action).sort(), ['create', 'delete', 'restore', 'update']);
@@ -78,8 +80,11 @@ describe('catalog write path (EntityService)', () => {
     const dep = await services.create(admin, { name: 'fx-api', type: 'api' });
     const lead = await people.create(admin, { name: 'Grace', email: 'grace@example.com' });
     const svc = await services.create(admin, {
-      name: 'ledger', type: 'database',
-      component_ids: [comp.id], resource_ids: [res.id], depends_on_service_ids: [dep.id],
+      name: 'ledger',
+      type: 'database',
+      component_ids: [comp.id],
+      resource_ids: [res.id],
+      depends_on_service_ids: [dep.id],
       assignments: [{ person_id: lead.id, role: 'Lead' }],
     });
     assert.deepEqual(svc.component_ids, [comp.id]);
@@ -89,7 +94,10 @@ describe('catalog write path (EntityService)', () => {
     const detail = await services.getDetail(admin, svc.id);
     assert.equal((detail.components as { name: string }[])[0].name, 'ledger-lib');
     const depDetail = await services.getDetail(admin, dep.id);
-    assert.deepEqual((depDetail.dependents as { id: string }[]).map((d) => d.id), [svc.id]);
+    assert.deepEqual(
+      (depDetail.dependents as { id: string }[]).map((d) => d.id),
+      [svc.id],
+    );
 
     const foreign = await h.entities.components.create(otherAdmin, { name: 'foreign', type: 'library' });
     const eventsBefore = h.published.length;
@@ -137,7 +145,10 @@ describe('catalog write path (EntityService)', () => {
     // Exactly tenant B's live services: B's new one, never A's, never a soft-deleted one.
     const expected = await h.knex('services').where({ tenant_id: tenantB }).whereNull('deleted_at').select('id');
     assert.deepEqual(rows.map((r) => r.id).sort(), expected.map((r) => r.id as string).sort());
-    assert.ok(rows.some((r) => r.id === mineB.id), "tenant B's service is found");
+    assert.ok(
+      rows.some((r) => r.id === mineB.id),
+      "tenant B's service is found",
+    );
     assert.ok(!rows.some((r) => r.id === mineA.id), "tenant A's service is not");
     assert.ok(!rows.some((r) => r.id === goneB.id), 'a soft-deleted service is not');
   });
@@ -180,17 +191,23 @@ describe('catalog write path (EntityService)', () => {
     const other = await actingAs(h.knex, await createTenant(h.knex), 'editor');
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        Promise.all([
-          h.entities.teams.create(ctx, { name: `team-${i}` }),
-          h.entities.teams.create(other, { name: `team-${i}` }),
-        ]),
+        Promise.all([h.entities.teams.create(ctx, { name: `team-${i}` }), h.entities.teams.create(other, { name: `team-${i}` })]),
       ),
     );
     const rows = await h.knex('change_events').where({ tenant_id: tenant }).orderBy('seq');
-    assert.deepEqual(rows.map((r) => Number(r.seq)), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      rows.map((r) => Number(r.seq)),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     // Commit order: a later seq never belongs to a row created earlier in the transaction clock.
-    const published = h.published.filter((e) => e.tenant_id === tenant).map((e) => e.seq).sort((a, b) => a - b);
-    assert.deepEqual(published, Array.from({ length: 20 }, (_, i) => i + 1));
+    const published = h.published
+      .filter((e) => e.tenant_id === tenant)
+      .map((e) => e.seq)
+      .sort((a, b) => a - b);
+    assert.deepEqual(
+      published,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
   });
 
   it('numbers events in commit order, not start order', async () => {
@@ -227,7 +244,12 @@ describe('catalog write path (EntityService)', () => {
   it('a restored entity takes the operational status of the incidents active now', async () => {
     const incidents = new IncidentService(h.writes, h.entities);
     const svc = await h.entities.services.create(admin, { name: 'restored-later', type: 'api' });
-    const inc = await incidents.create(admin, { title: 'Down', severity: 'major', impact_type: 'outage', affected: [{ entity_type: 'services', entity_id: svc.id }] });
+    const inc = await incidents.create(admin, {
+      title: 'Down',
+      severity: 'major',
+      impact_type: 'outage',
+      affected: [{ entity_type: 'services', entity_id: svc.id }],
+    });
     assert.equal((await h.entities.services.get(admin, svc.id)).operational_status, 'outage');
     await h.entities.services.remove(admin, svc.id);
     await incidents.addUpdate(admin, inc.id, { status: 'resolved', message: 'Fixed' });
@@ -274,6 +296,10 @@ describe('catalog write path (EntityService)', () => {
     // Every pooled connection is out of the failed transaction: writes on all of them succeed.
     const survivors = await Promise.all(Array.from({ length: 12 }, (_, i) => h.entities.teams.create(ctx, { name: `survivor-${i}` })));
     const seqs = (await h.knex('change_events').where({ tenant_id: tenant }).orderBy('seq').select('seq')).map((r) => Number(r.seq));
-    assert.deepEqual(seqs, survivors.map((_, i) => i + 1), 'the failed write used no seq; the next ones are gapless');
+    assert.deepEqual(
+      seqs,
+      survivors.map((_, i) => i + 1),
+      'the failed write used no seq; the next ones are gapless',
+    );
   });
 });

@@ -67,7 +67,10 @@ describe('change origin', function () {
     clients.push(replayed);
     await replayed.connected();
     await waitFor('the replay', () => replayed.events.some((e) => e.entity_id === id));
-    assert.ok(replayed.events.every((e) => !('origin' in e)), 'no origin in replayed envelopes');
+    assert.ok(
+      replayed.events.every((e) => !('origin' in e)),
+      'no origin in replayed envelopes',
+    );
   });
 
   it('the change log read back keeps the origin (replay and catch-up see it)', async () => {
@@ -115,8 +118,13 @@ describe('change origin', function () {
   it('the database refuses an origin outside the four', async () => {
     await assert.rejects(
       app.db.knex('change_events').insert({
-        tenant_id: tenant.tenantId, seq: 1_000_000, type: 'teams.created', entity_type: 'teams', action: 'created',
-        actor_type: 'system', origin: 'elsewhere',
+        tenant_id: tenant.tenantId,
+        seq: 1_000_000,
+        type: 'teams.created',
+        entity_type: 'teams',
+        action: 'created',
+        actor_type: 'system',
+        origin: 'elsewhere',
       }),
       (err: { code?: string }) => err.code === '23514',
     );

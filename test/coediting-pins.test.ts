@@ -11,7 +11,15 @@ import type { EntityService } from '../src/modules/catalog/service.js';
 import type { ServiceContext } from '../src/platform/context.js';
 import { AppError } from '../src/platform/errors.js';
 import {
-  addMember, openEditor, refusedWith, signupTenant, testCollabOptions, waitFor, type Editor, type Member, type TestTenant,
+  addMember,
+  openEditor,
+  refusedWith,
+  signupTenant,
+  testCollabOptions,
+  waitFor,
+  type Editor,
+  type Member,
+  type TestTenant,
 } from './support/collab-client.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
@@ -32,15 +40,21 @@ const KINDS: Record<string, KindCase> = {
   products: { body: () => ({ name: `product-${uniq()}`, description: 'Product text.', tags: ['a'] }), description: true, attributes: false },
   services: {
     body: () => ({ name: `service-${uniq()}`, type: 'api', description: 'Service text.', attributes: { protocol: 'https' } }),
-    description: true, attributes: true, attributeKey: 'sla',
+    description: true,
+    attributes: true,
+    attributeKey: 'sla',
   },
   components: {
     body: () => ({ name: `component-${uniq()}`, type: 'library', description: 'Component text.', attributes: { language: 'ts' } }),
-    description: true, attributes: true, attributeKey: 'license',
+    description: true,
+    attributes: true,
+    attributeKey: 'license',
   },
   resources: {
     body: () => ({ name: `resource-${uniq()}`, type: 'ec2', description: 'Resource text.', attributes: { region: 'eu-west-1' } }),
-    description: true, attributes: true, attributeKey: 'sku',
+    description: true,
+    attributes: true,
+    attributeKey: 'sku',
   },
   repositories: { body: () => ({ name: `repo-${uniq()}`, provider: 'github', description: 'Repo text.' }), description: true, attributes: false },
 };
@@ -79,7 +93,9 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
     app.app.domain.bus.subscribe((events) => published.push(...events));
     tenant = await signupTenant(app.url);
     [editor, viewer, ic] = await Promise.all([
-      addMember(app.url, tenant, 'editor'), addMember(app.url, tenant, 'viewer'), addMember(app.url, tenant, 'incident_commander'),
+      addMember(app.url, tenant, 'editor'),
+      addMember(app.url, tenant, 'viewer'),
+      addMember(app.url, tenant, 'incident_commander'),
     ]);
   });
   afterEach(() => {
@@ -209,7 +225,9 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
 
   it('(e) opening a scorecard or a dashboard is refused with 4403 (and an unknown one with 4404)', async () => {
     const card = await make('scorecards', {
-      name: `card-${uniq()}`, entity_types: ['services'], criteria: [{ name: 't', check_type: 'has_field', check_config: { field: 'team_id' } }],
+      name: `card-${uniq()}`,
+      entity_types: ['services'],
+      criteria: [{ name: 't', check_type: 'has_field', check_config: { field: 'team_id' } }],
     });
     const board = await make('dashboards', { name: `board-${uniq()}` });
     assert.deepEqual(await refusedWith(app.url, `scorecards/${card.id}`, tenant.admin.token), { code: 4403, reason: 'scorecards are not co-edited' });
@@ -279,12 +297,15 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
       const row = await get('services', svc.id);
       assert.equal(row.row_version, svc.row_version + 2, 'REST and one projection');
       assert.equal(a.fields.get('status'), 'deprecated');
-      assert.ok(eventsOf(svc.id).every((e) => (e.data as { name?: string }).name !== 'doc-name'), 'the document’s name never reached the row');
+      assert.ok(
+        eventsOf(svc.id).every((e) => (e.data as { name?: string }).name !== 'doc-name'),
+        'the document’s name never reached the row',
+      );
       const updates = eventsOf(svc.id).filter((e) => e.type === 'services.updated');
-      assert.deepEqual(updates.map((e) => e.changes), [
-        { name: { old: svc.name, new: 'rest-name' } },
-        { status: { old: 'active', new: 'deprecated' } },
-      ]);
+      assert.deepEqual(
+        updates.map((e) => e.changes),
+        [{ name: { old: svc.name, new: 'rest-name' } }, { status: { old: 'active', new: 'deprecated' } }],
+      );
     });
 
     it('(f) row wins without any hook: a REST write landing while the edit waits for its debounce', async () => {
@@ -308,18 +329,24 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
         await waitFor('the edit to reach the server (and the other client)', () => b.fields.get('name') === 'doc-name');
         const res = await t.admin.client.patch(`/api/v1/services/${svc.id}`, { name: 'rest-name' });
         assert.equal(res.status, 200, res.text);
-        assert.ok(!seen.some((e) => e.entity_id === svc.id && e.type === 'services.updated' && e.actor.id === ed.id),
-          'REST landed before the projection');
-        await waitFor('the row and both documents', async () => {
-          const row = (await t.admin.client.get(`/api/v1/services/${svc.id}`)).body.data;
-          return row.name === 'rest-name' && row.attributes.sla === '99.9' && a.fields.get('name') === 'rest-name' && b.fields.get('name') === 'rest-name';
-        }, 15_000);
+        assert.ok(!seen.some((e) => e.entity_id === svc.id && e.type === 'services.updated' && e.actor.id === ed.id), 'REST landed before the projection');
+        await waitFor(
+          'the row and both documents',
+          async () => {
+            const row = (await t.admin.client.get(`/api/v1/services/${svc.id}`)).body.data;
+            return row.name === 'rest-name' && row.attributes.sla === '99.9' && a.fields.get('name') === 'rest-name' && b.fields.get('name') === 'rest-name';
+          },
+          15_000,
+        );
         const mine = seen.filter((e) => e.entity_id === svc.id && e.type === 'services.updated');
-        assert.ok(mine.every((e) => (e.data as { name: string }).name !== 'doc-name'), 'the document’s name never reached the row');
-        assert.deepEqual(mine.map((e) => e.changes), [
-          { name: { old: svc.name, new: 'rest-name' } },
-          { attributes: { old: { protocol: 'https' }, new: { protocol: 'https', sla: '99.9' } } },
-        ]);
+        assert.ok(
+          mine.every((e) => (e.data as { name: string }).name !== 'doc-name'),
+          'the document’s name never reached the row',
+        );
+        assert.deepEqual(
+          mine.map((e) => e.changes),
+          [{ name: { old: svc.name, new: 'rest-name' } }, { attributes: { old: { protocol: 'https' }, new: { protocol: 'https', sla: '99.9' } } }],
+        );
       } finally {
         for (const e of open.splice(0)) e.destroy();
         await slow.close();
@@ -348,10 +375,13 @@ describe('co-editing pins (stock WebsocketProviders)', function () {
       await waitFor('REST’s change in the document', () => a.fields.get('status') === 'maintenance');
       assert.equal(a.description.toString(), `${svc.description} Edited in the document.`);
       const updates = eventsOf(svc.id).filter((e) => e.type === 'services.updated');
-      assert.deepEqual(updates.map((e) => [e.actor.id, Object.keys(e.changes ?? {})]), [
-        [tenant.admin.id, ['status']],
-        [editor.id, ['description']],
-      ]);
+      assert.deepEqual(
+        updates.map((e) => [e.actor.id, Object.keys(e.changes ?? {})]),
+        [
+          [tenant.admin.id, ['status']],
+          [editor.id, ['description']],
+        ],
+      );
     });
   });
 });

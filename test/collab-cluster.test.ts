@@ -8,7 +8,16 @@ import { startServer, type AppHandle } from '../src/app.js';
 import type { CollabHandle } from '../src/platform/collab/server.js';
 import { createKnex } from '../src/platform/db.js';
 import {
-  addMember, testCollabOptions, createService, openEditor, signupTenant, sleep, waitFor, type Editor, type Member, type TestTenant,
+  addMember,
+  testCollabOptions,
+  createService,
+  openEditor,
+  signupTenant,
+  sleep,
+  waitFor,
+  type Editor,
+  type Member,
+  type TestTenant,
 } from './support/collab-client.js';
 import { quietLogger } from './support/factories.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
@@ -83,11 +92,13 @@ describe('co-editing across two nodes over Redis', function () {
       b.attributes.set('sla', '99.99');
     });
     const full = (e: Editor) =>
-      e.description.toString() === 'A middle B' && e.fields.get('name') === `${svc.name}-a` && e.fields.get('status') === 'planned' &&
-      e.attributes.get('protocol') === 'grpc' && e.attributes.get('sla') === '99.99';
+      e.description.toString() === 'A middle B' &&
+      e.fields.get('name') === `${svc.name}-a` &&
+      e.fields.get('status') === 'planned' &&
+      e.attributes.get('protocol') === 'grpc' &&
+      e.attributes.get('sla') === '99.99';
     await waitFor('the two nodes’ editors to converge', () => full(a) && full(b));
-    await waitFor('awareness from node 0 on node 1', () =>
-      [...b.provider.awareness.getStates().values()].some((s) => s.cursor === 'Ada'));
+    await waitFor('awareness from node 0 on node 1', () => [...b.provider.awareness.getStates().values()].some((s) => s.cursor === 'Ada'));
     // Presence names the signed-in user on every node, not what the client put in `user`.
     const fromA = b.provider.awareness.getStates().get(a.doc.clientID);
     assert.deepEqual(fromA?.user, { id: tenant.admin.id, name: 'Admin', role: 'admin' });
@@ -150,8 +161,10 @@ describe('co-editing across two nodes over Redis', function () {
     await waitFor('node 0 to unload', () => info(svc)[0] === null);
     await waitFor('node 1 to take over', () => info(svc)[1]?.projector, 5_000);
     b.fields.set('name', `${svc.name}-after-handover`);
-    await waitFor('the edit in the row', async () =>
-      (await tenant.admin.client.get(`/api/v1/services/${svc.id}`)).body.data.name === `${svc.name}-after-handover`);
+    await waitFor(
+      'the edit in the row',
+      async () => (await tenant.admin.client.get(`/api/v1/services/${svc.id}`)).body.data.name === `${svc.name}-after-handover`,
+    );
   });
 
   it('catches up from PostgreSQL after a Redis outage: edits made meanwhile reach the other node', async function () {
@@ -172,10 +185,14 @@ describe('co-editing across two nodes over Redis', function () {
     a.attributes.set('sla', '99.5');
     await waitFor('a live relay after the outage', () => b.attributes.get('sla') === '99.5');
     // The leases died with Redis; a node takes projection over again and the row catches up.
-    await waitFor('the outage’s edits in the row', async () => {
-      const data = (await tenant.admin.client.get(`/api/v1/services/${svc.id}`)).body.data;
-      return data.description === 'while-down steady' && data.status === 'maintenance' && data.attributes.sla === '99.5';
-    }, 10_000);
+    await waitFor(
+      'the outage’s edits in the row',
+      async () => {
+        const data = (await tenant.admin.client.get(`/api/v1/services/${svc.id}`)).body.data;
+        return data.description === 'while-down steady' && data.status === 'maintenance' && data.attributes.sla === '99.5';
+      },
+      10_000,
+    );
     assert.equal(info(svc).filter((i) => i!.projector).length, 1, 'one projector again');
   });
 

@@ -4,19 +4,18 @@
 // its author.
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import {
-  TEST_JWT_SECRET, createService, openEditor, signupTenant, waitFor, type Editor,
-} from './support/collab-client.js';
+import { TEST_JWT_SECRET, createService, openEditor, signupTenant, waitFor, type Editor } from './support/collab-client.js';
 import { killChildNode, startChildNode, type ChildNode } from './support/child-node.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { ApiClient } from './support/server.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./support/collab-node.ts', import.meta.url));
 const childEnv = (databaseUrl: string) => ({
-  DATABASE_URL: databaseUrl, REDIS_URL: '', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'error',
+  DATABASE_URL: databaseUrl,
+  REDIS_URL: '',
+  JWT_SECRET: TEST_JWT_SECRET,
+  LOG_LEVEL: 'error',
 });
-
-
 
 describe('co-editing durability: kill -9 right after a relay', function () {
   this.timeout(60_000);
@@ -70,10 +69,14 @@ describe('co-editing durability: kill -9 right after a relay', function () {
     assert.equal(c.fields.get('status'), 'deprecated');
 
     // The edit never reached the row before the crash; loading the document projects it, as its author.
-    const row = await waitFor('the recovered edit in the row', async () => {
-      const res = await new ApiClient(second.url, tenant.admin.token).get(`/api/v1/services/${svc.id}`);
-      return res.body.data.description === 'survives base' && res.body.data;
-    }, 10_000);
+    const row = await waitFor(
+      'the recovered edit in the row',
+      async () => {
+        const res = await new ApiClient(second.url, tenant.admin.token).get(`/api/v1/services/${svc.id}`);
+        return res.body.data.description === 'survives base' && res.body.data;
+      },
+      10_000,
+    );
     assert.equal(row.status, 'deprecated');
     const audit = await db.knex('audit_logs').where({ entity_id: svc.id, action: 'update' }).orderBy('timestamp', 'desc').first();
     assert.equal(audit.user_id, tenant.admin.id);
@@ -94,12 +97,17 @@ describe('co-editing durability: kill -9 right after a relay', function () {
     // log must keep them, and the snapshot must not have taken them.
     for (let i = 0; i < 200; i++) a.description.insert(a.description.length, ` ${i}`);
     await waitFor('the other client to have every edit', () => b.description.toString().endsWith(' 199'), 20_000);
-    const document = () => db.knex('collab_documents').where({ tenant_id: tenant.tenantId, entity_type: 'services', entity_id: svc.id }).first('id', 'snapshot_update_id');
+    const document = () =>
+      db.knex('collab_documents').where({ tenant_id: tenant.tenantId, entity_type: 'services', entity_id: svc.id }).first('id', 'snapshot_update_id');
     const { id: documentId } = await document();
-    await waitFor('every update in the log, with its author', async () => {
-      const [{ count }] = await db.knex('collab_updates').where({ document_id: documentId }).whereNotNull('actor_id').count({ count: '*' });
-      return Number(count) >= 200;
-    }, 20_000);
+    await waitFor(
+      'every update in the log, with its author',
+      async () => {
+        const [{ count }] = await db.knex('collab_updates').where({ document_id: documentId }).whereNotNull('actor_id').count({ count: '*' });
+        return Number(count) >= 200;
+      },
+      20_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // the fold after N updates, and its retry, had their turn
     const relayed = b.description.toString();
     first.child.kill('SIGKILL');
@@ -112,10 +120,14 @@ describe('co-editing durability: kill -9 right after a relay', function () {
     const c = await openEditor(second.url, room, tenant.admin.token);
     editors.push(c);
     // The load's projection runs at once: the edits are written on their author's behalf, not reverted.
-    const row = await waitFor('the recovered edits in the row', async () => {
-      const res = await new ApiClient(second.url, tenant.admin.token).get(`/api/v1/services/${svc.id}`);
-      return res.body.data.description !== 'base' && res.body.data;
-    }, 10_000).catch(() => undefined);
+    const row = await waitFor(
+      'the recovered edits in the row',
+      async () => {
+        const res = await new ApiClient(second.url, tenant.admin.token).get(`/api/v1/services/${svc.id}`);
+        return res.body.data.description !== 'base' && res.body.data;
+      },
+      10_000,
+    ).catch(() => undefined);
     assert.equal(c.description.toString(), relayed, 'every relayed edit is still in the document');
     assert.equal(row?.description, relayed);
   });

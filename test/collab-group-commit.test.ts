@@ -136,13 +136,19 @@ describe('co-editing group commit', function () {
       };
       /** What collab_updates holds for this document, by name, in id order. */
       const storedRows = async () => {
-        const { id } = await db.knex('collab_documents')
-          .where({ tenant_id: tenantId, entity_type: 'services', entity_id: address.entityId }).first('id');
+        const { id } = await db.knex('collab_documents').where({ tenant_id: tenantId, entity_type: 'services', entity_id: address.entityId }).first('id');
         const rows = await db.knex('collab_updates').where('document_id', id).orderBy('id');
         return rows.map((r: { update: Buffer }) => nameOf(new Uint8Array(r.update)));
       };
       return {
-        document, a, b, events, appends, closed, edit, storedRows,
+        document,
+        a,
+        b,
+        events,
+        appends,
+        closed,
+        edit,
+        storedRows,
         /** Names the next update of the server's document (one the server makes itself). */
         nameNextServerUpdate(name: string) {
           document.doc.once('update', (u: Uint8Array) => void names.set(hex(u), name));
@@ -197,17 +203,26 @@ describe('co-editing group commit', function () {
       await t.document.whenDurable();
       assert.equal(durable, true);
       assert.deepEqual(t.appends, [['u0'], ['u1', 'u2', 'u3', 'u4']], 'exactly two INSERTs: the first update, then all the rest in arrival order');
-      assert.deepEqual(t.events, [
-        'append u0',
-        'stored u0',
-        'sent b u0', 'published u0',
-        'append u1,u2,u3,u4',
-        'stored u1,u2,u3,u4',
-        'sent b u1', 'published u1',
-        'sent b u2', 'published u2',
-        'sent b u3', 'published u3',
-        'sent b u4', 'published u4',
-      ], 'each update relayed only after its INSERT committed, in the order of arrival; never back to its author');
+      assert.deepEqual(
+        t.events,
+        [
+          'append u0',
+          'stored u0',
+          'sent b u0',
+          'published u0',
+          'append u1,u2,u3,u4',
+          'stored u1,u2,u3,u4',
+          'sent b u1',
+          'published u1',
+          'sent b u2',
+          'published u2',
+          'sent b u3',
+          'published u3',
+          'sent b u4',
+          'published u4',
+        ],
+        'each update relayed only after its INSERT committed, in the order of arrival; never back to its author',
+      );
       assert.deepEqual(await t.storedRows(), ['u0', 'u1', 'u2', 'u3', 'u4']);
     });
 
@@ -228,11 +243,15 @@ describe('co-editing group commit', function () {
       assert.deepEqual(t.events, [
         'append u0',
         'stored u0',
-        'sent b u0', 'published u0',
+        'sent b u0',
+        'published u0',
         'append server,u1',
         'stored server,u1',
-        'sent a server', 'sent b server', 'published server',
-        'sent b u1', 'published u1',
+        'sent a server',
+        'sent b server',
+        'published server',
+        'sent b u1',
+        'published u1',
       ]);
     });
 
@@ -249,7 +268,10 @@ describe('co-editing group commit', function () {
       await t.document.whenDurable(); // resolves once storage gave up
       assert.deepEqual(t.appends, [['u0'], ['u0'], ['u0'], ['u0']], 'the first batch tried 1 + 3 times; the waiting ones never');
       assert.ok(!t.events.some((e) => e.startsWith('sent ') || e.startsWith('published ') || e.startsWith('stored ')), t.events.join('\n'));
-      assert.deepEqual(t.closed, [{ who: 'a', code: 1011 }, { who: 'b', code: 1011 }]);
+      assert.deepEqual(t.closed, [
+        { who: 'a', code: 1011 },
+        { who: 'b', code: 1011 },
+      ]);
       assert.equal(t.document.state, 'failed');
       assert.equal(t.unloadRequested, 1);
       assert.deepEqual(await t.storedRows(), []);
@@ -279,8 +301,10 @@ describe('co-editing group commit', function () {
       const a = await openEditor(app.url, room, tenant.admin.token);
       const b = await openEditor(app.url, room, tenant.admin.token);
       editors.push(a, b);
-      const { id: documentId } = await app.db.knex('collab_documents')
-        .where({ tenant_id: tenant.tenantId, entity_type: 'services', entity_id: svc.id }).first('id');
+      const { id: documentId } = await app.db
+        .knex('collab_documents')
+        .where({ tenant_id: tenant.tenantId, entity_type: 'services', entity_id: svc.id })
+        .first('id');
 
       let inserts = 0;
       let rows = 0;
@@ -297,17 +321,27 @@ describe('co-editing group commit', function () {
           b.attributes.set(`k${i}`, String(i));
         }
         const expectedText = 'a'.repeat(perEditor);
-        await waitFor('both editors converged', () =>
-          a.description.toString() === expectedText && b.description.toString() === expectedText &&
-          a.attributes.size === perEditor && b.attributes.size === perEditor, 10_000);
+        await waitFor(
+          'both editors converged',
+          () =>
+            a.description.toString() === expectedText &&
+            b.description.toString() === expectedText &&
+            a.attributes.size === perEditor &&
+            b.attributes.size === perEditor,
+          10_000,
+        );
         // What PostgreSQL holds (snapshot plus log) is the whole document.
-        const rebuilt = await waitFor('every edit stored', async () => {
-          const stored = await new CollabStorage(app.db.knex).read(documentId);
-          const doc = new Y.Doc();
-          if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
-          for (const u of stored.updates) Y.applyUpdate(doc, u.update);
-          return doc.getText('description').toString() === expectedText && doc.getMap('attributes').size === perEditor ? doc : null;
-        }, 10_000);
+        const rebuilt = await waitFor(
+          'every edit stored',
+          async () => {
+            const stored = await new CollabStorage(app.db.knex).read(documentId);
+            const doc = new Y.Doc();
+            if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
+            for (const u of stored.updates) Y.applyUpdate(doc, u.update);
+            return doc.getText('description').toString() === expectedText && doc.getMap('attributes').size === perEditor ? doc : null;
+          },
+          10_000,
+        );
         assert.deepEqual(rebuilt?.getMap('attributes').toJSON(), a.attributes.toJSON());
         assert.ok(rows >= 2 * perEditor, `${rows} updates appended`);
         assert.ok(inserts < 2 * perEditor, `${inserts} INSERTs for ${rows} updates: updates arriving during an INSERT share the next one`);

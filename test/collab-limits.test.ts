@@ -7,7 +7,15 @@ import * as encoding from 'lib0/encoding';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import {
-  addMember, createService, openEditor, signupTenant, testCollabOptions, waitFor, type Editor, type Member, type TestTenant,
+  addMember,
+  createService,
+  openEditor,
+  signupTenant,
+  testCollabOptions,
+  waitFor,
+  type Editor,
+  type Member,
+  type TestTenant,
 } from './support/collab-client.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
@@ -144,14 +152,19 @@ describe('co-editing limits', function () {
         nested.set('team', 'core');
       });
       nested.set('on_call', 'ada');
-      await waitFor('the edits at the peer', () =>
-        b.description.toString() === 'A start' && b.fields.get('name') === `${svc.name}-a` &&
-        (b.attributes.get('owner') as Y.Map<unknown> | undefined)?.get('on_call') === 'ada');
+      await waitFor(
+        'the edits at the peer',
+        () =>
+          b.description.toString() === 'A start' &&
+          b.fields.get('name') === `${svc.name}-a` &&
+          (b.attributes.get('owner') as Y.Map<unknown> | undefined)?.get('on_call') === 'ada',
+      );
       assert.equal(a.provider.wsconnected, true, 'the editor is still connected');
       await waitFor('the edits stored', async () => {
         const { doc } = await stored(svc);
-        return doc.getText('description').toString() === 'A start' &&
-          (doc.getMap('attributes').get('owner') as Y.Map<unknown> | undefined)?.get('team') === 'core';
+        return (
+          doc.getText('description').toString() === 'A start' && (doc.getMap('attributes').get('owner') as Y.Map<unknown> | undefined)?.get('team') === 'core'
+        );
       });
       assert.deepEqual((await stored(svc)).types, ['attributes', 'description', 'fields', 'meta']);
     });
@@ -219,7 +232,10 @@ describe('co-editing limits', function () {
       assert.deepEqual([...peerStates(a).keys()], [first]);
       const late = await edit(editorB.token, svc);
       await waitFor('the late joiner to have the awareness', () => peerStates(late).size > 0);
-      assert.deepEqual([...peerStates(late).keys()].filter((id) => id !== a.doc.clientID), [first]);
+      assert.deepEqual(
+        [...peerStates(late).keys()].filter((id) => id !== a.doc.clientID),
+        [first],
+      );
     });
 
     it("drops an awareness state above COLLAB_MAX_AWARENESS_BYTES and another client's id", async () => {

@@ -9,8 +9,18 @@ import * as Y from 'yjs';
 import { InProcessEventBus, type ChangeEvent, type ChangeListener, type EventBus } from '../src/platform/bus.js';
 import { Attribution, changedPaths, parseContributor } from '../src/modules/coediting/attribution.js';
 import {
-  addMember, createService, openEditor, projectionNotice, signupTenant, sleep, testCollabOptions, waitFor,
-  type Editor, type Member, type ServiceRow, type TestTenant,
+  addMember,
+  createService,
+  openEditor,
+  projectionNotice,
+  signupTenant,
+  sleep,
+  testCollabOptions,
+  waitFor,
+  type Editor,
+  type Member,
+  type ServiceRow,
+  type TestTenant,
 } from './support/collab-client.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
@@ -34,8 +44,7 @@ class LossyBus implements EventBus {
   }
 }
 
-const collabUrl = (httpUrl: string, room: string, token: string) =>
-  `${httpUrl.replace(/^http/, 'ws')}/collab/${room}?token=${encodeURIComponent(token)}`;
+const collabUrl = (httpUrl: string, room: string, token: string) => `${httpUrl.replace(/^http/, 'ws')}/collab/${room}?token=${encodeURIComponent(token)}`;
 
 /** A raw WebSocket client, with its close code and first message as promises (listened for from the start). */
 function rawClient(httpUrl: string, room: string, token: string) {
@@ -51,7 +60,12 @@ function rawClient(httpUrl: string, room: string, token: string) {
 }
 
 const within = <T>(what: string, p: Promise<T>, ms = 5_000) =>
-  Promise.race([p, sleep(ms).then(() => { throw new Error(`timed out after ${ms} ms waiting for ${what}`); })]);
+  Promise.race([
+    p,
+    sleep(ms).then(() => {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }),
+  ]);
 
 describe('co-editing review fixes', function () {
   this.timeout(30_000);
@@ -102,9 +116,10 @@ describe('co-editing review fixes', function () {
       doc.getMap('attributes').delete('sla');
       doc.getMap('meta').set('row_version', 2);
       doc.getMap('elsewhere').set('k', 1);
-      assert.deepEqual(seen.map((p) => [...p].sort()), [
-        ['fields.name', 'fields.tags'], ['fields.tags'], ['description'], ['attributes.sla'], ['attributes.sla'], ['meta'], [],
-      ]);
+      assert.deepEqual(
+        seen.map((p) => [...p].sort()),
+        [['fields.name', 'fields.tags'], ['fields.tags'], ['description'], ['attributes.sla'], ['attributes.sla'], ['meta'], []],
+      );
       doc.destroy();
     });
 
@@ -114,9 +129,16 @@ describe('co-editing review fixes', function () {
       const mark = a.mark;
       a.note('user:b', ['description', 'fields.name']);
       a.note('user:a', ['description']);
-      assert.deepEqual(a.touchers('description').map((t) => t.contributor), ['user:b', 'user:a']);
+      assert.deepEqual(
+        a.touchers('description').map((t) => t.contributor),
+        ['user:b', 'user:a'],
+      );
       a.clearPaths(mark, ['description']);
-      assert.deepEqual(a.touchers('description').map((t) => t.contributor), ['user:b', 'user:a'], 'later touches stay');
+      assert.deepEqual(
+        a.touchers('description').map((t) => t.contributor),
+        ['user:b', 'user:a'],
+        'later touches stay',
+      );
       a.clearPaths(a.mark, ['description']);
       assert.deepEqual(a.touchers('description'), []);
       assert.deepEqual([...a.contributors()], ['user:b']);
@@ -267,8 +289,7 @@ describe('co-editing review fixes', function () {
       const doc = await documentOf(svc);
       return doc ? knex()('collab_updates').where('document_id', doc.id) : [];
     };
-    const audits = (svc: { id: string }) =>
-      knex()('audit_logs').where({ tenant_id: tenant.tenantId, entity_id: svc.id }).orderBy('timestamp');
+    const audits = (svc: { id: string }) => knex()('audit_logs').where({ tenant_id: tenant.tenantId, entity_id: svc.id }).orderBy('timestamp');
     const unloaded = () => waitFor('every document to unload', () => app.app.collab.loadedDocuments() === 0, 10_000);
     const grantEdit = async (svc: { id: string }, member: Member) => {
       const res = await tenant.admin.client.post(`/api/v1/services/${svc.id}/permissions`, { user_id: member.id, level: 'EDIT' });
@@ -304,7 +325,10 @@ describe('co-editing review fixes', function () {
       assert.equal(data.status, 'planned');
       await assertNoSystemWrites(svc);
       const updates = (await audits(svc)).filter((a) => a.action === 'update');
-      assert.deepEqual(updates.map((a) => a.user_id), [editor.id]);
+      assert.deepEqual(
+        updates.map((a) => a.user_id),
+        [editor.id],
+      );
       assert.deepEqual(updates[0].metadata.co_actors, [editor.id]);
       assert.ok(!('description' in (updates[0].changes ?? {})));
     });
@@ -325,7 +349,10 @@ describe('co-editing review fixes', function () {
       // A REST write merges at once (no debounce): the projection runs while the editor is there.
       assert.equal((await tenant.admin.client.patch(`/api/v1/services/${svc.id}`, { tags: ['rest'] })).status, 200);
       const notice = (await waitFor('the forbidden notice', () => (projectionNotice(e)?.status === 'forbidden' ? projectionNotice(e) : undefined)))!;
-      assert.deepEqual(notice.errors?.map((x) => x.path), ['description']);
+      assert.deepEqual(
+        notice.errors?.map((x) => x.path),
+        ['description'],
+      );
       await waitFor('the refused edit reverted in the document', () => e.description.toString() === 'Original.');
       const data = await waitFor('the editor’s edits in the row', async () => {
         const d = await row(svc);
@@ -354,7 +381,9 @@ describe('co-editing review fixes', function () {
       const doc = new Y.Doc();
       Y.applyUpdate(doc, new Uint8Array(stored.snapshot));
       doc.getText('description').insert(0, 'ORPHAN ');
-      await knex()('collab_documents').where('id', stored.id).update({ snapshot: Buffer.from(Y.encodeStateAsUpdate(doc)) });
+      await knex()('collab_documents')
+        .where('id', stored.id)
+        .update({ snapshot: Buffer.from(Y.encodeStateAsUpdate(doc)) });
       doc.destroy();
       const e = await edit(app.url, svc, editor.token);
       await waitFor('the orphaned edit reverted', () => e.description.toString() === 'Original.');
@@ -376,7 +405,10 @@ describe('co-editing review fixes', function () {
       await waitFor('the draft in the log', async () => (await storedUpdates(svc)).some((u) => u.actor_id === editor.id));
       for (const x of open.splice(0)) x.destroy();
       await unloaded();
-      assert.ok((await storedUpdates(svc)).some((u) => u.actor_id === editor.id), 'not folded: the log keeps the draft’s author');
+      assert.ok(
+        (await storedUpdates(svc)).some((u) => u.actor_id === editor.id),
+        'not folded: the log keeps the draft’s author',
+      );
       assert.equal((await row(svc)).row_version, svc.row_version, 'nothing written');
       const e = await edit(app.url, svc, second.token);
       assert.equal(e.description.toString(), 'Drafted. Original.');
@@ -403,7 +435,10 @@ describe('co-editing review fixes', function () {
       const closed = closedWith(robot);
       const revokedAt = Date.now();
       assert.equal((await tenant.admin.client.delete(`/api/v1/api-keys/${key.body.data.id}`)).status, 204);
-      assert.ok(bus.dropped.some((ev) => ev.entity_type === 'api_keys' && ev.entity_id === key.body.data.id), 'the event was lost');
+      assert.ok(
+        bus.dropped.some((ev) => ev.entity_type === 'api_keys' && ev.entity_id === key.body.data.id),
+        'the event was lost',
+      );
       assert.equal(await within('the key’s connection to be closed', closed, RECHECK_MS + 3_000), 4401);
       const elapsed = Date.now() - revokedAt;
       assert.ok(elapsed < RECHECK_MS + 2_000, `closed after ${elapsed} ms`);
@@ -424,7 +459,10 @@ describe('co-editing review fixes', function () {
       const reader = await edit(app.url, svc, (await addMember(app.url, tenant, 'viewer')).token);
       const closed = closedWith(v);
       assert.equal((await tenant.admin.client.delete(`/api/v1/services/${svc.id}/permissions/${grant}`)).status, 204);
-      assert.ok(bus.dropped.some((e) => e.entity_type === 'entity_permissions' && e.action === 'deleted'), 'the event was lost');
+      assert.ok(
+        bus.dropped.some((e) => e.entity_type === 'entity_permissions' && e.action === 'deleted'),
+        'the event was lost',
+      );
       assert.equal(await within('the writer to be closed', closed, RECHECK_MS + 3_000), 4403);
       await sleep(RECHECK_MS * 2);
       assert.equal(reader.provider.wsconnected, true, 'a reader stays connected');

@@ -9,8 +9,20 @@ import vm from 'node:vm';
 import type { ChangeEvent } from '../src/platform/bus.js';
 import type { CollabHandle } from '../src/platform/collab/server.js';
 import {
-  FAST_COLLAB, addMember, collabLog, testCollabOptions, createService, openEditor, projectionNotice, refusedWith, signupTenant,
-  sleep, waitFor, type Editor, type Member, type TestTenant,
+  FAST_COLLAB,
+  addMember,
+  collabLog,
+  testCollabOptions,
+  createService,
+  openEditor,
+  projectionNotice,
+  refusedWith,
+  signupTenant,
+  sleep,
+  waitFor,
+  type Editor,
+  type Member,
+  type TestTenant,
 } from './support/collab-client.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
@@ -137,7 +149,8 @@ describe('co-editing on one node', function () {
     };
     const matches = (e: Editor) =>
       e.description.toString() === expected.description &&
-      e.fields.get('name') === expected.fields.name && e.fields.get('status') === expected.fields.status &&
+      e.fields.get('name') === expected.fields.name &&
+      e.fields.get('status') === expected.fields.status &&
       isDeepStrictEqual(e.attributes.toJSON(), expected.attributes); // key order follows the random Yjs client ids
     await waitFor('both editors to converge', () => matches(a) && matches(b));
     const late = await edit(viewer.token, svc);
@@ -154,7 +167,10 @@ describe('co-editing on one node', function () {
     await seenAt;
     // The instant B has it, PostgreSQL has it: the relay comes after the insert committed.
     const rows = await storedUpdates(svc);
-    assert.ok(rows.some((r) => r.actor_id === tenant.admin.id), 'the update is in collab_updates with its author');
+    assert.ok(
+      rows.some((r) => r.actor_id === tenant.admin.id),
+      'the update is in collab_updates with its author',
+    );
   });
 
   it("drops a viewer's edits: they reach neither other clients nor storage", async () => {
@@ -284,12 +300,18 @@ describe('co-editing on one node', function () {
     for (const f of ['name', 'description', 'attributes']) assert.ok(changed.has(f), `an event carries the ${f} change`);
     // The same events are in the tenant's change log (what live-event sockets resume from).
     const log = (await tenant.admin.client.get(`/api/v1/events?since=${seqBefore}&limit=100`)).body.data as ChangeEvent[];
-    assert.deepEqual(log.filter((e) => e.entity_id === svc.id).map((e) => e.seq), events.map((e) => e.seq));
+    assert.deepEqual(
+      log.filter((e) => e.entity_id === svc.id).map((e) => e.seq),
+      events.map((e) => e.seq),
+    );
     const audits = await knex()('audit_logs').where({ tenant_id: tenant.tenantId, entity_id: svc.id, action: 'update' });
     assert.ok(audits.length >= 1);
     const coActors = new Set(audits.flatMap((a) => (a.metadata.co_actors ?? []) as string[]));
     assert.ok(coActors.has(tenant.admin.id) && coActors.has(editorB.id), `co_actors: ${[...coActors].join(',')}`);
-    assert.ok(audits.every((a) => [tenant.admin.id, editorB.id].includes(a.user_id)), 'attributed to an editor');
+    assert.ok(
+      audits.every((a) => [tenant.admin.id, editorB.id].includes(a.user_id)),
+      'attributed to an editor',
+    );
   });
 
   it('does not write an invalid state, tells the editors, and writes once it is fixed', async () => {
@@ -320,12 +342,16 @@ describe('co-editing on one node', function () {
     const b = await edit(viewer.token, svc);
     a.fields.set('status', 'planned'); // an edit that is not in the row yet
     const res = await tenant.admin.client.patch(`/api/v1/services/${svc.id}`, {
-      name: 'patched-by-rest', description: 'one 2 three', attributes: { protocol: 'http2' },
+      name: 'patched-by-rest',
+      description: 'one 2 three',
+      attributes: { protocol: 'http2' },
     });
     assert.equal(res.status, 200, res.text);
     for (const e of [a, b]) {
-      await waitFor('the REST change in the document', () =>
-        e.fields.get('name') === 'patched-by-rest' && e.description.toString() === 'one 2 three' && e.attributes.get('protocol') === 'http2');
+      await waitFor(
+        'the REST change in the document',
+        () => e.fields.get('name') === 'patched-by-rest' && e.description.toString() === 'one 2 three' && e.attributes.get('protocol') === 'http2',
+      );
     }
     assert.equal(a.fields.get('status'), 'planned', 'the concurrent document edit survives');
     const row = await waitFor('the document edit in the row', async () => {
@@ -373,10 +399,15 @@ describe('co-editing on one node', function () {
     a.destroy();
     await waitFor('unload', () => collab.loadedDocuments() === 0);
     const stored = await documentOf(svc);
-    await knex()('collab_documents').where('id', stored.id).update({ snapshot: Buffer.from([0, 255, 1, 2, 3]) });
+    await knex()('collab_documents')
+      .where('id', stored.id)
+      .update({ snapshot: Buffer.from([0, 255, 1, 2, 3]) });
     const refused = await refusedWith(app.url, room(svc), tenant.admin.token);
     assert.equal(refused.code, 1011);
-    assert.ok(collabLog.some((l) => l.includes('loading a co-editing document failed') && l.includes(svc.id)), 'the failure is logged');
+    assert.ok(
+      collabLog.some((l) => l.includes('loading a co-editing document failed') && l.includes(svc.id)),
+      'the failure is logged',
+    );
     assert.equal(collab.loadedDocuments(), 0, 'no document kept after a failed load');
     assert.deepEqual((await documentOf(svc)).snapshot, Buffer.from([0, 255, 1, 2, 3]), 'stored state untouched');
     assert.equal((await storedUpdates(svc)).length, 0, 'nothing appended');
@@ -392,7 +423,13 @@ describe('co-editing on one node', function () {
     const rows = Array.from({ length: 1000 }, (_, i) => ({ tenant_id: tenant.tenantId, name: `bulk-${i}-${randomUUID().slice(0, 6)}`, type: 'api' }));
     const ids: string[] = [];
     for (let i = 0; i < rows.length; i += 500) {
-      ids.push(...(await knex()('services').insert(rows.slice(i, i + 500)).returning('id')).map((r: { id: string }) => r.id));
+      ids.push(
+        ...(
+          await knex()('services')
+            .insert(rows.slice(i, i + 500))
+            .returning('id')
+        ).map((r: { id: string }) => r.id),
+      );
     }
     serverDocs.length = 0;
     const concurrency = 8; // each provider adds a process 'exit' listener; stay under the default 10
@@ -415,10 +452,15 @@ describe('co-editing on one node', function () {
     assert.equal(serverDocs.length, 1000);
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    await waitFor('the unloaded documents to be garbage-collected', async () => {
-      gc();
-      await sleep(10);
-      return serverDocs.every((ref) => ref.deref() === undefined);
-    }, 5_000, 50);
+    await waitFor(
+      'the unloaded documents to be garbage-collected',
+      async () => {
+        gc();
+        await sleep(10);
+        return serverDocs.every((ref) => ref.deref() === undefined);
+      },
+      5_000,
+      50,
+    );
   });
 });

@@ -10,8 +10,6 @@ import { rejectsWith, readOnlyKey } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-
-
 describe('comments', () => {
   let h: Harness;
   let comments: CommentService;
@@ -93,9 +91,7 @@ describe('comments', () => {
       await rejectsWith(comments.create(admin, { ...on(foreignServiceId), body: 'x' }), 422, 'entity_id');
       await rejectsWith(comments.create(admin, { ...on(serviceId, 'components'), body: 'x' }), 422, 'entity_id');
       await rejectsWith(comments.list(otherAdmin, on()), 404);
-      const [incident] = await h.knex('incidents')
-        .insert({ tenant_id: tenantId, title: 'Checkout down', severity: 'critical' })
-        .returning('id');
+      const [incident] = await h.knex('incidents').insert({ tenant_id: tenantId, title: 'Checkout down', severity: 'critical' }).returning('id');
       const c = await comments.create(commander, { ...on(incident.id, 'incidents'), body: 'Rolling back.' });
       assert.equal(c.entity_type, 'incidents');
       await rejectsWith(comments.create(admin, { ...on(randomUUID(), 'dashboards'), body: 'x' }), 422, 'entity_type');
@@ -127,9 +123,15 @@ describe('comments', () => {
 
       const viewer = await actingAs(h.knex, tenantId, 'viewer'); // everyone reads
       const list = await comments.list(viewer, on(svc));
-      assert.deepEqual(list.map((c) => [c.id, c.parent_id]), [
-        [root.id, null], [reply.id, root.id], [nested.id, reply.id], [second.id, null],
-      ]);
+      assert.deepEqual(
+        list.map((c) => [c.id, c.parent_id]),
+        [
+          [root.id, null],
+          [reply.id, root.id],
+          [nested.id, reply.id],
+          [second.id, null],
+        ],
+      );
       assert.equal('tenant_id' in list[0], false);
 
       // A deleted comment is no parent.
@@ -161,10 +163,16 @@ describe('comments', () => {
       // Resolving again changes nothing.
       await comments.resolve(editor, root.id);
       const events = h.published.slice(before);
-      assert.deepEqual(events.map((e) => e.type), ['comments.updated']);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['comments.updated'],
+      );
       assert.deepEqual(Object.keys(events[0].changes ?? {}).sort(), ['resolved_at', 'resolved_by']);
 
-      assert.deepEqual((await comments.list(viewer, on(svc))).map((c) => c.id), [open.id]);
+      assert.deepEqual(
+        (await comments.list(viewer, on(svc))).map((c) => c.id),
+        [open.id],
+      );
       assert.deepEqual(
         (await comments.list(viewer, { ...on(svc), include_resolved: 'true' })).map((c) => c.id),
         [root.id, reply.id, open.id],
@@ -173,7 +181,10 @@ describe('comments', () => {
       const reopened = await comments.unresolve(editor, root.id);
       assert.equal(reopened.resolved_at, null);
       assert.equal(reopened.resolved_by, null);
-      assert.deepEqual((await comments.list(viewer, on(svc))).map((c) => c.id), [root.id, reply.id, open.id]);
+      assert.deepEqual(
+        (await comments.list(viewer, on(svc))).map((c) => c.id),
+        [root.id, reply.id, open.id],
+      );
       await rejectsWith(comments.resolve(admin, randomUUID()), 404);
       await rejectsWith(comments.resolve(otherAdmin, root.id), 404);
     });
@@ -199,16 +210,28 @@ describe('comments', () => {
       await comments.update(admin, c.id, { body: 'moderated' });
 
       const events = h.published.slice(before);
-      assert.deepEqual(events.map((e) => e.type), ['comments.updated', 'comments.updated']);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['comments.updated', 'comments.updated'],
+      );
       assert.deepEqual(events[0].changes?.body, { old: 'first draft', new: 'second draft' });
       assert.equal(events[0].entity_id, c.id);
       assert.deepEqual(events[1].data, byAdmin);
 
       const audit = await h.knex('audit_logs').where({ entity_type: 'comments', entity_id: c.id }).orderBy('timestamp');
-      assert.deepEqual(audit.map((a) => a.action), ['create', 'update', 'update']);
-      assert.deepEqual(audit.map((a) => a.user_id), [editor.actor.userId, editor.actor.userId, admin.actor.userId]);
+      assert.deepEqual(
+        audit.map((a) => a.action),
+        ['create', 'update', 'update'],
+      );
+      assert.deepEqual(
+        audit.map((a) => a.user_id),
+        [editor.actor.userId, editor.actor.userId, admin.actor.userId],
+      );
       const logged = await h.knex('change_events').where({ entity_type: 'comments', entity_id: c.id }).orderBy('seq');
-      assert.deepEqual(logged.map((e) => e.type), ['comments.created', 'comments.updated', 'comments.updated']);
+      assert.deepEqual(
+        logged.map((e) => e.type),
+        ['comments.created', 'comments.updated', 'comments.updated'],
+      );
     });
 
     it('an author whose grant was revoked may no longer edit', async () => {
@@ -235,11 +258,18 @@ describe('comments', () => {
       assert.ok(rows[0].deleted_at && rows[1].deleted_at);
       assert.equal(rows[2].deleted_at, null);
       const events = h.published.slice(before);
-      assert.deepEqual(events.map((e) => [e.type, e.entity_id]), [
-        ['comments.deleted', root.id], ['comments.deleted', reply.id],
-      ]);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.entity_id]),
+        [
+          ['comments.deleted', root.id],
+          ['comments.deleted', reply.id],
+        ],
+      );
       assert.ok((events[0].data as { deleted_at: string }).deleted_at);
-      assert.deepEqual((await comments.list(admin, { ...on(svc), include_resolved: true })).map((c) => c.id), [keep.id]);
+      assert.deepEqual(
+        (await comments.list(admin, { ...on(svc), include_resolved: true })).map((c) => c.id),
+        [keep.id],
+      );
       await rejectsWith(comments.update(editor, root.id, { body: 'ghost' }), 404);
       await rejectsWith(comments.remove(editor, root.id), 404);
       const deleted = await comments.get(admin, root.id, { includeDeleted: true });

@@ -33,14 +33,22 @@ function preflightFromElsewhere(url: string, origin: string): Promise<http.Incom
   });
 }
 
-const listOf = (value: string | null) => (value ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
+const listOf = (value: string | null) =>
+  (value ?? '')
+    .split(',')
+    .map((v) => v.trim().toLowerCase())
+    .filter(Boolean);
 
 /** Connects a Node socket.io-client that sends `origin` the way a browser would; resolves how it ended. */
 function connectLive(url: string, token: string, origin: string | undefined, transports: string[]): Promise<{ connected: boolean; error?: string }> {
   return new Promise((resolve) => {
     const socket: Socket = ioClient(url, {
-      forceNew: true, reconnection: false, timeout: 5_000, transports,
-      auth: { token }, ...(origin ? { extraHeaders: { origin } } : {}),
+      forceNew: true,
+      reconnection: false,
+      timeout: 5_000,
+      transports,
+      auth: { token },
+      ...(origin ? { extraHeaders: { origin } } : {}),
     });
     socket.on('connect', () => {
       socket.close();
@@ -167,7 +175,7 @@ describe('CORS for REST, Socket.IO and /collab (CORS_ORIGINS)', () => {
 });
 
 describe('CORS defaults per run mode', () => {
-  it('embedded without CORS_ORIGINS: the node\'s own http://localhost:<port> and http://127.0.0.1:<port>, nothing else', async () => {
+  it("embedded without CORS_ORIGINS: the node's own http://localhost:<port> and http://127.0.0.1:<port>, nothing else", async () => {
     const app = await startTestApp();
     try {
       for (const origin of [`http://localhost:${app.app.port}`, `http://127.0.0.1:${app.app.port}`]) {
@@ -181,7 +189,7 @@ describe('CORS defaults per run mode', () => {
     }
   });
 
-  it('cluster without CORS_ORIGINS: no other origin, only the node\'s own pages', () => {
+  it("cluster without CORS_ORIGINS: no other origin, only the node's own pages", () => {
     const policy = createOriginPolicy({ mode: 'cluster', port: () => 3000 });
     assert.deepEqual(policy.origins(), []);
     assert.equal(policy.allows({ headers: { origin: 'http://localhost:3000', host: 'inventory.example.com' } }), false);
@@ -193,10 +201,10 @@ describe('CORS defaults per run mode', () => {
   it('parses CORS_ORIGINS as exact origins and refuses paths, wildcards and trailing slashes', () => {
     const env = { DATABASE_URL: 'postgres://u:p@db/app' };
     assert.equal(loadConfig(env).http.corsOrigins, undefined);
-    assert.deepEqual(
-      loadConfig({ ...env, CORS_ORIGINS: ' https://a.example.com, http://localhost:5173,https://a.example.com' }).http.corsOrigins,
-      ['https://a.example.com', 'http://localhost:5173'],
-    );
+    assert.deepEqual(loadConfig({ ...env, CORS_ORIGINS: ' https://a.example.com, http://localhost:5173,https://a.example.com' }).http.corsOrigins, [
+      'https://a.example.com',
+      'http://localhost:5173',
+    ]);
     for (const bad of ['*', 'https://a.example.com/', 'https://a.example.com/app', 'a.example.com', 'ftp://a.example.com', 'https://A.example.com', ',']) {
       assert.throws(() => loadConfig({ ...env, CORS_ORIGINS: bad }), /CORS_ORIGINS/, bad);
     }

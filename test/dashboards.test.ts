@@ -12,7 +12,6 @@ import { rejectsWith } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-
 const layout = (x: number, y: number, w = 4, h = 3) => ({ x, y, w, h });
 
 describe('dashboards', () => {
@@ -52,7 +51,14 @@ describe('dashboards', () => {
       description: 'Everything about checkout',
       widgets: [
         { title: 'Incidents', widget_type: 'timeline', layout: layout(4, 0) },
-        { title: 'Checkout status', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: serviceId, layout: layout(8, 0), config: { show: ['operational_status'] } },
+        {
+          title: 'Checkout status',
+          widget_type: 'status_board',
+          source_entity_type: 'services',
+          source_entity_id: serviceId,
+          layout: layout(8, 0),
+          config: { show: ['operational_status'] },
+        },
         { title: 'Counts', widget_type: 'counter' },
       ],
       filters: [
@@ -65,7 +71,10 @@ describe('dashboards', () => {
     assert.equal(d.row_version, 1);
     assert.equal('tenant_id' in d, false);
     // Widgets in grid order (row, then column); filters by position (the second defaulted to 1 → its index).
-    assert.deepEqual(d.widgets.map((w) => w.title), ['Counts', 'Incidents', 'Checkout status']);
+    assert.deepEqual(
+      d.widgets.map((w) => w.title),
+      ['Counts', 'Incidents', 'Checkout status'],
+    );
     assert.deepEqual(d.widgets[0].layout, { x: 0, y: 0, w: 4, h: 3 }); // the default
     assert.deepEqual(d.widgets[0].config, {});
     assert.equal(d.widgets[0].source_entity_type, null);
@@ -91,9 +100,15 @@ describe('dashboards', () => {
     assert.equal(events[0].entity_id, d.id);
     assert.deepEqual(events[0].data, d);
     const audit = await h.knex('audit_logs').where({ entity_type: 'dashboards', entity_id: d.id });
-    assert.deepEqual(audit.map((a) => [a.action, a.entity_name, a.user_id]), [['create', 'Checkout health', editor.actor.userId]]);
+    assert.deepEqual(
+      audit.map((a) => [a.action, a.entity_name, a.user_id]),
+      [['create', 'Checkout health', editor.actor.userId]],
+    );
     const logged = await h.knex('change_events').where({ entity_id: d.id });
-    assert.deepEqual(logged.map((e) => Number(e.seq)), [events[0].seq]);
+    assert.deepEqual(
+      logged.map((e) => Number(e.seq)),
+      [events[0].seq],
+    );
 
     // Everyone reads; the other tenant does not see it.
     assert.deepEqual(await dashboards.get(viewer, d.id), d);
@@ -110,7 +125,10 @@ describe('dashboards', () => {
         { filter_type: 'status', target_column: 'status', position: 2 },
       ],
     });
-    assert.deepEqual(d.filters.map((f) => f.filter_type), ['tag', 'status', 'severity']);
+    assert.deepEqual(
+      d.filters.map((f) => f.filter_type),
+      ['tag', 'status', 'severity'],
+    );
   });
 
   it('only admins and editors write; read-only keys never', async () => {
@@ -138,7 +156,11 @@ describe('dashboards', () => {
     await bad({ source_entity_type: 'dashboards', source_entity_id: serviceId }, 'widgets.0.source_entity_type');
     await bad({ tenant_id: tenantId }, 'widgets.0.tenant_id');
     const badFilter = async (filter: Record<string, unknown>, path: string) =>
-      rejectsWith(dashboards.create(admin, { name: `bad-${randomUUID()}`, filters: [{ filter_type: 'team', target_column: 'team_id', ...filter }] }), 422, path);
+      rejectsWith(
+        dashboards.create(admin, { name: `bad-${randomUUID()}`, filters: [{ filter_type: 'team', target_column: 'team_id', ...filter }] }),
+        422,
+        path,
+      );
     await badFilter({ filter_type: 'owner' }, 'filters.0.filter_type');
     await badFilter({ target_column: '' }, 'filters.0.target_column');
     await badFilter({ target_column: 'x'.repeat(101) }, 'filters.0.target_column');
@@ -164,21 +186,37 @@ describe('dashboards', () => {
       'widgets.1.source_entity_id',
     );
     // Right id, wrong type; and an id that exists nowhere.
-    await rejectsWith(dashboards.create(admin, {
-      name: 'Leaky', widgets: [{ title: 'x', widget_type: 'list', source_entity_type: 'components', source_entity_id: serviceId }],
-    }), 422, 'widgets.0.source_entity_id');
+    await rejectsWith(
+      dashboards.create(admin, {
+        name: 'Leaky',
+        widgets: [{ title: 'x', widget_type: 'list', source_entity_type: 'components', source_entity_id: serviceId }],
+      }),
+      422,
+      'widgets.0.source_entity_id',
+    );
     assert.equal(await countRows('dashboards'), rows.dashboards);
     assert.equal(await countRows('widgets'), rows.widgets);
     assert.equal(h.published.length, published);
     assert.equal(Number((await h.knex('audit_logs').where({ tenant_id: tenantId }).count('* as n'))[0].n), audits);
 
     const d = await dashboards.create(admin, { name: 'Single adds' });
-    await rejectsWith(dashboards.addWidget(admin, d.id, {
-      title: 'foreign', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: foreignServiceId,
-    }), 422, 'source_entity_id');
-    await rejectsWith(dashboards.update(admin, d.id, {
-      widgets: [{ title: 'foreign', widget_type: 'chart', source_entity_type: 'services', source_entity_id: foreignServiceId }],
-    }), 422, 'widgets.0.source_entity_id');
+    await rejectsWith(
+      dashboards.addWidget(admin, d.id, {
+        title: 'foreign',
+        widget_type: 'status_board',
+        source_entity_type: 'services',
+        source_entity_id: foreignServiceId,
+      }),
+      422,
+      'source_entity_id',
+    );
+    await rejectsWith(
+      dashboards.update(admin, d.id, {
+        widgets: [{ title: 'foreign', widget_type: 'chart', source_entity_type: 'services', source_entity_id: foreignServiceId }],
+      }),
+      422,
+      'widgets.0.source_entity_id',
+    );
     const after = await dashboards.get(admin, d.id);
     assert.equal(after.row_version, 1);
     assert.deepEqual(after.widgets, []);
@@ -221,7 +259,10 @@ describe('dashboards', () => {
       filters: [],
     });
     assert.equal(replaced.row_version, 3);
-    assert.deepEqual(replaced.widgets.map((w) => w.title), ['new B', 'new A']);
+    assert.deepEqual(
+      replaced.widgets.map((w) => w.title),
+      ['new B', 'new A'],
+    );
     assert.deepEqual(replaced.filters, []);
     assert.equal((await h.knex('widgets').where({ dashboard_id: d.id })).length, 2);
     assert.equal((await h.knex('dashboard_filters').where({ dashboard_id: d.id })).length, 0);
@@ -229,7 +270,10 @@ describe('dashboards', () => {
     assert.equal(row.updated_by, admin.actor.userId);
 
     const events = h.published.slice(before);
-    assert.deepEqual(events.map((e) => e.type), ['dashboards.updated', 'dashboards.updated']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['dashboards.updated', 'dashboards.updated'],
+    );
     assert.deepEqual(events[0].changes?.name, { old: 'Team board', new: 'Platform board' });
     assert.deepEqual(Object.keys(events[1].changes ?? {}).sort(), ['filters', 'widgets']);
     assert.deepEqual(events[1].data, replaced);
@@ -248,7 +292,9 @@ describe('dashboards', () => {
     await rejectsWith(dashboards.addWidget(otherAdmin, d.id, { title: 'x', widget_type: 'list' }), 404);
 
     const updated = await dashboards.updateWidget(editor, d.id, widget.id, {
-      title: 'Checkout status', source_entity_type: 'services', source_entity_id: serviceId,
+      title: 'Checkout status',
+      source_entity_type: 'services',
+      source_entity_id: serviceId,
     });
     assert.equal(updated.title, 'Checkout status');
     assert.equal(updated.source_entity_id, serviceId);
@@ -271,13 +317,19 @@ describe('dashboards', () => {
     assert.equal(final.row_version, 5);
     assert.deepEqual(final.widgets, []);
     const events = h.published.slice(before);
-    assert.deepEqual(events.map((e) => e.type), Array(4).fill('dashboards.updated'));
+    assert.deepEqual(
+      events.map((e) => e.type),
+      Array(4).fill('dashboards.updated'),
+    );
     assert.ok(events.every((e) => e.entity_id === d.id));
     assert.deepEqual((events[0].data as { widgets: unknown[] }).widgets, [widget]);
     assert.deepEqual(events[3].data, final);
     assert.ok(events[0].changes?.widgets);
     const audit = await h.knex('audit_logs').where({ entity_type: 'dashboards', entity_id: d.id }).orderBy('timestamp');
-    assert.deepEqual(audit.map((a) => a.action), ['create', 'update', 'update', 'update', 'update']);
+    assert.deepEqual(
+      audit.map((a) => a.action),
+      ['create', 'update', 'update', 'update', 'update'],
+    );
     assert.equal((await dashboards.get(editor, elsewhere.id)).row_version, 1);
   });
 
@@ -312,10 +364,16 @@ describe('dashboards', () => {
     assert.equal(restored.deleted_at, null);
     assert.equal(restored.widgets.length, 1);
     const events = h.published.slice(before);
-    assert.deepEqual(events.map((e) => e.type), ['dashboards.deleted', 'dashboards.restored']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['dashboards.deleted', 'dashboards.restored'],
+    );
     assert.ok((events[0].data as { deleted_at: string | null }).deleted_at);
     const audit = await h.knex('audit_logs').where({ entity_id: d.id }).orderBy('timestamp');
-    assert.deepEqual(audit.map((a) => a.action), ['create', 'delete', 'restore']);
+    assert.deepEqual(
+      audit.map((a) => a.action),
+      ['create', 'delete', 'restore'],
+    );
   });
 
   it('lists with search and cursor pagination', async () => {
@@ -324,16 +382,28 @@ describe('dashboards', () => {
     for (const name of ['Alpha ops', 'Beta ops', 'Gamma']) await dashboards.create(a, { name, description: name === 'Gamma' ? 'ops too' : null });
     const v = await actingAs(h.knex, t, 'viewer');
     const page1 = await dashboards.list(v, parseListQuery(DASHBOARD_LISTING, { sort: 'name', limit: '2' }));
-    assert.deepEqual(page1.data.map((d) => d.name), ['Alpha ops', 'Beta ops']);
+    assert.deepEqual(
+      page1.data.map((d) => d.name),
+      ['Alpha ops', 'Beta ops'],
+    );
     assert.equal(page1.meta.total, 3);
     assert.equal('tenant_id' in page1.data[0], false);
     assert.equal('__sort_key' in page1.data[0], false);
     const page2 = await dashboards.list(v, parseListQuery(DASHBOARD_LISTING, { sort: 'name', limit: '2', cursor: page1.meta.next_cursor }));
-    assert.deepEqual(page2.data.map((d) => d.name), ['Gamma']);
+    assert.deepEqual(
+      page2.data.map((d) => d.name),
+      ['Gamma'],
+    );
     assert.equal(page2.meta.next_cursor, null);
     const searched = await dashboards.list(v, parseListQuery(DASHBOARD_LISTING, { q: 'ops', sort: 'name' }));
-    assert.deepEqual(searched.data.map((d) => d.name), ['Alpha ops', 'Beta ops', 'Gamma']);
+    assert.deepEqual(
+      searched.data.map((d) => d.name),
+      ['Alpha ops', 'Beta ops', 'Gamma'],
+    );
     await rejectsWith(dashboards.list(v, parseListQuery(DASHBOARD_LISTING, { include_deleted: 'true' })), 403);
-    await rejectsWith(Promise.resolve().then(() => parseListQuery(DASHBOARD_LISTING, { status: 'active' })), 422);
+    await rejectsWith(
+      Promise.resolve().then(() => parseListQuery(DASHBOARD_LISTING, { status: 'active' })),
+      422,
+    );
   });
 });

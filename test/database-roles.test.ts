@@ -66,10 +66,14 @@ function tcpAccepts(port: number): Promise<boolean> {
 }
 
 async function denied(client: pg.Client, sql: string): Promise<void> {
-  await assert.rejects(client.query(sql), (err: { code?: string; message?: string }) => {
-    assert.equal(err.code, '42501', `${sql}: expected insufficient_privilege, got ${err.code} ${err.message}`);
-    return true;
-  }, sql);
+  await assert.rejects(
+    client.query(sql),
+    (err: { code?: string; message?: string }) => {
+      assert.equal(err.code, '42501', `${sql}: expected insufficient_privilege, got ${err.code} ${err.message}`);
+      return true;
+    },
+    sql,
+  );
 }
 
 function credentialsOf(dataDir: string): Record<string, string> {
@@ -104,7 +108,11 @@ describe('database roles', function () {
       // A write and a read end to end, through HTTP, on the runtime role's pool.
       const slug = `roles-${randomBytes(3).toString('hex')}`;
       const signup = await new ApiClient(app.url).post('/api/v1/auth/signup', {
-        tenant_name: `Tenant ${slug}`, tenant_slug: slug, email: `admin@${slug}.example`, password: 'correct horse battery', display_name: 'Admin',
+        tenant_name: `Tenant ${slug}`,
+        tenant_slug: slug,
+        email: `admin@${slug}.example`,
+        password: 'correct horse battery',
+        display_name: 'Admin',
       });
       assert.equal(signup.status, 201, JSON.stringify(signup.body));
       admin = new ApiClient(app.url, signup.body.data.access_token as string);
@@ -158,8 +166,26 @@ describe('database roles', function () {
       const read = await admin.get(`/api/v1/services/${serviceId}`);
       assert.equal(read.status, 200);
       assert.equal(read.body.data.id, serviceId);
-      assert.ok(Number(await runtime.knex('audit_logs').where({ entity_id: serviceId }).count('* as n').first().then((r) => r?.n)) >= 1);
-      assert.ok(Number(await runtime.knex('change_events').where({ entity_id: serviceId }).count('* as n').first().then((r) => r?.n)) >= 1);
+      assert.ok(
+        Number(
+          await runtime
+            .knex('audit_logs')
+            .where({ entity_id: serviceId })
+            .count('* as n')
+            .first()
+            .then((r) => r?.n),
+        ) >= 1,
+      );
+      assert.ok(
+        Number(
+          await runtime
+            .knex('change_events')
+            .where({ entity_id: serviceId })
+            .count('* as n')
+            .first()
+            .then((r) => r?.n),
+        ) >= 1,
+      );
     });
 
     it('the runtime role cannot rewrite the audit trail or the change log, switch their triggers off, or reach the server', async () => {
@@ -225,7 +251,9 @@ describe('database roles', function () {
                    (SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'legacy_fn') AS function_owner,
                    (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) AS database_owner,
                    (SELECT v FROM legacy_rows) AS v`);
-          assert.deepEqual(rows, [{ table_owner: 'appinventory_owner', function_owner: 'appinventory_owner', database_owner: 'appinventory_owner', v: 'kept' }]);
+          assert.deepEqual(rows, [
+            { table_owner: 'appinventory_owner', function_owner: 'appinventory_owner', database_owner: 'appinventory_owner', v: 'kept' },
+          ]);
         } finally {
           await owner.end();
         }
@@ -262,13 +290,13 @@ describe('database roles', function () {
         await fresh.drop();
         this.skip(); // a DATABASE_URL test run has one role only
       }
-      const database = await openDatabase(
-        loadConfig({ DATABASE_URL: fresh.runtimeUrl, MIGRATION_DATABASE_URL: fresh.ownerUrl, LOG_LEVEL: 'error' }),
-        quiet(),
-      );
+      const database = await openDatabase(loadConfig({ DATABASE_URL: fresh.runtimeUrl, MIGRATION_DATABASE_URL: fresh.ownerUrl, LOG_LEVEL: 'error' }), quiet());
       try {
         assert.ok((await database.migrate()).length > 0);
-        const [tenant] = await database.knex('tenants').insert({ name: 'Cluster', slug: `c-${randomBytes(3).toString('hex')}` }).returning('id');
+        const [tenant] = await database
+          .knex('tenants')
+          .insert({ name: 'Cluster', slug: `c-${randomBytes(3).toString('hex')}` })
+          .returning('id');
         await database.knex('audit_logs').insert({ tenant_id: tenant.id, action: 'create', entity_type: 'services' });
         await database.knex('tenant_event_counters').insert({ tenant_id: tenant.id });
         await database.knex('tenant_event_counters').where({ tenant_id: tenant.id }).increment('last_seq', 1);
@@ -287,11 +315,17 @@ describe('database roles', function () {
     });
 
     it('refuses MIGRATION_DATABASE_URL without DATABASE_URL (the embedded database makes its own roles)', () => {
-      assert.throws(() => loadConfig({ MIGRATION_DATABASE_URL: 'postgres://owner:pw@db.example/app' }), (err: unknown) => {
-        assert.ok(err instanceof ConfigError);
-        assert.deepEqual(err.issues.map((i) => i.variable), ['MIGRATION_DATABASE_URL']);
-        return true;
-      });
+      assert.throws(
+        () => loadConfig({ MIGRATION_DATABASE_URL: 'postgres://owner:pw@db.example/app' }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.deepEqual(
+            err.issues.map((i) => i.variable),
+            ['MIGRATION_DATABASE_URL'],
+          );
+          return true;
+        },
+      );
     });
 
     it('warns loudly when MIGRATION_DATABASE_URL is not set', async () => {
@@ -309,7 +343,7 @@ describe('database roles', function () {
       }
     });
 
-    it('runs the test suite\'s app databases as the runtime role too', async function () {
+    it("runs the test suite's app databases as the runtime role too", async function () {
       const db = await createTestDatabase();
       try {
         if (db.ownerUrl === db.runtimeUrl) this.skip(); // a DATABASE_URL test run has one role only

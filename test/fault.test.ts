@@ -10,9 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createKnex } from '../src/platform/db.js';
-import {
-  Cluster, Editors, FaultPostgres, Writers, faultSize, faultSocket, storedDescription, streamReport,
-} from './support/fault-harness.js';
+import { Cluster, Editors, FaultPostgres, Writers, faultSize, faultSocket, storedDescription, streamReport } from './support/fault-harness.js';
 import { TEST_JWT_SECRET } from './support/collab-client.js';
 import { rest, signup, sleep, waitFor, type LiveClient } from './support/live-events.js';
 import { getRedis, requireRedis, type TestRedis } from './support/redis.js';
@@ -123,7 +121,10 @@ describe(`fault suite: two nodes, ${size.sockets} live sockets, writes and co-ed
     pg = await FaultPostgres.start();
     knex = createKnex(pg.url, { poolMax: 2 });
     cluster = new Cluster({
-      DATABASE_URL: pg.url, REDIS_URL: redis.url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'error',
+      DATABASE_URL: pg.url,
+      REDIS_URL: redis.url,
+      JWT_SECRET: TEST_JWT_SECRET,
+      LOG_LEVEL: 'error',
       LIVE_REDIS_PREFIX: `fault-${randomUUID().slice(0, 8)}`,
       // Every socket here is one user's: at the default cap (200) the sockets of the SIGKILLed node,
       // still counted until their entry expires, would refuse that user's reconnections. The caps

@@ -11,7 +11,15 @@ import Mocha from 'mocha';
 import { addMember, assertNoLeak, mintToken, type Member } from './support/http-assertions.js';
 import { httpSuite } from './support/http-assertions.js';
 import {
-  bodyText, operationsOf, pathParam, queryString, requestBody, type FuzzBody, type IdPools, type JsonSchema, type OpenApiOperation,
+  bodyText,
+  operationsOf,
+  pathParam,
+  queryString,
+  requestBody,
+  type FuzzBody,
+  type IdPools,
+  type JsonSchema,
+  type OpenApiOperation,
 } from './support/fuzz.js';
 import { dereference } from './support/openapi.js';
 
@@ -34,7 +42,11 @@ interface FuzzRequest {
   body?: FuzzBody;
 }
 
-interface Answer { status: number; contentType: string; text: string }
+interface Answer {
+  status: number;
+  contentType: string;
+  text: string;
+}
 
 const uniq = () => randomUUID().slice(0, 8);
 
@@ -82,7 +94,10 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
 
   /** '' when equal, else the tables whose counts moved. */
   function changedCounts(before: Record<string, number>, after: Record<string, number>): string {
-    return tables.filter((t) => after[t] !== before[t]).map((t) => `${t} ${before[t]} → ${after[t]}`).join(', ');
+    return tables
+      .filter((t) => after[t] !== before[t])
+      .map((t) => `${t} ${before[t]} → ${after[t]}`)
+      .join(', ');
   }
 
   async function rowCounts(): Promise<Record<string, number>> {
@@ -139,20 +154,22 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
     const actor: fc.Arbitrary<Actor> = op.public
       ? fc.constantFrom<Actor>('anonymous', 'anonymous', 'anonymous', 'admin')
       : fc.constantFrom<Actor>('admin', 'admin', 'admin', 'viewer', 'viewer', 'anonymous');
-    return fc.record({
-      actor,
-      params: params.length ? fc.tuple(...params) : fc.constant([] as string[]),
-      query: queryString(op.query, ids),
-      body: requestBody(op.body, ids),
-    }).map(({ actor: who, params: values, query, body }) => {
-      let path = op.path;
-      op.pathParams.forEach((name, i) => {
-        path = path.replace(`{${name}}`, values[i]);
+    return fc
+      .record({
+        actor,
+        params: params.length ? fc.tuple(...params) : fc.constant([] as string[]),
+        query: queryString(op.query, ids),
+        body: requestBody(op.body, ids),
+      })
+      .map(({ actor: who, params: values, query, body }) => {
+        let path = op.path;
+        op.pathParams.forEach((name, i) => {
+          path = path.replace(`{${name}}`, values[i]);
+        });
+        const req: FuzzRequest = { actor: who, method: op.method, url: `${path}${query}`, body };
+        // fast-check prints a counterexample with this (its own printer recurses into deep bodies).
+        return Object.assign(req, { [fc.toStringMethod]: () => describeRequest(req) });
       });
-      const req: FuzzRequest = { actor: who, method: op.method, url: `${path}${query}`, body };
-      // fast-check prints a counterexample with this (its own printer recurses into deep bodies).
-      return Object.assign(req, { [fc.toStringMethod]: () => describeRequest(req) });
-    });
   }
 
   const startedAt = performance.now();
@@ -164,10 +181,19 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
     viewer = await addMember(app, admin, 'viewer');
     await mintTokens();
     // Every table of the schema this connection may read (all of them, unless roles are split).
-    tables = ((await app.db.knex('pg_tables').where({ schemaname: 'public' })
-      .whereRaw("has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT')").select('tablename')) as { tablename: string }[])
-      .map((r) => r.tablename).sort();
-    assert.ok(['change_events', 'audit_logs', 'services', 'users'].every((t) => tables.includes(t)), `counted tables: ${tables.join(', ')}`);
+    tables = (
+      (await app.db
+        .knex('pg_tables')
+        .where({ schemaname: 'public' })
+        .whereRaw("has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT')")
+        .select('tablename')) as { tablename: string }[]
+    )
+      .map((r) => r.tablename)
+      .sort();
+    assert.ok(
+      ['change_events', 'audit_logs', 'services', 'users'].every((t) => tables.includes(t)),
+      `counted tables: ${tables.join(', ')}`,
+    );
 
     const docRes = await app.client().get('/api/v1/openapi.json');
     assert.equal(docRes.status, 200, `GET /api/v1/openapi.json: ${docRes.status}`);
@@ -210,46 +236,55 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
     const ops = operationsOf(doc).sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
     operations = ops;
     const runs = runsPerOperation(ops);
-    console.log(`      fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${TOTAL_RUNS}: ${Math.max(...runs.values())} runs per operation `
-      + `(${Math.min(...runs.values())} where a password is hashed) × ${ops.length} operations`);
+    console.log(
+      `      fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${TOTAL_RUNS}: ${Math.max(...runs.values())} runs per operation ` +
+        `(${Math.min(...runs.values())} where a password is hashed) × ${ops.length} operations`,
+    );
 
     const parent = this.test!.parent!;
     ops.forEach((op, index) => {
-      parent.addTest(new Mocha.Test(`${op.method} ${op.path}`, async () => {
-        await mintTokens();
-        // A GET writes nothing, answered or refused: its counts are compared once, after the run.
-        const readOnly = op.method === 'GET';
-        let before = await rowCounts();
-        const property = fc.asyncProperty(requestArbitrary(op, ids), async (req) => {
-          const res = await send(req);
-          if (res.status >= 500) throw new Error(describeFailure(req, res, `answered ${res.status}`));
-          if (res.status < 400) {
-            if (!readOnly) before = await rowCounts();
-            return;
+      parent.addTest(
+        new Mocha.Test(`${op.method} ${op.path}`, async () => {
+          await mintTokens();
+          // A GET writes nothing, answered or refused: its counts are compared once, after the run.
+          const readOnly = op.method === 'GET';
+          let before = await rowCounts();
+          const property = fc.asyncProperty(requestArbitrary(op, ids), async (req) => {
+            const res = await send(req);
+            if (res.status >= 500) throw new Error(describeFailure(req, res, `answered ${res.status}`));
+            if (res.status < 400) {
+              if (!readOnly) before = await rowCounts();
+              return;
+            }
+            if (!/^application\/problem\+json/.test(res.contentType))
+              throw new Error(describeFailure(req, res, `a ${res.status} that is not problem+json (${res.contentType})`));
+            try {
+              assertNoLeak(res.text);
+            } catch (err) {
+              throw new Error(describeFailure(req, res, (err as Error).message), { cause: err });
+            }
+            if (readOnly) return;
+            const changed = changedCounts(before, await rowCounts());
+            if (changed) throw new Error(describeFailure(req, res, `a refused request changed row counts: ${changed}`));
+          });
+          await fc.assert(property, { numRuns: runs.get(op)!, seed: SEED + index });
+          if (readOnly) {
+            const changed = changedCounts(before, await rowCounts());
+            assert.equal(changed, '', `${op.method} ${op.path} (seed ${SEED + index}) changed row counts`);
           }
-          if (!/^application\/problem\+json/.test(res.contentType)) throw new Error(describeFailure(req, res, `a ${res.status} that is not problem+json (${res.contentType})`));
-          try {
-            assertNoLeak(res.text);
-          } catch (err) {
-            throw new Error(describeFailure(req, res, (err as Error).message), { cause: err });
-          }
-          if (readOnly) return;
-          const changed = changedCounts(before, await rowCounts());
-          if (changed) throw new Error(describeFailure(req, res, `a refused request changed row counts: ${changed}`));
-        });
-        await fc.assert(property, { numRuns: runs.get(op)!, seed: SEED + index });
-        if (readOnly) {
-          const changed = changedCounts(before, await rowCounts());
-          assert.equal(changed, '', `${op.method} ${op.path} (seed ${SEED + index}) changed row counts`);
-        }
-      }));
+        }),
+      );
     });
-    parent.addTest(new Mocha.Test('sent the requested number of requests', () => {
-      assert.ok(requests >= TOTAL_RUNS, `${requests} requests sent, FUZZ_RUNS=${TOTAL_RUNS}`);
-      const cpu = process.cpuUsage(startedCpu);
-      console.log(`      fuzz: ${requests} requests, none answered 5xx, in ${((performance.now() - startedAt) / 1000).toFixed(1)} s `
-        + `(this process: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s of CPU)`);
-    }));
+    parent.addTest(
+      new Mocha.Test('sent the requested number of requests', () => {
+        assert.ok(requests >= TOTAL_RUNS, `${requests} requests sent, FUZZ_RUNS=${TOTAL_RUNS}`);
+        const cpu = process.cpuUsage(startedCpu);
+        console.log(
+          `      fuzz: ${requests} requests, none answered 5xx, in ${((performance.now() - startedAt) / 1000).toFixed(1)} s ` +
+            `(this process: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s of CPU)`,
+        );
+      }),
+    );
   });
 
   it('has real records for every path parameter of the served document', () => {

@@ -3,8 +3,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  addMember, assertProblem, created, expectStatus, lastSeq, signupTenant, startHttpApp, walkPages,
-  type Member, type Tenant,
+  addMember,
+  assertProblem,
+  created,
+  expectStatus,
+  lastSeq,
+  signupTenant,
+  startHttpApp,
+  walkPages,
+  type Member,
+  type Tenant,
 } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
 
@@ -92,7 +100,10 @@ describe('HTTP audit log and change log', () => {
       const full = await walkPages(admin.client, '/api/v1/audit-logs?limit=200');
       const paged = await walkPages(admin.client, '/api/v1/audit-logs?limit=3');
       assert.ok(paged.metas.length >= 3, 'several pages');
-      assert.deepEqual(paged.items.map((e) => e.id), full.items.map((e) => e.id));
+      assert.deepEqual(
+        paged.items.map((e) => e.id),
+        full.items.map((e) => e.id),
+      );
       assert.ok(paged.metas.every((m) => m.total === full.items.length));
       for (let i = 1; i < paged.items.length; i++) {
         assert.ok(Date.parse(paged.items[i - 1].timestamp) >= Date.parse(paged.items[i].timestamp), 'newest first');
@@ -118,8 +129,15 @@ describe('HTTP audit log and change log', () => {
       const events = body.data as any[];
       const last = await lastSeq(app.db.knex, admin.tenantId);
       assert.equal(events.length, last);
-      assert.deepEqual(events.map((e) => e.seq), Array.from({ length: last }, (_, i) => i + 1), 'gapless, in order');
-      assert.ok(events.every((e) => e.tenant_id === admin.tenantId), 'only this tenant');
+      assert.deepEqual(
+        events.map((e) => e.seq),
+        Array.from({ length: last }, (_, i) => i + 1),
+        'gapless, in order',
+      );
+      assert.ok(
+        events.every((e) => e.tenant_id === admin.tenantId),
+        'only this tenant',
+      );
       const created = events.find((e) => e.entity_id === svc.id && e.action === 'created');
       assert.equal(created.type, 'services.created');
       assert.equal(created.entity_type, 'services');
@@ -128,17 +146,25 @@ describe('HTTP audit log and change log', () => {
       assert.ok(!Number.isNaN(Date.parse(created.at)));
       const updated = events.find((e) => e.entity_id === svc.id && e.action === 'updated');
       assert.deepEqual(updated.changes.name, { old: svc.name, new: `${svc.name}-renamed` });
-      assert.deepEqual(events.filter((e) => e.entity_id === svc.id).map((e) => e.type),
-        ['services.created', 'services.updated', 'services.deleted', 'services.restored']);
+      assert.deepEqual(
+        events.filter((e) => e.entity_id === svc.id).map((e) => e.type),
+        ['services.created', 'services.updated', 'services.deleted', 'services.restored'],
+      );
     });
 
     it('returns only what follows since, honours limit, and is empty past the end', async () => {
       const last = await lastSeq(app.db.knex, admin.tenantId);
       let res = await admin.client.get(`/api/v1/events?since=${last - 2}`);
       expectStatus(res, 200);
-      assert.deepEqual(res.body.data.map((e: { seq: number }) => e.seq), [last - 1, last]);
+      assert.deepEqual(
+        res.body.data.map((e: { seq: number }) => e.seq),
+        [last - 1, last],
+      );
       res = await admin.client.get('/api/v1/events?since=0&limit=2');
-      assert.deepEqual(res.body.data.map((e: { seq: number }) => e.seq), [1, 2]);
+      assert.deepEqual(
+        res.body.data.map((e: { seq: number }) => e.seq),
+        [1, 2],
+      );
       res = await admin.client.get(`/api/v1/events?since=${last}`);
       assert.deepEqual(res.body.data, []);
       res = await admin.client.get(`/api/v1/events?since=${last + 1000}`);

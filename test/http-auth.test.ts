@@ -1,9 +1,7 @@
 // Black-box HTTP: sign-up, login, /me, users (admin) and API keys, against a real node.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import {
-  addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp, type Tenant,
-} from './support/http-assertions.js';
+import { addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
 describe('HTTP auth: two fresh nodes in one process, each over its own database', () => {
@@ -21,7 +19,11 @@ describe('HTTP auth: two fresh nodes in one process, each over its own database'
   it('serves authenticated reads from its own database right after start', async () => {
     const a = await first.signup();
     const b = await second.signup();
-    for (const [app, who] of [[first, a], [second, b], [first, a]] as const) {
+    for (const [app, who] of [
+      [first, a],
+      [second, b],
+      [first, a],
+    ] as const) {
       const me = await app.client(who.token).get('/api/v1/me');
       expectStatus(me, 200, 'GET /me on a fresh node');
       assert.equal(me.body.data.user.id, who.userId);
@@ -48,7 +50,11 @@ describe('HTTP auth: signup, login, users and API keys', () => {
     it('answers 201 with tenant, user and access_token, and no password hash', async () => {
       const slug = `s-${randomUUID().slice(0, 8)}`;
       const res = await app.client().post('/api/v1/auth/signup', {
-        tenant_name: `Signup ${slug}`, tenant_slug: slug, email: `Boss@${slug}.example`, password: 'long enough password', display_name: 'Boss',
+        tenant_name: `Signup ${slug}`,
+        tenant_slug: slug,
+        email: `Boss@${slug}.example`,
+        password: 'long enough password',
+        display_name: 'Boss',
       });
       expectStatus(res, 201);
       assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -68,7 +74,11 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       const count = async (table: string) => Number((await app.db.knex(table).count('* as n'))[0].n);
       const [tenants, users] = [await count('tenants'), await count('users')];
       const res = await app.client().post('/api/v1/auth/signup', {
-        tenant_name: 'Another name entirely', tenant_slug: admin.slug, email: 'x@y.example', password: 'long enough password', display_name: 'X',
+        tenant_name: 'Another name entirely',
+        tenant_slug: admin.slug,
+        email: 'x@y.example',
+        password: 'long enough password',
+        display_name: 'X',
       });
       assertProblem(res, 409);
       assert.deepEqual([await count('tenants'), await count('users')], [tenants, users], 'no tenant and no user left behind');
@@ -77,7 +87,11 @@ describe('HTTP auth: signup, login, users and API keys', () => {
 
     it('refuses a short password and a bad slug with 422 naming the fields', async () => {
       const res = await app.client().post('/api/v1/auth/signup', {
-        tenant_name: 'Bad', tenant_slug: 'Not A Slug!', email: 'x@y.example', password: 'short', display_name: 'X',
+        tenant_name: 'Bad',
+        tenant_slug: 'Not A Slug!',
+        email: 'x@y.example',
+        password: 'short',
+        display_name: 'X',
       });
       assertProblem(res, 422, { path: 'password' });
       assertProblem(res, 422, { path: 'tenant_slug' });
@@ -116,10 +130,11 @@ describe('HTTP auth: signup, login, users and API keys', () => {
 
     it('still accepts passwords hashed before the native bcrypt (a $2b$ hash made by bcryptjs)', async () => {
       const password = 'a password hashed before the switch';
-      const made = await app.client(admin.token).post('/api/v1/users', { email: `legacy-${randomUUID().slice(0, 8)}@example.com`, display_name: 'Legacy', role: 'viewer' });
+      const made = await app
+        .client(admin.token)
+        .post('/api/v1/users', { email: `legacy-${randomUUID().slice(0, 8)}@example.com`, display_name: 'Legacy', role: 'viewer' });
       expectStatus(made, 201);
-      await app.db.knex('users').where({ id: made.body.data.id })
-        .update({ password_hash: '$2b$12$Cre0DuH31xY46.OvDVTBv.8oNxq6CS44Je/DXBCV5jQ9QrrlIm1lC' });
+      await app.db.knex('users').where({ id: made.body.data.id }).update({ password_hash: '$2b$12$Cre0DuH31xY46.OvDVTBv.8oNxq6CS44Je/DXBCV5jQ9QrrlIm1lC' });
       const ok = await app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: made.body.data.email, password });
       expectStatus(ok, 200);
       assert.equal(ok.body.data.user.id, made.body.data.id);
@@ -173,7 +188,13 @@ describe('HTTP auth: signup, login, users and API keys', () => {
     it('refuses a viewer creating or listing users (403), but lets them read themselves', async () => {
       const viewer = await addMember(app, admin, 'viewer');
       // No escalation: no user row, no audit entry, no event.
-      await refused(app.db.knex, admin.tenantId, ['users'], () => viewer.client.post('/api/v1/users', { email: 'x@example.com', display_name: 'X', role: 'admin' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['users'],
+        () => viewer.client.post('/api/v1/users', { email: 'x@example.com', display_name: 'X', role: 'admin' }),
+        403,
+      );
       assertProblem(await viewer.client.get('/api/v1/users'), 403);
       assertProblem(await viewer.client.get(`/api/v1/users/${admin.userId}`), 403);
       const self = await viewer.client.get(`/api/v1/users/${viewer.id}`);
@@ -243,7 +264,13 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       expectStatus(await reader.get('/api/v1/me'), 200);
       await refused(app.db.knex, admin.tenantId, ['teams'], () => reader.post('/api/v1/teams', { name: 'by a read key' }), 403);
       await refused(app.db.knex, admin.tenantId, ['api_keys'], () => reader.post('/api/v1/api-keys', { name: 'escalate', scope: 'read_write' }), 403);
-      await refused(app.db.knex, admin.tenantId, ['users'], () => reader.post('/api/v1/users', { email: 'k@example.com', display_name: 'K', role: 'admin' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['users'],
+        () => reader.post('/api/v1/users', { email: 'k@example.com', display_name: 'K', role: 'admin' }),
+        403,
+      );
 
       const team = await created(admin.client, '/api/v1/teams', { name: `keyed-${randomUUID().slice(0, 8)}` });
       await refused(app.db.knex, admin.tenantId, ['teams'], () => reader.patch(`/api/v1/teams/${team.id}`, { description: 'nope' }), 403);
@@ -286,7 +313,9 @@ describe('HTTP auth: signup, login, users and API keys', () => {
     });
 
     it('refuses an unknown scope with 422', async () => {
-      await refused(app.db.knex, admin.tenantId, ['api_keys'], () => admin.client.post('/api/v1/api-keys', { name: 'bad', scope: 'everything' }), 422, { path: 'scope' });
+      await refused(app.db.knex, admin.tenantId, ['api_keys'], () => admin.client.post('/api/v1/api-keys', { name: 'bad', scope: 'everything' }), 422, {
+        path: 'scope',
+      });
     });
   });
 });

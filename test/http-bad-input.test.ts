@@ -5,8 +5,19 @@ import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/modules/auth/tokens.js';
 import {
-  addMember, assertNoLeak, assertProblem, created, expectStatus, mintToken, refused, signClaims,
-  signupTenant, startHttpApp, tenantCounts, type Member, type Tenant,
+  addMember,
+  assertNoLeak,
+  assertProblem,
+  created,
+  expectStatus,
+  mintToken,
+  refused,
+  signClaims,
+  signupTenant,
+  startHttpApp,
+  tenantCounts,
+  type Member,
+  type Tenant,
 } from './support/http-assertions.js';
 import type { ApiResponse, TestApp } from './support/server.js';
 
@@ -80,24 +91,46 @@ describe('HTTP bad input', () => {
     }
 
     it('refuses attribute keys unknown for the type with 422 at attributes.<key>, on create and patch', async () => {
-      await refusedWrite(() => editor.client.post('/api/v1/services', {
-        name: `attr-${uniq()}`, type: 'api', attributes: { endpoint: 'https://x', db_type: 'postgres' },
-      }), 422, { path: 'attributes.db_type' });
-      await refusedWrite(() => editor.client.patch(`/api/v1/services/${svc.id}`, { attributes: { flux_capacitor: true } }), 422,
-        { path: 'attributes.flux_capacitor' });
+      await refusedWrite(
+        () =>
+          editor.client.post('/api/v1/services', {
+            name: `attr-${uniq()}`,
+            type: 'api',
+            attributes: { endpoint: 'https://x', db_type: 'postgres' },
+          }),
+        422,
+        { path: 'attributes.db_type' },
+      );
+      await refusedWrite(() => editor.client.patch(`/api/v1/services/${svc.id}`, { attributes: { flux_capacitor: true } }), 422, {
+        path: 'attributes.flux_capacitor',
+      });
       // Changing the type so the stored attributes no longer fit is refused too.
       const typed = await created(editor.client, '/api/v1/services', { name: `typed-${uniq()}`, type: 'api', attributes: { endpoint: 'https://x' } });
       await refusedWrite(() => editor.client.patch(`/api/v1/services/${typed.id}`, { type: 'cache' }), 422, { path: 'attributes.endpoint' });
-      await refused(app.db.knex, admin.tenantId, ['components'], () => editor.client.post('/api/v1/components', {
-        name: `c-${uniq()}`, type: 'library', attributes: { runtime: 'node' },
-      }), 422, { path: 'attributes.runtime' });
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['components'],
+        () =>
+          editor.client.post('/api/v1/components', {
+            name: `c-${uniq()}`,
+            type: 'library',
+            attributes: { runtime: 'node' },
+          }),
+        422,
+        { path: 'attributes.runtime' },
+      );
     });
 
     it('refuses bodies over 256 kB with 413', async () => {
       const big = 'x'.repeat(300 * 1024);
       await refusedWrite(() => editor.client.post('/api/v1/services', { name: `big-${uniq()}`, type: 'api', description: big }), 413);
       await refusedWrite(() => editor.client.patch(`/api/v1/services/${svc.id}`, { description: big }), 413);
-      await refusedWrite(() => app.client().post('/api/v1/auth/signup', { tenant_name: big, tenant_slug: 'big', email: 'a@b.example', password: 'x'.repeat(20), display_name: 'x' }), 413);
+      await refusedWrite(
+        () =>
+          app.client().post('/api/v1/auth/signup', { tenant_name: big, tenant_slug: 'big', email: 'a@b.example', password: 'x'.repeat(20), display_name: 'x' }),
+        413,
+      );
     });
 
     it('refuses a body that is not JSON (415), whatever the content-type says', async () => {
@@ -112,7 +145,9 @@ describe('HTTP bad input', () => {
       // No content-type at all.
       await refusedWrite(async () => {
         const res = await fetch(`${app.url}/api/v1/services`, {
-          method: 'POST', headers: { authorization: `Bearer ${editor.token}` }, body: new TextEncoder().encode('{"name":"bare","type":"api"}'),
+          method: 'POST',
+          headers: { authorization: `Bearer ${editor.token}` },
+          body: new TextEncoder().encode('{"name":"bare","type":"api"}'),
         });
         const text = await res.text();
         return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
@@ -128,16 +163,28 @@ describe('HTTP bad input', () => {
       for (const bad of badIds) {
         const id = encodeURIComponent(bad);
         const probes: [string, string, unknown?][] = [
-          ['GET', `/api/v1/services/${id}`], ['PATCH', `/api/v1/services/${id}`, { description: 'x' }], ['DELETE', `/api/v1/services/${id}`],
-          ['POST', `/api/v1/services/${id}/restore`], ['GET', `/api/v1/services/${id}/impact`], ['GET', `/api/v1/services/${id}/permissions`],
+          ['GET', `/api/v1/services/${id}`],
+          ['PATCH', `/api/v1/services/${id}`, { description: 'x' }],
+          ['DELETE', `/api/v1/services/${id}`],
+          ['POST', `/api/v1/services/${id}/restore`],
+          ['GET', `/api/v1/services/${id}/impact`],
+          ['GET', `/api/v1/services/${id}/permissions`],
           ['DELETE', `/api/v1/services/${svc.id}/permissions/${id}`],
-          ['GET', `/api/v1/teams/${id}`], ['GET', `/api/v1/people/${id}`], ['GET', `/api/v1/repositories/${id}`],
-          ['GET', `/api/v1/incidents/${id}`], ['POST', `/api/v1/incidents/${id}/updates`, { message: 'x' }],
-          ['GET', `/api/v1/scorecards/${id}/results`], ['PATCH', `/api/v1/scorecards/${id}`, { name: 'x' }],
-          ['GET', `/api/v1/dashboards/${id}`], ['POST', `/api/v1/dashboards/${id}/widgets`, { title: 'w', widget_type: 'list' }],
+          ['GET', `/api/v1/teams/${id}`],
+          ['GET', `/api/v1/people/${id}`],
+          ['GET', `/api/v1/repositories/${id}`],
+          ['GET', `/api/v1/incidents/${id}`],
+          ['POST', `/api/v1/incidents/${id}/updates`, { message: 'x' }],
+          ['GET', `/api/v1/scorecards/${id}/results`],
+          ['PATCH', `/api/v1/scorecards/${id}`, { name: 'x' }],
+          ['GET', `/api/v1/dashboards/${id}`],
+          ['POST', `/api/v1/dashboards/${id}/widgets`, { title: 'w', widget_type: 'list' }],
           ['PATCH', `/api/v1/dashboards/${uuid}/widgets/${id}`, { title: 'w' }],
-          ['GET', `/api/v1/comments/${id}`], ['POST', `/api/v1/comments/${id}/resolve`],
-          ['GET', `/api/v1/users/${id}`], ['PATCH', `/api/v1/users/${id}`, { display_name: 'x' }], ['DELETE', `/api/v1/api-keys/${id}`],
+          ['GET', `/api/v1/comments/${id}`],
+          ['POST', `/api/v1/comments/${id}/resolve`],
+          ['GET', `/api/v1/users/${id}`],
+          ['PATCH', `/api/v1/users/${id}`, { display_name: 'x' }],
+          ['DELETE', `/api/v1/api-keys/${id}`],
         ];
         for (const [method, url, body] of probes) {
           const res = await admin.client.request(method, url, body === undefined ? {} : { body });
@@ -150,8 +197,11 @@ describe('HTTP bad input', () => {
       // Sent raw: `%zz` is no escape at all, `%ff%fe` and `%ED%A0%80` are no UTF-8.
       for (const bad of ['%zz', '%', '%ff%fe', '%ED%A0%80']) {
         for (const [method, url] of [
-          ['GET', `/api/v1/services/${bad}`], ['DELETE', `/api/v1/users/${bad}`], ['POST', `/api/v1/services/${bad}/restore`],
-          ['GET', `/api/v1/incidents/${bad}/permissions`], ['DELETE', `/api/v1/services/${svc.id}/permissions/${bad}`],
+          ['GET', `/api/v1/services/${bad}`],
+          ['DELETE', `/api/v1/users/${bad}`],
+          ['POST', `/api/v1/services/${bad}/restore`],
+          ['GET', `/api/v1/incidents/${bad}/permissions`],
+          ['DELETE', `/api/v1/services/${svc.id}/permissions/${bad}`],
         ]) {
           await refusedWrite(() => admin.client.request(method, url), 400);
         }
@@ -160,7 +210,12 @@ describe('HTTP bad input', () => {
 
     it('refuses bad cursors with 400 on every paginated list', async () => {
       for (const list of ['services', 'teams', 'incidents', 'scorecards', 'dashboards']) {
-        for (const cursor of ['garbage!!', cursorOf({ s: 'name', k: 'x', id: randomUUID() }), cursorOf(['array']), cursorOf({ s: '-updated_at', k: 'x', id: 'not-a-uuid' })]) {
+        for (const cursor of [
+          'garbage!!',
+          cursorOf({ s: 'name', k: 'x', id: randomUUID() }),
+          cursorOf(['array']),
+          cursorOf({ s: '-updated_at', k: 'x', id: 'not-a-uuid' }),
+        ]) {
           assertProblem(await admin.client.get(`/api/v1/${list}?sort=-updated_at&cursor=${encodeURIComponent(cursor)}`), 400);
         }
       }
@@ -212,7 +267,11 @@ describe('HTTP bad input', () => {
     it('stores them verbatim and returns them as JSON, exactly', async () => {
       for (const [i, s] of HOSTILE.entries()) {
         const res = await editor.client.post('/api/v1/services', {
-          name: `${s} #${i}`, type: 'api', description: s, tags: [s.slice(0, 100)], attributes: { endpoint: s },
+          name: `${s} #${i}`,
+          type: 'api',
+          description: s,
+          tags: [s.slice(0, 100)],
+          attributes: { endpoint: s },
         });
         expectStatus(res, 201, `create with ${JSON.stringify(s)}`);
         assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -227,7 +286,7 @@ describe('HTTP bad input', () => {
         assert.equal(row.description, s, 'stored byte for byte');
       }
       assert.ok(await app.db.knex.schema.hasTable('services'), 'the services table still exists');
-      assert.ok(await app.db.knex.schema.hasTable('students') === false);
+      assert.ok((await app.db.knex.schema.hasTable('students')) === false);
     });
 
     it('searches for them literally with q', async () => {
@@ -235,8 +294,10 @@ describe('HTTP bad input', () => {
         const res = await viewer.client.get(`/api/v1/services?q=${encodeURIComponent(s)}`);
         expectStatus(res, 200, `q=${s}`);
         assert.ok(res.body.data.length >= 1, `finds the record holding ${s}`);
-        assert.ok(res.body.data.every((r: { name: string; description: string | null }) => `${r.name} ${r.description ?? ''}`.includes(s)),
-          `q=${s} matches only records containing it`);
+        assert.ok(
+          res.body.data.every((r: { name: string; description: string | null }) => `${r.name} ${r.description ?? ''}`.includes(s)),
+          `q=${s} matches only records containing it`,
+        );
       }
       assert.ok(await app.db.knex.schema.hasTable('services'));
     });
@@ -273,7 +334,17 @@ describe('HTTP bad input', () => {
     const inc = await created(admin.client, '/api/v1/incidents', { title: 'NUL target', severity: 'minor' });
     const dash = await created(admin.client, '/api/v1/dashboards', { name: `nul-dash-${uniq()}` });
     const probes: [string, () => Promise<ApiResponse>][] = [
-      ['signup', () => app.client().post('/api/v1/auth/signup', { tenant_name: nul('T'), tenant_slug: `nul-${uniq()}`, email: `a@${uniq()}.example`, password: 'long enough password', display_name: 'x' })],
+      [
+        'signup',
+        () =>
+          app.client().post('/api/v1/auth/signup', {
+            tenant_name: nul('T'),
+            tenant_slug: `nul-${uniq()}`,
+            email: `a@${uniq()}.example`,
+            password: 'long enough password',
+            display_name: 'x',
+          }),
+      ],
       ['login slug', () => app.client().post('/api/v1/auth/login', { tenant_slug: nul('t'), email: 'a@b.example', password: 'whatever' })],
       ['login email', () => app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: nul('a@b.example'), password: 'whatever' })],
       ['team name', () => admin.client.post('/api/v1/teams', { name: nul('team') })],
@@ -341,8 +412,24 @@ describe('HTTP bad input', () => {
 
     /** Both tenants' rows and logs are untouched by a refused cross-tenant request. */
     const bothUntouched = async (write: () => Promise<ApiResponse>, status: number) => {
-      const tables = ['services', 'teams', 'people', 'products', 'components', 'resources', 'repositories', 'incidents',
-        'incident_timeline_entries', 'scorecards', 'dashboards', 'widgets', 'comments', 'users', 'api_keys', 'entity_permissions'];
+      const tables = [
+        'services',
+        'teams',
+        'people',
+        'products',
+        'components',
+        'resources',
+        'repositories',
+        'incidents',
+        'incident_timeline_entries',
+        'scorecards',
+        'dashboards',
+        'widgets',
+        'comments',
+        'users',
+        'api_keys',
+        'entity_permissions',
+      ];
       const mineBefore = await tenantCounts(app.db.knex, admin.tenantId, tables);
       const theirsBefore = await tenantCounts(app.db.knex, other.tenantId, tables);
       const versionsBefore = await app.db.knex('services').where('tenant_id', other.tenantId).orderBy('id').select('id', 'row_version', 'deleted_at');
@@ -350,18 +437,43 @@ describe('HTTP bad input', () => {
       assertProblem(res, status);
       assert.deepEqual(await tenantCounts(app.db.knex, admin.tenantId, tables), mineBefore, 'own tenant untouched');
       assert.deepEqual(await tenantCounts(app.db.knex, other.tenantId, tables), theirsBefore, 'other tenant untouched');
-      assert.deepEqual(await app.db.knex('services').where('tenant_id', other.tenantId).orderBy('id').select('id', 'row_version', 'deleted_at'),
-        versionsBefore, 'no foreign row changed');
+      assert.deepEqual(
+        await app.db.knex('services').where('tenant_id', other.tenantId).orderBy('id').select('id', 'row_version', 'deleted_at'),
+        versionsBefore,
+        'no foreign row changed',
+      );
       return res;
     };
 
     const PATCHES: Record<string, unknown> = {
-      teams: { description: 'x' }, people: { role_title: 'x' }, products: { description: 'x' }, services: { description: 'x' },
-      components: { description: 'x' }, resources: { description: 'x' }, repositories: { description: 'x' },
-      incidents: { title: 'x' }, scorecards: { name: 'x' }, dashboards: { name: 'x' }, comments: { body: 'x' }, users: { display_name: 'x' },
+      teams: { description: 'x' },
+      people: { role_title: 'x' },
+      products: { description: 'x' },
+      services: { description: 'x' },
+      components: { description: 'x' },
+      resources: { description: 'x' },
+      repositories: { description: 'x' },
+      incidents: { title: 'x' },
+      scorecards: { name: 'x' },
+      dashboards: { name: 'x' },
+      comments: { body: 'x' },
+      users: { display_name: 'x' },
     };
 
-    for (const collection of ['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories', 'incidents', 'scorecards', 'dashboards', 'comments', 'users']) {
+    for (const collection of [
+      'teams',
+      'people',
+      'products',
+      'services',
+      'components',
+      'resources',
+      'repositories',
+      'incidents',
+      'scorecards',
+      'dashboards',
+      'comments',
+      'users',
+    ]) {
       it(`/${collection}: GET, PATCH and DELETE of a foreign id are 404, and it is never listed`, async () => {
         const id = foreign[collection].id;
         await bothUntouched(() => admin.client.get(`/api/v1/${collection}/${id}`), 404);
@@ -432,7 +544,10 @@ describe('HTTP bad input', () => {
       const now = Math.floor(Date.now() / 1000);
       const expired = signClaims({ sub: admin.userId, tid: admin.tenantId, ver: 0, iat: now - 120, exp: now - 60 });
       const forged = jwt.sign({ sub: admin.userId, tid: admin.tenantId, ver: 0 }, 'some-other-secret-that-is-also-long-enough', {
-        algorithm: 'HS256', expiresIn: 3600, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE,
+        algorithm: 'HS256',
+        expiresIn: 3600,
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
       });
       const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: admin.userId, tid: admin.tenantId })).toString('base64url')}.`;
       const ghost = mintToken(admin.tenantId, randomUUID());

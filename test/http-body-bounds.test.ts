@@ -6,7 +6,15 @@ import { randomUUID } from 'node:crypto';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { HTTP_DEFAULTS } from '../src/platform/config.js';
 import {
-  addMember, assertProblem, created, expectStatus, globalCounts, httpSuite, refusedWriteOf, signupTenant, startHttpApp,
+  addMember,
+  assertProblem,
+  created,
+  expectStatus,
+  globalCounts,
+  httpSuite,
+  refusedWriteOf,
+  signupTenant,
+  startHttpApp,
   type Member,
 } from './support/http-assertions.js';
 import type { ApiResponse, TestApp } from './support/server.js';
@@ -37,7 +45,10 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
   let editor: Member;
   let dashboardId: string;
 
-  const refusedWrite = refusedWriteOf(() => suite.app, () => suite.admin);
+  const refusedWrite = refusedWriteOf(
+    () => suite.app,
+    () => suite.admin,
+  );
 
   before(async () => {
     editor = await addMember(suite.app, suite.admin, 'editor');
@@ -50,8 +61,12 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
 
     it('refuses a widget config nested 5,000 and 40,000 deep with a 422 naming the bound, never a 500', async () => {
       for (const depth of [5_000, 40_000]) {
-        await refusedWrite(() => suite.admin.client.request('POST', widgets(), { raw: widgetBody(nest(depth)) }), 422,
-          { path: 'config', detail: /deeper than 32 levels/ }, ['widgets', 'dashboards']);
+        await refusedWrite(
+          () => suite.admin.client.request('POST', widgets(), { raw: widgetBody(nest(depth)) }),
+          422,
+          { path: 'config', detail: /deeper than 32 levels/ },
+          ['widgets', 'dashboards'],
+        );
       }
     });
 
@@ -59,20 +74,32 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
       // The body is level 1, its config level 2: a config 31 deep makes a body 32 deep.
       const ok = await suite.admin.client.request('POST', widgets(), { raw: widgetBody(nest(31)) });
       expectStatus(ok, 201);
-      const res = await refusedWrite(() => suite.admin.client.request('POST', widgets(), { raw: widgetBody(nest(32)) }), 422,
-        { path: `config${'.a'.repeat(31)}`, detail: /deeper than 32 levels/ }, ['widgets']);
+      const res = await refusedWrite(
+        () => suite.admin.client.request('POST', widgets(), { raw: widgetBody(nest(32)) }),
+        422,
+        { path: `config${'.a'.repeat(31)}`, detail: /deeper than 32 levels/ },
+        ['widgets'],
+      );
       assert.equal(res.body.errors.length, 1);
     });
 
     it('bounds every body, arrays included, on public routes too', async () => {
       const deepArray = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-      await refusedWrite(() => editor.client.request('POST', '/api/v1/services', { raw: `{"name":"n","type":"api","tags":${deepArray}}` }), 422,
-        { path: 'tags', detail: /deeper than 32 levels/ });
-      await refusedWrite(() => suite.admin.client.request('PATCH', `/api/v1/dashboards/${dashboardId}`, { raw: `{"widgets":[${widgetBody(nest(40))}]}` }), 422,
-        { path: 'widgets.0.config', detail: /deeper than 32 levels/ }, ['widgets', 'dashboards']);
+      await refusedWrite(() => editor.client.request('POST', '/api/v1/services', { raw: `{"name":"n","type":"api","tags":${deepArray}}` }), 422, {
+        path: 'tags',
+        detail: /deeper than 32 levels/,
+      });
+      await refusedWrite(
+        () => suite.admin.client.request('PATCH', `/api/v1/dashboards/${dashboardId}`, { raw: `{"widgets":[${widgetBody(nest(40))}]}` }),
+        422,
+        { path: 'widgets.0.config', detail: /deeper than 32 levels/ },
+        ['widgets', 'dashboards'],
+      );
       const before = await globalCounts(suite.app.db.knex);
-      assertProblem(await suite.app.client().request('POST', '/api/v1/auth/signup', { raw: `{"tenant_name":${nest(50)}}` }), 422,
-        { path: 'tenant_name', detail: /deeper than 32 levels/ });
+      assertProblem(await suite.app.client().request('POST', '/api/v1/auth/signup', { raw: `{"tenant_name":${nest(50)}}` }), 422, {
+        path: 'tenant_name',
+        detail: /deeper than 32 levels/,
+      });
       assert.deepEqual(await globalCounts(suite.app.db.knex), before);
     });
 
@@ -82,8 +109,10 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
         const t = await signupTenant(shallow);
         const dash = await created(t.client, '/api/v1/dashboards', { name: 'd' });
         expectStatus(await t.client.request('POST', `/api/v1/dashboards/${dash.id}/widgets`, { raw: widgetBody(nest(3)) }), 201);
-        assertProblem(await t.client.request('POST', `/api/v1/dashboards/${dash.id}/widgets`, { raw: widgetBody(nest(4)) }), 422,
-          { path: 'config', detail: /deeper than 4 levels/ });
+        assertProblem(await t.client.request('POST', `/api/v1/dashboards/${dash.id}/widgets`, { raw: widgetBody(nest(4)) }), 422, {
+          path: 'config',
+          detail: /deeper than 4 levels/,
+        });
       } finally {
         await shallow.close();
       }
@@ -102,8 +131,9 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
         ['GZIP', 'garbage'],
       ];
       for (const [encoding, body] of probes) {
-        await refusedWrite(() => send(suite.app, '/api/v1/services', body, { 'content-encoding': encoding }, editor.token), 400,
-          { detail: /Content-Encoding/ });
+        await refusedWrite(() => send(suite.app, '/api/v1/services', body, { 'content-encoding': encoding }, editor.token), 400, {
+          detail: /Content-Encoding/,
+        });
       }
       // Public routes go through the same gate.
       const before = await globalCounts(suite.app.db.knex);
@@ -113,13 +143,18 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
 
     it('refuses an encoding it does not support with 415', async () => {
       for (const encoding of ['compress', 'x-custom', 'gzip, br']) {
-        await refusedWrite(() => send(suite.app, '/api/v1/services', json(), { 'content-encoding': encoding }, editor.token), 415,
-          { detail: /Content-Encoding/ });
+        await refusedWrite(() => send(suite.app, '/api/v1/services', json(), { 'content-encoding': encoding }, editor.token), 415, {
+          detail: /Content-Encoding/,
+        });
       }
     });
 
     it('takes gzip, deflate and br bodies that are what they say, and bounds their inflated size (413)', async () => {
-      for (const [encoding, pack] of [['gzip', gzipSync], ['deflate', deflateSync], ['br', brotliCompressSync]] as const) {
+      for (const [encoding, pack] of [
+        ['gzip', gzipSync],
+        ['deflate', deflateSync],
+        ['br', brotliCompressSync],
+      ] as const) {
         expectStatus(await send(suite.app, '/api/v1/services', pack(json()), { 'content-encoding': encoding }, editor.token), 201, encoding);
       }
       // 1 MiB of description from about a kilobyte on the wire.
@@ -134,8 +169,14 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
 
     it('refuses a repository url that is not http(s) with 422 at url, on create and patch', async () => {
       const repo = await created(editor.client, repos, { name: `r-${uniq()}`, provider: 'github', url: 'https://github.com/acme/r' });
-      for (const url of ['javascript:alert(1)', 'JavaScript:alert(document.cookie)', 'data:text/html,<script>alert(1)</script>',
-        'vbscript:msgbox(1)', 'file:///etc/passwd', 'ftp://example.com/repo']) {
+      for (const url of [
+        'javascript:alert(1)',
+        'JavaScript:alert(document.cookie)',
+        'data:text/html,<script>alert(1)</script>',
+        'vbscript:msgbox(1)',
+        'file:///etc/passwd',
+        'ftp://example.com/repo',
+      ]) {
         await refusedWrite(() => editor.client.post(repos, { name: `r-${uniq()}`, provider: 'github', url }), 422, { path: 'url' }, ['repositories']);
         await refusedWrite(() => editor.client.patch(`${repos}/${repo.id}`, { url }), 422, { path: 'url' }, ['repositories']);
       }
@@ -150,8 +191,9 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
       for (const key of ['__proto__', 'constructor', 'prototype']) {
         const raw = `{"name":"p-${uniq()}","type":"api","attributes":{"${key}":{"endpoint":"x"},"endpoint":"https://e"}}`;
         await refusedWrite(() => editor.client.request('POST', '/api/v1/services', { raw }), 422, { path: `attributes.${key}` });
-        await refusedWrite(() => editor.client.request('PATCH', `/api/v1/services/${svc.id}`, { raw: `{"attributes":{"${key}":{"sla":"99"}}}` }), 422,
-          { path: `attributes.${key}` });
+        await refusedWrite(() => editor.client.request('PATCH', `/api/v1/services/${svc.id}`, { raw: `{"attributes":{"${key}":{"sla":"99"}}}` }), 422, {
+          path: `attributes.${key}`,
+        });
       }
       const row = await suite.app.db.knex('services').where({ id: svc.id }).first('attributes', 'row_version');
       assert.deepEqual(row.attributes, { endpoint: 'https://keep' });
@@ -165,11 +207,15 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
         ['{"a":[1,{"constructor":{"prototype":{}}}]}', 'config.a.1.constructor'],
         ['{"prototype":1}', 'config.prototype'],
       ]) {
-        await refusedWrite(() => suite.admin.client.request('POST', widgets, { raw: `{"title":"w","widget_type":"list","config":${config}}` }), 422,
-          { path }, ['widgets']);
+        await refusedWrite(() => suite.admin.client.request('POST', widgets, { raw: `{"title":"w","widget_type":"list","config":${config}}` }), 422, { path }, [
+          'widgets',
+        ]);
       }
-      await refusedWrite(() => editor.client.request('POST', '/api/v1/services', { raw: `{"name":"top-${uniq()}","type":"api","__proto__":{"tenant_id":"${randomUUID()}"}}` }),
-        422, { path: '__proto__' });
+      await refusedWrite(
+        () => editor.client.request('POST', '/api/v1/services', { raw: `{"name":"top-${uniq()}","type":"api","__proto__":{"tenant_id":"${randomUUID()}"}}` }),
+        422,
+        { path: '__proto__' },
+      );
     });
   });
 });

@@ -3,8 +3,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp, walkPages,
-  type Member, type Tenant,
+  addMember,
+  assertProblem,
+  created,
+  expectStatus,
+  refused,
+  signupTenant,
+  startHttpApp,
+  walkPages,
+  type Member,
+  type Tenant,
 } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
 
@@ -62,8 +70,13 @@ describe('HTTP catalog', () => {
         assert.equal(patched.headers.get('etag'), '"2"');
         for (const [k, v] of Object.entries(spec.patch)) assert.equal(patched.body.data[k], v);
 
-        await refused(app.db.knex, admin.tenantId, [collection],
-          () => editor.client.patch(`/api/v1/${collection}/${id}`, { ...spec.patch, name: `stale-${uniq()}` }, { 'if-match': '"1"' }), 412);
+        await refused(
+          app.db.knex,
+          admin.tenantId,
+          [collection],
+          () => editor.client.patch(`/api/v1/${collection}/${id}`, { ...spec.patch, name: `stale-${uniq()}` }, { 'if-match': '"1"' }),
+          412,
+        );
         const after = await viewer.client.get(`/api/v1/${collection}/${id}`);
         assert.equal(after.headers.get('etag'), '"2"', 'nothing written by the stale PATCH');
         assert.equal(after.body.data.name, body.name);
@@ -71,8 +84,7 @@ describe('HTTP catalog', () => {
 
       it('soft-deletes (204, then 404, not listed), lists deleted for admins only, restores', async () => {
         const row = await created(editor.client, `/api/v1/${collection}`, spec.create());
-        await refused(app.db.knex, admin.tenantId, [collection],
-          () => editor.client.delete(`/api/v1/${collection}/${row.id}`, { 'if-match': '"7"' }), 412);
+        await refused(app.db.knex, admin.tenantId, [collection], () => editor.client.delete(`/api/v1/${collection}/${row.id}`, { 'if-match': '"7"' }), 412);
         const del = await editor.client.delete(`/api/v1/${collection}/${row.id}`, { 'if-match': '"1"' });
         expectStatus(del, 204);
         assert.equal(del.text, '');
@@ -123,18 +135,31 @@ describe('HTTP catalog', () => {
       const repo = await created(editor.client, '/api/v1/repositories', { name: `detail-repo-${uniq()}`, provider: 'gitlab' });
       const upstream = await created(editor.client, '/api/v1/services', { name: `detail-up-${uniq()}`, type: 'database' });
       const svc = await created(editor.client, '/api/v1/services', {
-        name: `detail-svc-${uniq()}`, type: 'api', team_id: team.id, tags: ['tier-1'],
+        name: `detail-svc-${uniq()}`,
+        type: 'api',
+        team_id: team.id,
+        tags: ['tier-1'],
         attributes: { endpoint: 'https://api.example.com', protocol: 'https' },
-        component_ids: [component.id], resource_ids: [resource.id], depends_on_service_ids: [upstream.id],
-        repository_ids: [repo.id], assignments: [{ person_id: person.id, role: 'owner' }],
+        component_ids: [component.id],
+        resource_ids: [resource.id],
+        depends_on_service_ids: [upstream.id],
+        repository_ids: [repo.id],
+        assignments: [{ person_id: person.id, role: 'owner' }],
       });
-      const downstream = await created(editor.client, '/api/v1/services', { name: `detail-down-${uniq()}`, type: 'web_application', depends_on_service_ids: [svc.id] });
+      const downstream = await created(editor.client, '/api/v1/services', {
+        name: `detail-down-${uniq()}`,
+        type: 'web_application',
+        depends_on_service_ids: [svc.id],
+      });
       const product = await created(editor.client, '/api/v1/products', { name: `detail-prod-${uniq()}`, service_ids: [svc.id] });
       const incident = await created(editor.client, '/api/v1/incidents', {
-        title: 'Detail incident', severity: 'minor', affected: [{ entity_type: 'services', entity_id: svc.id }],
+        title: 'Detail incident',
+        severity: 'minor',
+        affected: [{ entity_type: 'services', entity_id: svc.id }],
       });
       const card = await created(editor.client, '/api/v1/scorecards', {
-        name: `detail-card-${uniq()}`, entity_types: ['services'],
+        name: `detail-card-${uniq()}`,
+        entity_types: ['services'],
         criteria: [{ name: 'has owner', check_type: 'has_assignment', check_config: { role: 'owner' } }],
       });
 
@@ -154,7 +179,10 @@ describe('HTTP catalog', () => {
       assert.equal(d.assignments[0].role, 'owner');
       assert.equal(d.assignments[0].person.id, person.id);
       assert.equal(d.assignments[0].person.name, 'Dana Owner');
-      assert.deepEqual(d.incidents.map((i: { id: string }) => i.id), [incident.id]);
+      assert.deepEqual(
+        d.incidents.map((i: { id: string }) => i.id),
+        [incident.id],
+      );
       assert.equal(d.operational_status, 'degraded');
       const score = d.scorecards.find((s: { scorecard_id: string }) => s.scorecard_id === card.id);
       assert.ok(score, 'the scorecard is embedded');
@@ -164,8 +192,14 @@ describe('HTTP catalog', () => {
 
       const teamDetail = await viewer.client.get(`/api/v1/teams/${team.id}`);
       expectStatus(teamDetail, 200);
-      assert.ok(teamDetail.body.data.services.some((s: { id: string }) => s.id === svc.id), 'team detail lists its services');
-      assert.ok(teamDetail.body.data.people.some((p: { id: string }) => p.id === person.id), 'and its people');
+      assert.ok(
+        teamDetail.body.data.services.some((s: { id: string }) => s.id === svc.id),
+        'team detail lists its services',
+      );
+      assert.ok(
+        teamDetail.body.data.people.some((p: { id: string }) => p.id === person.id),
+        'and its people',
+      );
     });
   });
 
@@ -203,14 +237,23 @@ describe('HTTP catalog', () => {
     const expectFullWalk = (items: { id: string }[], metas: { total: number; limit: number }[]) => {
       assert.equal(items.length, 25, 'no gaps');
       assert.equal(new Set(items.map((r) => r.id)).size, 25, 'no duplicates');
-      assert.deepEqual(metas.map((m) => m.total), [25, 25, 25]);
-      assert.deepEqual(metas.map((m) => m.limit), [10, 10, 10]);
+      assert.deepEqual(
+        metas.map((m) => m.total),
+        [25, 25, 25],
+      );
+      assert.deepEqual(
+        metas.map((m) => m.limit),
+        [10, 10, 10],
+      );
     };
 
     it('walks sort=name in pages of 10 via next_cursor', async () => {
       const { items, metas } = await walkPages(pager.client, '/api/v1/services?limit=10&sort=name');
       expectFullWalk(items, metas);
-      assert.deepEqual(items.map((r) => r.name), [...names].sort());
+      assert.deepEqual(
+        items.map((r) => r.name),
+        [...names].sort(),
+      );
       assert.equal(metas[2].next_cursor, null);
     });
 
@@ -235,7 +278,10 @@ describe('HTTP catalog', () => {
         app.db.knex.off('query', onQuery);
       }
       expectStatus(second, 200);
-      assert.deepEqual(second.body.data.map((r: { name: string }) => r.name), ['carried-2', 'carried-3']);
+      assert.deepEqual(
+        second.body.data.map((r: { name: string }) => r.name),
+        ['carried-2', 'carried-3'],
+      );
       assert.equal(second.body.meta.total, 5, 'the first page’s total, carried');
       assert.deepEqual(counts, [], 'a cursor page runs no count');
       assert.equal((await pager.client.get(url)).body.meta.total, 6, 'a first page counts again');
@@ -252,20 +298,29 @@ describe('HTTP catalog', () => {
     it('walks sort=-name', async () => {
       const { items, metas } = await walkPages(pager.client, '/api/v1/services?limit=10&sort=-name');
       expectFullWalk(items, metas);
-      assert.deepEqual(items.map((r) => r.name), [...names].sort().reverse());
+      assert.deepEqual(
+        items.map((r) => r.name),
+        [...names].sort().reverse(),
+      );
     });
 
     it('walks sort=-created_at (newest first)', async () => {
       const { items, metas } = await walkPages(pager.client, '/api/v1/services?limit=10&sort=-created_at');
       expectFullWalk(items, metas);
-      assert.deepEqual(items.map((r) => r.name), [...names].reverse());
+      assert.deepEqual(
+        items.map((r) => r.name),
+        [...names].reverse(),
+      );
     });
 
     it('walks sort=-updated_at (the default), touched ones first', async () => {
       for (const url of ['/api/v1/services?limit=10&sort=-updated_at', '/api/v1/services?limit=10']) {
         const { items, metas } = await walkPages(pager.client, url);
         expectFullWalk(items, metas);
-        assert.deepEqual(items.slice(0, 3).map((r) => r.name), ['svc-00', 'svc-17', 'svc-05']);
+        assert.deepEqual(
+          items.slice(0, 3).map((r) => r.name),
+          ['svc-00', 'svc-17', 'svc-05'],
+        );
         for (let i = 1; i < items.length; i++) {
           assert.ok(Date.parse(items[i - 1].updated_at) >= Date.parse(items[i].updated_at), 'newest updated first');
         }
@@ -294,14 +349,20 @@ describe('HTTP catalog', () => {
       expectStatus(res, 200);
       assert.deepEqual(res.body.data.map((r: { name: string }) => r.name).sort(), names.filter((n) => n.startsWith('svc-1')).sort());
       res = await pager.client.get('/api/v1/services?q=billing');
-      assert.deepEqual(res.body.data.map((r: { name: string }) => r.name), [names[4]]);
+      assert.deepEqual(
+        res.body.data.map((r: { name: string }) => r.name),
+        [names[4]],
+      );
       res = await pager.client.get(`/api/v1/services?q=${encodeURIComponent('%')}`);
       expectStatus(res, 200);
       assert.equal(res.body.data.length, 0, "'%' is matched literally, not as a wildcard");
     });
 
     it('filters resources by environment and repositories by provider', async () => {
-      for (const [environment, n] of [['production', 2], ['staging', 1]] as const) {
+      for (const [environment, n] of [
+        ['production', 2],
+        ['staging', 1],
+      ] as const) {
         for (let i = 0; i < n; i++) await created(pager.client, '/api/v1/resources', { name: `res-${environment}-${i}`, type: 'cdn', environment });
       }
       for (const provider of ['github', 'github', 'bitbucket']) {
@@ -368,11 +429,23 @@ describe('HTTP catalog', () => {
     for (const [collection, field, refs, path] of cases) {
       it(`${collection}.${field}: 422 naming the field on create and on patch, nothing written`, async () => {
         const base = COLLECTIONS[collection].create();
-        await refused(app.db.knex, admin.tenantId, [collection, 'entity_assignments', 'service_components', 'product_services'],
-          () => editor.client.post(`/api/v1/${collection}`, { ...base, ...refs(foreign) }), 422, { path });
+        await refused(
+          app.db.knex,
+          admin.tenantId,
+          [collection, 'entity_assignments', 'service_components', 'product_services'],
+          () => editor.client.post(`/api/v1/${collection}`, { ...base, ...refs(foreign) }),
+          422,
+          { path },
+        );
         const row = await created(editor.client, `/api/v1/${collection}`, base);
-        await refused(app.db.knex, admin.tenantId, [collection, 'entity_assignments', 'service_components', 'product_services'],
-          () => editor.client.patch(`/api/v1/${collection}/${row.id}`, refs(foreign)), 422, { path });
+        await refused(
+          app.db.knex,
+          admin.tenantId,
+          [collection, 'entity_assignments', 'service_components', 'product_services'],
+          () => editor.client.patch(`/api/v1/${collection}/${row.id}`, refs(foreign)),
+          422,
+          { path },
+        );
         const got = await editor.client.get(`/api/v1/${collection}/${row.id}`);
         assert.equal(got.body.data.row_version, 1);
       });
@@ -381,7 +454,8 @@ describe('HTTP catalog', () => {
     it('a mix of own and foreign ids names only the foreign index', async () => {
       const mine = await created(editor.client, '/api/v1/components', { name: `mine-${uniq()}`, type: 'sdk' });
       const res = await editor.client.post('/api/v1/services', {
-        ...COLLECTIONS.services.create(), component_ids: [mine.id, foreign.component.id],
+        ...COLLECTIONS.services.create(),
+        component_ids: [mine.id, foreign.component.id],
       });
       assertProblem(res, 422, { path: 'component_ids.1' });
       assert.ok(!res.body.errors.some((e: { path: string }) => e.path === 'component_ids.0'));
@@ -408,17 +482,14 @@ describe('HTTP catalog', () => {
       expectStatus(res, 200);
       assert.ok(Date.now() - started < 5000, 'terminates promptly');
       const { dependents, dependencies } = res.body.data;
-      const view = (list: { entity_type: string; entity_id: string; depth: number }[]) =>
-        list.map((n) => `${n.entity_type}:${n.entity_id}@${n.depth}`).sort();
+      const view = (list: { entity_type: string; entity_id: string; depth: number }[]) => list.map((n) => `${n.entity_type}:${n.entity_id}@${n.depth}`).sort();
       const keyOf = (list: { entity_type: string; entity_id: string }[]) => list.map((n) => `${n.entity_type}:${n.entity_id}`);
       assert.equal(new Set(keyOf(dependents)).size, dependents.length, 'each dependent once');
       assert.equal(new Set(keyOf(dependencies)).size, dependencies.length, 'each dependency once');
       assert.ok(!dependents.some((n: { entity_id: string }) => n.entity_id === a.id), 'the root is not its own dependent (depth 0 is smallest)');
       assert.ok(!dependencies.some((n: { entity_id: string }) => n.entity_id === a.id), 'the root is not its own dependency');
       // Who is hit when A fails: C (depends on A), B (on C), P (contains C), X (on B).
-      assert.deepEqual(view(dependents), [
-        `components:${x.id}@3`, `products:${p.id}@2`, `services:${b.id}@2`, `services:${c.id}@1`,
-      ].sort());
+      assert.deepEqual(view(dependents), [`components:${x.id}@3`, `products:${p.id}@2`, `services:${b.id}@2`, `services:${c.id}@1`].sort());
       // What A needs: B, then C (then A itself, which is the root, not an impact of itself).
       assert.deepEqual(view(dependencies), [`services:${b.id}@1`, `services:${c.id}@2`].sort());
       assert.equal(res.body.data.service.id, a.id);

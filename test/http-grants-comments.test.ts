@@ -2,10 +2,7 @@
 // entity or incident; COMMENT is the level that allows commenting.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import {
-  addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp,
-  type Member, type Tenant,
-} from './support/http-assertions.js';
+import { addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp, type Member, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
 
 const uniq = () => randomUUID().slice(0, 8);
@@ -34,8 +31,13 @@ describe('HTTP grants and comments', () => {
 
   describe('grants', () => {
     it('EDIT lets a viewer PATCH that service only; revoking the grant makes it 403 again', async () => {
-      await refused(app.db.knex, admin.tenantId, ['services'],
-        () => viewer.client.patch(`/api/v1/services/${granted.id}`, { description: 'before grant' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['services'],
+        () => viewer.client.patch(`/api/v1/services/${granted.id}`, { description: 'before grant' }),
+        403,
+      );
 
       const grant = await admin.client.post(`/api/v1/services/${granted.id}/permissions`, { user_id: viewer.id, level: 'EDIT' });
       expectStatus(grant, 201);
@@ -44,35 +46,64 @@ describe('HTTP grants and comments', () => {
 
       const list = await admin.client.get(`/api/v1/services/${granted.id}/permissions`);
       expectStatus(list, 200);
-      assert.deepEqual(list.body.data.map((g: { id: string }) => g.id), [grant.body.data.id]);
+      assert.deepEqual(
+        list.body.data.map((g: { id: string }) => g.id),
+        [grant.body.data.id],
+      );
 
       const patched = await viewer.client.patch(`/api/v1/services/${granted.id}`, { description: 'edited by a viewer with EDIT' });
       expectStatus(patched, 200);
       assert.equal(patched.body.data.description, 'edited by a viewer with EDIT');
       assert.equal(patched.body.data.updated_by, viewer.id);
 
-      await refused(app.db.knex, admin.tenantId, ['services'],
-        () => viewer.client.patch(`/api/v1/services/${notGranted.id}`, { description: 'no grant here' }), 403);
-      await refused(app.db.knex, admin.tenantId, ['services'],
-        () => viewer.client.post('/api/v1/services', { name: `viewer-${uniq()}`, type: 'api' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['services'],
+        () => viewer.client.patch(`/api/v1/services/${notGranted.id}`, { description: 'no grant here' }),
+        403,
+      );
+      await refused(app.db.knex, admin.tenantId, ['services'], () => viewer.client.post('/api/v1/services', { name: `viewer-${uniq()}`, type: 'api' }), 403);
 
       expectStatus(await admin.client.delete(`/api/v1/services/${granted.id}/permissions/${grant.body.data.id}`), 204);
-      await refused(app.db.knex, admin.tenantId, ['services'],
-        () => viewer.client.patch(`/api/v1/services/${granted.id}`, { description: 'after revoke' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['services'],
+        () => viewer.client.patch(`/api/v1/services/${granted.id}`, { description: 'after revoke' }),
+        403,
+      );
     });
 
     it('is managed by admins only (403 for an editor)', async () => {
-      await refused(app.db.knex, admin.tenantId, ['entity_permissions'],
-        () => editor.client.post(`/api/v1/services/${granted.id}/permissions`, { user_id: viewer.id, level: 'EDIT' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['entity_permissions'],
+        () => editor.client.post(`/api/v1/services/${granted.id}/permissions`, { user_id: viewer.id, level: 'EDIT' }),
+        403,
+      );
       assertProblem(await editor.client.get(`/api/v1/services/${granted.id}/permissions`), 403);
     });
 
     it('refuses a bad level and a user of another tenant with 422', async () => {
       const other = await signupTenant(app);
-      await refused(app.db.knex, admin.tenantId, ['entity_permissions'],
-        () => admin.client.post(`/api/v1/services/${granted.id}/permissions`, { user_id: viewer.id, level: 'OWN' }), 422, { path: 'level' });
-      await refused(app.db.knex, admin.tenantId, ['entity_permissions'],
-        () => admin.client.post(`/api/v1/services/${granted.id}/permissions`, { user_id: other.userId, level: 'VIEW' }), 422, { path: 'user_id' });
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['entity_permissions'],
+        () => admin.client.post(`/api/v1/services/${granted.id}/permissions`, { user_id: viewer.id, level: 'OWN' }),
+        422,
+        { path: 'level' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['entity_permissions'],
+        () => admin.client.post(`/api/v1/services/${granted.id}/permissions`, { user_id: other.userId, level: 'VIEW' }),
+        422,
+        { path: 'user_id' },
+      );
     });
   });
 
@@ -89,8 +120,13 @@ describe('HTTP grants and comments', () => {
       assert.equal(res.headers.get('location'), `/api/v1/comments/${res.body.data.id}`);
       await refused(app.db.knex, admin.tenantId, tables, () => comment(notGranted.id), 403);
       // COMMENT is not EDIT.
-      await refused(app.db.knex, admin.tenantId, ['services'],
-        () => viewer.client.patch(`/api/v1/services/${granted.id}`, { description: 'comment grant only' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['services'],
+        () => viewer.client.patch(`/api/v1/services/${granted.id}`, { description: 'comment grant only' }),
+        403,
+      );
       expectStatus(await admin.client.delete(`/api/v1/services/${granted.id}/permissions/${grant.body.data.id}`), 204);
       await refused(app.db.knex, admin.tenantId, tables, () => comment(granted.id), 403);
     });
@@ -105,16 +141,27 @@ describe('HTTP grants and comments', () => {
       const listUrl = `/api/v1/comments?entity_type=services&entity_id=${svc.id}`;
       let list = await viewer.client.get(listUrl);
       expectStatus(list, 200);
-      assert.deepEqual(list.body.data.map((c: { id: string }) => c.id), [root.id, reply.id, second.id], 'oldest first');
+      assert.deepEqual(
+        list.body.data.map((c: { id: string }) => c.id),
+        [root.id, reply.id, second.id],
+        'oldest first',
+      );
 
       const resolved = await editor.client.post(`/api/v1/comments/${root.id}/resolve`);
       expectStatus(resolved, 200);
       assert.ok(resolved.body.data.resolved_at);
       assert.equal(resolved.body.data.resolved_by, editor.id);
       list = await viewer.client.get(listUrl);
-      assert.deepEqual(list.body.data.map((c: { id: string }) => c.id), [second.id], 'a resolved thread is hidden with its replies');
+      assert.deepEqual(
+        list.body.data.map((c: { id: string }) => c.id),
+        [second.id],
+        'a resolved thread is hidden with its replies',
+      );
       list = await viewer.client.get(`${listUrl}&include_resolved=true`);
-      assert.deepEqual(list.body.data.map((c: { id: string }) => c.id), [root.id, reply.id, second.id]);
+      assert.deepEqual(
+        list.body.data.map((c: { id: string }) => c.id),
+        [root.id, reply.id, second.id],
+      );
 
       const reopened = await editor.client.post(`/api/v1/comments/${root.id}/unresolve`);
       expectStatus(reopened, 200);
@@ -124,28 +171,44 @@ describe('HTTP grants and comments', () => {
 
       // A reply must hang off a comment on the same record.
       const elsewhere = await created(admin.client, '/api/v1/comments', { entity_type: 'services', entity_id: notGranted.id, body: 'elsewhere' });
-      await refused(app.db.knex, admin.tenantId, ['comments'], () => editor.client.post('/api/v1/comments', {
-        entity_type: 'services', entity_id: svc.id, body: 'crossed wires', parent_id: elsewhere.id,
-      }), 422, { path: 'parent_id' });
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['comments'],
+        () =>
+          editor.client.post('/api/v1/comments', {
+            entity_type: 'services',
+            entity_id: svc.id,
+            body: 'crossed wires',
+            parent_id: elsewhere.id,
+          }),
+        422,
+        { path: 'parent_id' },
+      );
     });
 
     it('lets only the author (or an admin) edit a comment: 403 for another editor', async () => {
       const svc = await created(admin.client, '/api/v1/services', { name: `authored-${uniq()}`, type: 'api' });
       const mine = await created(editor.client, '/api/v1/comments', { entity_type: 'services', entity_id: svc.id, body: 'first draft' });
-      await refused(app.db.knex, admin.tenantId, ['comments'],
-        () => editor2.client.patch(`/api/v1/comments/${mine.id}`, { body: 'hijacked' }), 403);
+      await refused(app.db.knex, admin.tenantId, ['comments'], () => editor2.client.patch(`/api/v1/comments/${mine.id}`, { body: 'hijacked' }), 403);
       await refused(app.db.knex, admin.tenantId, ['comments'], () => editor2.client.delete(`/api/v1/comments/${mine.id}`), 403);
       const edited = await editor.client.patch(`/api/v1/comments/${mine.id}`, { body: 'second draft' }, { 'if-match': '"1"' });
       expectStatus(edited, 200);
       assert.equal(edited.body.data.body, 'second draft');
       assert.equal(edited.headers.get('etag'), '"2"');
-      await refused(app.db.knex, admin.tenantId, ['comments'],
-        () => editor.client.patch(`/api/v1/comments/${mine.id}`, { body: 'stale' }, { 'if-match': '"1"' }), 412);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['comments'],
+        () => editor.client.patch(`/api/v1/comments/${mine.id}`, { body: 'stale' }, { 'if-match': '"1"' }),
+        412,
+      );
       expectStatus(await admin.client.patch(`/api/v1/comments/${mine.id}`, { body: 'moderated' }), 200);
       const got = await viewer.client.get(`/api/v1/comments/${mine.id}`);
       assert.equal(got.body.data.body, 'moderated');
-      await refused(app.db.knex, admin.tenantId, ['comments'],
-        () => editor.client.patch(`/api/v1/comments/${mine.id}`, { body: '   ' }), 422, { path: 'body' });
+      await refused(app.db.knex, admin.tenantId, ['comments'], () => editor.client.patch(`/api/v1/comments/${mine.id}`, { body: '   ' }), 422, {
+        path: 'body',
+      });
       expectStatus(await editor.client.delete(`/api/v1/comments/${mine.id}`), 204);
       assertProblem(await viewer.client.get(`/api/v1/comments/${mine.id}`), 404);
     });

@@ -9,7 +9,16 @@ import { HTTP_DEFAULTS } from '../src/platform/config.js';
 import { IdempotencyKeys, canonicalJson } from '../src/platform/http/idempotency.js';
 import { quietLogger } from './support/factories.js';
 import {
-  addMember, assertProblem, created, expectStatus, httpSuite, refused, signupTenant, tenantCounts, type Member, type Tenant,
+  addMember,
+  assertProblem,
+  created,
+  expectStatus,
+  httpSuite,
+  refused,
+  signupTenant,
+  tenantCounts,
+  type Member,
+  type Tenant,
 } from './support/http-assertions.js';
 import { ApiClient, testConfig, type ApiResponse } from './support/server.js';
 import { counted, isPrincipalRead } from './support/sql.js';
@@ -38,7 +47,11 @@ describe('Idempotency-Key on POST', function () {
   const knex = () => suite.app.db.knex;
   const counts = (tenant: Tenant = suite.admin) => tenantCounts(knex(), tenant.tenantId, INCIDENT_TABLES);
   const incidentBody = (title: string) => ({
-    title, severity: 'critical', impact_type: 'outage', affected: [{ entity_type: 'services', entity_id: service.id }], message: 'Error rate at 100%',
+    title,
+    severity: 'critical',
+    impact_type: 'outage',
+    affected: [{ entity_type: 'services', entity_id: service.id }],
+    message: 'Error rate at 100%',
   });
 
   it('replays a retried POST /incidents: one incident, one audit entry and change event, the same answer', async () => {
@@ -59,9 +72,13 @@ describe('Idempotency-Key on POST', function () {
     assert.deepEqual(await counts(), afterFirst, 'the retries wrote nothing: no incident, audit entry or change event');
     const incidents = await knex()('incidents').where({ tenant_id: suite.admin.tenantId, title: 'Checkout down' }).count<{ n: string }[]>('* as n');
     assert.equal(Number(incidents[0].n), 1);
-    const events = await knex()('change_events').where({ tenant_id: suite.admin.tenantId, entity_id: first.body.data.id, action: 'created' }).count<{ n: string }[]>('* as n');
+    const events = await knex()('change_events')
+      .where({ tenant_id: suite.admin.tenantId, entity_id: first.body.data.id, action: 'created' })
+      .count<{ n: string }[]>('* as n');
     assert.equal(Number(events[0].n), 1, 'one change event');
-    const audits = await knex()('audit_logs').where({ tenant_id: suite.admin.tenantId, entity_id: first.body.data.id, action: 'create' }).count<{ n: string }[]>('* as n');
+    const audits = await knex()('audit_logs')
+      .where({ tenant_id: suite.admin.tenantId, entity_id: first.body.data.id, action: 'create' })
+      .count<{ n: string }[]>('* as n');
     assert.equal(Number(audits[0].n), 1, 'one audit entry');
   });
 
@@ -83,12 +100,22 @@ describe('Idempotency-Key on POST', function () {
   it('answers 422 to the same key with another body or on another path, and writes nothing', async () => {
     const k = key();
     expectStatus(await commander.client.post('/api/v1/incidents', incidentBody('Queue backlog'), withKey(k)), 201);
-    await refused(knex(), suite.admin.tenantId, INCIDENT_TABLES,
-      () => commander.client.post('/api/v1/incidents', incidentBody('Queue backlog, again'), withKey(k)), 422,
-      { path: 'Idempotency-Key', detail: /another request body/ });
-    await refused(knex(), suite.admin.tenantId, ['services', 'idempotency_keys'],
-      () => commander.client.post('/api/v1/services', { name: 'queue', type: 'api' }, withKey(k)), 422,
-      { path: 'Idempotency-Key', detail: /another operation/ });
+    await refused(
+      knex(),
+      suite.admin.tenantId,
+      INCIDENT_TABLES,
+      () => commander.client.post('/api/v1/incidents', incidentBody('Queue backlog, again'), withKey(k)),
+      422,
+      { path: 'Idempotency-Key', detail: /another request body/ },
+    );
+    await refused(
+      knex(),
+      suite.admin.tenantId,
+      ['services', 'idempotency_keys'],
+      () => commander.client.post('/api/v1/services', { name: 'queue', type: 'api' }, withKey(k)),
+      422,
+      { path: 'Idempotency-Key', detail: /another operation/ },
+    );
   });
 
   it('keeps keys per caller: another user of the tenant with the same key gets their own answer', async () => {
@@ -98,7 +125,7 @@ describe('Idempotency-Key on POST', function () {
     expectStatus(mine, 201);
     const theirs = await other.client.post('/api/v1/incidents', incidentBody('Login errors'), withKey(k));
     expectStatus(theirs, 201);
-    assert.equal(theirs.headers.get('idempotent-replayed'), null, 'not a replay of someone else\'s answer');
+    assert.equal(theirs.headers.get('idempotent-replayed'), null, "not a replay of someone else's answer");
     assert.notEqual(theirs.body.data.id, mine.body.data.id, 'their own incident');
     assert.equal(theirs.body.data.created_by, other.id);
     // And each one's retry gets their own answer back.
@@ -113,9 +140,16 @@ describe('Idempotency-Key on POST', function () {
     const mine = await commander.client.post('/api/v1/incidents', incidentBody('DNS'), withKey(k));
     expectStatus(mine, 201);
     const before = await counts(stranger);
-    const theirs = await stranger.client.post('/api/v1/incidents', {
-      title: 'DNS', severity: 'minor', impact_type: 'degraded', affected: [{ entity_type: 'services', entity_id: theirService.id }],
-    }, withKey(k));
+    const theirs = await stranger.client.post(
+      '/api/v1/incidents',
+      {
+        title: 'DNS',
+        severity: 'minor',
+        impact_type: 'degraded',
+        affected: [{ entity_type: 'services', entity_id: theirService.id }],
+      },
+      withKey(k),
+    );
     expectStatus(theirs, 201);
     assert.equal(theirs.headers.get('idempotent-replayed'), null);
     assert.notEqual(theirs.body.data.id, mine.body.data.id);
@@ -125,11 +159,15 @@ describe('Idempotency-Key on POST', function () {
   it('lets concurrent retries wait for the first: five at once create exactly one incident, all answers equal', async () => {
     const k = key();
     const before = await counts();
-    const answers = await Promise.all(Array.from({ length: 5 }, () =>
-      commander.client.post('/api/v1/incidents', incidentBody('Payments timeout'), withKey(k))));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => commander.client.post('/api/v1/incidents', incidentBody('Payments timeout'), withKey(k))),
+    );
     for (const res of answers) expectStatus(res, 201);
     assert.equal(new Set(answers.map((r) => r.text)).size, 1, 'one answer for all five');
-    assert.deepEqual(answers.map(answer), answers.map(() => answer(answers[0])));
+    assert.deepEqual(
+      answers.map(answer),
+      answers.map(() => answer(answers[0])),
+    );
     assert.equal(answers.filter((r) => r.headers.get('idempotent-replayed') === 'true').length, 4, 'four replays');
     const after = await counts();
     assert.equal(after.incidents, before.incidents + 1, 'exactly one created');
@@ -141,31 +179,56 @@ describe('Idempotency-Key on POST', function () {
     const k = key();
     // The first request of this key is running elsewhere: its row is in flight, its lease unexpired.
     await knex()('idempotency_keys').insert({
-      tenant_id: suite.admin.tenantId, actor_id: commander.id, key: k, actor_type: 'user', method: 'POST', path: '/api/v1/incidents',
-      request_hash: hashOf(incidentBody('Elsewhere')), state: 'in_flight', owner: randomUUID(),
-      locked_until: knex().raw(`now() + interval '1 hour'`), expires_at: knex().raw(`now() + interval '1 day'`),
+      tenant_id: suite.admin.tenantId,
+      actor_id: commander.id,
+      key: k,
+      actor_type: 'user',
+      method: 'POST',
+      path: '/api/v1/incidents',
+      request_hash: hashOf(incidentBody('Elsewhere')),
+      state: 'in_flight',
+      owner: randomUUID(),
+      locked_until: knex().raw(`now() + interval '1 hour'`),
+      expires_at: knex().raw(`now() + interval '1 day'`),
     });
     const retry = commander.client.post('/api/v1/incidents', incidentBody('Elsewhere'), withKey(k));
     let settled = false;
-    void retry.then(() => { settled = true; });
+    void retry.then(() => {
+      settled = true;
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(settled, false, 'the retry waits for the first request');
     const stored = JSON.stringify({ data: { id: 'stored-elsewhere' } });
-    await knex()('idempotency_keys').where({ tenant_id: suite.admin.tenantId, actor_id: commander.id, key: k }).update({
-      state: 'done', owner: null, locked_until: null, status_code: 201, response_headers: JSON.stringify({ 'content-type': 'application/json; charset=utf-8' }), response_body: stored,
-    });
+    await knex()('idempotency_keys')
+      .where({ tenant_id: suite.admin.tenantId, actor_id: commander.id, key: k })
+      .update({
+        state: 'done',
+        owner: null,
+        locked_until: null,
+        status_code: 201,
+        response_headers: JSON.stringify({ 'content-type': 'application/json; charset=utf-8' }),
+        response_body: stored,
+      });
     const res = await retry;
     expectStatus(res, 201);
-    assert.equal(res.text, stored, 'the first request\'s answer, not a second incident');
+    assert.equal(res.text, stored, "the first request's answer, not a second incident");
     assert.equal(res.headers.get('idempotent-replayed'), 'true');
   });
 
-  it('runs a retry again when the first request\'s node died before storing its answer (its lease ran out)', async () => {
+  it("runs a retry again when the first request's node died before storing its answer (its lease ran out)", async () => {
     const k = key();
     await knex()('idempotency_keys').insert({
-      tenant_id: suite.admin.tenantId, actor_id: commander.id, key: k, actor_type: 'user', method: 'POST', path: '/api/v1/incidents',
-      request_hash: hashOf(incidentBody('Orphan')), state: 'in_flight', owner: randomUUID(),
-      locked_until: knex().raw(`now() - interval '1 second'`), expires_at: knex().raw(`now() + interval '1 day'`),
+      tenant_id: suite.admin.tenantId,
+      actor_id: commander.id,
+      key: k,
+      actor_type: 'user',
+      method: 'POST',
+      path: '/api/v1/incidents',
+      request_hash: hashOf(incidentBody('Orphan')),
+      state: 'in_flight',
+      owner: randomUUID(),
+      locked_until: knex().raw(`now() - interval '1 second'`),
+      expires_at: knex().raw(`now() + interval '1 day'`),
     });
     const res = await commander.client.post('/api/v1/incidents', incidentBody('Orphan'), withKey(k));
     expectStatus(res, 201);
@@ -196,7 +259,7 @@ describe('Idempotency-Key on POST', function () {
     assert.equal(Number(keys[0].n), 1, 'one key created');
     const dump = await knex().raw(`SELECT t::text AS row FROM idempotency_keys t WHERE tenant_id = ?`, [suite.admin.tenantId]);
     const stored = (dump.rows as { row: string }[]).map((r) => r.row).join('\n');
-    assert.ok(stored.includes(first.body.data.id), 'the key\'s response is stored');
+    assert.ok(stored.includes(first.body.data.id), "the key's response is stored");
     assert.ok(!stored.includes(secret) && !stored.includes(secret.slice(4)), 'the secret is not stored');
     // The key works, once: it was created once.
     expectStatus(await new ApiClient(suite.app.url, secret).get('/api/v1/services'), 200);
@@ -217,8 +280,14 @@ describe('Idempotency-Key on POST', function () {
 
   it('refuses a key that is too long, empty or not visible ASCII with a 400, and writes nothing', async () => {
     for (const bad of ['k'.repeat(256), '', 'two words']) {
-      await refused(knex(), suite.admin.tenantId, INCIDENT_TABLES,
-        () => commander.client.post('/api/v1/incidents', incidentBody('Bad key'), withKey(bad)), 400, { path: 'Idempotency-Key' });
+      await refused(
+        knex(),
+        suite.admin.tenantId,
+        INCIDENT_TABLES,
+        () => commander.client.post('/api/v1/incidents', incidentBody('Bad key'), withKey(bad)),
+        400,
+        { path: 'Idempotency-Key' },
+      );
     }
     expectStatus(await commander.client.post('/api/v1/incidents', incidentBody('Longest key'), withKey('k'.repeat(255))), 201);
   });
@@ -241,23 +310,30 @@ describe('Idempotency-Key on POST', function () {
     assert.notEqual(retried.body.data.id, taken.id);
   });
 
-  it('runs an expired key\'s request again, and sweeps expired keys', async () => {
+  it("runs an expired key's request again, and sweeps expired keys", async () => {
     const k = key();
     const first = await commander.client.post('/api/v1/incidents', incidentBody('Expiring'), withKey(k));
     expectStatus(first, 201);
     const where = { tenant_id: suite.admin.tenantId, actor_id: commander.id, key: k };
-    await knex()('idempotency_keys').where(where).update({ expires_at: knex().raw(`now() - interval '1 second'`) });
+    await knex()('idempotency_keys')
+      .where(where)
+      .update({ expires_at: knex().raw(`now() - interval '1 second'`) });
     const later = await commander.client.post('/api/v1/incidents', incidentBody('Expiring'), withKey(k));
     expectStatus(later, 201);
     assert.equal(later.headers.get('idempotent-replayed'), null, 'an expired key is a new key');
     assert.notEqual(later.body.data.id, first.body.data.id);
 
     const live = await knex()('idempotency_keys').where({ tenant_id: suite.admin.tenantId }).whereRaw('expires_at > now()').count<{ n: string }[]>('* as n');
-    await knex()('idempotency_keys').where(where).update({ expires_at: knex().raw(`now() - interval '1 second'`) });
+    await knex()('idempotency_keys')
+      .where(where)
+      .update({ expires_at: knex().raw(`now() - interval '1 second'`) });
     const removed = await new IdempotencyKeys(knex(), HTTP_DEFAULTS.idempotency, quietLogger).sweep();
     assert.ok(removed >= 1, `the sweep deleted ${removed} keys`);
     assert.equal(Number((await knex()('idempotency_keys').where(where).count<{ n: string }[]>('* as n'))[0].n), 0, 'the expired key is gone');
-    const liveAfter = await knex()('idempotency_keys').where({ tenant_id: suite.admin.tenantId }).whereRaw('expires_at > now()').count<{ n: string }[]>('* as n');
+    const liveAfter = await knex()('idempotency_keys')
+      .where({ tenant_id: suite.admin.tenantId })
+      .whereRaw('expires_at > now()')
+      .count<{ n: string }[]>('* as n');
     assert.equal(Number(liveAfter[0].n), Number(live[0].n) - 1, 'only expired keys are swept');
   });
 
@@ -265,14 +341,30 @@ describe('Idempotency-Key on POST', function () {
     const k = key();
     const anon = suite.app.client();
     const slug = `idem-${randomUUID().slice(0, 8)}`;
-    const signup = await anon.post('/api/v1/auth/signup', {
-      tenant_name: 'Idem', tenant_slug: slug, email: `a@${slug}.example`, password: suite.admin.password, display_name: 'A',
-    }, withKey(k));
+    const signup = await anon.post(
+      '/api/v1/auth/signup',
+      {
+        tenant_name: 'Idem',
+        tenant_slug: slug,
+        email: `a@${slug}.example`,
+        password: suite.admin.password,
+        display_name: 'A',
+      },
+      withKey(k),
+    );
     expectStatus(signup, 201);
     const slug2 = `idem-${randomUUID().slice(0, 8)}`;
-    const signup2 = await anon.post('/api/v1/auth/signup', {
-      tenant_name: 'Idem 2', tenant_slug: slug2, email: `a@${slug2}.example`, password: suite.admin.password, display_name: 'A',
-    }, withKey(k));
+    const signup2 = await anon.post(
+      '/api/v1/auth/signup',
+      {
+        tenant_name: 'Idem 2',
+        tenant_slug: slug2,
+        email: `a@${slug2}.example`,
+        password: suite.admin.password,
+        display_name: 'A',
+      },
+      withKey(k),
+    );
     expectStatus(signup2, 201, 'the same key with another body is no 422 on signup');
     const login = () => anon.post('/api/v1/auth/login', { tenant_slug: slug, email: `a@${slug}.example`, password: suite.admin.password }, withKey(k));
     const l1 = await login();
@@ -352,12 +444,21 @@ describe('Idempotency-Key: a retry that waits no longer than it may', function (
     const knex = suite.app.db.knex;
     const body = { name: 'in-flight', type: 'api' };
     await knex('idempotency_keys').insert({
-      tenant_id: suite.admin.tenantId, actor_id: suite.admin.userId, key: k, actor_type: 'user', method: 'POST', path: '/api/v1/services',
-      request_hash: hashOf(body), state: 'in_flight', owner: randomUUID(),
-      locked_until: knex.raw(`now() + interval '1 hour'`), expires_at: knex.raw(`now() + interval '1 day'`),
+      tenant_id: suite.admin.tenantId,
+      actor_id: suite.admin.userId,
+      key: k,
+      actor_type: 'user',
+      method: 'POST',
+      path: '/api/v1/services',
+      request_hash: hashOf(body),
+      state: 'in_flight',
+      owner: randomUUID(),
+      locked_until: knex.raw(`now() + interval '1 hour'`),
+      expires_at: knex.raw(`now() + interval '1 day'`),
     });
-    const res = await refused(knex, suite.admin.tenantId, ['services'], () => suite.admin.client.post('/api/v1/services', body, withKey(k)), 409,
-      { detail: /still in progress/ });
+    const res = await refused(knex, suite.admin.tenantId, ['services'], () => suite.admin.client.post('/api/v1/services', body, withKey(k)), 409, {
+      detail: /still in progress/,
+    });
     assert.equal(res.headers.get('retry-after'), '1');
   });
 });

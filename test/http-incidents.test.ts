@@ -2,10 +2,7 @@
 // status, the timeline moves the incident through its lifecycle, roles are enforced.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import {
-  addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp,
-  type Member, type Tenant,
-} from './support/http-assertions.js';
+import { addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp, type Member, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
 
 const uniq = () => randomUUID().slice(0, 8);
@@ -41,8 +38,13 @@ describe('HTTP incidents', () => {
   it('runs an incident lifecycle: statuses follow the worst active incident, the timeline is oldest first', async () => {
     // An outage on S1 and C1, declared by an incident commander.
     const res = await commander.client.post('/api/v1/incidents', {
-      title: 'Checkout down', severity: 'critical', impact_type: 'outage',
-      affected: [{ entity_type: 'services', entity_id: s1.id }, { entity_type: 'components', entity_id: c1.id }],
+      title: 'Checkout down',
+      severity: 'critical',
+      impact_type: 'outage',
+      affected: [
+        { entity_type: 'services', entity_id: s1.id },
+        { entity_type: 'components', entity_id: c1.id },
+      ],
       message: 'Error rate at 100%',
     });
     expectStatus(res, 201);
@@ -58,14 +60,23 @@ describe('HTTP incidents', () => {
 
     // A degradation on S1 and S2: S1 keeps the worse status.
     const degraded = await created(commander.client, '/api/v1/incidents', {
-      title: 'Slow search', severity: 'minor', impact_type: 'degraded',
-      affected: [{ entity_type: 'services', entity_id: s1.id }, { entity_type: 'services', entity_id: s2.id }],
+      title: 'Slow search',
+      severity: 'minor',
+      impact_type: 'degraded',
+      affected: [
+        { entity_type: 'services', entity_id: s1.id },
+        { entity_type: 'services', entity_id: s2.id },
+      ],
     });
     assert.equal(await statusOf('services', s1.id), 'outage');
     assert.equal(await statusOf('services', s2.id), 'degraded');
 
     // Timeline: identified, monitoring, resolved.
-    for (const [status, message] of [['identified', 'Bad deploy found'], ['monitoring', 'Rolled back'], ['resolved', 'All clear']]) {
+    for (const [status, message] of [
+      ['identified', 'Bad deploy found'],
+      ['monitoring', 'Rolled back'],
+      ['resolved', 'All clear'],
+    ]) {
       const up = await commander.client.post(`/api/v1/incidents/${outage.id}/updates`, { status, message });
       expectStatus(up, 201, `update to ${status}`);
       assert.equal(up.body.data.entry.status, status);
@@ -81,11 +92,20 @@ describe('HTTP incidents', () => {
     const incident = got.body.data;
     assert.equal(incident.status, 'resolved');
     assert.ok(incident.resolved_at, 'resolved sets resolved_at');
-    assert.deepEqual(incident.timeline.map((e: { status: string }) => e.status), ['investigating', 'identified', 'monitoring', 'resolved', 'resolved']);
-    assert.deepEqual(incident.timeline.map((e: { message: string }) => e.message),
-      ['Error rate at 100%', 'Bad deploy found', 'Rolled back', 'All clear', 'Postmortem scheduled']);
+    assert.deepEqual(
+      incident.timeline.map((e: { status: string }) => e.status),
+      ['investigating', 'identified', 'monitoring', 'resolved', 'resolved'],
+    );
+    assert.deepEqual(
+      incident.timeline.map((e: { message: string }) => e.message),
+      ['Error rate at 100%', 'Bad deploy found', 'Rolled back', 'All clear', 'Postmortem scheduled'],
+    );
     const times = incident.timeline.map((e: { timestamp: string }) => Date.parse(e.timestamp));
-    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'oldest first');
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      'oldest first',
+    );
     assert.equal(got.headers.get('etag'), `"${incident.row_version}"`);
 
     // The outage is over: S1 is degraded (the other incident), C1 operational again.
@@ -109,27 +129,51 @@ describe('HTTP incidents', () => {
     const inc = await created(commander.client, '/api/v1/incidents', { title: 'Backwards', severity: 'minor' });
     expectStatus(await commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'monitoring', message: 'skip ahead' }), 201);
     const tables = ['incidents', 'incident_timeline_entries'];
-    await refused(app.db.knex, admin.tenantId, tables,
-      () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'identified', message: 'back' }), 422, { path: 'status' });
-    await refused(app.db.knex, admin.tenantId, tables,
-      () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'resolved', message: 'x' }, { 'if-match': '"1"' }), 412);
-    await refused(app.db.knex, admin.tenantId, tables,
-      () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'bogus', message: 'x' }), 422, { path: 'status' });
-    await refused(app.db.knex, admin.tenantId, tables,
-      () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'resolved' }), 422, { path: 'message' });
+    await refused(
+      app.db.knex,
+      admin.tenantId,
+      tables,
+      () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'identified', message: 'back' }),
+      422,
+      { path: 'status' },
+    );
+    await refused(
+      app.db.knex,
+      admin.tenantId,
+      tables,
+      () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'resolved', message: 'x' }, { 'if-match': '"1"' }),
+      412,
+    );
+    await refused(
+      app.db.knex,
+      admin.tenantId,
+      tables,
+      () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'bogus', message: 'x' }),
+      422,
+      { path: 'status' },
+    );
+    await refused(app.db.knex, admin.tenantId, tables, () => commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'resolved' }), 422, {
+      path: 'message',
+    });
   });
 
   it('lets an incident commander run incidents but not change the catalog (403)', async () => {
     const inc = await created(commander.client, '/api/v1/incidents', {
-      title: 'IC rights', severity: 'major', affected: [{ entity_type: 'services', entity_id: s2.id }],
+      title: 'IC rights',
+      severity: 'major',
+      affected: [{ entity_type: 'services', entity_id: s2.id }],
     });
     expectStatus(await commander.client.patch(`/api/v1/incidents/${inc.id}`, { severity: 'critical' }), 200);
     expectStatus(await commander.client.get('/api/v1/services'), 200, 'reads everything');
     expectStatus(await commander.client.get(`/api/v1/services/${s2.id}`), 200);
-    await refused(app.db.knex, admin.tenantId, ['services'],
-      () => commander.client.patch(`/api/v1/services/${s2.id}`, { operational_status: 'operational' }), 403);
-    await refused(app.db.knex, admin.tenantId, ['services'],
-      () => commander.client.post('/api/v1/services', { name: `ic-${uniq()}`, type: 'api' }), 403);
+    await refused(
+      app.db.knex,
+      admin.tenantId,
+      ['services'],
+      () => commander.client.patch(`/api/v1/services/${s2.id}`, { operational_status: 'operational' }),
+      403,
+    );
+    await refused(app.db.knex, admin.tenantId, ['services'], () => commander.client.post('/api/v1/services', { name: `ic-${uniq()}`, type: 'api' }), 403);
     await refused(app.db.knex, admin.tenantId, ['services'], () => commander.client.delete(`/api/v1/services/${s2.id}`), 403);
     expectStatus(await commander.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'resolved', message: 'ok' }), 201);
     assert.equal(await statusOf('services', s2.id), 'operational');
@@ -139,8 +183,13 @@ describe('HTTP incidents', () => {
     const inc = await created(commander.client, '/api/v1/incidents', { title: 'Viewer', severity: 'minor' });
     const tables = ['incidents', 'incident_timeline_entries', 'incident_affected_entities'];
     await refused(app.db.knex, admin.tenantId, tables, () => viewer.client.post('/api/v1/incidents', { title: 'nope', severity: 'minor' }), 403);
-    await refused(app.db.knex, admin.tenantId, tables,
-      () => viewer.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'identified', message: 'nope' }), 403);
+    await refused(
+      app.db.knex,
+      admin.tenantId,
+      tables,
+      () => viewer.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'identified', message: 'nope' }),
+      403,
+    );
     await refused(app.db.knex, admin.tenantId, tables, () => viewer.client.patch(`/api/v1/incidents/${inc.id}`, { title: 'nope' }), 403);
     await refused(app.db.knex, admin.tenantId, tables, () => viewer.client.delete(`/api/v1/incidents/${inc.id}`), 403);
     expectStatus(await viewer.client.get(`/api/v1/incidents/${inc.id}`), 200);
@@ -153,7 +202,10 @@ describe('HTTP incidents', () => {
   it('deleting an active incident returns its entities to operational; restoring brings the status back', async () => {
     const svc = await created(admin.client, '/api/v1/services', { name: `deleted-inc-${uniq()}`, type: 'cache' });
     const inc = await created(commander.client, '/api/v1/incidents', {
-      title: 'To delete', severity: 'major', impact_type: 'outage', affected: [{ entity_type: 'services', entity_id: svc.id }],
+      title: 'To delete',
+      severity: 'major',
+      impact_type: 'outage',
+      affected: [{ entity_type: 'services', entity_id: svc.id }],
     });
     assert.equal(await statusOf('services', svc.id), 'outage');
     expectStatus(await commander.client.delete(`/api/v1/incidents/${inc.id}`), 204);
@@ -166,11 +218,22 @@ describe('HTTP incidents', () => {
   it('refuses affected entities of another tenant (422 at affected.N.entity_id), nothing written', async () => {
     const other = await signupTenant(app);
     const foreign = await created(other.client, '/api/v1/services', { name: `foreign-${uniq()}`, type: 'api' });
-    await refused(app.db.knex, admin.tenantId, ['incidents', 'incident_timeline_entries', 'incident_affected_entities'],
-      () => commander.client.post('/api/v1/incidents', {
-        title: 'Cross-tenant', severity: 'minor',
-        affected: [{ entity_type: 'services', entity_id: s1.id }, { entity_type: 'services', entity_id: foreign.id }],
-      }), 422, { path: 'affected.1.entity_id' });
+    await refused(
+      app.db.knex,
+      admin.tenantId,
+      ['incidents', 'incident_timeline_entries', 'incident_affected_entities'],
+      () =>
+        commander.client.post('/api/v1/incidents', {
+          title: 'Cross-tenant',
+          severity: 'minor',
+          affected: [
+            { entity_type: 'services', entity_id: s1.id },
+            { entity_type: 'services', entity_id: foreign.id },
+          ],
+        }),
+      422,
+      { path: 'affected.1.entity_id' },
+    );
     assert.equal((await other.client.get(`/api/v1/services/${foreign.id}`)).body.data.operational_status, 'operational');
   });
 });

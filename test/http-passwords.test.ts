@@ -3,21 +3,24 @@
 // no password longer than 72 bytes logs in. A refused password writes nothing.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import {
-  assertProblem, created, expectStatus, globalCounts, httpSuite, refusedWriteOf, strongPassword,
-} from './support/http-assertions.js';
+import { assertProblem, created, expectStatus, globalCounts, httpSuite, refusedWriteOf, strongPassword } from './support/http-assertions.js';
 
 const uniq = () => randomUUID().slice(0, 8);
 
 describe('HTTP password policy (issue 11: finding 9)', () => {
   const suite = httpSuite();
 
-  const refusedWrite = refusedWriteOf(() => suite.app, () => suite.admin);
+  const refusedWrite = refusedWriteOf(
+    () => suite.app,
+    () => suite.admin,
+  );
 
   describe('password policy (finding 9)', () => {
     const signup = (password: string) => {
       const slug = `pw-${uniq()}`;
-      return suite.app.client().post('/api/v1/auth/signup', { tenant_name: `Pw ${slug}`, tenant_slug: slug, email: `a@${slug}.example`, password, display_name: 'A' });
+      return suite.app
+        .client()
+        .post('/api/v1/auth/signup', { tenant_name: `Pw ${slug}`, tenant_slug: slug, email: `a@${slug}.example`, password, display_name: 'A' });
     };
     const refusedSignup = async (password: string, detail?: RegExp) => {
       const before = await globalCounts(suite.app.db.knex);
@@ -47,8 +50,12 @@ describe('HTTP password policy (issue 11: finding 9)', () => {
     it('applies the same policy when an admin creates a user or changes a password, writing nothing', async () => {
       const email = () => `pw-${uniq()}@example.com`;
       for (const password of [...COMMON.slice(0, 3), strongPassword(11), strongPassword(73)]) {
-        await refusedWrite(() => suite.admin.client.post('/api/v1/users', { email: email(), display_name: 'P', role: 'viewer', password }), 422,
-          { path: 'password' }, ['users']);
+        await refusedWrite(
+          () => suite.admin.client.post('/api/v1/users', { email: email(), display_name: 'P', role: 'viewer', password }),
+          422,
+          { path: 'password' },
+          ['users'],
+        );
       }
       const user = await created(suite.admin.client, '/api/v1/users', { email: email(), display_name: 'P', role: 'viewer', password: strongPassword(40) });
       for (const password of [COMMON[0], strongPassword(73)]) {

@@ -7,30 +7,53 @@ import { dereference } from './support/openapi.js';
 import type { TestApp } from './support/server.js';
 
 const COLLECTIONS = [
-  'teams', 'people', 'products', 'services', 'components', 'resources', 'repositories',
-  'incidents', 'scorecards', 'dashboards', 'users', 'comments',
+  'teams',
+  'people',
+  'products',
+  'services',
+  'components',
+  'resources',
+  'repositories',
+  'incidents',
+  'scorecards',
+  'dashboards',
+  'users',
+  'comments',
 ];
 
 /** Every operation the REST API offers (auth, /me, each collection's CRUD and the rest), as OpenAPI paths. */
 const EXPECTED_OPERATIONS: [string, string][] = [
-  ['post', '/api/v1/auth/signup'], ['post', '/api/v1/auth/login'], ['post', '/api/v1/auth/refresh'],
-  ['post', '/api/v1/auth/logout'], ['get', '/api/v1/me'],
+  ['post', '/api/v1/auth/signup'],
+  ['post', '/api/v1/auth/login'],
+  ['post', '/api/v1/auth/refresh'],
+  ['post', '/api/v1/auth/logout'],
+  ['get', '/api/v1/me'],
   ...COLLECTIONS.flatMap((c): [string, string][] => [
-    ['get', `/api/v1/${c}`], ['post', `/api/v1/${c}`],
-    ['get', `/api/v1/${c}/{id}`], ['patch', `/api/v1/${c}/{id}`], ['delete', `/api/v1/${c}/{id}`],
+    ['get', `/api/v1/${c}`],
+    ['post', `/api/v1/${c}`],
+    ['get', `/api/v1/${c}/{id}`],
+    ['patch', `/api/v1/${c}/{id}`],
+    ['delete', `/api/v1/${c}/{id}`],
   ]),
-  ...['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories', 'incidents', 'scorecards', 'dashboards']
-    .map((c): [string, string] => ['post', `/api/v1/${c}/{id}/restore`]),
-  ['get', '/api/v1/api-keys'], ['post', '/api/v1/api-keys'], ['delete', '/api/v1/api-keys/{id}'],
+  ...['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories', 'incidents', 'scorecards', 'dashboards'].map(
+    (c): [string, string] => ['post', `/api/v1/${c}/{id}/restore`],
+  ),
+  ['get', '/api/v1/api-keys'],
+  ['post', '/api/v1/api-keys'],
+  ['delete', '/api/v1/api-keys/{id}'],
   ['get', '/api/v1/services/{id}/impact'],
-  ['get', '/api/v1/services/{id}/permissions'], ['post', '/api/v1/services/{id}/permissions'],
+  ['get', '/api/v1/services/{id}/permissions'],
+  ['post', '/api/v1/services/{id}/permissions'],
   ['delete', '/api/v1/services/{id}/permissions/{grantId}'],
   ['post', '/api/v1/incidents/{id}/updates'],
   ['get', '/api/v1/scorecards/{id}/results'],
-  ['post', '/api/v1/dashboards/{id}/widgets'], ['patch', '/api/v1/dashboards/{id}/widgets/{widgetId}'],
+  ['post', '/api/v1/dashboards/{id}/widgets'],
+  ['patch', '/api/v1/dashboards/{id}/widgets/{widgetId}'],
   ['delete', '/api/v1/dashboards/{id}/widgets/{widgetId}'],
-  ['post', '/api/v1/comments/{id}/resolve'], ['post', '/api/v1/comments/{id}/unresolve'],
-  ['get', '/api/v1/audit-logs'], ['get', '/api/v1/events'],
+  ['post', '/api/v1/comments/{id}/resolve'],
+  ['post', '/api/v1/comments/{id}/unresolve'],
+  ['get', '/api/v1/audit-logs'],
+  ['get', '/api/v1/events'],
 ];
 
 describe('HTTP platform: OpenAPI, health, metrics, request ids', () => {

@@ -113,7 +113,11 @@ describe('HTTP rate limits: login and signup', () => {
       await signupTenant(app);
       const slug = `t-${randomUUID().slice(0, 8)}`;
       const res = await app.client().post('/api/v1/auth/signup', {
-        tenant_name: `Tenant ${slug}`, tenant_slug: slug, email: `a@${slug}.example`, password: 'correct horse battery', display_name: 'A',
+        tenant_name: `Tenant ${slug}`,
+        tenant_slug: slug,
+        email: `a@${slug}.example`,
+        password: 'correct horse battery',
+        display_name: 'A',
       });
       assertTooMany(res, 60 * 60);
     });
@@ -150,7 +154,11 @@ describe('HTTP rate limits: login and signup', () => {
       const slug = `t-${randomUUID().slice(0, 8)}`;
       const password = 'correct horse battery';
       const res = await new ApiClient(nodes[i].url).post('/api/v1/auth/signup', {
-        tenant_name: `Tenant ${slug}`, tenant_slug: slug, email: `admin@${slug}.example`, password, display_name: 'Admin',
+        tenant_name: `Tenant ${slug}`,
+        tenant_slug: slug,
+        email: `admin@${slug}.example`,
+        password,
+        display_name: 'Admin',
       });
       expectStatus(res, 201, 'signup');
       return { slug, email: `admin@${slug}.example`, password } as Tenant;

@@ -1,10 +1,7 @@
 // Black-box HTTP: scorecards computed on read, and dashboards with their widgets and filters.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import {
-  addMember, created, expectStatus, refused, signupTenant, startHttpApp,
-  type Member, type Tenant,
-} from './support/http-assertions.js';
+import { addMember, created, expectStatus, refused, signupTenant, startHttpApp, type Member, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
 
 const uniq = () => randomUUID().slice(0, 8);
@@ -37,13 +34,18 @@ describe('HTTP scorecards and dashboards', () => {
       const team = await created(editor.client, '/api/v1/teams', { name: `sc-team-${uniq()}` });
       const owner = await created(editor.client, '/api/v1/people', { name: 'Owner', email: `owner-${uniq()}@example.com` });
       good = await created(editor.client, '/api/v1/services', {
-        name: 'sc-good', type: 'api', team_id: team.id, tags: ['tier-1'], attributes: { endpoint: 'https://x.example' },
+        name: 'sc-good',
+        type: 'api',
+        team_id: team.id,
+        tags: ['tier-1'],
+        attributes: { endpoint: 'https://x.example' },
         assignments: [{ person_id: owner.id, role: 'owner' }],
       });
       half = await created(editor.client, '/api/v1/services', { name: 'sc-half', type: 'api', team_id: team.id });
       bare = await created(editor.client, '/api/v1/services', { name: 'sc-bare', type: 'cache' });
       const res = await editor.client.post('/api/v1/scorecards', {
-        name: `Production readiness ${uniq()}`, entity_types: ['services'],
+        name: `Production readiness ${uniq()}`,
+        entity_types: ['services'],
         criteria: [
           { name: 'has owner', check_type: 'has_assignment', check_config: { role: 'owner' } },
           { name: 'has team', check_type: 'has_field', check_config: { field: 'team_id' }, weight: 2 },
@@ -89,30 +91,59 @@ describe('HTTP scorecards and dashboards', () => {
     it('refuses a bad check_config with 422 at the key, writing nothing', async () => {
       const tables = ['scorecards', 'scorecard_criteria'];
       const body = (criterion: Record<string, unknown>) => ({ name: `bad-${uniq()}`, entity_types: ['services'], criteria: [criterion] });
-      await refused(app.db.knex, admin.tenantId, tables,
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
         () => editor.client.post('/api/v1/scorecards', body({ name: 'typo', check_type: 'has_field', check_config: { feild: 'team_id' } })),
-        422, { path: 'criteria.0.check_config' });
-      await refused(app.db.knex, admin.tenantId, tables,
+        422,
+        { path: 'criteria.0.check_config' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
         () => editor.client.post('/api/v1/scorecards', body({ name: 'no such field', check_type: 'has_field', check_config: { field: 'nonsense' } })),
-        422, { path: 'criteria.0.check_config.field' });
-      await refused(app.db.knex, admin.tenantId, tables,
+        422,
+        { path: 'criteria.0.check_config.field' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
         () => editor.client.post('/api/v1/scorecards', body({ name: 'min', check_type: 'min_assignments', check_config: { min: 0 } })),
-        422, { path: 'criteria.0.check_config.min' });
-      await refused(app.db.knex, admin.tenantId, tables,
+        422,
+        { path: 'criteria.0.check_config.min' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
         () => editor.client.post('/api/v1/scorecards', body({ name: 'what', check_type: 'is_awesome', check_config: {} })),
-        422, { path: 'criteria.0' });
-      await refused(app.db.knex, admin.tenantId, tables,
+        422,
+        { path: 'criteria.0' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
         () => editor.client.patch(`/api/v1/scorecards/${card.id}`, { criteria: [{ name: 'x', check_type: 'has_tag', check_config: { tag: '' } }] }),
-        422, { path: 'criteria.0.check_config.tag' });
+        422,
+        { path: 'criteria.0.check_config.tag' },
+      );
       const got = await viewer.client.get(`/api/v1/scorecards/${card.id}`);
       assert.equal(got.body.data.criteria.length, 3);
     });
 
     it('refuses a viewer writing scorecards (403)', async () => {
-      await refused(app.db.knex, admin.tenantId, ['scorecards'],
-        () => viewer.client.post('/api/v1/scorecards', { name: `v-${uniq()}`, entity_types: ['services'] }), 403);
-      await refused(app.db.knex, admin.tenantId, ['scorecards'],
-        () => viewer.client.patch(`/api/v1/scorecards/${card.id}`, { name: 'renamed' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['scorecards'],
+        () => viewer.client.post('/api/v1/scorecards', { name: `v-${uniq()}`, entity_types: ['services'] }),
+        403,
+      );
+      await refused(app.db.knex, admin.tenantId, ['scorecards'], () => viewer.client.patch(`/api/v1/scorecards/${card.id}`, { name: 'renamed' }), 403);
     });
   });
 
@@ -127,12 +158,22 @@ describe('HTTP scorecards and dashboards', () => {
 
     it('creates with widgets and filters, then adds, patches and deletes a widget', async () => {
       const res = await editor.client.post('/api/v1/dashboards', {
-        name: `Ops ${uniq()}`, description: 'On-call board',
+        name: `Ops ${uniq()}`,
+        description: 'On-call board',
         widgets: [
-          { title: 'Checkout status', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: svc.id, layout: { x: 0, y: 0, w: 6, h: 4 } },
+          {
+            title: 'Checkout status',
+            widget_type: 'status_board',
+            source_entity_type: 'services',
+            source_entity_id: svc.id,
+            layout: { x: 0, y: 0, w: 6, h: 4 },
+          },
           { title: 'Open incidents', widget_type: 'counter', config: { query: { status: 'investigating' } } },
         ],
-        filters: [{ filter_type: 'status', target_column: 'status' }, { filter_type: 'team', target_column: 'team_id' }],
+        filters: [
+          { filter_type: 'status', target_column: 'status' },
+          { filter_type: 'team', target_column: 'team_id' },
+        ],
       });
       expectStatus(res, 201);
       const dash = res.body.data;
@@ -140,16 +181,24 @@ describe('HTTP scorecards and dashboards', () => {
       assert.equal(res.headers.get('etag'), '"1"');
       assert.equal(dash.widgets.length, 2);
       assert.deepEqual(dash.widgets.find((w: { title: string }) => w.title === 'Checkout status').layout, { x: 0, y: 0, w: 6, h: 4 });
-      assert.deepEqual(dash.filters.map((f: { filter_type: string }) => f.filter_type), ['status', 'team']);
+      assert.deepEqual(
+        dash.filters.map((f: { filter_type: string }) => f.filter_type),
+        ['status', 'team'],
+      );
 
       const add = await editor.client.post(`/api/v1/dashboards/${dash.id}/widgets`, {
-        title: 'Scores', widget_type: 'scorecard', layout: { x: 6, y: 0, w: 6, h: 4 },
+        title: 'Scores',
+        widget_type: 'scorecard',
+        layout: { x: 6, y: 0, w: 6, h: 4 },
       });
       expectStatus(add, 201);
       const widget = add.body.data;
       assert.equal(widget.dashboard_id, dash.id);
 
-      const patch = await editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, { title: 'Scorecards', layout: { x: 0, y: 4, w: 12, h: 4 } });
+      const patch = await editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, {
+        title: 'Scorecards',
+        layout: { x: 0, y: 4, w: 12, h: 4 },
+      });
       expectStatus(patch, 200);
       assert.equal(patch.body.data.title, 'Scorecards');
 
@@ -163,8 +212,13 @@ describe('HTTP scorecards and dashboards', () => {
       got = await viewer.client.get(`/api/v1/dashboards/${dash.id}`);
       assert.equal(got.body.data.widgets.length, 2);
       assert.ok(!got.body.data.widgets.some((w: { id: string }) => w.id === widget.id));
-      await refused(app.db.knex, admin.tenantId, ['widgets', 'dashboards'],
-        () => editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, { title: 'gone' }), 404);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        ['widgets', 'dashboards'],
+        () => editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, { title: 'gone' }),
+        404,
+      );
       const unchanged = await viewer.client.get(`/api/v1/dashboards/${dash.id}`);
       assert.equal(unchanged.headers.get('etag'), got.headers.get('etag'), 'a 404 on a widget leaves the dashboard version');
 
@@ -175,24 +229,60 @@ describe('HTTP scorecards and dashboards', () => {
 
     it("refuses a widget pointing at another tenant's service (422), writing nothing", async () => {
       const tables = ['dashboards', 'widgets', 'dashboard_filters'];
-      await refused(app.db.knex, admin.tenantId, tables, () => editor.client.post('/api/v1/dashboards', {
-        name: `Leaky ${uniq()}`,
-        widgets: [
-          { title: 'ok', widget_type: 'counter' },
-          { title: 'foreign', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: foreign.id },
-        ],
-      }), 422, { path: 'widgets.1.source_entity_id' });
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
+        () =>
+          editor.client.post('/api/v1/dashboards', {
+            name: `Leaky ${uniq()}`,
+            widgets: [
+              { title: 'ok', widget_type: 'counter' },
+              { title: 'foreign', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: foreign.id },
+            ],
+          }),
+        422,
+        { path: 'widgets.1.source_entity_id' },
+      );
 
       const dash = await created(editor.client, '/api/v1/dashboards', { name: `Tight ${uniq()}`, widgets: [{ title: 'w', widget_type: 'list' }] });
-      await refused(app.db.knex, admin.tenantId, tables, () => editor.client.post(`/api/v1/dashboards/${dash.id}/widgets`, {
-        title: 'foreign', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: foreign.id,
-      }), 422, { path: 'source_entity_id' });
-      await refused(app.db.knex, admin.tenantId, tables, () => editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${dash.widgets[0].id}`, {
-        source_entity_type: 'services', source_entity_id: foreign.id,
-      }), 422, { path: 'source_entity_id' });
-      await refused(app.db.knex, admin.tenantId, tables, () => editor.client.patch(`/api/v1/dashboards/${dash.id}`, {
-        widgets: [{ title: 'foreign', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: foreign.id }],
-      }), 422, { path: 'widgets.0.source_entity_id' });
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
+        () =>
+          editor.client.post(`/api/v1/dashboards/${dash.id}/widgets`, {
+            title: 'foreign',
+            widget_type: 'status_board',
+            source_entity_type: 'services',
+            source_entity_id: foreign.id,
+          }),
+        422,
+        { path: 'source_entity_id' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
+        () =>
+          editor.client.patch(`/api/v1/dashboards/${dash.id}/widgets/${dash.widgets[0].id}`, {
+            source_entity_type: 'services',
+            source_entity_id: foreign.id,
+          }),
+        422,
+        { path: 'source_entity_id' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
+        () =>
+          editor.client.patch(`/api/v1/dashboards/${dash.id}`, {
+            widgets: [{ title: 'foreign', widget_type: 'status_board', source_entity_type: 'services', source_entity_id: foreign.id }],
+          }),
+        422,
+        { path: 'widgets.0.source_entity_id' },
+      );
       const got = await editor.client.get(`/api/v1/dashboards/${dash.id}`);
       assert.equal(got.body.data.row_version, 1);
       assert.equal(got.body.data.widgets.length, 1);
@@ -202,22 +292,43 @@ describe('HTTP scorecards and dashboards', () => {
     it('refuses bad widget shapes with 422 at the field', async () => {
       const dash = await created(editor.client, '/api/v1/dashboards', { name: `Shapes ${uniq()}` });
       const tables = ['dashboards', 'widgets'];
-      await refused(app.db.knex, admin.tenantId, tables,
-        () => editor.client.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'w', widget_type: 'pie_of_doom' }), 422, { path: 'widget_type' });
-      await refused(app.db.knex, admin.tenantId, tables,
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
+        () => editor.client.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'w', widget_type: 'pie_of_doom' }),
+        422,
+        { path: 'widget_type' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
         () => editor.client.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'w', widget_type: 'list', layout: { x: 0, y: 0, w: 99, h: 1 } }),
-        422, { path: 'layout.w' });
-      await refused(app.db.knex, admin.tenantId, tables,
+        422,
+        { path: 'layout.w' },
+      );
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
         () => editor.client.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'w', widget_type: 'list', source_entity_type: 'services' }),
-        422, { path: 'source_entity_id' });
+        422,
+        { path: 'source_entity_id' },
+      );
     });
 
     it('refuses a viewer writing dashboards (403)', async () => {
       const dash = await created(editor.client, '/api/v1/dashboards', { name: `Viewer ${uniq()}` });
       const tables = ['dashboards', 'widgets'];
       await refused(app.db.knex, admin.tenantId, tables, () => viewer.client.post('/api/v1/dashboards', { name: `v-${uniq()}` }), 403);
-      await refused(app.db.knex, admin.tenantId, tables,
-        () => viewer.client.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'w', widget_type: 'list' }), 403);
+      await refused(
+        app.db.knex,
+        admin.tenantId,
+        tables,
+        () => viewer.client.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'w', widget_type: 'list' }),
+        403,
+      );
     });
   });
 });

@@ -13,8 +13,12 @@ describe('HTTP security headers and /metrics (issue 11: finding 10)', () => {
 
   describe('security headers and /metrics (finding 10)', () => {
     it('sends nosniff, frame denial, a CSP that loads and frames nothing and no-referrer on every response, and no HSTS by default', async () => {
-      for (const res of [await suite.admin.client.get('/api/v1/services'), await suite.app.client().get('/api/v1/nope'), await suite.app.client().get('/healthz'),
-        await suite.admin.client.request('POST', '/api/v1/services', { raw: '{bad' })]) {
+      for (const res of [
+        await suite.admin.client.get('/api/v1/services'),
+        await suite.app.client().get('/api/v1/nope'),
+        await suite.app.client().get('/healthz'),
+        await suite.admin.client.request('POST', '/api/v1/services', { raw: '{bad' }),
+      ]) {
         const h = res.headers;
         assert.equal(h.get('x-content-type-options'), 'nosniff');
         assert.equal(h.get('x-frame-options'), 'DENY');
@@ -29,7 +33,9 @@ describe('HTTP security headers and /metrics (issue 11: finding 10)', () => {
     it('sends Cache-Control: no-store on signup, login (either answer) and API-key creation, not on ordinary reads', async () => {
       const slug = `ns-${uniq()}`;
       const password = strongPassword(30);
-      const signup = await suite.app.client().post('/api/v1/auth/signup', { tenant_name: `Ns ${slug}`, tenant_slug: slug, email: `a@${slug}.example`, password, display_name: 'A' });
+      const signup = await suite.app
+        .client()
+        .post('/api/v1/auth/signup', { tenant_name: `Ns ${slug}`, tenant_slug: slug, email: `a@${slug}.example`, password, display_name: 'A' });
       expectStatus(signup, 201);
       const ok = await suite.app.client().post('/api/v1/auth/login', { tenant_slug: slug, email: `a@${slug}.example`, password });
       expectStatus(ok, 200);
@@ -37,7 +43,12 @@ describe('HTTP security headers and /metrics (issue 11: finding 10)', () => {
       assertProblem(wrong, 401);
       const key = await suite.admin.client.post('/api/v1/api-keys', { name: `k-${uniq()}`, scope: 'read' });
       expectStatus(key, 201);
-      for (const [name, res] of [['signup', signup], ['login', ok], ['failed login', wrong], ['api key', key]] as const) {
+      for (const [name, res] of [
+        ['signup', signup],
+        ['login', ok],
+        ['failed login', wrong],
+        ['api key', key],
+      ] as const) {
         assert.equal(res.headers.get('cache-control'), 'no-store', name);
       }
       assert.notEqual((await suite.admin.client.get('/api/v1/services')).headers.get('cache-control'), 'no-store');

@@ -5,9 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/modules/auth/tokens.js';
-import {
-  addMember, assertProblem, created, expectStatus, httpSuite, signClaims, type Tenant,
-} from './support/http-assertions.js';
+import { addMember, assertProblem, created, expectStatus, httpSuite, signClaims, type Tenant } from './support/http-assertions.js';
 import { dereference } from './support/openapi.js';
 import type { TestApp } from './support/server.js';
 
@@ -95,7 +93,10 @@ describe('HTTP sessions: token claims, token version, logout and refresh', () =>
     assert.equal((jwt.decode(again) as { ver: number }).ver, 1);
     // Audited and announced as a user write.
     const events = await app.db.knex('change_events').where({ tenant_id: admin.tenantId, entity_id: user.id, type: 'users.updated' });
-    assert.ok(events.some((e) => e.changes?.token_version?.new === 1), JSON.stringify(events.map((e) => e.changes)));
+    assert.ok(
+      events.some((e) => e.changes?.token_version?.new === 1),
+      JSON.stringify(events.map((e) => e.changes)),
+    );
   });
 
   it('refuses logout by an API key (403): a key is revoked, not logged out', async () => {

@@ -42,7 +42,11 @@ describe('HTTP: who sees what', () => {
       assert.equal(JSON.stringify(e).includes('@'), false, 'no email reaches a viewer');
     }
     const seqs = asViewer.body.data.map((e: { seq: number }) => e.seq);
-    assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'the seq stays gapless for everyone');
+    assert.deepEqual(
+      seqs,
+      seqs.map((_: number, i: number) => i + 1),
+      'the seq stays gapless for everyone',
+    );
     const asAdmin = await tenant.client.get('/api/v1/events?since=0&limit=1000');
     assert.ok(asAdmin.body.data.some((e: { entity_type: string; data: { email?: string } }) => e.entity_type === 'users' && e.data.email));
   });
@@ -60,7 +64,9 @@ describe('HTTP: who sees what', () => {
   it('accepts upper-case UUIDs in bodies and paths as the same ids', async () => {
     const comp = await created(tenant.client, '/api/v1/components', { name: 'upper-lib', type: 'library' });
     const svc = await created(tenant.client, '/api/v1/services', {
-      name: 'upper-svc', type: 'api', component_ids: [comp.id.toUpperCase(), comp.id],
+      name: 'upper-svc',
+      type: 'api',
+      component_ids: [comp.id.toUpperCase(), comp.id],
     });
     assert.deepEqual(svc.component_ids, [comp.id]);
     expectStatus(await tenant.client.get(`/api/v1/services/${svc.id.toUpperCase()}`), 200);

@@ -46,7 +46,9 @@ describe('If-Match on every versioned route, and ETags', function () {
   }
 
   const scorecard = () => ({
-    name: `card-${uniq()}`, entity_types: ['services'], criteria: [{ name: 't', check_type: 'has_field', check_config: { field: 'team_id' } }],
+    name: `card-${uniq()}`,
+    entity_types: ['services'],
+    criteria: [{ name: 't', check_type: 'has_field', check_config: { field: 'team_id' } }],
   });
 
   async function dashboardWithWidget() {
@@ -66,89 +68,160 @@ describe('If-Match on every versioned route, and ETags', function () {
 
   const ROUTES: Record<string, { status: number; make: () => Promise<Target> }> = {};
   for (const [path, body] of Object.entries(CATALOG)) {
-    ROUTES[`PATCH /${path}/:id`] = { status: 200, make: async () => {
-      const rec = await atVersion2(path, body(), { name: `v2-${uniq()}` });
-      return { version: rec.row_version, send: (m) => a().patch(`/api/v1/${path}/${rec.id}`, { name: `v3-${uniq()}` }, h(m)), snapshot: () => rowOf(knex, path, rec.id) };
-    } };
-    ROUTES[`DELETE /${path}/:id`] = { status: 204, make: async () => {
-      const rec = await atVersion2(path, body(), { name: `v2-${uniq()}` });
-      return { version: rec.row_version, send: (m) => a().delete(`/api/v1/${path}/${rec.id}`, h(m)), snapshot: () => rowOf(knex, path, rec.id) };
-    } };
+    ROUTES[`PATCH /${path}/:id`] = {
+      status: 200,
+      make: async () => {
+        const rec = await atVersion2(path, body(), { name: `v2-${uniq()}` });
+        return {
+          version: rec.row_version,
+          send: (m) => a().patch(`/api/v1/${path}/${rec.id}`, { name: `v3-${uniq()}` }, h(m)),
+          snapshot: () => rowOf(knex, path, rec.id),
+        };
+      },
+    };
+    ROUTES[`DELETE /${path}/:id`] = {
+      status: 204,
+      make: async () => {
+        const rec = await atVersion2(path, body(), { name: `v2-${uniq()}` });
+        return { version: rec.row_version, send: (m) => a().delete(`/api/v1/${path}/${rec.id}`, h(m)), snapshot: () => rowOf(knex, path, rec.id) };
+      },
+    };
   }
   const incident = () => atVersion2('incidents', { title: `inc-${uniq()}`, severity: 'minor' }, { title: `v2-${uniq()}` });
   const incidentSnapshot = (id: string) => async () => ({
     row: await rowOf(knex, 'incidents', id),
     timeline: (await knex('incident_timeline_entries').where({ incident_id: id }).select('id')).length,
   });
-  ROUTES['PATCH /incidents/:id'] = { status: 200, make: async () => {
-    const rec = await incident();
-    return { version: 2, send: (m) => a().patch(`/api/v1/incidents/${rec.id}`, { severity: 'critical' }, h(m)), snapshot: incidentSnapshot(rec.id) };
-  } };
-  ROUTES['DELETE /incidents/:id'] = { status: 204, make: async () => {
-    const rec = await incident();
-    return { version: 2, send: (m) => a().delete(`/api/v1/incidents/${rec.id}`, h(m)), snapshot: incidentSnapshot(rec.id) };
-  } };
-  ROUTES['POST /incidents/:id/updates'] = { status: 201, make: async () => {
-    const rec = await incident();
-    return {
-      version: 2, send: (m) => a().post(`/api/v1/incidents/${rec.id}/updates`, { status: 'identified', message: 'found' }, h(m)),
-      snapshot: incidentSnapshot(rec.id),
-    };
-  } };
-  const scorecardSnapshot = (id: string) => async () => ({ row: await rowOf(knex, 'scorecards', id), criteria: await knex('scorecard_criteria').where({ scorecard_id: id }).orderBy('id') });
-  ROUTES['PATCH /scorecards/:id'] = { status: 200, make: async () => {
-    const rec = await atVersion2('scorecards', scorecard(), { description: 'v2' });
-    return { version: 2, send: (m) => a().patch(`/api/v1/scorecards/${rec.id}`, { description: 'v3' }, h(m)), snapshot: scorecardSnapshot(rec.id) };
-  } };
-  ROUTES['DELETE /scorecards/:id'] = { status: 204, make: async () => {
-    const rec = await atVersion2('scorecards', scorecard(), { description: 'v2' });
-    return { version: 2, send: (m) => a().delete(`/api/v1/scorecards/${rec.id}`, h(m)), snapshot: scorecardSnapshot(rec.id) };
-  } };
-  const boardSnapshot = (id: string) => async () => JSON.parse(JSON.stringify({
-    row: await rowOf(knex, 'dashboards', id), widgets: await knex('widgets').where({ dashboard_id: id }).orderBy('id'),
-  }));
-  ROUTES['PATCH /dashboards/:id'] = { status: 200, make: async () => {
-    const { board } = await dashboardWithWidget();
-    return { version: 2, send: (m) => a().patch(`/api/v1/dashboards/${board.id}`, { description: 'v3' }, h(m)), snapshot: boardSnapshot(board.id) };
-  } };
-  ROUTES['DELETE /dashboards/:id'] = { status: 204, make: async () => {
-    const { board } = await dashboardWithWidget();
-    return { version: 2, send: (m) => a().delete(`/api/v1/dashboards/${board.id}`, h(m)), snapshot: boardSnapshot(board.id) };
-  } };
-  ROUTES['POST /dashboards/:id/widgets'] = { status: 201, make: async () => {
-    const { board } = await dashboardWithWidget();
-    return { version: 2, send: (m) => a().post(`/api/v1/dashboards/${board.id}/widgets`, { title: 'new', widget_type: 'list' }, h(m)), snapshot: boardSnapshot(board.id) };
-  } };
-  ROUTES['PATCH /dashboards/:id/widgets/:widgetId'] = { status: 200, make: async () => {
-    const { board, widgetId } = await dashboardWithWidget();
-    return { version: 2, send: (m) => a().patch(`/api/v1/dashboards/${board.id}/widgets/${widgetId}`, { title: 'renamed' }, h(m)), snapshot: boardSnapshot(board.id) };
-  } };
-  ROUTES['DELETE /dashboards/:id/widgets/:widgetId'] = { status: 204, make: async () => {
-    const { board, widgetId } = await dashboardWithWidget();
-    return { version: 2, send: (m) => a().delete(`/api/v1/dashboards/${board.id}/widgets/${widgetId}`, h(m)), snapshot: boardSnapshot(board.id) };
-  } };
+  ROUTES['PATCH /incidents/:id'] = {
+    status: 200,
+    make: async () => {
+      const rec = await incident();
+      return { version: 2, send: (m) => a().patch(`/api/v1/incidents/${rec.id}`, { severity: 'critical' }, h(m)), snapshot: incidentSnapshot(rec.id) };
+    },
+  };
+  ROUTES['DELETE /incidents/:id'] = {
+    status: 204,
+    make: async () => {
+      const rec = await incident();
+      return { version: 2, send: (m) => a().delete(`/api/v1/incidents/${rec.id}`, h(m)), snapshot: incidentSnapshot(rec.id) };
+    },
+  };
+  ROUTES['POST /incidents/:id/updates'] = {
+    status: 201,
+    make: async () => {
+      const rec = await incident();
+      return {
+        version: 2,
+        send: (m) => a().post(`/api/v1/incidents/${rec.id}/updates`, { status: 'identified', message: 'found' }, h(m)),
+        snapshot: incidentSnapshot(rec.id),
+      };
+    },
+  };
+  const scorecardSnapshot = (id: string) => async () => ({
+    row: await rowOf(knex, 'scorecards', id),
+    criteria: await knex('scorecard_criteria').where({ scorecard_id: id }).orderBy('id'),
+  });
+  ROUTES['PATCH /scorecards/:id'] = {
+    status: 200,
+    make: async () => {
+      const rec = await atVersion2('scorecards', scorecard(), { description: 'v2' });
+      return { version: 2, send: (m) => a().patch(`/api/v1/scorecards/${rec.id}`, { description: 'v3' }, h(m)), snapshot: scorecardSnapshot(rec.id) };
+    },
+  };
+  ROUTES['DELETE /scorecards/:id'] = {
+    status: 204,
+    make: async () => {
+      const rec = await atVersion2('scorecards', scorecard(), { description: 'v2' });
+      return { version: 2, send: (m) => a().delete(`/api/v1/scorecards/${rec.id}`, h(m)), snapshot: scorecardSnapshot(rec.id) };
+    },
+  };
+  const boardSnapshot = (id: string) => async () =>
+    JSON.parse(
+      JSON.stringify({
+        row: await rowOf(knex, 'dashboards', id),
+        widgets: await knex('widgets').where({ dashboard_id: id }).orderBy('id'),
+      }),
+    );
+  ROUTES['PATCH /dashboards/:id'] = {
+    status: 200,
+    make: async () => {
+      const { board } = await dashboardWithWidget();
+      return { version: 2, send: (m) => a().patch(`/api/v1/dashboards/${board.id}`, { description: 'v3' }, h(m)), snapshot: boardSnapshot(board.id) };
+    },
+  };
+  ROUTES['DELETE /dashboards/:id'] = {
+    status: 204,
+    make: async () => {
+      const { board } = await dashboardWithWidget();
+      return { version: 2, send: (m) => a().delete(`/api/v1/dashboards/${board.id}`, h(m)), snapshot: boardSnapshot(board.id) };
+    },
+  };
+  ROUTES['POST /dashboards/:id/widgets'] = {
+    status: 201,
+    make: async () => {
+      const { board } = await dashboardWithWidget();
+      return {
+        version: 2,
+        send: (m) => a().post(`/api/v1/dashboards/${board.id}/widgets`, { title: 'new', widget_type: 'list' }, h(m)),
+        snapshot: boardSnapshot(board.id),
+      };
+    },
+  };
+  ROUTES['PATCH /dashboards/:id/widgets/:widgetId'] = {
+    status: 200,
+    make: async () => {
+      const { board, widgetId } = await dashboardWithWidget();
+      return {
+        version: 2,
+        send: (m) => a().patch(`/api/v1/dashboards/${board.id}/widgets/${widgetId}`, { title: 'renamed' }, h(m)),
+        snapshot: boardSnapshot(board.id),
+      };
+    },
+  };
+  ROUTES['DELETE /dashboards/:id/widgets/:widgetId'] = {
+    status: 204,
+    make: async () => {
+      const { board, widgetId } = await dashboardWithWidget();
+      return { version: 2, send: (m) => a().delete(`/api/v1/dashboards/${board.id}/widgets/${widgetId}`, h(m)), snapshot: boardSnapshot(board.id) };
+    },
+  };
   const commentSnapshot = (id: string) => async () => JSON.parse(JSON.stringify(await knex('comments').where({ id }).first()));
-  ROUTES['PATCH /comments/:id'] = { status: 200, make: async () => {
-    const c = await comment();
-    return { version: c.row_version, send: (m) => a().patch(`/api/v1/comments/${c.id}`, { body: 'third' }, h(m)), snapshot: commentSnapshot(c.id) };
-  } };
-  ROUTES['DELETE /comments/:id'] = { status: 204, make: async () => {
-    const c = await comment();
-    return { version: c.row_version, send: (m) => a().delete(`/api/v1/comments/${c.id}`, h(m)), snapshot: commentSnapshot(c.id) };
-  } };
-  ROUTES['POST /comments/:id/resolve'] = { status: 200, make: async () => {
-    const c = await comment();
-    return { version: c.row_version, send: (m) => a().post(`/api/v1/comments/${c.id}/resolve`, undefined, h(m)), snapshot: commentSnapshot(c.id) };
-  } };
-  ROUTES['POST /comments/:id/unresolve'] = { status: 200, make: async () => {
-    const c = await comment(true);
-    assert.equal(c.row_version, 3);
-    return { version: 3, send: (m) => a().post(`/api/v1/comments/${c.id}/unresolve`, undefined, h(m)), snapshot: commentSnapshot(c.id) };
-  } };
-  ROUTES['PATCH /users/:id'] = { status: 200, make: async () => {
-    const u = await atVersion2('users', { email: `u-${uniq()}@example.com`, display_name: 'U', role: 'viewer' }, { display_name: 'U2' });
-    return { version: 2, send: (m) => a().patch(`/api/v1/users/${u.id}`, { display_name: 'U3' }, h(m)), snapshot: () => rowOf(knex, 'users', u.id) };
-  } };
+  ROUTES['PATCH /comments/:id'] = {
+    status: 200,
+    make: async () => {
+      const c = await comment();
+      return { version: c.row_version, send: (m) => a().patch(`/api/v1/comments/${c.id}`, { body: 'third' }, h(m)), snapshot: commentSnapshot(c.id) };
+    },
+  };
+  ROUTES['DELETE /comments/:id'] = {
+    status: 204,
+    make: async () => {
+      const c = await comment();
+      return { version: c.row_version, send: (m) => a().delete(`/api/v1/comments/${c.id}`, h(m)), snapshot: commentSnapshot(c.id) };
+    },
+  };
+  ROUTES['POST /comments/:id/resolve'] = {
+    status: 200,
+    make: async () => {
+      const c = await comment();
+      return { version: c.row_version, send: (m) => a().post(`/api/v1/comments/${c.id}/resolve`, undefined, h(m)), snapshot: commentSnapshot(c.id) };
+    },
+  };
+  ROUTES['POST /comments/:id/unresolve'] = {
+    status: 200,
+    make: async () => {
+      const c = await comment(true);
+      assert.equal(c.row_version, 3);
+      return { version: 3, send: (m) => a().post(`/api/v1/comments/${c.id}/unresolve`, undefined, h(m)), snapshot: commentSnapshot(c.id) };
+    },
+  };
+  ROUTES['PATCH /users/:id'] = {
+    status: 200,
+    make: async () => {
+      const u = await atVersion2('users', { email: `u-${uniq()}@example.com`, display_name: 'U', role: 'viewer' }, { display_name: 'U2' });
+      return { version: 2, send: (m) => a().patch(`/api/v1/users/${u.id}`, { display_name: 'U3' }, h(m)), snapshot: () => rowOf(knex, 'users', u.id) };
+    },
+  };
 
   for (const [route, { status, make }] of Object.entries(ROUTES)) {
     it(`${route}: "n", W/"n" and * write; stale "n-1" and "abc" are 412 with nothing written`, async () => {
@@ -184,7 +257,9 @@ describe('If-Match on every versioned route, and ETags', function () {
 
     it('catalog kinds, incidents, scorecards, dashboards, comments, users: create, read, update, restore', async () => {
       const kinds: Record<string, () => Record<string, unknown>> = {
-        ...CATALOG, incidents: () => ({ title: `inc-${uniq()}`, severity: 'minor' }), scorecards: scorecard,
+        ...CATALOG,
+        incidents: () => ({ title: `inc-${uniq()}`, severity: 'minor' }),
+        scorecards: scorecard,
         dashboards: () => ({ name: `board-${uniq()}` }),
       };
       const change: Record<string, Record<string, unknown>> = { incidents: { title: 'changed' }, people: { role_title: 'changed' } };
@@ -216,7 +291,7 @@ describe('If-Match on every versioned route, and ETags', function () {
       assert.equal(etag(await a().patch(`/api/v1/users/${u.body.data.id}`, { display_name: 'F' })), '"2"');
     });
 
-    it('incident updates: the incident\'s version; widget writes: the WIDGET\'s own row_version (not the dashboard\'s, which If-Match checks)', async () => {
+    it("incident updates: the incident's version; widget writes: the WIDGET's own row_version (not the dashboard's, which If-Match checks)", async () => {
       const inc = await created(a(), '/api/v1/incidents', { title: `inc-${uniq()}`, severity: 'minor' });
       const up = await a().post(`/api/v1/incidents/${inc.id}/updates`, { message: 'no move' });
       expectStatus(up, 201);

@@ -12,7 +12,6 @@ import { rejectsWith } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-
 describe('incidents', function () {
   let h: Harness;
   let incidents: IncidentService;
@@ -31,8 +30,7 @@ describe('incidents', function () {
     admin = await actingAs(h.knex, tenantId, 'admin');
   });
 
-  const newService = async (ctx = admin, name = `svc-${randomUUID().slice(0, 8)}`) =>
-    (await h.entities.services.create(ctx, { name, type: 'api' })).id;
+  const newService = async (ctx = admin, name = `svc-${randomUUID().slice(0, 8)}`) => (await h.entities.services.create(ctx, { name, type: 'api' })).id;
   const opStatus = async (table: string, id: string) =>
     ((await h.knex(table).where({ id }).first('operational_status')) as { operational_status: string }).operational_status;
   const eventsOf = (tenant: string) => h.published.filter((e) => e.tenant_id === tenant);
@@ -42,17 +40,29 @@ describe('incidents', function () {
       const s1 = await newService();
       const s2 = await newService();
       const a = await incidents.create(admin, {
-        title: 'Slow checkout', severity: 'minor',
-        affected: [{ entity_type: 'services', entity_id: s1 }, { entity_type: 'services', entity_id: s2 }],
+        title: 'Slow checkout',
+        severity: 'minor',
+        affected: [
+          { entity_type: 'services', entity_id: s1 },
+          { entity_type: 'services', entity_id: s2 },
+        ],
       });
       assert.equal(a.impact_type, 'degraded');
       assert.equal(await opStatus('services', s1), 'degraded');
       assert.equal(await opStatus('services', s2), 'degraded');
-      assert.deepEqual(a.affected.map((x) => x.operational_status), ['degraded', 'degraded']);
+      assert.deepEqual(
+        a.affected.map((x) => x.operational_status),
+        ['degraded', 'degraded'],
+      );
 
       const b = await incidents.create(admin, {
-        title: 'Checkout down', severity: 'critical', impact_type: 'outage',
-        affected: [{ entity_type: 'services', entity_id: s1 }, { entity_type: 'services', entity_id: s1 }], // deduped
+        title: 'Checkout down',
+        severity: 'critical',
+        impact_type: 'outage',
+        affected: [
+          { entity_type: 'services', entity_id: s1 },
+          { entity_type: 'services', entity_id: s1 },
+        ], // deduped
       });
       assert.equal(await opStatus('services', s1), 'outage');
       assert.equal(await opStatus('services', s2), 'degraded');
@@ -90,14 +100,25 @@ describe('incidents', function () {
       const inc = await incidents.create(admin, { title: 'Thing', severity: 'major', affected: [{ entity_type: 'services', entity_id: s1 }] });
       assert.equal(await opStatus('services', s1), 'degraded');
 
-      const moved = await incidents.update(admin, inc.id, {
-        affected: [{ entity_type: 'services', entity_id: s2 }, { entity_type: 'components', entity_id: c }],
-      }, { expectedVersion: inc.row_version });
+      const moved = await incidents.update(
+        admin,
+        inc.id,
+        {
+          affected: [
+            { entity_type: 'services', entity_id: s2 },
+            { entity_type: 'components', entity_id: c },
+          ],
+        },
+        { expectedVersion: inc.row_version },
+      );
       assert.equal(moved.row_version, inc.row_version + 1);
       assert.equal(await opStatus('services', s1), 'operational');
       assert.equal(await opStatus('services', s2), 'degraded');
       assert.equal(await opStatus('components', c), 'degraded');
-      assert.deepEqual(moved.affected.map((a) => a.entity_type), ['components', 'services']);
+      assert.deepEqual(
+        moved.affected.map((a) => a.entity_type),
+        ['components', 'services'],
+      );
 
       await incidents.update(admin, inc.id, { impact_type: 'outage' });
       assert.equal(await opStatus('services', s2), 'outage');
@@ -117,7 +138,10 @@ describe('incidents', function () {
     it('stays consistent, without deadlocks, under concurrent incident writes on shared entities', async () => {
       const s1 = await newService();
       const s2 = await newService();
-      const both = [{ entity_type: 'services', entity_id: s1 }, { entity_type: 'services', entity_id: s2 }];
+      const both = [
+        { entity_type: 'services', entity_id: s1 },
+        { entity_type: 'services', entity_id: s2 },
+      ];
       const created = await Promise.all([
         incidents.create(admin, { title: 'c1', severity: 'minor', impact_type: 'outage', affected: both }),
         incidents.create(admin, { title: 'c2', severity: 'minor', impact_type: 'degraded', affected: [...both].reverse() }),
@@ -127,13 +151,14 @@ describe('incidents', function () {
       assert.equal(await opStatus('services', s1), 'outage');
       assert.equal(await opStatus('services', s2), 'outage');
       // Resolve every incident but one degraded one, all at once.
-      await Promise.all(
-        created.filter((c) => c.title !== 'c2').map((c) => incidents.addUpdate(admin, c.id, { status: 'resolved', message: 'done' })),
-      );
+      await Promise.all(created.filter((c) => c.title !== 'c2').map((c) => incidents.addUpdate(admin, c.id, { status: 'resolved', message: 'done' })));
       assert.equal(await opStatus('services', s1), 'degraded');
       assert.equal(await opStatus('services', s2), 'degraded');
       const seqs = (await h.knex('change_events').where({ tenant_id: tenantId }).orderBy('seq').select('seq')).map((r) => Number(r.seq));
-      assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => i + 1),
+      );
     });
 
     it('a no-op update writes nothing', async () => {
@@ -170,7 +195,12 @@ describe('incidents', function () {
       assert.ok(resolved.resolved_at);
       assert.deepEqual(
         resolved.timeline.map((e) => [e.status, e.message]),
-        [['investigating', 'Seeing 500s'], ['identified', 'Bad deploy'], ['identified', 'Rolling back'], ['resolved', 'Rolled back']],
+        [
+          ['investigating', 'Seeing 500s'],
+          ['identified', 'Bad deploy'],
+          ['identified', 'Rolling back'],
+          ['resolved', 'Rolled back'],
+        ],
       );
       assert.ok(!('tenant_id' in resolved));
       assert.ok(!('tenant_id' in resolved.timeline[0]));
@@ -225,7 +255,12 @@ describe('incidents', function () {
     it('an incident commander runs incidents and moves the affected services', async () => {
       const s = await newService();
       const ic = await actingAs(h.knex, tenantId, 'incident_commander');
-      const inc = await incidents.create(ic, { title: 'IC', severity: 'critical', impact_type: 'outage', affected: [{ entity_type: 'services', entity_id: s }] });
+      const inc = await incidents.create(ic, {
+        title: 'IC',
+        severity: 'critical',
+        impact_type: 'outage',
+        affected: [{ entity_type: 'services', entity_id: s }],
+      });
       assert.equal(await opStatus('services', s), 'outage');
       await incidents.update(ic, inc.id, { severity: 'major' });
       await incidents.addUpdate(ic, inc.id, { status: 'resolved', message: 'ok' });
@@ -254,16 +289,34 @@ describe('incidents', function () {
       assert.equal((await incidents.list(admin, parseIncidentListQuery({}))).meta.total, 0);
 
       const mine = await newService();
-      const err = await rejectsWith(incidents.create(admin, {
-        title: 'Mine', severity: 'minor',
-        affected: [{ entity_type: 'services', entity_id: mine }, { entity_type: 'services', entity_id: foreignService }],
-      }), 422);
-      assert.deepEqual(err.errors?.map((e) => e.path), ['affected.1.entity_id']);
+      const err = await rejectsWith(
+        incidents.create(admin, {
+          title: 'Mine',
+          severity: 'minor',
+          affected: [
+            { entity_type: 'services', entity_id: mine },
+            { entity_type: 'services', entity_id: foreignService },
+          ],
+        }),
+        422,
+      );
+      assert.deepEqual(
+        err.errors?.map((e) => e.path),
+        ['affected.1.entity_id'],
+      );
       // A live id of the wrong type is not a record of that type.
-      const wrongType = await rejectsWith(incidents.create(admin, {
-        title: 'Mine', severity: 'minor', affected: [{ entity_type: 'components', entity_id: mine }],
-      }), 422);
-      assert.deepEqual(wrongType.errors?.map((e) => e.path), ['affected.0.entity_id']);
+      const wrongType = await rejectsWith(
+        incidents.create(admin, {
+          title: 'Mine',
+          severity: 'minor',
+          affected: [{ entity_type: 'components', entity_id: mine }],
+        }),
+        422,
+      );
+      assert.deepEqual(
+        wrongType.errors?.map((e) => e.path),
+        ['affected.0.entity_id'],
+      );
       assert.equal(await opStatus('services', foreignService), 'operational');
       assert.equal((await h.knex('incidents').where({ tenant_id: tenantId })).length, 0);
 
@@ -278,21 +331,35 @@ describe('incidents', function () {
       const s = await newService();
       for (let i = 0; i < 5; i++) {
         await incidents.create(admin, {
-          title: `Incident ${i}`, severity: i % 2 ? 'major' : 'minor', description: i === 3 ? 'payment gateway timeouts' : null,
+          title: `Incident ${i}`,
+          severity: i % 2 ? 'major' : 'minor',
+          description: i === 3 ? 'payment gateway timeouts' : null,
           affected: [{ entity_type: 'services', entity_id: s }],
         });
       }
       const all = await incidents.list(admin, parseIncidentListQuery({ limit: '2', sort: 'title' }));
       assert.equal(all.meta.total, 5);
-      assert.deepEqual(all.data.map((d) => d.title), ['Incident 0', 'Incident 1']);
+      assert.deepEqual(
+        all.data.map((d) => d.title),
+        ['Incident 0', 'Incident 1'],
+      );
       assert.equal(all.data[0].affected[0].entity_id, s);
       const next = await incidents.list(admin, parseIncidentListQuery({ limit: '2', sort: 'title', cursor: all.meta.next_cursor! }));
-      assert.deepEqual(next.data.map((d) => d.title), ['Incident 2', 'Incident 3']);
+      assert.deepEqual(
+        next.data.map((d) => d.title),
+        ['Incident 2', 'Incident 3'],
+      );
       assert.equal((await incidents.list(admin, parseIncidentListQuery({ severity: 'major' }))).meta.total, 2);
       assert.equal((await incidents.list(admin, parseIncidentListQuery({ status: 'resolved' }))).meta.total, 0);
       const found = await incidents.list(admin, parseIncidentListQuery({ q: 'gateway' }));
-      assert.deepEqual(found.data.map((d) => d.title), ['Incident 3']);
-      assert.throws(() => parseIncidentListQuery({ status: 'open' }), (e: AppError) => e.status === 422);
+      assert.deepEqual(
+        found.data.map((d) => d.title),
+        ['Incident 3'],
+      );
+      assert.throws(
+        () => parseIncidentListQuery({ status: 'open' }),
+        (e: AppError) => e.status === 422,
+      );
       const viewer = await actingAs(h.knex, tenantId, 'viewer');
       await rejectsWith(incidents.list(viewer, parseIncidentListQuery({ include_deleted: 'true' })), 403);
     });
@@ -306,9 +373,10 @@ describe('incidents', function () {
       const { entry } = await incidents.addUpdate(admin, inc.id, { status: 'identified', message: 'found it' });
 
       const published = eventsOf(tenantId).slice(seenBefore);
-      assert.deepEqual(published.map((e) => e.type), [
-        'incidents.created', 'services.updated', 'incidents.status_changed', 'incidents.timeline_entry',
-      ]);
+      assert.deepEqual(
+        published.map((e) => e.type),
+        ['incidents.created', 'services.updated', 'incidents.status_changed', 'incidents.timeline_entry'],
+      );
       const seqs = published.map((e) => e.seq);
       assert.deepEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2, seqs[0] + 3]);
 
@@ -325,15 +393,16 @@ describe('incidents', function () {
       assert.deepEqual(timelineEntry.data, entry);
 
       const rows = await h.knex('change_events').where({ tenant_id: tenantId }).whereIn('seq', seqs).orderBy('seq');
-      assert.deepEqual(rows.map((r) => [Number(r.seq), r.type]), published.map((e) => [e.seq, e.type]));
+      assert.deepEqual(
+        rows.map((r) => [Number(r.seq), r.type]),
+        published.map((e) => [e.seq, e.type]),
+      );
       assert.deepEqual(rows[1].changes, { operational_status: { old: 'operational', new: 'degraded' } });
       assert.equal(rows[3].data.message, 'found it');
 
       const audit = await h.knex('audit_logs').where({ tenant_id: tenantId }).whereIn('entity_id', [inc.id, s]).orderBy('timestamp');
       const kinds = audit.map((a) => `${a.entity_type}:${a.action}`).sort();
-      assert.deepEqual(kinds, [
-        'incidents:create', 'incidents:status_change', 'incidents:timeline_entry', 'services:create', 'services:update',
-      ]);
+      assert.deepEqual(kinds, ['incidents:create', 'incidents:status_change', 'incidents:timeline_entry', 'services:create', 'services:update']);
       assert.deepEqual(audit.find((a) => a.action === 'status_change')!.changes, { status: { old: 'investigating', new: 'identified' } });
     });
 
@@ -344,7 +413,10 @@ describe('incidents', function () {
       await incidents.remove(admin, inc.id);
       await incidents.restore(admin, inc.id);
       const published = eventsOf(tenantId).slice(seenBefore);
-      assert.deepEqual(published.map((e) => e.type), ['incidents.updated', 'incidents.deleted', 'incidents.restored']);
+      assert.deepEqual(
+        published.map((e) => e.type),
+        ['incidents.updated', 'incidents.deleted', 'incidents.restored'],
+      );
       assert.deepEqual(published[0].changes, { title: { old: 'Before', new: 'After' }, severity: { old: 'minor', new: 'critical' } });
       const audit = await h.knex('audit_logs').where({ tenant_id: tenantId, entity_id: inc.id });
       assert.deepEqual(audit.map((a) => a.action).sort(), ['create', 'delete', 'restore', 'update']);
@@ -355,17 +427,26 @@ describe('incidents', function () {
       // (inserted behind the service's back), so its implied update fails with a 422 after the
       // incident, its timeline, its links and the component's move were already written.
       const c = (await h.entities.components.create(admin, { name: 'good', type: 'library' })).id;
-      const [bad] = await h.knex('services')
+      const [bad] = await h
+        .knex('services')
         .insert({ tenant_id: tenantId, name: 'bad', type: 'api', attributes: JSON.stringify({ bogus: 1 }) })
         .returning('id');
       const eventsBefore = eventsOf(tenantId).length;
       const [{ count: changeEventsBefore }] = await h.knex('change_events').where({ tenant_id: tenantId }).count();
       const [{ count: auditBefore }] = await h.knex('audit_logs').where({ tenant_id: tenantId }).count();
 
-      const err = await rejectsWith(incidents.create(admin, {
-        title: 'Doomed', severity: 'critical', impact_type: 'outage',
-        affected: [{ entity_type: 'components', entity_id: c }, { entity_type: 'services', entity_id: bad.id }],
-      }), 422);
+      const err = await rejectsWith(
+        incidents.create(admin, {
+          title: 'Doomed',
+          severity: 'critical',
+          impact_type: 'outage',
+          affected: [
+            { entity_type: 'components', entity_id: c },
+            { entity_type: 'services', entity_id: bad.id },
+          ],
+        }),
+        422,
+      );
       assert.equal(err.errors?.[0].path, 'attributes.bogus');
 
       assert.equal((await h.knex('incidents').where({ tenant_id: tenantId })).length, 0);

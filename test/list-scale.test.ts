@@ -11,7 +11,12 @@ import { actingAs, createHarness, createTenant } from './support/factories.js';
 
 const ROWS = 100_000;
 
-interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] }
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
 
 function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
@@ -47,10 +52,7 @@ describe('list queries at 100K services in one tenant', function () {
     );
     // A second tenant, so tenant_id is not constant across the table.
     const other = await createTenant(h.knex);
-    await h.knex.raw(
-      `INSERT INTO services (tenant_id, name, type) SELECT ?, 'other-' || i, 'api' FROM generate_series(1, 5000) AS i`,
-      [other],
-    );
+    await h.knex.raw(`INSERT INTO services (tenant_id, name, type) SELECT ?, 'other-' || i, 'api' FROM generate_series(1, 5000) AS i`, [other]);
     await h.knex.raw('VACUUM ANALYZE services');
   });
   after(async () => h?.close());
@@ -80,7 +82,10 @@ describe('list queries at 100K services in one tenant', function () {
       const { all, rows } = await plan(resolved);
       const seq = all.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'services');
       assert.deepEqual(seq, [], `sequential scan in plan: ${JSON.stringify(all.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name']]))}`);
-      assert.ok(all.some((n) => /Index|Bitmap/.test(n['Node Type'])), 'an index is used');
+      assert.ok(
+        all.some((n) => /Index|Bitmap/.test(n['Node Type'])),
+        'an index is used',
+      );
       assert.ok(rows > 0, 'the query returns rows');
     });
   }

@@ -11,17 +11,13 @@ import type { ChangeEvent } from '../src/platform/bus.js';
 import { loadConfig, type Config } from '../src/platform/config.js';
 import { createKnex } from '../src/platform/db.js';
 import { quietLogger } from './support/factories.js';
-import {
-  connectLive, createTeam, isConsecutive, rest, signup, sleep, waitFor, type LiveClient,
-} from './support/live-events.js';
+import { connectLive, createTeam, isConsecutive, rest, signup, sleep, waitFor, type LiveClient } from './support/live-events.js';
 import { killChildNode, startChildNode, type ChildNode } from './support/child-node.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { getRedis, requireRedis, type TestRedis } from './support/redis.js';
 
 const JWT_SECRET = 'live-events-cluster-secret-0123456789abcdef';
 const CHILD_SCRIPT = fileURLToPath(new URL('./support/live-node.ts', import.meta.url));
-
-
 
 describe('live events: a cluster of nodes over Redis', function () {
   requireRedis(this);
@@ -216,7 +212,12 @@ describe('live events: a cluster of nodes over Redis', function () {
 
   it('a node killed (SIGKILL) after COMMIT and before publishing: the event still reaches every socket', async () => {
     const doomed = await startChildNode(CHILD_SCRIPT, {
-      DATABASE_URL: db.url, REDIS_URL: redis.url, JWT_SECRET, LIVE_REDIS_PREFIX: prefix, LOG_LEVEL: 'error', KILL_AFTER_COMMIT: '1',
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      JWT_SECRET,
+      LIVE_REDIS_PREFIX: prefix,
+      LOG_LEVEL: 'error',
+      KILL_AFTER_COMMIT: '1',
     });
     children.push(doomed);
     const onA = await live(A.url, { token: tenantA.token });
@@ -227,7 +228,10 @@ describe('live events: a cluster of nodes over Redis', function () {
 
     await assert.rejects(rest(doomed.url, 'POST', '/teams', tenantA.token, { name: 'last words' }));
     assert.equal((await doomed.exited).signal, 'SIGKILL');
-    const row = await db.knex('change_events').where({ tenant_id: tenantA.tenantId, seq: from + 1 }).first();
+    const row = await db
+      .knex('change_events')
+      .where({ tenant_id: tenantA.tenantId, seq: from + 1 })
+      .first();
     assert.equal(row?.type, 'teams.created', 'the write committed');
     assert.equal((row.data as { name: string }).name, 'last words');
 

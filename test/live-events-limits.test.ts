@@ -54,7 +54,7 @@ describe('live events: socket caps and slow consumers', () => {
     });
     after(() => app?.close());
 
-    it('refuses a user\'s socket over SOCKETS_PER_USER at the handshake; one closed makes room', async () => {
+    it("refuses a user's socket over SOCKETS_PER_USER at the handshake; one closed makes room", async () => {
       const sockets = [];
       for (let i = 0; i < 3; i++) sockets.push(await open(app.url, tenant.token));
       await assertRefused(app.url, tenant.token, 'user', 3);
@@ -83,25 +83,29 @@ describe('live events: socket caps and slow consumers', () => {
       const reader = await open(app.url, tenant.token);
       const stalled = await rawSocket(app.url, tenant.token);
       try {
-      await waitFor(() => app.app.live.localSocketCount(tenant.tenantId) === 2, 'both sockets joined');
-      const svc = await tenant.client.post('/api/v1/services', { name: `slow-${randomUUID().slice(0, 8)}`, type: 'api' });
-      assert.equal(svc.status, 201, svc.text);
-      await waitFor(() => reader.events.length >= 1, 'the create on the reading socket');
-      stalled.pause();
-      const big = 'x'.repeat(90_000);
-      let patches = 0;
-      // The kernel's socket buffers take a few MB before anything stays in the process; a
-      // stalled socket that is never dropped fails the test after 400 PATCHes (36 MB).
-      while (app.app.live.localSocketCount(tenant.tenantId) === 2 && patches < 400) {
-        const res = await tenant.client.patch(`/api/v1/services/${svc.body.data.id}`, { description: `${patches}${big}` });
-        assert.equal(res.status, 200, res.text);
-        patches++;
-      }
-      assert.equal(app.app.live.localSocketCount(tenant.tenantId), 1, `the stalled socket is still connected after ${patches} PATCHes`);
-      await waitFor(() => reader.events.length >= patches + 1, 'the create and every PATCH on the reading socket', 30_000);
-      const first = reader.seqs()[0];
-      assert.deepEqual(reader.seqs(), Array.from({ length: patches + 1 }, (_, i) => first + i), 'every event, in order, once');
-      assert.ok(reader.socket.connected, 'the reading socket stays connected');
+        await waitFor(() => app.app.live.localSocketCount(tenant.tenantId) === 2, 'both sockets joined');
+        const svc = await tenant.client.post('/api/v1/services', { name: `slow-${randomUUID().slice(0, 8)}`, type: 'api' });
+        assert.equal(svc.status, 201, svc.text);
+        await waitFor(() => reader.events.length >= 1, 'the create on the reading socket');
+        stalled.pause();
+        const big = 'x'.repeat(90_000);
+        let patches = 0;
+        // The kernel's socket buffers take a few MB before anything stays in the process; a
+        // stalled socket that is never dropped fails the test after 400 PATCHes (36 MB).
+        while (app.app.live.localSocketCount(tenant.tenantId) === 2 && patches < 400) {
+          const res = await tenant.client.patch(`/api/v1/services/${svc.body.data.id}`, { description: `${patches}${big}` });
+          assert.equal(res.status, 200, res.text);
+          patches++;
+        }
+        assert.equal(app.app.live.localSocketCount(tenant.tenantId), 1, `the stalled socket is still connected after ${patches} PATCHes`);
+        await waitFor(() => reader.events.length >= patches + 1, 'the create and every PATCH on the reading socket', 30_000);
+        const first = reader.seqs()[0];
+        assert.deepEqual(
+          reader.seqs(),
+          Array.from({ length: patches + 1 }, (_, i) => first + i),
+          'every event, in order, once',
+        );
+        assert.ok(reader.socket.connected, 'the reading socket stays connected');
       } finally {
         stalled.destroy();
       }
@@ -164,7 +168,11 @@ describe('live events: socket caps and slow consumers', () => {
         const knex = createKnex(db.url, { poolMax: 5 });
         pools.push(knex);
         const config = testConfig({
-          ...live({ socketsPerUser: 2, socketsPerTenant: 100 }), redisUrl: redis.url, databaseUrl: db.url, mode: 'cluster', nodeId: `caps-node-${i}`,
+          ...live({ socketsPerUser: 2, socketsPerTenant: 100 }),
+          redisUrl: redis.url,
+          databaseUrl: db.url,
+          mode: 'cluster',
+          nodeId: `caps-node-${i}`,
         });
         nodes.push(await startServer({ config, knex, logger: quietLogger, live: { redisPrefix: prefix } }));
       }
@@ -181,7 +189,13 @@ describe('live events: socket caps and slow consumers', () => {
       const res = await fetch(`${nodes[0].url}/api/v1/auth/signup`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ tenant_name: `Caps ${prefix}`, tenant_slug: prefix, email: `a@${prefix}.example`, password: 'correct horse battery', display_name: 'A' }),
+        body: JSON.stringify({
+          tenant_name: `Caps ${prefix}`,
+          tenant_slug: prefix,
+          email: `a@${prefix}.example`,
+          password: 'correct horse battery',
+          display_name: 'A',
+        }),
       });
       assert.equal(res.status, 201);
       const token = ((await res.json()) as { data: { access_token: string } }).data.access_token;
@@ -200,7 +214,7 @@ describe('live events: socket caps and slow consumers', () => {
       assert.ok(admitted, 'a new socket on node B once the one on A closed');
     });
 
-    it("a node that dies without releasing stops counting once its entry expires", async function () {
+    it('a node that dies without releasing stops counting once its entry expires', async function () {
       this.timeout(20_000);
       const redis = (await getRedis())!;
       const clientsOf: Redis[] = [];

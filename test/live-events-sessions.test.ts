@@ -11,9 +11,7 @@ import { startServer, type AppHandle } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
 import { quietLogger } from './support/factories.js';
 import { TEST_JWT_SECRET, mintToken } from './support/http-assertions.js';
-import {
-  connectError, connectLive, createTeam, holdHandshake, LiveClient, rest, signup, sleep, waitFor,
-} from './support/live-events.js';
+import { connectError, connectLive, createTeam, holdHandshake, LiveClient, rest, signup, sleep, waitFor } from './support/live-events.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const PASSWORD = 'live-sessions-passphrase-7ordinary';
@@ -193,7 +191,10 @@ describe('live events: sessions (expiry, refresh_token, logout, password change)
       assert.equal((await connectError(node.url, { token: key.body.data.key })).message, 'unauthorized');
       // Written like any record: an audit entry and a change event.
       const events = await db.knex('change_events').where({ tenant_id: off.tenantId, type: 'tenants.updated' });
-      assert.deepEqual(events.map((e) => e.changes), [{ is_active: { old: true, new: false } }]);
+      assert.deepEqual(
+        events.map((e) => e.changes),
+        [{ is_active: { old: true, new: false } }],
+      );
       assert.equal((await db.knex('audit_logs').where({ tenant_id: off.tenantId, entity_type: 'tenants' })).length, 1);
 
       await node.domain.tenants.setActive(await slugOf(off.tenantId), true);
@@ -206,10 +207,15 @@ describe('live events: sessions (expiry, refresh_token, logout, password change)
       const client = await live({ token: off.token });
       const slugOff = await slugOf(off.tenantId);
       await new Promise<void>((resolve, reject) => {
-        execFile(process.execPath, ['--import', 'tsx', TENANT_CLI, 'deactivate', slugOff], {
-          env: { ...process.env, DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'error', REDIS_URL: '' },
-          timeout: 30_000,
-        }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', TENANT_CLI, 'deactivate', slugOff],
+          {
+            env: { ...process.env, DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'error', REDIS_URL: '' },
+            timeout: 30_000,
+          },
+          (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()),
+        );
       });
       assert.equal((await db.knex('tenants').where({ id: off.tenantId }).first()).is_active, false);
       await waitFor(() => !client.socket.connected, 'the socket to close');

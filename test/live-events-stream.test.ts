@@ -49,15 +49,23 @@ function fakeIo(sockets: Set<FakeSocket>): LiveServer {
 
 function event(seq: number): ChangeEvent {
   return {
-    seq, type: 'teams.created', tenant_id: TENANT, entity_type: 'teams', entity_id: null, action: 'created',
-    actor: { type: 'system', id: null }, at: new Date().toISOString(), data: {}, changes: null,
+    seq,
+    type: 'teams.created',
+    tenant_id: TENANT,
+    entity_type: 'teams',
+    entity_id: null,
+    action: 'created',
+    actor: { type: 'system', id: null },
+    at: new Date().toISOString(),
+    data: {},
+    changes: null,
   };
 }
 
 /** A deterministic pseudo-random sequence, so a failure can be replayed. */
 function random(seed: number): () => number {
   let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
 }
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -65,7 +73,17 @@ const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('live events: TenantStream delivery', () => {
   // Slice sizes 1 and 2 spread an event's delivery over several turns of the event loop, while
   // members join, replay and move between the filtered set and the slice rooms.
-  const runs: Array<[number, number | undefined]> = [[1, undefined], [2, undefined], [3, undefined], [4, undefined], [5, undefined], [6, 1], [7, 2], [8, 1], [9, 2]];
+  const runs: Array<[number, number | undefined]> = [
+    [1, undefined],
+    [2, undefined],
+    [3, undefined],
+    [4, undefined],
+    [5, undefined],
+    [6, 1],
+    [7, 2],
+    [8, 1],
+    [9, 2],
+  ];
   for (const [seed, sliceSize] of runs) {
     it(`every member gets since+1..latest exactly once, in order (seed ${seed}${sliceSize ? `, slices of ${sliceSize}` : ''})`, async () => {
       const rnd = random(seed);
@@ -82,7 +100,13 @@ describe('live events: TenantStream delivery', () => {
       };
       const sockets = new Set<FakeSocket>();
       const stream = new TenantStream(TENANT, {
-        io: fakeIo(sockets), source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {}, pageSize: 3, sliceSize,
+        io: fakeIo(sockets),
+        source,
+        visibility: { needsRedaction, visibleTo, revocationOf },
+        logger: quietLogger,
+        onRevoked: () => {},
+        pageSize: 3,
+        sliceSize,
       });
 
       const members: Array<{ socket: FakeSocket; member: StreamMember; since: number; admitted: Promise<void> }> = [];
@@ -95,7 +119,8 @@ describe('live events: TenantStream delivery', () => {
           log.push(...batch);
           const fate = rnd();
           if (fate < 0.6) stream.ingest(batch);
-          else if (fate < 0.8) pendingBus.push(batch); // overtaken: delivered later
+          else if (fate < 0.8)
+            pendingBus.push(batch); // overtaken: delivered later
           else if (fate < 0.9) {
             stream.ingest(batch);
             pendingBus.push(batch); // doubled
@@ -140,7 +165,12 @@ describe('live events: TenantStream delivers a slice at a time', () => {
     };
     const sockets = new Set<FakeSocket>();
     const stream = new TenantStream(TENANT, {
-      io: fakeIo(sockets), source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {}, sliceSize: 1,
+      io: fakeIo(sockets),
+      source,
+      visibility: { needsRedaction, visibleTo, revocationOf },
+      logger: quietLogger,
+      onRevoked: () => {},
+      sliceSize: 1,
     });
     const join = async (since?: number) => {
       const socket = new FakeSocket(sockets);
@@ -170,7 +200,11 @@ describe('live events: TenantStream delivers a slice at a time', () => {
 
     for (const [i, { socket }] of [...live, filtered].entries()) {
       const since = i < 4 || i === live.length ? 0 : i - 4;
-      assert.deepEqual(socket.received, [1, 2, 3].filter((seq) => seq > since), `member ${i}`);
+      assert.deepEqual(
+        socket.received,
+        [1, 2, 3].filter((seq) => seq > since),
+        `member ${i}`,
+      );
     }
   });
 });
@@ -195,15 +229,17 @@ describe('live events: TenantStream encodes an event once per visibility class',
     const to = io.local.to.bind(io.local);
     (io.local as unknown as { to: unknown }).to = (room: string | string[]) => {
       const target = to(room);
-      return { emit: (name: 'change', payload: ChangeEvent) => {
-        emits.push({ rooms: Array.isArray(room) ? room : [room], data: payload.data });
-        broadcasting = true;
-        try {
-          return target.emit(name, payload);
-        } finally {
-          broadcasting = false;
-        }
-      } };
+      return {
+        emit: (name: 'change', payload: ChangeEvent) => {
+          emits.push({ rooms: Array.isArray(room) ? room : [room], data: payload.data });
+          broadcasting = true;
+          try {
+            return target.emit(name, payload);
+          } finally {
+            broadcasting = false;
+          }
+        },
+      };
     };
     // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with call(this, …) on the socket
     const ownEmit = FakeSocket.prototype.emit;
@@ -213,7 +249,11 @@ describe('live events: TenantStream encodes an event once per visibility class',
     };
     try {
       const stream = new TenantStream(TENANT, {
-        io, source, visibility: { needsRedaction, visibleTo, revocationOf }, logger: quietLogger, onRevoked: () => {},
+        io,
+        source,
+        visibility: { needsRedaction, visibleTo, revocationOf },
+        logger: quietLogger,
+        onRevoked: () => {},
       });
       const join = async (admin: boolean, filters: { entity_types: string[] }[]) => {
         const socket = new FakeSocket(sockets);
@@ -226,7 +266,13 @@ describe('live events: TenantStream encodes an event once per visibility class',
       const others = [await join(false, []), await join(false, [{ entity_types: ['users', 'teams'] }]), await join(false, [{ entity_types: ['teams'] }])];
       const notForUsers = await join(false, [{ entity_types: ['services'] }]);
 
-      const userEvent: ChangeEvent = { ...event(1), type: 'users.updated', entity_type: 'users', entity_id: TENANT, data: { id: TENANT, email: 'secret@example.com' } };
+      const userEvent: ChangeEvent = {
+        ...event(1),
+        type: 'users.updated',
+        entity_type: 'users',
+        entity_id: TENANT,
+        data: { id: TENANT, email: 'secret@example.com' },
+      };
       log.push(userEvent, event(2));
       stream.ingest([userEvent]);
       stream.ingest([event(2)]);
@@ -237,7 +283,10 @@ describe('live events: TenantStream encodes an event once per visibility class',
       assert.deepEqual(emits[0].data, userEvent.data);
       assert.deepEqual(emits[1].data, { id: TENANT });
       for (const s of admins) assert.deepEqual(s.received, [1, ...(s === admins[0] ? [2] : [])]);
-      assert.deepEqual(others.map((s) => s.received), [[1, 2], [1, 2], [2]]);
+      assert.deepEqual(
+        others.map((s) => s.received),
+        [[1, 2], [1, 2], [2]],
+      );
       assert.deepEqual(notForUsers.received, []);
     } finally {
       FakeSocket.prototype.emit = ownEmit;

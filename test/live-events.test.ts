@@ -5,9 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer, type AppHandle } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
 import { quietLogger } from './support/factories.js';
-import {
-  connectError, connectLive, createTeam, holdHandshake, isConsecutive, LiveClient, rest, signup, sleep, waitFor,
-} from './support/live-events.js';
+import { connectError, connectLive, createTeam, holdHandshake, isConsecutive, LiveClient, rest, signup, sleep, waitFor } from './support/live-events.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 const JWT_SECRET = 'live-events-test-secret-0123456789abcdef';
@@ -61,7 +59,10 @@ describe('live events: one node (in-process bus)', () => {
       const err = await connectError(node.url, { token: tenantA.token, since: 'yesterday' });
       assert.equal(err.message, 'invalid_handshake');
       const data = err.data as { errors: { path: string }[] };
-      assert.ok(data.errors.some((e) => e.path === 'auth.since'), JSON.stringify(data));
+      assert.ok(
+        data.errors.some((e) => e.path === 'auth.since'),
+        JSON.stringify(data),
+      );
     });
 
     it('accepts a login token and an API key, and joins the tenant room', async () => {
@@ -91,7 +92,10 @@ describe('live events: one node (in-process bus)', () => {
       await sleep(200);
       for (const client of [a1, a2]) {
         assert.deepEqual(client.seqs(), [before + 1, before + 2, before + 3]);
-        assert.deepEqual(client.events.map((e) => e.type), ['teams.created', 'teams.updated', 'teams.deleted']);
+        assert.deepEqual(
+          client.events.map((e) => e.type),
+          ['teams.created', 'teams.updated', 'teams.deleted'],
+        );
       }
       const [created, updated] = a1.events;
       assert.deepEqual(Object.keys(created).sort(), ['action', 'actor', 'at', 'changes', 'data', 'entity_id', 'entity_type', 'seq', 'tenant_id', 'type']);
@@ -112,7 +116,8 @@ describe('live events: one node (in-process bus)', () => {
     it('a rolled-back write is never announced', async () => {
       // A dashboard with a widget, and another that holds the name the failing write will ask for.
       const board = await rest(node.url, 'POST', '/dashboards', tenantA.token, {
-        name: `board-${Date.now()}`, widgets: [{ title: 'kept', widget_type: 'counter' }],
+        name: `board-${Date.now()}`,
+        widgets: [{ title: 'kept', widget_type: 'counter' }],
       });
       assert.equal(board.status, 201);
       const taken = await rest(node.url, 'POST', '/dashboards', tenantA.token, { name: `taken-${Date.now()}` });
@@ -129,14 +134,19 @@ describe('live events: one node (in-process bus)', () => {
         // Fails INSIDE the transaction, after rows were written: the widgets are deleted (widgets: [])
         // before the rename runs into the live dashboard's unique name, a 409 from the database.
         const clash = await rest(node.url, 'PATCH', `/dashboards/${board.body.data.id}`, tenantA.token, {
-          name: taken.body.data.name, widgets: [],
+          name: taken.body.data.name,
+          widgets: [],
         });
         assert.equal(clash.status, 409);
         const row = await db.knex('dashboards').where({ id: board.body.data.id }).first();
         assert.equal(row.name, board.body.data.name, 'the dashboard keeps its name');
         assert.equal(row.row_version, 1, 'and its version');
         const widgets = await db.knex('widgets').where({ dashboard_id: board.body.data.id }).select('id');
-        assert.deepEqual(widgets.map((w) => w.id), [board.body.data.widgets[0].id], 'the deleted widget is back: the delete rolled back');
+        assert.deepEqual(
+          widgets.map((w) => w.id),
+          [board.body.data.widgets[0].id],
+          'the deleted widget is back: the delete rolled back',
+        );
         assert.equal(await latestSeq(tenantA.tenantId), seqBefore, 'no change event');
         const auditAfter = Number((await db.knex('audit_logs').where({ tenant_id: tenantA.tenantId }).count('* as n'))[0].n);
         assert.equal(auditAfter, auditBefore, 'no audit entry');
@@ -145,9 +155,15 @@ describe('live events: one node (in-process bus)', () => {
         const ok = await createTeam(node.url, tenantA.token);
         await waitFor(() => a.events.length >= 1, 'the good write');
         await sleep(150);
-        assert.deepEqual(a.events.map((e) => e.entity_id), [ok]);
+        assert.deepEqual(
+          a.events.map((e) => e.entity_id),
+          [ok],
+        );
         assert.equal(a.events[0].seq, seqBefore + 1, 'the rolled-back write used no seq');
-        assert.deepEqual(heard.map((e) => (e as { entity_id: string }).entity_id), [ok]);
+        assert.deepEqual(
+          heard.map((e) => (e as { entity_id: string }).entity_id),
+          [ok],
+        );
       } finally {
         unsubscribe();
       }
@@ -179,8 +195,14 @@ describe('live events: one node (in-process bus)', () => {
       await waitFor(() => everything.events.length >= baseline + 5, 'five events on the unfiltered socket');
       await waitFor(() => dashboard.events.length >= 2 && incidentView.events.length >= 1, 'the filtered sockets');
       await sleep(200);
-      assert.deepEqual(dashboard.events.map((e) => e.type), ['services.created', 'teams.deleted']);
-      assert.deepEqual(incidentView.events.map((e) => [e.type, e.entity_id]), [['teams.updated', watched]]);
+      assert.deepEqual(
+        dashboard.events.map((e) => e.type),
+        ['services.created', 'teams.deleted'],
+      );
+      assert.deepEqual(
+        incidentView.events.map((e) => [e.type, e.entity_id]),
+        [['teams.updated', watched]],
+      );
       assert.ok(isConsecutive(everything.seqs().slice(baseline), everything.events[baseline].seq, everything.events.at(-1)!.seq));
 
       // Removing one subscription keeps the other; `{}` removes them all: everything again.
@@ -212,7 +234,10 @@ describe('live events: one node (in-process bus)', () => {
         assert.equal(ack.ok, false, JSON.stringify(payload));
         if (ack.ok) continue;
         assert.equal(ack.error.title, 'Invalid subscription');
-        assert.ok(ack.error.errors.some((e) => e.path === path), `${JSON.stringify(payload)} → ${JSON.stringify(ack.error.errors)}`);
+        assert.ok(
+          ack.error.errors.some((e) => e.path === path),
+          `${JSON.stringify(payload)} → ${JSON.stringify(ack.error.errors)}`,
+        );
       }
       const unsub = await client.emitWithAck('unsubscribe', { entity_ids: [42] });
       assert.equal(unsub.ok, false);
@@ -298,7 +323,10 @@ describe('live events: one node (in-process bus)', () => {
       const password = 'long enough password';
       async function newAdmin() {
         const created = await rest(node.url, 'POST', '/users', tenantA.token, {
-          email: `ops-${Math.random().toString(36).slice(2)}@example.com`, display_name: 'Ops', role: 'admin', password,
+          email: `ops-${Math.random().toString(36).slice(2)}@example.com`,
+          display_name: 'Ops',
+          role: 'admin',
+          password,
         });
         assert.equal(created.status, 201, JSON.stringify(created.body));
         const login = await rest(node.url, 'POST', '/auth/login', undefined, { tenant_slug: slug, email: created.body.data.email, password });
@@ -329,7 +357,10 @@ describe('live events: one node (in-process bus)', () => {
       const slug = (await db.knex('tenants').where({ id: tenantA.tenantId }).first()).slug as string;
       const password = 'long enough password';
       const made = await rest(node.url, 'POST', '/users', tenantA.token, {
-        email: `demoted-${Math.random().toString(36).slice(2)}@example.com`, display_name: 'Demoted', role: 'admin', password,
+        email: `demoted-${Math.random().toString(36).slice(2)}@example.com`,
+        display_name: 'Demoted',
+        role: 'admin',
+        password,
       });
       assert.equal(made.status, 201, JSON.stringify(made.body));
       const login = await rest(node.url, 'POST', '/auth/login', undefined, { tenant_slug: slug, email: made.body.data.email, password });

@@ -105,7 +105,11 @@ describe('logging', () => {
       assert.equal((await t.client().get(`/api/v1/services/${serviceId}`, { 'x-request-id': 'log-401' })).status, 401);
       const stale = await client.patch(`/api/v1/services/${serviceId}`, { description: 'stale' }, { 'if-match': '"999"', 'x-request-id': 'log-412' });
       assert.equal(stale.status, 412);
-      for (const [id, status] of [['log-404', 404], ['log-401', 401], ['log-412', 412]] as const) {
+      for (const [id, status] of [
+        ['log-404', 404],
+        ['log-401', 401],
+        ['log-412', 412],
+      ] as const) {
         const line = await lineFor(id);
         assert.equal(line.route, '/api/v1/services/:id', id);
         assert.equal(line.status, status, id);
@@ -195,12 +199,16 @@ describe('logging', () => {
   describe('co-editing connections', () => {
     it('writes open and close lines with document, tenant, actor and close code; the URL token redacted', async () => {
       const editor = await openEditor(t.url, `services/${serviceId}`, tenant.token);
-      const opened = await until('the open line', () => log.lines.find((l) => l.msg === 'co-editing connection opened' && l.document === `services/${serviceId}`));
+      const opened = await until('the open line', () =>
+        log.lines.find((l) => l.msg === 'co-editing connection opened' && l.document === `services/${serviceId}`),
+      );
       assert.equal(opened.tenant_id, tenant.tenantId);
       assert.deepEqual(opened.actor, { type: 'user', id: tenant.userId });
       assert.equal(opened.read_only, false);
       editor.destroy();
-      const closed = await until('the close line', () => log.lines.find((l) => l.msg === 'co-editing connection closed' && l.document === `services/${serviceId}`));
+      const closed = await until('the close line', () =>
+        log.lines.find((l) => l.msg === 'co-editing connection closed' && l.document === `services/${serviceId}`),
+      );
       assert.equal(typeof closed.code, 'number');
       assert.equal(closed.tenant_id, tenant.tenantId);
       assert.deepEqual(closed.actor, { type: 'user', id: tenant.userId });
@@ -231,7 +239,10 @@ describe('logging', () => {
       } finally {
         await node?.close();
       }
-      assert.deepEqual(quiet.lines.map((l) => l.level), ['warn']);
+      assert.deepEqual(
+        quiet.lines.map((l) => l.level),
+        ['warn'],
+      );
     });
   });
 
@@ -241,7 +252,8 @@ describe('logging', () => {
       logger.info('secrets', {
         headers: { authorization: 'Bearer s3cret-a', cookie: 'sid=s3cret-b', accept: 'application/json' },
         req: { headers: { authorization: 'Bearer s3cret-c' } },
-        password: 's3cret-d', body: { token: 's3cret-e', api_key: 's3cret-f' },
+        password: 's3cret-d',
+        body: { token: 's3cret-e', api_key: 's3cret-f' },
       });
       logger.error('failed', { err: Object.assign(new Error('it broke'), { code: 'E_BROKE' }) });
       assert.ok(!raw.join('').includes('s3cret'), raw.join(''));

@@ -204,8 +204,11 @@ describe('metrics: GET /metrics with prom-client', () => {
   });
 
   it('moves live_sockets, collab_documents and collab_connections as clients come and go', async () => {
-    await scrapeUntil(async () => (await scrape()).samples, 'no sockets or documents left', (s) =>
-      valueOf(s, 'live_sockets') === 0 && valueOf(s, 'collab_connections') === 0 && valueOf(s, 'collab_documents') === 0);
+    await scrapeUntil(
+      async () => (await scrape()).samples,
+      'no sockets or documents left',
+      (s) => valueOf(s, 'live_sockets') === 0 && valueOf(s, 'collab_connections') === 0 && valueOf(s, 'collab_documents') === 0,
+    );
     const service = await createService();
 
     const client = await connectLive(app.url, { token });
@@ -223,8 +226,11 @@ describe('metrics: GET /metrics with prom-client', () => {
     first.destroy();
     second.destroy();
     editors.splice(0);
-    await scrapeUntil(async () => (await scrape()).samples, 'the gauges back at 0', (s) =>
-      valueOf(s, 'live_sockets') === 0 && valueOf(s, 'collab_connections') === 0 && valueOf(s, 'collab_documents') === 0);
+    await scrapeUntil(
+      async () => (await scrape()).samples,
+      'the gauges back at 0',
+      (s) => valueOf(s, 'live_sockets') === 0 && valueOf(s, 'collab_connections') === 0 && valueOf(s, 'collab_documents') === 0,
+    );
   });
 
   it('counts a write published, delivered once to its one socket, and its commit-to-emit lag', async () => {
@@ -288,7 +294,11 @@ describe('metrics: GET /metrics with prom-client', () => {
     } finally {
       await trx.rollback();
     }
-    await scrapeUntil(async () => (await scrape()).samples, 'the connection back in the pool', (s) => valueOf(s, 'db_pool_used') === 0);
+    await scrapeUntil(
+      async () => (await scrape()).samples,
+      'the connection back in the pool',
+      (s) => valueOf(s, 'db_pool_used') === 0,
+    );
     assert.equal(valueOf(samples, 'event_bus_connected', { client: 'subscriber' }), undefined, 'no Redis bus in embedded mode');
   });
 

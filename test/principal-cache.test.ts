@@ -11,8 +11,17 @@ const principal: CachedPrincipal = { tenantId: TENANT, actor: { type: 'user', id
 
 function userChanged(entityId = USER): ChangeEvent {
   return {
-    seq: 1, type: 'users.updated', tenant_id: TENANT, entity_type: 'users', entity_id: entityId, action: 'updated',
-    actor: { type: 'user', id: USER }, at: new Date().toISOString(), data: { id: entityId }, changes: null, origin: 'rest',
+    seq: 1,
+    type: 'users.updated',
+    tenant_id: TENANT,
+    entity_type: 'users',
+    entity_id: entityId,
+    action: 'updated',
+    actor: { type: 'user', id: USER },
+    at: new Date().toISOString(),
+    data: { id: entityId },
+    changes: null,
+    origin: 'rest',
   } as ChangeEvent;
 }
 

@@ -11,9 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KINDS } from '../src/modules/catalog/kinds.js';
 import { coeditingPorts } from '../src/ports.js';
-import {
-  addMember, createService, openEditor, signupTenant, testCollabOptions, waitFor, type Member, type TestTenant,
-} from './support/collab-client.js';
+import { addMember, createService, openEditor, signupTenant, testCollabOptions, waitFor, type Member, type TestTenant } from './support/collab-client.js';
 import { holdHandshake } from './support/live-events.js';
 import { startTestApp, type TestApp } from './support/server.js';
 
@@ -149,11 +147,18 @@ describe('the clients printed in the docs', function () {
 
     // Every seq printed once, in order, and every services event of the log among them.
     const printed = client.seqs();
-    assert.ok(printed.every((seq, i) => i === 0 || seq > printed[i - 1]!), `seqs printed out of order or twice: ${printed.join(',')}`);
+    assert.ok(
+      printed.every((seq, i) => i === 0 || seq > printed[i - 1]!),
+      `seqs printed out of order or twice: ${printed.join(',')}`,
+    );
     const log = await tenant.admin.client.get('/api/v1/events?since=0&limit=1000');
     const services = (log.body.data as { seq: number; entity_type: string }[]).filter((e) => e.entity_type === 'services').map((e) => e.seq);
     assert.ok(services.length >= 3);
-    assert.deepEqual(services.filter((seq) => !printed.includes(seq)), [], 'services events the client never printed');
+    assert.deepEqual(
+      services.filter((seq) => !printed.includes(seq)),
+      [],
+      'services events the client never printed',
+    );
   });
 
   it('live-events.mjs stops with exit code 1 on a refused token', async () => {
@@ -167,10 +172,14 @@ describe('the clients printed in the docs', function () {
     const client = run('co-edit.mjs', { TOKEN: tenant.admin.token, SERVICE_ID: svc.id, APPEND: ' (edited from Node)' });
     await client.line('the synced record', (l) => l === `synced: ${JSON.stringify(svc.name)}, "The first line."`);
     await client.line('its own edit', (l) => l === 'description = "The first line. (edited from Node)"');
-    await waitFor('the edit in the row', async () => {
-      const row = await editor.client.get(`/api/v1/services/${svc.id}`);
-      return row.body.data.description === 'The first line. (edited from Node)';
-    }, 10_000);
+    await waitFor(
+      'the edit in the row',
+      async () => {
+        const row = await editor.client.get(`/api/v1/services/${svc.id}`);
+        return row.body.data.description === 'The first line. (edited from Node)';
+      },
+      10_000,
+    );
 
     assert.equal((await editor.client.patch(`/api/v1/services/${svc.id}`, { name: 'renamed-over-rest' })).status, 200);
     await client.line('the REST write', (l) => l === 'fields.name = "renamed-over-rest"');
@@ -200,7 +209,10 @@ describe('the clients printed in the docs', function () {
     const client = run('dump-document.mjs', { TOKEN: editor.token, SERVICE_ID: svc.id });
     assert.deepEqual(await client.exited, { code: 0, signal: null }, client.err.join('\n'));
     const dumped = JSON.parse(client.out.join('\n')) as {
-      fields: Record<string, unknown>; description: string; attributes: Record<string, unknown>; meta: Record<string, unknown>;
+      fields: Record<string, unknown>;
+      description: string;
+      attributes: Record<string, unknown>;
+      meta: Record<string, unknown>;
     };
     const layout = coeditingPorts(app.app.domain).layoutOf('services')!;
     assert.deepEqual(Object.keys(dumped.fields).sort(), [...layout.fields].sort());
@@ -212,9 +224,16 @@ describe('the clients printed in the docs', function () {
 
   it('the layout table in docs/CO-EDITING.md is the layout every kind is served with', () => {
     const rows = [...readDoc('docs/CO-EDITING.md').matchAll(/^\| `(\w+)` \| ((?:`\w+`(?:, )?)+) \| (yes|no) \| (yes|no) \|$/gm)];
-    const documented = Object.fromEntries(rows.map(([, kind, fields, description, attributes]) => [kind, {
-      fields: fields!.split(', ').map((f) => f.replaceAll('`', '')), description: description === 'yes', attributes: attributes === 'yes',
-    }]));
+    const documented = Object.fromEntries(
+      rows.map(([, kind, fields, description, attributes]) => [
+        kind,
+        {
+          fields: fields!.split(', ').map((f) => f.replaceAll('`', '')),
+          description: description === 'yes',
+          attributes: attributes === 'yes',
+        },
+      ]),
+    );
     const ports = coeditingPorts(app.app.domain);
     const kinds = Object.values(KINDS).map((k) => k.type);
     assert.deepEqual(Object.keys(documented), kinds);

@@ -7,9 +7,7 @@ import type { ServiceContext } from '../src/platform/context.js';
 import { toAppError } from '../src/platform/errors.js';
 import { parseListQuery } from '../src/platform/listing.js';
 import { evaluate } from '../src/modules/scorecards/scoring.js';
-import {
-  SCORECARD_LISTING, ScorecardService, type CriterionData, type EntityResult, type ScorecardData,
-} from '../src/modules/scorecards/service.js';
+import { SCORECARD_LISTING, ScorecardService, type CriterionData, type EntityResult, type ScorecardData } from '../src/modules/scorecards/service.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';
 
 type Harness = Awaited<ReturnType<typeof createHarness>>;
@@ -75,11 +73,14 @@ describe('scorecards', function () {
       assert.equal(created.row_version, 1);
       assert.equal('tenant_id' in created, false);
       // sort_order given wins; the others default to their list position.
-      assert.deepEqual(created.criteria.map((c) => [c.name, c.sort_order, c.weight]), [
-        ['Healthy', -1, 2],
-        ['Has an owner team', 0, 3],
-        ['Has a repository', 1, 1],
-      ]);
+      assert.deepEqual(
+        created.criteria.map((c) => [c.name, c.sort_order, c.weight]),
+        [
+          ['Healthy', -1, 2],
+          ['Has an owner team', 0, 3],
+          ['Has a repository', 1, 1],
+        ],
+      );
 
       const rows = await h.knex('scorecard_criteria').where({ scorecard_id: created.id }).orderBy('sort_order');
       assert.equal(rows.length, 3);
@@ -100,55 +101,90 @@ describe('scorecards', function () {
       assert.equal(events[0].type, 'scorecards.created');
       assert.equal(events[0].data.criteria.length, 3);
       const published = h.published.slice(seqBefore).filter((e) => e.entity_id === created.id);
-      assert.deepEqual(published.map((e) => e.type), ['scorecards.created']);
+      assert.deepEqual(
+        published.map((e) => e.type),
+        ['scorecards.created'],
+      );
       assert.equal(published[0].seq, Number(events[0].seq));
     });
 
     it('gets criteria ordered by sort_order, then name', async () => {
-      const created = await scorecards.create(admin, card({
-        criteria: [
-          { name: 'b', check_type: 'has_tag', check_config: { tag: 'x' }, sort_order: 5 },
-          { name: 'z', check_type: 'has_tag', check_config: { tag: 'x' }, sort_order: 1 },
-          { name: 'a', check_type: 'has_tag', check_config: { tag: 'x' }, sort_order: 5 },
-        ],
-      }));
+      const created = await scorecards.create(
+        admin,
+        card({
+          criteria: [
+            { name: 'b', check_type: 'has_tag', check_config: { tag: 'x' }, sort_order: 5 },
+            { name: 'z', check_type: 'has_tag', check_config: { tag: 'x' }, sort_order: 1 },
+            { name: 'a', check_type: 'has_tag', check_config: { tag: 'x' }, sort_order: 5 },
+          ],
+        }),
+      );
       const got = await scorecards.get(viewer, created.id);
-      assert.deepEqual(got.criteria.map((c) => c.name), ['z', 'a', 'b']);
+      assert.deepEqual(
+        got.criteria.map((c) => c.name),
+        ['z', 'a', 'b'],
+      );
     });
 
     it('update replaces the criteria in one transaction, recorded as one change', async () => {
-      const created = await scorecards.create(admin, card({
-        criteria: [
-          { name: 'Documented', check_type: 'has_field', check_config: { field: 'description' } },
-          { name: 'Tagged tier-1', check_type: 'has_tag', check_config: { tag: 'tier-1' } },
-        ],
-      }));
+      const created = await scorecards.create(
+        admin,
+        card({
+          criteria: [
+            { name: 'Documented', check_type: 'has_field', check_config: { field: 'description' } },
+            { name: 'Tagged tier-1', check_type: 'has_tag', check_config: { tag: 'tier-1' } },
+          ],
+        }),
+      );
       const oldIds = created.criteria.map((c) => c.id);
-      const updated = await scorecards.update(editor, created.id, {
-        description: 'now with a lead',
-        criteria: [{ name: 'Has a lead', check_type: 'has_assignment', check_config: { role: 'Lead' }, weight: 2 }],
-      }, { expectedVersion: 1 });
+      const updated = await scorecards.update(
+        editor,
+        created.id,
+        {
+          description: 'now with a lead',
+          criteria: [{ name: 'Has a lead', check_type: 'has_assignment', check_config: { role: 'Lead' }, weight: 2 }],
+        },
+        { expectedVersion: 1 },
+      );
       assert.equal(updated.row_version, 2);
       assert.equal(updated.description, 'now with a lead');
-      assert.deepEqual(updated.criteria.map((c) => [c.name, c.weight, c.check_config]), [['Has a lead', 2, { role: 'Lead' }]]);
+      assert.deepEqual(
+        updated.criteria.map((c) => [c.name, c.weight, c.check_config]),
+        [['Has a lead', 2, { role: 'Lead' }]],
+      );
 
       const rows = await h.knex('scorecard_criteria').where({ scorecard_id: created.id });
-      assert.deepEqual(rows.map((r) => r.name), ['Has a lead']);
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['Has a lead'],
+      );
       assert.equal((await h.knex('scorecard_criteria').whereIn('id', oldIds)).length, 0);
 
       const events = await h.knex('change_events').where({ tenant_id: tenant, entity_id: created.id }).orderBy('seq');
-      assert.deepEqual(events.map((e) => e.type), ['scorecards.created', 'scorecards.updated']);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['scorecards.created', 'scorecards.updated'],
+      );
       const changes = events[1].changes;
       assert.deepEqual(Object.keys(changes).sort(), ['criteria', 'description']);
-      assert.deepEqual(changes.criteria.old.map((c: CriterionData) => c.name), ['Documented', 'Tagged tier-1']);
-      assert.deepEqual(changes.criteria.new.map((c: CriterionData) => c.name), ['Has a lead']);
+      assert.deepEqual(
+        changes.criteria.old.map((c: CriterionData) => c.name),
+        ['Documented', 'Tagged tier-1'],
+      );
+      assert.deepEqual(
+        changes.criteria.new.map((c: CriterionData) => c.name),
+        ['Has a lead'],
+      );
       const audits = await h.knex('audit_logs').where({ entity_id: created.id, action: 'update' });
       assert.equal(audits.length, 1);
       assert.ok(audits[0].changes.criteria);
 
       // Without `criteria` the list stays as it is.
       const renamed = await scorecards.update(editor, created.id, { name: `${created.name} v2` });
-      assert.deepEqual(renamed.criteria.map((c) => c.id), updated.criteria.map((c) => c.id));
+      assert.deepEqual(
+        renamed.criteria.map((c) => c.id),
+        updated.criteria.map((c) => c.id),
+      );
       assert.equal(renamed.row_version, 3);
     });
 
@@ -161,7 +197,10 @@ describe('scorecards', function () {
         criteria: [{ name: 'Lead', check_type: 'min_assignments', check_config: { min: 1, role: 'Lead' } }],
       });
       assert.equal(same.row_version, 1);
-      assert.deepEqual(same.criteria.map((c) => c.id), created.criteria.map((c) => c.id));
+      assert.deepEqual(
+        same.criteria.map((c) => c.id),
+        created.criteria.map((c) => c.id),
+      );
       const after = await h.knex('change_events').where({ tenant_id: tenant }).count<{ count: string }[]>('* as count');
       assert.equal(after[0].count, before[0].count);
     });
@@ -181,22 +220,34 @@ describe('scorecards', function () {
         await scorecards.create(ctx, card({ name: n, criteria: [{ name: 'c', check_type: 'has_tag', check_config: { tag: 'x' } }] }));
       }
       const first = await scorecards.list(ctx, parseListQuery(SCORECARD_LISTING, { limit: '3', sort: 'name' }));
-      assert.deepEqual(first.data.map((s) => s.name), ['Alpha security', 'Beta docs', 'Delta ops']);
+      assert.deepEqual(
+        first.data.map((s) => s.name),
+        ['Alpha security', 'Beta docs', 'Delta ops'],
+      );
       assert.equal(first.meta.total, 4);
       assert.equal(first.data[0].criteria.length, 1);
       assert.equal('__sort_key' in first.data[0], false);
       const second = await scorecards.list(ctx, parseListQuery(SCORECARD_LISTING, { limit: '3', sort: 'name', cursor: first.meta.next_cursor }));
-      assert.deepEqual(second.data.map((s) => s.name), ['Gamma security']);
+      assert.deepEqual(
+        second.data.map((s) => s.name),
+        ['Gamma security'],
+      );
       assert.equal(second.meta.next_cursor, null);
       const found = await scorecards.list(ctx, parseListQuery(SCORECARD_LISTING, { q: 'SECURITY', sort: 'name' }));
-      assert.deepEqual(found.data.map((s) => s.name), ['Alpha security', 'Gamma security']);
+      assert.deepEqual(
+        found.data.map((s) => s.name),
+        ['Alpha security', 'Gamma security'],
+      );
       await rejects(scorecards.list(ctx, parseListQuery(SCORECARD_LISTING, { include_deleted: 'true' })), 403);
     });
 
     it('soft-deletes and restores, with events; a deleted name can be reused, restoring into it is a 409', async () => {
-      const created = await scorecards.create(admin, card({
-        criteria: [{ name: 'c', check_type: 'has_tag', check_config: { tag: 'x' } }],
-      }));
+      const created = await scorecards.create(
+        admin,
+        card({
+          criteria: [{ name: 'c', check_type: 'has_tag', check_config: { tag: 'x' } }],
+        }),
+      );
       await scorecards.remove(editor, created.id);
       await rejects(scorecards.get(admin, created.id), 404);
       const listed = await scorecards.list(admin, parseListQuery(SCORECARD_LISTING, { limit: '200' }));
@@ -229,12 +280,15 @@ describe('scorecards', function () {
     });
 
     it('a hard DELETE of the scorecard row removes its criteria (cascade)', async () => {
-      const created = await scorecards.create(admin, card({
-        criteria: [
-          { name: 'a', check_type: 'has_tag', check_config: { tag: 'x' } },
-          { name: 'b', check_type: 'no_active_incidents' },
-        ],
-      }));
+      const created = await scorecards.create(
+        admin,
+        card({
+          criteria: [
+            { name: 'a', check_type: 'has_tag', check_config: { tag: 'x' } },
+            { name: 'b', check_type: 'no_active_incidents' },
+          ],
+        }),
+      );
       assert.equal((await h.knex('scorecard_criteria').where({ scorecard_id: created.id })).length, 2);
       await h.knex('scorecards').where({ id: created.id }).delete();
       assert.equal((await h.knex('scorecard_criteria').where({ scorecard_id: created.id })).length, 0);
@@ -244,7 +298,12 @@ describe('scorecards', function () {
       const created = await scorecards.create(admin, card());
       await rejects(
         h.knex('scorecard_criteria').insert({
-          tenant_id: tenant, scorecard_id: created.id, name: 'x', weight: 4, check_type: 'has_tag', check_config: '{}',
+          tenant_id: tenant,
+          scorecard_id: created.id,
+          name: 'x',
+          weight: 4,
+          check_type: 'has_tag',
+          check_config: '{}',
         }),
         422,
       );
@@ -257,80 +316,143 @@ describe('scorecards', function () {
 
     it('refuses an unknown check_config key at its own path', async () => {
       const errors = await bad({ check_type: 'has_field', check_config: { field: 'description', feild: 'x' } });
-      assert.deepEqual(errors.map((e) => e.path), ['criteria.0.check_config.feild']);
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        ['criteria.0.check_config.feild'],
+      );
       const none = await bad({ check_type: 'no_active_incidents', check_config: { since: 'x' } });
-      assert.deepEqual(none.map((e) => e.path), ['criteria.0.check_config.since']);
+      assert.deepEqual(
+        none.map((e) => e.path),
+        ['criteria.0.check_config.since'],
+      );
     });
 
     it('refuses a wrong type in check_config', async () => {
       const errors = await bad({ check_type: 'min_assignments', check_config: { min: 'two' } });
-      assert.deepEqual(errors.map((e) => e.path), ['criteria.0.check_config.min']);
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        ['criteria.0.check_config.min'],
+      );
       const zero = await bad({ check_type: 'min_assignments', check_config: { min: 0 } });
-      assert.deepEqual(zero.map((e) => e.path), ['criteria.0.check_config.min']);
+      assert.deepEqual(
+        zero.map((e) => e.path),
+        ['criteria.0.check_config.min'],
+      );
       const missing = await bad({ check_type: 'has_tag', check_config: {} });
-      assert.deepEqual(missing.map((e) => e.path), ['criteria.0.check_config.tag']);
+      assert.deepEqual(
+        missing.map((e) => e.path),
+        ['criteria.0.check_config.tag'],
+      );
       const obj = await bad({ check_type: 'field_equals', check_config: { field: 'status', value: { a: 1 } } });
-      assert.deepEqual(obj.map((e) => e.path), ['criteria.0.check_config.value']);
+      assert.deepEqual(
+        obj.map((e) => e.path),
+        ['criteria.0.check_config.value'],
+      );
     });
 
     it('refuses an unknown check_type', async () => {
       const errors = await bad({ check_type: 'has_vibes', check_config: {} });
-      assert.deepEqual(errors.map((e) => e.path), ['criteria.0.check_type']);
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        ['criteria.0.check_type'],
+      );
     });
 
     it('refuses weight 4 (and 0)', async () => {
       const errors = await bad({ check_type: 'has_tag', check_config: { tag: 'x' }, weight: 4 });
-      assert.deepEqual(errors.map((e) => e.path), ['criteria.0.weight']);
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        ['criteria.0.weight'],
+      );
       await bad({ check_type: 'has_tag', check_config: { tag: 'x' }, weight: 0 });
     });
 
     it('refuses fields the scorecard entity types do not have', async () => {
       const notColumn = await bad({ check_type: 'has_field', check_config: { field: 'owner' } });
-      assert.deepEqual(notColumn.map((e) => e.path), ['criteria.0.check_config.field']);
-      const listAsScalar = await bad({ check_type: 'has_field', check_config: { field: 'component_ids' } });
-      assert.deepEqual(listAsScalar.map((e) => e.path), ['criteria.0.check_config.field']);
-      // component_ids is a list of services, not of products.
-      const wrongKind = await bad(
-        { check_type: 'has_items', check_config: { field: 'component_ids' } },
-        { entity_types: ['services', 'products'] },
+      assert.deepEqual(
+        notColumn.map((e) => e.path),
+        ['criteria.0.check_config.field'],
       );
-      assert.deepEqual(wrongKind.map((e) => e.path), ['criteria.0.check_config.field']);
+      const listAsScalar = await bad({ check_type: 'has_field', check_config: { field: 'component_ids' } });
+      assert.deepEqual(
+        listAsScalar.map((e) => e.path),
+        ['criteria.0.check_config.field'],
+      );
+      // component_ids is a list of services, not of products.
+      const wrongKind = await bad({ check_type: 'has_items', check_config: { field: 'component_ids' } }, { entity_types: ['services', 'products'] });
+      assert.deepEqual(
+        wrongKind.map((e) => e.path),
+        ['criteria.0.check_config.field'],
+      );
       const noAttributes = await bad({ check_type: 'has_attribute', check_config: { key: 'endpoint' } }, { entity_types: ['repositories'] });
-      assert.deepEqual(noAttributes.map((e) => e.path), ['criteria.0.check_config.key']);
+      assert.deepEqual(
+        noAttributes.map((e) => e.path),
+        ['criteria.0.check_config.key'],
+      );
       const badAttribute = await bad({ check_type: 'has_field', check_config: { field: 'attributes.colour' } });
-      assert.deepEqual(badAttribute.map((e) => e.path), ['criteria.0.check_config.field']);
+      assert.deepEqual(
+        badAttribute.map((e) => e.path),
+        ['criteria.0.check_config.field'],
+      );
       const badEnum = await bad({ check_type: 'field_equals', check_config: { field: 'status', value: 'retired' } });
-      assert.deepEqual(badEnum.map((e) => e.path), ['criteria.0.check_config.value']);
+      assert.deepEqual(
+        badEnum.map((e) => e.path),
+        ['criteria.0.check_config.value'],
+      );
     });
 
     it('refuses bad entity_types, unknown top-level keys and duplicate criterion names', async () => {
       for (const entity_types of [[], ['teams'], ['services', 'services'], 'services']) {
         const errors = await rejects(scorecards.create(admin, card({ entity_types })), 422);
-        assert.ok(errors.every((e) => e.path.startsWith('entity_types')), JSON.stringify(errors));
+        assert.ok(
+          errors.every((e) => e.path.startsWith('entity_types')),
+          JSON.stringify(errors),
+        );
       }
       const extra = await rejects(scorecards.create(admin, { ...card(), tenant_id: randomUUID() }), 422);
-      assert.deepEqual(extra.map((e) => e.path), ['tenant_id']);
-      const dup = await rejects(scorecards.create(admin, card({
-        criteria: [
-          { name: 'Same', check_type: 'has_tag', check_config: { tag: 'a' } },
-          { name: 'same', check_type: 'has_tag', check_config: { tag: 'b' } },
-        ],
-      })), 422);
-      assert.deepEqual(dup.map((e) => e.path), ['criteria.1.name']);
+      assert.deepEqual(
+        extra.map((e) => e.path),
+        ['tenant_id'],
+      );
+      const dup = await rejects(
+        scorecards.create(
+          admin,
+          card({
+            criteria: [
+              { name: 'Same', check_type: 'has_tag', check_config: { tag: 'a' } },
+              { name: 'same', check_type: 'has_tag', check_config: { tag: 'b' } },
+            ],
+          }),
+        ),
+        422,
+      );
+      assert.deepEqual(
+        dup.map((e) => e.path),
+        ['criteria.1.name'],
+      );
     });
 
     it('re-checks stored criteria when entity_types changes', async () => {
-      const created = await scorecards.create(admin, card({
-        criteria: [{ name: 'Has components', check_type: 'has_items', check_config: { field: 'component_ids' } }],
-      }));
+      const created = await scorecards.create(
+        admin,
+        card({
+          criteria: [{ name: 'Has components', check_type: 'has_items', check_config: { field: 'component_ids' } }],
+        }),
+      );
       const errors = await rejects(scorecards.update(admin, created.id, { entity_types: ['repositories'] }), 422);
-      assert.deepEqual(errors.map((e) => e.path), ['criteria.0.check_config.field']);
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        ['criteria.0.check_config.field'],
+      );
       const moved = await scorecards.update(admin, created.id, {
         entity_types: ['repositories'],
         criteria: [{ name: 'Has people', check_type: 'has_items', check_config: { field: 'assignments' } }],
       });
       assert.deepEqual(moved.entity_types, ['repositories']);
-      assert.deepEqual(moved.criteria.map((c) => c.name), ['Has people']);
+      assert.deepEqual(
+        moved.criteria.map((c) => c.name),
+        ['Has people'],
+      );
     });
 
     it('writes nothing when validation fails', async () => {
@@ -415,18 +537,33 @@ describe('scorecards', function () {
       const repo = await e.repositories.create(ctx, { name: 'auth-repo', provider: 'github' });
       const upstream = await e.services.create(ctx, { name: 'upstream', type: 'database', status: 'deprecated' });
       good = await e.services.create(ctx, {
-        name: 'good', type: 'api', description: 'Serves auth', team_id: team.id, status: 'active',
+        name: 'good',
+        type: 'api',
+        description: 'Serves auth',
+        team_id: team.id,
+        status: 'active',
         attributes: { endpoint: 'https://auth.example.com', protocol: 'REST' },
         tags: ['tier-1'],
-        component_ids: [component.id], repository_ids: [repo.id], depends_on_service_ids: [upstream.id],
-        assignments: [{ person_id: lead.id, role: 'Lead' }, { person_id: oncall.id, role: 'On-Call' }],
+        component_ids: [component.id],
+        repository_ids: [repo.id],
+        depends_on_service_ids: [upstream.id],
+        assignments: [
+          { person_id: lead.id, role: 'Lead' },
+          { person_id: oncall.id, role: 'On-Call' },
+        ],
       });
       bare = await e.services.create(ctx, {
-        name: 'bare', type: 'api', description: '   ', status: 'planned',
+        name: 'bare',
+        type: 'api',
+        description: '   ',
+        status: 'planned',
         attributes: { endpoint: '', protocol: 'gRPC' },
         tags: ['tier-2'],
         // One person twice is still one person; a non-Lead role is not a lead.
-        assignments: [{ person_id: lead.id, role: 'Engineer' }, { person_id: lead.id, role: 'Architect' }],
+        assignments: [
+          { person_id: lead.id, role: 'Engineer' },
+          { person_id: lead.id, role: 'Architect' },
+        ],
       });
       allChecks = await scorecards.create(ctx, { name: 'All checks', entity_types: ['services'], criteria });
     });
@@ -455,11 +592,15 @@ describe('scorecards', function () {
       const gone = await h.entities.services.create(ctx, { name: 'gone', type: 'cache' });
       await h.entities.services.remove(ctx, gone.id);
       const results = await scorecards.results(ctx, allChecks.id);
-      assert.deepEqual(results.map((r) => r.name), ['bare', 'good', 'upstream']);
+      assert.deepEqual(
+        results.map((r) => r.name),
+        ['bare', 'good', 'upstream'],
+      );
     });
 
     it('no_active_incidents follows an unresolved, non-deleted incident, then its resolution', async () => {
-      const [incident] = await h.knex('incidents')
+      const [incident] = await h
+        .knex('incidents')
         .insert({ tenant_id: t, title: 'Auth down', severity: 'major', status: 'investigating', impact_type: 'outage' })
         .returning('id');
       await h.knex('incident_affected_entities').insert({ incident_id: incident.id, entity_type: 'services', entity_id: good.id });
@@ -504,9 +645,15 @@ describe('scorecards', function () {
 
       const empty = await scorecards.create(ctx, { name: 'Empty', entity_types: ['services', 'repositories'] });
       const emptyResults = await scorecards.results(ctx, empty.id);
-      assert.deepEqual(emptyResults.map((r) => [r.entity_type, r.name, r.score]), [
-        ['services', 'bare', 100], ['services', 'good', 100], ['services', 'upstream', 100], ['repositories', 'auth-repo', 100],
-      ]);
+      assert.deepEqual(
+        emptyResults.map((r) => [r.entity_type, r.name, r.score]),
+        [
+          ['services', 'bare', 100],
+          ['services', 'good', 100],
+          ['services', 'upstream', 100],
+          ['repositories', 'auth-repo', 100],
+        ],
+      );
     });
 
     it('evaluate() is pure: score = round(100 × passed weight / total weight)', () => {
@@ -516,8 +663,14 @@ describe('scorecards', function () {
       assert.deepEqual(evaluate([], entity, facts), { score: 100, passed: [], failed: [] });
       const r = evaluate([c('x', 1, 'a'), c('y', 2, 'b')], entity, facts);
       assert.equal(r.score, 33);
-      assert.deepEqual(r.passed.map((p) => p.name), ['x']);
-      assert.deepEqual(r.failed.map((p) => p.name), ['y']);
+      assert.deepEqual(
+        r.passed.map((p) => p.name),
+        ['x'],
+      );
+      assert.deepEqual(
+        r.failed.map((p) => p.name),
+        ['y'],
+      );
       assert.equal(evaluate([{ name: 'unknown', weight: 1, check_type: 'future_check', check_config: {} }], entity, facts).score, 0);
       const incident = evaluate([{ name: 'i', weight: 1, check_type: 'no_active_incidents', check_config: {} }], entity, {
         activeIncidentEntityIds: new Set([entity.id]),
@@ -527,7 +680,8 @@ describe('scorecards', function () {
 
     it('resultsForEntity scores one entity on every scorecard of its type (detail view)', async () => {
       const other = await scorecards.create(ctx, {
-        name: 'Repos only', entity_types: ['repositories'],
+        name: 'Repos only',
+        entity_types: ['repositories'],
         criteria: [{ name: 'has url', check_type: 'has_field', check_config: { field: 'url' } }],
       });
       const detail = await h.entities.services.getDetail(ctx, good.id);
@@ -536,7 +690,10 @@ describe('scorecards', function () {
       const mine = scores.find((s) => s.scorecard_id === allChecks.id)!;
       assert.equal(mine.scorecard_name, 'All checks');
       assert.equal(mine.score, 100);
-      assert.deepEqual(scores.map((s) => s.scorecard_name), [...scores.map((s) => s.scorecard_name)].sort());
+      assert.deepEqual(
+        scores.map((s) => s.scorecard_name),
+        [...scores.map((s) => s.scorecard_name)].sort(),
+      );
       const bareScores = await scorecards.resultsForEntity(ctx, 'services', await h.entities.services.get(ctx, bare.id));
       assert.equal(bareScores.find((s) => s.scorecard_id === allChecks.id)!.failed.length, criteria.length - 3);
       assert.deepEqual(await scorecards.resultsForEntity(ctx, 'teams', { id: randomUUID(), row_version: 1 }), []);
@@ -545,15 +702,24 @@ describe('scorecards', function () {
     it('loads results in batches, not one query per entity', async () => {
       const big = await createTenant(h.knex);
       const bigCtx = await actingAs(h.knex, big, 'viewer');
-      const rows = Array.from({ length: 450 }, (_, i) => ({ tenant_id: big, name: `product-${String(i).padStart(3, '0')}`, tags: JSON.stringify(i % 2 ? ['even'] : []) }));
+      const rows = Array.from({ length: 450 }, (_, i) => ({
+        tenant_id: big,
+        name: `product-${String(i).padStart(3, '0')}`,
+        tags: JSON.stringify(i % 2 ? ['even'] : []),
+      }));
       await h.knex('products').insert(rows);
-      const [sc] = await h.knex('scorecards').insert({ tenant_id: big, name: 'Tagged', entity_types: JSON.stringify(['products']) }).returning('id');
+      const [sc] = await h
+        .knex('scorecards')
+        .insert({ tenant_id: big, name: 'Tagged', entity_types: JSON.stringify(['products']) })
+        .returning('id');
       await h.knex('scorecard_criteria').insert([
         { tenant_id: big, scorecard_id: sc.id, name: 'tagged', check_type: 'has_tag', check_config: JSON.stringify({ tag: 'even' }) },
         { tenant_id: big, scorecard_id: sc.id, name: 'healthy', check_type: 'no_active_incidents', check_config: '{}' },
       ]);
       let queries = 0;
-      const count = () => { queries += 1; };
+      const count = () => {
+        queries += 1;
+      };
       h.knex.on('query', count);
       try {
         const results = await scorecards.results(bigCtx, sc.id);

@@ -81,11 +81,27 @@ describe('socket visibility: admin-only records on the live stream', function ()
   });
 
   it('the writes produced exactly the expected events, with full data in the log an admin reads', () => {
-    assert.deepEqual(log.map((e) => e.type), [
-      'users.created', 'users.updated', 'api_keys.created', 'api_keys.deleted',
-      'entity_permissions.created', 'entity_permissions.updated', 'entity_permissions.deleted', 'services.updated',
-    ]);
-    assert.ok(isConsecutive(log.map((e) => e.seq), base + 1, last), 'the log is gapless');
+    assert.deepEqual(
+      log.map((e) => e.type),
+      [
+        'users.created',
+        'users.updated',
+        'api_keys.created',
+        'api_keys.deleted',
+        'entity_permissions.created',
+        'entity_permissions.updated',
+        'entity_permissions.deleted',
+        'services.updated',
+      ],
+    );
+    assert.ok(
+      isConsecutive(
+        log.map((e) => e.seq),
+        base + 1,
+        last,
+      ),
+      'the log is gapless',
+    );
     const [userCreated, userUpdated, keyCreated, , grantCreated, grantUpdated] = log as any[];
     assert.match(userCreated.data.email, /^u-/);
     assert.deepEqual(userUpdated.changes.role, { old: 'viewer', new: 'editor' });
@@ -106,7 +122,14 @@ describe('socket visibility: admin-only records on the live stream', function ()
   for (const mode of ['unfiltered', 'filtered', 'since']) {
     it(`viewer (${mode}) gets admin-only records as {id} with changes null, seq present and gapless; services.updated in full`, () => {
       const got = json(sockets[`viewer:${mode}`].events.filter((e) => e.seq > base));
-      assert.ok(isConsecutive(got.map((e) => e.seq), base + 1, last), `gapless seqs: ${got.map((e) => e.seq).join(',')}`);
+      assert.ok(
+        isConsecutive(
+          got.map((e) => e.seq),
+          base + 1,
+          last,
+        ),
+        `gapless seqs: ${got.map((e) => e.seq).join(',')}`,
+      );
       assert.deepEqual(got, log.map(redacted));
       for (const e of got.filter((x) => ADMIN_ONLY.includes(x.entity_type))) {
         assert.deepEqual(Object.keys(e.data as object), ['id']);
@@ -123,7 +146,10 @@ describe('socket visibility: admin-only records on the live stream', function ()
       const got = json(sockets[`${who}:narrow`].events.filter((e) => e.seq > base));
       const wanted = log.filter((e) => ['users', 'services'].includes(e.entity_type));
       assert.deepEqual(got, who === 'viewer' ? wanted.map(redacted) : wanted);
-      assert.deepEqual(got.map((e) => e.type), ['users.created', 'users.updated', 'services.updated']);
+      assert.deepEqual(
+        got.map((e) => e.type),
+        ['users.created', 'users.updated', 'services.updated'],
+      );
     });
   }
 

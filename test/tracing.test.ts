@@ -63,7 +63,10 @@ async function startReceiver(): Promise<{ url: string; spans: ExportedSpan[]; re
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
           resourceSpans: {
             resource?: { attributes?: { key: string; value: OtlpValue }[] };
-            scopeSpans: { scope?: { name: string }; spans: (Omit<ExportedSpan, 'attributes' | 'scope'> & { attributes?: { key: string; value: OtlpValue }[] })[] }[];
+            scopeSpans: {
+              scope?: { name: string };
+              spans: (Omit<ExportedSpan, 'attributes' | 'scope'> & { attributes?: { key: string; value: OtlpValue }[] })[];
+            }[];
           }[];
         };
         for (const rs of body.resourceSpans) {
@@ -71,8 +74,13 @@ async function startReceiver(): Promise<{ url: string; spans: ExportedSpan[]; re
           for (const ss of rs.scopeSpans) {
             for (const s of ss.spans) {
               spans.push({
-                traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, kind: s.kind,
-                scope: ss.scope?.name ?? '', attributes: Object.fromEntries((s.attributes ?? []).map((a) => [a.key, valueOf(a.value)])),
+                traceId: s.traceId,
+                spanId: s.spanId,
+                parentSpanId: s.parentSpanId || undefined,
+                name: s.name,
+                kind: s.kind,
+                scope: ss.scope?.name ?? '',
+                attributes: Object.fromEntries((s.attributes ?? []).map((a) => [a.key, valueOf(a.value)])),
               });
             }
           }
@@ -124,7 +132,9 @@ async function startMain(env: NodeJS.ProcessEnv, lines: Record<string, unknown>[
 
 /** Every string an exported span carries in its attributes (arrays included). */
 function strings(span: ExportedSpan): string[] {
-  return Object.values(span.attributes).flatMap((v) => (Array.isArray(v) ? v : [v])).filter((v): v is string => typeof v === 'string');
+  return Object.values(span.attributes)
+    .flatMap((v) => (Array.isArray(v) ? v : [v]))
+    .filter((v): v is string => typeof v === 'string');
 }
 
 describe('traces: OpenTelemetry over OTLP/HTTP', function () {
@@ -148,7 +158,7 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
   };
   const ancestors = (span: ExportedSpan): ExportedSpan[] => {
     const chain: ExportedSpan[] = [];
-    for (let at = span; at.parentSpanId; ) {
+    for (let at = span; at.parentSpanId;) {
       const parent = receiver.spans.find((s) => s.spanId === at.parentSpanId && s.traceId === at.traceId);
       if (!parent) break;
       chain.push(parent);
@@ -172,25 +182,31 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
       LOG_LEVEL: 'info',
     };
     [node, untraced] = await Promise.all([
-      startMain({
-        ...env,
-        NODE_ID: 'traced-node',
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        // Export each batch soon after it ends, so the test waits less (what is exported is the same).
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-      }, logLines, path.join(watchDir, 'traced')),
+      startMain(
+        {
+          ...env,
+          NODE_ID: 'traced-node',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          // Export each batch soon after it ends, so the test waits less (what is exported is the same).
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+        },
+        logLines,
+        path.join(watchDir, 'traced'),
+      ),
       startMain({ ...env, NODE_ID: 'untraced-node', OTEL_EXPORTER_OTLP_ENDPOINT: '' }, [], path.join(watchDir, 'untraced')),
     ]);
   });
 
   after(async function () {
-    await Promise.all([node, untraced].map(async (n) => {
-      if (!n || n.child.exitCode !== null) return;
-      const exited = new Promise((resolve) => n.child.once('exit', resolve));
-      n.child.kill('SIGTERM');
-      await exited;
-    }));
+    await Promise.all(
+      [node, untraced].map(async (n) => {
+        if (!n || n.child.exitCode !== null) return;
+        const exited = new Promise((resolve) => n.child.once('exit', resolve));
+        n.child.kill('SIGTERM');
+        await exited;
+      }),
+    );
     await receiver?.close();
     await db?.drop();
     if (watchDir) await fs.rm(watchDir, { recursive: true, force: true });
@@ -238,14 +254,26 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
     assert.ok(ancestors(publish).includes(server), 'the publish span descends from the HTTP server span');
 
     const sql = spans.filter((s) => s.scope === '@opentelemetry/instrumentation-pg' && typeof s.attributes['db.query.text'] === 'string');
-    assert.ok(sql.some((s) => /FOR UPDATE/i.test(String(s.attributes['db.query.text']))), 'the row lock');
+    assert.ok(
+      sql.some((s) => /FOR UPDATE/i.test(String(s.attributes['db.query.text']))),
+      'the row lock',
+    );
     const append = sql.find((s) => /INSERT INTO change_events/.test(String(s.attributes['db.query.text'])));
     assert.ok(append, 'the change-log append is a SQL span');
-    assert.ok(ancestors(append).some((s) => s.name === 'write.append'), 'under the append span');
-    assert.ok(spans.some((s) => s.scope === '@opentelemetry/instrumentation-express'), 'Express middleware and route spans');
+    assert.ok(
+      ancestors(append).some((s) => s.name === 'write.append'),
+      'under the append span',
+    );
+    assert.ok(
+      spans.some((s) => s.scope === '@opentelemetry/instrumentation-express'),
+      'Express middleware and route spans',
+    );
     // The PATCH's statements are prepared ones run on knex's connection (platform/db.ts): pg sees
     // them, knex's runner does not. Its own queries (the sign-up's, the POST's) are knex spans.
-    assert.ok(receiver.spans.some((s) => s.scope === '@opentelemetry/instrumentation-knex' && s.attributes['db.query.text']), 'knex query spans');
+    assert.ok(
+      receiver.spans.some((s) => s.scope === '@opentelemetry/instrumentation-knex' && s.attributes['db.query.text']),
+      'knex query spans',
+    );
     // The append writes its rows as literals; a span keeps the statement's shape, never the values.
     for (const span of spans) for (const value of strings(span)) assert.ok(!value.includes(marker), `${span.name} carries a written value`);
 
@@ -254,7 +282,10 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
     assert.ok(line);
     assert.equal(line.route, '/api/v1/services/:id');
     assert.equal(line.trace_id, server.traceId);
-    assert.ok(spans.some((s) => s.spanId === line.span_id), `span_id ${String(line.span_id)} is a span of the trace`);
+    assert.ok(
+      spans.some((s) => s.spanId === line.span_id),
+      `span_id ${String(line.span_id)} is a span of the trace`,
+    );
 
     const resource = receiver.resources.find((r) => r['service.instance.id'] === 'traced-node');
     assert.equal(resource?.['service.name'], 'appinventory-live');
@@ -269,8 +300,16 @@ describe('traces: OpenTelemetry over OTLP/HTTP', function () {
       const store = await spanWhere('a collab.store span', (s) => s.name === 'collab.store');
       const relay = await spanWhere('its collab.relay span', (s) => s.name === 'collab.relay' && s.parentSpanId === store.spanId);
       assert.equal(relay.traceId, store.traceId);
-      assert.ok(trace(store.traceId).some((s) => s.scope === '@opentelemetry/instrumentation-pg' && /INSERT INTO collab_updates/.test(String(s.attributes['db.query.text']))));
-      const projection = await spanWhere('a collab.projection span that wrote the row', (s) => s.name === 'collab.projection' && trace(s.traceId).some((t) => t.name === 'write.publish'), 20_000);
+      assert.ok(
+        trace(store.traceId).some(
+          (s) => s.scope === '@opentelemetry/instrumentation-pg' && /INSERT INTO collab_updates/.test(String(s.attributes['db.query.text'])),
+        ),
+      );
+      const projection = await spanWhere(
+        'a collab.projection span that wrote the row',
+        (s) => s.name === 'collab.projection' && trace(s.traceId).some((t) => t.name === 'write.publish'),
+        20_000,
+      );
       assert.equal(projection.attributes['appinventory.collab.document'], `services/${created.body.data.id}`);
       assert.ok(trace(projection.traceId).some((s) => s.name === 'write.transaction' && s.parentSpanId === projection.spanId));
     } finally {
@@ -318,15 +357,23 @@ describe('traces: configuration', () => {
     assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing, undefined);
     assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing, undefined);
     assert.deepEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing, {
-      endpoint: 'http://collector:4318', protocol: 'http/protobuf', serviceName: 'appinventory-live',
+      endpoint: 'http://collector:4318',
+      protocol: 'http/protobuf',
+      serviceName: 'appinventory-live',
     });
-    assert.deepEqual(loadConfig({
-      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'inventory-eu',
-    }).tracing, { endpoint: 'https://collector/v1/traces', protocol: 'http/json', serviceName: 'inventory-eu' });
+    assert.deepEqual(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_SERVICE_NAME: 'inventory-eu',
+      }).tracing,
+      { endpoint: 'https://collector/v1/traces', protocol: 'http/json', serviceName: 'inventory-eu' },
+    );
     // A service.name given as a resource attribute is left to the SDK.
     assert.deepEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_RESOURCE_ATTRIBUTES: 'env=prod, service.name=inv' }).tracing, {
-      endpoint: 'http://c:4318', protocol: 'http/protobuf',
+      endpoint: 'http://c:4318',
+      protocol: 'http/protobuf',
     });
   });
 
@@ -346,4 +393,3 @@ describe('traces: configuration', () => {
     assert.deepEqual(issues({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml' }), ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL']);
   });
 });
-

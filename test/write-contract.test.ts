@@ -12,10 +12,19 @@ import { uniq } from './support/pins.js';
 import type { ApiResponse, TestApp } from './support/server.js';
 
 const AUDIT_ACTION: Record<string, string> = {
-  created: 'create', updated: 'update', deleted: 'delete', restored: 'restore', status_changed: 'status_change', timeline_entry: 'timeline_entry',
+  created: 'create',
+  updated: 'update',
+  deleted: 'delete',
+  restored: 'restore',
+  status_changed: 'status_change',
+  timeline_entry: 'timeline_entry',
 };
 
-interface Written { res: ApiResponse; events: any[]; audits: any[] }
+interface Written {
+  res: ApiResponse;
+  events: any[];
+  audits: any[];
+}
 
 describe('the per-write contract: one audit entry and one event per change, event data as REST returns it', function () {
   this.timeout(60_000);
@@ -43,10 +52,21 @@ describe('the per-write contract: one audit entry and one event per change, even
     const res = await write();
     assert.equal(res.status, status, res.text.slice(0, 400));
     const events = await knex('change_events').where('tenant_id', tenant.tenantId).where('seq', '>', seq).orderBy('seq');
-    const audits = (await knex('audit_logs').where('tenant_id', tenant.tenantId).orderBy([{ column: 'timestamp' }, { column: 'id' }]))
-      .filter((r) => !auditIds.has(r.id));
-    assert.deepEqual(events.map((e) => e.type), types, 'the events of the write');
-    assert.deepEqual(events.map((e) => Number(e.seq)), types.map((_, i) => seq + 1 + i), 'gapless seqs');
+    const audits = (
+      await knex('audit_logs')
+        .where('tenant_id', tenant.tenantId)
+        .orderBy([{ column: 'timestamp' }, { column: 'id' }])
+    ).filter((r) => !auditIds.has(r.id));
+    assert.deepEqual(
+      events.map((e) => e.type),
+      types,
+      'the events of the write',
+    );
+    assert.deepEqual(
+      events.map((e) => Number(e.seq)),
+      types.map((_, i) => seq + 1 + i),
+      'gapless seqs',
+    );
     assert.equal(audits.length, events.length, 'one audit entry per change');
     const key = (entityType: string, entityId: string, action: string) => `${entityType}/${entityId}/${action}`;
     assert.deepEqual(
@@ -110,9 +130,17 @@ describe('the per-write contract: one audit entry and one event per change, even
   it('incidents: create with an affected service also announces services.updated (its operational_status moved)', async () => {
     const svc = await created(a(), '/api/v1/services', { name: `svc-${uniq()}`, type: 'api' });
     assert.equal(svc.operational_status, 'operational');
-    const c = await contract(() => a().post('/api/v1/incidents', {
-      title: `down-${uniq()}`, severity: 'major', impact_type: 'outage', affected: [{ entity_type: 'services', entity_id: svc.id }],
-    }), 201, ['incidents.created', 'services.updated']);
+    const c = await contract(
+      () =>
+        a().post('/api/v1/incidents', {
+          title: `down-${uniq()}`,
+          severity: 'major',
+          impact_type: 'outage',
+          affected: [{ entity_type: 'services', entity_id: svc.id }],
+        }),
+      201,
+      ['incidents.created', 'services.updated'],
+    );
     const incident = c.res.body.data;
     assert.deepEqual(c.events[0].data, incident);
     assert.deepEqual(c.events[0].data, (await a().get(`/api/v1/incidents/${incident.id}`)).body.data, 'the event carries GET /incidents/:id');
@@ -124,13 +152,18 @@ describe('the per-write contract: one audit entry and one event per change, even
     await contract(() => a().post(`/api/v1/incidents/${incident.id}/updates`, { message: 'looking' }), 201, ['incidents.timeline_entry']);
 
     // A status move that keeps the incident active: status_changed + timeline_entry, no service event.
-    const mid = await contract(() => a().post(`/api/v1/incidents/${incident.id}/updates`, { status: 'identified', message: 'found it' }), 201,
-      ['incidents.status_changed', 'incidents.timeline_entry']);
+    const mid = await contract(() => a().post(`/api/v1/incidents/${incident.id}/updates`, { status: 'identified', message: 'found it' }), 201, [
+      'incidents.status_changed',
+      'incidents.timeline_entry',
+    ]);
     assert.deepEqual(mid.events[0].changes, { status: { old: 'investigating', new: 'identified' } });
 
     // Resolving: status_changed + timeline_entry + services.updated (back to operational).
-    const res = await contract(() => a().post(`/api/v1/incidents/${incident.id}/updates`, { status: 'resolved', message: 'fixed' }), 201,
-      ['incidents.status_changed', 'incidents.timeline_entry', 'services.updated']);
+    const res = await contract(() => a().post(`/api/v1/incidents/${incident.id}/updates`, { status: 'resolved', message: 'fixed' }), 201, [
+      'incidents.status_changed',
+      'incidents.timeline_entry',
+      'services.updated',
+    ]);
     const after = (await a().get(`/api/v1/incidents/${incident.id}`)).body.data;
     assert.deepEqual(res.events[0].data, after, 'status_changed carries the incident as GET returns it right after');
     assert.deepEqual(res.events[0].data, res.res.body.data.incident);
@@ -148,9 +181,16 @@ describe('the per-write contract: one audit entry and one event per change, even
   });
 
   it('scorecards: create and update carry the scorecard with its criteria', async () => {
-    const c = await contract(() => a().post('/api/v1/scorecards', {
-      name: `card-${uniq()}`, entity_types: ['services'], criteria: [{ name: 'team', check_type: 'has_field', check_config: { field: 'team_id' } }],
-    }), 201, ['scorecards.created']);
+    const c = await contract(
+      () =>
+        a().post('/api/v1/scorecards', {
+          name: `card-${uniq()}`,
+          entity_types: ['services'],
+          criteria: [{ name: 'team', check_type: 'has_field', check_config: { field: 'team_id' } }],
+        }),
+      201,
+      ['scorecards.created'],
+    );
     assert.deepEqual(c.events[0].data, c.res.body.data);
     assert.deepEqual(c.events[0].data, (await a().get(`/api/v1/scorecards/${c.res.body.data.id}`)).body.data);
     const u = await contract(() => a().patch(`/api/v1/scorecards/${c.res.body.data.id}`, { description: 'why' }), 200, ['scorecards.updated']);
@@ -167,7 +207,9 @@ describe('the per-write contract: one audit entry and one event per change, even
     const c = await contract(() => a().post('/api/v1/dashboards', { name: `board-${uniq()}` }), 201, ['dashboards.created']);
     const id = c.res.body.data.id;
     assert.deepEqual(c.events[0].data, (await a().get(`/api/v1/dashboards/${id}`)).body.data);
-    const w = await contract(() => a().post(`/api/v1/dashboards/${id}/widgets`, { title: 'Open incidents', widget_type: 'counter' }), 201, ['dashboards.updated']);
+    const w = await contract(() => a().post(`/api/v1/dashboards/${id}/widgets`, { title: 'Open incidents', widget_type: 'counter' }), 201, [
+      'dashboards.updated',
+    ]);
     const board = (await a().get(`/api/v1/dashboards/${id}`)).body.data;
     assert.deepEqual(w.events[0].data, board, 'the event carries GET /dashboards/:id');
     assert.deepEqual(board.widgets, [w.res.body.data], 'the widget as the response returned it');
@@ -195,9 +237,14 @@ describe('the per-write contract: one audit entry and one event per change, even
     // Deleting a comment takes its replies along: one deleted event (and audit entry) per comment.
     const reply = await created(a(), '/api/v1/comments', { entity_type: 'services', entity_id: svc.id, parent_id: c.res.body.data.id, body: 'reply' });
     const del = await contract(() => a().delete(`/api/v1/comments/${c.res.body.data.id}`), 204, ['comments.deleted', 'comments.deleted']);
-    assert.deepEqual(del.events.map((e) => e.entity_id), [c.res.body.data.id, reply.id]);
+    assert.deepEqual(
+      del.events.map((e) => e.entity_id),
+      [c.res.body.data.id, reply.id],
+    );
     const user = await created(a(), '/api/v1/users', { email: `v-${uniq()}@example.com`, display_name: 'V', role: 'viewer' });
-    const g = await contract(() => a().post(`/api/v1/services/${svc.id}/permissions`, { user_id: user.id, level: 'COMMENT' }), 201, ['entity_permissions.created']);
+    const g = await contract(() => a().post(`/api/v1/services/${svc.id}/permissions`, { user_id: user.id, level: 'COMMENT' }), 201, [
+      'entity_permissions.created',
+    ]);
     assert.deepEqual(g.events[0].data, g.res.body.data);
     // The same grant again: an upsert that changes nothing, records nothing.
     await contract(() => a().post(`/api/v1/services/${svc.id}/permissions`, { user_id: user.id, level: 'COMMENT' }), 201, []);
@@ -207,7 +254,9 @@ describe('the per-write contract: one audit entry and one event per change, even
   it('users and API keys: data = the response, never a password, a hash or a key', async () => {
     const email = `pw-${uniq()}@example.com`;
     secrets.push(PASSWORD);
-    const u = await contract(() => a().post('/api/v1/users', { email, display_name: 'With password', role: 'editor', password: PASSWORD }), 201, ['users.created']);
+    const u = await contract(() => a().post('/api/v1/users', { email, display_name: 'With password', role: 'editor', password: PASSWORD }), 201, [
+      'users.created',
+    ]);
     assert.deepEqual(u.events[0].data, u.res.body.data);
     assert.deepEqual(u.events[0].data, (await a().get(`/api/v1/users/${u.res.body.data.id}`)).body.data);
     assert.ok(!('password_hash' in u.res.body.data) && !('password' in u.res.body.data));
@@ -231,8 +280,9 @@ describe('the per-write contract: one audit entry and one event per change, even
   // Runs after the writes above (mocha runs a file's tests in order): it scans everything they wrote.
   it('no event and no audit entry of the tenant holds a raw key, a key hash, a password hash or a password', async () => {
     const hashes = (await knex('api_keys').where('tenant_id', tenant.tenantId).select('key_hash')).map((r) => r.key_hash as string);
-    const pwHashes = (await knex('users').where('tenant_id', tenant.tenantId).whereNotNull('password_hash').select('password_hash'))
-      .map((r) => r.password_hash as string);
+    const pwHashes = (await knex('users').where('tenant_id', tenant.tenantId).whereNotNull('password_hash').select('password_hash')).map(
+      (r) => r.password_hash as string,
+    );
     assert.ok(hashes.length >= 1 && pwHashes.length >= 2, 'there are secrets to leak');
     assert.ok(secrets.length >= 4, 'the password, the changed password and a key were written');
     const events = await knex('change_events').where('tenant_id', tenant.tenantId).select('seq', 'data', 'changes');

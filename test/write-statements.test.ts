@@ -25,7 +25,8 @@ describe('catalog writes and authentication: statements per request', function (
     const component = await created(suite.admin.client, '/api/v1/components', { name: 'counted-lib', type: 'library' });
     const svc = await created(suite.admin.client, '/api/v1/services', { name: 'counted-patch', type: 'api', component_ids: [component.id] });
     const { result, statements } = await count(() =>
-      suite.admin.client.patch(`/api/v1/services/${svc.id}`, { description: 'cheaper' }, { 'if-match': `"${svc.row_version}"` }));
+      suite.admin.client.patch(`/api/v1/services/${svc.id}`, { description: 'cheaper' }, { 'if-match': `"${svc.row_version}"` }),
+    );
     expectStatus(result, 200);
     assert.equal(result.body.data.description, 'cheaper');
     assert.deepEqual(result.body.data.component_ids, [component.id], 'the lists it had');
@@ -56,9 +57,16 @@ describe('catalog writes and authentication: statements per request', function (
       expectStatus(await suite.admin.client.delete(`/api/v1/api-keys/${key.id}`), 204);
       assert.equal((await principalReads(key.key)).status, 401);
 
-      const user = await suite.admin.client.post('/api/v1/users', { email: 'cached-user@example.com', display_name: 'C', role: 'viewer', password: 'long enough password' });
+      const user = await suite.admin.client.post('/api/v1/users', {
+        email: 'cached-user@example.com',
+        display_name: 'C',
+        role: 'viewer',
+        password: 'long enough password',
+      });
       expectStatus(user, 201);
-      const login = await suite.app.client().post('/api/v1/auth/login', { tenant_slug: suite.admin.slug, email: 'cached-user@example.com', password: 'long enough password' });
+      const login = await suite.app
+        .client()
+        .post('/api/v1/auth/login', { tenant_slug: suite.admin.slug, email: 'cached-user@example.com', password: 'long enough password' });
       const token = login.body.data.access_token as string;
       assert.equal((await principalReads(token)).status, 200);
       assert.equal((await principalReads(token)).status, 200);
@@ -70,9 +78,14 @@ describe('catalog writes and authentication: statements per request', function (
       const password = 'cached-session-passphrase-7ordinary';
       const user = await suite.admin.client.post('/api/v1/users', { email: 'cached-session@example.com', display_name: 'S', role: 'viewer', password });
       expectStatus(user, 201);
-      const loginAs = async (pw: string) => (await suite.app.client().post('/api/v1/auth/login', {
-        tenant_slug: suite.admin.slug, email: 'cached-session@example.com', password: pw,
-      })).body.data.access_token as string;
+      const loginAs = async (pw: string) =>
+        (
+          await suite.app.client().post('/api/v1/auth/login', {
+            tenant_slug: suite.admin.slug,
+            email: 'cached-session@example.com',
+            password: pw,
+          })
+        ).body.data.access_token as string;
       const first = await loginAs(password);
       const other = await loginAs(password);
       for (const token of [first, other]) {

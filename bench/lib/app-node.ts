@@ -15,7 +15,11 @@ import { createLogger } from '../../src/platform/logger.js';
 import pg from 'pg';
 import { BENCH_JWT_SECRET, type AppNodeOptions } from './node-process.js';
 
-interface Command { id: number; cmd: string; [arg: string]: unknown }
+interface Command {
+  id: number;
+  cmd: string;
+  [arg: string]: unknown;
+}
 
 const opts = JSON.parse(process.env.BENCH_APP_NODE ?? '{}') as AppNodeOptions;
 const send = (msg: unknown) => process.send?.(msg);

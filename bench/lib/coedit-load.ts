@@ -45,7 +45,10 @@ export function createEditor(index: number, wsBase: string, room: string, token:
     disableBc: true,
   });
   return {
-    index, doc, text: doc.getText('description'), provider,
+    index,
+    doc,
+    text: doc.getText('description'),
+    provider,
     destroy() {
       provider.destroy();
       doc.destroy();
@@ -128,7 +131,10 @@ export class EditorSet {
   private current: Current | null = null;
   private turn = 0;
 
-  private constructor(readonly editors: BenchEditor[], private readonly maxLength: number) {
+  private constructor(
+    readonly editors: BenchEditor[],
+    private readonly maxLength: number,
+  ) {
     for (const e of editors) {
       e.doc.on('afterTransaction', (tr: Y.Transaction) => {
         if (tr.local) return;
@@ -197,8 +203,13 @@ export class EditorSet {
     const peers = this.editors.length - 1;
     const start = performance.now();
     const cur: Current = {
-      sent: new Map(), measuredCount: 0, latencies: [], delivered: 0,
-      windowStart: start + o.warmupMs, windowEnd: start + o.warmupMs + o.windowMs, arrivalsInWindow: 0,
+      sent: new Map(),
+      measuredCount: 0,
+      latencies: [],
+      delivered: 0,
+      windowStart: start + o.warmupMs,
+      windowEnd: start + o.warmupMs + o.windowMs,
+      arrivalsInWindow: 0,
     };
     this.current = cur;
     const total = Math.round((o.rate * (o.warmupMs + o.windowMs)) / 1000);

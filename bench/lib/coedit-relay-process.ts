@@ -22,9 +22,15 @@ const START_TIMEOUT_MS = 30_000;
 const CALL_TIMEOUT_MS = 30_000;
 
 export async function startRelay(log: Log): Promise<RelayNode> {
-  const { child, url, call } = await startWorker({
-    entry: ENTRY, label: 'relay', startTimeoutMs: START_TIMEOUT_MS, callTimeoutMs: CALL_TIMEOUT_MS,
-  }, log);
+  const { child, url, call } = await startWorker(
+    {
+      entry: ENTRY,
+      label: 'relay',
+      startTimeoutMs: START_TIMEOUT_MS,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+    },
+    log,
+  );
   log(`stock y-websocket relay up at ${url} (pid ${child.pid})`);
   let closing: Promise<void> | undefined;
   return {

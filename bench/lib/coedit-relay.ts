@@ -21,7 +21,11 @@ const MESSAGE_AWARENESS = 1;
 const MESSAGE_QUERY_AWARENESS = 3;
 const PING_MS = 30_000;
 
-interface Command { id: number; cmd: string; [arg: string]: unknown }
+interface Command {
+  id: number;
+  cmd: string;
+  [arg: string]: unknown;
+}
 
 class Room {
   readonly doc = new Y.Doc({ gc: true });

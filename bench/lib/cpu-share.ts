@@ -4,7 +4,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
-interface Snapshot { at: number; systemBusy: number; ours: number }
+interface Snapshot {
+  at: number;
+  systemBusy: number;
+  ours: number;
+}
 
 function systemBusyTicks(): number {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);

@@ -92,7 +92,11 @@ export class SocketFleet {
    */
   constructor(private readonly opts: { lean?: boolean } = {}) {}
 
-  async connect(urls: string[], count: number, opts: { auth?: Record<string, unknown>; concurrency?: number; timeoutMs?: number } = {}): Promise<ConnectResult> {
+  async connect(
+    urls: string[],
+    count: number,
+    opts: { auth?: Record<string, unknown>; concurrency?: number; timeoutMs?: number } = {},
+  ): Promise<ConnectResult> {
     const started = performance.now();
     let next = 0;
     const worker = async () => {
@@ -108,7 +112,11 @@ export class SocketFleet {
 
   private open(url: string, node: number, auth: Record<string, unknown> | undefined, timeoutMs: number): Promise<void> {
     const socket = io(url, {
-      forceNew: true, transports: ['websocket'], reconnection: false, timeout: timeoutMs, ...(auth ? { auth } : {}),
+      forceNew: true,
+      transports: ['websocket'],
+      reconnection: false,
+      timeout: timeoutMs,
+      ...(auth ? { auth } : {}),
       ...(this.opts.lean !== false ? { parser: leanParser } : {}),
     });
     const member: Member = { socket, last: -1, node };
@@ -181,8 +189,13 @@ export class SocketFleet {
     this.duplicates = 0;
     this.disconnects = 0;
     this.window = {
-      from, to: Number.MAX_SAFE_INTEGER, histogram: new Uint32Array(MAX_LATENCY_MS + 1), delivered: 0, perNode: [],
-      originHistogram: this.origin ? new Uint32Array(MAX_LATENCY_MS + 1) : undefined, originSamples: 0,
+      from,
+      to: Number.MAX_SAFE_INTEGER,
+      histogram: new Uint32Array(MAX_LATENCY_MS + 1),
+      delivered: 0,
+      perNode: [],
+      originHistogram: this.origin ? new Uint32Array(MAX_LATENCY_MS + 1) : undefined,
+      originSamples: 0,
     };
   }
 
@@ -201,8 +214,14 @@ export class SocketFleet {
     const events = Math.max(0, to - w.from);
     const expected = events * this.members.length;
     return {
-      events, sockets: this.members.length, expected, delivered: w.delivered, missing: expected - w.delivered,
-      outOfOrder: this.outOfOrder, duplicates: this.duplicates, disconnects: this.disconnects,
+      events,
+      sockets: this.members.length,
+      expected,
+      delivered: w.delivered,
+      missing: expected - w.delivered,
+      outOfOrder: this.outOfOrder,
+      duplicates: this.duplicates,
+      disconnects: this.disconnects,
       p50: histogramPercentile(w.histogram, w.delivered, 50),
       p99: histogramPercentile(w.histogram, w.delivered, 99),
       max: histogramPercentile(w.histogram, w.delivered, 100),
@@ -211,14 +230,17 @@ export class SocketFleet {
         p99: histogramPercentile(n?.histogram ?? new Uint32Array(1), n?.samples ?? 0, 99),
         samples: n?.samples ?? 0,
       })),
-      ...(w.originHistogram ? {
-        fromOrigin: {
-          p50: histogramPercentile(w.originHistogram, w.originSamples, 50),
-          p99: histogramPercentile(w.originHistogram, w.originSamples, 99),
-          samples: w.originSamples,
-        },
-      } : {}),
-      drainMs, drained,
+      ...(w.originHistogram
+        ? {
+            fromOrigin: {
+              p50: histogramPercentile(w.originHistogram, w.originSamples, 50),
+              p99: histogramPercentile(w.originHistogram, w.originSamples, 99),
+              samples: w.originSamples,
+            },
+          }
+        : {}),
+      drainMs,
+      drained,
     };
   }
 

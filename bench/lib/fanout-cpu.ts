@@ -7,7 +7,11 @@ import os from 'node:os';
 
 const TICKS_PER_SECOND = 100;
 
-interface ProcStat { ppid: number; comm: string; ticks: number }
+interface ProcStat {
+  ppid: number;
+  comm: string;
+  ticks: number;
+}
 
 function readProcs(): Map<number, ProcStat> {
   const procs = new Map<number, ProcStat>();

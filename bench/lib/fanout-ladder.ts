@@ -11,7 +11,11 @@ export const P99_BOUND_MS = 1_000;
 /** The writer (or emitter) must reach this share of the asked rate, or the ladder stops there. */
 export const RATE_SHARE = 0.9;
 
-export interface Percentiles { p50: number; p99: number; samples: number }
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  samples: number;
+}
 
 export interface Step {
   rate: number;
@@ -60,17 +64,17 @@ export interface StepResult {
   pgWaits?: string;
 }
 
-export async function ladder(
-  side: string, rates: number[], drainMs: number, log: Log,
-  step: (rate: number) => Promise<StepResult>,
-): Promise<Step[]> {
+export async function ladder(side: string, rates: number[], drainMs: number, log: Log, step: (rate: number) => Promise<StepResult>): Promise<Step[]> {
   const steps: Step[] = [];
   for (const rate of rates) {
     const r = await step(rate);
     const s = r.stats;
     const problems: string[] = [];
     if (r.failedWrites) problems.push(`${r.failedWrites} writes failed (${r.firstError})`);
-    if (s.missing) problems.push(`${s.missing.toLocaleString('en-US')} of ${s.expected.toLocaleString('en-US')} deliveries missing${s.drained ? '' : ` after a ${drainMs} ms drain`}`);
+    if (s.missing)
+      problems.push(
+        `${s.missing.toLocaleString('en-US')} of ${s.expected.toLocaleString('en-US')} deliveries missing${s.drained ? '' : ` after a ${drainMs} ms drain`}`,
+      );
     if (s.outOfOrder) problems.push(`${s.outOfOrder} out of order`);
     if (s.duplicates) problems.push(`${s.duplicates} duplicates`);
     if (s.disconnects) problems.push(`${s.disconnects} disconnects`);
@@ -82,15 +86,28 @@ export async function ladder(
     const previous = steps.at(-1)?.achieved ?? 0;
     const saturated = slow && r.achieved < 1.1 * previous ? `${slow}, no more than at ${steps.at(-1)!.rate}/s` : undefined;
     const stop = pass ? saturated : problems.join('; ');
-    steps.push({ rate, achieved: r.achieved, failedWrites: r.failedWrites, stats: s, cpu: r.cpu, writes: r.writes, atToBus: r.atToBus, pgWaits: r.pgWaits, pass, stop, short: slow });
-    const split = r.atToBus && s.fromOrigin
-      ? ` (at→bus p50 ${r.atToBus.p50}/p99 ${r.atToBus.p99} ms, bus→socket p50 ${s.fromOrigin.p50}/p99 ${s.fromOrigin.p99} ms)`
-      : '';
+    steps.push({
+      rate,
+      achieved: r.achieved,
+      failedWrites: r.failedWrites,
+      stats: s,
+      cpu: r.cpu,
+      writes: r.writes,
+      atToBus: r.atToBus,
+      pgWaits: r.pgWaits,
+      pass,
+      stop,
+      short: slow,
+    });
+    const split =
+      r.atToBus && s.fromOrigin ? ` (at→bus p50 ${r.atToBus.p50}/p99 ${r.atToBus.p99} ms, bus→socket p50 ${s.fromOrigin.p50}/p99 ${s.fromOrigin.p99} ms)` : '';
     const writes = r.writes ? `; PATCH p50 ${r.writes.p50.toFixed(1)}/p99 ${r.writes.p99.toFixed(1)} ms` : '';
-    log(`${side} @ ${rate}/s: ${r.achieved.toFixed(0)} events/s × ${s.sockets} sockets, ` +
-      `${s.delivered.toLocaleString('en-US')}/${s.expected.toLocaleString('en-US')} delivered, p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms${split}, ` +
-      `drain ${s.drainMs.toFixed(0)} ms${writes}; CPU ${formatCpu(r.cpu)}${r.pgWaits ? `; PostgreSQL: ${r.pgWaits}` : ''}` +
-      `${pass ? '' : ` — FAILED: ${problems.join('; ')}`}${slow ? ` — ${slow}` : ''}`);
+    log(
+      `${side} @ ${rate}/s: ${r.achieved.toFixed(0)} events/s × ${s.sockets} sockets, ` +
+        `${s.delivered.toLocaleString('en-US')}/${s.expected.toLocaleString('en-US')} delivered, p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms${split}, ` +
+        `drain ${s.drainMs.toFixed(0)} ms${writes}; CPU ${formatCpu(r.cpu)}${r.pgWaits ? `; PostgreSQL: ${r.pgWaits}` : ''}` +
+        `${pass ? '' : ` — FAILED: ${problems.join('; ')}`}${slow ? ` — ${slow}` : ''}`,
+    );
     if (stop) break;
   }
   return steps;
@@ -118,8 +135,13 @@ export function stepAt(side: Side, rate: number): Step | undefined {
  * last step, `settle` first waits out its backlog, so the step is not measured in its wake.
  */
 export async function stepApart(
-  side: string, steps: Step[], rate: number | undefined, drainMs: number, log: Log,
-  step: (rate: number) => Promise<StepResult>, settle: () => Promise<void>,
+  side: string,
+  steps: Step[],
+  rate: number | undefined,
+  drainMs: number,
+  log: Log,
+  step: (rate: number) => Promise<StepResult>,
+  settle: () => Promise<void>,
 ): Promise<Step | undefined> {
   if (rate === undefined || steps.some((s) => s.rate === rate)) return undefined;
   if (steps.at(-1)?.pass === false) await settle();

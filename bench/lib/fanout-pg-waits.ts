@@ -48,14 +48,17 @@ export class PgWaitSampler {
   async stop(): Promise<{ samples: number; busy: number; waits: [string, number][] }> {
     this.running = false;
     await this.loop;
-    const waits = [...this.totals.entries()]
-      .map(([k, v]) => [k, v / Math.max(1, this.samples)] as [string, number])
-      .sort((a, b) => b[1] - a[1]);
+    const waits = [...this.totals.entries()].map(([k, v]) => [k, v / Math.max(1, this.samples)] as [string, number]).sort((a, b) => b[1] - a[1]);
     return { samples: this.samples, busy: waits.reduce((s, [, v]) => s + v, 0), waits };
   }
 }
 
 export function formatWaits(w: { busy: number; waits: [string, number][] }): string {
-  return `${w.busy.toFixed(1)} busy backends on average: ` +
-    w.waits.slice(0, 6).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  return (
+    `${w.busy.toFixed(1)} busy backends on average: ` +
+    w.waits
+      .slice(0, 6)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ')
+  );
 }

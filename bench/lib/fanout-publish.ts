@@ -5,7 +5,10 @@ import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import type { Log } from './types.js';
 
-export interface PublishResult { name: string; rate: number }
+export interface PublishResult {
+  name: string;
+  rate: number;
+}
 
 export async function redisPublish(redisUrl: string, bytes: number, requests: number, log: Log): Promise<PublishResult> {
   const { hostname, port } = new URL(redisUrl);
@@ -40,12 +43,14 @@ export async function redisPublish(redisUrl: string, bytes: number, requests: nu
   try {
     const started = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: 50 }, async () => {
-      while (next < requests) {
-        next++;
-        await client.publish('bench-fanout-publish', payload);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < requests) {
+          next++;
+          await client.publish('bench-fanout-publish', payload);
+        }
+      }),
+    );
     const rate = requests / ((performance.now() - started) / 1000);
     log(`redis-benchmark not found; ioredis PUBLISH loop (1 connection, 50 in flight, ${bytes} B): ${rate.toFixed(0)} requests/s`);
     return { name: `ioredis PUBLISH loop (${bytes} B, 50 in flight; no redis-benchmark)`, rate };

@@ -10,7 +10,11 @@ import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import type { RawNodeOptions } from './fanout-raw.js';
 
-interface Command { id: number; cmd: string; [arg: string]: unknown }
+interface Command {
+  id: number;
+  cmd: string;
+  [arg: string]: unknown;
+}
 
 const opts = JSON.parse(process.env.BENCH_FANOUT_RAW ?? '{}') as RawNodeOptions;
 const send = (msg: unknown) => process.send?.(msg);
@@ -70,7 +74,9 @@ async function shutdown(): Promise<void> {
   stopping = true;
   const timer = setTimeout(() => process.exit(0), 3_000);
   io.disconnectSockets(true);
-  await new Promise<void>((resolve) => { void io.close(() => resolve()); });
+  await new Promise<void>((resolve) => {
+    void io.close(() => resolve());
+  });
   await Promise.allSettled([pub?.quit(), sub?.quit()]);
   clearTimeout(timer);
   process.exit(0);

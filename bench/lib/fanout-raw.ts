@@ -27,16 +27,21 @@ export interface RawNode {
   close(): Promise<void>;
 }
 
-
 const ENTRY = fileURLToPath(new URL('./fanout-raw-server.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const CALL_TIMEOUT_MS = 120_000;
 
 export async function startRawNode(opts: RawNodeOptions, log: Log): Promise<RawNode> {
-  const { child, url, call } = await startWorker({
-    entry: ENTRY, label: `raw ${opts.name}`, env: { BENCH_FANOUT_RAW: JSON.stringify(opts) },
-    startTimeoutMs: START_TIMEOUT_MS, callTimeoutMs: CALL_TIMEOUT_MS,
-  }, log);
+  const { child, url, call } = await startWorker(
+    {
+      entry: ENTRY,
+      label: `raw ${opts.name}`,
+      env: { BENCH_FANOUT_RAW: JSON.stringify(opts) },
+      startTimeoutMs: START_TIMEOUT_MS,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+    },
+    log,
+  );
   let closing: Promise<void> | undefined;
   return {
     name: opts.name,
@@ -52,4 +57,3 @@ export async function startRawNode(opts: RawNodeOptions, log: Log): Promise<RawN
       })()),
   };
 }
-

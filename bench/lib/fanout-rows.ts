@@ -38,16 +38,26 @@ export function fanoutRows(sockets: number, app: Side, raw: Side, publish: Publi
   };
   const sustainedNote = `every socket got every event in order, p99 < ${P99_BOUND_MS} ms; app: ${limit(app)}; raw: ${limit(raw)}`;
   out.push({
-    suite: SUITE, metric: `max sustained events/s (${at})`, unit: 'events/s', value: ours?.achieved ?? 0,
-    baseline: { name: RAW, value: theirs?.achieved ?? 0 }, note: sustainedNote,
+    suite: SUITE,
+    metric: `max sustained events/s (${at})`,
+    unit: 'events/s',
+    value: ours?.achieved ?? 0,
+    baseline: { name: RAW, value: theirs?.achieved ?? 0 },
+    note: sustainedNote,
   });
   out.push(...halfRateRows(app, raw, at));
   out.push({
-    suite: SUITE, metric: `max sustained deliveries/s (events × sockets)`, unit: 'msgs/s', value: (ours?.achieved ?? 0) * sockets,
+    suite: SUITE,
+    metric: `max sustained deliveries/s (events × sockets)`,
+    unit: 'msgs/s',
+    value: (ours?.achieved ?? 0) * sockets,
     baseline: { name: RAW, value: (theirs?.achieved ?? 0) * sockets },
   });
   out.push({
-    suite: SUITE, metric: `max sustained events/s vs Redis PUBLISH of a ${envelopeBytes} B envelope`, unit: 'events/s', value: ours?.achieved ?? 0,
+    suite: SUITE,
+    metric: `max sustained events/s vs Redis PUBLISH of a ${envelopeBytes} B envelope`,
+    unit: 'events/s',
+    value: ours?.achieved ?? 0,
     baseline: { name: publish.name, value: publish.rate },
   });
   // The delivery path alone, at the highest rate both sides passed and reached: the app from the
@@ -61,8 +71,12 @@ export function fanoutRows(sockets: number, app: Side, raw: Side, publish: Publi
     if (origin) {
       for (const p of ['p50', 'p99'] as const) {
         out.push({
-          suite: SUITE, metric: `delivery only: Redis bus-to-socket ${p} @ ${common.rate} writes/s`, unit: 'ms', value: origin[p],
-          baseline: { name: `${RAW}, emit-to-socket`, value: base.stats[p] }, samples: origin.samples,
+          suite: SUITE,
+          metric: `delivery only: Redis bus-to-socket ${p} @ ${common.rate} writes/s`,
+          unit: 'ms',
+          value: origin[p],
+          baseline: { name: `${RAW}, emit-to-socket`, value: base.stats[p] },
+          samples: origin.samples,
         });
       }
     }
@@ -71,12 +85,17 @@ export function fanoutRows(sockets: number, app: Side, raw: Side, publish: Publi
     const busy = (side: Side, s: Step, node: string) => Math.max(0, (s.cpu[node] ?? NaN) - (side.idle[node] ?? 0));
     const perDelivery = (side: Side, s: Step) => (busy(side, s, 'node-b') / (s.achieved * (s.stats.sockets / 2))) * 1e6;
     out.push({
-      suite: SUITE, metric: `node B CPU per delivery @ ${common.rate} writes/s (above idle)`, unit: 'µs', value: perDelivery(app, common),
+      suite: SUITE,
+      metric: `node B CPU per delivery @ ${common.rate} writes/s (above idle)`,
+      unit: 'µs',
+      value: perDelivery(app, common),
       baseline: { name: RAW, value: perDelivery(raw, base) },
       note: `bench client ${common.cpu.bench?.toFixed(2)} cores (raw ${base.cpu.bench?.toFixed(2)})`,
     });
     out.push({
-      suite: SUITE, metric: `node A CPU per write @ ${common.rate} writes/s (PATCH over HTTP + its fan-out, above idle)`, unit: 'ms',
+      suite: SUITE,
+      metric: `node A CPU per write @ ${common.rate} writes/s (PATCH over HTTP + its fan-out, above idle)`,
+      unit: 'ms',
       value: (busy(app, common, 'node-a') / common.achieved) * 1e3,
       baseline: { name: `${RAW}: CPU per io.emit on A (its fan-out only)`, value: (busy(raw, base, 'node-a') / base.achieved) * 1e3 },
       note: `node A ${common.cpu['node-a']?.toFixed(2)} cores (idle ${app.idle['node-a']?.toFixed(2)}), PostgreSQL ${common.cpu.postgres?.toFixed(2)} cores`,
@@ -84,13 +103,31 @@ export function fanoutRows(sockets: number, app: Side, raw: Side, publish: Publi
   }
   out.push(
     { suite: SUITE, metric: 'SQL statements per write (PATCH /services/:id, one event)', unit: 'stmts', value: statements, samples: 10 },
-    { suite: SUITE, metric: 'sockets connected/s (handshake, auth, tenant room)', unit: 'sockets/s', value: app.connect.rate, baseline: { name: RAW, value: raw.connect.rate }, samples: sockets },
     {
-      suite: SUITE, metric: 'RSS per idle socket (node, after GC)', unit: 'KB/socket', value: app.rssPerSocket / 1024,
-      baseline: { name: RAW, value: raw.rssPerSocket / 1024 }, samples: sockets,
+      suite: SUITE,
+      metric: 'sockets connected/s (handshake, auth, tenant room)',
+      unit: 'sockets/s',
+      value: app.connect.rate,
+      baseline: { name: RAW, value: raw.connect.rate },
+      samples: sockets,
+    },
+    {
+      suite: SUITE,
+      metric: 'RSS per idle socket (node, after GC)',
+      unit: 'KB/socket',
+      value: app.rssPerSocket / 1024,
+      baseline: { name: RAW, value: raw.rssPerSocket / 1024 },
+      samples: sockets,
       note: 'RSS moves in pages: app nodes refill heap pages freed after start-up, the fresh baseline grows; heap + external is the comparable figure',
     },
-    { suite: SUITE, metric: 'JS heap + external per idle socket (node, after GC)', unit: 'KB/socket', value: app.heapPerSocket / 1024, baseline: { name: RAW, value: raw.heapPerSocket / 1024 }, samples: sockets },
+    {
+      suite: SUITE,
+      metric: 'JS heap + external per idle socket (node, after GC)',
+      unit: 'KB/socket',
+      value: app.heapPerSocket / 1024,
+      baseline: { name: RAW, value: raw.heapPerSocket / 1024 },
+      samples: sockets,
+    },
   );
   return out;
 }
@@ -102,26 +139,31 @@ export function fanoutRows(sockets: number, app: Side, raw: Side, publish: Publi
  */
 function halfRateRows(app: Side, raw: Side, at: string): Row[] {
   const half = halfRate(raw.steps);
-  if (half === undefined) return [{ suite: SUITE, metric: `commit-to-socket p99 @ 50% of raw's max sustained rate (${at})`, unit: 'ms', value: NaN, note: 'raw passed no step' }];
+  if (half === undefined)
+    return [{ suite: SUITE, metric: `commit-to-socket p99 @ 50% of raw's max sustained rate (${at})`, unit: 'ms', value: NaN, note: 'raw passed no step' }];
   const ours = stepAt(app, half);
   const base = stepAt(raw, half);
   const top = raw.steps.at(-1);
   const r = maxSustained(raw.steps)!;
   const bound = top && top.pass && !top.stop && r === top ? ' (its highest step passed: R is a lower bound)' : '';
-  return [{
-    suite: SUITE,
-    metric: `commit-to-socket p99 @ 50% of raw's max sustained rate (${half} writes/s, ${at})`,
-    unit: 'ms',
-    value: ours?.stats.p99 ?? NaN,
-    ...(base ? { baseline: { name: `${RAW}, emit-to-socket, same rate`, value: base.stats.p99 } } : {}),
-    samples: ours?.stats.delivered,
-    note: [
-      `raw R = ${r.achieved.toFixed(1)} events/s${bound}`,
-      ours ? splitNote(ours, 'p99') : 'the app ran no step at this rate',
-      ours ? stepNote(ours, base) : undefined,
-      ours && ours === app.half ? 'ours after its ladder, which stopped below this rate' : undefined,
-    ].filter(Boolean).join('; '),
-  }];
+  return [
+    {
+      suite: SUITE,
+      metric: `commit-to-socket p99 @ 50% of raw's max sustained rate (${half} writes/s, ${at})`,
+      unit: 'ms',
+      value: ours?.stats.p99 ?? NaN,
+      ...(base ? { baseline: { name: `${RAW}, emit-to-socket, same rate`, value: base.stats.p99 } } : {}),
+      samples: ours?.stats.delivered,
+      note: [
+        `raw R = ${r.achieved.toFixed(1)} events/s${bound}`,
+        ours ? splitNote(ours, 'p99') : 'the app ran no step at this rate',
+        ours ? stepNote(ours, base) : undefined,
+        ours && ours === app.half ? 'ours after its ladder, which stopped below this rate' : undefined,
+      ]
+        .filter(Boolean)
+        .join('; '),
+    },
+  ];
 }
 
 /** Where the app's latency went: `at` → seen on the Redis bus, then bus → socket. */

@@ -20,7 +20,12 @@ export interface WriteResult {
  * server cannot reach does not stretch the step. Resolves when the last answer is in.
  */
 export function writeAt(
-  api: HttpClient, rate: number, count: number, maxInFlight: number, next: () => { path: string; body: unknown }, capMs = Infinity,
+  api: HttpClient,
+  rate: number,
+  count: number,
+  maxInFlight: number,
+  next: () => { path: string; body: unknown },
+  capMs = Infinity,
 ): Promise<WriteResult> {
   const started = performance.now();
   let sent = 0;
@@ -52,24 +57,26 @@ export function writeAt(
       const { path: p, body } = next();
       inFlight++;
       const t0 = performance.now();
-      send(p, body).then(
-        (res) => {
-          latencies.push(performance.now() - t0);
-          if (res.status === 200) ok++;
-          else {
+      send(p, body)
+        .then(
+          (res) => {
+            latencies.push(performance.now() - t0);
+            if (res.status === 200) ok++;
+            else {
+              failed++;
+              firstError ??= `PATCH → ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`;
+            }
+          },
+          (err: unknown) => {
             failed++;
-            firstError ??= `PATCH → ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`;
-          }
-        },
-        (err: unknown) => {
-          failed++;
-          firstError ??= String(err);
-        },
-      ).finally(() => {
-        inFlight--;
-        if (sent === count && inFlight === 0) done();
-        else tick();
-      });
+            firstError ??= String(err);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          if (sent === count && inFlight === 0) done();
+          else tick();
+        });
     };
     const tick = () => {
       const elapsed = performance.now() - started;

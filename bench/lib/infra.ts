@@ -10,9 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import { createKnex, migrateLatest } from '../../src/platform/db.js';
-import {
-  findFreePort, isProcessAlive, startEmbeddedPostgres, stopStalePostgres, type EmbeddedPostgres,
-} from '../../src/platform/embedded-postgres.js';
+import { findFreePort, isProcessAlive, startEmbeddedPostgres, stopStalePostgres, type EmbeddedPostgres } from '../../src/platform/embedded-postgres.js';
 import { startReaper } from './reaper.js';
 import { startAppNode, type AppNode, type AppNodeOptions } from './node-process.js';
 import type { Log } from './types.js';
@@ -129,10 +127,7 @@ export class BenchInfra {
         const { label, run } = this.cleanups.pop()!;
         let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([
-            run(),
-            new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), CLEANUP_TIMEOUT_MS))),
-          ]);
+          await Promise.race([run(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), CLEANUP_TIMEOUT_MS)))]);
         } catch (err) {
           this.log(`cleanup "${label}" failed: ${err instanceof Error ? err.message : String(err)}`);
         } finally {

@@ -44,13 +44,7 @@ export async function measure(op: (k: number) => Promise<void>, opts: MeasureOpt
   };
 }
 
-async function runLoop(
-  op: (k: number) => Promise<void>,
-  count: number,
-  concurrency: number,
-  timeCapMs: number,
-  out: number[],
-): Promise<boolean> {
+async function runLoop(op: (k: number) => Promise<void>, count: number, concurrency: number, timeCapMs: number, out: number[]): Promise<boolean> {
   const deadline = performance.now() + timeCapMs;
   let next = 0;
   let capped = false;

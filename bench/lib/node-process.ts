@@ -60,16 +60,22 @@ export interface AppNode {
   close(): Promise<void>;
 }
 
-
 const ENTRY = fileURLToPath(new URL('./app-node.ts', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const CALL_TIMEOUT_MS = 60_000;
 
 export async function startAppNode(opts: AppNodeOptions, log: Log): Promise<AppNode> {
-  const { child, url, call } = await startWorker({
-    entry: ENTRY, label: `node ${opts.name}`, env: { BENCH_APP_NODE: JSON.stringify(opts) }, execArgv: opts.execArgv,
-    startTimeoutMs: START_TIMEOUT_MS, callTimeoutMs: CALL_TIMEOUT_MS,
-  }, log);
+  const { child, url, call } = await startWorker(
+    {
+      entry: ENTRY,
+      label: `node ${opts.name}`,
+      env: { BENCH_APP_NODE: JSON.stringify(opts) },
+      execArgv: opts.execArgv,
+      startTimeoutMs: START_TIMEOUT_MS,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+    },
+    log,
+  );
   let closing: Promise<void> | undefined;
   return {
     name: opts.name,
@@ -88,4 +94,3 @@ export async function startAppNode(opts: AppNodeOptions, log: Log): Promise<AppN
       })()),
   };
 }
-

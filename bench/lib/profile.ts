@@ -2,9 +2,23 @@
 // same time grouped by where the code lives (our src/, each package, Node internals, GC, idle).
 import fs from 'node:fs/promises';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 export interface ProfileSummary {
   /** Sampled wall time and the part that was not idle, in ms. */
@@ -99,12 +113,13 @@ export async function summarizeProfile(file: string, top = 25, categories?: Stac
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
       .map((f) => ({
-        name: f.name, where: f.where, selfMs: f.us / 1000, share: f.us / busy,
+        name: f.name,
+        where: f.where,
+        selfMs: f.us / 1000,
+        share: f.us / busy,
         caller: [...f.callers.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '',
       })),
-    areas: [...areas.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([area, us]) => ({ area, selfMs: us / 1000, share: us / busy })),
+    areas: [...areas.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, selfMs: us / 1000, share: us / busy })),
   };
 }
 
@@ -113,16 +128,20 @@ export function renderProfile(s: ProfileSummary, topAreas = 15): string {
   const lines = [
     `sampled ${s.totalMs.toFixed(0)} ms, busy (not idle) ${s.busyMs.toFixed(0)} ms; shares are of busy time`,
     ...(s.categories
-      ? ['', 'busy time by what is on the stack (first matching category):',
-        ...s.categories.map((c) => `  ${pct(c.share)}  ${c.ms.toFixed(0).padStart(6)} ms  ${c.category}`)]
+      ? [
+          '',
+          'busy time by what is on the stack (first matching category):',
+          ...s.categories.map((c) => `  ${pct(c.share)}  ${c.ms.toFixed(0).padStart(6)} ms  ${c.category}`),
+        ]
       : []),
     '',
     'self time by area:',
     ...s.areas.slice(0, topAreas).map((a) => `  ${pct(a.share)}  ${a.selfMs.toFixed(0).padStart(6)} ms  ${a.area}`),
     '',
     'top functions by self time:',
-    ...s.functions.map((f) => `  ${pct(f.share)}  ${f.selfMs.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}` +
-      (f.where ? '' : `  (mostly under ${f.caller || '?'})`)),
+    ...s.functions.map(
+      (f) => `  ${pct(f.share)}  ${f.selfMs.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}` + (f.where ? '' : `  (mostly under ${f.caller || '?'})`),
+    ),
   ];
   return lines.join('\n');
 }

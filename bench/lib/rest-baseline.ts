@@ -116,10 +116,7 @@ export class RestBaseline {
   }
 
   async sampleIds(tenantId: string, count: number): Promise<string[]> {
-    const { rows } = await this.pool.query(
-      'SELECT id FROM services WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY random() LIMIT $2',
-      [tenantId, count],
-    );
+    const { rows } = await this.pool.query('SELECT id FROM services WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY random() LIMIT $2', [tenantId, count]);
     return rows.map((r: { id: string }) => r.id);
   }
 

@@ -23,7 +23,9 @@ export async function walkCursors(api: HttpClient, query: string, limit: number,
   const out: ApiCursor[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < pages; page++) {
-    const body = (await api.json('GET', `/api/v1/services?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`)) as { meta: { next_cursor: string | null } };
+    const body = (await api.json('GET', `/api/v1/services?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`)) as {
+      meta: { next_cursor: string | null };
+    };
     cursor = body.meta.next_cursor;
     if (!cursor) break;
     out.push({ cursor, depth: (page + 1) * limit, after: position(cursor) });

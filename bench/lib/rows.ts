@@ -30,9 +30,7 @@ export function comparisonRows(ours: Measurement, base: Measurement, o: CompareO
     baseline: { name: o.baselineName, value: base[p] },
     samples: ours.latencies.length,
     note: joinNotes(
-      p === 'p99' && o.targetMs !== undefined
-        ? `${o.targetName ?? 'target'} <${o.targetMs} ms ${ours.p99 < o.targetMs ? 'met' : 'MISSED'}`
-        : undefined,
+      p === 'p99' && o.targetMs !== undefined ? `${o.targetName ?? 'target'} <${o.targetMs} ms ${ours.p99 < o.targetMs ? 'met' : 'MISSED'}` : undefined,
       cappedNote(ours),
     ),
   }));

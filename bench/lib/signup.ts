@@ -19,9 +19,18 @@ export async function signUpTenant(url: string, prefix: string): Promise<SignedU
   try {
     const slug = `${prefix}-${Date.now().toString(36)}`;
     const email = `admin@${slug}.example`;
-    const signup = await anonymous.json('POST', '/api/v1/auth/signup', {
-      tenant_name: `Bench ${slug}`, tenant_slug: slug, email, password: BENCH_PASSWORD, display_name: 'Bench Admin',
-    }, 201);
+    const signup = await anonymous.json(
+      'POST',
+      '/api/v1/auth/signup',
+      {
+        tenant_name: `Bench ${slug}`,
+        tenant_slug: slug,
+        email,
+        password: BENCH_PASSWORD,
+        display_name: 'Bench Admin',
+      },
+      201,
+    );
     return { slug, tenantId: signup.data.tenant.id, userId: signup.data.user.id, email, token: signup.data.access_token };
   } finally {
     anonymous.close();

@@ -11,9 +11,7 @@ export function formatNumber(value: number): string {
 }
 
 export function withRatios(rows: Row[]): Row[] {
-  return rows.map((r) =>
-    r.baseline && r.baseline.value !== 0 && r.ratio === undefined ? { ...r, ratio: r.value / r.baseline.value } : r,
-  );
+  return rows.map((r) => (r.baseline && r.baseline.value !== 0 && r.ratio === undefined ? { ...r, ratio: r.value / r.baseline.value } : r));
 }
 
 /** Aligned plain-text table (also valid Markdown). */
@@ -29,8 +27,7 @@ export function renderTable(rows: Row[]): string {
   ]);
   const numeric = [false, false, true, false, true, true];
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(header), rule, ...body.map(line)].join('\n');
 }

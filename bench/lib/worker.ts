@@ -23,7 +23,14 @@ export interface Worker {
   call: <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
 }
 
-interface Reply { id?: number; ok?: boolean; result?: unknown; error?: string; type?: string; url?: string }
+interface Reply {
+  id?: number;
+  ok?: boolean;
+  result?: unknown;
+  error?: string;
+  type?: string;
+  url?: string;
+}
 
 export async function startWorker(opts: WorkerOptions, log: Log): Promise<Worker> {
   const { label } = opts;

@@ -72,8 +72,14 @@ export class WriteBaseline {
     const requestId = randomUUID();
     const changesJson = changes ? JSON.stringify(changes) : null;
     await q(INSERT_AUDIT, [
-      a.tenantId, a.userId, action === 'created' ? 'create' : 'update', row.id, String(row.name).slice(0, 255), changesJson,
-      JSON.stringify({ request_id: requestId, ip: '127.0.0.1', actor_id: a.userId }), at,
+      a.tenantId,
+      a.userId,
+      action === 'created' ? 'create' : 'update',
+      row.id,
+      String(row.name).slice(0, 255),
+      changesJson,
+      JSON.stringify({ request_id: requestId, ip: '127.0.0.1', actor_id: a.userId }),
+      at,
     ]);
     const [{ last_seq: seq }] = (await q(BUMP_COUNTER, [a.tenantId])) as [{ last_seq: string }];
     const { tenant_id: _t, ...data } = row;

@@ -44,8 +44,5 @@ export function rowVersion(t: Knex.CreateTableBuilder): void {
 
 /** Unique `(tenant_id, <column>)` among rows that are not soft-deleted. */
 export function liveUniqueIndexSql(tableName: string, column: string): string {
-  return (
-    `CREATE UNIQUE INDEX ${tableName}_tenant_id_${column}_unique ` +
-    `ON ${tableName} (tenant_id, ${column}) WHERE deleted_at IS NULL`
-  );
+  return `CREATE UNIQUE INDEX ${tableName}_tenant_id_${column}_unique ` + `ON ${tableName} (tenant_id, ${column}) WHERE deleted_at IS NULL`;
 }

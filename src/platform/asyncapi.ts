@@ -31,7 +31,9 @@ export function channelMessages(ids: readonly string[]): Record<string, JsonObje
 
 /** An operation on one channel with some of its messages (and, for a request, the reply's). */
 export function operation(
-  action: 'send' | 'receive', channel: string, messages: readonly string[],
+  action: 'send' | 'receive',
+  channel: string,
+  messages: readonly string[],
   details: { summary: string; description?: string; reply?: readonly string[]; security?: readonly JsonObject[] },
 ): JsonObject {
   const channelRef = ref(`#/channels/${channel}`);
@@ -42,8 +44,6 @@ export function operation(
     ...(details.description ? { description: details.description } : {}),
     ...(details.security ? { security: details.security } : {}),
     messages: messages.map((id) => ref(`#/channels/${channel}/messages/${id}`)),
-    ...(details.reply
-      ? { reply: { channel: channelRef, messages: details.reply.map((id) => ref(`#/channels/${channel}/messages/${id}`)) } }
-      : {}),
+    ...(details.reply ? { reply: { channel: channelRef, messages: details.reply.map((id) => ref(`#/channels/${channel}/messages/${id}`)) } } : {}),
   };
 }

@@ -9,16 +9,18 @@ import type { ChangeOrigin } from './context.js';
  * schema documents it (the AsyncAPI document); the type is inferred from it, so the two agree.
  */
 export const changeEnvelope = z.object({
-  seq: z.number().int().min(1).describe('Position in the tenant\'s change log: strictly increasing, without gaps, in commit order'),
+  seq: z.number().int().min(1).describe("Position in the tenant's change log: strictly increasing, without gaps, in commit order"),
   type: z.string().describe('`<entity_type>.<action>`'),
   tenant_id: z.uuid(),
-  entity_type: z.string().describe('The changed record\'s collection, e.g. `services`'),
+  entity_type: z.string().describe("The changed record's collection, e.g. `services`"),
   entity_id: z.uuid().nullable(),
   action: z.string(),
-  actor: z.object({
-    type: z.enum(['user', 'api_key', 'system']),
-    id: z.string().nullable().describe('The user or API key id; null for the system'),
-  }).describe('Who made the change'),
+  actor: z
+    .object({
+      type: z.enum(['user', 'api_key', 'system']),
+      id: z.string().nullable().describe('The user or API key id; null for the system'),
+    })
+    .describe('Who made the change'),
   at: z.iso.datetime({ offset: true }).describe('When the change committed (ISO 8601)'),
   data: z.unknown().describe('The record as REST returns it, after the change'),
   changes: z

@@ -96,7 +96,6 @@ export interface IdempotencySettings {
 
 export const IDEMPOTENCY_DEFAULTS: Readonly<IdempotencySettings> = { ttlSeconds: 24 * 60 * 60, waitMs: 10_000, leaseMs: 60_000 };
 
-
 /** Attempts per client, counted cluster-wide in Redis (per node in memory without it). */
 export interface RateLimitSettings {
   /** Failed logins per (tenant, email, client IP) per 15 min, then refused for 15 min (LOGIN_FAILURES_PER_ACCOUNT_IP). */
@@ -120,11 +119,17 @@ export interface LiveLimitSettings {
 }
 
 export const LIVE_LIMIT_DEFAULTS: Readonly<LiveLimitSettings> = {
-  socketsPerUser: 200, socketsPerTenant: 10_000, maxBufferedBytes: 8 * 1024 * 1024,
+  socketsPerUser: 200,
+  socketsPerTenant: 10_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
 };
 
 export const HTTP_DEFAULTS: Readonly<HttpSettings> = {
-  bodyMaxBytes: 256 * 1024, bodyMaxDepth: 32, hstsMaxAge: 0, trustProxy: false, idempotency: IDEMPOTENCY_DEFAULTS,
+  bodyMaxBytes: 256 * 1024,
+  bodyMaxDepth: 32,
+  hstsMaxAge: 0,
+  trustProxy: false,
+  idempotency: IDEMPOTENCY_DEFAULTS,
 };
 
 export interface ConfigIssue {
@@ -222,7 +227,10 @@ function tracingOf(env: TracingEnv): { tracing?: TracingSettings } {
 /** CORS_ORIGINS: a comma-separated list of exact origins (`https://app.example.com,http://localhost:5173`). */
 const corsOrigins = optionalString.transform((raw, ctx): string[] | undefined => {
   if (raw === undefined) return undefined;
-  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   const bad = entries.filter((e) => !isExactOrigin(e));
   if (bad.length > 0 || entries.length === 0) {
     ctx.addIssue({
@@ -298,49 +306,47 @@ export const configSchema = z
     OTEL_RESOURCE_ATTRIBUTES: optionalString,
     OTEL_SDK_DISABLED: optionalString.transform((v) => v?.toLowerCase() === 'true'),
   })
-  .transform(
-    (env): Config => ({
-      port: env.PORT,
-      host: env.HOST,
-      databaseUrl: env.DATABASE_URL,
-      ...(env.MIGRATION_DATABASE_URL ? { migrationDatabaseUrl: env.MIGRATION_DATABASE_URL } : {}),
-      redisUrl: env.REDIS_URL,
-      dataDir: env.DATA_DIR,
-      jwtSecret: env.JWT_SECRET,
-      logLevel: env.LOG_LEVEL,
-      nodeId: env.NODE_ID ?? `${os.hostname()}-${process.pid}`,
-      dbPoolMax: env.DB_POOL_MAX,
-      statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
-      http: {
-        bodyMaxBytes: env.BODY_MAX_BYTES,
-        bodyMaxDepth: env.BODY_MAX_DEPTH,
-        hstsMaxAge: env.HSTS_MAX_AGE,
-        ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
-        idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS, waitMs: env.IDEMPOTENCY_WAIT_MS, leaseMs: env.IDEMPOTENCY_LEASE_MS },
-        trustProxy: env.TRUST_PROXY,
-        ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS } : {}),
-      },
-      rateLimits: {
-        loginFailuresPerAccountIp: env.LOGIN_FAILURES_PER_ACCOUNT_IP,
-        loginAttemptsPerIp: env.LOGIN_ATTEMPTS_PER_IP,
-        signupsPerIp: env.SIGNUPS_PER_IP,
-      },
-      live: {
-        socketsPerUser: env.SOCKETS_PER_USER,
-        socketsPerTenant: env.SOCKETS_PER_TENANT,
-        maxBufferedBytes: env.SOCKET_MAX_BUFFERED_BYTES,
-      },
-      collab: {
-        maxUpdateBytes: env.COLLAB_MAX_UPDATE_BYTES,
-        maxDocumentBytes: env.COLLAB_MAX_DOC_BYTES,
-        maxAwarenessBytes: env.COLLAB_MAX_AWARENESS_BYTES,
-        awarenessPerSecond: env.COLLAB_AWARENESS_PER_SECOND,
-      },
-      mode: env.DATABASE_URL ? 'cluster' : 'embedded',
-      seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
-      ...tracingOf(env),
-    }),
-  );
+  .transform((env): Config => ({
+    port: env.PORT,
+    host: env.HOST,
+    databaseUrl: env.DATABASE_URL,
+    ...(env.MIGRATION_DATABASE_URL ? { migrationDatabaseUrl: env.MIGRATION_DATABASE_URL } : {}),
+    redisUrl: env.REDIS_URL,
+    dataDir: env.DATA_DIR,
+    jwtSecret: env.JWT_SECRET,
+    logLevel: env.LOG_LEVEL,
+    nodeId: env.NODE_ID ?? `${os.hostname()}-${process.pid}`,
+    dbPoolMax: env.DB_POOL_MAX,
+    statementTimeoutMs: env.STATEMENT_TIMEOUT_MS,
+    http: {
+      bodyMaxBytes: env.BODY_MAX_BYTES,
+      bodyMaxDepth: env.BODY_MAX_DEPTH,
+      hstsMaxAge: env.HSTS_MAX_AGE,
+      ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+      idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS, waitMs: env.IDEMPOTENCY_WAIT_MS, leaseMs: env.IDEMPOTENCY_LEASE_MS },
+      trustProxy: env.TRUST_PROXY,
+      ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS } : {}),
+    },
+    rateLimits: {
+      loginFailuresPerAccountIp: env.LOGIN_FAILURES_PER_ACCOUNT_IP,
+      loginAttemptsPerIp: env.LOGIN_ATTEMPTS_PER_IP,
+      signupsPerIp: env.SIGNUPS_PER_IP,
+    },
+    live: {
+      socketsPerUser: env.SOCKETS_PER_USER,
+      socketsPerTenant: env.SOCKETS_PER_TENANT,
+      maxBufferedBytes: env.SOCKET_MAX_BUFFERED_BYTES,
+    },
+    collab: {
+      maxUpdateBytes: env.COLLAB_MAX_UPDATE_BYTES,
+      maxDocumentBytes: env.COLLAB_MAX_DOC_BYTES,
+      maxAwarenessBytes: env.COLLAB_MAX_AWARENESS_BYTES,
+      awarenessPerSecond: env.COLLAB_AWARENESS_PER_SECOND,
+    },
+    mode: env.DATABASE_URL ? 'cluster' : 'embedded',
+    seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
+    ...tracingOf(env),
+  }));
 
 /**
  * The validated config, or a ConfigError naming every bad variable. `serve`: the config of a node
@@ -360,8 +366,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { serve?:
   if (hasValue(env.REDIS_URL) && !hasValue(env.DATABASE_URL)) {
     issues.push({
       variable: 'REDIS_URL',
-      message:
-        'requires DATABASE_URL (cluster mode); Redis fan-out between nodes that each run their own embedded database makes no sense',
+      message: 'requires DATABASE_URL (cluster mode); Redis fan-out between nodes that each run their own embedded database makes no sense',
     });
   }
   if (result.success && result.data.collab.maxUpdateBytes > result.data.collab.maxDocumentBytes) {

@@ -51,7 +51,9 @@ export async function openDatabase(config: Config, logger: Logger, opts: OpenDat
       ...ownerSide(ownerUrl, async (owner) => {
         const [runtimeRole, ownerRole] = await Promise.all([currentUser(knex), currentUser(owner)]);
         if (runtimeRole !== ownerRole) return runtimeRole;
-        logger.warn('DATABASE_URL and MIGRATION_DATABASE_URL are the same role: the runtime role owns the tables and no privileges are narrowed', { role: runtimeRole });
+        logger.warn('DATABASE_URL and MIGRATION_DATABASE_URL are the same role: the runtime role owns the tables and no privileges are narrowed', {
+          role: runtimeRole,
+        });
         return undefined;
       }),
       stop: () => (stopping ??= knex.destroy()),
@@ -61,12 +63,13 @@ export async function openDatabase(config: Config, logger: Logger, opts: OpenDat
 
   const pgLog = logger.child({ component: 'postgres' });
   logger.info('starting embedded PostgreSQL', { dataDir: config.dataDir });
-  const start = (port?: number) => startEmbeddedPostgres({
-    dataDir: config.dataDir,
-    port,
-    log: (line) => pgLog.debug(line),
-    notice: (message) => pgLog.warn(message),
-  });
+  const start = (port?: number) =>
+    startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port,
+      log: (line) => pgLog.debug(line),
+      notice: (message) => pgLog.warn(message),
+    });
   let server = await start();
   logger.info('embedded PostgreSQL ready', { port: server.port, pid: server.pid });
   const knex = createKnex(server.connectionString, { poolMax: config.dbPoolMax, statementTimeoutMs: config.statementTimeoutMs, logger });
@@ -144,9 +147,7 @@ async function currentUser(knex: Knex): Promise<string> {
  * Harness for one-shot CLIs (migrate, seed): config, logger, a database as `npm start` gets it, the
  * task, and a guaranteed stop so an embedded server never outlives the command. Exits the process.
  */
-export async function runWithDatabase(
-  task: (ctx: { config: Config; logger: Logger; database: DatabaseRuntime }) => Promise<void>,
-): Promise<never> {
+export async function runWithDatabase(task: (ctx: { config: Config; logger: Logger; database: DatabaseRuntime }) => Promise<void>): Promise<never> {
   let config: Config;
   try {
     config = loadConfig();

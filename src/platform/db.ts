@@ -63,9 +63,7 @@ export class MigrationFolder implements Knex.MigrationSource<MigrationFile> {
 
   async getMigrations(): Promise<MigrationFile[]> {
     if (!existsSync(this.directory)) return [];
-    const files = (await fs.readdir(this.directory))
-      .filter((f) => /\.(ts|js)$/.test(f) && !/\.d\.ts$/.test(f))
-      .sort();
+    const files = (await fs.readdir(this.directory)).filter((f) => /\.(ts|js)$/.test(f) && !/\.d\.ts$/.test(f)).sort();
     const seen = new Map<string, string>();
     const migrations: MigrationFile[] = [];
     for (const file of files) {
@@ -160,9 +158,7 @@ const MIGRATION_TABLES = ['knex_migrations', 'knex_migrations_lock'];
  * triggers; not a superuser, it cannot turn triggers off with session_replication_role either.
  */
 export async function grantRuntimeRole(knex: Knex, role: string): Promise<void> {
-  const existing = new Set<string>(
-    await knex('pg_tables').where({ schemaname: 'public' }).pluck('tablename'),
-  );
+  const existing = new Set<string>(await knex('pg_tables').where({ schemaname: 'public' }).pluck('tablename'));
   const only = (names: readonly string[]) => names.filter((n) => existing.has(n));
   await knex.transaction(async (trx) => {
     await trx.raw('GRANT USAGE ON SCHEMA public TO ??', [role]);
@@ -172,7 +168,13 @@ export async function grantRuntimeRole(knex: Knex, role: string): Promise<void> 
       await trx.raw('REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ?? FROM ??', [table, role]);
     }
     for (const table of only(MIGRATION_TABLES)) await trx.raw('REVOKE ALL ON ?? FROM ??', [table, role]);
-    const sequences = await trx('pg_sequences').where({ schemaname: 'public' }).whereIn('sequencename', MIGRATION_TABLES.map((t) => `${t}_${t.endsWith('lock') ? 'index' : 'id'}_seq`)).pluck('sequencename');
+    const sequences = await trx('pg_sequences')
+      .where({ schemaname: 'public' })
+      .whereIn(
+        'sequencename',
+        MIGRATION_TABLES.map((t) => `${t}_${t.endsWith('lock') ? 'index' : 'id'}_seq`),
+      )
+      .pluck('sequencename');
     for (const sequence of sequences) await trx.raw('REVOKE ALL ON SEQUENCE ?? FROM ??', [sequence, role]);
   });
 }
@@ -183,13 +185,18 @@ export async function rollbackAll(knex: Knex, directory?: string): Promise<strin
   return reverted;
 }
 
-
 /** For /readyz: true when `select 1` answers within the timeout. */
 export async function isDatabaseReachable(knex: Knex, timeoutMs = 2_000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   try {
-    return await Promise.race([knex.raw('select 1').then(() => true, () => false), timeout]);
+    return await Promise.race([
+      knex.raw('select 1').then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -249,10 +256,16 @@ export function runNamed(db: Knex, sql: string, bindings: Record<string, unknown
     statement = toPositional(sql, Object.keys(bindings));
     positional.set(sql, statement);
   }
-  return runPositional(db, statement, statement.names.map((n) => bindings[n]));
+  return runPositional(
+    db,
+    statement,
+    statement.names.map((n) => bindings[n]),
+  );
 }
 
-export interface QueryRows { rows: Record<string, unknown>[] }
+export interface QueryRows {
+  rows: Record<string, unknown>[];
+}
 
 type ConnectionClient = Omit<Knex.Client, 'acquireConnection' | 'releaseConnection'> & {
   acquireConnection(): Promise<pg.Client & { __knexUid?: string; __knexTxId?: string }>;
@@ -282,9 +295,7 @@ export function runPositional(db: Knex, statement: string | Statement, values: u
 }
 
 /** The connection knex would use for `db`, with the statement announced on knex's `query` event. */
-async function onKnexConnection<T>(
-  db: Knex, text: string, values: unknown[], run: (connection: pg.Client, inTransaction: boolean) => Promise<T>,
-): Promise<T> {
+async function onKnexConnection<T>(db: Knex, text: string, values: unknown[], run: (connection: pg.Client, inTransaction: boolean) => Promise<T>): Promise<T> {
   const trx = db as unknown as Partial<Knex.Transaction>;
   if (trx.isTransaction && trx.isCompleted?.()) throw new Error('The transaction this statement joins has already ended.');
   const client = db.client as ConnectionClient;

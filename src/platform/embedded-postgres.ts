@@ -207,9 +207,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await stop();
     throw err;
   }
-  const exited = child && child.exitCode === null && child.signalCode === null
-    ? new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    : new Promise<void>(() => {}); // no process of ours to watch
+  const exited =
+    child && child.exitCode === null && child.signalCode === null
+      ? new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      : new Promise<void>(() => {}); // no process of ours to watch
   return {
     connectionString: url(RUNTIME_ROLE, credentials.runtime, APP_DATABASE),
     migrationConnectionString: url(OWNER_ROLE, credentials.owner, APP_DATABASE),
@@ -292,9 +293,7 @@ export async function stopStalePostgres(pgDir: string, opts: StaleServerOptions 
   }
   if (ownerStillRunning(pid, opts.ownerPid)) {
     if (opts.ownerPid === process.pid) throw new Error(`Embedded PostgreSQL on ${pgDir} is already running in this process`);
-    throw new Error(
-      `The data directory ${path.dirname(pgDir)} is in use by a running process (pid ${opts.ownerPid}); stop it or use another DATA_DIR`,
-    );
+    throw new Error(`The data directory ${path.dirname(pgDir)} is in use by a running process (pid ${opts.ownerPid}); stop it or use another DATA_DIR`);
   }
   log(`stopping a PostgreSQL server (pid ${pid}) left running by a previous run`);
   process.kill(pid, 'SIGINT');
@@ -421,21 +420,23 @@ async function prepareRoles(
   const admin = await connectAsSuperuser(superuserUrl, credentials.superuser, notice);
   try {
     const lit = (v: string) => admin.escapeLiteral(v);
-    for (const [role, password] of [[OWNER_ROLE, credentials.owner], [RUNTIME_ROLE, credentials.runtime]] as const) {
+    for (const [role, password] of [
+      [OWNER_ROLE, credentials.owner],
+      [RUNTIME_ROLE, credentials.runtime],
+    ] as const) {
       const { rowCount } = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
       const verb = rowCount ? 'ALTER' : 'CREATE';
       await admin.query(
         `${verb} ROLE ${admin.escapeIdentifier(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${lit(password)}`,
       );
     }
-    const { rows } = await admin.query<{ owner: string }>(
-      'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
-      [APP_DATABASE],
-    );
+    const { rows } = await admin.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [APP_DATABASE]);
     if (rows.length === 0) {
-      await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(APP_DATABASE)} OWNER ${admin.escapeIdentifier(OWNER_ROLE)}`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04') throw err; // duplicate_database: created meanwhile
-      });
+      await admin
+        .query(`CREATE DATABASE ${admin.escapeIdentifier(APP_DATABASE)} OWNER ${admin.escapeIdentifier(OWNER_ROLE)}`)
+        .catch((err: { code?: string }) => {
+          if (err.code !== '42P04') throw err; // duplicate_database: created meanwhile
+        });
     } else if (rows[0]!.owner !== OWNER_ROLE) {
       await admin.query(`ALTER DATABASE ${admin.escapeIdentifier(APP_DATABASE)} OWNER TO ${admin.escapeIdentifier(OWNER_ROLE)}`);
     }
@@ -486,11 +487,7 @@ BEGIN
 END $$`;
 
 /** A superuser session; a data directory still on the old fixed password gets its own, from the file. */
-async function connectAsSuperuser(
-  superuserUrl: (password: string) => string,
-  password: string,
-  notice: (message: string) => void,
-): Promise<pg.Client> {
+async function connectAsSuperuser(superuserUrl: (password: string) => string, password: string, notice: (message: string) => void): Promise<pg.Client> {
   try {
     return await connected(superuserUrl(password));
   } catch (err) {

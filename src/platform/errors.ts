@@ -2,7 +2,10 @@
 // (and zod / database errors) into RFC 9457 problem+json.
 import { ZodError } from 'zod';
 
-export interface FieldIssue { path: string; message: string }
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
 
 export class AppError extends Error {
   constructor(
@@ -49,9 +52,7 @@ export function zodIssues(err: ZodError, prefix: (string | number)[] = []): Fiel
   const at = (path: PropertyKey[]) => fieldPath([...prefix, ...path]);
   return err.issues.flatMap((i) =>
     // One issue per unknown key, at the key's own path, so clients can point at the field.
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ path: at([...i.path, k]), message: 'unknown field' }))
-      : [{ path: at(i.path), message: i.message }],
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => ({ path: at([...i.path, k]), message: 'unknown field' })) : [{ path: at(i.path), message: i.message }],
   );
 }
 

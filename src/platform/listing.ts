@@ -37,17 +37,34 @@ export interface ListQuery {
   includeDeleted?: boolean;
 }
 
-export interface PageMeta { limit: number; total: number; next_cursor: string | null }
-export interface Page<T> { data: T[]; meta: PageMeta }
+export interface PageMeta {
+  limit: number;
+  total: number;
+  next_cursor: string | null;
+}
+export interface Page<T> {
+  data: T[];
+  meta: PageMeta;
+}
 
 /** The meta of a list page, as the API documents describe it. */
-export const PageMeta = named('PageMeta', z.object({
-  limit: z.number().int().describe('The page size used'),
-  total: z.number().int().describe('Rows matching the filters. Counted exactly for the first page; the pages after it carry '
-    + 'that count inside their cursor, so rows created or deleted during a walk do not change it. A cursor used with other '
-    + 'filters is counted again.'),
-  next_cursor: z.string().nullable().describe('Opaque; pass it as `cursor` (with the same `sort`) for the next page. Null on the last page.'),
-}).describe('Keyset pagination: follow `next_cursor` until it is null.'));
+export const PageMeta = named(
+  'PageMeta',
+  z
+    .object({
+      limit: z.number().int().describe('The page size used'),
+      total: z
+        .number()
+        .int()
+        .describe(
+          'Rows matching the filters. Counted exactly for the first page; the pages after it carry ' +
+            'that count inside their cursor, so rows created or deleted during a walk do not change it. A cursor used with other ' +
+            'filters is counted again.',
+        ),
+      next_cursor: z.string().nullable().describe('Opaque; pass it as `cursor` (with the same `sort`) for the next page. Null on the last page.'),
+    })
+    .describe('Keyset pagination: follow `next_cursor` until it is null.'),
+);
 
 function sortParam(kind: Listable) {
   const columns = [kind.titleColumn, 'created_at', 'updated_at'];
@@ -64,9 +81,7 @@ export function listQuerySchema(kind: Listable) {
 }
 
 function buildListQuerySchema(kind: Listable) {
-  const enumFilters = Object.fromEntries(
-    Object.entries(kind.enumFilters).map(([k, values]) => [k, z.enum(values as [string, ...string[]]).optional()]),
-  );
+  const enumFilters = Object.fromEntries(Object.entries(kind.enumFilters).map(([k, values]) => [k, z.enum(values as [string, ...string[]]).optional()]));
   return z.strictObject({
     limit: z.coerce.number().int().min(1).max(200).default(50).describe('Rows per page'),
     cursor: z.string().max(1000).optional().describe('`meta.next_cursor` of the previous page (opaque; only valid with the same sort)'),
@@ -100,7 +115,13 @@ export function parseListQuery(kind: Listable, raw: unknown): ListQuery {
  * the list's total (t) with a digest of the filters it was counted for (f): a cursor page then
  * costs one keyset query. Used with other filters, the total is counted again.
  */
-interface Cursor { s: string; k: string; id: string; t?: number; f?: string }
+interface Cursor {
+  s: string;
+  k: string;
+  id: string;
+  t?: number;
+  f?: string;
+}
 
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -147,8 +168,16 @@ function listInputs(ctx: Pick<ServiceContext, 'tenantId'>, kind: Listable, query
     if (c.f === digest) carriedTotal = c.t;
   }
   slots.push(query.limit + 1);
-  const shape = [kind.model.tableName, query.sort, filterKeys.join(','), query.teamId ? 't' : '', query.tag ? 'g' : '',
-    query.q ? 'q' : '', query.cursor ? 'c' : '', query.includeDeleted ? 'd' : ''].join('|');
+  const shape = [
+    kind.model.tableName,
+    query.sort,
+    filterKeys.join(','),
+    query.teamId ? 't' : '',
+    query.tag ? 'g' : '',
+    query.q ? 'q' : '',
+    query.cursor ? 'c' : '',
+    query.includeDeleted ? 'd' : '',
+  ].join('|');
   return { slots, shape, digest, carriedTotal, filterKeys };
 }
 
@@ -169,10 +198,16 @@ function listBuilders(ctx: ServiceContext, kind: Listable, query: ListQuery, fil
   if (query.teamId) base.where(`${table}.team_id`, next());
   if (query.tag) base.whereRaw(`${table}.tags @> ?::jsonb`, [next()]);
   if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [next()]);
-  const page = base.clone().select(`${table}.*`).select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
+  const page = base
+    .clone()
+    .select(`${table}.*`)
+    .select(kind.model.raw(`??::text as __sort_key`, [`${table}.${column}`]));
   if (query.cursor) page.whereRaw(`(??, ??) ${desc ? '<' : '>'} (?::${cast}, ?::uuid)`, [`${table}.${column}`, `${table}.id`, next(), next()]);
   const direction = desc ? 'desc' : 'asc';
-  page.orderBy([{ column: `${table}.${column}`, order: direction }, { column: `${table}.id`, order: direction }]);
+  page.orderBy([
+    { column: `${table}.${column}`, order: direction },
+    { column: `${table}.id`, order: direction },
+  ]);
   return { page, count: base.clone().count('* as count'), limitSlot: slot };
 }
 
@@ -185,7 +220,10 @@ export function buildListQueries(ctx: ServiceContext, kind: Listable, query: Lis
 }
 
 /** A statement's text and, for each of its parameters, which of listInputs' values it takes. */
-interface CompiledStatement { text: string; slots: number[] }
+interface CompiledStatement {
+  text: string;
+  slots: number[];
+}
 
 const compiled = new Map<string, { page: CompiledStatement; count: CompiledStatement }>();
 const MAX_SHAPES = 1_000;
@@ -241,14 +279,16 @@ export async function listPage<R extends ListRow>(
   }
   const db = dbOf(ctx);
   const counted = async () => {
-    const { rows } = await runPositional(db, statements.count.text, statements.count.slots.map((i) => slots[i]));
+    const { rows } = await runPositional(
+      db,
+      statements.count.text,
+      statements.count.slots.map((i) => slots[i]),
+    );
     return Number(rows[0]!.count);
   };
   // Exact on the first page; later pages carry it in the cursor (counting a 100K-row tenant on
   // every page cost more than the page itself).
-  const [{ rows }, total] = await Promise.all([runPositional(db, text, values), carriedTotal ?? counted()]) as [
-    { rows: R[] }, number,
-  ];
+  const [{ rows }, total] = (await Promise.all([runPositional(db, text, values), carriedTotal ?? counted()])) as [{ rows: R[] }, number];
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const last = pageRows[pageRows.length - 1];

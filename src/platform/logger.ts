@@ -70,10 +70,12 @@ function sinkStreams(sink: LoggerSink | undefined): [DestinationStream, Destinat
 
 function wrap(root: PinoLogger, level: LogLevel, bindings: LogFields): Logger {
   const bound = Object.keys(bindings).length > 0 ? root.child(bindings) : root;
-  const method = (name: 'debug' | 'info' | 'warn' | 'error'): LogMethod => (msg, fields) => {
-    if (fields === undefined) bound[name](msg);
-    else bound[name](fields, msg);
-  };
+  const method =
+    (name: 'debug' | 'info' | 'warn' | 'error'): LogMethod =>
+    (msg, fields) => {
+      if (fields === undefined) bound[name](msg);
+      else bound[name](fields, msg);
+    };
   return {
     level,
     pino: bound,
@@ -90,6 +92,12 @@ function wrap(root: PinoLogger, level: LogLevel, bindings: LogFields): Logger {
 export function createLogger(level: LogLevel = 'info', bindings: LogFields = {}, sink?: LoggerSink): Logger {
   const [out, err] = sinkStreams(sink);
   // dedupe: each line goes to the one stream of the highest level it reaches.
-  const streams = pino.multistream([{ level: 'trace', stream: out }, { level: 'warn', stream: err }], { dedupe: true });
+  const streams = pino.multistream(
+    [
+      { level: 'trace', stream: out },
+      { level: 'warn', stream: err },
+    ],
+    { dedupe: true },
+  );
   return wrap(pino(options(level), streams), level, bindings);
 }

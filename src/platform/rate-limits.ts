@@ -51,7 +51,10 @@ export class RateLimits {
 }
 
 class Limiter implements RateLimiter {
-  constructor(private readonly store: RateLimiterAbstract, private readonly points: number) {}
+  constructor(
+    private readonly store: RateLimiterAbstract,
+    private readonly points: number,
+  ) {}
 
   async consume(key: string, points = 1): Promise<void> {
     try {

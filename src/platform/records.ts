@@ -151,7 +151,9 @@ export class RecordTable<M extends VersionedRow> {
     if (!statement) {
       if (!names.every((n) => COLUMN.test(n))) throw new Error(`not a column name: ${key}`);
       const assignments = names.map((n, i) => `"${n}" = $${i + 1}`).join(', ');
-      statement = prepared(`UPDATE "${this.model.tableName}" SET ${assignments} WHERE id = $${names.length + 1} AND tenant_id = $${names.length + 2} RETURNING *`);
+      statement = prepared(
+        `UPDATE "${this.model.tableName}" SET ${assignments} WHERE id = $${names.length + 1} AND tenant_id = $${names.length + 2} RETURNING *`,
+      );
       this.updates.set(key, statement);
     }
     const json = (this.model as { jsonAttributes?: string[] }).jsonAttributes ?? [];
@@ -166,12 +168,15 @@ export class RecordTable<M extends VersionedRow> {
   async softDeleteMany(w: WriteScope, ids: string[]): Promise<M[]> {
     if (ids.length === 0) return [];
     const now = new Date();
-    const rows = await scoped(this.model, w).whereIn('id', ids).patch({
-      deleted_at: now,
-      updated_at: now,
-      row_version: this.model.raw('row_version + 1'),
-      ...(this.tracksEditor ? { updated_by: w.actor.userId } : {}),
-    } as never).returning('*');
+    const rows = await scoped(this.model, w)
+      .whereIn('id', ids)
+      .patch({
+        deleted_at: now,
+        updated_at: now,
+        row_version: this.model.raw('row_version + 1'),
+        ...(this.tracksEditor ? { updated_by: w.actor.userId } : {}),
+      } as never)
+      .returning('*');
     return rows as unknown as M[];
   }
 

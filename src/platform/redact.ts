@@ -8,8 +8,20 @@ export const SECRET_HEADERS: readonly string[] = ['authorization', 'cookie', 'se
 
 /** Field names whose values are credentials, wherever they appear in a logged object. */
 export const SECRET_FIELDS: readonly string[] = [
-  'password', 'new_password', 'current_password', 'token', 'access_token', 'refresh_token', 'api_key', 'apiKey',
-  'secret', 'jwt_secret', 'jwtSecret', 'client_secret', 'authorization', 'cookie',
+  'password',
+  'new_password',
+  'current_password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'api_key',
+  'apiKey',
+  'secret',
+  'jwt_secret',
+  'jwtSecret',
+  'client_secret',
+  'authorization',
+  'cookie',
 ];
 
 /** Query parameters that carry credentials: `/collab/…?token=…` and Socket.IO handshakes (lower case; matched case-insensitively). */
@@ -34,11 +46,14 @@ export function redactUrl(url: string): string {
   if (query < 0) return url;
   const hash = url.indexOf('#', query);
   const end = hash < 0 ? url.length : hash;
-  const pairs = url.slice(query + 1, end).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    if (eq < 0) return pair;
-    const name = pair.slice(0, eq);
-    return SECRET_PARAMS.has(paramName(name)) ? `${name}=${REDACTED}` : pair;
-  });
+  const pairs = url
+    .slice(query + 1, end)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      const name = pair.slice(0, eq);
+      return SECRET_PARAMS.has(paramName(name)) ? `${name}=${REDACTED}` : pair;
+    });
   return `${url.slice(0, query + 1)}${pairs.join('&')}${url.slice(end)}`;
 }

@@ -47,7 +47,13 @@ export async function pingRedis(client: Redis, timeoutMs = 1_000): Promise<boole
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   try {
-    return await Promise.race([client.ping().then((r) => r === 'PONG', () => false), timeout]);
+    return await Promise.race([
+      client.ping().then(
+        (r) => r === 'PONG',
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -119,7 +125,9 @@ export class RedisEventBus implements EventBus {
       // Once per outage, not once per write.
       if (!this.publishFailing) {
         this.logger.warn('event publish failed; live delivery catches up from the change log', {
-          err: String(err), tenant_id: events[0].tenant_id, first_seq: events[0].seq,
+          err: String(err),
+          tenant_id: events[0].tenant_id,
+          first_seq: events[0].seq,
         });
       }
       this.publishFailing = true;

@@ -49,14 +49,11 @@ export class TenantModel extends Model {
 }
 
 /** The one way services reach tenant data: a query bound to the context's tenant and transaction. */
-export function scoped<C extends typeof Model>(
-  model: C,
-  ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>,
-  opts: { includeDeleted?: boolean } = {},
-) {
-  return model
-    .query(dbOf(ctx) as Transaction)
-    .context({ tenantId: ctx.tenantId, includeDeleted: opts.includeDeleted ?? false }) as unknown as QueryBuilder<InstanceType<C>, InstanceType<C>[]>;
+export function scoped<C extends typeof Model>(model: C, ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>, opts: { includeDeleted?: boolean } = {}) {
+  return model.query(dbOf(ctx) as Transaction).context({ tenantId: ctx.tenantId, includeDeleted: opts.includeDeleted ?? false }) as unknown as QueryBuilder<
+    InstanceType<C>,
+    InstanceType<C>[]
+  >;
 }
 
 /**

@@ -141,8 +141,16 @@ export class WriteRunner {
       changes: c.changes ?? null,
     }));
     const append = inlineNamed(APPEND_LOG_SQL, {
-      tenant: ctx.tenantId, n: changes.length, log: JSON.stringify(rows), user: actor.userId, actor_type: actor.type,
-      metadata: JSON.stringify(metadata), at, actor_id: actor.id, request_id: ctx.requestId ?? null, origin,
+      tenant: ctx.tenantId,
+      n: changes.length,
+      log: JSON.stringify(rows),
+      user: actor.userId,
+      actor_type: actor.type,
+      metadata: JSON.stringify(metadata),
+      at,
+      actor_id: actor.id,
+      request_id: ctx.requestId ?? null,
+      origin,
     });
     const first = await inSpan(SPANS.append, { 'appinventory.events': changes.length }, async (span) => {
       const [{ rows: inserted }] = (await runScript(trx, `${append};\nCOMMIT;\nBEGIN`)) as Array<{ rows: { seq: string }[] }>;
@@ -170,11 +178,14 @@ export class WriteRunner {
     this.metrics.eventsPublished(events.length);
     // Nobody waits for the publish; its span ends when the bus has it (the Redis PUBLISH is its child).
     const publish = startSpan(SPANS.publish, { 'appinventory.events': events.length, 'appinventory.first_seq': events[0].seq });
-    withinSpan(publish.span, () => this.bus.publish(events)).then(() => publish.done(), (err: unknown) => {
-      publish.done(err);
-      // The change log already holds these events; live delivery catches up from it.
-      this.logger.warn('event publish failed', { err: String(err), first_seq: events[0].seq });
-    });
+    withinSpan(publish.span, () => this.bus.publish(events)).then(
+      () => publish.done(),
+      (err: unknown) => {
+        publish.done(err);
+        // The change log already holds these events; live delivery catches up from it.
+        this.logger.warn('event publish failed', { err: String(err), first_seq: events[0].seq });
+      },
+    );
   }
 }
 

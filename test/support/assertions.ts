@@ -11,7 +11,11 @@ export async function rejectsWith(promise: Promise<unknown>, status: number, pat
   } catch (raw) {
     const err = toAppError(raw);
     assert.equal(err?.status, status, `expected ${status}, got ${String(err?.status)}: ${String(raw)}`);
-    if (path) assert.ok(err!.errors?.some((e) => e.path === path), `expected an issue at ${path}: ${JSON.stringify(err!.errors)}`);
+    if (path)
+      assert.ok(
+        err!.errors?.some((e) => e.path === path),
+        `expected an issue at ${path}: ${JSON.stringify(err!.errors)}`,
+      );
     return err!;
   }
   assert.fail(`expected a ${status}, but the call succeeded`);

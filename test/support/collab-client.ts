@@ -156,7 +156,11 @@ export interface TestTenant {
 export async function signupTenant(url: string): Promise<TestTenant> {
   const slug = `c-${randomUUID().slice(0, 8)}`;
   const res = await new ApiClient(url).post('/api/v1/auth/signup', {
-    tenant_name: `Collab ${slug}`, tenant_slug: slug, email: `admin@${slug}.example`, password: 'correct horse battery', display_name: 'Admin',
+    tenant_name: `Collab ${slug}`,
+    tenant_slug: slug,
+    email: `admin@${slug}.example`,
+    password: 'correct horse battery',
+    display_name: 'Admin',
   });
   assert.equal(res.status, 201, res.text);
   const token = res.body.data.access_token as string;
@@ -170,7 +174,9 @@ export function mintToken(tenantId: string, userId: string, secret = TEST_JWT_SE
 
 export async function addMember(url: string, tenant: TestTenant, role: string, secret = TEST_JWT_SECRET): Promise<Member> {
   const res = await tenant.admin.client.post('/api/v1/users', {
-    email: `${role.replace('_', '-')}-${randomUUID().slice(0, 8)}@example.com`, display_name: `The ${role}`, role,
+    email: `${role.replace('_', '-')}-${randomUUID().slice(0, 8)}@example.com`,
+    display_name: `The ${role}`,
+    role,
   });
   assert.equal(res.status, 201, res.text);
   const token = mintToken(tenant.tenantId, res.body.data.id, secret);
@@ -186,7 +192,11 @@ export interface ServiceRow {
 
 export async function createService(tenant: TestTenant, body: Record<string, unknown> = {}): Promise<ServiceRow> {
   const res = await tenant.admin.client.post('/api/v1/services', {
-    name: `svc-${randomUUID().slice(0, 8)}`, type: 'api', description: 'The first line.', attributes: { protocol: 'https' }, ...body,
+    name: `svc-${randomUUID().slice(0, 8)}`,
+    type: 'api',
+    description: 'The first line.',
+    attributes: { protocol: 'https' },
+    ...body,
   });
   assert.equal(res.status, 201, res.text);
   return res.body.data;

@@ -12,7 +12,9 @@ const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1' });
 const logger = createLogger(config.logLevel, { node: 'collab-child' });
 const knex = createKnex(config.databaseUrl!, { poolMax: 3 });
 const app = await startServer({
-  config: { ...config, nodeId: `child-${randomUUID().slice(0, 6)}` }, knex, logger,
+  config: { ...config, nodeId: `child-${randomUUID().slice(0, 6)}` },
+  knex,
+  logger,
   // Projection is not what the crash test is about: keep it out of the way.
   collab: { projectionDelayMs: 60_000, projectionMaxDelayMs: 60_000 },
 });

@@ -181,5 +181,9 @@ export function run(command: string, cwd: string, env: Record<string, string>, l
 /** Top-level names a .dockerignore leaves out (plain names only; patterns are not needed here). */
 export function readDockerignore(file: string): string[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.includes('*') && !l.includes('/'));
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#') && !l.includes('*') && !l.includes('/'));
 }

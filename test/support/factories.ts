@@ -33,7 +33,9 @@ export async function createHarness() {
 }
 
 export async function createTenant(knex: Knex, slug = `t-${randomUUID().slice(0, 8)}`): Promise<string> {
-  const [row] = await knex('tenants').insert({ name: `Tenant ${slug}`, slug }).returning('id');
+  const [row] = await knex('tenants')
+    .insert({ name: `Tenant ${slug}`, slug })
+    .returning('id');
   return row.id as string;
 }
 

@@ -48,7 +48,10 @@ export function faultSize(env: NodeJS.ProcessEnv = process.env): FaultSize {
 export class FaultPostgres {
   private server?: EmbeddedPostgres;
 
-  private constructor(readonly dir: string, readonly port: number) {}
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
 
   static async start(): Promise<FaultPostgres> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'appinventory-fault-pg-'));
@@ -98,7 +101,13 @@ export class Cluster {
   async start(index: number): Promise<ChildNode> {
     const node = await startChildNode(NODE_SCRIPT, this.env, 60_000);
     node.child.stderr!.on('data', (chunk: Buffer) => {
-      this.errorLog.push(...chunk.toString().split('\n').filter(Boolean).map((l) => `node ${index}: ${l}`));
+      this.errorLog.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `node ${index}: ${l}`),
+      );
       this.errorLog.splice(0, Math.max(0, this.errorLog.length - 200));
     });
     this.nodes[index] = node;
@@ -151,7 +160,11 @@ export class Writers {
   private loops: Promise<void>[] = [];
   private counter = 0;
 
-  constructor(private readonly cluster: Cluster, private readonly token: string, private readonly count: number) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly token: string,
+    private readonly count: number,
+  ) {}
 
   async prepare(): Promise<void> {
     for (let w = 0; w < this.count; w++) {
@@ -283,7 +296,10 @@ export class Editors {
   /** Per editor, the number of its last marker (markers stay unique across start/stop). */
   private readonly counters: number[] = [];
 
-  constructor(private readonly room: string, private readonly token: string) {}
+  constructor(
+    private readonly room: string,
+    private readonly token: string,
+  ) {}
 
   open(urls: string[], count: number): void {
     for (let i = 0; i < count; i++) {
@@ -315,12 +331,14 @@ export class Editors {
 
   start(everyMs = 150): void {
     for (const { editor, index } of this.editors) {
-      this.timers.push(setInterval(() => {
-        const text = editor.description;
-        this.counters[index] = (this.counters[index] ?? 0) + 1;
-        text.insert(text.length, `[e${index}.${this.counters[index]}]`);
-        this.sent++;
-      }, everyMs));
+      this.timers.push(
+        setInterval(() => {
+          const text = editor.description;
+          this.counters[index] = (this.counters[index] ?? 0) + 1;
+          text.insert(text.length, `[e${index}.${this.counters[index]}]`);
+          this.sent++;
+        }, everyMs),
+      );
     }
   }
 

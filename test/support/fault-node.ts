@@ -14,7 +14,9 @@ const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1' });
 const logger = createLogger(config.logLevel, { node: 'fault-child' });
 const knex = createKnex(config.databaseUrl!, { poolMax: 6 });
 const app = await startServer({
-  config: { ...config, nodeId: `fault-${randomUUID().slice(0, 6)}` }, knex, logger,
+  config: { ...config, nodeId: `fault-${randomUUID().slice(0, 6)}` },
+  knex,
+  logger,
   live: { redisPrefix: process.env.LIVE_REDIS_PREFIX, sweepIntervalMs: 300 },
   collab: { ...FAST_COLLAB },
 });

@@ -43,18 +43,74 @@ export interface IdPools {
 
 const HUGE = 'x'.repeat(300 * 1024); // past BODY_MAX_BYTES on its own
 const NASTY_STRINGS = [
-  '', ' ', '\t\n', 'NaN', 'Infinity', '-Infinity', '-0', '0', '-1', '1e309', '9007199254740993', '0x10', 'null',
-  'true', 'undefined', '[]', '{}', '\u0000', 'a\u0000b', '\ud800', 'x\udfffy', '\ufeff', '\u202eevil\u202c', 'שלום עולם',
-  '👩‍👩‍👧‍👦'.repeat(40), '\u0301\u0301\u0301', "'; drop table services; --", '%s%n%x', '../../etc/passwd', '<script>alert(1)</script>',
-  '${7*7}', 'javascript:alert(1)', 'http://', 'ftp://example.com', '2024-02-30T00:00:00Z', '9999-12-31T23:59:59Z',
-  '0000-01-01T00:00:00Z', '1970-01-01T00:00:00+25:00', 'not a date', '\\', '"', 'a'.repeat(70_000),
+  '',
+  ' ',
+  '\t\n',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '-0',
+  '0',
+  '-1',
+  '1e309',
+  '9007199254740993',
+  '0x10',
+  'null',
+  'true',
+  'undefined',
+  '[]',
+  '{}',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udfffy',
+  '\ufeff',
+  '\u202eevil\u202c',
+  'שלום עולם',
+  '👩‍👩‍👧‍👦'.repeat(40),
+  '\u0301\u0301\u0301',
+  "'; drop table services; --",
+  '%s%n%x',
+  '../../etc/passwd',
+  '<script>alert(1)</script>',
+  '${7*7}',
+  'javascript:alert(1)',
+  'http://',
+  'ftp://example.com',
+  '2024-02-30T00:00:00Z',
+  '9999-12-31T23:59:59Z',
+  '0000-01-01T00:00:00Z',
+  '1970-01-01T00:00:00+25:00',
+  'not a date',
+  '\\',
+  '"',
+  'a'.repeat(70_000),
 ];
 const NASTY_NUMBERS = [0, -1, 1, -0, 0.5, -0.5, 2 ** 31 - 1, 2 ** 31, -(2 ** 31) - 1, 2 ** 53, 2 ** 63, 1e308, -1e308, 5e-324, Number.MAX_SAFE_INTEGER + 2];
 const BAD_UUIDS = [
-  'not-a-uuid', '00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '123', '',
-  '6f1c1e1e-0000-4000-8000-00000000000', '6f1c1e1e-0000-4000-8000-0000000000000', '6F1C1E1E-0000-4000-8000-000000000000',
-  '6f1c1e1e00004000800000000000000a', '{6f1c1e1e-0000-4000-8000-000000000000}', '6f1c1e1e-0000-4000-8000-00000000000g',
-  '..', '%2e%2e', '%00', '%ff%fe', '%ED%A0%80', '%', '%zz', "1' or '1'='1", 'a'.repeat(5000), '-1', '0', 'null',
+  'not-a-uuid',
+  '00000000-0000-0000-0000-000000000000',
+  'ffffffff-ffff-ffff-ffff-ffffffffffff',
+  '123',
+  '',
+  '6f1c1e1e-0000-4000-8000-00000000000',
+  '6f1c1e1e-0000-4000-8000-0000000000000',
+  '6F1C1E1E-0000-4000-8000-000000000000',
+  '6f1c1e1e00004000800000000000000a',
+  '{6f1c1e1e-0000-4000-8000-000000000000}',
+  '6f1c1e1e-0000-4000-8000-00000000000g',
+  '..',
+  '%2e%2e',
+  '%00',
+  '%ff%fe',
+  '%ED%A0%80',
+  '%',
+  '%zz',
+  "1' or '1'='1",
+  'a'.repeat(5000),
+  '-1',
+  '0',
+  'null',
 ];
 
 /** JSON text of a value nested `depth` deep (objects and arrays alternating). */
@@ -162,8 +218,7 @@ function validString(s: JsonSchema, ids: IdPools, hint = ''): fc.Arbitrary<strin
   const min = s.minLength ?? 0;
   const max = Math.min(s.maxLength ?? 40, 60);
   switch (s.format) {
-    case 'uuid':
-    {
+    case 'uuid': {
       // Mostly a real record of the collection the field names, so that writes get accepted.
       const own = ids.bySegment[collectionOf(hint) ?? ''] ?? [];
       return fc.oneof(
@@ -198,7 +253,8 @@ export function mutated(s: JsonSchema, ids: IdPools): fc.Arbitrary<unknown> {
       // One property replaced by a mutation of its own schema.
       fc.tuple(base, fc.constantFrom(...keys)).chain(([obj, key]) => mutated(props[key], ids).map((v) => ({ ...obj, [key]: v }))),
       // An unknown key (some that mean something to JavaScript or to us).
-      fc.tuple(base, fc.constantFrom('bogus', 'tenant_id', 'id', 'row_version', 'deleted_at', '__proto__', 'constructor', 'prototype', '', '\u0000'), wildValue)
+      fc
+        .tuple(base, fc.constantFrom('bogus', 'tenant_id', 'id', 'row_version', 'deleted_at', '__proto__', 'constructor', 'prototype', '', '\u0000'), wildValue)
         .map(([obj, key, v]) => {
           // Parsed from text so that `__proto__` is an own key, as a JSON body would make it.
           const rest = JSON.stringify(obj).slice(1);
@@ -245,9 +301,22 @@ export function encodeAny(value: string): string {
 }
 
 const garbageCursor = fc.oneof(
-  fc.constantFrom('', 'abc', '!!!', 'null', 'e30', 'W10', 'bnVsbA', 'eyJ4IjoxfQ', Buffer.from('{"id":"x","v":"y","total":-1}').toString('base64url'),
+  fc.constantFrom(
+    '',
+    'abc',
+    '!!!',
+    'null',
+    'e30',
+    'W10',
+    'bnVsbA',
+    'eyJ4IjoxfQ',
+    Buffer.from('{"id":"x","v":"y","total":-1}').toString('base64url'),
     Buffer.from(JSON.stringify({ id: '00000000-0000-0000-0000-000000000000', v: 'not a date', total: 'x' })).toString('base64url'),
-    Buffer.from(JSON.stringify([1, 2, 3])).toString('base64url'), Buffer.from('x'.repeat(5000)).toString('base64url'), '%', '%ff'),
+    Buffer.from(JSON.stringify([1, 2, 3])).toString('base64url'),
+    Buffer.from('x'.repeat(5000)).toString('base64url'),
+    '%',
+    '%ff',
+  ),
   fc.jsonValue({ maxDepth: 3 }).map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
   fc.base64String({ maxLength: 60 }),
 );
@@ -259,20 +328,24 @@ export function queryString(params: { name: string; schema: JsonSchema }[], ids:
     fc.oneof(
       { arbitrary: valid(p), weight: 4 },
       (p.name === 'cursor' ? garbageCursor : fc.constant('')).map((v) => `${p.name}=${encodeAny(String(v))}`),
-      fc.constantFrom(...NASTY_STRINGS.filter((v) => v.length < 1000), ...BAD_UUIDS.filter((v) => v.length < 1000), ...NASTY_NUMBERS.map(String))
+      fc
+        .constantFrom(...NASTY_STRINGS.filter((v) => v.length < 1000), ...BAD_UUIDS.filter((v) => v.length < 1000), ...NASTY_NUMBERS.map(String))
         .map((v) => `${p.name}=${v.startsWith('%') ? v : encodeAny(v)}`),
       fc.tuple(validish(p.schema, ids), validish(p.schema, ids)).map(([a, b]) => `${p.name}=${encodeAny(String(a))}&${p.name}=${encodeAny(String(b))}`),
       fc.constant(`${p.name}[a]=1&${p.name}[b][c]=2`),
       fc.constant(`${p.name}`),
     );
   const extras = fc.constantFrom('bogus=1', '__proto__[x]=1', 'constructor[prototype][x]=1', '%=%', 'a'.repeat(3000) + '=1', '=', '&&&', 'q=%E0%A4%A');
-  const some = (each: typeof one) =>
-    fc.subarray(params).chain((chosen) => (chosen.length ? fc.tuple(...chosen.map(each)) : fc.constant([] as string[])));
+  const some = (each: typeof one) => fc.subarray(params).chain((chosen) => (chosen.length ? fc.tuple(...chosen.map(each)) : fc.constant([] as string[])));
   // Half the queries follow the schema (so lists answer), half break it somewhere.
-  return fc.oneof(
-    some(valid),
-    fc.tuple(some(one), fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: extras, weight: 1 })).map(([parts, extra]) => [...parts, ...(extra ? [extra] : [])]),
-  ).map((all) => (all.length ? `?${all.join('&')}` : ''));
+  return fc
+    .oneof(
+      some(valid),
+      fc
+        .tuple(some(one), fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: extras, weight: 1 }))
+        .map(([parts, extra]) => [...parts, ...(extra ? [extra] : [])]),
+    )
+    .map((all) => (all.length ? `?${all.join('&')}` : ''));
 }
 
 export interface FuzzBody {
@@ -284,11 +357,26 @@ export interface FuzzBody {
 
 /** A request body for an operation: mostly schema-shaped or mutated JSON, sometimes no JSON at all. */
 export function requestBody(schema: JsonSchema | undefined, ids: IdPools): fc.Arbitrary<FuzzBody | undefined> {
-  const rawGarbage = fc.oneof(
-    fc.constantFrom('{', '{"a":', 'null', '"x"', '[]', '{"a":1,}', "{'a':1}", '\u0000', '{"a":"\\ud800"}', '{"a":1e999999}', `{"a":${'1'.repeat(5000)}}`,
-      `${'['.repeat(100_000)}`, `{"a":"${HUGE}"}`),
-    fc.string({ unit: 'binary', maxLength: 50 }),
-  ).map((raw): FuzzBody => ({ raw }));
+  const rawGarbage = fc
+    .oneof(
+      fc.constantFrom(
+        '{',
+        '{"a":',
+        'null',
+        '"x"',
+        '[]',
+        '{"a":1,}',
+        "{'a':1}",
+        '\u0000',
+        '{"a":"\\ud800"}',
+        '{"a":1e999999}',
+        `{"a":${'1'.repeat(5000)}}`,
+        `${'['.repeat(100_000)}`,
+        `{"a":"${HUGE}"}`,
+      ),
+      fc.string({ unit: 'binary', maxLength: 50 }),
+    )
+    .map((raw): FuzzBody => ({ raw }));
   const wrongType = fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/xml');
   if (!schema) {
     return fc.oneof(

@@ -61,15 +61,19 @@ export function mintToken(tenantId: string, userId: string, expiresIn: number = 
  * A JWT of exactly these claims (tests of what the node refuses): HS256 with the test secret, and
  * the node's issuer and audience unless given (null leaves the claim out); iat only when given.
  */
-export function signClaims(
-  claims: Record<string, unknown>, opts: { issuer?: string | null; audience?: string | null } = {},
-): string {
+export function signClaims(claims: Record<string, unknown>, opts: { issuer?: string | null; audience?: string | null } = {}): string {
   const iss = opts.issuer === undefined ? TOKEN_ISSUER : opts.issuer;
   const aud = opts.audience === undefined ? TOKEN_AUDIENCE : opts.audience;
   return jwt.sign({ ...claims, ...(iss ? { iss } : {}), ...(aud ? { aud } : {}) }, TEST_JWT_SECRET, { algorithm: 'HS256', noTimestamp: !('iat' in claims) });
 }
 
-export interface Member { id: string; email: string; role: Role; token: string; client: ApiClient }
+export interface Member {
+  id: string;
+  email: string;
+  role: Role;
+  token: string;
+  client: ApiClient;
+}
 
 /**
  * A user of the role, created over HTTP by the tenant's admin without a password (no bcrypt cost),

@@ -3,9 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import type { ChangeEvent } from '../../src/platform/bus.js';
-import type {
-  Ack, ClientToServerEvents, RefreshAck, ResyncInfo, ServerToClientEvents, SubscriptionFilter,
-} from '../../src/platform/realtime/events.js';
+import type { Ack, ClientToServerEvents, RefreshAck, ResyncInfo, ServerToClientEvents, SubscriptionFilter } from '../../src/platform/realtime/events.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -146,13 +144,7 @@ export interface RestResult<T = unknown> {
   body: T;
 }
 
-export async function rest<T = any>(
-  baseUrl: string,
-  method: string,
-  path: string,
-  token?: string,
-  body?: unknown,
-): Promise<RestResult<T>> {
+export async function rest<T = any>(baseUrl: string, method: string, path: string, token?: string, body?: unknown): Promise<RestResult<T>> {
   const res = await fetch(`${baseUrl}/api/v1${path}`, {
     method,
     headers: {

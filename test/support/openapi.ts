@@ -5,11 +5,14 @@ type Json = any;
 
 function pointer(doc: Json, ref: string): Json {
   if (!ref.startsWith('#/')) throw new Error(`only local references are expected, got ${ref}`);
-  return ref.slice(2).split('/').reduce((node, part) => {
-    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (node === undefined || !(key in node)) throw new Error(`unresolved reference ${ref}`);
-    return node[key];
-  }, doc);
+  return ref
+    .slice(2)
+    .split('/')
+    .reduce((node, part) => {
+      const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+      if (node === undefined || !(key in node)) throw new Error(`unresolved reference ${ref}`);
+      return node[key];
+    }, doc);
 }
 
 /**

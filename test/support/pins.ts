@@ -20,8 +20,7 @@ export const CATALOG: Record<string, () => Record<string, unknown>> = {
 };
 
 export type ActorName =
-  | 'admin' | 'editor' | 'incident_commander' | 'viewer' | 'viewer_edit_grant' | 'viewer_everyone_grant'
-  | 'ro_admin_key' | 'rw_editor_key' | 'rw_admin_key';
+  'admin' | 'editor' | 'incident_commander' | 'viewer' | 'viewer_edit_grant' | 'viewer_everyone_grant' | 'ro_admin_key' | 'rw_editor_key' | 'rw_admin_key';
 
 export interface Actor {
   name: ActorName;
@@ -42,8 +41,13 @@ export async function insertApiKey(knex: Knex, tenantId: string, userId: string,
   const key = `ail_${randomBytes(32).toString('base64url')}`;
   const [row] = await knex('api_keys')
     .insert({
-      tenant_id: tenantId, user_id: userId, name: `key-${uniq()}`, scope, created_by: userId,
-      key_prefix: key.slice(0, 12), key_hash: createHash('sha256').update(key).digest('hex'),
+      tenant_id: tenantId,
+      user_id: userId,
+      name: `key-${uniq()}`,
+      scope,
+      created_by: userId,
+      key_prefix: key.slice(0, 12),
+      key_hash: createHash('sha256').update(key).digest('hex'),
     })
     .returning('id');
   return { id: row.id as string, key };
@@ -93,14 +97,25 @@ export async function castOf(app: TestApp, tenant: Tenant): Promise<Cast> {
     assert.deepEqual([me.body.data.actor.type, me.body.data.actor.role, me.body.data.actor.can_write], ['api_key', a.role, a.canWrite]);
   }
   return {
-    actors, editor2, roAdminKey, rwAdminKey, rwEditorKey,
+    actors,
+    editor2,
+    roAdminKey,
+    rwAdminKey,
+    rwEditorKey,
     members: { editor, incident_commander: ic, viewer, viewer_edit_grant: grantee, viewer_everyone_grant: everyone },
   };
 }
 
 export const ACTOR_NAMES: ActorName[] = [
-  'admin', 'editor', 'incident_commander', 'viewer', 'viewer_edit_grant', 'viewer_everyone_grant',
-  'ro_admin_key', 'rw_editor_key', 'rw_admin_key',
+  'admin',
+  'editor',
+  'incident_commander',
+  'viewer',
+  'viewer_edit_grant',
+  'viewer_everyone_grant',
+  'ro_admin_key',
+  'rw_editor_key',
+  'rw_admin_key',
 ];
 
 /** The tenant's latest change-log seq and audit entry count, in one round trip. */
@@ -118,7 +133,12 @@ export async function logPosition(knex: Knex, tenantId: string): Promise<{ seq: 
  * after (the rows the write aimed at), no new audit_logs row and no new change_events seq.
  */
 export async function assertRefused(
-  knex: Knex, tenantId: string, snapshot: () => Promise<unknown>, write: () => Promise<ApiResponse>, status: number, what: string,
+  knex: Knex,
+  tenantId: string,
+  snapshot: () => Promise<unknown>,
+  write: () => Promise<ApiResponse>,
+  status: number,
+  what: string,
 ): Promise<ApiResponse> {
   const [rowsBefore, before] = await Promise.all([snapshot(), logPosition(knex, tenantId)]);
   const res = await write();
@@ -132,9 +152,7 @@ export async function assertRefused(
 }
 
 /** A write that must succeed with `status` and append at least one change event and one audit entry. */
-export async function assertWritten(
-  knex: Knex, tenantId: string, write: () => Promise<ApiResponse>, status: number, what: string,
-): Promise<ApiResponse> {
+export async function assertWritten(knex: Knex, tenantId: string, write: () => Promise<ApiResponse>, status: number, what: string): Promise<ApiResponse> {
   const before = await logPosition(knex, tenantId);
   const res = await write();
   assert.equal(res.status, status, `${what}: expected ${status}, got ${res.status} ${res.text.slice(0, 300)}`);

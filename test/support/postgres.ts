@@ -9,12 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { createKnex, migrateLatest } from '../../src/platform/db.js';
-import {
-  isProcessAlive,
-  startEmbeddedPostgres,
-  stopStalePostgres,
-  type EmbeddedPostgres,
-} from '../../src/platform/embedded-postgres.js';
+import { isProcessAlive, startEmbeddedPostgres, stopStalePostgres, type EmbeddedPostgres } from '../../src/platform/embedded-postgres.js';
 
 export interface TestDatabase {
   /** The URL `knex` connects with: the runtime role's for a migrated database, else the owner's. */
@@ -136,8 +131,8 @@ function ensureTemplate(server: SharedServer): Promise<string> {
 }
 
 function createDatabase(server: SharedServer, name: string, template?: string) {
-  const owner = server.ownerRole ? ['OWNER ??', [server.ownerRole]] as const : ['', []] as const;
-  const from = template ? ['TEMPLATE ??', [template]] as const : ['', []] as const;
+  const owner = server.ownerRole ? (['OWNER ??', [server.ownerRole]] as const) : (['', []] as const);
+  const from = template ? (['TEMPLATE ??', [template]] as const) : (['', []] as const);
   return server.admin.raw(`CREATE DATABASE ?? ${from[0]} ${owner[0]}`, [name, ...from[1], ...owner[1]]);
 }
 

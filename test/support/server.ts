@@ -39,20 +39,24 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(
-  options: Partial<Omit<StartOptions, 'config' | 'knex'>> = {},
-  config: Partial<Config> = {},
-): Promise<TestApp> {
+export async function startTestApp(options: Partial<Omit<StartOptions, 'config' | 'knex'>> = {}, config: Partial<Config> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const app = await startServer({ config: testConfig(config), knex: db.knex, logger: quietLogger, ...options });
   const client = (token?: string) => new ApiClient(app.url, token);
   return {
-    app, db, url: app.url, client,
+    app,
+    db,
+    url: app.url,
+    client,
     async signup(slug = `t-${randomUUID().slice(0, 8)}`) {
       const email = `admin@${slug}.example`;
       const password = 'correct horse battery';
       const res = await client().post('/api/v1/auth/signup', {
-        tenant_name: `Tenant ${slug}`, tenant_slug: slug, email, password, display_name: 'Admin',
+        tenant_name: `Tenant ${slug}`,
+        tenant_slug: slug,
+        email,
+        password,
+        display_name: 'Admin',
       });
       if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${JSON.stringify(res.body)}`);
       const data = res.body.data;
@@ -73,7 +77,10 @@ export interface ApiResponse {
 }
 
 export class ApiClient {
-  constructor(readonly base: string, readonly token?: string) {}
+  constructor(
+    readonly base: string,
+    readonly token?: string,
+  ) {}
 
   withToken(token: string): ApiClient {
     return new ApiClient(this.base, token);

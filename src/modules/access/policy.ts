@@ -21,11 +21,13 @@ import { EntityPermission, type PermissionLevel } from '../permissions/model.js'
 
 export type Action =
   /** Read records of the type (admin-only types), or include soft-deleted rows in a list. */
-  | 'read' | 'read_deleted'
+  | 'read'
+  | 'read_deleted'
   /** Create, update, delete or restore. */
   | 'write'
   /** Comment on the record; for a comment: resolve or reopen it. */
-  | 'comment' | 'resolve'
+  | 'comment'
+  | 'resolve'
   /** End every session of a user (logout): a user signed in with a login token, for themselves. */
   | 'end_sessions';
 
@@ -105,9 +107,7 @@ async function decide(ctx: ServiceContext, action: Action, resource: Resource): 
       if (resource.id && GRANT_WRITABLE.has(resource.type) && levelAtLeast(await grantLevel(ctx, resource.type, resource.id), 'EDIT')) {
         return allow;
       }
-      return deny(ADMIN_ONLY_TYPES.has(resource.type)
-        ? `Only admins may manage ${label(resource.type)}.`
-        : `Role '${role}' may not change ${resource.type}.`);
+      return deny(ADMIN_ONLY_TYPES.has(resource.type) ? `Only admins may manage ${label(resource.type)}.` : `Role '${role}' may not change ${resource.type}.`);
     case 'comment':
       if (!canWrite) return deny(READ_ONLY_KEY);
       if (COMMENTERS.includes(role)) return allow;

@@ -64,8 +64,7 @@ type Affected = { tenantId: string; userId?: string };
 
 /** What an event means for open co-editing connections: a revoked principal, or access to re-check. */
 export type AccessChange =
-  | (Affected & { kind: 'revoked'; apiKeyId?: string; reason: string })
-  | (Affected & { kind: 'recheck'; entityType?: string; entityId?: string });
+  (Affected & { kind: 'revoked'; apiKeyId?: string; reason: string }) | (Affected & { kind: 'recheck'; entityType?: string; entityId?: string });
 
 /** Co-editing: revocations close connections; role and grant changes re-check the connections they may affect. */
 export function accessChangeOf(event: ChangeEnvelope): AccessChange | null {

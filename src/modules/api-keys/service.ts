@@ -41,8 +41,12 @@ export class ApiKeyService {
     return this.writes.run(ctx, async (w) => {
       const row = (await scoped(ApiKey, w)
         .insert({
-          name, scope, user_id: w.actor.userId!, created_by: w.actor.userId,
-          key_prefix: key.slice(0, 12), key_hash: hashApiKey(key),
+          name,
+          scope,
+          user_id: w.actor.userId!,
+          created_by: w.actor.userId,
+          key_prefix: key.slice(0, 12),
+          key_hash: hashApiKey(key),
         })
         .returning('*')) as unknown as ApiKey;
       const data = presentApiKey(row);

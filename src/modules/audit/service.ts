@@ -30,7 +30,10 @@ export const auditQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
-interface AuditCursor { t: string; id: string }
+interface AuditCursor {
+  t: string;
+  id: string;
+}
 
 export class AuditService {
   async list(ctx: ServiceContext, rawQuery: unknown) {
@@ -41,7 +44,10 @@ export class AuditService {
     const base = scoped(AuditLog, ctx);
     if (q.entity_type) base.where('entity_type', q.entity_type);
     if (q.entity_id) base.where('entity_id', q.entity_id);
-    if (q.actor_id) base.where((b) => { b.where('user_id', q.actor_id!).orWhereRaw(`metadata->>'actor_id' = ?`, [q.actor_id!]); });
+    if (q.actor_id)
+      base.where((b) => {
+        b.where('user_id', q.actor_id!).orWhereRaw(`metadata->>'actor_id' = ?`, [q.actor_id!]);
+      });
     if (q.action) base.where('action', q.action);
     if (q.since) base.where('timestamp', '>=', q.since);
     const pageQuery = base.clone().select('*').select(AuditLog.raw(`"timestamp"::text as __t`));
@@ -50,7 +56,12 @@ export class AuditService {
       pageQuery.whereRaw(`("timestamp", id) < (?::timestamptz, ?::uuid)`, [c.t, c.id]);
     }
     const [rows, total] = await Promise.all([
-      pageQuery.orderBy([{ column: 'timestamp', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(q.limit + 1),
+      pageQuery
+        .orderBy([
+          { column: 'timestamp', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(q.limit + 1),
       base.clone().resultSize(),
     ]);
     const more = rows.length > q.limit;

@@ -80,8 +80,9 @@ export class PrincipalCache<P extends CachedPrincipal = CachedPrincipal> {
       this.changes += 1;
       for (const [token, { principal }] of this.entries) {
         const { actor } = principal;
-        const hit = event.entity_type === 'tenants'
-          || (event.entity_type === 'users' ? actor.userId === event.entity_id : actor.type === 'api_key' && actor.id === event.entity_id);
+        const hit =
+          event.entity_type === 'tenants' ||
+          (event.entity_type === 'users' ? actor.userId === event.entity_id : actor.type === 'api_key' && actor.id === event.entity_id);
         if (hit && principal.tenantId === event.tenant_id) this.entries.delete(token);
       }
     }

@@ -18,7 +18,11 @@ export const signupInput = z.strictObject({
 
 export const loginInput = z.strictObject({
   tenant_slug: z.string().min(1).max(100),
-  email: z.string().min(1).max(320).transform((s) => s.trim().toLowerCase()),
+  email: z
+    .string()
+    .min(1)
+    .max(320)
+    .transform((s) => s.trim().toLowerCase()),
   password: z.string().min(1).max(200),
 });
 

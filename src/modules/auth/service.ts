@@ -95,13 +95,11 @@ export class AuthService {
     const account = JSON.stringify([data.tenant_slug, data.email, ip ?? '']);
     if (ip !== undefined) await this.throttle?.loginFailures.check(account);
     const tenant = await Tenant.query(this.knex).findOne({ slug: data.tenant_slug });
-    const user = tenant
-      ? await scoped(User, { tenantId: tenant.id, db: this.knex }).findOne({ email: data.email })
-      : undefined;
+    const user = tenant ? await scoped(User, { tenantId: tenant.id, db: this.knex }).findOne({ email: data.email }) : undefined;
     // bcrypt compares only the first 72 bytes: a longer password would also let in every other
     // password sharing those bytes, so it is never accepted (none can be set any more).
     const fits = Buffer.byteLength(data.password, 'utf8') <= PASSWORD_MAX_BYTES;
-    const ok = fits && await verifyPassword(data.password, user?.password_hash ?? null);
+    const ok = fits && (await verifyPassword(data.password, user?.password_hash ?? null));
     if (!tenant || !tenant.is_active || !user || !user.password_hash || !ok || !user.is_active) {
       if (ip !== undefined) await this.throttle?.loginFailures.consume(account).catch(acceptLastFailure);
       throw Unauthorized('Invalid tenant, email or password.');
@@ -156,7 +154,10 @@ export class AuthService {
 
   private async fromApiKey(token: string): Promise<Principal | null> {
     // Authentication precedes tenancy: the key's hash is the only thing that names its tenant.
-    const key = await this.knex('api_keys').where({ key_hash: hashApiKey(token) }).whereNull('revoked_at').first<Pick<ApiKey, 'id' | 'tenant_id' | 'user_id' | 'scope' | 'last_used_at'> | undefined>();
+    const key = await this.knex('api_keys')
+      .where({ key_hash: hashApiKey(token) })
+      .whereNull('revoked_at')
+      .first<Pick<ApiKey, 'id' | 'tenant_id' | 'user_id' | 'scope' | 'last_used_at'> | undefined>();
     if (!key) return null;
     const user = await this.activeUser(key.tenant_id, key.user_id);
     if (!user) return null;
@@ -176,11 +177,7 @@ export class AuthService {
     const user = await this.activeUser(tenantId, userId);
     if (!user) return null;
     if (!apiKeyId) return userActor(user);
-    const key = await scoped(ApiKey, { tenantId, db: this.knex })
-      .findById(apiKeyId)
-      .where('user_id', user.id)
-      .whereNull('revoked_at')
-      .select('scope');
+    const key = await scoped(ApiKey, { tenantId, db: this.knex }).findById(apiKeyId).where('user_id', user.id).whereNull('revoked_at').select('scope');
     if (!key || key.scope !== 'read_write') return null;
     return { type: 'api_key', id: apiKeyId, userId: user.id, role: user.role, canWrite: true };
   }

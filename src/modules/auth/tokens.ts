@@ -15,10 +15,16 @@ export const TOKEN_ISSUER = 'appinventory-live';
 export const TOKEN_AUDIENCE = 'appinventory-live-api';
 
 /** `ver`: the user's token version when the token was issued. */
-export interface TokenClaims { sub: string; tid: string; ver: number }
+export interface TokenClaims {
+  sub: string;
+  tid: string;
+  ver: number;
+}
 
 /** Verified claims with the token's expiry (ms since the epoch). */
-export interface VerifiedClaims extends TokenClaims { expiresAt: number }
+export interface VerifiedClaims extends TokenClaims {
+  expiresAt: number;
+}
 
 export class TokenSigner {
   // A KeyObject once, rather than the string on every verify: jsonwebtoken otherwise first tries
@@ -33,7 +39,12 @@ export class TokenSigner {
     const { sub, tid, ver } = claims;
     // jti: two tokens issued in the same second for the same user are still two tokens.
     return jwt.sign({ tid, ver }, this.secret, {
-      algorithm: 'HS256', expiresIn: ttlSeconds, subject: sub, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, jwtid: randomUUID(),
+      algorithm: 'HS256',
+      expiresIn: ttlSeconds,
+      subject: sub,
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+      jwtid: randomUUID(),
     });
   }
 
@@ -43,8 +54,12 @@ export class TokenSigner {
       const payload = jwt.verify(token, this.secret, { algorithms: ['HS256'], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE });
       // jsonwebtoken checks exp only when it is there: a token without it (or iat) never expires, so it is refused.
       if (
-        typeof payload === 'object' && typeof payload.sub === 'string' && typeof payload.tid === 'string'
-        && Number.isSafeInteger(payload.ver) && typeof payload.exp === 'number' && typeof payload.iat === 'number'
+        typeof payload === 'object' &&
+        typeof payload.sub === 'string' &&
+        typeof payload.tid === 'string' &&
+        Number.isSafeInteger(payload.ver) &&
+        typeof payload.exp === 'number' &&
+        typeof payload.iat === 'number'
       ) {
         return { sub: payload.sub, tid: payload.tid, ver: payload.ver as number, expiresAt: payload.exp * 1000 };
       }

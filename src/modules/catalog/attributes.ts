@@ -5,8 +5,16 @@ import type { FieldIssue } from '../../platform/errors.js';
 export const SERVICE_TYPES = ['api', 'web_application', 'database', 'message_queue', 'cache', 'infrastructure'] as const;
 export const COMPONENT_TYPES = ['library', 'microservice', 'sdk', 'agent', 'ui_component'] as const;
 export const RESOURCE_TYPES = [
-  'ec2', 'virtual_machine', 'logic_app', 'storage_account', 'container_instance',
-  'kubernetes', 'function_app', 'load_balancer', 'api_gateway', 'cdn',
+  'ec2',
+  'virtual_machine',
+  'logic_app',
+  'storage_account',
+  'container_instance',
+  'kubernetes',
+  'function_app',
+  'load_balancer',
+  'api_gateway',
+  'cdn',
 ] as const;
 
 export const SERVICE_ATTRIBUTE_KEYS: Record<(typeof SERVICE_TYPES)[number], readonly string[]> = {
@@ -34,13 +42,7 @@ export const RESOURCE_ATTRIBUTE_KEYS: Record<(typeof RESOURCE_TYPES)[number], re
 ) as unknown as Record<(typeof RESOURCE_TYPES)[number], readonly string[]>;
 
 /** Attribute values are scalars or lists of strings (topics); nested objects are refused. */
-const attributeValue = z.union([
-  z.string().max(2048),
-  z.number(),
-  z.boolean(),
-  z.null(),
-  z.array(z.string().max(255)).max(100),
-]);
+const attributeValue = z.union([z.string().max(2048), z.number(), z.boolean(), z.null(), z.array(z.string().max(255)).max(100)]);
 export const attributesSchema = z.record(z.string().min(1).max(64), attributeValue);
 
 export function checkAttributeKeys(

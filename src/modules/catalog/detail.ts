@@ -152,9 +152,10 @@ function listStatement(type: CatalogType, form: 'rows' | 'lock' | 'lock-any'): s
     const kind = KINDS[type];
     const columns = listColumns(kind);
     const table = kind.model.tableName;
-    sql = form === 'rows'
-      ? `SELECT r.id${columns.map((c) => `, ${c}`).join('')} FROM ${table} r WHERE r.id = ANY(CAST(:ids AS uuid[])) AND ${tenantRowOf('r')}`
-      : `SELECT r.*${columns.map((c) => `, ${c}`).join('')} FROM ${table} r
+    sql =
+      form === 'rows'
+        ? `SELECT r.id${columns.map((c) => `, ${c}`).join('')} FROM ${table} r WHERE r.id = ANY(CAST(:ids AS uuid[])) AND ${tenantRowOf('r')}`
+        : `SELECT r.*${columns.map((c) => `, ${c}`).join('')} FROM ${table} r
           WHERE r.id = :id AND ${form === 'lock' ? liveRowOf('r') : tenantRowOf('r')} FOR UPDATE OF r`;
     listStatements.set(key, sql);
   }

@@ -60,9 +60,7 @@ const WALKS = { dependents: walk('dependents'), dependencies: walk('dependencies
 export async function serviceImpact(ctx: ServiceContext, services: EntityService, id: string) {
   const root = await services.get(ctx, id); // 404 for an unknown or another tenant's service
   const run = async (direction: 'dependents' | 'dependencies') =>
-    ((await scopedRaw(ctx, WALKS[direction], { root: id })).rows as unknown as ImpactNode[]).map(
-      (r) => ({ ...r, depth: Number(r.depth) }),
-    );
+    ((await scopedRaw(ctx, WALKS[direction], { root: id })).rows as unknown as ImpactNode[]).map((r) => ({ ...r, depth: Number(r.depth) }));
   const [dependents, dependencies] = await Promise.all([run('dependents'), run('dependencies')]);
   return { service: { id: root.id, name: root.name }, dependents, dependencies };
 }

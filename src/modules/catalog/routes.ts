@@ -35,39 +35,73 @@ function readSchema(kind: EntityKind) {
 
 const pascalOf = (label: string) => label.charAt(0).toUpperCase() + label.slice(1);
 
-const RecordSummary = named('RecordSummary', z.object({
-  id,
-  name: z.string(),
-  type: z.string().optional(),
-  status: z.string().optional(),
-  operational_status: z.string().optional(),
-  environment: z.string().optional(),
-  provider: z.string().optional(),
-  email: z.string().optional(),
-}).describe('A related catalog record as another record shows it (the fields its table has)'));
+const RecordSummary = named(
+  'RecordSummary',
+  z
+    .object({
+      id,
+      name: z.string(),
+      type: z.string().optional(),
+      status: z.string().optional(),
+      operational_status: z.string().optional(),
+      environment: z.string().optional(),
+      provider: z.string().optional(),
+      email: z.string().optional(),
+    })
+    .describe('A related catalog record as another record shows it (the fields its table has)'),
+);
 
-const AssignmentView = named('Assignment', z.object({
-  person_id: id,
-  role: z.string(),
-  person: RecordSummary.nullable(),
-}).describe('A person assigned to the record, with a role'));
+const AssignmentView = named(
+  'Assignment',
+  z
+    .object({
+      person_id: id,
+      role: z.string(),
+      person: RecordSummary.nullable(),
+    })
+    .describe('A person assigned to the record, with a role'),
+);
 
-const PersonAssignment = named('PersonAssignment', z.object({
-  id, entity_type: z.enum(CATALOG_TYPES), entity_id: id, person_id: id, role: z.string(),
-}).describe('A record the person is assigned to'));
+const PersonAssignment = named(
+  'PersonAssignment',
+  z
+    .object({
+      id,
+      entity_type: z.enum(CATALOG_TYPES),
+      entity_id: id,
+      person_id: id,
+      role: z.string(),
+    })
+    .describe('A record the person is assigned to'),
+);
 
-const IncidentSummary = named('IncidentSummary', z.object({
-  id, title: z.string(), severity: z.string(), status: z.string(), impact_type: z.string(),
-  created_at: timestamp, resolved_at: timestamp.nullable(),
-}).describe('An incident that affects the record'));
+const IncidentSummary = named(
+  'IncidentSummary',
+  z
+    .object({
+      id,
+      title: z.string(),
+      severity: z.string(),
+      status: z.string(),
+      impact_type: z.string(),
+      created_at: timestamp,
+      resolved_at: timestamp.nullable(),
+    })
+    .describe('An incident that affects the record'),
+);
 
-const RecordScore = named('RecordScore', z.object({
-  scorecard_id: id,
-  scorecard_name: z.string(),
-  score: z.number().int().min(0).max(100),
-  passed: z.array(Criterion),
-  failed: z.array(Criterion),
-}).describe('How the record scores on a scorecard that applies to its kind, computed on read'));
+const RecordScore = named(
+  'RecordScore',
+  z
+    .object({
+      scorecard_id: id,
+      scorecard_name: z.string(),
+      score: z.number().int().min(0).max(100),
+      passed: z.array(Criterion),
+      failed: z.array(Criterion),
+    })
+    .describe('How the record scores on a scorecard that applies to its kind, computed on read'),
+);
 
 /** GET /<kind>/:id: the record, its related records as summaries, and (but teams and people) incidents and scores. */
 function detailSchema(kind: EntityKind, read: z.ZodObject) {
@@ -77,70 +111,108 @@ function detailSchema(kind: EntityKind, read: z.ZodObject) {
     else if (name === 'assignments') relations.assignments = z.array(kind.type === 'people' ? PersonAssignment : AssignmentView);
     else relations[name] = z.array(RecordSummary);
   }
-  const views = kind.type === 'teams' || kind.type === 'people' ? {} : {
-    incidents: z.array(IncidentSummary).describe('The newest 100 incidents affecting it'),
-    scorecards: z.array(RecordScore),
-  };
+  const views =
+    kind.type === 'teams' || kind.type === 'people'
+      ? {}
+      : {
+          incidents: z.array(IncidentSummary).describe('The newest 100 incidents affecting it'),
+          scorecards: z.array(RecordScore),
+        };
   return named(`${pascalOf(kind.label)}Detail`, read.extend({ ...relations, ...views }).describe(`A ${kind.label} with its relations`));
 }
 
-const Impacted = named('ImpactedRecord', z.object({
-  entity_type: z.enum(CATALOG_TYPES), entity_id: id, depth: z.number().int().min(1).describe('Hops from the service'), name: z.string(),
-}));
-const ServiceImpact = named('ServiceImpact', z.object({
-  service: z.object({ id, name: z.string() }),
-  dependents: z.array(Impacted).describe('What depends on the service, transitively'),
-  dependencies: z.array(Impacted).describe('What the service depends on, transitively'),
-}));
+const Impacted = named(
+  'ImpactedRecord',
+  z.object({
+    entity_type: z.enum(CATALOG_TYPES),
+    entity_id: id,
+    depth: z.number().int().min(1).describe('Hops from the service'),
+    name: z.string(),
+  }),
+);
+const ServiceImpact = named(
+  'ServiceImpact',
+  z.object({
+    service: z.object({ id, name: z.string() }),
+    dependents: z.array(Impacted).describe('What depends on the service, transitively'),
+    dependencies: z.array(Impacted).describe('What the service depends on, transitively'),
+  }),
+);
 
 /** Example bodies: a create with the required fields and some others, and a small PATCH. */
 const EXAMPLES: Record<CatalogType, { create: Record<string, unknown>; update: Record<string, unknown> }> = {
-  teams: { create: { name: 'Payments', description: 'Owns checkout and billing', slack_channel: '#payments' }, update: { contact_email: 'payments@example.com' } },
+  teams: {
+    create: { name: 'Payments', description: 'Owns checkout and billing', slack_channel: '#payments' },
+    update: { contact_email: 'payments@example.com' },
+  },
   people: { create: { name: 'Ada Lovelace', email: 'ada@example.com', team_id: TEAM_ID, role_title: 'Staff engineer' }, update: { slack_handle: '@ada' } },
   products: { create: { name: 'Checkout', team_id: TEAM_ID, status: 'active', tags: ['revenue'] }, update: { version: '2.1' } },
   services: {
     create: {
-      name: 'payments-api', type: 'api', team_id: TEAM_ID, tags: ['pci'],
+      name: 'payments-api',
+      type: 'api',
+      team_id: TEAM_ID,
+      tags: ['pci'],
       attributes: { endpoint: 'https://payments.example.com', protocol: 'https' },
-      depends_on_service_ids: [ID], assignments: [{ person_id: ID, role: 'owner' }],
+      depends_on_service_ids: [ID],
+      assignments: [{ person_id: ID, role: 'owner' }],
     },
     update: { status: 'deprecated', operational_status: 'degraded' },
   },
   components: { create: { name: 'money-lib', type: 'library', team_id: TEAM_ID }, update: { tags: ['shared'] } },
-  resources: { create: { name: 'payments-db', type: 'virtual_machine', environment: 'production', attributes: { region: 'eu-west-1' } }, update: { operational_status: 'outage' } },
-  repositories: { create: { name: 'payments', provider: 'github', url: 'https://github.com/example/payments', default_branch: 'main' }, update: { language: 'TypeScript' } },
+  resources: {
+    create: { name: 'payments-db', type: 'virtual_machine', environment: 'production', attributes: { region: 'eu-west-1' } },
+    update: { operational_status: 'outage' },
+  },
+  repositories: {
+    create: { name: 'payments', provider: 'github', url: 'https://github.com/example/payments', default_branch: 'main' },
+    update: { language: 'TypeScript' },
+  },
 };
 
 /** Each kind's response shapes, built once: a schema is named once, however many apps a process builds. */
-const VIEWS = new Map(CATALOG_TYPES.map((type) => {
-  const read = readSchema(KINDS[type]);
-  return [type, { read, detail: detailSchema(KINDS[type], read) }] as const;
-}));
+const VIEWS = new Map(
+  CATALOG_TYPES.map((type) => {
+    const read = readSchema(KINDS[type]);
+    return [type, { read, detail: detailSchema(KINDS[type], read) }] as const;
+  }),
+);
 
 export function catalogRoutes(services: { entities: Record<CatalogType, EntityService>; permissions: PermissionService }): DocumentedRouter[] {
   return CATALOG_TYPES.map((type) => {
     const kind = KINDS[type];
     const { read, detail } = VIEWS.get(type)!;
     const api = crudRoutes(services.entities[type], {
-      path: `/${type}`, label: kind.label, listing: kind, create: named(`${pascalOf(kind.label)}Create`, kind.create),
-      update: named(`${pascalOf(kind.label)}Update`, kind.update), examples: EXAMPLES[type],
+      path: `/${type}`,
+      label: kind.label,
+      listing: kind,
+      create: named(`${pascalOf(kind.label)}Create`, kind.create),
+      update: named(`${pascalOf(kind.label)}Update`, kind.update),
+      examples: EXAMPLES[type],
       about: `Catalog: ${type}. Names are unique among the tenant's live ${type}.`,
-      read, detailSchema: detail,
+      read,
+      detailSchema: detail,
       detail: (ctx, id) => readDetail(ctx, type, id),
       writers: 'editor or admin, or an EDIT grant on the record for updates',
       writeErrors: [409],
     });
     grantRoutes(api, type, kind.label, services);
     if (type === 'services') {
-      api.op('get', '/:id/impact', {
-        operationId: 'getServiceImpact',
-        summary: 'Transitive dependents and dependencies of a service',
-        description: 'Every record that depends on the service and every one it depends on, through any number of hops '
-          + '(services, components), each with its depth; computed by one recursive query.',
-        response: ServiceImpact,
-      }, async (req, res) => {
-        sendData(res, await serviceImpact(ctxOf(req), services.entities.services, idParam(req)));
-      });
+      api.op(
+        'get',
+        '/:id/impact',
+        {
+          operationId: 'getServiceImpact',
+          summary: 'Transitive dependents and dependencies of a service',
+          description:
+            'Every record that depends on the service and every one it depends on, through any number of hops ' +
+            '(services, components), each with its depth; computed by one recursive query.',
+          response: ServiceImpact,
+        },
+        async (req, res) => {
+          sendData(res, await serviceImpact(ctxOf(req), services.entities.services, idParam(req)));
+        },
+      );
     }
     return api;
   });

@@ -5,9 +5,7 @@
 import type { ServiceContext } from '../../platform/context.js';
 import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
 import { listPage, type ListQuery, type Page } from '../../platform/listing.js';
-import {
-  RecordTable, diff, parseInput, plain, present, type WriteOptions as RecordWriteOptions,
-} from '../../platform/records.js';
+import { RecordTable, diff, parseInput, plain, present, type WriteOptions as RecordWriteOptions } from '../../platform/records.js';
 import { replaceLinks, scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
@@ -15,7 +13,6 @@ import { KINDS, type CatalogType, type EntityData, type EntityKind, type Relatio
 import { listPageColumns, listsOf, lockWithLists, readDetail } from './detail.js';
 import { EntityAssignment, type CatalogModel } from './model.js';
 import { dedupeAssignments, type Assignment } from './summaries.js';
-
 
 export interface WriteOptions extends RecordWriteOptions {
   /**
@@ -100,7 +97,11 @@ export class EntityService {
       await this.writeLists(w, current, lists, assignments);
       const data = await this.view(w, row, before, ordered, assignments);
       w.record({
-        entityType: this.type, entityId: id, entityName: String(data.name), action: 'updated', data,
+        entityType: this.type,
+        entityId: id,
+        entityName: String(data.name),
+        action: 'updated',
+        data,
         changes: diff(before, data),
       });
       return data;
@@ -133,8 +134,12 @@ export class EntityService {
 
   /** The row locked for this write, with its lists, as `current` (columns) and `before` (as REST shows it). */
   private async lock(w: WriteScope, id: string, opts: WriteOptions & { includeDeleted?: boolean }) {
-    const current = await this.table.lock(w, id, opts, (trx, rowId, includeDeleted) =>
-      lockWithLists(trx, this.type, rowId, includeDeleted) as Promise<CatalogModel | null>);
+    const current = await this.table.lock(
+      w,
+      id,
+      opts,
+      (trx, rowId, includeDeleted) => lockWithLists(trx, this.type, rowId, includeDeleted) as Promise<CatalogModel | null>,
+    );
     return { current, before: present<EntityData>(current) };
   }
 
@@ -149,15 +154,16 @@ export class EntityService {
    * those it had (`base`). Written assignments are read back, in the order every read gives them.
    */
   private async view(
-    w: WriteScope, row: CatalogModel, base: Record<string, unknown>,
-    ordered: Record<string, string[]> = {}, assignments?: Assignment[],
+    w: WriteScope,
+    row: CatalogModel,
+    base: Record<string, unknown>,
+    ordered: Record<string, string[]> = {},
+    assignments?: Assignment[],
   ): Promise<EntityData> {
     const lists: Record<string, unknown> = {};
     for (const rel of this.kind.relations) lists[rel.field] = ordered[rel.field] ?? base[rel.field] ?? [];
     if (this.kind.assignments) {
-      lists.assignments = assignments
-        ? (await listsOf(w, this.type, [row.id])).get(row.id)?.assignments ?? []
-        : base.assignments ?? [];
+      lists.assignments = assignments ? ((await listsOf(w, this.type, [row.id])).get(row.id)?.assignments ?? []) : (base.assignments ?? []);
     }
     return { ...lists, ...present<Record<string, unknown>>(row) } as EntityData;
   }
@@ -181,12 +187,7 @@ export class EntityService {
   }
 
   /** A PATCH that sets every field to what it already is writes nothing (lists compare as sets). */
-  private isNoop(
-    before: EntityData,
-    columns: Record<string, unknown>,
-    lists: Record<string, string[]>,
-    assignments: Assignment[] | undefined,
-  ): boolean {
+  private isNoop(before: EntityData, columns: Record<string, unknown>, lists: Record<string, string[]>, assignments: Assignment[] | undefined): boolean {
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
     const sameSet = (a: string[], b: string[]) => same([...a].sort(), [...b].sort());
     if (!Object.entries(plain(columns)).every(([k, v]) => same(before[k], v))) return false;
@@ -230,20 +231,26 @@ export class EntityService {
       }
       ordered[rel.field] = await check(rel.target, ids, (i) => `${rel.field}.${i}`);
     }
-    if (assignments) await check('people', assignments.map((a) => a.person_id), (i) => `assignments.${i}.person_id`);
+    if (assignments)
+      await check(
+        'people',
+        assignments.map((a) => a.person_id),
+        (i) => `assignments.${i}.person_id`,
+      );
     if (issues.length) throw UnprocessableEntity('The request refers to records that do not exist.', issues);
     return ordered;
   }
 
-  private async writeLists(
-    w: WriteScope,
-    owner: CatalogModel,
-    lists: Record<string, string[]>,
-    assignments: Assignment[] | undefined,
-  ): Promise<void> {
+  private async writeLists(w: WriteScope, owner: CatalogModel, lists: Record<string, string[]>, assignments: Assignment[] | undefined): Promise<void> {
     for (const rel of this.kind.relations) {
       const ids = lists[rel.field];
-      if (ids) await replaceLinks(w, this.link(rel), owner, ids.map((other) => ({ [rel.otherKey]: other })));
+      if (ids)
+        await replaceLinks(
+          w,
+          this.link(rel),
+          owner,
+          ids.map((other) => ({ [rel.otherKey]: other })),
+        );
     }
     if (assignments && this.kind.assignments) {
       await scoped(EntityAssignment, w).where({ entity_type: this.type, entity_id: owner.id }).delete();
@@ -260,13 +267,15 @@ export class EntityService {
   /** Rows as REST returns them: columns (no tenant_id) plus the relation id lists the kind owns (one statement). */
   async present(ctx: ServiceContext, rows: CatalogModel[]): Promise<EntityData[]> {
     if (rows.length === 0) return [];
-    const lists = await listsOf(ctx, this.type, rows.map((r) => r.id));
+    const lists = await listsOf(
+      ctx,
+      this.type,
+      rows.map((r) => r.id),
+    );
     return rows.map((row) => ({ ...this.emptyLists(), ...lists.get(row.id), ...present<Record<string, unknown>>(row) }) as EntityData);
   }
 }
 
 export function createEntityServices(writes: WriteRunner): Record<CatalogType, EntityService> {
-  return Object.fromEntries(
-    Object.values(KINDS).map((kind) => [kind.type, new EntityService(kind, writes)]),
-  ) as Record<CatalogType, EntityService>;
+  return Object.fromEntries(Object.values(KINDS).map((kind) => [kind.type, new EntityService(kind, writes)])) as Record<CatalogType, EntityService>;
 }

@@ -7,10 +7,12 @@ export const SUMMARY_FIELDS = ['id', 'name', 'type', 'status', 'operational_stat
 
 export function dedupeAssignments(list: Assignment[]) {
   const seen = new Set<string>();
-  return list.filter((a) => {
-    const key = `${a.person_id}|${a.role}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  }).sort((a, b) => (a.role === b.role ? a.person_id.localeCompare(b.person_id) : a.role.localeCompare(b.role)));
+  return list
+    .filter((a) => {
+      const key = `${a.person_id}|${a.role}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort((a, b) => (a.role === b.role ? a.person_id.localeCompare(b.person_id) : a.role.localeCompare(b.role)));
 }

@@ -40,9 +40,7 @@ export function apiKeyOf(actor: Actor): string | null {
 }
 
 /** onAuthenticate: `/collab/<entity_type>/<entity_id>?token=…` → the principal, or a close code. */
-export async function decideAccess(
-  ports: CoeditingPorts, request: IncomingMessage, url: URL, segments: string[],
-): Promise<Admission<CollabPrincipal>> {
+export async function decideAccess(ports: CoeditingPorts, request: IncomingMessage, url: URL, segments: string[]): Promise<Admission<CollabPrincipal>> {
   const [type, entityId, ...rest] = segments;
   const token = bearer(request, url);
   const principal = await ports.authenticate(token);

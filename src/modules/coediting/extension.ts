@@ -2,15 +2,11 @@
 // who may open which record's document, the document's layout built from the row, who changed
 // what (attribution), the projection into the row (projector lease, debounce, write-backs through
 // the REST write path), and what committed events mean for open documents and connections.
-import type {
-  CollabExtension, ConnectionHandle, DocumentHandle, DocumentHooks, EditSource,
-} from '../../platform/collab/hooks.js';
+import type { CollabExtension, ConnectionHandle, DocumentHandle, DocumentHooks, EditSource } from '../../platform/collab/hooks.js';
 import type { ChangeEvent } from '../../platform/bus.js';
 import type { Logger } from '../../platform/logger.js';
 import type * as Y from 'yjs';
-import {
-  CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, apiKeyOf, decideAccess, type CollabPrincipal,
-} from './access.js';
+import { CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, apiKeyOf, decideAccess, type CollabPrincipal } from './access.js';
 import { META_PATH, changedPaths, parseContributor } from './attribution.js';
 import { initialUpdate, presenceState, reconciled, topLevelTypes } from './layout.js';
 import type { Authenticated, CoeditingPorts } from './ports.js';

@@ -59,9 +59,7 @@ export function presenceState(state: Record<string, unknown>, actor: Actor, name
 export function rowState(layout: RecordLayout, row: Record<string, unknown>): DocState {
   const fields: Record<string, Json> = {};
   for (const key of layout.fields) fields[key] = (row[key] ?? null) as Json;
-  const attributes = layout.attributes && row.attributes && typeof row.attributes === 'object'
-    ? { ...(row.attributes as Record<string, Json>) }
-    : {};
+  const attributes = layout.attributes && row.attributes && typeof row.attributes === 'object' ? { ...(row.attributes as Record<string, Json>) } : {};
   const description = layout.description ? String((row.description as string | null | undefined) ?? '') : '';
   return { fields, description, attributes };
 }
@@ -122,10 +120,7 @@ export function replaceText(text: Y.Text, next: string): void {
   const max = Math.min(current.length, next.length);
   while (start < max && current.charCodeAt(start) === next.charCodeAt(start)) start++;
   let end = 0;
-  while (
-    end < max - start &&
-    current.charCodeAt(current.length - 1 - end) === next.charCodeAt(next.length - 1 - end)
-  ) end++;
+  while (end < max - start && current.charCodeAt(current.length - 1 - end) === next.charCodeAt(next.length - 1 - end)) end++;
   // Step back off a low surrogate so the edit covers whole code points.
   if (start > 0 && isLowSurrogate(current.charCodeAt(start))) start--;
   if (end > 0 && isLowSurrogate(current.charCodeAt(current.length - end))) end--;

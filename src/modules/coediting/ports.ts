@@ -62,7 +62,11 @@ export interface CoeditingPorts {
   rowVersion(tenantId: string, type: string, id: string): Promise<number | null>;
   /** The REST write path (authorization, validation, version check, audit, change event); AppErrors as REST. */
   updateEntity(
-    ctx: CoeditingWriteContext, type: string, id: string, patch: Record<string, unknown>, opts: { expectedVersion: number },
+    ctx: CoeditingWriteContext,
+    type: string,
+    id: string,
+    patch: Record<string, unknown>,
+    opts: { expectedVersion: number },
   ): Promise<Record<string, unknown>>;
   /** The actor the contributor writes as now: active user of an active tenant, unrevoked read-write key; else null. */
   actorFor(tenantId: string, contributor: ContributorRef): Promise<Actor | null>;

@@ -9,8 +9,19 @@ import type { Actor } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { parseContributor, type Attribution } from './attribution.js';
 import {
-  baseOf, differingPaths, docState, hashValue, patchOf, readBase, replaceText, revertPaths, rowState, sameValue, writeBase,
-  type DocState, type Json,
+  baseOf,
+  differingPaths,
+  docState,
+  hashValue,
+  patchOf,
+  readBase,
+  replaceText,
+  revertPaths,
+  rowState,
+  sameValue,
+  writeBase,
+  type DocState,
+  type Json,
 } from './layout.js';
 import type { CoeditingPorts, RecordLayout } from './ports.js';
 
@@ -81,7 +92,10 @@ export class Projector {
       const plan = planWrite(current, fromRow, differing, t.attribution, decisions);
       const differs = new Set(differing);
       // Touches of values that agree with the row are settled.
-      t.attribution.clearPaths(mark, t.attribution.paths().filter((p) => !differs.has(p)));
+      t.attribution.clearPaths(
+        mark,
+        t.attribution.paths().filter((p) => !differs.has(p)),
+      );
       if (plan.refused.length) {
         const paths = plan.refused.map((r) => r.path);
         t.doc.transact(() => revertPaths(t.doc, paths, fromRow), PROJECTION_ORIGIN);
@@ -146,9 +160,7 @@ export class Projector {
 }
 
 /** Per differing value: written (every contributor may write), refused, or left for the next projection. */
-function planWrite(
-  doc: DocState, row: DocState, differing: string[], attribution: Attribution, decisions: Map<string, Actor | null>,
-): Plan {
+function planWrite(doc: DocState, row: DocState, differing: string[], attribution: Attribution, decisions: Map<string, Actor | null>): Plan {
   const written: string[] = [];
   const refused: RefusedPath[] = [];
   let actor: Actor | null = null;

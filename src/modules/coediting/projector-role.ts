@@ -167,7 +167,9 @@ export class ProjectorRole {
     try {
       const { tenantId, entityType, entityId } = this.document.address;
       const attributes = {
-        'appinventory.tenant_id': tenantId, 'appinventory.collab.document': `${entityType}/${entityId}`, 'appinventory.collab.reason': reason,
+        'appinventory.tenant_id': tenantId,
+        'appinventory.collab.document': `${entityType}/${entityId}`,
+        'appinventory.collab.reason': reason,
       };
       // The write-back (EntityService.update) is this span's child: its transaction, append and publish.
       const outcome = await inSpan(SPANS.collabProjection, attributes, async (span) => {
@@ -213,7 +215,12 @@ export class ProjectorRole {
     const d = this.document;
     const { tenantId, entityType, entityId } = d.address;
     return (this.projectionTarget ??= {
-      type: entityType, layout: this.layout, tenantId, entityId, doc: d.doc, attribution: this.attribution,
+      type: entityType,
+      layout: this.layout,
+      tenantId,
+      entityId,
+      doc: d.doc,
+      attribution: this.attribution,
     });
   }
 

@@ -75,8 +75,7 @@ export class CommentService {
       const known = hidden.get(row.id);
       if (known !== undefined) return known;
       const parent = row.parent_id ? byId.get(row.parent_id) : undefined;
-      const value = row.resolved_at !== null
-        || (row.parent_id !== null && (!parent || depth > MAX_THREAD_DEPTH || isHidden(parent, depth + 1)));
+      const value = row.resolved_at !== null || (row.parent_id !== null && (!parent || depth > MAX_THREAD_DEPTH || isHidden(parent, depth + 1)));
       hidden.set(row.id, value);
       return value;
     };
@@ -101,9 +100,7 @@ export class CommentService {
       }
       await authorize(w, 'comment', { type: parsed.entity_type, id: parsed.entity_id });
       if (parsed.parent_id) {
-        const parent = await scoped(Comment, w)
-          .findById(parsed.parent_id)
-          .where({ entity_type: parsed.entity_type, entity_id: parsed.entity_id });
+        const parent = await scoped(Comment, w).findById(parsed.parent_id).where({ entity_type: parsed.entity_type, entity_id: parsed.entity_id });
         if (!parent) {
           throw UnprocessableEntity('The parent comment does not exist.', [
             { path: 'parent_id', message: `no live comment with id ${parsed.parent_id} on this record` },
@@ -162,7 +159,6 @@ export class CommentService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-
   private async setResolved(ctx: ServiceContext, id: string, resolved: boolean, opts: WriteOptions): Promise<CommentData> {
     return this.writes.run(ctx, async (w) => {
       const current = await this.lockFor(w, id, 'resolve', opts);
@@ -200,7 +196,9 @@ export class CommentService {
   }
 
   private recordChange(
-    w: WriteScope, data: CommentData, action: 'created' | 'updated' | 'deleted',
+    w: WriteScope,
+    data: CommentData,
+    action: 'created' | 'updated' | 'deleted',
     changes?: Record<string, { old: unknown; new: unknown }>,
   ): void {
     w.record({ entityType: 'comments', entityId: data.id, entityName: excerpt(data.body), action, data, changes: changes ?? null });

@@ -16,7 +16,12 @@ export class Dashboard extends TenantModel {
   row_version!: number;
 }
 
-export interface WidgetLayout { x: number; y: number; w: number; h: number }
+export interface WidgetLayout {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
 
 export class Widget extends TenantModel {
   static override tableName = 'widgets';

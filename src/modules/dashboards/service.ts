@@ -10,15 +10,16 @@ import type { FieldChanges, WriteRunner, WriteScope } from '../../platform/write
 import { authorize } from '../access/policy.js';
 import { liveRecordIds } from '../permissions/service.js';
 import { Dashboard, DashboardFilter, Widget } from './model.js';
-import {
-  dashboardCreate, dashboardUpdate, sourcePairIssue, widgetInput, widgetPatch,
-  type FilterInput, type WidgetInput,
-} from './schemas.js';
+import { dashboardCreate, dashboardUpdate, sourcePairIssue, widgetInput, widgetPatch, type FilterInput, type WidgetInput } from './schemas.js';
 
 export type WidgetData = Record<string, unknown> & { id: string; dashboard_id: string };
 export type FilterData = Record<string, unknown> & { id: string; dashboard_id: string };
 export type DashboardData = Record<string, unknown> & {
-  id: string; name: string; row_version: number; widgets: WidgetData[]; filters: FilterData[];
+  id: string;
+  name: string;
+  row_version: number;
+  widgets: WidgetData[];
+  filters: FilterData[];
 };
 
 export const DASHBOARD_LISTING: Listable = {
@@ -42,7 +43,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value ?? null, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v);
+      : v,
+  );
 }
 
 const withoutTenant = (row: object): Record<string, unknown> => present(row);
@@ -74,7 +76,10 @@ export class DashboardService {
       // A live dashboard of the same name makes this a unique violation: 409 from the error mapper.
       const row = (await scoped(Dashboard, w)
         .insert({
-          name: parsed.name, description: parsed.description ?? null, created_by: w.actor.userId, updated_by: w.actor.userId,
+          name: parsed.name,
+          description: parsed.description ?? null,
+          created_by: w.actor.userId,
+          updated_by: w.actor.userId,
         })
         .returning('*')) as unknown as Dashboard;
       await this.insertWidgets(w, row.id, parsed.widgets ?? []);
@@ -143,9 +148,7 @@ export class DashboardService {
     });
   }
 
-  async updateWidget(
-    ctx: ServiceContext, dashboardId: string, widgetId: string, patch: unknown, opts: WriteOptions = {},
-  ): Promise<WidgetData> {
+  async updateWidget(ctx: ServiceContext, dashboardId: string, widgetId: string, patch: unknown, opts: WriteOptions = {}): Promise<WidgetData> {
     await authorize(ctx, 'write', { type: 'dashboards', id: dashboardId });
     const parsed = parseInput(widgetPatch, patch);
     return this.writes.run(ctx, async (w) => {
@@ -183,9 +186,7 @@ export class DashboardService {
   // ---- helpers -------------------------------------------------------------------------------
 
   /** Bumps the dashboard's version, writes `columns`, and records the whole dashboard once. */
-  private async touch(
-    w: WriteScope, current: Dashboard, before: DashboardData, columns: Record<string, unknown> = {},
-  ): Promise<DashboardData> {
+  private async touch(w: WriteScope, current: Dashboard, before: DashboardData, columns: Record<string, unknown> = {}): Promise<DashboardData> {
     await dashboards.patch(w, current, columns);
     const data = await this.get(w, current.id);
     const changes: FieldChanges = diff(before, data);
@@ -215,34 +216,36 @@ export class DashboardService {
   private async insertWidgets(w: WriteScope, dashboardId: string, widgets: WidgetInput[]): Promise<Widget[]> {
     if (widgets.length === 0) return [];
     return (await scoped(Widget, w)
-      .insert(widgets.map((wd) => ({
-        dashboard_id: dashboardId,
-        title: wd.title,
-        widget_type: wd.widget_type,
-        source_entity_type: wd.source_entity_type ?? null,
-        source_entity_id: wd.source_entity_id ?? null,
-        layout: wd.layout ?? DEFAULT_LAYOUT,
-        config: wd.config ?? {},
-      })))
+      .insert(
+        widgets.map((wd) => ({
+          dashboard_id: dashboardId,
+          title: wd.title,
+          widget_type: wd.widget_type,
+          source_entity_type: wd.source_entity_type ?? null,
+          source_entity_id: wd.source_entity_id ?? null,
+          layout: wd.layout ?? DEFAULT_LAYOUT,
+          config: wd.config ?? {},
+        })),
+      )
       .returning('*')) as unknown as Widget[];
   }
 
   private async insertFilters(w: WriteScope, dashboardId: string, filters: FilterInput[]): Promise<void> {
     if (filters.length === 0) return;
-    await scoped(DashboardFilter, w).insert(filters.map((f, i) => ({
-      dashboard_id: dashboardId,
-      filter_type: f.filter_type,
-      target_column: f.target_column,
-      config: f.config ?? {},
-      position: f.position ?? i,
-    })));
+    await scoped(DashboardFilter, w).insert(
+      filters.map((f, i) => ({
+        dashboard_id: dashboardId,
+        filter_type: f.filter_type,
+        target_column: f.target_column,
+        config: f.config ?? {},
+        position: f.position ?? i,
+      })),
+    );
   }
 
   private async present(ctx: ServiceContext, row: Dashboard): Promise<DashboardData> {
     const [widgets, filters] = await Promise.all([
-      scoped(Widget, ctx)
-        .where('dashboard_id', row.id)
-        .orderByRaw(`(layout->>'y')::int, (layout->>'x')::int, created_at, id`),
+      scoped(Widget, ctx).where('dashboard_id', row.id).orderByRaw(`(layout->>'y')::int, (layout->>'x')::int, created_at, id`),
       scoped(DashboardFilter, ctx)
         .where('dashboard_id', row.id)
         .orderBy([{ column: 'position' }, { column: 'created_at' }, { column: 'id' }]),
@@ -255,9 +258,7 @@ export class DashboardService {
   }
 
   private async findWidget(ctx: ServiceContext, dashboardId: string, widgetId: string): Promise<Widget> {
-    const row = uuid.safeParse(widgetId).success
-      ? await scoped(Widget, ctx).findById(widgetId).where('dashboard_id', dashboardId)
-      : undefined;
+    const row = uuid.safeParse(widgetId).success ? await scoped(Widget, ctx).findById(widgetId).where('dashboard_id', dashboardId) : undefined;
     if (!row) throw NotFound(`No widget with id ${widgetId} on this dashboard.`);
     return row;
   }

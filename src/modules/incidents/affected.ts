@@ -38,7 +38,12 @@ export async function checkAffected(w: WriteScope, list: AffectedEntityInput[]):
 
 /** Replaces the affected entities of an incident this write loaded (or inserted). */
 export async function writeLinks(w: WriteScope, incident: Incident, refs: EntityRef[]): Promise<void> {
-  await replaceLinks(w, AFFECTED_LINK, incident, refs.map((r) => ({ ...r })));
+  await replaceLinks(
+    w,
+    AFFECTED_LINK,
+    incident,
+    refs.map((r) => ({ ...r })),
+  );
 }
 
 /** The affected-entity links of these incidents (the link table is reached through its incidents). */
@@ -48,11 +53,7 @@ export async function loadLinks(ctx: ServiceContext, incidentIds: string[]): Pro
 }
 
 /** Affected entities per incident, with name and status: one query for the links, one per type. */
-export async function loadAffected(
-  ctx: ServiceContext,
-  incidentIds: string[],
-  moves: StatusMove[] = [],
-): Promise<Map<string, AffectedEntity[]>> {
+export async function loadAffected(ctx: ServiceContext, incidentIds: string[], moves: StatusMove[] = []): Promise<Map<string, AffectedEntity[]>> {
   const result = new Map<string, AffectedEntity[]>(incidentIds.map((id) => [id, []]));
   const links = await loadLinks(ctx, incidentIds);
   const planned = new Map(moves.map((m) => [refKey(m), m.to]));
@@ -66,7 +67,9 @@ export async function loadAffected(
       const row = l.entity_type === type ? byId.get(l.entity_id) : undefined;
       if (!row) continue;
       result.get(l.incident_id)!.push({
-        entity_type: type, entity_id: row.id, name: String(row.name),
+        entity_type: type,
+        entity_id: row.id,
+        name: String(row.name),
         operational_status: planned.get(refKey(l)) ?? (row.operational_status as OperationalStatus),
       });
     }

@@ -38,10 +38,12 @@ export async function planStatusMoves(w: WriteScope, touched: EntityRef[]): Prom
   const worst = (await scoped(Incident, w)
     .join(`${AFFECTED_TABLE} as a`, 'a.incident_id', 'incidents.id')
     .whereNot('incidents.status', 'resolved')
-    .whereIn(['a.entity_type', 'a.entity_id'], current.map((c) => [c.entity_type, c.entity_id]))
+    .whereIn(
+      ['a.entity_type', 'a.entity_id'],
+      current.map((c) => [c.entity_type, c.entity_id]),
+    )
     .groupBy('a.entity_type', 'a.entity_id')
-    .select('a.entity_type', 'a.entity_id', raw(`bool_or(incidents.impact_type = 'outage') as outage`))) as unknown as
-    (EntityRef & { outage: boolean })[];
+    .select('a.entity_type', 'a.entity_id', raw(`bool_or(incidents.impact_type = 'outage') as outage`))) as unknown as (EntityRef & { outage: boolean })[];
   const target = new Map<string, OperationalStatus>(worst.map((r) => [refKey(r), r.outage ? 'outage' : 'degraded']));
   return current
     .map((c) => ({ entity_type: c.entity_type, entity_id: c.entity_id, from: c.status, to: target.get(refKey(c)) ?? 'operational' }))
@@ -50,9 +52,7 @@ export async function planStatusMoves(w: WriteScope, touched: EntityRef[]): Prom
 }
 
 /** Each move is the entity's own audited write and change event, in the same transaction. */
-export async function applyStatusMoves(
-w: WriteScope, entities: Record<CatalogType, EntityService>, moves: StatusMove[],
-): Promise<void> {
+export async function applyStatusMoves(w: WriteScope, entities: Record<CatalogType, EntityService>, moves: StatusMove[]): Promise<void> {
   for (const m of moves) {
     await entities[m.entity_type].update(w, m.entity_id, { operational_status: m.to }, { impliedBy: 'incidents' });
   }

@@ -13,16 +13,13 @@ import { authorize } from '../access/policy.js';
 import type { CatalogType } from '../catalog/kinds.js';
 import type { EntityService } from '../catalog/service.js';
 import { checkAffected, loadAffected, loadLinks, sameRefs, writeLinks, type AffectedEntity } from './affected.js';
-import {
-  AFFECTABLE_TYPES, INCIDENT_STATUS, Incident, IncidentTimelineEntry, type ImpactType, type IncidentStatus, type Severity,
-} from './model.js';
+import { AFFECTABLE_TYPES, INCIDENT_STATUS, Incident, IncidentTimelineEntry, type ImpactType, type IncidentStatus, type Severity } from './model.js';
 import { applyStatusMoves, planStatusMoves, type StatusMove } from './operational-status.js';
 import { INCIDENT_LISTING, createIncidentSchema, timelineUpdateSchema, updateIncidentSchema } from './schemas.js';
 
 export { INCIDENT_LISTING, parseIncidentListQuery } from './schemas.js';
 export type { OperationalStatus } from './operational-status.js';
 export type { AffectedEntity } from './affected.js';
-
 
 export interface TimelineEntryData {
   id: string;
@@ -86,7 +83,10 @@ export class IncidentService {
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<IncidentSummary>> {
     if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'incidents' });
     const page = await listPage<Incident>(ctx, INCIDENT_LISTING, query);
-    const affected = await loadAffected(ctx, page.rows.map((r) => r.id));
+    const affected = await loadAffected(
+      ctx,
+      page.rows.map((r) => r.id),
+    );
     return { data: page.rows.map((r) => ({ ...columns(r), affected: affected.get(r.id) ?? [] })), meta: page.meta };
   }
 
@@ -99,8 +99,13 @@ export class IncidentService {
       const affected = await checkAffected(w, parsed.affected);
       const row = (await scoped(Incident, w)
         .insert({
-          title: parsed.title, description: parsed.description ?? null, severity: parsed.severity,
-          impact_type: parsed.impact_type, status: 'investigating', created_by: w.actor.userId, updated_by: w.actor.userId,
+          title: parsed.title,
+          description: parsed.description ?? null,
+          severity: parsed.severity,
+          impact_type: parsed.impact_type,
+          status: 'investigating',
+          created_by: w.actor.userId,
+          updated_by: w.actor.userId,
         })
         .returning('*')) as unknown as Incident;
       await writeLinks(w, row, affected);
@@ -135,7 +140,11 @@ export class IncidentService {
       const updated = await incidents.find(w, id);
       const data = await this.detail(w, updated, moves);
       w.record({
-        entityType: 'incidents', entityId: id, entityName: updated.title, action: 'updated', data,
+        entityType: 'incidents',
+        entityId: id,
+        entityName: updated.title,
+        action: 'updated',
+        data,
         changes: diff(before as unknown as Record<string, unknown>, data as unknown as Record<string, unknown>),
       });
       await applyStatusMoves(w, this.entities, moves);
@@ -173,12 +182,7 @@ export class IncidentService {
    * POST /incidents/:id/updates: appends a timeline entry and, when `status` is given and differs,
    * moves the incident (its own `status_changed` change, recorded before the `timeline_entry`).
    */
-  async addUpdate(
-    ctx: ServiceContext,
-    id: string,
-    input: unknown,
-    opts: WriteOptions = {},
-  ): Promise<{ entry: TimelineEntryData; incident: IncidentData }> {
+  async addUpdate(ctx: ServiceContext, id: string, input: unknown, opts: WriteOptions = {}): Promise<{ entry: TimelineEntryData; incident: IncidentData }> {
     await authorize(ctx, 'write', { type: 'incidents' });
     const parsed = parseInput(timelineUpdateSchema, input);
     return this.writes.run(ctx, async (w) => {
@@ -196,7 +200,11 @@ export class IncidentService {
         moves = await planStatusMoves(w, activityChanged ? await loadLinks(w, [id]) : []);
         incident = await this.detail(w, await incidents.find(w, id), moves);
         w.record({
-          entityType: 'incidents', entityId: id, entityName: current.title, action: 'status_changed', data: incident,
+          entityType: 'incidents',
+          entityId: id,
+          entityName: current.title,
+          action: 'status_changed',
+          data: incident,
           changes: { status: { old: current.status, new: target } },
         });
       }
@@ -238,8 +246,7 @@ function checkTransition(from: IncidentStatus, to: IncidentStatus): void {
   const rank = (s: IncidentStatus) => INCIDENT_STATUS.indexOf(s);
   const allowed = from === 'resolved' ? to === 'investigating' : rank(to) > rank(from);
   if (allowed) return;
-  const message = from === 'resolved'
-    ? `a resolved incident can only be reopened to 'investigating', not moved to '${to}'`
-    : `cannot move back from '${from}' to '${to}'`;
+  const message =
+    from === 'resolved' ? `a resolved incident can only be reopened to 'investigating', not moved to '${to}'` : `cannot move back from '${from}' to '${to}'`;
   throw UnprocessableEntity('The status change is not allowed.', [{ path: 'status', message }]);
 }

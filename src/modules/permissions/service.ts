@@ -84,14 +84,18 @@ export class PermissionService {
       if (existing) {
         if (existing.level === level) return presentGrant(existing); // nothing changes, nothing recorded
         await scoped(EntityPermission, w).findById(existing.id).patch({ level });
-        const data = presentGrant(await scoped(EntityPermission, w).findById(existing.id) as EntityPermission);
+        const data = presentGrant((await scoped(EntityPermission, w).findById(existing.id)) as EntityPermission);
         this.recordChange(w, data, 'updated', { level: { old: existing.level, new: level } });
         return data;
       }
       // A concurrent grant for the same user and record loses on the unique index: a 409.
       const row = (await scoped(EntityPermission, w)
         .insert({
-          entity_type: target.entity_type, entity_id: target.entity_id, user_id: userId, level, created_by: w.actor.userId,
+          entity_type: target.entity_type,
+          entity_id: target.entity_id,
+          user_id: userId,
+          level,
+          created_by: w.actor.userId,
         })
         .returning('*')) as unknown as EntityPermission;
       const data = presentGrant(row);
@@ -106,10 +110,7 @@ export class PermissionService {
     const target = parseInput(grantTarget, { entity_type: entityType, entity_id: entityId });
     if (!uuid.safeParse(grantId).success) throw NotFound(`No grant with id ${grantId}.`);
     await this.writes.run(ctx, async (w) => {
-      const row = await scoped(EntityPermission, w)
-        .findById(grantId)
-        .where({ entity_type: target.entity_type, entity_id: target.entity_id })
-        .forUpdate();
+      const row = await scoped(EntityPermission, w).findById(grantId).where({ entity_type: target.entity_type, entity_id: target.entity_id }).forUpdate();
       if (!row) throw NotFound(`No grant with id ${grantId} on this record.`);
       await scoped(EntityPermission, w).findById(grantId).delete();
       this.recordChange(w, presentGrant(row), 'deleted');
@@ -128,7 +129,9 @@ export class PermissionService {
   }
 
   private recordChange(
-    w: WriteScope, data: GrantData, action: 'created' | 'updated' | 'deleted',
+    w: WriteScope,
+    data: GrantData,
+    action: 'created' | 'updated' | 'deleted',
     changes?: Record<string, { old: unknown; new: unknown }>,
   ): void {
     w.record({

@@ -9,12 +9,16 @@ import type { ScorecardService } from './service.js';
 
 export function scorecardRoutes(services: { scorecards: ScorecardService }) {
   const api = crudRoutes(services.scorecards, {
-    path: '/scorecards', label: 'scorecard', listing: SCORECARD_LISTING,
+    path: '/scorecards',
+    label: 'scorecard',
+    listing: SCORECARD_LISTING,
     about: 'Scorecards: weighted criteria over catalog records, scored on read.',
-    create: named('ScorecardCreate', scorecardCreate), update: named('ScorecardUpdate', scorecardUpdate),
+    create: named('ScorecardCreate', scorecardCreate),
+    update: named('ScorecardUpdate', scorecardUpdate),
     examples: {
       create: {
-        name: 'Production readiness', entity_types: ['services'],
+        name: 'Production readiness',
+        entity_types: ['services'],
         criteria: [
           { name: 'Has an owning team', check_type: 'has_field', check_config: { field: 'team_id' }, weight: 2 },
           { name: 'Has an on-call', check_type: 'has_assignment', check_config: { role: 'on-call' } },
@@ -26,13 +30,18 @@ export function scorecardRoutes(services: { scorecards: ScorecardService }) {
     writers: 'editor or admin',
     writeErrors: [409],
   });
-  api.op('get', '/:id/results', {
-    operationId: 'getScorecardResults',
-    summary: 'Score every applicable entity against the scorecard',
-    description: 'Every live record of the scorecard\'s entity types, scored now: the criteria each passed and failed.',
-    response: z.array(ScorecardResult),
-  }, async (req, res) => {
-    res.json({ data: await services.scorecards.results(ctxOf(req), idParam(req)) });
-  });
+  api.op(
+    'get',
+    '/:id/results',
+    {
+      operationId: 'getScorecardResults',
+      summary: 'Score every applicable entity against the scorecard',
+      description: "Every live record of the scorecard's entity types, scored now: the criteria each passed and failed.",
+      response: z.array(ScorecardResult),
+    },
+    async (req, res) => {
+      res.json({ data: await services.scorecards.results(ctxOf(req), idParam(req)) });
+    },
+  );
   return api;
 }

@@ -10,8 +10,14 @@ export const SCORABLE_TYPES = ASSIGNABLE_TYPES;
 export type ScorableType = (typeof SCORABLE_TYPES)[number];
 
 export const CHECK_TYPES = [
-  'has_field', 'has_items', 'field_equals', 'has_assignment', 'min_assignments',
-  'no_active_incidents', 'has_tag', 'has_attribute',
+  'has_field',
+  'has_items',
+  'field_equals',
+  'has_assignment',
+  'min_assignments',
+  'no_active_incidents',
+  'has_tag',
+  'has_attribute',
 ] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
@@ -89,30 +95,45 @@ export function parseScorecardInput<S extends z.ZodType>(schema: S, input: unkno
 }
 
 // Response shapes: a stored criterion, a scorecard, and an entity's score.
-export const Criterion = named('Criterion', z.object({
-  id: recordId,
-  name: z.string(),
-  description: z.string().nullable(),
-  weight: z.number().int().min(1).max(3),
-  check_type: z.enum(CHECK_TYPES),
-  check_config: z.record(z.string(), z.unknown()).describe('The settings of the check type (field, value, role, min, tag or key)'),
-  sort_order: z.number().int(),
-}).describe('A criterion of a scorecard'));
+export const Criterion = named(
+  'Criterion',
+  z
+    .object({
+      id: recordId,
+      name: z.string(),
+      description: z.string().nullable(),
+      weight: z.number().int().min(1).max(3),
+      check_type: z.enum(CHECK_TYPES),
+      check_config: z.record(z.string(), z.unknown()).describe('The settings of the check type (field, value, role, min, tag or key)'),
+      sort_order: z.number().int(),
+    })
+    .describe('A criterion of a scorecard'),
+);
 
-export const Scorecard = named('Scorecard', z.object({
-  ...versionedColumns,
-  ...authorColumns,
-  name: z.string(),
-  description: z.string().nullable(),
-  entity_types: z.array(z.enum(SCORABLE_TYPES)),
-  criteria: z.array(Criterion).describe('In sort_order'),
-}).describe('A scorecard and its criteria; scores are computed on read, never stored'));
+export const Scorecard = named(
+  'Scorecard',
+  z
+    .object({
+      ...versionedColumns,
+      ...authorColumns,
+      name: z.string(),
+      description: z.string().nullable(),
+      entity_types: z.array(z.enum(SCORABLE_TYPES)),
+      criteria: z.array(Criterion).describe('In sort_order'),
+    })
+    .describe('A scorecard and its criteria; scores are computed on read, never stored'),
+);
 
-export const ScorecardResult = named('ScorecardResult', z.object({
-  entity_type: z.enum(SCORABLE_TYPES),
-  entity_id: recordId,
-  name: z.string(),
-  score: z.number().int().min(0).max(100).describe('Weighted share of criteria passed, in percent (100 with no criteria)'),
-  passed: z.array(Criterion),
-  failed: z.array(Criterion),
-}).describe('How one entity scores on the scorecard'));
+export const ScorecardResult = named(
+  'ScorecardResult',
+  z
+    .object({
+      entity_type: z.enum(SCORABLE_TYPES),
+      entity_id: recordId,
+      name: z.string(),
+      score: z.number().int().min(0).max(100).describe('Weighted share of criteria passed, in percent (100 with no criteria)'),
+      passed: z.array(Criterion),
+      failed: z.array(Criterion),
+    })
+    .describe('How one entity scores on the scorecard'),
+);

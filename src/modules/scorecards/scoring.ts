@@ -1,9 +1,7 @@
 // What a criterion may refer to on each scorable kind, and the pure evaluation of criteria
 // against an entity as REST returns it (columns, relation id lists, `assignments`).
 import type { FieldIssue } from '../../platform/errors.js';
-import {
-  COMPONENT_ATTRIBUTE_KEYS, RESOURCE_ATTRIBUTE_KEYS, SERVICE_ATTRIBUTE_KEYS,
-} from '../catalog/attributes.js';
+import { COMPONENT_ATTRIBUTE_KEYS, RESOURCE_ATTRIBUTE_KEYS, SERVICE_ATTRIBUTE_KEYS } from '../catalog/attributes.js';
 import { KINDS } from '../catalog/kinds.js';
 import type { ScorableType } from './schemas.js';
 
@@ -46,11 +44,7 @@ export function scalarFields(type: ScorableType): string[] {
 /** Lists the REST shape carries: relation id lists, tags and assignments. */
 export function listFields(type: ScorableType): string[] {
   const kind = KINDS[type];
-  return [
-    ...kind.relations.map((r) => r.field),
-    ...('tags' in kind.fields ? ['tags'] : []),
-    ...(kind.assignments ? ['assignments'] : []),
-  ];
+  return [...kind.relations.map((r) => r.field), ...('tags' in kind.fields ? ['tags'] : []), ...(kind.assignments ? ['assignments'] : [])];
 }
 
 export function attributeKeys(type: ScorableType): readonly string[] | null {
@@ -139,15 +133,16 @@ function fieldValue(entity: EntityShape, field: string): unknown {
   return entity[field];
 }
 
-interface AssignmentLike { person_id: string; role: string }
+interface AssignmentLike {
+  person_id: string;
+  role: string;
+}
 
 /** Distinct people assigned, of the role when given (roles compare case-insensitively). */
 function assignedPeople(entity: EntityShape, role: unknown): number {
   const list = (entity.assignments as AssignmentLike[] | undefined) ?? [];
   const wanted = typeof role === 'string' ? role.trim().toLowerCase() : null;
-  const people = new Set(
-    list.filter((a) => wanted === null || String(a.role).trim().toLowerCase() === wanted).map((a) => a.person_id),
-  );
+  const people = new Set(list.filter((a) => wanted === null || String(a.role).trim().toLowerCase() === wanted).map((a) => a.person_id));
   return people.size;
 }
 
@@ -175,11 +170,7 @@ export function passes(criterion: CriterionLike, entity: EntityShape, facts: Eva
 }
 
 /** score = round(100 × passed weight / total weight); 100 when there is nothing to check. */
-export function evaluate<C extends CriterionLike>(
-  criteria: readonly C[],
-  entity: EntityShape,
-  facts: EvaluationFacts,
-): Evaluation<C> {
+export function evaluate<C extends CriterionLike>(criteria: readonly C[], entity: EntityShape, facts: EvaluationFacts): Evaluation<C> {
   const passed: C[] = [];
   const failed: C[] = [];
   let total = 0;

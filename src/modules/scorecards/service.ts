@@ -13,9 +13,7 @@ import type { EntityService } from '../catalog/service.js';
 import { criteriaIssues, evaluate, scoreOn, type CriterionLike, type EvaluationFacts } from './scoring.js';
 import { AFFECTED_TABLE, Incident } from '../incidents/model.js';
 import { Scorecard, ScorecardCriterion } from './model.js';
-import {
-  SCORABLE_TYPES, parseScorecardInput, scorecardCreate, scorecardUpdate, type CriterionInput, type ScorableType,
-} from './schemas.js';
+import { SCORABLE_TYPES, parseScorecardInput, scorecardCreate, scorecardUpdate, type CriterionInput, type ScorableType } from './schemas.js';
 
 const ENTITY_TYPE = 'scorecards';
 const scorecards = new RecordTable<Scorecard>(Scorecard, 'scorecard');
@@ -111,7 +109,11 @@ export class ScorecardService {
       .whereRaw('scorecards.entity_types @> ?::jsonb', [JSON.stringify([entityType])])
       .orderBy([{ column: 'name' }, { column: 'id' }]);
     const cards = await this.present(ctx, rows);
-    const facts = await this.facts(ctx, cards.flatMap((c) => c.criteria), { entityId: entity.id });
+    const facts = await this.facts(
+      ctx,
+      cards.flatMap((c) => c.criteria),
+      { entityId: entity.id },
+    );
     return scoreOn(cards, entity, facts);
   }
 
@@ -123,15 +125,17 @@ export class ScorecardService {
     const criteria = toRows(parsed.criteria);
     this.validate(parsed.entity_types, criteria);
     return this.writes.run(ctx, async (w) => {
-      const row = (await nameClash(scoped(Scorecard, w)
-        .insert({
-          name: parsed.name,
-          description: parsed.description ?? null,
-          entity_types: parsed.entity_types,
-          created_by: w.actor.userId,
-          updated_by: w.actor.userId,
-        })
-        .returning('*'))) as unknown as Scorecard;
+      const row = (await nameClash(
+        scoped(Scorecard, w)
+          .insert({
+            name: parsed.name,
+            description: parsed.description ?? null,
+            entity_types: parsed.entity_types,
+            created_by: w.actor.userId,
+            updated_by: w.actor.userId,
+          })
+          .returning('*'),
+      )) as unknown as Scorecard;
       await this.replaceCriteria(w, row.id, criteria);
       const data = await this.get(w, row.id);
       w.record({ entityType: ENTITY_TYPE, entityId: data.id, entityName: data.name, action: 'created', data });
@@ -161,7 +165,11 @@ export class ScorecardService {
       if (replace) await this.replaceCriteria(w, id, criteria);
       const data = await this.get(w, id);
       w.record({
-        entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'updated', data,
+        entityType: ENTITY_TYPE,
+        entityId: id,
+        entityName: data.name,
+        action: 'updated',
+        data,
         changes: diff(before, data),
       });
       return data;
@@ -213,8 +221,13 @@ export class ScorecardService {
       .orderBy([{ column: 'sort_order' }, { column: 'name' }, { column: 'id' }]);
     for (const c of criteria) {
       byCard.get(c.scorecard_id)!.push({
-        id: c.id, name: c.name, description: c.description, weight: c.weight,
-        check_type: c.check_type, check_config: c.check_config, sort_order: c.sort_order,
+        id: c.id,
+        name: c.name,
+        description: c.description,
+        weight: c.weight,
+        check_type: c.check_type,
+        check_config: c.check_config,
+        sort_order: c.sort_order,
       });
     }
     return rows.map((row) => {
@@ -276,8 +289,7 @@ function same(a: unknown, b: unknown): boolean {
 
 /** Criteria lists compare by content (ids aside, config keys in any order, as a multiset). */
 function sameCriteria(stored: readonly CriterionData[], next: readonly CriterionRow[]): boolean {
-  const key = (c: CriterionRow) =>
-    JSON.stringify([c.name, c.description ?? null, c.weight, c.check_type, sortKeys(c.check_config), c.sort_order]);
+  const key = (c: CriterionRow) => JSON.stringify([c.name, c.description ?? null, c.weight, c.check_type, sortKeys(c.check_config), c.sort_order]);
   const a = stored.map(key).sort();
   const b = next.map(key).sort();
   return a.length === b.length && a.every((k, i) => k === b[i]);

@@ -30,7 +30,11 @@ export class TenantService {
       const updated = await Tenant.query(w.trx).patchAndFetchById(current.id, { is_active: active, updated_at: new Date() });
       const data = presentTenant(updated);
       w.record({
-        entityType: 'tenants', entityId: current.id, entityName: current.slug, action: 'updated', data,
+        entityType: 'tenants',
+        entityId: current.id,
+        entityName: current.slug,
+        action: 'updated',
+        data,
         changes: { is_active: { old: current.is_active, new: active } },
       });
       return data;

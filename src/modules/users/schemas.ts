@@ -38,18 +38,23 @@ export type UserCreate = z.infer<typeof userCreate>;
 export type UserUpdate = z.infer<typeof userUpdate>;
 
 /** A user as the API returns one: never a password hash or token version. */
-export const User = named('User', z.object({
-  id: recordId,
-  email: z.string(),
-  display_name: z.string(),
-  role: userRole,
-  auth_provider: z.string().describe('local, okta or saml'),
-  external_id: z.string().nullable(),
-  is_active: z.boolean().describe('False once deactivated: no login, every session ended'),
-  person_id: recordId.nullable(),
-  last_login_at: isoTimestamp.nullable(),
-  row_version: versionedColumns.row_version,
-  created_at: isoTimestamp,
-  updated_at: isoTimestamp,
-  deleted_at: versionedColumns.deleted_at,
-}).describe('A user of the tenant'));
+export const User = named(
+  'User',
+  z
+    .object({
+      id: recordId,
+      email: z.string(),
+      display_name: z.string(),
+      role: userRole,
+      auth_provider: z.string().describe('local, okta or saml'),
+      external_id: z.string().nullable(),
+      is_active: z.boolean().describe('False once deactivated: no login, every session ended'),
+      person_id: recordId.nullable(),
+      last_login_at: isoTimestamp.nullable(),
+      row_version: versionedColumns.row_version,
+      created_at: isoTimestamp,
+      updated_at: isoTimestamp,
+      deleted_at: versionedColumns.deleted_at,
+    })
+    .describe('A user of the tenant'),
+);

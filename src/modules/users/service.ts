@@ -34,7 +34,9 @@ export class UserService {
     const password_hash = password ? await hashPassword(password) : null;
     return this.writes.run(ctx, async (w) => {
       await this.checkPerson(w, fields.person_id);
-      const row = await scoped(User, w).insert({ ...fields, password_hash }).returning('*');
+      const row = await scoped(User, w)
+        .insert({ ...fields, password_hash })
+        .returning('*');
       const data = presentUser(row as unknown as User);
       w.record({ entityType: 'users', entityId: data.id, entityName: data.email, action: 'created', data });
       return data;
@@ -57,7 +59,9 @@ export class UserService {
       // tokens). The event says so already (`password` or `is_active` in its changes).
       const endsSessions = Boolean(password_hash) || (fields.is_active === false && current.is_active);
       await users.patch(w, current, {
-        ...fields, ...(password_hash ? { password_hash } : {}), ...(endsSessions ? nextTokenVersion(current) : {}),
+        ...fields,
+        ...(password_hash ? { password_hash } : {}),
+        ...(endsSessions ? nextTokenVersion(current) : {}),
       });
       const data = presentUser(await users.find(w, id));
       const changes = diff(before, data);
@@ -97,9 +101,10 @@ export class UserService {
   private async checkPerson(w: WriteScope, personId: string | null | undefined): Promise<void> {
     if (!personId) return;
     const found = await scoped(Person, w).findById(personId).select('id');
-    if (!found) throw UnprocessableEntity('The request refers to records that do not exist.', [
-      { path: 'person_id', message: `no person with id ${personId} in this tenant` },
-    ]);
+    if (!found)
+      throw UnprocessableEntity('The request refers to records that do not exist.', [
+        { path: 'person_id', message: `no person with id ${personId} in this tenant` },
+      ]);
   }
 
   /** A tenant must keep at least one active admin, or nobody could manage it again. */

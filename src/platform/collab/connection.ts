@@ -7,9 +7,7 @@ import * as Y from 'yjs';
 import type { Logger } from '../logger.js';
 import { CLIENT, type CollabDocument, type DocClient } from './document.js';
 import type { ConnectionHandle, DocumentAddress, EditAuthor } from './hooks.js';
-import {
-  TokenBucket, awarenessEntryOf, awarenessStateOf, encodeAwarenessEntry, type CollabLimits,
-} from './limits.js';
+import { TokenBucket, awarenessEntryOf, awarenessStateOf, encodeAwarenessEntry, type CollabLimits } from './limits.js';
 import { awarenessStatesMessage, readClientMessage, syncStep1Message, syncStep2Message } from './protocol.js';
 
 /** What a connection enforces, and the feature's rewrite of its awareness states. */

@@ -74,8 +74,7 @@ class RelayOrigin {
 }
 const RELAY_AWARENESS_ORIGIN = Object.freeze({ source: 'redis' as const });
 
-const isClient = (origin: unknown): origin is DocClient =>
-  typeof origin === 'object' && origin !== null && (origin as Partial<DocClient>)[CLIENT] === true;
+const isClient = (origin: unknown): origin is DocClient => typeof origin === 'object' && origin !== null && (origin as Partial<DocClient>)[CLIENT] === true;
 
 /** Where a transaction came from, and who it is attributed to. */
 function sourceOf(origin: unknown): { source: EditSource; author: string | null } {
@@ -114,11 +113,15 @@ export class CollabDocument implements DocumentHandle {
     this.log = deps.logger.child({ component: 'collab', document: `${address.entityType}/${address.entityId}` });
     // Superseded edits in the log count towards the size cap, so a log of a quarter of it is folded.
     const logOptions = { ...deps.options, compactAfterBytes: Math.ceil(this.limits.maxDocumentBytes / 4) };
-    this.updates = new UpdateLog<Pending>(deps.storage, logOptions, this.log, (batch) => this.relayStored(batch), (err) => this.fail(err));
+    this.updates = new UpdateLog<Pending>(
+      deps.storage,
+      logOptions,
+      this.log,
+      (batch) => this.relayStored(batch),
+      (err) => this.fail(err),
+    );
     const relay = deps.relay;
-    this.lease = relay
-      ? { claim: (token, ttlMs) => relay.claim(key, token, ttlMs), release: (token) => relay.release(key, token) }
-      : null;
+    this.lease = relay ? { claim: (token, ttlMs) => relay.claim(key, token, ttlMs), release: (token) => relay.release(key, token) } : null;
     this.hooks = deps.createHooks?.(this) ?? NO_HOOKS;
     this.awareness.setLocalState(null);
     this.doc.on('update', this.onDocUpdate);
@@ -313,10 +316,7 @@ export class CollabDocument implements DocumentHandle {
 
   // ---- awareness and relay ---------------------------------------------------------------------
 
-  private readonly onAwarenessUpdate = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
+  private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
     if (isClient(origin)) {
       for (const id of added) origin.awarenessIds.add(id);
       for (const id of removed) origin.awarenessIds.delete(id);

@@ -28,12 +28,16 @@ export interface EditAuthor {
 /** onAuthenticate's answer: the connection is admitted to a document, or refused with a close code. */
 export type Admission<C> =
   | {
-    ok: true; address: DocumentAddress; readOnly: boolean; author: EditAuthor; context: C;
-    /** Who is connecting, as the connection's log lines name them. */
-    actor?: { type: string; id: string | null };
-    /** Called once when the connection's socket closes, upgraded or not (what the admission holds). */
-    release?: () => void;
-  }
+      ok: true;
+      address: DocumentAddress;
+      readOnly: boolean;
+      author: EditAuthor;
+      context: C;
+      /** Who is connecting, as the connection's log lines name them. */
+      actor?: { type: string; id: string | null };
+      /** Called once when the connection's socket closes, upgraded or not (what the admission holds). */
+      release?: () => void;
+    }
   | { ok: false; code: number; reason: string };
 
 /** An open connection as a feature sees it. */

@@ -66,7 +66,11 @@ export class RedisRelay {
   /** Documents with a publish lost to an outage: announced for catch-up once Redis is back. */
   private readonly missed = new Set<string>();
 
-  constructor(url: string, private readonly prefix: string, private readonly logger: Logger) {
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly logger: Logger,
+  ) {
     // During an outage a command fails after one reconnect attempt instead of piling up; the other
     // nodes catch up from PostgreSQL when their subscriber reconnects.
     this.pub = client(url, logger, 'collab-publisher');
@@ -94,7 +98,13 @@ export class RedisRelay {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     // If Redis is away the subscription completes when it returns; the reconnect catch-up covers the gap.
-    await Promise.race([this.sub.subscribe(this.channel(key)).then(() => undefined, () => undefined), timeout]);
+    await Promise.race([
+      this.sub.subscribe(this.channel(key)).then(
+        () => undefined,
+        () => undefined,
+      ),
+      timeout,
+    ]);
     clearTimeout(timer);
   }
 

@@ -109,17 +109,19 @@ export function attachCollab<C>(opts: CollabEngineOptions & { extension: CollabE
       .then((admission) => {
         if (admission.ok && admission.release) socket.once('close', admission.release);
         return wss.handleUpgrade(req, socket, head, (ws) => {
-        if (!admission.ok) {
-          logger.info('co-editing connection refused', { url: redactUrl(req.url ?? '/'), code: admission.code, reason: admission.reason });
-          ws.close(admission.code, admission.reason);
-          return;
-        }
-        const { address } = admission;
-        // Every line about this connection names its document and who holds it.
-        const connectionLogger = logger.child({
-          document: `${address.entityType}/${address.entityId}`, tenant_id: address.tenantId, ...(admission.actor ? { actor: admission.actor } : {}),
-        });
-        open(new Connection(ws, address, admission.readOnly, admission.author, admission.context, connectionLogger, policy), connectionLogger);
+          if (!admission.ok) {
+            logger.info('co-editing connection refused', { url: redactUrl(req.url ?? '/'), code: admission.code, reason: admission.reason });
+            ws.close(admission.code, admission.reason);
+            return;
+          }
+          const { address } = admission;
+          // Every line about this connection names its document and who holds it.
+          const connectionLogger = logger.child({
+            document: `${address.entityType}/${address.entityId}`,
+            tenant_id: address.tenantId,
+            ...(admission.actor ? { actor: admission.actor } : {}),
+          });
+          open(new Connection(ws, address, admission.readOnly, admission.author, admission.context, connectionLogger, policy), connectionLogger);
         });
       })
       .catch((err: unknown) => {

@@ -26,10 +26,22 @@ export function storedBytes(stored: StoredDocument): number {
 }
 
 /** Rows as the driver returns them: bytea as a Buffer, bigint ids as strings. */
-interface DocumentRow { id: string; snapshot: Buffer | null }
-interface UpdateRow { id: string; update: Buffer; actor_id: string | null }
+interface DocumentRow {
+  id: string;
+  snapshot: Buffer | null;
+}
+interface UpdateRow {
+  id: string;
+  update: Buffer;
+  actor_id: string | null;
+}
 /** read()'s union: part 0 is the snapshot (data may be null), part 1 the log's updates. */
-interface PartRow { part: number; id: string | null; data: Buffer | null; actor_id: string | null }
+interface PartRow {
+  part: number;
+  id: string | null;
+  data: Buffer | null;
+  actor_id: string | null;
+}
 
 export interface PendingUpdate {
   update: Uint8Array;
@@ -53,7 +65,10 @@ export class CollabStorage {
    * under the row lock, so concurrent first loads on several nodes agree on one initial state
    * instead of merging two.
    */
-  async open(address: DocumentAddress, init: (trx: Knex.Transaction) => Promise<Uint8Array>): Promise<{ documentId: string; stored: StoredDocument; created: boolean }> {
+  async open(
+    address: DocumentAddress,
+    init: (trx: Knex.Transaction) => Promise<Uint8Array>,
+  ): Promise<{ documentId: string; stored: StoredDocument; created: boolean }> {
     const key = { tenant_id: address.tenantId, entity_type: address.entityType, entity_id: address.entityId };
     const existing = await this.knex('collab_documents').where(key).first<Pick<DocumentRow, 'id'> | undefined>('id');
     if (existing) {
@@ -82,7 +97,9 @@ export class CollabStorage {
       .select<PartRow[]>(this.knex.raw('0 as part'), this.knex.raw('null::bigint as id'), 'snapshot as data', this.knex.raw('null::uuid as actor_id'))
       .from('collab_documents')
       .where('id', documentId)
-      .unionAll((q) => { q.select(this.knex.raw('1'), 'id', 'update', 'actor_id').from('collab_updates').where('document_id', documentId); })
+      .unionAll((q) => {
+        q.select(this.knex.raw('1'), 'id', 'update', 'actor_id').from('collab_updates').where('document_id', documentId);
+      })
       .orderBy([{ column: 'part' }, { column: 'id' }]);
     const head = rows.find((r) => Number(r.part) === 0);
     return {

@@ -17,9 +17,7 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
  * in the Authorization header, never in cookies, so no credentials are allowed. Socket.IO takes
  * this delegate for its polling transport.
  */
-export function corsOptions(
-  policy: OriginPolicy, methods: readonly string[], allowedHeaders: readonly string[] = CORS_ALLOWED_HEADERS,
-): CorsOptionsDelegate {
+export function corsOptions(policy: OriginPolicy, methods: readonly string[], allowedHeaders: readonly string[] = CORS_ALLOWED_HEADERS): CorsOptionsDelegate {
   return (req, callback) => {
     const options: CorsOptions = {
       origin: req.headers.origin !== undefined && policy.allows({ headers: req.headers }),

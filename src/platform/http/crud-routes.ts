@@ -52,63 +52,109 @@ export function crudRoutes<T extends { id: string }>(service: CrudService<T>, op
   const one = pascal(label);
   const errors = opts.writeErrors ?? [];
 
-  api.op('get', '/', {
-    operationId: `list${pascal(plural)}`,
-    summary: `List ${plural}`,
-    description: `A page of the tenant's ${plural}, newest change first unless \`sort\` says otherwise; filters combine with AND. `
-      + 'Follow `meta.next_cursor` for the next page: `meta.total` is counted on the first page and carried in the cursor. '
-      + 'Soft-deleted rows are left out unless `include_deleted=true` (admin).',
-    query: listQuerySchema(opts.listing), response: opts.listItem ?? opts.read, paginated: true,
-  }, async (req, res) => {
-    res.json(await service.list(ctxOf(req), parseListQuery(opts.listing, req.query)));
-  });
-  api.op('post', '/', {
-    operationId: `create${one}`,
-    summary: `Create a ${label}`,
-    description: `Creates a ${label} (${writers}). Answers 201 with the record, its \`Location\` and its \`ETag\`. Ids it refers to `
-      + "must be live records of the tenant (else 422). The write is audited and announced as a live event.",
-    body: opts.create, example: opts.examples.create, response: opts.read, status: 201, location: true, errors,
-  }, async (req, res) => {
-    sendCreated(req, res, await service.create(ctxOf(req), body(req)));
-  });
-  api.op('get', '/:id', {
-    operationId: `get${one}`,
-    summary: `Read a ${label}`,
-    description: `The ${label} with its \`ETag\` (the row version, for \`If-Match\`).`,
-    response: opts.detailSchema ?? opts.read,
-  }, async (req, res) => {
-    sendData(res, await read(ctxOf(req), idParam(req)));
-  });
-  api.op('patch', '/:id', {
-    operationId: `update${one}`,
-    summary: `Update a ${label}`,
-    description: `Changes the fields given, nothing else (${writers}); a relation list given replaces the old one. With \`If-Match\` `
-      + 'the write happens only at that version (412 otherwise). A PATCH that changes nothing writes nothing.',
-    body: opts.update, example: opts.examples.update, response: opts.read, ifMatch: true, errors,
-  }, async (req, res) => {
-    const id = idParam(req);
-    sendData(res, await service.update(ctxOf(req), id, body(req), { expectedVersion: expectedVersion(req) }));
-  });
-  api.op('delete', '/:id', {
-    operationId: `delete${one}`,
-    summary: `Soft-delete a ${label}`,
-    description: `Marks the ${label} deleted (${writers}): it leaves lists and reads until \`restore\` brings it back.`,
-    status: 204, ifMatch: true,
-  }, async (req, res) => {
-    await service.remove(ctxOf(req), idParam(req), { expectedVersion: expectedVersion(req) });
-    res.status(204).end();
-  });
+  api.op(
+    'get',
+    '/',
+    {
+      operationId: `list${pascal(plural)}`,
+      summary: `List ${plural}`,
+      description:
+        `A page of the tenant's ${plural}, newest change first unless \`sort\` says otherwise; filters combine with AND. ` +
+        'Follow `meta.next_cursor` for the next page: `meta.total` is counted on the first page and carried in the cursor. ' +
+        'Soft-deleted rows are left out unless `include_deleted=true` (admin).',
+      query: listQuerySchema(opts.listing),
+      response: opts.listItem ?? opts.read,
+      paginated: true,
+    },
+    async (req, res) => {
+      res.json(await service.list(ctxOf(req), parseListQuery(opts.listing, req.query)));
+    },
+  );
+  api.op(
+    'post',
+    '/',
+    {
+      operationId: `create${one}`,
+      summary: `Create a ${label}`,
+      description:
+        `Creates a ${label} (${writers}). Answers 201 with the record, its \`Location\` and its \`ETag\`. Ids it refers to ` +
+        'must be live records of the tenant (else 422). The write is audited and announced as a live event.',
+      body: opts.create,
+      example: opts.examples.create,
+      response: opts.read,
+      status: 201,
+      location: true,
+      errors,
+    },
+    async (req, res) => {
+      sendCreated(req, res, await service.create(ctxOf(req), body(req)));
+    },
+  );
+  api.op(
+    'get',
+    '/:id',
+    {
+      operationId: `get${one}`,
+      summary: `Read a ${label}`,
+      description: `The ${label} with its \`ETag\` (the row version, for \`If-Match\`).`,
+      response: opts.detailSchema ?? opts.read,
+    },
+    async (req, res) => {
+      sendData(res, await read(ctxOf(req), idParam(req)));
+    },
+  );
+  api.op(
+    'patch',
+    '/:id',
+    {
+      operationId: `update${one}`,
+      summary: `Update a ${label}`,
+      description:
+        `Changes the fields given, nothing else (${writers}); a relation list given replaces the old one. With \`If-Match\` ` +
+        'the write happens only at that version (412 otherwise). A PATCH that changes nothing writes nothing.',
+      body: opts.update,
+      example: opts.examples.update,
+      response: opts.read,
+      ifMatch: true,
+      errors,
+    },
+    async (req, res) => {
+      const id = idParam(req);
+      sendData(res, await service.update(ctxOf(req), id, body(req), { expectedVersion: expectedVersion(req) }));
+    },
+  );
+  api.op(
+    'delete',
+    '/:id',
+    {
+      operationId: `delete${one}`,
+      summary: `Soft-delete a ${label}`,
+      description: `Marks the ${label} deleted (${writers}): it leaves lists and reads until \`restore\` brings it back.`,
+      status: 204,
+      ifMatch: true,
+    },
+    async (req, res) => {
+      await service.remove(ctxOf(req), idParam(req), { expectedVersion: expectedVersion(req) });
+      res.status(204).end();
+    },
+  );
   if (service.restore) {
     const restore = service.restore.bind(service);
-    api.op('post', '/:id/restore', {
-      operationId: `restore${one}`,
-      summary: `Restore a soft-deleted ${label}`,
-      description: `Brings a soft-deleted ${label} back (${writers})`
-        + (errors.includes(409) ? '; 409 when a live record has taken its name meanwhile.' : '.'),
-      response: opts.read, errors,
-    }, async (req, res) => {
-      sendData(res, await restore(ctxOf(req), idParam(req)));
-    });
+    api.op(
+      'post',
+      '/:id/restore',
+      {
+        operationId: `restore${one}`,
+        summary: `Restore a soft-deleted ${label}`,
+        description:
+          `Brings a soft-deleted ${label} back (${writers})` + (errors.includes(409) ? '; 409 when a live record has taken its name meanwhile.' : '.'),
+        response: opts.read,
+        errors,
+      },
+      async (req, res) => {
+        sendData(res, await restore(ctxOf(req), idParam(req)));
+      },
+    );
   }
   return api;
 }

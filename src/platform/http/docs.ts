@@ -66,26 +66,43 @@ export function docsRoutes(opts: { specUrl: string; bundleFile?: string }): Docu
   const api = documentedRouter('', 'docs', 'The API documents and their reference page.', '');
   const bundle = opts.bundleFile ?? redocBundleFile();
   const html = page(opts.specUrl);
-  api.op('get', DOCS_PATH, {
-    operationId: 'getApiReference',
-    summary: 'The API reference page',
-    description: 'This document rendered by Redoc, served by the node itself (no CDN).',
-    response: z.string(), envelope: false, contentType: 'text/html', public: true,
-  }, (_req, res) => {
-    res.set('Content-Security-Policy', DOCS_CSP);
-    res.type('html').send(html);
-  });
-  api.op('get', REDOC_BUNDLE_PATH, {
-    operationId: 'getApiReferenceBundle',
-    summary: "The reference page's script",
-    description: "Redoc's standalone bundle (404 on a node built without it).",
-    response: z.string(), envelope: false, contentType: 'application/javascript', public: true, errors: [404],
-  }, (_req, res, next) => {
-    if (!bundle || !existsSync(bundle)) {
-      next(NotFound('The API reference bundle is not installed on this node.'));
-      return;
-    }
-    res.type('application/javascript').sendFile(bundle, { maxAge: '1h' });
-  });
+  api.op(
+    'get',
+    DOCS_PATH,
+    {
+      operationId: 'getApiReference',
+      summary: 'The API reference page',
+      description: 'This document rendered by Redoc, served by the node itself (no CDN).',
+      response: z.string(),
+      envelope: false,
+      contentType: 'text/html',
+      public: true,
+    },
+    (_req, res) => {
+      res.set('Content-Security-Policy', DOCS_CSP);
+      res.type('html').send(html);
+    },
+  );
+  api.op(
+    'get',
+    REDOC_BUNDLE_PATH,
+    {
+      operationId: 'getApiReferenceBundle',
+      summary: "The reference page's script",
+      description: "Redoc's standalone bundle (404 on a node built without it).",
+      response: z.string(),
+      envelope: false,
+      contentType: 'application/javascript',
+      public: true,
+      errors: [404],
+    },
+    (_req, res, next) => {
+      if (!bundle || !existsSync(bundle)) {
+        next(NotFound('The API reference bundle is not installed on this node.'));
+        return;
+      }
+      res.type('application/javascript').sendFile(bundle, { maxAge: '1h' });
+    },
+  );
   return api;
 }

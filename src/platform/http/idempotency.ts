@@ -118,7 +118,9 @@ export function canonicalJson(value: unknown): string {
   if (value === undefined) return '';
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined);
+    const entries = Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined);
     return `{${entries.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -136,7 +138,10 @@ export class IdempotencyKeys {
 
   async claim(req: KeyedRequest, owner: string): Promise<Claim | { kind: 'mismatch'; what: 'path' | 'body' }> {
     const { rows } = await runNamed(this.knex, CLAIM_SQL, {
-      ...req, owner, lease_ms: this.settings.leaseMs, ttl_s: this.settings.ttlSeconds,
+      ...req,
+      owner,
+      lease_ms: this.settings.leaseMs,
+      ttl_s: this.settings.ttlSeconds,
     });
     const row = rows[0] as unknown as StoredRow | undefined;
     if (row?.claimed) {
@@ -153,8 +158,13 @@ export class IdempotencyKeys {
 
   async complete(req: KeyedRequest, owner: string, response: StoredResponse): Promise<void> {
     await runNamed(this.knex, COMPLETE_SQL, {
-      tenant: req.tenant, actor: req.actor, key: req.key, owner,
-      status: response.status, headers: JSON.stringify(response.headers), body: response.body,
+      tenant: req.tenant,
+      actor: req.actor,
+      key: req.key,
+      owner,
+      status: response.status,
+      headers: JSON.stringify(response.headers),
+      body: response.body,
     });
   }
 
@@ -190,7 +200,12 @@ function keyedRequest(req: Request, key: string): KeyedRequest | undefined {
   const { tenantId, actor } = ctxOf(req);
   if (!actor.id) return undefined;
   return {
-    tenant: tenantId, actor: actor.id, actor_type: actor.type, key, method: req.method, path: req.originalUrl,
+    tenant: tenantId,
+    actor: actor.id,
+    actor_type: actor.type,
+    key,
+    method: req.method,
+    path: req.originalUrl,
     hash: createHash('sha256').update(canonicalJson(req.body)).digest('hex'),
   };
 }
@@ -264,10 +279,12 @@ export function idempotentOperation(opts: { secretFields?: readonly string[] } =
       const claim = await keys.claim(keyed, owner);
       if (claim.kind === 'owner') break;
       if (claim.kind === 'mismatch') {
-        throw UnprocessableEntity(claim.what === 'path'
-          ? 'This Idempotency-Key was first used for another operation; use a new key for a new request.'
-          : 'This Idempotency-Key was first used with another request body; use a new key for a new request.',
-        [{ path: 'Idempotency-Key', message: `already used with another ${claim.what === 'path' ? 'operation' : 'body'}` }]);
+        throw UnprocessableEntity(
+          claim.what === 'path'
+            ? 'This Idempotency-Key was first used for another operation; use a new key for a new request.'
+            : 'This Idempotency-Key was first used with another request body; use a new key for a new request.',
+          [{ path: 'Idempotency-Key', message: `already used with another ${claim.what === 'path' ? 'operation' : 'body'}` }],
+        );
       }
       if (claim.kind === 'done') {
         replay(res, claim.response);

@@ -2,9 +2,7 @@
 // undone) and in depth, with no reserved key, all checked before any validation recurses into
 // them. A body that cannot be read or decoded is the client's error (400/413/415), never a 500.
 import express, { type RequestHandler } from 'express';
-import {
-  AppError, BadRequest, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType, fieldPath,
-} from '../errors.js';
+import { AppError, BadRequest, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType, fieldPath } from '../errors.js';
 import { jsonShapeIssue } from '../json-shape.js';
 
 export const JSON_TYPES = ['application/json', 'application/*+json'];

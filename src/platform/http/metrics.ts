@@ -99,10 +99,7 @@ export class NodeMetrics implements MetricsSink {
     'live_changelog_catchups_total',
     'Reads of missed events from the change log by a tenant stream (a gap in what the bus brought, a lost bus message, a bus outage).',
   );
-  private readonly catchUpEvents = this.counter(
-    'live_changelog_catchup_events_total',
-    'Change events delivered from the change log rather than the bus.',
-  );
+  private readonly catchUpEvents = this.counter('live_changelog_catchup_events_total', 'Change events delivered from the change log rather than the bus.');
 
   constructor() {
     // Counters start at zero, so a rate() over them works from the first scrape.
@@ -200,7 +197,9 @@ export class NodeMetrics implements MetricsSink {
 
   private gauge(name: string, help: string, read: () => number): void {
     new Gauge({
-      name, help, registers: [this.registry],
+      name,
+      help,
+      registers: [this.registry],
       collect() {
         this.set(read());
       },

@@ -17,7 +17,6 @@ export const requestId: RequestHandler = (req, res, next) => {
 
 export type Authenticate = (token: string | undefined) => Promise<{ tenantId: string; actor: Actor }>;
 
-
 /** Resolves the bearer token into req.ctx; 401 (via the error handler) when it is missing or bad. */
 export function requireAuth(authenticate: Authenticate, db: Knex): RequestHandler {
   return async (req, _res, next) => {

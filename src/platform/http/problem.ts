@@ -18,7 +18,10 @@ export function problemBody(err: AppError, instance?: string) {
 
 export function sendProblem(res: Parameters<RequestHandler>[1], err: AppError): void {
   if (err instanceof TooManyRequestsError) res.set('Retry-After', String(err.retryAfterSeconds));
-  res.status(err.status).type('application/problem+json').send(JSON.stringify(problemBody(err, res.req.originalUrl)));
+  res
+    .status(err.status)
+    .type('application/problem+json')
+    .send(JSON.stringify(problemBody(err, res.req.originalUrl)));
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
@@ -40,10 +43,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     res.err = asError(err);
-    res.status(500).type('application/problem+json').send(JSON.stringify({
-      type: 'about:blank', title: 'Internal Server Error', status: 500,
-      detail: `Something went wrong on our side. Quote request id ${req.id} when reporting it.`,
-    }));
+    res
+      .status(500)
+      .type('application/problem+json')
+      .send(
+        JSON.stringify({
+          type: 'about:blank',
+          title: 'Internal Server Error',
+          status: 500,
+          detail: `Something went wrong on our side. Quote request id ${req.id} when reporting it.`,
+        }),
+      );
   };
 }
 

@@ -33,7 +33,14 @@ const documented: CompiledTemplate[] = [];
 export function registerDocumentedRoute(method: string, template: string): void {
   const upper = method.toUpperCase();
   if (documented.some((t) => t.method === upper && t.template === template)) return;
-  documented.push({ method: upper, template, segments: template.split('/').slice(1).map((s) => s.toLowerCase()) });
+  documented.push({
+    method: upper,
+    template,
+    segments: template
+      .split('/')
+      .slice(1)
+      .map((s) => s.toLowerCase()),
+  });
 }
 
 /** The template to label this request with; call when its response is finished. */
@@ -61,7 +68,11 @@ function joinTemplate(base: string, path: string): string {
 function matchDocumented(method: string, url: string): string | null {
   const pathname = url.split('?', 1)[0];
   if (!pathname.toLowerCase().startsWith(API_BASE)) return null;
-  const segments = pathname.replace(/\/$/, '').split('/').slice(1).map((s) => s.toLowerCase());
+  const segments = pathname
+    .replace(/\/$/, '')
+    .split('/')
+    .slice(1)
+    .map((s) => s.toLowerCase());
   const wanted = method === 'HEAD' ? 'GET' : method;
   let best: CompiledTemplate | null = null;
   for (const candidate of documented) {

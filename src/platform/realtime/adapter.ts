@@ -8,7 +8,18 @@ import { closeRedisClient, createRedisClient, pingRedis } from '../redis-bus.js'
 
 // The adapter fires these without handling failure; during a Redis outage the rejection would be
 // unhandled and stop the process. They are caught (and logged) here instead.
-const FIRE_AND_FORGET = new Set(['publish', 'spublish', 'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'send_command', 'call']);
+const FIRE_AND_FORGET = new Set([
+  'publish',
+  'spublish',
+  'subscribe',
+  'psubscribe',
+  'ssubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'sunsubscribe',
+  'send_command',
+  'call',
+]);
 
 function guarded(client: Redis, log: Logger): Redis {
   return new Proxy(client, {

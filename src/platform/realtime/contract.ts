@@ -30,21 +30,32 @@ const EXAMPLES: Record<string, Array<{ name: string; summary: string; payload: u
   connect_error: [
     { name: 'unauthorized', summary: 'A bad token', payload: { message: 'unauthorized' } },
     {
-      name: 'too_many_sockets', summary: 'Over the per-user cap',
+      name: 'too_many_sockets',
+      summary: 'Over the per-user cap',
       payload: {
-        message: 'too_many_sockets', data: { title: 'Too many sockets', errors: [{ path: '(root)', message: 'at most 200 live sockets per user' }], scope: 'user', limit: 200 },
+        message: 'too_many_sockets',
+        data: { title: 'Too many sockets', errors: [{ path: '(root)', message: 'at most 200 live sockets per user' }], scope: 'user', limit: 200 },
       },
     },
   ],
-  'change.services': [{
-    name: 'updated', summary: 'A PATCH of a service\'s description',
-    payload: {
-      seq: 42, type: 'services.updated', tenant_id: TENANT, entity_type: 'services', entity_id: SERVICE, action: 'updated',
-      actor: { type: 'user', id: USER }, at: '2026-12-02T04:00:00.000Z',
-      data: { id: SERVICE, name: 'checkout-api', description: 'Takes payments', row_version: 3 },
-      changes: { description: { old: null, new: 'Takes payments' } },
+  'change.services': [
+    {
+      name: 'updated',
+      summary: "A PATCH of a service's description",
+      payload: {
+        seq: 42,
+        type: 'services.updated',
+        tenant_id: TENANT,
+        entity_type: 'services',
+        entity_id: SERVICE,
+        action: 'updated',
+        actor: { type: 'user', id: USER },
+        at: '2026-12-02T04:00:00.000Z',
+        data: { id: SERVICE, name: 'checkout-api', description: 'Takes payments', row_version: 3 },
+        changes: { description: { old: null, new: 'Takes payments' } },
+      },
     },
-  }],
+  ],
   resync_required: [{ name: 'ahead', summary: 'A client of a restored database', payload: { since: 900, latest_seq: 41, reason: 'ahead_of_log' } }],
   revoked: [{ name: 'logout', summary: 'The user logged out elsewhere', payload: { reason: 'session_ended' } }],
   server_shutdown: [{ name: 'stopping', summary: 'The node stops', payload: { reconnect: true } }],
@@ -52,8 +63,12 @@ const EXAMPLES: Record<string, Array<{ name: string; summary: string; payload: u
   'subscribe.ack': [
     { name: 'taken', summary: 'The subscription is in effect', payload: { ok: true } },
     {
-      name: 'refused', summary: 'A bad filter (the socket stays)',
-      payload: { ok: false, error: { title: 'Invalid subscription', errors: [{ path: 'entity_types', message: 'Too small: expected array to have >=1 items' }] } },
+      name: 'refused',
+      summary: 'A bad filter (the socket stays)',
+      payload: {
+        ok: false,
+        error: { title: 'Invalid subscription', errors: [{ path: 'entity_types', message: 'Too small: expected array to have >=1 items' }] },
+      },
     },
   ],
   unsubscribe: [{ name: 'all', summary: 'Back to the whole tenant stream', payload: {} }],
@@ -95,23 +110,25 @@ export function liveEventsPart(catalog: ChangeTypeCatalog, security: readonly Js
     handshake: {
       name: 'handshake',
       title: 'Handshake (Socket.IO CONNECT)',
-      summary: 'The client\'s `auth` in the CONNECT packet: a login token or an API key, and where to resume',
+      summary: "The client's `auth` in the CONNECT packet: a login token or an API key, and where to resume",
       description:
-        '`token` may instead be sent as `Authorization: Bearer <token>` (a Node client\'s `extraHeaders`). `since` ' +
+        "`token` may instead be sent as `Authorization: Bearer <token>` (a Node client's `extraHeaders`). `since` " +
         '(a number or a numeric string) resumes after that seq; without it, live events from now on. Other keys are ignored.',
       payload: jsonSchemaOf(handshakeAuth, 'input'),
     },
     connect_error: {
       name: 'connect_error',
       title: 'Handshake refused',
-      summary: 'The handshake was refused (socket.io-client\'s `connect_error`; it does not retry by itself)',
-      description: Object.entries(CONNECT_ERRORS).map(([message, when]) => `- \`${message}\`: ${when}`).join('\n'),
+      summary: "The handshake was refused (socket.io-client's `connect_error`; it does not retry by itself)",
+      description: Object.entries(CONNECT_ERRORS)
+        .map(([message, when]) => `- \`${message}\`: ${when}`)
+        .join('\n'),
       payload: jsonSchemaOf(connectErrorSchema, 'output'),
     },
   };
   const operations: Record<string, JsonObject> = {
     connect: operation('receive', LIVE_CHANNEL, ['handshake'], {
-      summary: 'Open a live socket; on success the socket is connected (the client\'s `connect`), else `connect_error`',
+      summary: "Open a live socket; on success the socket is connected (the client's `connect`), else `connect_error`",
       reply: ['connect_error'],
       security,
     }),

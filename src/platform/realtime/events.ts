@@ -15,7 +15,10 @@ export interface SubscriptionFilter {
 
 const seqInput = z.union([
   z.number().int().refine(Number.isSafeInteger, 'must be a safe integer'),
-  z.string().regex(/^-?\d{1,15}$/, 'must be an integer').transform(Number),
+  z
+    .string()
+    .regex(/^-?\d{1,15}$/, 'must be an integer')
+    .transform(Number),
 ]);
 
 /** Handshake `auth`; other keys are tolerated (client libraries add their own). */
@@ -36,11 +39,9 @@ const filterShape = {
   types: list(eventType).optional(),
 };
 
-export const subscribeInput = z
-  .strictObject(filterShape)
-  .refine((f) => f.entity_types || f.entity_ids || f.types, {
-    message: 'give at least one of entity_types, entity_ids, types',
-  });
+export const subscribeInput = z.strictObject(filterShape).refine((f) => f.entity_types || f.entity_ids || f.types, {
+  message: 'give at least one of entity_types, entity_ids, types',
+});
 
 export const unsubscribeInput = z.strictObject(filterShape);
 
@@ -76,7 +77,13 @@ export type ResyncInfo = z.infer<typeof resyncInfoSchema>;
  * - `token_revoked`: its token stopped signing in between the handshake and joining the stream.
  */
 export const REVOKED_REASONS = [
-  'api_key_revoked', 'user_deactivated', 'role_changed', 'session_ended', 'token_expired', 'tenant_deactivated', 'token_revoked',
+  'api_key_revoked',
+  'user_deactivated',
+  'role_changed',
+  'session_ended',
+  'token_expired',
+  'tenant_deactivated',
+  'token_revoked',
 ] as const;
 export type RevokedReason = (typeof REVOKED_REASONS)[number];
 
@@ -98,7 +105,8 @@ export const SERVER_EVENTS = {
   },
   resync_required: {
     payload: resyncInfoSchema,
-    summary: 'The handshake\'s `since` is not in the change log (ahead of it, or before what is kept): refetch over REST, then events continue after `latest_seq`',
+    summary:
+      "The handshake's `since` is not in the change log (ahead of it, or before what is kept): refetch over REST, then events continue after `latest_seq`",
   },
   revoked: {
     payload: z.object({ reason: z.enum(REVOKED_REASONS) }),
@@ -115,7 +123,8 @@ export const CLIENT_EVENTS = {
   subscribe: {
     payload: subscribeInput,
     ack: ackSchema,
-    summary: 'Adds a subscription: the socket then receives only events matching one of its subscriptions (every given list must match; a list matches any member)',
+    summary:
+      'Adds a subscription: the socket then receives only events matching one of its subscriptions (every given list must match; a list matches any member)',
   },
   unsubscribe: {
     payload: unsubscribeInput,

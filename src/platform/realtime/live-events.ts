@@ -12,8 +12,19 @@ import { redactUrl } from '../redact.js';
 import { corsOptions } from '../http/cors.js';
 import type { OriginPolicy } from '../origins.js';
 import {
-  MAX_SUBSCRIPTIONS, handshakeAuth, invalidPayload, normalizeFilter, sameFilter, subscribeInput, unsubscribeInput,
-  type Ack, type ConnectErrorMessage, type LiveServer, type LiveSocket, type RefreshAck, type RevokedReason,
+  MAX_SUBSCRIPTIONS,
+  handshakeAuth,
+  invalidPayload,
+  normalizeFilter,
+  sameFilter,
+  subscribeInput,
+  unsubscribeInput,
+  type Ack,
+  type ConnectErrorMessage,
+  type LiveServer,
+  type LiveSocket,
+  type RefreshAck,
+  type RevokedReason,
 } from './events.js';
 import { dropConnection } from './backpressure.js';
 import type { SocketCaps } from './socket-caps.js';
@@ -91,7 +102,10 @@ export class LiveEvents {
     this.metrics = opts.metrics ?? NO_METRICS;
     // destroyUpgrade: false — other upgrades on this server (/collab) are not Socket.IO's to end.
     this.io = new Server(server, {
-      serveClient: false, destroyUpgrade: false, ...(adapter ? { adapter } : {}), ...this.originRules(opts.origins),
+      serveClient: false,
+      destroyUpgrade: false,
+      ...(adapter ? { adapter } : {}),
+      ...this.originRules(opts.origins),
     }) as LiveServer;
     const sweepIntervalMs = opts.sweepIntervalMs ?? 1_000;
     this.catchUpGraceMs = opts.catchUpGraceMs ?? Math.min(250, Math.floor(sweepIntervalMs / 2));
@@ -101,10 +115,13 @@ export class LiveEvents {
     });
 
     this.io.use((socket, next) => {
-      this.authenticate(socket).then(() => next(), (err: ExtendedError) => {
-        this.logger.info('socket refused', { socket_id: socket.id, reason: err.message, url: redactUrl(socket.handshake.url) });
-        next(err);
-      });
+      this.authenticate(socket).then(
+        () => next(),
+        (err: ExtendedError) => {
+          this.logger.info('socket refused', { socket_id: socket.id, reason: err.message, url: redactUrl(socket.handshake.url) });
+          next(err);
+        },
+      );
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
 
@@ -288,7 +305,10 @@ export class LiveEvents {
         metrics: this.metrics,
         onSlow: (member, unsent) => {
           this.logger.warn('live socket dropped: slow consumer', {
-            tenant_id: tenantId, socket_id: member.socket.id, unsent_bytes: unsent, code: 'slow_consumer',
+            tenant_id: tenantId,
+            socket_id: member.socket.id,
+            unsent_bytes: unsent,
+            code: 'slow_consumer',
           });
           dropConnection(member.socket);
         },

@@ -19,9 +19,7 @@ export interface SocketCapsOptions {
   ttlMs?: number;
 }
 
-export type SocketAdmission =
-  | { ok: true }
-  | { ok: false; scope: 'user' | 'tenant'; limit: number };
+export type SocketAdmission = { ok: true } | { ok: false; scope: 'user' | 'tenant'; limit: number };
 
 const DEFAULT_TTL_MS = 60_000;
 

@@ -35,11 +35,14 @@ export class SocketSessions {
   expireAt(member: StreamMember, expiresAt: number | null): void {
     this.end(member);
     if (expiresAt === null || member.state === 'closed') return;
-    const timer = setTimeout(() => {
-      this.timers.delete(member);
-      if (Date.now() >= expiresAt) this.deps.revoke(member, 'token_expired');
-      else this.expireAt(member, expiresAt);
-    }, Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(member);
+        if (Date.now() >= expiresAt) this.deps.revoke(member, 'token_expired');
+        else this.expireAt(member, expiresAt);
+      },
+      Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS),
+    );
     timer.unref();
     this.timers.set(member, timer);
   }
