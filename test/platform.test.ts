@@ -502,9 +502,40 @@ describe('platform', () => {
     });
   });
 
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  /** Runs src/main.ts with `env` until it prints its banner (then `stop`, by default SIGTERM) or exits; its output and exit code. */
+  function runMain(
+    env: NodeJS.ProcessEnv,
+    stop: (child: ChildProcess) => void = (child) => void child.kill('SIGTERM'),
+  ): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: root,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let stopped = false;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('is running at') && !stopped) {
+          stopped = true;
+          stop(child);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+  }
+
   describe('start-up (npm start, cluster mode)', function () {
     this.timeout(60_000);
-    const root = fileURLToPath(new URL('..', import.meta.url));
     let db: TestDatabase;
     before(async () => {
       db = await createTestDatabase({ migrated: false });
@@ -512,30 +543,6 @@ describe('platform', () => {
     after(async () => {
       await db?.drop();
     });
-
-    /** Runs src/main.ts with `env` until it prints its banner (then SIGTERM) or exits; its output and exit code. */
-    function runMain(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-      return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-          cwd: root,
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', ...env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-        const onData = (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('is running at')) child.kill('SIGTERM');
-        };
-        child.stdout!.on('data', onData);
-        child.stderr!.on('data', onData);
-        child.once('error', reject);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          resolve({ code, out });
-        });
-      });
-    }
 
     it('stops on a missing JWT_SECRET before it touches the database', async () => {
       const { code, out } = await runMain({ DATABASE_URL: db.url });
@@ -577,6 +584,18 @@ describe('platform', () => {
       servers.push(server);
       return server;
     }
+
+    it('shuts down gracefully (exit 0) when one Ctrl-C arrives twice, from the terminal and relayed by npm or tsx', async () => {
+      const dataDir = await tempDir('pg-signal');
+      dirs.push(dataDir);
+      const { code, out } = await runMain({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, (child) => {
+        child.kill('SIGINT');
+        // The relayed copy, a moment later (two signals sent at once may merge into one).
+        setTimeout(() => child.kill('SIGINT'), 10);
+      });
+      assert.doesNotMatch(out, /forced exit/);
+      assert.equal(code, 0, out);
+    });
 
     it('restarts its own PostgreSQL when it dies (healthz says so meanwhile), and gives up when it cannot', async () => {
       const dataDir = await tempDir('pg-watch');
