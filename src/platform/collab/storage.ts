@@ -55,7 +55,7 @@ SELECT $1, x.update, x.actor_id FROM unnest($2::bytea[], $3::uuid[]) WITH ORDINA
 export class CollabStorage {
   constructor(
     private readonly knex: Knex,
-    /** Whether idle/unload compaction may fold a merged state (the feature's canCompact); default yes. */
+    /** Whether a fold (compaction) may fold a merged state (the feature's canCompact); default yes. */
     private readonly canCompact: (doc: Y.Doc) => boolean = () => true,
   ) {}
 
