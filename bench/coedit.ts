@@ -14,6 +14,7 @@ import * as Y from 'yjs';
 import { cpuMs, EditorSet, type StepOptions, type StepResult } from './lib/coedit-load.js';
 import { startRelay, type RelayNode } from './lib/coedit-relay-process.js';
 import { HttpClient } from './lib/http-client.js';
+import { signUpTenant } from './lib/signup.js';
 import { measure } from './lib/measure.js';
 import { RESULTS_DIR } from './lib/infra.js';
 import type { AppNode, NodeMemory } from './lib/node-process.js';
@@ -92,24 +93,7 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const [node, relay] = await Promise.all([infra.appNode({ name: SUITE, databaseUrl: db.url }), startRelay(log)]);
   infra.defer('close the stock relay', () => relay.close());
 
-  const slug = `bench-coedit-${Date.now().toString(36)}`;
-  const anonymous = new HttpClient(node.url);
-  const signup = await anonymous.json(
-    'POST',
-    '/api/v1/auth/signup',
-    {
-      tenant_name: `Bench ${slug}`,
-      tenant_slug: slug,
-      email: `admin@${slug}.example`,
-      password: 'correct horse battery staple',
-      display_name: 'Bench Admin',
-    },
-    201,
-  );
-  anonymous.close();
-  const token: string = signup.data.access_token;
-  const tenantId: string = signup.data.tenant.id;
-  const userId: string = signup.data.user.id;
+  const { token, tenantId, userId } = await signUpTenant(node.url, 'bench-coedit');
   const api = new HttpClient(node.url, token);
   infra.defer('close HTTP client', () => api.close());
   const createService = async (name: string): Promise<string> =>

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { HttpClient } from './lib/http-client.js';
 import { RESULTS_DIR } from './lib/infra.js';
+import { signUpTenant } from './lib/signup.js';
 import { processTreeTicks } from './lib/cpu-share.js';
 import { measure, type Measurement, type MeasureOptions } from './lib/measure.js';
 import { renderProfile, summarizeProfile, type StackCategory } from './lib/profile.js';
@@ -49,27 +50,12 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
   const db = await infra.database(SUITE);
   const node = await infra.appNode({ name: SUITE, databaseUrl: db.url });
   const atStart = await node.memory({ gc: true });
-  const anonymous = new HttpClient(node.url);
-  const slug = `bench-${Date.now().toString(36)}`;
-  const signup = await anonymous.json(
-    'POST',
-    '/api/v1/auth/signup',
-    {
-      tenant_name: `Bench ${slug}`,
-      tenant_slug: slug,
-      email: `admin@${slug}.example`,
-      password: 'correct horse battery staple',
-      display_name: 'Bench Admin',
-    },
-    201,
-  );
-  anonymous.close();
-  const tenantId: string = signup.data.tenant.id;
-  const api = new HttpClient(node.url, signup.data.access_token);
+  const { slug, tenantId, userId, token } = await signUpTenant(node.url, 'bench');
+  const api = new HttpClient(node.url, token);
   infra.defer('close HTTP client', () => api.close());
   log(`tenant ${slug} signed up through the API; seeding ${sizes.services.toLocaleString('en-US')} services`);
 
-  const counts = await seedCatalog(db.knex, tenantId, signup.data.user.id, sizes, log);
+  const counts = await seedCatalog(db.knex, tenantId, userId, sizes, log);
   log(`seeded: ${JSON.stringify(counts)}`);
 
   const pg = new RestBaseline(db.url, 10);
