@@ -151,6 +151,17 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       assert.equal(res.body.data.tenant_id, admin.tenantId);
       assert.equal(res.body.data.actor.type, 'user');
       assert.equal(res.body.data.actor.role, 'admin');
+      for (const type of ['services', 'incidents', 'dashboards', 'users']) assert.ok(res.body.data.actor.writes.includes(type), type);
+    });
+
+    it("lists the types the caller's role may write (what a client offers)", async () => {
+      const viewer = await addMember(app, admin, 'viewer');
+      const ic = await addMember(app, admin, 'incident_commander');
+      const viewerMe = await viewer.client.get('/api/v1/me');
+      expectStatus(viewerMe, 200);
+      assert.deepEqual(viewerMe.body.data.actor.writes, []);
+      const icMe = await ic.client.get('/api/v1/me');
+      assert.deepEqual(icMe.body.data.actor.writes, ['incidents']);
     });
 
     it('describes an API-key caller', async () => {
@@ -160,6 +171,7 @@ describe('HTTP auth: signup, login, users and API keys', () => {
       assert.equal(res.body.data.actor.type, 'api_key');
       assert.equal(res.body.data.actor.id, key.id);
       assert.equal(res.body.data.actor.can_write, false);
+      assert.deepEqual(res.body.data.actor.writes, [], 'a read-scoped key writes nothing');
       assert.equal(res.body.data.user.id, admin.userId);
       assert.equal(res.body.data.tenant_id, admin.tenantId);
     });

@@ -276,6 +276,20 @@ describe('live events: one node (in-process bus)', () => {
       assert.ok(isConsecutive(client.seqs(), since + 1, latest), `got ${client.seqs().join(',')}`);
     });
 
+    it('says caught_up once the replay is over, before any live event (and at once without since)', async () => {
+      const since = await latestSeq(tenantA.tenantId);
+      for (let i = 0; i < 5; i++) await createTeam(node.url, tenantA.token);
+      const resumed = await live({ token: tenantA.token, since });
+      const fresh = await live({ token: tenantA.token });
+      await waitFor(() => resumed.caughtUp.length === 1 && fresh.caughtUp.length === 1, 'caught_up on both sockets');
+      assert.deepEqual(resumed.caughtUp[0], { seq: since + 5, replayed: 5, afterEvents: 5 });
+      assert.deepEqual(fresh.caughtUp[0], { seq: since + 5, replayed: 0, afterEvents: 0 });
+      await createTeam(node.url, tenantA.token);
+      await waitFor(() => resumed.lastSeq === since + 6 && fresh.lastSeq === since + 6, 'the next live event');
+      assert.equal(resumed.caughtUp.length, 1, 'once per connection');
+      assert.deepEqual(fresh.seqs(), [since + 6]);
+    });
+
     it('replays the whole log from since 0', async () => {
       const latest = await latestSeq(tenantB.tenantId);
       const client = await live({ token: tenantB.token, since: '0' }); // a stored since may be a string

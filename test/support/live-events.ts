@@ -28,6 +28,8 @@ export interface LiveClientOptions {
 export class LiveClient {
   readonly events: ChangeEvent[] = [];
   readonly resyncs: ResyncInfo[] = [];
+  /** Each `caught_up` with the number of `change` events received before it. */
+  readonly caughtUp: { seq: number; replayed: number; afterEvents: number }[] = [];
   readonly revocations: string[] = [];
   readonly disconnects: string[] = [];
   serverShutdowns = 0;
@@ -61,6 +63,7 @@ export class LiveClient {
       this.resyncs.push(info);
       this.lastSeq = info.latest_seq;
     });
+    this.socket.on('caught_up', (info) => this.caughtUp.push({ ...info, afterEvents: this.events.length }));
     this.socket.on('revoked', ({ reason }) => this.revocations.push(reason));
     this.socket.on('server_shutdown', () => this.serverShutdowns++);
     this.socket.on('disconnect', (reason) => this.disconnects.push(reason));

@@ -131,6 +131,17 @@ async function decideOnComment(ctx: ServiceContext, comment: Resource, roles: re
   return deny(isAuthor ? 'You may no longer comment on this record.' : `Only the author or ${roles.join(' or ')} may do this to a comment.`);
 }
 
+/**
+ * The record types the actor may write by role and key scope alone (`write` without a record):
+ * what a client offers to create or edit. A per-record EDIT grant widens it for that record.
+ */
+export function writableTypes(actor: Pick<Actor, 'role' | 'canWrite'>): string[] {
+  if (!actor.canWrite) return [];
+  return Object.entries(WRITERS)
+    .filter(([, roles]) => roles.includes(actor.role))
+    .map(([type]) => type);
+}
+
 export async function can(ctx: ServiceContext, action: Action, resource: Resource): Promise<boolean> {
   return (await decide(ctx, action, resource)).allowed;
 }

@@ -5,6 +5,7 @@ import { validationError } from '../../platform/errors.js';
 import { documentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, expectedVersion, idParam, sendCreated, sendData } from '../../platform/http/respond.js';
 import { named, recordId } from '../../platform/schema-kit.js';
+import { writableTypes } from '../access/policy.js';
 import { User, userCreate, userUpdate } from './schemas.js';
 import type { UserService } from './service.js';
 
@@ -23,6 +24,11 @@ const Me = named(
         id: recordId,
         role: z.enum(USER_ROLES),
         can_write: z.boolean().describe('False for a read-scoped API key'),
+        writes: z
+          .array(z.string())
+          .describe(
+            'The record types the caller may create and edit by role and key scope (empty for a read-scoped key); a per-record EDIT grant widens it for that record',
+          ),
       }),
     })
     .describe('Who the caller is'),
@@ -132,7 +138,7 @@ export function meRoutes(services: { users: UserService }) {
         data: {
           user,
           tenant_id: ctx.tenantId,
-          actor: { type: ctx.actor.type, id: ctx.actor.id, role: ctx.actor.role, can_write: ctx.actor.canWrite },
+          actor: { type: ctx.actor.type, id: ctx.actor.id, role: ctx.actor.role, can_write: ctx.actor.canWrite, writes: writableTypes(ctx.actor) },
         },
       });
     },

@@ -66,6 +66,11 @@ export const resyncInfoSchema = z.object({
 });
 export type ResyncInfo = z.infer<typeof resyncInfoSchema>;
 
+export const caughtUpSchema = z.object({
+  seq: z.number().int().min(0).describe('The seq the socket is now at: every event up to it was sent (the ones its filters match), and live events follow'),
+  replayed: z.number().int().min(0).describe('How many events the replay from `since` sent (0 without `since`)'),
+});
+
 /**
  * Why a socket's access ended (the `revoked` event, then the server disconnects it):
  * - `api_key_revoked`: its API key was revoked;
@@ -107,6 +112,11 @@ export const SERVER_EVENTS = {
     payload: resyncInfoSchema,
     summary:
       "The handshake's `since` is not in the change log (ahead of it, or before what is kept): refetch over REST, then events continue after `latest_seq`",
+  },
+  caught_up: {
+    payload: caughtUpSchema,
+    summary:
+      'Once per connection, when the socket goes live: the replay from `since` (if any) is complete, so a client can show that it is up to date; every later `change` is live',
   },
   revoked: {
     payload: z.object({ reason: z.enum(REVOKED_REASONS) }),

@@ -68,6 +68,8 @@ export class StreamMember {
   filters: SubscriptionFilter[] = [];
   /** The delivery slice whose room this member is in while live and unfiltered; -1 otherwise. */
   slice = -1;
+  /** Events the replay from `since` sent (told in `caught_up`). */
+  replayed = 0;
   constructor(
     readonly socket: LiveSocket,
     readonly principal: Principal,
@@ -245,6 +247,7 @@ export class TenantStream {
         if (!wants(member.filters, event)) continue;
         member.socket.emit('change', this.deps.visibility.visibleTo(member.principal.admin, publicEnvelope(event)));
         sent += 1;
+        member.replayed += 1;
         if (this.isSlow(member)) break; // closed now, which ends the replay
       }
       this.metrics.eventsReplayed(sent);
@@ -265,6 +268,8 @@ export class TenantStream {
 
   private goLive(member: StreamMember): void {
     member.state = 'live';
+    // Before the member can receive a live event: everything up to here was replayed.
+    member.socket.emit('caught_up', { seq: this.lastDelivered, replayed: member.replayed });
     this.placeLive(member);
   }
 
