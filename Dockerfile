@@ -13,6 +13,7 @@ COPY scripts ./scripts
 COPY src ./src
 COPY migrations ./migrations
 COPY seeds ./seeds
+COPY console ./console
 RUN npm run build
 
 FROM node:22-slim AS runtime

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildConsole } from './build-console.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outDir = path.join(root, 'dist');
@@ -22,7 +23,7 @@ export const ASSETS: { from: string; to: string }[] = [
 ];
 // ──────────────────────────────────────────────────────────────────────────────────────────────
 
-function build(): void {
+async function build(): Promise<void> {
   fs.rmSync(outDir, { recursive: true, force: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const compiled = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
@@ -33,12 +34,14 @@ function build(): void {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.copyFileSync(resolveFromRoot.resolve(asset.from), target);
   }
-  process.stdout.write(`built ${path.relative(root, outDir)}/ (${ASSETS.length} assets copied)\n`);
+  // The console at `/`, into dist/public/console/ (emptied with dist/, so built afresh).
+  const bundle = await buildConsole({ force: true });
+  process.stdout.write(`built ${path.relative(root, outDir)}/ (${ASSETS.length} assets copied, the console in ${path.relative(root, bundle.outDir)}/)\n`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    build();
+    await build();
   } catch (err) {
     process.stderr.write(`build failed: ${(err as Error).message}\n`);
     process.exit(1);

@@ -284,7 +284,7 @@ export async function loadSampleData(domain: Domain, logger?: Logger): Promise<{
     message: 'Error rate on /authorize at 12%.',
   });
 
-  await domain.scorecards.create(ctx, {
+  const readiness = await domain.scorecards.create(ctx, {
     name: 'Production readiness',
     description: 'The basics every production service needs.',
     entity_types: ['services'],
@@ -302,6 +302,24 @@ export async function loadSampleData(domain: Domain, logger?: Logger): Promise<{
     criteria: [
       { name: 'Has an owning team', check_type: 'has_field', check_config: { field: 'team_id' }, weight: 2 },
       { name: 'At least one person assigned', check_type: 'min_assignments', check_config: { min: 1 }, weight: 1 },
+    ],
+  });
+  // A widget shows one record (its source), or the records of the kind its config names.
+  await domain.dashboards.create(ctx, {
+    name: 'Payments overview',
+    description: 'What the payments on-call watches.',
+    widgets: [
+      { title: 'Active incidents', widget_type: 'counter', config: { entity_type: 'incidents' }, layout: { x: 0, y: 0, w: 3, h: 1 } },
+      { title: 'Services', widget_type: 'status_board', config: { entity_type: 'services' }, layout: { x: 3, y: 0, w: 5, h: 2 } },
+      { title: 'Incident timeline', widget_type: 'timeline', config: { entity_type: 'incidents' }, layout: { x: 8, y: 0, w: 4, h: 2 } },
+      {
+        title: 'Production readiness',
+        widget_type: 'scorecard',
+        source_entity_type: 'scorecards',
+        source_entity_id: readiness.id,
+        layout: { x: 0, y: 1, w: 3, h: 2 },
+      },
+      { title: 'Resources', widget_type: 'status_board', config: { entity_type: 'resources' }, layout: { x: 3, y: 2, w: 9, h: 1 } },
     ],
   });
   logger?.info('sample data loaded', { tenant: DEMO.tenantSlug });

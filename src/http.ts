@@ -11,6 +11,7 @@ import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempot
 import { NodeMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
 import { requestLog } from './platform/http/request-log.js';
+import { consoleRoutes } from './platform/http/console.js';
 import { docsRoutes } from './platform/http/docs.js';
 import { API_BASE, documentedRouter, openApiDocument } from './platform/http/openapi.js';
 import { errorHandler, notFoundHandler } from './platform/http/problem.js';
@@ -68,6 +69,7 @@ export function createHttpApp({
   const ops = opsRoutes({ domain, readiness, health, metrics, guard: metricsGuard({ token: config.http.metricsToken, mode: config.mode }) });
   app.use(ops.router);
   app.use(docsRoutes({ specUrl: `${API_BASE}/openapi.json` }).router);
+  app.use(consoleRoutes().router);
 
   const api = Router();
   api.use(jsonBody({ maxBytes: config.http.bodyMaxBytes, maxDepth: config.http.bodyMaxDepth }));

@@ -226,8 +226,10 @@ describe('OpenAPI: the document against the routes really served', function () {
       .map(({ method, path: p }) => `${method} ${p}`)
       .sort();
     assert.deepEqual(publicOps, [
+      'get /',
       'get /api/v1/asyncapi.json',
       'get /api/v1/openapi.json',
+      'get /console/{file}',
       'get /docs',
       'get /docs/redoc.standalone.js',
       'get /healthz',

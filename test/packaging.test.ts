@@ -221,6 +221,14 @@ describe('packaging: the runtime stage replayed', function () {
     assert.equal(bundle.status, 200);
     assert.equal((await bundle.arrayBuffer()).byteLength, fs.statSync(path.join(runtime.dir, 'dist/public/redoc.standalone.js')).size);
 
+    // The console at / and its bundle, built into dist/public/console/ by the build stage.
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="\/console\/main\.js">/);
+    const script = await fetch(`${url}/console/main.js`);
+    assert.equal(script.status, 200);
+    assert.equal((await script.arrayBuffer()).byteLength, fs.statSync(path.join(runtime.dir, 'dist/public/console/main.js')).size);
+
     node.kill('SIGTERM');
     assert.equal(await exited, 0, 'a graceful shutdown on SIGTERM');
   });

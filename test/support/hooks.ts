@@ -1,5 +1,7 @@
 // Mocha root hooks (loaded through .mocharc.json "require"): one PostgreSQL and one Redis for the
 // whole run, started before the first suite and stopped after the last, leaving no process or temp dir.
+// The console is built first (cached), so every node a test starts serves it at `/`, as `npm start` does.
+import { buildConsole } from '../../scripts/build-console.js';
 import { startTestPostgres, stopTestPostgres } from './postgres.js';
 import { getRedis, stopTestRedis } from './redis.js';
 
@@ -23,7 +25,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 export const mochaHooks: Mocha.RootHookObject = {
   async beforeAll(this: Mocha.Context) {
     this.timeout(120_000); // a first embedded start runs initdb
-    await Promise.all([startTestPostgres(), getRedis()]);
+    await Promise.all([startTestPostgres(), getRedis(), buildConsole()]);
   },
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);

@@ -1,0 +1,204 @@
+// A record page: its fields, relations, incidents, scorecard results and audit history, the
+// operational status badge live, and the co-editing panel (coedit.tsx) for the editable fields.
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+import type { Schemas } from '../../client/index.js';
+import { api, data } from '../api.js';
+import { useChanges, useLoad, useNow } from '../hooks.js';
+import { isKind, KIND_INFO, type Kind } from '../kinds.js';
+import { href } from '../router.js';
+import { session } from '../session.js';
+import { age, Badge, Loaded } from '../ui.js';
+import { CoEdit } from './coedit.js';
+
+type Detail = Record<string, unknown> & { id: string; name: string; row_version: number; updated_at: string };
+const RELATIONS: [string, string, Kind | 'incidents'][] = [
+  ['team', 'Team', 'teams'],
+  ['products', 'Products', 'products'],
+  ['services', 'Services', 'services'],
+  ['depends_on', 'Depends on', 'services'],
+  ['dependents', 'Dependents', 'services'],
+  ['components', 'Components', 'components'],
+  ['resources', 'Resources', 'resources'],
+  ['repositories', 'Repositories', 'repositories'],
+  ['members', 'Members', 'people'],
+  ['people', 'People', 'people'],
+  ['assignments', 'Assignments', 'people'],
+];
+
+async function loadDetail(kind: Kind, id: string): Promise<Detail> {
+  const { data: body, error, response } = await api.GET(`/api/v1/${kind}/{id}` as '/api/v1/services/{id}', { params: { path: { id } } });
+  if (!body) throw new Error((error as { detail?: string } | undefined)?.detail ?? `The server answered ${response.status}.`);
+  return body.data as unknown as Detail;
+}
+
+export function RecordPage({ kind, id }: { kind: string; id: string }) {
+  if (!isKind(kind)) return <p role="alert">No such kind: {kind}</p>;
+  return <Record key={`${kind}/${id}`} kind={kind} id={id} />;
+}
+
+function Record({ kind, id }: { kind: Kind; id: string }) {
+  const [load, , reload] = useLoad(() => loadDetail(kind, id), [kind, id]);
+  // Any change of this record, or of an incident, may change what the page shows: read it again
+  // (one statement on the server), at most once per burst of changes.
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(pending.current), []);
+  useChanges(
+    (change) => {
+      if (change.entity_id !== id && change.entity_type !== 'incidents') return;
+      clearTimeout(pending.current);
+      pending.current = setTimeout(reload, 150);
+    },
+    [id],
+  );
+  return (
+    <Loaded load={load}>
+      {(record) => (
+        <article aria-labelledby="record-title">
+          <p>
+            <a href={href({ view: 'catalog', kind })}>{KIND_INFO[kind].label}</a>
+          </p>
+          <h1 id="record-title">
+            {record.name} {typeof record.operational_status === 'string' ? <Badge value={record.operational_status} /> : null}
+          </h1>
+          <Summary record={record} kind={kind} />
+          <CoEdit kind={kind} id={id} readOnly={!session.can(kind)} />
+          <Relations record={record} />
+          <Incidents list={(record.incidents as Schemas['IncidentSummary'][] | undefined) ?? []} />
+          <Scores list={(record.scorecards as Schemas['RecordScore'][] | undefined) ?? []} />
+          {session.current?.user.role === 'admin' ? <History kind={kind} id={id} version={record.row_version} /> : null}
+        </article>
+      )}
+    </Loaded>
+  );
+}
+
+function Summary({ record, kind }: { record: Detail; kind: Kind }) {
+  const shown = ['type', 'status', 'environment', 'provider', 'version', 'email', 'role_title', 'url', 'language'].filter(
+    (k) => record[k] !== undefined && record[k] !== null,
+  );
+  return (
+    <dl class="summary">
+      {shown.map((k) => (
+        <Pair key={k} term={k.replace(/_/g, ' ')}>
+          {String(record[k])}
+        </Pair>
+      ))}
+      <Pair term="version">
+        {record.row_version} (updated {new Date(record.updated_at).toLocaleString()})
+      </Pair>
+      <Pair term="kind">{kind}</Pair>
+    </dl>
+  );
+}
+
+function Pair({ term, children }: { term: string; children: ComponentChildren }) {
+  return (
+    <>
+      <dt>{term}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+function Relations({ record }: { record: Detail }) {
+  const sections = RELATIONS.flatMap(([key, label, kind]) => {
+    const value = record[key];
+    const list = (Array.isArray(value) ? value : value && typeof value === 'object' ? [value] : []) as (Record<string, string> & {
+      person?: { name: string };
+    })[];
+    return list.length ? [{ key, label, kind, list }] : [];
+  });
+  if (!sections.length) return null;
+  return (
+    <section aria-labelledby="relations-title">
+      <h2 id="relations-title">Relations</h2>
+      {sections.map((s) => (
+        <div key={s.key} class="relation">
+          <h3>{s.label}</h3>
+          <ul>
+            {s.list.map((r) => {
+              const target = r.person_id ?? r.id!;
+              return (
+                <li key={`${target}-${r.role ?? ''}`}>
+                  <a href={href({ view: 'record', kind: s.kind, id: target })}>{r.name ?? r.person?.name ?? target}</a>
+                  {r.role ? <span class="muted"> · {r.role}</span> : null}
+                  {r.operational_status ? <Badge value={r.operational_status} /> : null}
+                </li>
+              );
+            })}
+          </ul>
+        </div>
+      ))}
+    </section>
+  );
+}
+
+function Incidents({ list }: { list: Schemas['IncidentSummary'][] }) {
+  const now = useNow();
+  if (!list.length) return null;
+  return (
+    <section aria-labelledby="incidents-title">
+      <h2 id="incidents-title">Incidents</h2>
+      <ul>
+        {list.map((i) => (
+          <li key={i.id}>
+            {i.title} <Badge value={i.severity} kind="severity" /> <Badge value={i.status} kind="incident" />{' '}
+            <span class="muted">{age(i.created_at, now)} ago</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function Scores({ list }: { list: Schemas['RecordScore'][] }) {
+  if (!list.length) return null;
+  return (
+    <section aria-labelledby="scores-title">
+      <h2 id="scores-title">Scorecards</h2>
+      <ul>
+        {list.map((s) => (
+          <li key={s.scorecard_id}>
+            <strong>{s.scorecard_name}</strong>: {s.score}%
+            <span class="muted">
+              {' '}
+              · passed {s.passed.map((c) => c.name).join(', ') || 'none'} · failed {s.failed.map((c) => c.name).join(', ') || 'none'}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** The audit entries of the record (admins read the audit log), newest first; read again on every new version. */
+function History({ kind, id, version }: { kind: Kind; id: string; version: number }) {
+  const [load] = useLoad(
+    () => data(api.GET('/api/v1/audit-logs', { params: { query: { entity_type: kind, entity_id: id, limit: 20 } } })),
+    [kind, id, version],
+  );
+  return (
+    <section aria-labelledby="history-title">
+      <h2 id="history-title">History</h2>
+      <Loaded load={load}>
+        {(entries) => (
+          <ol class="history">
+            {entries.map((e) => (
+              <li key={e.id}>
+                <span class="muted">{new Date(e.timestamp).toLocaleString()}</span> {e.action} by {actorName(e.actor)}
+                {e.changes ? <span class="muted"> · {Object.keys(e.changes).join(', ')}</span> : null}
+              </li>
+            ))}
+          </ol>
+        )}
+      </Loaded>
+    </section>
+  );
+}
+
+function actorName(actor: Schemas['AuditEntry']['actor']): string {
+  const { type, id } = actor as { type: string; id: string | null };
+  if (id && id === session.current?.user.id) return 'you';
+  return id ? `${type.replace('_', ' ')} ${id.slice(0, 8)}` : type;
+}

@@ -1,0 +1,303 @@
+// The console in a real Chromium against a real node on port 0 (through a loopback TCP proxy the
+// tests can cut), signed in as the demo tenant's users: the status board following REST writes
+// live, co-editing between two browsers, resuming after a network drop, roles, the keyboard, a
+// phone viewport, and an axe-core scan of every view. UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Browser, Page } from 'playwright-core';
+import { startServer, type AppHandle } from '../src/app.js';
+import { DEMO, loadSampleData } from '../seeds/sample.js';
+import { launchBrowser, openPage, requireBrowser, signIn, type WatchedPage } from './support/browser.js';
+import { quietLogger } from './support/factories.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres.js';
+import { ApiClient, testConfig } from './support/server.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? path.resolve('docs/screenshots') : undefined;
+const WAIT = { timeout: 10_000 };
+const users = {
+  admin: { tenant: DEMO.tenantSlug, email: DEMO.email, password: DEMO.password },
+  editor: { tenant: DEMO.tenantSlug, email: 'editor@acme.example', password: DEMO.password },
+  ic: { tenant: DEMO.tenantSlug, email: 'ic@acme.example', password: DEMO.password },
+  viewer: { tenant: DEMO.tenantSlug, email: 'viewer@acme.example', password: DEMO.password },
+};
+
+describe('console (a real Chromium)', function () {
+  this.timeout(60_000);
+  requireBrowser(this);
+  let db: TestDatabase;
+  let app: AppHandle;
+  let proxy: TcpProxy;
+  let browser: Browser;
+  let rest: ApiClient;
+  const pages: WatchedPage[] = [];
+
+  before(async function () {
+    this.timeout(120_000);
+    db = await createTestDatabase();
+    // The browser reaches the node through the proxy, so the proxy's origin is the page's.
+    const target = { host: '127.0.0.1', port: 0 };
+    proxy = await startTcpProxy(target);
+    app = await startServer({
+      config: testConfig({ http: { ...testConfig().http, corsOrigins: [proxy.url] } }),
+      knex: db.knex,
+      logger: quietLogger,
+      collab: { projectionDelayMs: 100, projectionMaxDelayMs: 400 },
+    });
+    target.port = app.port;
+    await loadSampleData(app.domain);
+    const login = await new ApiClient(app.url).post('/api/v1/auth/login', { tenant_slug: DEMO.tenantSlug, email: DEMO.email, password: DEMO.password });
+    rest = new ApiClient(app.url, login.body.data.access_token);
+    browser = await launchBrowser();
+    if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await proxy?.close();
+    await db?.drop();
+  });
+
+  afterEach(async function () {
+    const open = pages.splice(0);
+    const problems = open.flatMap((p) => p.problems);
+    await Promise.all(open.map((p) => p.context.close()));
+    // A script error or a CSP refusal anywhere in a test fails it (when it has not failed already).
+    if (this.currentTest?.state === 'passed') assert.deepEqual(problems, [], 'the browser reported problems');
+  });
+
+  async function open(who: keyof typeof users | null, hash = '', viewport?: { width: number; height: number }): Promise<Page> {
+    const watched = await openPage(browser, `${proxy.url}/${hash}`, viewport);
+    pages.push(watched);
+    if (who) await signIn(watched.page, users[who]);
+    return watched.page;
+  }
+
+  async function findId(kind: string, name: string): Promise<string> {
+    const res = await rest.get(`/api/v1/${kind}?q=${encodeURIComponent(name)}`);
+    const row = res.body.data.find((r: { name?: string; title?: string }) => (r.name ?? r.title) === name);
+    assert.ok(row, `${kind} ${name}`);
+    return row.id;
+  }
+
+  const activeIncident = 'Card authorizations failing for some merchants';
+
+  it('signs in as the demo admin and shows the seeded incidents on the board, live', async () => {
+    const page = await open('admin');
+    const board = page.getByRole('list', { name: 'Active incidents' });
+    await board.getByRole('heading', { name: activeIncident }).waitFor(WAIT);
+    await page.getByRole('list', { name: 'Recently resolved incidents' }).getByRole('heading', { name: 'Login latency spike' }).waitFor(WAIT);
+    const card = board.locator('li.incident', { hasText: activeIncident });
+    assert.match(await card.innerText(), /major/);
+    assert.match(await card.innerText(), /investigating/);
+    assert.match(await card.innerText(), /Error rate on \/authorize at 12%/, 'the latest timeline entry');
+    assert.match(await card.getByRole('list', { name: `Affected by ${activeIncident}` }).innerText(), /payments-api\s+outage/);
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, 'board.png'), fullPage: true });
+  });
+
+  it('follows a REST update that resolves an incident without a reload: the card moves and the service turns operational', async () => {
+    const page = await open('ic');
+    const active = page.getByRole('list', { name: 'Active incidents' });
+    await active.getByRole('heading', { name: activeIncident }).waitFor(WAIT);
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const incidentId = await findId('incidents', activeIncident);
+    const serviceId = await findId('services', 'payments-api');
+    const res = await rest.post(`/api/v1/incidents/${incidentId}/updates`, { status: 'resolved', message: 'Processor failover complete.' });
+    assert.equal(res.status, 201, res.text);
+
+    const resolved = page.getByRole('list', { name: 'Recently resolved incidents' }).locator(`li[data-incident-id="${incidentId}"]`);
+    await resolved.waitFor(WAIT);
+    assert.equal(await resolved.getAttribute('data-status'), 'resolved');
+    await resolved.getByText('Processor failover complete.').waitFor(WAIT);
+    await resolved.locator(`li[data-entity-id="${serviceId}"] .badge-operational`).waitFor(WAIT);
+    assert.equal(await active.locator(`li[data-incident-id="${incidentId}"]`).count(), 0, 'no longer active');
+    assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
+  });
+
+  it('co-edits a service description in two browsers: both converge, each sees the other, and the row gets the text', async () => {
+    const serviceId = await findId('services', 'auth-api');
+    const hash = `#/catalog/services/${serviceId}`;
+    const [admin, editor] = await Promise.all([open('admin', hash), open('editor', hash)]);
+    const areas = [admin, editor].map((p) => p.getByLabel('description'));
+    for (const p of [admin, editor]) await p.locator('[data-coedit-state="synced"]').waitFor(WAIT);
+    // Presence: each page names the other user.
+    await admin.getByLabel('Who is here').getByText('Eddie Editor').waitFor(WAIT);
+    await editor.getByLabel('Who is here').getByText('Acme Admin').waitFor(WAIT);
+
+    await areas[1]!.click();
+    await editor.keyboard.press('End');
+    await editor.keyboard.type(' Edited by the editor.');
+    await areas[0]!.click();
+    await admin.keyboard.press('Home');
+    await admin.keyboard.type('Admin: ');
+    const converged = async (p: Page) => {
+      await p.waitForFunction(
+        () => {
+          const v = (document.getElementById('field-description') as HTMLTextAreaElement).value;
+          return v.startsWith('Admin: ') && v.endsWith(' Edited by the editor.');
+        },
+        undefined,
+        WAIT,
+      );
+      return p.getByLabel('description').inputValue();
+    };
+    const [a, e] = await Promise.all([converged(admin), converged(editor)]);
+    assert.equal(a, e, 'both documents hold the same text');
+    // The editor is in the description field, and the admin's page says so.
+    await admin.locator('label[for="field-description"] .peer-focus', { hasText: 'Eddie Editor' }).waitFor(WAIT);
+    if (SCREENSHOTS) await admin.screenshot({ path: path.join(SCREENSHOTS, 'co-editing.png'), fullPage: true });
+
+    const deadline = Date.now() + 10_000;
+    let row = '';
+    while (Date.now() < deadline) {
+      row = (await rest.get(`/api/v1/services/${serviceId}`)).body.data.description ?? '';
+      if (row === a) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(row, a, 'the REST row carries the co-edited text');
+  });
+
+  it("gives a viewer a read-only editor and no write controls; the viewer's typing changes nothing", async () => {
+    const serviceId = await findId('services', 'auth-api');
+    const page = await open('viewer', `#/catalog/services/${serviceId}`);
+    await page.locator('[data-coedit-state="synced"]').waitFor(WAIT);
+    const area = page.getByLabel('description');
+    assert.equal(await area.getAttribute('readonly'), '', 'the description is read-only');
+    assert.equal(await page.getByLabel('name', { exact: true }).getAttribute('readonly'), '');
+    const before = await area.inputValue();
+    await area.click();
+    await page.keyboard.type('viewer was here');
+    assert.equal(await area.inputValue(), before);
+    await page.getByRole('link', { name: 'Status board' }).click();
+    await page.getByRole('heading', { name: 'Status board' }).waitFor(WAIT);
+    await page.getByRole('list', { name: 'Recently resolved incidents' }).getByRole('listitem').first().waitFor(WAIT);
+    assert.equal(await page.getByRole('button', { name: 'Post update' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Declare an incident' }).count(), 0);
+    assert.equal((await rest.get(`/api/v1/services/${serviceId}`)).body.data.description.includes('viewer was here'), false);
+  });
+
+  it('resumes after a network drop with since: every change committed meanwhile appears once, in order, and the state says caught up', async () => {
+    const page = await open('admin', '#/activity');
+    const state = page.locator('.connection');
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    const seqBefore = Number(await state.getAttribute('data-seq'));
+    const acceptedBefore = proxy.accepted;
+    proxy.cut();
+    await page.locator('.connection[data-state="reconnecting"]').waitFor(WAIT);
+    const teams: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await rest.post('/api/v1/teams', { name: `Offline team ${i}` });
+      assert.equal(res.status, 201, res.text);
+      teams.push(res.body.data.id);
+    }
+    proxy.restore();
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    assert.equal(await state.innerText(), `Live · caught up from seq ${seqBefore} (20 missed)`);
+    assert.ok(proxy.accepted > acceptedBefore, 'a new connection');
+    const seqs = await page.locator('ol.activity li').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-seq'))));
+    const missed = seqs.filter((s) => s > seqBefore).reverse(); // the feed is newest first
+    assert.deepEqual(
+      missed,
+      Array.from({ length: 20 }, (_, i) => seqBefore + 1 + i),
+    );
+    assert.equal(new Set(seqs).size, seqs.length, 'no change twice');
+    const names = await page.locator('ol.activity li').allInnerTexts();
+    for (let i = 0; i < 20; i++) assert.equal(names.filter((t) => t.includes(`Offline team ${i} `) || t.endsWith(`Offline team ${i}`)).length, 1, `team ${i}`);
+  });
+
+  it('lets an incident commander post an update with the keyboard alone', async () => {
+    const created = await rest.post('/api/v1/incidents', { title: 'Keyboard drill', severity: 'minor', impact_type: 'degraded', affected: [] });
+    assert.equal(created.status, 201, created.text);
+    const page = await open('ic');
+    const card = page.locator(`li[data-incident-id="${created.body.data.id}"]`);
+    await card.waitFor(WAIT);
+    const textarea = card.getByRole('textbox', { name: 'Update' });
+    // Tab from the top of the page until the update box of this incident has the focus.
+    await page.locator('body').focus();
+    for (let i = 0; i < 60 && !(await textarea.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+    assert.ok(await textarea.evaluate((el) => el === document.activeElement), 'reached by Tab');
+    await page.keyboard.type('Mitigated by a restart.');
+    await page.keyboard.press('Tab'); // the status select
+    await page.keyboard.press('ArrowDown'); // identified
+    await page.keyboard.press('Tab'); // the button
+    await page.keyboard.press('Enter');
+    await card.getByText('Mitigated by a restart.').waitFor(WAIT);
+    await page.waitForFunction(
+      (id) => document.querySelector(`li[data-incident-id="${id}"]`)?.getAttribute('data-status') === 'identified',
+      created.body.data.id,
+      WAIT,
+    );
+    const incident = (await rest.get(`/api/v1/incidents/${created.body.data.id}`)).body.data;
+    assert.equal(incident.status, 'identified');
+    assert.equal(incident.timeline.at(-1).message, 'Mitigated by a restart.');
+  });
+
+  it('renders a dashboard on its grid and updates its widgets live as their records change', async () => {
+    const dashboards = (await rest.get('/api/v1/dashboards')).body.data;
+    const dashboard = dashboards.find((d: { name: string }) => d.name === 'Payments overview');
+    const page = await open('admin', `#/dashboards/${dashboard.id}`);
+    const grid = page.getByLabel('Widgets of Payments overview');
+    await grid.getByRole('heading', { name: 'Services' }).waitFor(WAIT);
+    const serviceId = await findId('services', 'merchant-portal');
+    const item = grid.locator(`.widget-status_board li[data-id="${serviceId}"]`);
+    await item.locator('.badge-operational').waitFor(WAIT);
+    const detail = await rest.get(`/api/v1/services/${serviceId}`);
+    const res = await rest.patch(`/api/v1/services/${serviceId}`, { operational_status: 'degraded' }, { 'If-Match': detail.headers.get('etag')! });
+    assert.equal(res.status, 200, res.text);
+    await item.locator('.badge-degraded').waitFor(WAIT);
+    const box = await grid.locator('.widget', { hasText: 'Incident timeline' }).boundingBox();
+    const counter = await grid.locator('.widget', { hasText: 'Active incidents' }).boundingBox();
+    assert.ok(box && counter && box.x > counter.x, 'laid out by x');
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
+  });
+
+  it('has no horizontal scroll on a 375×667 phone, in every view', async () => {
+    const serviceId = await findId('services', 'payments-api');
+    const page = await open('admin', '', { width: 375, height: 667 });
+    for (const hash of ['#/board', '#/catalog/services', `#/catalog/services/${serviceId}`, '#/dashboards', '#/activity']) {
+      await page.evaluate((h) => (location.hash = h), hash);
+      await page.locator('main h1').first().waitFor(WAIT);
+      await page.waitForLoadState('networkidle');
+      const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      assert.ok(scroll <= client, `${hash}: scrollWidth ${scroll} > ${client}`);
+    }
+  });
+
+  it('passes an axe-core scan of every view with no serious or critical violation', async () => {
+    const serviceId = await findId('services', 'payments-api');
+    const dashboards = (await rest.get('/api/v1/dashboards')).body.data;
+    const page = await open(null);
+    const scan = async (what: string) => {
+      const result = await new AxeBuilder({ page }).analyze();
+      const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      assert.deepEqual(
+        bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
+        [],
+        `${what}: ${bad.length} violation(s)`,
+      );
+    };
+    await page.getByLabel('Tenant').waitFor(WAIT);
+    await scan('sign-in');
+    await signIn(page, users.admin);
+    for (const hash of ['#/board', '#/catalog/services', `#/catalog/services/${serviceId}`, `#/dashboards/${dashboards[0].id}`, '#/activity']) {
+      await page.evaluate((h) => (location.hash = h), hash);
+      await page.locator('main h1').first().waitFor(WAIT);
+      await page.waitForLoadState('networkidle');
+      await scan(hash);
+    }
+  });
+
+  it('returns to sign-in with a message when the session ends elsewhere (logout: a revoked event)', async () => {
+    const page = await open('viewer');
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    const login = await new ApiClient(app.url).post('/api/v1/auth/login', { tenant_slug: DEMO.tenantSlug, email: users.viewer.email, password: DEMO.password });
+    const out = await new ApiClient(app.url, login.body.data.access_token).post('/api/v1/auth/logout', {});
+    assert.equal(out.status, 204, out.text);
+    await page.getByRole('status').getByText('You were signed out (your session ended).').waitFor(WAIT);
+    await page.getByLabel('Tenant').waitFor(WAIT);
+  });
+});
