@@ -291,6 +291,57 @@ describe('console (a real Chromium)', function () {
     }
   });
 
+  it('renews the login token before it expires and hands it to the live socket, so an open page is not cut off', async () => {
+    const watched = await openPage(browser, 'about:blank');
+    pages.push(watched);
+    const { page } = watched;
+    // The page's clock, so the renewal (a few minutes before the token's hour is up) comes now.
+    await page.clock.install();
+    await page.goto(`${proxy.url}/#/activity`);
+    await signIn(page, users.editor);
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    const tokenOf = () => page.evaluate(() => (JSON.parse(sessionStorage.getItem('appinventory.session')!) as { token: string }).token);
+    const first = await tokenOf();
+    // The socket's expiry is its token's exp, in seconds: renewing within the same second would not move it.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh') && r.status() === 200, WAIT);
+    await page.clock.fastForward('56:00');
+    await refreshed;
+    await page.waitForFunction((old) => JSON.parse(sessionStorage.getItem('appinventory.session')!).token !== old, first, WAIT);
+    const renewed = await tokenOf();
+    assert.equal((await new ApiClient(app.url, renewed).get('/api/v1/me')).status, 200, 'the renewed token signs in');
+    // The page's socket took the renewed token (refresh_token): its expiry on the server is the new token's.
+    const expiry = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp * 1000;
+    const socketExpiry = async () => {
+      const sockets = await app.live.io.local.fetchSockets();
+      return sockets.filter((s) => s.data.userId === JSON.parse(Buffer.from(renewed.split('.')[1]!, 'base64url').toString()).sub).map((s) => s.data.expiresAt);
+    };
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !(await socketExpiry()).includes(expiry(renewed))) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await socketExpiry(), [expiry(renewed)], 'one socket, on the renewed expiry');
+    assert.ok(expiry(renewed) > expiry(first));
+    // Still signed in and live: a change committed now reaches the page.
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    const team = await rest.post('/api/v1/teams', { name: 'After the renewal' });
+    assert.equal(team.status, 201, team.text);
+    await page.locator('ol.activity li', { hasText: 'After the renewal' }).waitFor(WAIT);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 1);
+  });
+
+  it('shows the editors why an edit is not saved to the record (the projection refuses an empty name)', async () => {
+    const serviceId = await findId('services', 'ledger-postgres');
+    const page = await open('editor', `#/catalog/services/${serviceId}`);
+    await page.locator('[data-coedit-state="synced"]').waitFor(WAIT);
+    const name = page.getByLabel('name', { exact: true });
+    await name.fill('');
+    const notice = page.locator('[data-projection="invalid"]');
+    await notice.waitFor(WAIT);
+    assert.match(await notice.innerText(), /name/);
+    await name.fill('ledger-postgres');
+    await notice.waitFor({ state: 'detached', ...WAIT });
+    assert.equal((await rest.get(`/api/v1/services/${serviceId}`)).body.data.name, 'ledger-postgres');
+  });
+
   it('returns to sign-in with a message when the session ends elsewhere (logout: a revoked event)', async () => {
     const page = await open('viewer');
     await page.locator('.connection[data-state="live"]').waitFor(WAIT);

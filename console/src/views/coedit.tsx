@@ -5,6 +5,8 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
+import { api, data } from '../api.js';
+import { useLoad } from '../hooks.js';
 import { KIND_INFO, type Kind } from '../kinds.js';
 import { session } from '../session.js';
 import { text } from '../ui.js';
@@ -81,6 +83,8 @@ export function CoEdit({ kind, id, readOnly }: { kind: Kind; id: string; readOnl
     };
   }, [doc]);
 
+  const [teamList] = useLoad(() => data(api.GET('/api/v1/teams', { params: { query: { limit: 200, sort: 'name' } } })), []);
+  const teams = teamList.state === 'ready' ? teamList.value : [];
   const fields = doc.getMap<unknown>('fields');
   const attributes = doc.getMap<unknown>('attributes');
   const focus = (field: string | null) => provider?.awareness.setLocalStateField('focus', field);
@@ -131,7 +135,24 @@ export function CoEdit({ kind, id, readOnly }: { kind: Kind; id: string; readOnl
                 {key.replace(/_/g, ' ')}
                 {others.length ? <span class="peer-focus"> · {others.join(', ')}</span> : null}
               </label>
-              {enums[key] ? (
+              {key === 'team_id' ? (
+                <select
+                  id={inputId}
+                  disabled={!editable}
+                  value={text(value)}
+                  onChange={(e) => set(e.currentTarget.value || null)}
+                  onFocus={() => focus(key)}
+                  onBlur={() => focus(null)}
+                >
+                  <option value="">(no team)</option>
+                  {teams.map((t) => (
+                    <option key={t.id} value={t.id}>
+                      {t.name}
+                    </option>
+                  ))}
+                  {value && !teams.some((t) => t.id === value) ? <option value={text(value)}>{text(value)}</option> : null}
+                </select>
+              ) : enums[key] ? (
                 <select
                   id={inputId}
                   disabled={!editable}

@@ -62,11 +62,15 @@ function Record({ kind, id }: { kind: Kind; id: string }) {
             {record.name} {typeof record.operational_status === 'string' ? <Badge value={record.operational_status} /> : null}
           </h1>
           <Summary record={record} kind={kind} />
-          <CoEdit kind={kind} id={id} readOnly={!session.can(kind)} />
-          <Relations record={record} />
-          <Incidents list={(record.incidents as Schemas['IncidentSummary'][] | undefined) ?? []} />
-          <Scores list={(record.scorecards as Schemas['RecordScore'][] | undefined) ?? []} />
-          {session.current?.user.role === 'admin' ? <History kind={kind} id={id} version={record.row_version} /> : null}
+          <div class="record-layout">
+            <CoEdit kind={kind} id={id} readOnly={!session.can(kind)} />
+            <div>
+              <Relations record={record} />
+              <Incidents list={(record.incidents as Schemas['IncidentSummary'][] | undefined) ?? []} />
+              <Scores list={(record.scorecards as Schemas['RecordScore'][] | undefined) ?? []} />
+              {session.current?.user.role === 'admin' ? <History kind={kind} id={id} version={record.row_version} /> : null}
+            </div>
+          </div>
         </article>
       )}
     </Loaded>
