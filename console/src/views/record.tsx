@@ -182,6 +182,8 @@ function History({ kind, id, version }: { kind: Kind; id: string; version: numbe
     () => data(api.GET('/api/v1/audit-logs', { params: { query: { entity_type: kind, entity_id: id, limit: 20 } } })),
     [kind, id, version],
   );
+  const [people] = useLoad(() => data(api.GET('/api/v1/users', {})), []);
+  const names = new Map(people.state === 'ready' ? people.value.map((u) => [u.id, u.display_name]) : []);
   return (
     <section aria-labelledby="history-title">
       <h2 id="history-title">History</h2>
@@ -190,7 +192,7 @@ function History({ kind, id, version }: { kind: Kind; id: string; version: numbe
           <ol class="history">
             {entries.map((e) => (
               <li key={e.id}>
-                <span class="muted">{new Date(e.timestamp).toLocaleString()}</span> {e.action} by {actorName(e.actor)}
+                <span class="muted">{new Date(e.timestamp).toLocaleString()}</span> {e.action} by {actorName(e.actor, names)}
                 {e.changes ? <span class="muted"> · {Object.keys(e.changes).join(', ')}</span> : null}
               </li>
             ))}
@@ -201,8 +203,10 @@ function History({ kind, id, version }: { kind: Kind; id: string; version: numbe
   );
 }
 
-function actorName(actor: Schemas['AuditEntry']['actor']): string {
-  const { type, id } = actor as { type: string; id: string | null };
-  if (id && id === session.current?.user.id) return 'you';
+function actorName(actor: Schemas['AuditEntry']['actor'], names: Map<string, string>): string {
+  const { type, id, user_id } = actor;
+  if (user_id && user_id === session.current?.user.id) return type === 'api_key' ? 'your API key' : 'you';
+  const name = user_id ? names.get(user_id) : undefined;
+  if (name) return type === 'api_key' ? `${name}'s API key` : name;
   return id ? `${type.replace('_', ' ')} ${id.slice(0, 8)}` : type;
 }
