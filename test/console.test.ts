@@ -209,6 +209,28 @@ describe('console (a real Chromium)', function () {
     for (let i = 0; i < 20; i++) assert.equal(names.filter((t) => t.includes(`Offline team ${i} `) || t.endsWith(`Offline team ${i}`)).length, 1, `team ${i}`);
   });
 
+  it('signs in with a read-only API key: the board and the catalog, and no write control anywhere', async () => {
+    const key = await rest.post('/api/v1/api-keys', { name: 'wallboard', scope: 'read' });
+    assert.equal(key.status, 201, key.text);
+    const page = await open(null);
+    await page.getByRole('button', { name: 'Sign in with an API key instead' }).click();
+    await page.getByLabel('API key').fill(key.body.data.key);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    await page.getByRole('list', { name: 'Recently resolved incidents' }).getByRole('listitem').first().waitFor(WAIT);
+    assert.equal(await page.getByRole('button', { name: 'Post update' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Declare an incident' }).count(), 0);
+    const serviceId = await findId('services', 'payments-api');
+    await page.evaluate((h) => (location.hash = h), `#/catalog/services/${serviceId}`);
+    await page.locator('[data-coedit-state="synced"]').waitFor(WAIT);
+    assert.equal(await page.getByLabel('description').getAttribute('readonly'), '', 'a read-only key edits nothing');
+    // Signing out of a key forgets it on this page only: the key is not a session, and stays valid.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Tenant').waitFor(WAIT);
+    assert.equal((await new ApiClient(app.url, key.body.data.key).get('/api/v1/me')).status, 200);
+  });
+
   it('lets an incident commander post an update with the keyboard alone', async () => {
     const created = await rest.post('/api/v1/incidents', { title: 'Keyboard drill', severity: 'minor', impact_type: 'degraded', affected: [] });
     assert.equal(created.status, 201, created.text);
