@@ -364,6 +364,37 @@ describe('console (a real Chromium)', function () {
     assert.equal((await rest.get(`/api/v1/services/${serviceId}`)).body.data.name, 'ledger-postgres');
   });
 
+  it('reloads its views from REST when the server does not know its since (a database restored from an older backup)', async () => {
+    const page = await open('admin');
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    const title = 'Restored from the backup';
+    const incident = await rest.post('/api/v1/incidents', { title: 'Before the restore', severity: 'minor', impact_type: 'degraded', affected: [] });
+    assert.equal(incident.status, 201, incident.text);
+    await page.getByRole('heading', { name: 'Before the restore' }).waitFor(WAIT);
+    const seen = Number(await page.locator('.connection').getAttribute('data-seq'));
+    proxy.cut();
+    await page.locator('.connection[data-state="reconnecting"]').waitFor(WAIT);
+    // The restore: the log loses its last events (and nothing announces what the backup held).
+    const { tenant_id } = await db.knex('incidents').where({ id: incident.body.data.id }).first('tenant_id');
+    const latest = seen - 3;
+    const owner = db.owner();
+    await owner('change_events').where({ tenant_id }).andWhere('seq', '>', latest).delete();
+    await owner('tenant_event_counters').where({ tenant_id }).update({ last_seq: latest });
+    await owner('incidents').where({ id: incident.body.data.id }).update({ title });
+    proxy.restore();
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    assert.equal(await page.locator('.connection').innerText(), `Live · reloaded at seq ${latest} (the server's log did not have seq ${seen})`);
+    await page.getByRole('heading', { name: title }).waitFor(WAIT);
+    assert.equal(await page.getByRole('heading', { name: 'Before the restore' }).count(), 0);
+    // And it goes on live from there.
+    const after = await rest.post('/api/v1/incidents', { title: 'After the restore', severity: 'minor', impact_type: 'degraded', affected: [] });
+    assert.equal(after.status, 201, after.text);
+    await page.getByRole('heading', { name: 'After the restore' }).waitFor(WAIT);
+    const log = (await rest.get(`/api/v1/events?since=${latest}`)).body.data;
+    assert.ok(log.length >= 1 && log[0].seq === latest + 1, 'the log goes on from the restored seq');
+    await page.waitForFunction((seq) => document.querySelector('.connection')?.getAttribute('data-seq') === String(seq), log.at(-1).seq, WAIT);
+  });
+
   it('returns to sign-in with a message when the session ends elsewhere (logout: a revoked event)', async () => {
     const page = await open('viewer');
     await page.locator('.connection[data-state="live"]').waitFor(WAIT);

@@ -87,6 +87,7 @@ export function describeStatus(s: LiveStatus): string {
     case 'replaying':
       return s.resumedFrom === null ? 'Connecting…' : `Catching up from seq ${s.resumedFrom}…`;
     case 'live':
+      if (s.resynced) return `Live · reloaded at seq ${s.seq ?? 0} (the server's log did not have seq ${s.resumedFrom ?? '–'})`;
       return s.resumedFrom === null ? `Live · seq ${s.seq ?? 0}` : `Live · caught up from seq ${s.resumedFrom} (${s.replayed} missed)`;
     case 'reconnecting':
       return `Reconnecting… (last seq ${s.seq ?? '–'})`;

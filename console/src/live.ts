@@ -15,6 +15,8 @@ export interface LiveStatus {
   /** The `since` the current connection resumed from, and how many events its replay sent. */
   resumedFrom: number | null;
   replayed: number;
+  /** The server did not know our `since` (a reset or restored database): the views reloaded from REST. */
+  resynced: boolean;
   /** Why the connection is down, when it is. */
   detail?: string;
 }
@@ -27,7 +29,7 @@ export class LiveConnection {
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly resyncListeners = new Set<() => void>();
   private readonly statusListeners = new Set<StatusListener>();
-  status: LiveStatus = { state: 'connecting', seq: null, resumedFrom: null, replayed: 0 };
+  status: LiveStatus = { state: 'connecting', seq: null, resumedFrom: null, replayed: 0, resynced: false };
   /** The last changes, newest last (the activity feed). */
   readonly recent: Change[] = [];
 
@@ -39,14 +41,14 @@ export class LiveConnection {
       reconnectionDelayMax: 5_000,
       auth: (cb) => {
         const since = this.status.seq;
-        this.update({ resumedFrom: since, replayed: 0 });
+        this.update({ resumedFrom: since, replayed: 0, resynced: false });
         cb(since === null ? { token: session.token() } : { token: session.token(), since });
       },
     });
     this.socket = socket;
     socket.on('connect', () => this.update({ state: 'replaying', detail: undefined }));
     socket.on('change', (change: Change) => {
-      if (this.status.seq !== null && change.seq <= this.status.seq) return; // never twice
+      if (this.status.seq !== null && change.seq <= this.status.seq) return; // never twice (a resync restarts the count)
       this.recent.push(change);
       if (this.recent.length > 200) this.recent.shift();
       this.status = { ...this.status, seq: change.seq };
@@ -57,7 +59,10 @@ export class LiveConnection {
       this.update({ state: 'live', seq: Math.max(seq, this.status.seq ?? 0), replayed });
     });
     socket.on('resync_required', ({ latest_seq }: { latest_seq: number }) => {
-      this.update({ seq: latest_seq });
+      // Our seqs mean nothing to this log any more: start over from its latest, and reload.
+      this.recent.length = 0;
+      this.status = { ...this.status, seq: latest_seq, resynced: true };
+      this.update({});
       for (const fn of this.resyncListeners) fn();
     });
     socket.on('revoked', ({ reason }: { reason: string }) => session.end(revokedMessage(reason)));
@@ -76,7 +81,7 @@ export class LiveConnection {
     this.socket?.disconnect();
     this.socket = undefined;
     this.recent.length = 0;
-    this.status = { state: 'connecting', seq: null, resumedFrom: null, replayed: 0 };
+    this.status = { state: 'connecting', seq: null, resumedFrom: null, replayed: 0, resynced: false };
   }
 
   /** Hands a renewed login token to the socket, so it is not cut off at the old token's expiry. */
