@@ -46,7 +46,8 @@ interface Sample {
   cards: number;
   live: number;
   domContentLoaded: number;
-  requests: number;
+  /** Method and path of every request the page made, in order. */
+  requests: string[];
 }
 
 /**
@@ -139,7 +140,7 @@ async function run({ quick, log, infra }: SuiteOptions): Promise<Row[]> {
     note:
       [
         p === 50 ? `bundle ${bundle.text}` : `nearest rank of ${ours.length}`,
-        p === 50 ? `${ours[0]?.requests ?? 0} requests per load` : undefined,
+        p === 50 ? `${ours[0]?.requests.length ?? 0} requests per load` : undefined,
         capped ? `time cap: ${ours.length} samples` : undefined,
       ]
         .filter(Boolean)
@@ -205,8 +206,8 @@ async function firstBoard(browser: Browser, url: string, initScript: string): Pr
     await context.addInitScript({ content: initScript });
     const page = await context.newPage();
     const problems: string[] = [];
-    let requests = 0;
-    page.on('request', () => requests++);
+    const requests: string[] = [];
+    page.on('request', (req) => requests.push(`${req.method()} ${new URL(req.url()).pathname}`));
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
       if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
@@ -224,13 +225,14 @@ async function firstBoard(browser: Browser, url: string, initScript: string): Pr
   }
 }
 
-const sorted = (samples: Sample[], key: keyof Sample) => samples.map((s) => s[key]).sort((a, b) => a - b);
+type Timing = 'ready' | 'cards' | 'live' | 'domContentLoaded';
+const sorted = (samples: Sample[], key: Timing) => samples.map((s) => s[key]).sort((a, b) => a - b);
 
 function logSamples(log: Log, label: string, samples: Sample[]): void {
-  const p50 = (key: keyof Sample) => percentile(sorted(samples, key), 50).toFixed(0);
+  const p50 = (key: Timing) => percentile(sorted(samples, key), 50).toFixed(0);
   log(
     `${label}: ${samples.length} samples; p50 DOMContentLoaded ${p50('domContentLoaded')} ms, cards ${p50('cards')} ms, live ${p50('live')} ms, ` +
-      `both ${p50('ready')} ms (p95 ${percentile(sorted(samples, 'ready'), 95).toFixed(0)} ms); ${p50('requests')} requests`,
+      `both ${p50('ready')} ms (p95 ${percentile(sorted(samples, 'ready'), 95).toFixed(0)} ms); the first one's requests: ${samples[0]?.requests.join(', ') ?? '-'}`,
   );
 }
 
