@@ -6,8 +6,10 @@
 // FUZZ_SEED fixes the generator (default below, printed; a failure prints the shrunk request).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import Mocha from 'mocha';
+import { CONSOLE_OUT_DIR } from '../scripts/build-console.js';
 import { addMember, assertNoLeak, mintToken, type Member } from './support/http-assertions.js';
 import { httpSuite } from './support/http-assertions.js';
 import {
@@ -230,6 +232,8 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
     }
     add('api-keys', (await create('/api/v1/api-keys', minimalBody(bodyOf('/api/v1/api-keys')))).id);
     const ids: IdPools = { bySegment, all: Object.values(bySegment).flat() };
+    // The console's files are its "records": the names the build wrote (not ids, so not in `all`).
+    bySegment.console = readdirSync(CONSOLE_OUT_DIR).filter((f) => !f.startsWith('.') && f !== 'index.html');
     pools = ids;
 
     // Deletes run last, so the other operations meet live records.
