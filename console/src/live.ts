@@ -26,6 +26,8 @@ type StatusListener = (status: LiveStatus) => void;
 
 export class LiveConnection {
   private socket: Socket | undefined;
+  /** The token the socket holds: its handshake's, or the last one handed over. */
+  private token: string | undefined;
   private readonly changeListeners = new Set<ChangeListener>();
   private readonly resyncListeners = new Set<() => void>();
   private readonly statusListeners = new Set<StatusListener>();
@@ -41,8 +43,9 @@ export class LiveConnection {
       reconnectionDelayMax: 5_000,
       auth: (cb) => {
         const since = this.status.seq;
+        this.token = session.token();
         this.update({ resumedFrom: since, replayed: 0, resynced: false });
-        cb(since === null ? { token: session.token() } : { token: session.token(), since });
+        cb(since === null ? { token: this.token } : { token: this.token, since });
       },
     });
     this.socket = socket;
@@ -86,7 +89,9 @@ export class LiveConnection {
 
   /** Hands a renewed login token to the socket, so it is not cut off at the old token's expiry. */
   refreshToken(token: string): void {
-    this.socket?.emit('refresh_token', { token });
+    if (!this.socket || token === this.token) return; // the socket signed in with this one
+    this.token = token;
+    this.socket.emit('refresh_token', { token });
   }
 
   onChange(fn: ChangeListener): () => void {
