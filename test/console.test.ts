@@ -284,8 +284,15 @@ describe('console (a real Chromium)', function () {
       await page.evaluate((h) => (location.hash = h), hash);
       await page.locator('main h1').first().waitFor(WAIT);
       await page.waitForLoadState('networkidle');
-      const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-      assert.ok(scroll <= client, `${hash}: scrollWidth ${scroll} > ${client}`);
+      const [scroll, client, wide] = await page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        // What sticks out, for the message: the innermost elements past the right edge.
+        const out = [...document.querySelectorAll('main *')]
+          .filter((el) => el.getBoundingClientRect().right > width + 0.5 && ![...el.children].some((c) => c.getBoundingClientRect().right > width + 0.5))
+          .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className} (${Math.round(el.getBoundingClientRect().right)})`);
+        return [document.documentElement.scrollWidth, width, out.slice(0, 5).join(', ')] as const;
+      });
+      assert.ok(scroll <= client, `${hash}: scrollWidth ${scroll} > ${client}: ${wide}`);
     }
   });
 
