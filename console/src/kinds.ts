@@ -37,9 +37,7 @@ export interface KindInfo {
   label: string;
   /** Columns of the list (besides the name). */
   columns: string[];
-  /** Enum filters of the list, by query parameter. */
-  filters: Record<string, readonly string[]>;
-  /** Enum values of co-edited fields (a select instead of a text box). */
+  /** The kind's enum fields and their values: the list's filters (by query parameter) and the co-edited selects. */
   enums: Record<string, readonly string[]>;
   /** Whether the co-editing layout has `description` (Y.Text) and `attributes` (Y.Map). */
   description: boolean;
@@ -50,7 +48,6 @@ export const KIND_INFO: Record<Kind, KindInfo> = {
   services: {
     label: 'Services',
     columns: ['type', 'status', 'operational_status'],
-    filters: { type: SERVICE_TYPES, status: LIFECYCLE, operational_status: OPERATIONAL },
     enums: { type: SERVICE_TYPES, status: LIFECYCLE, operational_status: OPERATIONAL },
     description: true,
     attributes: true,
@@ -58,7 +55,6 @@ export const KIND_INFO: Record<Kind, KindInfo> = {
   components: {
     label: 'Components',
     columns: ['type', 'status', 'operational_status'],
-    filters: { type: COMPONENT_TYPES, status: LIFECYCLE, operational_status: OPERATIONAL },
     enums: { type: COMPONENT_TYPES, status: LIFECYCLE, operational_status: OPERATIONAL },
     description: true,
     attributes: true,
@@ -66,7 +62,6 @@ export const KIND_INFO: Record<Kind, KindInfo> = {
   resources: {
     label: 'Resources',
     columns: ['type', 'environment', 'operational_status'],
-    filters: { type: RESOURCE_TYPES, environment: ENVIRONMENTS, operational_status: OPERATIONAL },
     enums: { type: RESOURCE_TYPES, environment: ENVIRONMENTS, operational_status: OPERATIONAL },
     description: true,
     attributes: true,
@@ -74,7 +69,6 @@ export const KIND_INFO: Record<Kind, KindInfo> = {
   products: {
     label: 'Products',
     columns: ['status', 'version'],
-    filters: { status: LIFECYCLE },
     enums: { status: LIFECYCLE },
     description: true,
     attributes: false,
@@ -82,13 +76,12 @@ export const KIND_INFO: Record<Kind, KindInfo> = {
   repositories: {
     label: 'Repositories',
     columns: ['provider', 'language'],
-    filters: { provider: PROVIDERS },
     enums: { provider: PROVIDERS },
     description: true,
     attributes: false,
   },
-  teams: { label: 'Teams', columns: ['slack_channel', 'contact_email'], filters: {}, enums: {}, description: true, attributes: false },
-  people: { label: 'People', columns: ['email', 'role_title'], filters: {}, enums: {}, description: false, attributes: false },
+  teams: { label: 'Teams', columns: ['slack_channel', 'contact_email'], enums: {}, description: true, attributes: false },
+  people: { label: 'People', columns: ['email', 'role_title'], enums: {}, description: false, attributes: false },
 };
 
 export function isKind(kind: string): kind is Kind {

@@ -61,13 +61,13 @@ function KindList({ kind }: { kind: Kind }) {
           e.preventDefault();
           const f = new FormData(e.currentTarget);
           setQ(field(f, 'q').trim());
-          setFilters(Object.fromEntries(Object.keys(info.filters).flatMap((name) => (field(f, name) ? [[name, field(f, name)]] : []))));
+          setFilters(Object.fromEntries(Object.keys(info.enums).flatMap((name) => (field(f, name) ? [[name, field(f, name)]] : []))));
           setCursors([]);
         }}
       >
         <label for="catalog-q">Search {info.label.toLowerCase()}</label>
         <input id="catalog-q" name="q" type="search" maxLength={200} defaultValue={q} />
-        {Object.entries(info.filters).map(([name, values]) => (
+        {Object.entries(info.enums).map(([name, values]) => (
           <span key={name} class="filter">
             <label for={`filter-${name}`}>{name.replace(/_/g, ' ')}</label>
             <select id={`filter-${name}`} name={name} defaultValue={filters[name] ?? ''}>
