@@ -1,6 +1,8 @@
 // The co-edited document's layout: `fields` (editable scalar columns), `description`
 // (Y.Text) and `attributes` (Y.Map), plus `meta`, the server's record of the row the document was
-// last reconciled with (row_version and a hash per value: the base of the three-way merge).
+// last reconciled with (row_version and a hash per value: the base of the three-way merge) and of
+// the write-back in progress (`writing`: the values it is about to put in the row, stored before
+// the row is written).
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
 import type { Actor } from '../../platform/context.js';
@@ -77,19 +79,56 @@ export function baseOf(state: DocState): BaseHashes {
   return { fields: hashAll(state.fields), description: hashValue(state.description), attributes: hashAll(state.attributes) };
 }
 
-export function readBase(doc: Y.Doc): { rowVersion: number; base: BaseHashes | null } {
-  const meta = doc.getMap('meta');
-  const base = meta.get('base') as BaseHashes | undefined;
-  const valid = base && typeof base === 'object' && base.fields && base.attributes && typeof base.description === 'string';
-  return { rowVersion: Number(meta.get('row_version') ?? 0), base: valid ? base : null };
+function validHashes(value: unknown): value is BaseHashes {
+  const h = value as BaseHashes | undefined;
+  return Boolean(
+    h &&
+    typeof h === 'object' &&
+    h.fields &&
+    typeof h.fields === 'object' &&
+    h.attributes &&
+    typeof h.attributes === 'object' &&
+    typeof h.description === 'string',
+  );
 }
 
-/** Records the row the document now agrees with. Call inside a transaction with a server origin. */
+/**
+ * The base of the merge, and `writing`: the values of a write-back that may have reached the row
+ * although the base recording it was never stored (the node died, or storage failed, between the
+ * row's COMMIT and the document's next update). A row value equal to either came from the document.
+ */
+export function readBase(doc: Y.Doc): { rowVersion: number; base: BaseHashes | null; writing: BaseHashes | null } {
+  const meta = doc.getMap('meta');
+  const base = meta.get('base');
+  const writing = meta.get('writing');
+  return { rowVersion: Number(meta.get('row_version') ?? 0), base: validHashes(base) ? base : null, writing: validHashes(writing) ? writing : null };
+}
+
+/** Records the row the document now agrees with (no write-back in progress). Call inside a transaction with a server origin. */
 export function writeBase(doc: Y.Doc, rowVersion: number, row: DocState): void {
   const meta = doc.getMap('meta');
   const base = baseOf(row);
   if (Number(meta.get('row_version')) !== rowVersion) meta.set('row_version', rowVersion);
   if (!sameValue(meta.get('base'), base)) meta.set('base', base);
+  if (meta.has('writing')) meta.delete('writing');
+}
+
+/**
+ * Records, before the row is written, the values a write-back is about to put there: stored ahead
+ * of the row (a write-ahead entry), so a merge after a crash tells them from a REST change. Call
+ * inside a transaction with a server origin.
+ */
+export function writeAhead(doc: Y.Doc, row: DocState): void {
+  doc.getMap('meta').set('writing', baseOf(row));
+}
+
+/** The row as it will be once `patch` (as patchOf builds it) is written. */
+export function patched(row: DocState, patch: Record<string, unknown>): DocState {
+  const fields = { ...row.fields };
+  for (const [key, value] of Object.entries(patch)) if (key !== 'description' && key !== 'attributes') fields[key] = value as Json;
+  const description = 'description' in patch ? String((patch.description as string | null) ?? '') : row.description;
+  const attributes = 'attributes' in patch ? { ...(patch.attributes as Record<string, Json>) } : row.attributes;
+  return { fields, description, attributes };
 }
 
 /** A new document's content: the row, and the row as its base. */

@@ -14,11 +14,13 @@ import {
   docState,
   hashValue,
   patchOf,
+  patched,
   readBase,
   replaceText,
   revertPaths,
   rowState,
   sameValue,
+  writeAhead,
   writeBase,
   type DocState,
   type Json,
@@ -37,6 +39,8 @@ export interface ProjectionTarget {
   doc: Y.Doc;
   /** Who changed which value since the row last agreed with the document. */
   attribution: Attribution;
+  /** Resolves once the document's edits so far (the server's own included) are stored; rejects when storing failed. */
+  whenStored: () => Promise<void>;
 }
 
 /** A value the projection would not write, and put back to the row's value in the document. */
@@ -106,6 +110,11 @@ export class Projector {
         t.doc.transact(() => writeBase(t.doc, rowVersion, fromRow), PROJECTION_ORIGIN);
         return { kind: 'synced', rowVersion, projected: false, refused };
       }
+      // The values about to be written are stored in the document first: if the row's COMMIT lands
+      // and the base below does not (a crash, storage gone), the next merge knows they came from
+      // the document and does not take them for a REST change to copy over later edits.
+      t.doc.transact(() => writeAhead(t.doc, patched(fromRow, plan.patch!)), PROJECTION_ORIGIN);
+      await t.whenStored();
       let updated: Record<string, unknown>;
       try {
         const actor: Actor = { ...plan.actor, coActors: plan.coActors };
@@ -191,18 +200,23 @@ function planWrite(doc: DocState, row: DocState, differing: string[], attributio
   return { patch: patchOf(doc, row, written), written, refused, actor, coActors: ordered };
 }
 
-/** Values the row changed since the base, written into the document. */
+/**
+ * Values the row changed since the base, written into the document. A row value that is the one a
+ * write-back in progress was writing (`writing`) came from the document: not a change.
+ */
 function applyRowChanges(layout: RecordLayout, doc: Y.Doc, row: DocState): void {
-  const { base } = readBase(doc);
+  const { base, writing } = readBase(doc);
   if (!base) return; // no base: the document is the newer side
   const current = docState(doc);
   const fields = doc.getMap('fields');
   for (const key of layout.fields) {
     const known = base.fields[key];
-    const rowChanged = known === undefined ? !(key in current.fields) : hashValue(row.fields[key]) !== known;
+    const rowHash = hashValue(row.fields[key]);
+    const rowChanged = known === undefined ? !(key in current.fields) : rowHash !== known && rowHash !== writing?.fields[key];
     if (rowChanged && !sameValue(current.fields[key], row.fields[key])) fields.set(key, row.fields[key]);
   }
-  if (layout.description && hashValue(row.description) !== base.description) {
+  const descriptionHash = hashValue(row.description);
+  if (layout.description && descriptionHash !== base.description && descriptionHash !== writing?.description) {
     replaceText(doc.getText('description'), row.description);
   }
   if (layout.attributes) {
@@ -210,7 +224,7 @@ function applyRowChanges(layout: RecordLayout, doc: Y.Doc, row: DocState): void 
     const keys = new Set([...Object.keys(row.attributes), ...Object.keys(base.attributes), ...Object.keys(current.attributes)]);
     for (const key of keys) {
       const rowHash = key in row.attributes ? hashValue(row.attributes[key]) : undefined;
-      if (rowHash === base.attributes[key]) continue;
+      if (rowHash === base.attributes[key] || (writing && rowHash === writing.attributes[key])) continue;
       if (!(key in row.attributes)) {
         if (attributes.has(key)) attributes.delete(key);
       } else if (!sameValue(current.attributes[key], row.attributes[key])) {

@@ -44,6 +44,8 @@ export class ProjectorRole {
   private retry: NodeJS.Timeout | undefined;
   private work: Promise<void> = Promise.resolve();
   private notice: ProjectionNotice | null = null;
+  /** Taken over from another holder: catch up from PostgreSQL before the next merge. */
+  private behind = false;
 
   constructor(
     private readonly document: DocumentHandle,
@@ -116,6 +118,9 @@ export class ProjectorRole {
     }
     if (held && !this.held) {
       this.held = true;
+      // What the last holder wrote may not have reached this node (a Redis outage drops relayed
+      // updates): the merge waits for what PostgreSQL holds, or its base would be stale.
+      this.behind = true;
       void this.synchronise('takeover').catch(() => {});
     } else if (!held && this.held) {
       this.held = false;
@@ -171,6 +176,10 @@ export class ProjectorRole {
         'appinventory.collab.document': `${entityType}/${entityId}`,
         'appinventory.collab.reason': reason,
       };
+      if (this.behind) {
+        await this.document.catchUp();
+        this.behind = false;
+      }
       // The write-back (EntityService.update) is this span's child: its transaction, append and publish.
       const outcome = await inSpan(SPANS.collabProjection, attributes, async (span) => {
         const result = await this.projector.synchronise(this.target());
@@ -221,6 +230,7 @@ export class ProjectorRole {
       entityId,
       doc: d.doc,
       attribution: this.attribution,
+      whenStored: () => d.whenStored(),
     });
   }
 

@@ -262,6 +262,11 @@ export class CollabDocument implements DocumentHandle {
     return this.updates.whenDurable();
   }
 
+  async whenStored(): Promise<void> {
+    await this.updates.whenDurable();
+    if (this.state === 'failed' || this.state === 'closed') throw new Error('document storage unavailable');
+  }
+
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOAD_ORIGIN || (origin instanceof StoredOrigin && origin.source === 'load')) return;
     if (isClient(origin)) {

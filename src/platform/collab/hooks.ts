@@ -67,6 +67,13 @@ export interface DocumentHandle {
   /** True while the document may still change: loaded, or unloading and flushing. */
   isLive(): boolean;
   closeClients(code: number, reason: string): void;
+  /**
+   * Resolves once every edit so far, the feature's own included, is in PostgreSQL; rejects when
+   * storing failed (the document is closing and stores nothing more).
+   */
+  whenStored(): Promise<void>;
+  /** Applies whatever other nodes stored that this node has not seen (re-read from PostgreSQL). */
+  catchUp(): Promise<void>;
   /** Cluster mode only; null on a single node (which is the only holder there is). */
   readonly lease: DocumentLease | null;
 }
