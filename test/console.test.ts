@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type AppHandle } from '../src/app.js';
@@ -369,6 +370,25 @@ describe('console (a real Chromium)', function () {
     await name.fill('ledger-postgres');
     await notice.waitFor({ state: 'detached', ...WAIT });
     assert.equal((await rest.get(`/api/v1/services/${serviceId}`)).body.data.name, 'ledger-postgres');
+  });
+
+  it('co-edits attributes in their types: a number stays a number, a flag is a checkbox, a list a list', async () => {
+    const serviceId = await findId('services', 'payment-events');
+    const page = await open('editor', `#/catalog/services/${serviceId}`);
+    await page.locator('[data-coedit-state="synced"]').waitFor(WAIT);
+    await page.getByLabel('retention_days', { exact: true }).fill('14');
+    await page.getByLabel('dlq', { exact: true }).uncheck();
+    const topics = page.getByLabel('topics', { exact: true });
+    await topics.fill('payments.authorized, payments.settled, payments.refunded');
+    await topics.blur();
+    const expected = { broker: 'Kafka', topics: ['payments.authorized', 'payments.settled', 'payments.refunded'], retention_days: 14, dlq: false };
+    let attributes: unknown;
+    for (const until = Date.now() + WAIT.timeout; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      attributes = (await rest.get(`/api/v1/services/${serviceId}`)).body.data.attributes;
+      if (isDeepStrictEqual(attributes, expected)) break;
+    }
+    assert.deepEqual(attributes, expected, 'the row holds each attribute in its type');
+    assert.equal(await page.locator('[data-projection="invalid"]').count(), 0, 'no edit was refused');
   });
 
   it('reloads its views from REST when the server does not know its since (a database restored from an older backup)', async () => {

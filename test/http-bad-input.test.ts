@@ -122,6 +122,72 @@ describe('HTTP bad input', () => {
       );
     });
 
+    // Each attribute key has a value type by its meaning (URLs, counts, flags, lists of names).
+    const wrongValues: [string, string, Record<string, unknown>][] = [
+      ['services', 'api', { endpoint: 12345 }],
+      ['services', 'api', { endpoint: 'ftp://files.example.com' }],
+      ['services', 'api', { endpoint: 'not a url' }],
+      ['services', 'api', { rate_limit: -5 }],
+      ['services', 'message_queue', { retention_days: '7' }],
+      ['services', 'message_queue', { retention_days: 1.5 }],
+      ['services', 'message_queue', { topics: 'payments' }],
+      ['services', 'message_queue', { dlq: 'yes' }],
+      ['services', 'cache', { ttl: -1 }],
+      ['services', 'web_application', { url: 'javascript:alert(1)' }],
+      ['components', 'sdk', { documentation: 42 }],
+      ['components', 'microservice', { containerized: 'true' }],
+      ['resources', 'ec2', { url: 'www.example.com' }],
+    ];
+    for (const [kind, type, attributes] of wrongValues) {
+      const [key] = Object.keys(attributes);
+      it(`refuses ${JSON.stringify(attributes[key])} as ${kind}' ${key} with 422 at attributes.${key}, on create and patch`, async () => {
+        await refused(app.db.knex, admin.tenantId, [kind], () => editor.client.post(`/api/v1/${kind}`, { name: `v-${uniq()}`, type, attributes }), 422, {
+          path: `attributes.${key}`,
+        });
+        const record = await created(editor.client, `/api/v1/${kind}`, { name: `v-${uniq()}`, type });
+        await refused(app.db.knex, admin.tenantId, [kind], () => editor.client.patch(`/api/v1/${kind}/${record.id}`, { attributes }), 422, {
+          path: `attributes.${key}`,
+        });
+      });
+    }
+
+    it('stores attribute values of the right type, and null for no value', async () => {
+      const queue = await created(editor.client, '/api/v1/services', {
+        name: `queue-${uniq()}`,
+        type: 'message_queue',
+        attributes: { broker: 'Kafka', topics: ['a.b', 'c.d'], retention_days: 7, dlq: true },
+      });
+      assert.deepEqual(queue.attributes, { broker: 'Kafka', topics: ['a.b', 'c.d'], retention_days: 7, dlq: true });
+      const api = await created(editor.client, '/api/v1/services', {
+        name: `api-${uniq()}`,
+        type: 'api',
+        attributes: { endpoint: 'https://api.example.com/v1', rate_limit: '100/s', sla: '99.9%' },
+      });
+      assert.equal(api.attributes.endpoint, 'https://api.example.com/v1');
+      const cleared = await editor.client.patch(`/api/v1/services/${api.id}`, { attributes: { endpoint: null, rate_limit: 600 } });
+      expectStatus(cleared, 200);
+      assert.deepEqual(cleared.body.data.attributes, { endpoint: null, rate_limit: 600 });
+    });
+
+    it('documents each attribute key with its value type in the OpenAPI document', async () => {
+      const doc = (await app.client().get('/api/v1/openapi.json')).body;
+      const schemas = doc.components?.schemas ?? {};
+      const found = JSON.stringify(doc.paths['/api/v1/services'].post.requestBody.content['application/json'].schema);
+      const ref = /#\/components\/schemas\/([^"]+)/.exec(found)?.[1];
+      const create = ref ? schemas[ref] : JSON.parse(found);
+      const attributes = create.properties.attributes;
+      assert.match(attributes.description, /api: endpoint, protocol/);
+      // The JSON types a property allows ({type: 'integer'}, {type: ['integer', 'null']} or anyOf).
+      const typesOf = (schema: any): string[] => [...[schema.type ?? []].flat(), ...(schema.anyOf ?? []).flatMap(typesOf)];
+      const property = (key: string) => attributes.properties[key];
+      assert.equal(property('endpoint').format, 'uri');
+      assert.deepEqual(typesOf(property('endpoint')).sort(), ['null', 'string']);
+      assert.deepEqual(typesOf(property('retention_days')).sort(), ['integer', 'null']);
+      assert.deepEqual(typesOf(property('dlq')).sort(), ['boolean', 'null']);
+      assert.deepEqual(typesOf(property('topics')).sort(), ['array', 'null']);
+      assert.deepEqual(typesOf(property('protocol')).sort(), ['null', 'string']);
+    });
+
     it('refuses bodies over 256 kB with 413', async () => {
       const big = 'x'.repeat(300 * 1024);
       await refusedWrite(() => editor.client.post('/api/v1/services', { name: `big-${uniq()}`, type: 'api', description: big }), 413);
@@ -271,7 +337,7 @@ describe('HTTP bad input', () => {
           type: 'api',
           description: s,
           tags: [s.slice(0, 100)],
-          attributes: { endpoint: s },
+          attributes: { protocol: s },
         });
         expectStatus(res, 201, `create with ${JSON.stringify(s)}`);
         assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -281,7 +347,7 @@ describe('HTTP bad input', () => {
         assert.equal(got.body.data.name, `${s.trim()} #${i}`);
         assert.equal(got.body.data.description, s);
         assert.deepEqual(got.body.data.tags, [s.slice(0, 100).trim()]);
-        assert.equal(got.body.data.attributes.endpoint, s);
+        assert.equal(got.body.data.attributes.protocol, s);
         const row = await app.db.knex('services').where({ id: res.body.data.id }).first('description');
         assert.equal(row.description, s, 'stored byte for byte');
       }
@@ -308,7 +374,7 @@ describe('HTTP bad input', () => {
         { name: `nul\u0000name-${uniq()}`, type: 'api' },
         { name: `nul-desc-${uniq()}`, type: 'api', description: 'before\u0000after' },
         { name: `nul-tag-${uniq()}`, type: 'api', tags: ['a\u0000b'] },
-        { name: `nul-attr-${uniq()}`, type: 'api', attributes: { endpoint: 'a\u0000b' } },
+        { name: `nul-attr-${uniq()}`, type: 'api', attributes: { protocol: 'a\u0000b' } },
       ]) {
         const before = await tenantCounts(app.db.knex, admin.tenantId, ['services']);
         const res = await editor.client.post('/api/v1/services', body);

@@ -557,7 +557,7 @@ describe('scorecards', function () {
         type: 'api',
         description: '   ',
         status: 'planned',
-        attributes: { endpoint: '', protocol: 'gRPC' },
+        attributes: { endpoint: null, protocol: 'gRPC' },
         tags: ['tier-2'],
         // One person twice is still one person; a non-Lead role is not a lead.
         assignments: [

@@ -2248,7 +2248,50 @@ export interface components {
             status: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: api: endpoint, protocol, auth_method, rate_limit, sla, version; web_application: url, framework, hosting, cdn, authentication; database: db_type, version, hosting, backup_frequency, encryption; message_queue: broker, topics, retention_days, dlq; cache: cache_type, ttl, size; infrastructure: provider, region, redundancy, iac. */
             attributes: {
+                auth_method?: string | null;
+                authentication?: string | null;
+                backup_frequency?: string | null;
+                broker?: string | null;
+                cache_type?: string | null;
+                /** @description true/false, or a short description */
+                cdn?: boolean | string | null;
+                db_type?: string | null;
+                /** @description whether a dead-letter queue is configured */
+                dlq?: boolean | null;
+                /** @description true/false, or a short description */
+                encryption?: boolean | string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                endpoint?: string | null;
+                framework?: string | null;
+                hosting?: string | null;
+                iac?: string | null;
+                protocol?: string | null;
+                provider?: string | null;
+                /** @description requests per minute, or a description such as "100/s" */
+                rate_limit?: number | string | null;
+                redundancy?: string | null;
+                region?: string | null;
+                /** @description days */
+                retention_days?: number | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sla?: string | null;
+                /** @description a list of names */
+                topics?: string[] | null;
+                /** @description seconds */
+                ttl?: number | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags: string[];
@@ -2290,7 +2333,50 @@ export interface components {
             status?: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status?: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: api: endpoint, protocol, auth_method, rate_limit, sla, version; web_application: url, framework, hosting, cdn, authentication; database: db_type, version, hosting, backup_frequency, encryption; message_queue: broker, topics, retention_days, dlq; cache: cache_type, ttl, size; infrastructure: provider, region, redundancy, iac. */
             attributes?: {
+                auth_method?: string | null;
+                authentication?: string | null;
+                backup_frequency?: string | null;
+                broker?: string | null;
+                cache_type?: string | null;
+                /** @description true/false, or a short description */
+                cdn?: boolean | string | null;
+                db_type?: string | null;
+                /** @description whether a dead-letter queue is configured */
+                dlq?: boolean | null;
+                /** @description true/false, or a short description */
+                encryption?: boolean | string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                endpoint?: string | null;
+                framework?: string | null;
+                hosting?: string | null;
+                iac?: string | null;
+                protocol?: string | null;
+                provider?: string | null;
+                /** @description requests per minute, or a description such as "100/s" */
+                rate_limit?: number | string | null;
+                redundancy?: string | null;
+                region?: string | null;
+                /** @description days */
+                retention_days?: number | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sla?: string | null;
+                /** @description a list of names */
+                topics?: string[] | null;
+                /** @description seconds */
+                ttl?: number | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags?: string[];
@@ -2316,7 +2402,50 @@ export interface components {
             status: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: api: endpoint, protocol, auth_method, rate_limit, sla, version; web_application: url, framework, hosting, cdn, authentication; database: db_type, version, hosting, backup_frequency, encryption; message_queue: broker, topics, retention_days, dlq; cache: cache_type, ttl, size; infrastructure: provider, region, redundancy, iac. */
             attributes: {
+                auth_method?: string | null;
+                authentication?: string | null;
+                backup_frequency?: string | null;
+                broker?: string | null;
+                cache_type?: string | null;
+                /** @description true/false, or a short description */
+                cdn?: boolean | string | null;
+                db_type?: string | null;
+                /** @description whether a dead-letter queue is configured */
+                dlq?: boolean | null;
+                /** @description true/false, or a short description */
+                encryption?: boolean | string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                endpoint?: string | null;
+                framework?: string | null;
+                hosting?: string | null;
+                iac?: string | null;
+                protocol?: string | null;
+                provider?: string | null;
+                /** @description requests per minute, or a description such as "100/s" */
+                rate_limit?: number | string | null;
+                redundancy?: string | null;
+                region?: string | null;
+                /** @description days */
+                retention_days?: number | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sla?: string | null;
+                /** @description a list of names */
+                topics?: string[] | null;
+                /** @description seconds */
+                ttl?: number | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags: string[];
@@ -2364,7 +2493,50 @@ export interface components {
             status?: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status?: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: api: endpoint, protocol, auth_method, rate_limit, sla, version; web_application: url, framework, hosting, cdn, authentication; database: db_type, version, hosting, backup_frequency, encryption; message_queue: broker, topics, retention_days, dlq; cache: cache_type, ttl, size; infrastructure: provider, region, redundancy, iac. */
             attributes?: {
+                auth_method?: string | null;
+                authentication?: string | null;
+                backup_frequency?: string | null;
+                broker?: string | null;
+                cache_type?: string | null;
+                /** @description true/false, or a short description */
+                cdn?: boolean | string | null;
+                db_type?: string | null;
+                /** @description whether a dead-letter queue is configured */
+                dlq?: boolean | null;
+                /** @description true/false, or a short description */
+                encryption?: boolean | string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                endpoint?: string | null;
+                framework?: string | null;
+                hosting?: string | null;
+                iac?: string | null;
+                protocol?: string | null;
+                provider?: string | null;
+                /** @description requests per minute, or a description such as "100/s" */
+                rate_limit?: number | string | null;
+                redundancy?: string | null;
+                region?: string | null;
+                /** @description days */
+                retention_days?: number | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sla?: string | null;
+                /** @description a list of names */
+                topics?: string[] | null;
+                /** @description seconds */
+                ttl?: number | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags?: string[];
@@ -2410,7 +2582,25 @@ export interface components {
             status: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: library: language, version, repository, license; microservice: runtime, containerized, repository, cicd; sdk: vendor, version, language, documentation; agent: runtime, schedule, containerized, repository; ui_component: framework, repository, package_name. */
             attributes: {
+                cicd?: string | null;
+                containerized?: boolean | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                documentation?: string | null;
+                framework?: string | null;
+                language?: string | null;
+                license?: string | null;
+                package_name?: string | null;
+                repository?: string | null;
+                runtime?: string | null;
+                schedule?: string | null;
+                vendor?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags: string[];
@@ -2451,7 +2641,25 @@ export interface components {
             status?: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status?: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: library: language, version, repository, license; microservice: runtime, containerized, repository, cicd; sdk: vendor, version, language, documentation; agent: runtime, schedule, containerized, repository; ui_component: framework, repository, package_name. */
             attributes?: {
+                cicd?: string | null;
+                containerized?: boolean | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                documentation?: string | null;
+                framework?: string | null;
+                language?: string | null;
+                license?: string | null;
+                package_name?: string | null;
+                repository?: string | null;
+                runtime?: string | null;
+                schedule?: string | null;
+                vendor?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags?: string[];
@@ -2476,7 +2684,25 @@ export interface components {
             status: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: library: language, version, repository, license; microservice: runtime, containerized, repository, cicd; sdk: vendor, version, language, documentation; agent: runtime, schedule, containerized, repository; ui_component: framework, repository, package_name. */
             attributes: {
+                cicd?: string | null;
+                containerized?: boolean | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                documentation?: string | null;
+                framework?: string | null;
+                language?: string | null;
+                license?: string | null;
+                package_name?: string | null;
+                repository?: string | null;
+                runtime?: string | null;
+                schedule?: string | null;
+                vendor?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags: string[];
@@ -2522,7 +2748,25 @@ export interface components {
             status?: "active" | "planned" | "maintenance" | "deprecated";
             /** @enum {string} */
             operational_status?: "operational" | "degraded" | "outage";
+            /** @description Type-specific attributes. The keys each type allows: library: language, version, repository, license; microservice: runtime, containerized, repository, cicd; sdk: vendor, version, language, documentation; agent: runtime, schedule, containerized, repository; ui_component: framework, repository, package_name. */
             attributes?: {
+                cicd?: string | null;
+                containerized?: boolean | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                documentation?: string | null;
+                framework?: string | null;
+                language?: string | null;
+                license?: string | null;
+                package_name?: string | null;
+                repository?: string | null;
+                runtime?: string | null;
+                schedule?: string | null;
+                vendor?: string | null;
+                version?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags?: string[];
@@ -2547,7 +2791,23 @@ export interface components {
             operational_status: "operational" | "degraded" | "outage";
             /** @enum {string} */
             environment: "production" | "staging" | "development" | "dr";
+            /** @description Type-specific attributes. The keys each type allows: ec2: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; virtual_machine: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; logic_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; storage_account: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; container_instance: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; kubernetes: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; function_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; load_balancer: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; api_gateway: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; cdn: provider, region, account, sku, size, instance_type, resource_id, url, cost_center. */
             attributes: {
+                account?: string | null;
+                cost_center?: string | null;
+                instance_type?: string | null;
+                provider?: string | null;
+                region?: string | null;
+                resource_id?: string | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sku?: string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags: string[];
@@ -2585,7 +2845,23 @@ export interface components {
             operational_status?: "operational" | "degraded" | "outage";
             /** @enum {string} */
             environment?: "production" | "staging" | "development" | "dr";
+            /** @description Type-specific attributes. The keys each type allows: ec2: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; virtual_machine: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; logic_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; storage_account: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; container_instance: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; kubernetes: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; function_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; load_balancer: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; api_gateway: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; cdn: provider, region, account, sku, size, instance_type, resource_id, url, cost_center. */
             attributes?: {
+                account?: string | null;
+                cost_center?: string | null;
+                instance_type?: string | null;
+                provider?: string | null;
+                region?: string | null;
+                resource_id?: string | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sku?: string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags?: string[];
@@ -2607,7 +2883,23 @@ export interface components {
             operational_status: "operational" | "degraded" | "outage";
             /** @enum {string} */
             environment: "production" | "staging" | "development" | "dr";
+            /** @description Type-specific attributes. The keys each type allows: ec2: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; virtual_machine: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; logic_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; storage_account: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; container_instance: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; kubernetes: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; function_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; load_balancer: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; api_gateway: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; cdn: provider, region, account, sku, size, instance_type, resource_id, url, cost_center. */
             attributes: {
+                account?: string | null;
+                cost_center?: string | null;
+                instance_type?: string | null;
+                provider?: string | null;
+                region?: string | null;
+                resource_id?: string | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sku?: string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags: string[];
@@ -2646,7 +2938,23 @@ export interface components {
             operational_status?: "operational" | "degraded" | "outage";
             /** @enum {string} */
             environment?: "production" | "staging" | "development" | "dr";
+            /** @description Type-specific attributes. The keys each type allows: ec2: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; virtual_machine: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; logic_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; storage_account: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; container_instance: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; kubernetes: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; function_app: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; load_balancer: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; api_gateway: provider, region, account, sku, size, instance_type, resource_id, url, cost_center; cdn: provider, region, account, sku, size, instance_type, resource_id, url, cost_center. */
             attributes?: {
+                account?: string | null;
+                cost_center?: string | null;
+                instance_type?: string | null;
+                provider?: string | null;
+                region?: string | null;
+                resource_id?: string | null;
+                /** @description a size such as "8GB", or a number of units */
+                size?: number | string | null;
+                sku?: string | null;
+                /**
+                 * Format: uri
+                 * @description an http(s) URL
+                 */
+                url?: string | null;
+            } & {
                 [key: string]: string | number | boolean | null | string[];
             };
             tags?: string[];

@@ -201,24 +201,58 @@ export function CoEdit({ kind, id, readOnly }: { kind: Kind; id: string; readOnl
         {KIND_INFO[kind].attributes && attributes.size ? (
           <fieldset>
             <legend>Attributes</legend>
-            {[...attributes.keys()].sort().map((key) => (
-              <div key={key} class="field">
-                <label for={`attr-${key}`}>{key}</label>
-                <input
-                  id={`attr-${key}`}
-                  readOnly={!editable}
-                  value={text(attributes.get(key))}
-                  onInput={(e) => doc.transact(() => attributes.set(key, e.currentTarget.value))}
-                  onFocus={() => focus(`attributes.${key}`)}
-                  onBlur={() => focus(null)}
-                />
-              </div>
-            ))}
+            {[...attributes.keys()].sort().map((key) => {
+              const value = attributes.get(key);
+              const shared = { id: `attr-${key}`, onFocus: () => focus(`attributes.${key}`), onBlur: () => focus(null) };
+              const list = Array.isArray(value);
+              const write = (e: { currentTarget: HTMLInputElement }) => {
+                const input = e.currentTarget.value;
+                doc.transact(() => attributes.set(key, typedLike(value, input)));
+              };
+              return (
+                <div key={key} class="field">
+                  <label for={`attr-${key}`}>{key}</label>
+                  {typeof value === 'boolean' ? (
+                    <input
+                      {...shared}
+                      type="checkbox"
+                      disabled={!editable}
+                      checked={value}
+                      onChange={(e) => doc.transact(() => attributes.set(key, e.currentTarget.checked))}
+                    />
+                  ) : (
+                    <input
+                      {...shared}
+                      readOnly={!editable}
+                      value={list ? (value as unknown[]).join(', ') : text(value)}
+                      // A list is taken as a whole once the input is left (a comma typed is the next item's start).
+                      onInput={list ? undefined : write}
+                      onChange={list ? write : undefined}
+                    />
+                  )}
+                </div>
+              );
+            })}
           </fieldset>
         ) : null}
       </form>
     </section>
   );
+}
+
+/**
+ * What an attribute's input means, in the type its value has: a number stays a number (while the
+ * input reads as one), a list of names a list; the server checks each key's type.
+ */
+function typedLike(previous: unknown, input: string): unknown {
+  if (typeof previous === 'number' && input.trim() !== '' && Number.isFinite(Number(input))) return Number(input);
+  if (Array.isArray(previous)) {
+    return input
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+  return input;
 }
 
 /** The description as a textarea over Y.Text: local input as a minimal diff, remote edits keep the caret. */

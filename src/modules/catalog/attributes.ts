@@ -41,9 +41,50 @@ export const RESOURCE_ATTRIBUTE_KEYS: Record<(typeof RESOURCE_TYPES)[number], re
   RESOURCE_TYPES.map((t) => [t, RESOURCE_KEYS]),
 ) as unknown as Record<(typeof RESOURCE_TYPES)[number], readonly string[]>;
 
-/** Attribute values are scalars or lists of strings (topics); nested objects are refused. */
+/** Any attribute value: a scalar or a list of strings; nested objects are refused. */
 const attributeValue = z.union([z.string().max(2048), z.number(), z.boolean(), z.null(), z.array(z.string().max(255)).max(100)]);
-export const attributesSchema = z.record(z.string().min(1).max(64), attributeValue);
+
+// The value type of each key, by its meaning. Every key may also be null (no value).
+const text = z.string().max(2048);
+const httpUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .describe('an http(s) URL');
+const count = z.number().int().min(0).max(2_147_483_647);
+const flag = z.boolean();
+const names = z.array(z.string().min(1).max(255)).max(100).describe('a list of names');
+const textOrFlag = z.union([flag, text]).describe('true/false, or a short description');
+const textOrCount = z.union([count, text]);
+const VALUE_TYPES = {
+  endpoint: httpUrl,
+  url: httpUrl,
+  documentation: httpUrl,
+  rate_limit: textOrCount.describe('requests per minute, or a description such as "100/s"'),
+  retention_days: count.describe('days'),
+  ttl: count.describe('seconds'),
+  topics: names,
+  dlq: flag.describe('whether a dead-letter queue is configured'),
+  containerized: flag,
+  encryption: textOrFlag,
+  cdn: textOrFlag,
+  size: textOrCount.describe('a size such as "8GB", or a number of units'),
+} satisfies Record<string, z.ZodType>;
+
+const valueTypeOf = (key: string): z.ZodType => (VALUE_TYPES as Record<string, z.ZodType>)[key] ?? text;
+
+/**
+ * The `attributes` schema of a kind: every key its types allow, each with its value type (text
+ * unless listed above), and any other key in the general value shape so that the per-type check
+ * (checkAttributeKeys) names the keys the record's type allows.
+ */
+export function attributesSchemaFor(keysByType: Record<string, readonly string[]>) {
+  const keys = [...new Set(Object.values(keysByType).flat())].sort();
+  const shape = Object.fromEntries(keys.map((k) => [k, valueTypeOf(k).nullable().optional()]));
+  const perType = Object.entries(keysByType)
+    .map(([type, allowed]) => `${type}: ${allowed.join(', ')}`)
+    .join('; ');
+  return z.object(shape).catchall(attributeValue).describe(`Type-specific attributes. The keys each type allows: ${perType}.`);
+}
 
 export function checkAttributeKeys(
   keysByType: Record<string, readonly string[]>,

@@ -23,7 +23,7 @@ import {
   RESOURCE_TYPES,
   SERVICE_ATTRIBUTE_KEYS,
   SERVICE_TYPES,
-  attributesSchema,
+  attributesSchemaFor,
   checkAttributeKeys,
 } from './attributes.js';
 import type { Listable } from '../../platform/listing.js';
@@ -172,7 +172,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       team_id: teamId,
       status: entityStatus,
       operational_status: operationalStatus,
-      attributes: attributesSchema,
+      attributes: attributesSchemaFor(SERVICE_ATTRIBUTE_KEYS),
       tags: tagList,
     },
     relations: [
@@ -213,7 +213,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       team_id: teamId,
       status: entityStatus,
       operational_status: operationalStatus,
-      attributes: attributesSchema,
+      attributes: attributesSchemaFor(COMPONENT_ATTRIBUTE_KEYS),
       tags: tagList,
     },
     relations: [
@@ -260,7 +260,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       team_id: teamId,
       operational_status: operationalStatus,
       environment: z.enum(ENVIRONMENTS),
-      attributes: attributesSchema,
+      attributes: attributesSchemaFor(RESOURCE_ATTRIBUTE_KEYS),
       tags: tagList,
     },
     relations: [],
