@@ -203,6 +203,41 @@ describe('HTTP catalog', () => {
     });
   });
 
+  describe('person detail', () => {
+    it("lists the person's assignments to live records only, and no tenant_id anywhere", async () => {
+      const person = await created(editor.client, '/api/v1/people', { name: 'Assigned Person', email: `ap-${uniq()}@example.com` });
+      const kept = await created(editor.client, '/api/v1/services', {
+        name: `kept-${uniq()}`,
+        type: 'api',
+        assignments: [{ person_id: person.id, role: 'owner' }],
+      });
+      const gone = await created(editor.client, '/api/v1/components', {
+        name: `gone-${uniq()}`,
+        type: 'library',
+        assignments: [{ person_id: person.id, role: 'maintainer' }],
+      });
+      const before = await viewer.client.get(`/api/v1/people/${person.id}`);
+      expectStatus(before, 200);
+      assert.deepEqual(before.body.data.assignments.map((a: { entity_id: string }) => a.entity_id).sort(), [kept.id, gone.id].sort());
+
+      expectStatus(await editor.client.delete(`/api/v1/components/${gone.id}`), 204);
+      const after = await viewer.client.get(`/api/v1/people/${person.id}`);
+      expectStatus(after, 200);
+      assert.deepEqual(
+        after.body.data.assignments.map((a: { entity_type: string; entity_id: string; role: string }) => [a.entity_type, a.entity_id, a.role]),
+        [['services', kept.id, 'owner']],
+        'the deleted component is not listed',
+      );
+      assert.ok(!JSON.stringify(after.body).includes('tenant_id'), 'no tenant_id in the response');
+      assert.ok(!JSON.stringify(after.body).includes(admin.tenantId), "nor the tenant's id");
+
+      // Restored, it is listed again: the assignment itself was kept.
+      expectStatus(await editor.client.post(`/api/v1/components/${gone.id}/restore`, {}), 200);
+      const restored = await viewer.client.get(`/api/v1/people/${person.id}`);
+      assert.equal(restored.body.data.assignments.length, 2);
+    });
+  });
+
   describe('pagination, sorting and filters', () => {
     let pager: Tenant;
     const names: string[] = [];

@@ -66,13 +66,23 @@ function assignments(kind: EntityKind, alias: string): string {
   if (kind.type === 'people') {
     return `(SELECT coalesce(json_agg(json_build_object('id', ${a}.id, 'entity_type', ${a}.entity_type, 'entity_id', ${a}.entity_id,
         'person_id', ${a}.person_id, 'role', ${a}.role) ORDER BY ${a}.role, ${a}.person_id), '[]')
-      FROM entity_assignments ${a} WHERE ${a}.person_id = r.id AND ${tenantRowOf(a)})`;
+      FROM entity_assignments ${a} WHERE ${a}.person_id = r.id AND ${tenantRowOf(a)} AND ${assignedRecordIsLive(a)})`;
   }
   const p = `${alias}p`;
   return `(SELECT coalesce(json_agg(json_build_object('person_id', ${a}.person_id, 'role', ${a}.role,
         'person', (SELECT ${summaryObject(p, 'people')} FROM people ${p} WHERE ${p}.id = ${a}.person_id AND ${liveRowOf(p)}))
         ORDER BY ${a}.role, ${a}.person_id), '[]')
       FROM entity_assignments ${a} WHERE ${a}.entity_type = '${kind.type}' AND ${a}.entity_id = r.id AND ${tenantRowOf(a)})`;
+}
+
+/** The assignment's record is live (not deleted): one EXISTS per kind that carries assignments. */
+function assignedRecordIsLive(a: string): string {
+  const kinds = Object.values(KINDS).filter((k) => k.assignments);
+  const live = kinds.map((k, i) => {
+    const t = `${a}t${i}`;
+    return `(${a}.entity_type = '${k.type}' AND EXISTS (SELECT 1 FROM ${k.model.tableName} ${t} WHERE ${t}.id = ${a}.entity_id AND ${liveRowOf(t)}))`;
+  });
+  return `(${live.join(' OR ')})`;
 }
 
 const AFFECTED = `incidents inc JOIN incident_affected_entities ae ON ae.incident_id = inc.id`;
