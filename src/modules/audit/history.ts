@@ -6,12 +6,11 @@ import { z } from 'zod';
 import type { ServiceContext } from '../../platform/context.js';
 import { NotFound, validationError } from '../../platform/errors.js';
 import type { Page } from '../../platform/listing.js';
-import { isoTimestamp, named, recordId, uuid } from '../../platform/schema-kit.js';
+import { fieldChanges, isoTimestamp, named, recordId, uuid } from '../../platform/schema-kit.js';
 import { liveRowOf, scopedRaw, tenantRowOf } from '../../platform/tenancy.js';
 import { authorize, can, readsAdminOnly } from '../access/policy.js';
 import { auditEntryVisibleTo } from '../access/visibility.js';
 import { grantAuditName } from '../permissions/model.js';
-import { fieldChanges } from './schemas.js';
 import { decodeAuditCursor, encodeAuditCursor } from './service.js';
 
 export const historyQuery = z.strictObject({

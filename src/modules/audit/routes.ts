@@ -2,9 +2,8 @@
 import { z } from 'zod';
 import { documentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf } from '../../platform/http/respond.js';
-import { isoTimestamp, named, recordId } from '../../platform/schema-kit.js';
+import { fieldChanges, isoTimestamp, named, recordId } from '../../platform/schema-kit.js';
 import { eventsQuery } from '../changelog/service.js';
-import { fieldChanges } from './schemas.js';
 import { auditQuery } from './service.js';
 import type { ChangeLogService } from '../changelog/service.js';
 import type { AuditService } from './service.js';
