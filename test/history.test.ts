@@ -31,8 +31,10 @@ describe('record history and the change log by record', function () {
   let coEditor: Member;
   let viewer: Member;
   let grantedViewer: Member;
+  let commenter: Member;
   let svc: Record<string, any>;
   let grantId: string;
+  let viewGrantId: string;
   const requestId = `history-${uniq()}`;
   const editors: Editor[] = [];
   const historyOf = (id: string, q = '') => `/api/v1/services/${id}/history${q}`;
@@ -45,17 +47,21 @@ describe('record history and the change log by record', function () {
     coEditor = await addMember(app, admin, 'editor');
     viewer = await addMember(app, admin, 'viewer');
     grantedViewer = await addMember(app, admin, 'viewer');
+    commenter = await addMember(app, admin, 'viewer');
 
     // REST: created by the admin, changed by an editor.
     const res = await admin.client.post('/api/v1/services', { name: `hist-${uniq()}`, type: 'api', description: 'First.' }, { 'x-request-id': requestId });
     expectStatus(res, 201);
     svc = res.body.data;
     expectStatus(await editor.client.patch(`/api/v1/services/${svc.id}`, { status: 'deprecated' }), 200);
-    // A grant on the record, given and then changed (admin-only data).
-    const grant = await admin.client.post(`/api/v1/services/${svc.id}/permissions`, { user_id: grantedViewer.id, level: 'VIEW' });
+    // Grants on the record (admin-only data): VIEW to a viewer, and VIEW raised to COMMENT for another.
+    const view = await admin.client.post(`/api/v1/services/${svc.id}/permissions`, { user_id: grantedViewer.id, level: 'VIEW' });
+    expectStatus(view, 201);
+    viewGrantId = view.body.data.id;
+    const grant = await admin.client.post(`/api/v1/services/${svc.id}/permissions`, { user_id: commenter.id, level: 'VIEW' });
     expectStatus(grant, 201);
     grantId = grant.body.data.id;
-    expectStatus(await admin.client.post(`/api/v1/services/${svc.id}/permissions`, { user_id: grantedViewer.id, level: 'COMMENT' }), 201);
+    expectStatus(await admin.client.post(`/api/v1/services/${svc.id}/permissions`, { user_id: commenter.id, level: 'COMMENT' }), 201);
 
     // A co-edit: two editors in the same document, written back through the service.
     const a = await openEditor(app.url, `services/${svc.id}`, editor.token);
@@ -127,6 +133,7 @@ describe('record history and the change log by record', function () {
       [
         ['update', grantId, admin.userId],
         ['create', grantId, admin.userId],
+        ['create', viewGrantId, admin.userId],
       ],
     );
     const coEdits = middle.filter((e) => e.contributors.length > 0);
@@ -168,8 +175,9 @@ describe('record history and the change log by record', function () {
     // Everything else is the same for both readers.
     const strip = (e: Entry) => ({ ...e, request_id: null, ip: null, changes: e.target.entity_type === 'entity_permissions' ? null : e.changes });
     assert.deepEqual(seen, full.map(strip));
-    // A viewer holding a grant on the record reads the same history.
+    // Viewers holding a VIEW or a COMMENT grant on the record read the same history.
     assert.deepEqual(await history(grantedViewer), seen);
+    assert.deepEqual(await history(commenter), seen);
   });
 
   it('pages newest first with a cursor, the total on every page, and bounds limit', async () => {
