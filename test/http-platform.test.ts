@@ -38,6 +38,7 @@ const EXPECTED_OPERATIONS: [string, string][] = [
   ...['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories', 'incidents', 'scorecards', 'dashboards'].map(
     (c): [string, string] => ['post', `/api/v1/${c}/{id}/restore`],
   ),
+  ...['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories'].map((c): [string, string] => ['get', `/api/v1/${c}/{id}/history`]),
   ['get', '/api/v1/api-keys'],
   ['post', '/api/v1/api-keys'],
   ['delete', '/api/v1/api-keys/{id}'],

@@ -188,5 +188,18 @@ describe('migrations', function () {
         assert.match(text, /services_search_trgm_index/);
       });
     });
+
+    it("one record's events are read in seq order from the entity index, not the tenant's log", async () => {
+      await knex.transaction(async (trx) => {
+        await trx.raw('SET LOCAL enable_seqscan = off');
+        const plan = await trx.raw(
+          `EXPLAIN SELECT * FROM change_events WHERE tenant_id = ? AND entity_type = 'services' AND entity_id = ? AND seq > 0 ORDER BY seq LIMIT 101`,
+          [tenantId, randomUUID()],
+        );
+        const text = plan.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+        assert.match(text, /change_events_entity_index/);
+        assert.doesNotMatch(text, /\bSort\b/, 'the index gives the seq order');
+      });
+    });
   });
 });

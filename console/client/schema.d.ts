@@ -416,6 +416,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/teams/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed what on a team
+         * @description The team's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
+         */
+        get: operations["getTeamHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/people": {
         parameters: {
             query?: never;
@@ -527,6 +547,26 @@ export interface paths {
          * @description Deletes the grant: a hard delete, since a grant is configuration (there is nothing to restore).
          */
         delete: operations["revokePersonGrant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed what on a person
+         * @description The person's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
+         */
+        get: operations["getPersonHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -648,6 +688,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/products/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed what on a product
+         * @description The product's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
+         */
+        get: operations["getProductHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/services": {
         parameters: {
             query?: never;
@@ -759,6 +819,26 @@ export interface paths {
          * @description Deletes the grant: a hard delete, since a grant is configuration (there is nothing to restore).
          */
         delete: operations["revokeServiceGrant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/services/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed what on a service
+         * @description The service's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
+         */
+        get: operations["getServiceHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -900,6 +980,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/components/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed what on a component
+         * @description The component's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
+         */
+        get: operations["getComponentHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources": {
         parameters: {
             query?: never;
@@ -1016,6 +1116,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resources/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed what on a resource
+         * @description The resource's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
+         */
+        get: operations["getResourceHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/repositories": {
         parameters: {
             query?: never;
@@ -1127,6 +1247,26 @@ export interface paths {
          * @description Deletes the grant: a hard delete, since a grant is configuration (there is nothing to restore).
          */
         delete: operations["revokeRepositoryGrant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/repositories/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed what on a repository
+         * @description The repository's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
+         */
+        get: operations["getRepositoryHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1641,7 +1781,7 @@ export interface paths {
         };
         /**
          * The change log after a seq
-         * @description Events with `seq > since`, oldest first: what a client missed while offline. Page with `meta.next_since` while `meta.has_more`.
+         * @description Events with `seq > since`, oldest first: what a client missed while offline. With `entity_type` (and `entity_id`) only the events of those records (of that record). Page with `meta.next_since` while `meta.has_more`.
          */
         get: operations["listEvents"];
         put?: never;
@@ -2004,6 +2144,55 @@ export interface components {
             user_id: string | null;
             /** @enum {string} */
             level: "VIEW" | "COMMENT" | "EDIT";
+        };
+        /** @description One audited change to a record or to a grant on it */
+        HistoryEntry: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actor: {
+                /** @description user, api_key or system */
+                type: string;
+                /**
+                 * Format: uuid
+                 * @description The user or API key
+                 */
+                id: string | null;
+                /**
+                 * Format: uuid
+                 * @description The user the actor speaks for
+                 */
+                user_id: string | null;
+                /** @description That user's display name */
+                display_name: string | null;
+            };
+            /** @description create, update, delete, restore, … */
+            action: string;
+            target: {
+                /** @description The record itself, or `entity_permissions` for a grant on it */
+                entity_type: string;
+                /** Format: uuid */
+                entity_id: string | null;
+            };
+            /** @description For updates: each changed field with its old and new value (null on a grant for non-admins) */
+            changes: {
+                [key: string]: {
+                    old?: unknown;
+                    new?: unknown;
+                };
+            } | null;
+            /** @description A co-editing write-back: every editor whose edits it wrote, in the order they last edited; else empty */
+            contributors: {
+                /** Format: uuid */
+                id: string;
+                /** @description The user's display name (null if the user is gone) */
+                display_name: string | null;
+            }[];
+            /** @description Admins only (null for everyone else) */
+            request_id: string | null;
+            /** @description Admins only (null for everyone else) */
+            ip: string | null;
         };
         /** @description A person as lists and writes return it */
         Person: {
@@ -3621,7 +3810,7 @@ export interface components {
             limit: number;
             /** @description The last seq of this page: pass it as `since` for the next one */
             next_since: number;
-            /** @description The page is full: there may be more events after it */
+            /** @description There are more events after this page (exact) */
             has_more: boolean;
         };
         /** @description The new tenant, its first admin and a login token for them */
@@ -3913,6 +4102,10 @@ export interface components {
         IncludeDeletedParam: "true" | "false";
         /** @description Sort column; a leading `-` sorts descending */
         SortParam: "name" | "created_at" | "updated_at" | "-name" | "-created_at" | "-updated_at";
+        /** @description Entries per page */
+        LimitParam2: number;
+        /** @description `meta.next_cursor` of the previous page (opaque) */
+        CursorParam2: string;
         /** @description Only rows of this team */
         TeamIdParam: string;
         /** @description Only rows carrying this tag */
@@ -4869,6 +5062,44 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getTeamHistory: {
+        parameters: {
+            query?: {
+                /** @description Entries per page */
+                limit?: components["parameters"]["LimitParam2"];
+                /** @description `meta.next_cursor` of the previous page (opaque) */
+                cursor?: components["parameters"]["CursorParam2"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HistoryEntry"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listPeople: {
         parameters: {
             query?: {
@@ -5228,6 +5459,44 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPersonHistory: {
+        parameters: {
+            query?: {
+                /** @description Entries per page */
+                limit?: components["parameters"]["LimitParam2"];
+                /** @description `meta.next_cursor` of the previous page (opaque) */
+                cursor?: components["parameters"]["CursorParam2"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HistoryEntry"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -5595,6 +5864,44 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getProductHistory: {
+        parameters: {
+            query?: {
+                /** @description Entries per page */
+                limit?: components["parameters"]["LimitParam2"];
+                /** @description `meta.next_cursor` of the previous page (opaque) */
+                cursor?: components["parameters"]["CursorParam2"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HistoryEntry"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -5978,6 +6285,44 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getServiceHistory: {
+        parameters: {
+            query?: {
+                /** @description Entries per page */
+                limit?: components["parameters"]["LimitParam2"];
+                /** @description `meta.next_cursor` of the previous page (opaque) */
+                cursor?: components["parameters"]["CursorParam2"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HistoryEntry"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -6380,6 +6725,44 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getComponentHistory: {
+        parameters: {
+            query?: {
+                /** @description Entries per page */
+                limit?: components["parameters"]["LimitParam2"];
+                /** @description `meta.next_cursor` of the previous page (opaque) */
+                cursor?: components["parameters"]["CursorParam2"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HistoryEntry"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listResources: {
         parameters: {
             query?: {
@@ -6749,6 +7132,44 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getResourceHistory: {
+        parameters: {
+            query?: {
+                /** @description Entries per page */
+                limit?: components["parameters"]["LimitParam2"];
+                /** @description `meta.next_cursor` of the previous page (opaque) */
+                cursor?: components["parameters"]["CursorParam2"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HistoryEntry"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listRepositories: {
         parameters: {
             query?: {
@@ -7111,6 +7532,44 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRepositoryHistory: {
+        parameters: {
+            query?: {
+                /** @description Entries per page */
+                limit?: components["parameters"]["LimitParam2"];
+                /** @description `meta.next_cursor` of the previous page (opaque) */
+                cursor?: components["parameters"]["CursorParam2"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HistoryEntry"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -8695,6 +9154,10 @@ export interface operations {
             query?: {
                 since?: number | null;
                 limit?: number;
+                /** @description Only events of records of this type (`services`, `incidents`, …) */
+                entity_type?: string;
+                /** @description Only events of this record (with `entity_type`) */
+                entity_id?: string;
             };
             header?: never;
             path?: never;

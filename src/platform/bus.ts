@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { ChangeOrigin } from './context.js';
+import { fieldChanges } from './schema-kit.js';
 
 /**
  * A change as clients see it (sockets, GET /events, webhooks): the public change envelope. The
@@ -23,10 +24,7 @@ export const changeEnvelope = z.object({
     .describe('Who made the change'),
   at: z.iso.datetime({ offset: true }).describe('When the change committed (ISO 8601)'),
   data: z.unknown().describe('The record as REST returns it, after the change'),
-  changes: z
-    .record(z.string(), z.object({ old: z.unknown(), new: z.unknown() }))
-    .nullable()
-    .describe('For updates, `{field: {old, new}}` of every field that changed; otherwise null'),
+  changes: fieldChanges.describe('For updates, `{field: {old, new}}` of every field that changed; otherwise null'),
 });
 
 export type ChangeEnvelope = z.infer<typeof changeEnvelope>;

@@ -47,6 +47,11 @@ export function named<T extends z.ZodType>(name: string, schema: T): T {
 // Response shapes: how records come back (ids as PostgreSQL prints them, times as ISO 8601).
 export const isoTimestamp = z.iso.datetime({ offset: true });
 export const recordId = z.uuid();
+/** What an update changed: each field with its old and new value (null for other actions). */
+export const fieldChanges = z
+  .record(z.string(), z.object({ old: z.unknown(), new: z.unknown() }))
+  .nullable()
+  .describe('For updates: each changed field with its old and new value');
 /** The columns of every versioned, soft-deletable record. */
 export const versionedColumns = {
   id: recordId,

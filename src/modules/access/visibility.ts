@@ -1,6 +1,7 @@
-// The one visibility module: what a reader of the change log may see of an event, and which
-// committed events take access away (sockets disconnected, co-editing connections closed or
-// re-checked). GET /events, the live-event stream and co-editing all ask these, never a copy.
+// The one visibility module: what a reader of the change log may see of an event (and of an audit
+// entry, in a record's history), and which committed events take access away (sockets
+// disconnected, co-editing connections closed or re-checked). GET /events, record histories, the
+// live-event stream and co-editing all ask these, never a copy.
 import type { ChangeEnvelope } from '../../platform/bus.js';
 import type { Revocation } from '../../platform/realtime/tenant-stream.js';
 import { ADMIN_ONLY_TYPES } from './policy.js';
@@ -17,6 +18,26 @@ export function needsRedaction(event: ChangeEnvelope): boolean {
 export function visibleTo<E extends ChangeEnvelope>(isAdmin: boolean, event: E): E {
   if (isAdmin || !needsRedaction(event)) return event;
   return { ...event, data: { id: event.entity_id }, changes: null };
+}
+
+/** What of an audit entry the visibility rule looks at: the record it is about and what only the audit log adds. */
+export interface VisibleAuditEntry {
+  target: { entity_type: string };
+  changes: unknown;
+  request_id: string | null;
+  ip: string | null;
+}
+
+/**
+ * An audit entry as a reader of a record's history may see it (`isAdmin` as for events): for
+ * everyone else, what the audit log adds to the change log (the request id and the caller's
+ * address) is left out, and an entry about an admin-only record (a grant on the record) keeps
+ * who did what and when but not the change, as its event does.
+ */
+export function auditEntryVisibleTo<E extends VisibleAuditEntry>(isAdmin: boolean, entry: E): E {
+  if (isAdmin) return entry;
+  const changes = ADMIN_ONLY_TYPES.has(entry.target.entity_type) ? null : entry.changes;
+  return { ...entry, changes, request_id: null, ip: null };
 }
 
 /** A tenant turned off (TenantService.setActive): every principal of it loses access. */

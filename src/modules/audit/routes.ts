@@ -2,16 +2,11 @@
 import { z } from 'zod';
 import { documentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf } from '../../platform/http/respond.js';
-import { isoTimestamp, named, recordId } from '../../platform/schema-kit.js';
+import { fieldChanges, isoTimestamp, named, recordId } from '../../platform/schema-kit.js';
 import { eventsQuery } from '../changelog/service.js';
 import { auditQuery } from './service.js';
 import type { ChangeLogService } from '../changelog/service.js';
 import type { AuditService } from './service.js';
-
-const fieldChanges = z
-  .record(z.string(), z.object({ old: z.unknown(), new: z.unknown() }))
-  .nullable()
-  .describe('For updates: each changed field with its old and new value');
 
 const AuditEntry = named(
   'AuditEntry',
@@ -58,7 +53,7 @@ const EventsMeta = named(
     since: z.number().int().describe('The `since` asked for'),
     limit: z.number().int(),
     next_since: z.number().int().describe('The last seq of this page: pass it as `since` for the next one'),
-    has_more: z.boolean().describe('The page is full: there may be more events after it'),
+    has_more: z.boolean().describe('There are more events after this page (exact)'),
   }),
 );
 
@@ -88,7 +83,9 @@ export function logRoutes(services: { audit: AuditService; changeLog: ChangeLogS
     {
       operationId: 'listEvents',
       summary: 'The change log after a seq',
-      description: 'Events with `seq > since`, oldest first: what a client missed while offline. Page with `meta.next_since` ' + 'while `meta.has_more`.',
+      description:
+        'Events with `seq > since`, oldest first: what a client missed while offline. With `entity_type` (and `entity_id`) ' +
+        'only the events of those records (of that record). Page with `meta.next_since` while `meta.has_more`.',
       query: eventsQuery,
       response: ChangeEnvelope,
       paginated: EventsMeta,

@@ -30,9 +30,11 @@ export const auditQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
+/** A position in a newest-first walk of audit entries: the last entry's timestamp and id, and the walk's total (n). */
 interface AuditCursor {
   t: string;
   id: string;
+  n?: number;
 }
 
 export class AuditService {
@@ -82,18 +84,24 @@ export class AuditService {
       meta: {
         limit: q.limit,
         total,
-        next_cursor: more && last ? Buffer.from(JSON.stringify({ t: last.__t, id: last.id })).toString('base64url') : null,
+        next_cursor: more && last ? encodeAuditCursor({ t: last.__t, id: last.id }) : null,
       },
     };
   }
 }
 
-function decodeAuditCursor(raw: string): AuditCursor {
+export function encodeAuditCursor(c: AuditCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+/** The cursor back, or a 400 naming the list it is not valid for (`of`). */
+export function decodeAuditCursor(raw: string, of = 'the audit log'): AuditCursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as AuditCursor;
-    if (typeof c.t === 'string' && PG_TIMESTAMP.test(c.t) && uuid.safeParse(c.id).success) return c;
+    const totalOk = c.n === undefined || (Number.isSafeInteger(c.n) && c.n >= 0);
+    if (typeof c.t === 'string' && PG_TIMESTAMP.test(c.t) && uuid.safeParse(c.id).success && totalOk) return c;
   } catch {
     // fall through
   }
-  throw BadRequest('The cursor is not valid for the audit log.');
+  throw BadRequest(`The cursor is not valid for ${of}.`);
 }

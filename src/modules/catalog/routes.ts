@@ -5,6 +5,7 @@ import { crudRoutes } from '../../platform/http/crud-routes.js';
 import type { DocumentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, idParam, sendData } from '../../platform/http/respond.js';
 import { authorColumns, isoTimestamp, named, recordId, versionedColumns } from '../../platform/schema-kit.js';
+import { HistoryEntry, historyQuery, recordHistory } from '../audit/history.js';
 import { Criterion } from '../scorecards/schemas.js';
 import { grantRoutes } from '../permissions/routes.js';
 import { readDetail } from './detail.js';
@@ -197,6 +198,25 @@ export function catalogRoutes(services: { entities: Record<CatalogType, EntitySe
       writeErrors: [409],
     });
     grantRoutes(api, type, kind.label, services);
+    api.op(
+      'get',
+      '/:id/history',
+      {
+        operationId: `get${pascalOf(kind.label)}History`,
+        summary: `Who changed what on a ${kind.label}`,
+        description:
+          `The ${kind.label}'s audit entries and those of the grants on it, newest first: who (and, for a co-editing ` +
+          'write-back, every contributor), what and when. For every member who may read it; the request id, the address ' +
+          "and a grant's change are for admins. Follow `meta.next_cursor` for older entries.",
+        query: historyQuery,
+        response: HistoryEntry,
+        paginated: true,
+      },
+      async (req, res) => {
+        const record = { type, table: kind.model.tableName, label: kind.label };
+        res.json(await recordHistory(ctxOf(req), record, idParam(req), req.query));
+      },
+    );
     if (type === 'services') {
       api.op(
         'get',

@@ -15,3 +15,11 @@ export class EntityPermission extends TenantModel {
   created_at!: Date;
   created_by!: string | null;
 }
+
+/**
+ * The audit entry of a grant names the record the grant is on (`services/<id>`): a record's
+ * history finds the grants given and taken on it by this name.
+ */
+export function grantAuditName(entityType: string, entityId: string): string {
+  return `${entityType}/${entityId}`;
+}

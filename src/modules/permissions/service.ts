@@ -12,7 +12,7 @@ import { Dashboard } from '../dashboards/model.js';
 import { Incident } from '../incidents/model.js';
 import { Scorecard } from '../scorecards/model.js';
 import { User } from '../users/model.js';
-import { EntityPermission, type PermissionLevel } from './model.js';
+import { EntityPermission, grantAuditName, type PermissionLevel } from './model.js';
 import { grantInput, grantTarget, type GrantableEntityType } from './schemas.js';
 
 export interface GrantData {
@@ -137,7 +137,7 @@ export class PermissionService {
     w.record({
       entityType: 'entity_permissions',
       entityId: data.id,
-      entityName: `${data.entity_type}/${data.entity_id}`,
+      entityName: grantAuditName(data.entity_type, data.entity_id),
       action,
       data,
       changes: changes ?? null,
