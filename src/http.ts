@@ -27,6 +27,7 @@ import { commentRoutes } from './modules/comments/routes.js';
 import { dashboardRoutes } from './modules/dashboards/routes.js';
 import { incidentRoutes } from './modules/incidents/routes.js';
 import { scorecardRoutes } from './modules/scorecards/routes.js';
+import { tenantRoutes } from './modules/tenants/routes.js';
 import { meRoutes, userRoutes } from './modules/users/routes.js';
 
 export interface HttpDeps {
@@ -77,10 +78,11 @@ export function createHttpApp({
   api.use(provideIdempotencyKeys(new IdempotencyKeys(domain.knex, config.http.idempotency, logger)));
 
   // Each route group gets its own services only.
-  const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog } = domain;
+  const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog, tenants } = domain;
   const privateRoutes = [
     sessionRoutes({ auth: domain.auth, users }),
     meRoutes({ users }),
+    tenantRoutes({ tenants }),
     userRoutes({ users }),
     apiKeyRoutes({ apiKeys }),
     ...catalogRoutes({ entities, permissions }),

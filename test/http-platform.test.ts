@@ -28,6 +28,8 @@ const EXPECTED_OPERATIONS: [string, string][] = [
   ['post', '/api/v1/auth/refresh'],
   ['post', '/api/v1/auth/logout'],
   ['get', '/api/v1/me'],
+  ['get', '/api/v1/tenant'],
+  ['patch', '/api/v1/tenant'],
   ...COLLECTIONS.flatMap((c): [string, string][] => [
     ['get', `/api/v1/${c}`],
     ['post', `/api/v1/${c}`],

@@ -204,6 +204,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's tenant
+         * @description Every member and API key of the tenant reads it.
+         */
+        get: operations["getTenant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename or reconfigure the tenant (admin)
+         * @description Sets the display name (unique among tenants: 409 when taken) and/or replaces the settings map. The slug that logins name stays as it is. One `tenants.updated` event and one audit entry; none when nothing changes.
+         */
+        patch: operations["updateTenant"];
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -1950,6 +1974,32 @@ export interface components {
              * @description Set while soft-deleted
              */
             deleted_at: string | null;
+        };
+        /** @description A tenant: the organisation whose records these are */
+        Tenant: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description Fixed at sign-up: logins name the tenant by it */
+            slug: string;
+            /** @description False while an operator has turned the tenant off */
+            is_active: boolean;
+            /** @description The tenant's own configuration (a JSON map) */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        TenantUpdate: {
+            /** @description Unique among tenants (409 when taken) */
+            name?: string;
+            /** @description Replaces the whole map; at most 100 keys and 16 kB of JSON */
+            settings?: {
+                [key: string]: unknown;
+            };
         };
         UserCreate: {
             /** Format: email */
@@ -3820,15 +3870,6 @@ export interface components {
             /** @description HS256 JWT with sub, tid, ver (token version), iat, exp, iss, aud, jti */
             access_token: string;
         };
-        Tenant: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-            slug: string;
-            is_active: boolean;
-            /** Format: date-time */
-            created_at: string;
-        };
         SignupInput: {
             tenant_name: string;
             tenant_slug: string;
@@ -4406,6 +4447,74 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Tenant"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corporation",
+                 *       "settings": {
+                 *         "default_environment": "production"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["TenantUpdate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Tenant"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

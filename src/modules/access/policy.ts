@@ -4,7 +4,7 @@
 // - Every member of a tenant reads its catalog, incidents, scorecards, dashboards and comments;
 //   users, API keys, grants and the audit log are read by admins only (a user also reads themselves).
 // - Writers by role: catalog kinds, scorecards and dashboards: admin, editor; incidents: admin,
-//   editor, incident_commander; users, API keys and grants: admin.
+//   editor, incident_commander; users, API keys, grants and the tenant's name and settings: admin.
 // - A per-record EDIT grant (to the user, or to everyone) lets anyone write that catalog record or
 //   dashboard; incidents and scorecards ignore grants.
 // - Comments: admins, editors and incident commanders comment on any record, anyone else needs a
@@ -60,6 +60,7 @@ const WRITERS: Record<string, readonly UserRole[]> = {
   users: ['admin'],
   api_keys: ['admin'],
   entity_permissions: ['admin'],
+  tenants: ['admin'],
 };
 /** Types whose records take per-record grants that widen who may write them. */
 const GRANT_WRITABLE: ReadonlySet<string> = new Set([...CATALOG_TYPES, 'dashboards']);

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { bearerToken } from '../../platform/bearer.js';
 import { documentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf } from '../../platform/http/respond.js';
-import { isoTimestamp, named, recordId } from '../../platform/schema-kit.js';
+import { named } from '../../platform/schema-kit.js';
+import { Tenant } from '../tenants/schemas.js';
 import { User } from '../users/schemas.js';
 import type { UserService } from '../users/service.js';
 import { accessToken, loginInput, signupInput } from './schemas.js';
@@ -12,17 +13,6 @@ import type { AuthService } from './service.js';
 
 const AUTH = 'Sign-up, login and sessions.';
 const AccessToken = named('AccessToken', accessToken);
-
-const Tenant = named(
-  'Tenant',
-  z.object({
-    id: recordId,
-    name: z.string(),
-    slug: z.string(),
-    is_active: z.boolean(),
-    created_at: isoTimestamp,
-  }),
-);
 
 const SignupResult = named(
   'SignupResult',
