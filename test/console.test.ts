@@ -391,6 +391,22 @@ describe('console (a real Chromium)', function () {
     assert.equal(await page.locator('[data-projection="invalid"]').count(), 0, 'no edit was refused');
   });
 
+  it("shows a viewer the record's history, and its newest change as soon as it commits", async () => {
+    const serviceId = await findId('services', 'ledger-postgres');
+    const first = await rest.patch(`/api/v1/services/${serviceId}`, { description: 'Ledger store, first revision.' });
+    assert.equal(first.status, 200);
+    const page = await open('viewer', `#/catalog/services/${serviceId}`);
+    const history = page.getByRole('region', { name: 'History' });
+    await history.getByRole('listitem').filter({ hasText: 'update by Acme Admin · description' }).first().waitFor(WAIT);
+    // A change committed while the page is open is at the top of the list without a reload.
+    assert.equal((await rest.patch(`/api/v1/services/${serviceId}`, { tags: ['tier-1', 'history'] })).status, 200);
+    await page.waitForFunction(
+      () => document.querySelector('section[aria-labelledby="history-title"] li')?.textContent?.includes('update by Acme Admin · tags'),
+      undefined,
+      WAIT,
+    );
+  });
+
   it('reloads its views from REST when the server does not know its since (a database restored from an older backup)', async () => {
     const page = await open('admin');
     await page.locator('.connection[data-state="live"]').waitFor(WAIT);

@@ -68,7 +68,7 @@ function Record({ kind, id }: { kind: Kind; id: string }) {
               <Relations record={record} />
               <Incidents list={(record.incidents as Schemas['IncidentSummary'][] | undefined) ?? []} />
               <Scores list={(record.scorecards as Schemas['RecordScore'][] | undefined) ?? []} />
-              {session.current?.user.role === 'admin' ? <History kind={kind} id={id} version={record.row_version} /> : null}
+              <History kind={kind} id={id} version={record.row_version} />
             </div>
           </div>
         </article>
@@ -176,14 +176,15 @@ function Scores({ list }: { list: Schemas['RecordScore'][] }) {
   );
 }
 
-/** The audit entries of the record (admins read the audit log), newest first; read again on every new version. */
+/**
+ * The record's history for anyone who may read it (its audit entries, with who made each change
+ * and every co-editor a write-back wrote for), newest first; read again on every new version.
+ */
 function History({ kind, id, version }: { kind: Kind; id: string; version: number }) {
   const [load] = useLoad(
-    () => data(api.GET('/api/v1/audit-logs', { params: { query: { entity_type: kind, entity_id: id, limit: 20 } } })),
+    () => data(api.GET(`/api/v1/${kind}/{id}/history` as '/api/v1/services/{id}/history', { params: { path: { id }, query: { limit: 20 } } })),
     [kind, id, version],
   );
-  const [people] = useLoad(() => data(api.GET('/api/v1/users', {})), []);
-  const names = new Map(people.state === 'ready' ? people.value.map((u) => [u.id, u.display_name]) : []);
   return (
     <section aria-labelledby="history-title">
       <h2 id="history-title">History</h2>
@@ -192,7 +193,7 @@ function History({ kind, id, version }: { kind: Kind; id: string; version: numbe
           <ol class="history">
             {entries.map((e) => (
               <li key={e.id}>
-                <span class="muted">{new Date(e.timestamp).toLocaleString()}</span> {e.action} by {actorName(e.actor, names)}
+                <span class="muted">{new Date(e.at).toLocaleString()}</span> {e.action} by {actorName(e)}
                 {e.changes ? <span class="muted"> · {Object.keys(e.changes).join(', ')}</span> : null}
               </li>
             ))}
@@ -203,10 +204,13 @@ function History({ kind, id, version }: { kind: Kind; id: string; version: numbe
   );
 }
 
-function actorName(actor: Schemas['AuditEntry']['actor'], names: Map<string, string>): string {
-  const { type, id, user_id } = actor;
-  if (user_id && user_id === session.current?.user.id) return type === 'api_key' ? 'your API key' : 'you';
-  const name = user_id ? names.get(user_id) : undefined;
-  if (name) return type === 'api_key' ? `${name}'s API key` : name;
-  return id ? `${type.replace('_', ' ')} ${id.slice(0, 8)}` : type;
+/** Who made the change: "you", a name, or the co-editors a write-back wrote for. */
+function actorName(entry: Schemas['HistoryEntry']): string {
+  const { actor, contributors } = entry;
+  const me = session.current?.user.id;
+  const nameOf = (userId: string | null, name: string | null) => (userId && userId === me ? 'you' : (name ?? 'a former user'));
+  if (contributors.length > 1) return contributors.map((c) => nameOf(c.id, c.display_name)).join(', ');
+  if (actor.type === 'system') return 'the system';
+  const who = nameOf(actor.user_id, actor.display_name);
+  return actor.type === 'api_key' ? `${who === 'you' ? 'your' : `${who}'s`} API key` : who;
 }
