@@ -83,7 +83,7 @@ export function createHttpApp({
     meRoutes({ users }),
     userRoutes({ users }),
     apiKeyRoutes({ apiKeys }),
-    ...catalogRoutes({ entities, permissions }),
+    ...catalogRoutes({ entities, permissions }, { graphMaxNodes: config.http.graphMaxNodes }),
     incidentRoutes({ incidents, permissions }),
     scorecardRoutes({ scorecards }),
     dashboardRoutes({ dashboards, permissions }),
