@@ -85,7 +85,7 @@ export function createHttpApp({
     tenantRoutes({ tenants }),
     userRoutes({ users }),
     apiKeyRoutes({ apiKeys }),
-    ...catalogRoutes({ entities, permissions }),
+    ...catalogRoutes({ entities, permissions }, { graphMaxNodes: config.http.graphMaxNodes }),
     incidentRoutes({ incidents, permissions }),
     scorecardRoutes({ scorecards }),
     dashboardRoutes({ dashboards, permissions }),

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Service, Team } from '../src/modules/catalog/model.js';
 import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
-import { serviceImpact } from '../src/modules/catalog/impact.js';
+import { readImpact } from '../src/modules/catalog/impact.js';
 import { IncidentService } from '../src/modules/incidents/service.js';
 import type { ServiceContext } from '../src/platform/context.js';
 import { UnscopedQueryError, scoped } from '../src/platform/tenancy.js';
@@ -235,7 +235,7 @@ describe('catalog write path (EntityService)', () => {
     const s1 = await services.create(admin, { name: 'chain-1', type: 'api' });
     const s2 = await services.create(admin, { name: 'chain-2', type: 'api', depends_on_service_ids: [s1.id] });
     await services.create(admin, { name: 'chain-3', type: 'api', depends_on_service_ids: [s2.id] });
-    const names = async () => (await serviceImpact(admin, services, s1.id)).dependents.map((d) => d.name);
+    const names = async () => (await readImpact(admin, 'services', s1.id, 1000)).dependents.map((d) => d.name);
     assert.deepEqual(await names(), ['chain-2', 'chain-3']);
     await services.remove(admin, s2.id);
     assert.deepEqual(await names(), [], 'chain-3 no longer depends on chain-1 through a deleted service');

@@ -8,7 +8,7 @@ import { detailStatement, listPageColumns } from '../src/modules/catalog/detail.
 import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
 import { created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
-import { counted, isPrincipalRead } from './support/sql.js';
+import { counted, isPrincipalRead, scopedTables } from './support/sql.js';
 
 const KEYWORDS = new Set(['join', 'where', 'on', 'and', 'order', 'left', 'inner', 'limit', 'group']);
 
@@ -22,13 +22,7 @@ describe('catalog detail view: one statement, every table scoped', function () {
   before(async () => {
     app = await startHttpApp();
     admin = await signupTenant(app);
-    const columns = (await app.db
-      .knex('information_schema.columns')
-      .where({ table_schema: 'public' })
-      .whereIn('column_name', ['tenant_id', 'deleted_at'])
-      .select('table_name', 'column_name')) as { table_name: string; column_name: string }[];
-    tenantTables = new Set(columns.filter((c) => c.column_name === 'tenant_id').map((c) => c.table_name));
-    softDeleteTables = new Set(columns.filter((c) => c.column_name === 'deleted_at').map((c) => c.table_name));
+    ({ tenantTables, softDeleteTables } = await scopedTables(app.db.knex));
   });
   after(async () => {
     await app?.close();

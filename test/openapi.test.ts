@@ -302,6 +302,9 @@ describe('OpenAPI: the document against the routes really served', function () {
     check(await c.get('/api/v1/services?limit=1'), 'get', '/api/v1/services');
     check(await c.patch(`/api/v1/services/${svc.id}`, { status: 'deprecated' }, { 'if-match': '"1"' }), 'patch', '/api/v1/services/{id}');
     check(await c.get(`/api/v1/services/${svc.id}/impact`), 'get', '/api/v1/services/{id}/impact');
+    check(await c.get(`/api/v1/services/${svc.id}/graph?depth=2`), 'get', '/api/v1/services/{id}/graph');
+    check(await c.get(`/api/v1/teams/${team.id}/graph?direction=in`), 'get', '/api/v1/teams/{id}/graph');
+    check(await c.get(`/api/v1/people/${person.id}/graph?depth=5&direction=out`), 'get', '/api/v1/people/{id}/graph');
     const inc = check(
       await c.post('/api/v1/incidents', { title: 'Down', severity: 'major', affected: [{ entity_type: 'services', entity_id: svc.id }] }),
       'post',

@@ -82,6 +82,7 @@ describe('platform', () => {
         hstsMaxAge: 0,
         trustProxy: false,
         idempotency: { ttlSeconds: 86400, waitMs: 10000, leaseMs: 60000 },
+        graphMaxNodes: 1000,
       });
       assert.deepEqual(config.collab, { maxUpdateBytes: 1048576, maxDocumentBytes: 8388608, maxAwarenessBytes: 8192, awarenessPerSecond: 20 });
       assert.deepEqual(config.rateLimits, { loginFailuresPerAccountIp: 10, loginAttemptsPerIp: 100, signupsPerIp: 20 });
@@ -109,6 +110,7 @@ describe('platform', () => {
         BODY_MAX_BYTES: '1048576',
         BODY_MAX_DEPTH: '20',
         HSTS_MAX_AGE: '31536000',
+        GRAPH_MAX_NODES: '500',
         METRICS_TOKEN: 'metrics-token-0123456789',
         COLLAB_MAX_UPDATE_BYTES: '2097152',
         COLLAB_MAX_DOC_BYTES: '16777216',
@@ -142,6 +144,7 @@ describe('platform', () => {
           metricsToken: 'metrics-token-0123456789',
           trustProxy: 'loopback,10.0.0.0/8',
           idempotency: { ttlSeconds: 3600, waitMs: 5000, leaseMs: 30000 },
+          graphMaxNodes: 500,
         },
         collab: { maxUpdateBytes: 2097152, maxDocumentBytes: 16777216, maxAwarenessBytes: 4096, awarenessPerSecond: 10 },
         rateLimits: { loginFailuresPerAccountIp: 5, loginAttemptsPerIp: 50, signupsPerIp: 3 },
@@ -203,6 +206,7 @@ describe('platform', () => {
       ['BODY_MAX_DEPTH', { BODY_MAX_DEPTH: '1' }, 'BODY_MAX_DEPTH: expected an integer 2-256'],
       ['BODY_MAX_DEPTH', { BODY_MAX_DEPTH: '5000' }, 'BODY_MAX_DEPTH: expected an integer 2-256'],
       ['HSTS_MAX_AGE', { HSTS_MAX_AGE: '1y' }, 'HSTS_MAX_AGE: expected an integer 0-63072000'],
+      ['GRAPH_MAX_NODES', { GRAPH_MAX_NODES: '0' }, 'GRAPH_MAX_NODES: expected an integer 1-10000'],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in the middle' }, 'METRICS_TOKEN: expected 16-256 printable characters'],
       ['COLLAB_MAX_UPDATE_BYTES', { COLLAB_MAX_UPDATE_BYTES: '100' }, 'COLLAB_MAX_UPDATE_BYTES: expected an integer 1024-268435456'],

@@ -460,6 +460,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/teams/{id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relation graph around a team
+         * @description The team and every live record up to `depth` hops from it along any relation (dependencies, products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) keeps the nearest and sets `truncated`. One statement.
+         */
+        get: operations["getTeamGraph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/people": {
         parameters: {
             query?: never;
@@ -588,6 +608,26 @@ export interface paths {
          * @description The person's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
          */
         get: operations["getPersonHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/people/{id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relation graph around a person
+         * @description The person and every live record up to `depth` hops from it along any relation (dependencies, products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) keeps the nearest and sets `truncated`. One statement.
+         */
+        get: operations["getPersonGraph"];
         put?: never;
         post?: never;
         delete?: never;
@@ -732,6 +772,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/products/{id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relation graph around a product
+         * @description The product and every live record up to `depth` hops from it along any relation (dependencies, products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) keeps the nearest and sets `truncated`. One statement.
+         */
+        get: operations["getProductGraph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Transitive dependents and dependencies of a product
+         * @description Every record that depends on the product (what breaks when it fails) and every one it depends on, through any number of hops (up to 25) along dependency relations (depends on, contains, uses, runs on, built from), each once at its smallest depth; computed by one recursive query.
+         */
+        get: operations["getProductImpact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/services": {
         parameters: {
             query?: never;
@@ -868,6 +948,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/services/{id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relation graph around a service
+         * @description The service and every live record up to `depth` hops from it along any relation (dependencies, products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) keeps the nearest and sets `truncated`. One statement.
+         */
+        get: operations["getServiceGraph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/services/{id}/impact": {
         parameters: {
             query?: never;
@@ -877,7 +977,7 @@ export interface paths {
         };
         /**
          * Transitive dependents and dependencies of a service
-         * @description Every record that depends on the service and every one it depends on, through any number of hops (services, components), each with its depth; computed by one recursive query.
+         * @description Every record that depends on the service (what breaks when it fails) and every one it depends on, through any number of hops (up to 25) along dependency relations (depends on, contains, uses, runs on, built from), each once at its smallest depth; computed by one recursive query.
          */
         get: operations["getServiceImpact"];
         put?: never;
@@ -1024,6 +1124,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/components/{id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relation graph around a component
+         * @description The component and every live record up to `depth` hops from it along any relation (dependencies, products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) keeps the nearest and sets `truncated`. One statement.
+         */
+        get: operations["getComponentGraph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/components/{id}/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Transitive dependents and dependencies of a component
+         * @description Every record that depends on the component (what breaks when it fails) and every one it depends on, through any number of hops (up to 25) along dependency relations (depends on, contains, uses, runs on, built from), each once at its smallest depth; computed by one recursive query.
+         */
+        get: operations["getComponentImpact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources": {
         parameters: {
             query?: never;
@@ -1160,6 +1300,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resources/{id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relation graph around a resource
+         * @description The resource and every live record up to `depth` hops from it along any relation (dependencies, products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) keeps the nearest and sets `truncated`. One statement.
+         */
+        get: operations["getResourceGraph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{id}/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Transitive dependents and dependencies of a resource
+         * @description Every record that depends on the resource (what breaks when it fails) and every one it depends on, through any number of hops (up to 25) along dependency relations (depends on, contains, uses, runs on, built from), each once at its smallest depth; computed by one recursive query.
+         */
+        get: operations["getResourceImpact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/repositories": {
         parameters: {
             query?: never;
@@ -1288,6 +1468,46 @@ export interface paths {
          * @description The repository's audit entries and those of the grants on it, newest first: who (and, for a co-editing write-back, every contributor), what and when. For every member who may read it; the request id, the address and a grant's change are for admins. Follow `meta.next_cursor` for older entries.
          */
         get: operations["getRepositoryHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/repositories/{id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The relation graph around a repository
+         * @description The repository and every live record up to `depth` hops from it along any relation (dependencies, products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) keeps the nearest and sets `truncated`. One statement.
+         */
+        get: operations["getRepositoryGraph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/repositories/{id}/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Transitive dependents and dependencies of a repository
+         * @description Every record that depends on the repository (what breaks when it fails) and every one it depends on, through any number of hops (up to 25) along dependency relations (depends on, contains, uses, runs on, built from), each once at its smallest depth; computed by one recursive query.
+         */
+        get: operations["getRepositoryImpact"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2244,6 +2464,30 @@ export interface components {
             /** @description Admins only (null for everyone else) */
             ip: string | null;
         };
+        /** @description A record's relation graph */
+        RecordGraph: {
+            /** @description The record and the records reached, nearest first */
+            nodes: {
+                /** @enum {string} */
+                type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories";
+                /** Format: uuid */
+                id: string;
+                name: string;
+                /** @description Hops from the record (0: itself) */
+                depth: number;
+            }[];
+            /** @description Every relation between two of the nodes, read `from <relation> to` */
+            edges: {
+                /** Format: uuid */
+                from: string;
+                /** Format: uuid */
+                to: string;
+                /** @description `depends_on`, `contains`, `uses`, `runs_on`, `built_from`, `owned_by`, `member_of` or `assigned_to` */
+                relation: string;
+            }[];
+            /** @description More records were reached than the node limit (1,000 by default): the nearest are kept */
+            truncated: boolean;
+        };
         /** @description A person as lists and writes return it */
         Person: {
             name: string;
@@ -2474,6 +2718,28 @@ export interface components {
                 person_id: string;
                 role: string;
             }[];
+        };
+        ProductImpact: {
+            product: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** @description What depends on the product, transitively (nearest first) */
+            dependents: components["schemas"]["ImpactedRecord"][];
+            /** @description What the product depends on, transitively (nearest first) */
+            dependencies: components["schemas"]["ImpactedRecord"][];
+            /** @description A list held more records than the node limit (1,000 by default) and was cut to the nearest */
+            truncated: boolean;
+        };
+        ImpactedRecord: {
+            /** @enum {string} */
+            entity_type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories";
+            /** Format: uuid */
+            entity_id: string;
+            /** @description Hops from the record */
+            depth: number;
+            name: string;
         };
         /** @description A service as lists and writes return it */
         Service: {
@@ -2795,19 +3061,12 @@ export interface components {
                 id: string;
                 name: string;
             };
-            /** @description What depends on the service, transitively */
+            /** @description What depends on the service, transitively (nearest first) */
             dependents: components["schemas"]["ImpactedRecord"][];
-            /** @description What the service depends on, transitively */
+            /** @description What the service depends on, transitively (nearest first) */
             dependencies: components["schemas"]["ImpactedRecord"][];
-        };
-        ImpactedRecord: {
-            /** @enum {string} */
-            entity_type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories";
-            /** Format: uuid */
-            entity_id: string;
-            /** @description Hops from the service */
-            depth: number;
-            name: string;
+            /** @description A list held more records than the node limit (1,000 by default) and was cut to the nearest */
+            truncated: boolean;
         };
         /** @description A component as lists and writes return it */
         Component: {
@@ -3018,6 +3277,19 @@ export interface components {
                 role: string;
             }[];
         };
+        ComponentImpact: {
+            component: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** @description What depends on the component, transitively (nearest first) */
+            dependents: components["schemas"]["ImpactedRecord"][];
+            /** @description What the component depends on, transitively (nearest first) */
+            dependencies: components["schemas"]["ImpactedRecord"][];
+            /** @description A list held more records than the node limit (1,000 by default) and was cut to the nearest */
+            truncated: boolean;
+        };
         /** @description A resource as lists and writes return it */
         Resource: {
             name: string;
@@ -3203,6 +3475,19 @@ export interface components {
                 role: string;
             }[];
         };
+        ResourceImpact: {
+            resource: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** @description What depends on the resource, transitively (nearest first) */
+            dependents: components["schemas"]["ImpactedRecord"][];
+            /** @description What the resource depends on, transitively (nearest first) */
+            dependencies: components["schemas"]["ImpactedRecord"][];
+            /** @description A list held more records than the node limit (1,000 by default) and was cut to the nearest */
+            truncated: boolean;
+        };
         /** @description A repository as lists and writes return it */
         Repository: {
             name: string;
@@ -3312,6 +3597,19 @@ export interface components {
                 person_id: string;
                 role: string;
             }[];
+        };
+        RepositoryImpact: {
+            repository: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** @description What depends on the repository, transitively (nearest first) */
+            dependents: components["schemas"]["ImpactedRecord"][];
+            /** @description What the repository depends on, transitively (nearest first) */
+            dependencies: components["schemas"]["ImpactedRecord"][];
+            /** @description A list held more records than the node limit (1,000 by default) and was cut to the nearest */
+            truncated: boolean;
         };
         /** @description An incident as lists show it (no timeline) */
         IncidentListItem: {
@@ -4147,6 +4445,10 @@ export interface components {
         LimitParam2: number;
         /** @description `meta.next_cursor` of the previous page (opaque) */
         CursorParam2: string;
+        /** @description Hops from the record (1-5) */
+        DepthParam: number;
+        /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+        DirectionParam: "out" | "in" | "both";
         /** @description Only rows of this team */
         TeamIdParam: string;
         /** @description Only rows carrying this tag */
@@ -5209,6 +5511,43 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getTeamGraph: {
+        parameters: {
+            query?: {
+                /** @description Hops from the record (1-5) */
+                depth?: components["parameters"]["DepthParam"];
+                /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+                direction?: components["parameters"]["DirectionParam"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RecordGraph"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listPeople: {
         parameters: {
             query?: {
@@ -5598,6 +5937,43 @@ export interface operations {
                     "application/json": {
                         data: components["schemas"]["HistoryEntry"][];
                         meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPersonGraph: {
+        parameters: {
+            query?: {
+                /** @description Hops from the record (1-5) */
+                depth?: components["parameters"]["DepthParam"];
+                /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+                direction?: components["parameters"]["DirectionParam"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RecordGraph"];
                     };
                 };
             };
@@ -6014,6 +6390,74 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getProductGraph: {
+        parameters: {
+            query?: {
+                /** @description Hops from the record (1-5) */
+                depth?: components["parameters"]["DepthParam"];
+                /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+                direction?: components["parameters"]["DirectionParam"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RecordGraph"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getProductImpact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ProductImpact"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listServices: {
         parameters: {
             query?: {
@@ -6424,6 +6868,43 @@ export interface operations {
                     "application/json": {
                         data: components["schemas"]["HistoryEntry"][];
                         meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getServiceGraph: {
+        parameters: {
+            query?: {
+                /** @description Hops from the record (1-5) */
+                depth?: components["parameters"]["DepthParam"];
+                /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+                direction?: components["parameters"]["DirectionParam"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RecordGraph"];
                     };
                 };
             };
@@ -6872,6 +7353,74 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getComponentGraph: {
+        parameters: {
+            query?: {
+                /** @description Hops from the record (1-5) */
+                depth?: components["parameters"]["DepthParam"];
+                /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+                direction?: components["parameters"]["DirectionParam"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RecordGraph"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getComponentImpact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ComponentImpact"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listResources: {
         parameters: {
             query?: {
@@ -7279,6 +7828,74 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getResourceGraph: {
+        parameters: {
+            query?: {
+                /** @description Hops from the record (1-5) */
+                depth?: components["parameters"]["DepthParam"];
+                /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+                direction?: components["parameters"]["DirectionParam"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RecordGraph"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getResourceImpact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ResourceImpact"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listRepositories: {
         parameters: {
             query?: {
@@ -7679,6 +8296,74 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRepositoryGraph: {
+        parameters: {
+            query?: {
+                /** @description Hops from the record (1-5) */
+                depth?: components["parameters"]["DepthParam"];
+                /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
+                direction?: components["parameters"]["DirectionParam"];
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RecordGraph"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRepositoryImpact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["RepositoryImpact"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

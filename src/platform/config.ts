@@ -80,6 +80,8 @@ export interface HttpSettings {
    * origins); unset: none in cluster mode, the node's own localhost origins in embedded mode.
    */
   corsOrigins?: string[];
+  /** The most records a relation graph or an impact list answers with; more are cut and flagged (GRAPH_MAX_NODES). */
+  graphMaxNodes: number;
 }
 
 export interface IdempotencySettings {
@@ -130,6 +132,7 @@ export const HTTP_DEFAULTS: Readonly<HttpSettings> = {
   hstsMaxAge: 0,
   trustProxy: false,
   idempotency: IDEMPOTENCY_DEFAULTS,
+  graphMaxNodes: 1000,
 };
 
 export interface ConfigIssue {
@@ -279,6 +282,7 @@ export const configSchema = z
     BODY_MAX_DEPTH: integer(2, 256, HTTP_DEFAULTS.bodyMaxDepth),
     // Two years is the most browsers' preload lists ask for.
     HSTS_MAX_AGE: integer(0, 63_072_000, HTTP_DEFAULTS.hstsMaxAge),
+    GRAPH_MAX_NODES: integer(1, 10_000, HTTP_DEFAULTS.graphMaxNodes),
     COLLAB_MAX_UPDATE_BYTES: integer(1024, 256 * 1024 * 1024, DEFAULT_COLLAB_LIMITS.maxUpdateBytes),
     COLLAB_MAX_DOC_BYTES: integer(4096, 1024 * 1024 * 1024, DEFAULT_COLLAB_LIMITS.maxDocumentBytes),
     COLLAB_MAX_AWARENESS_BYTES: integer(256, 1024 * 1024, DEFAULT_COLLAB_LIMITS.maxAwarenessBytes),
@@ -326,6 +330,7 @@ export const configSchema = z
       idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS, waitMs: env.IDEMPOTENCY_WAIT_MS, leaseMs: env.IDEMPOTENCY_LEASE_MS },
       trustProxy: env.TRUST_PROXY,
       ...(env.CORS_ORIGINS ? { corsOrigins: env.CORS_ORIGINS } : {}),
+      graphMaxNodes: env.GRAPH_MAX_NODES,
     },
     rateLimits: {
       loginFailuresPerAccountIp: env.LOGIN_FAILURES_PER_ACCOUNT_IP,

@@ -15,3 +15,13 @@ export async function counted<T>(knex: Knex, work: () => Promise<T>): Promise<{ 
     knex.off('query', onQuery);
   }
 }
+
+/** The tables with a tenant_id and those with a deleted_at: what a scoped statement must condition. */
+export async function scopedTables(knex: Knex): Promise<{ tenantTables: Set<string>; softDeleteTables: Set<string> }> {
+  const columns = (await knex('information_schema.columns')
+    .where({ table_schema: 'public' })
+    .whereIn('column_name', ['tenant_id', 'deleted_at'])
+    .select('table_name', 'column_name')) as { table_name: string; column_name: string }[];
+  const having = (column: string) => new Set(columns.filter((c) => c.column_name === column).map((c) => c.table_name));
+  return { tenantTables: having('tenant_id'), softDeleteTables: having('deleted_at') };
+}

@@ -1,66 +1,62 @@
-// Impact analysis for a service: what it depends on, and what depends on it, transitively,
-// through service_dependencies, component_service_dependencies and product_services. One
-// recursive CTE per direction; cycle-safe because UNION drops rows already seen at a depth and
-// depth is bounded, so each node is visited at most MAX_DEPTH times.
+// Impact analysis of a record: what depends on it (dependents: the walk along dependency edges
+// pointing at it) and what it depends on (dependencies: along those it points along), transitively,
+// each record once at its smallest depth. The graph's walk (walk.ts) over the dependency relations
+// only (relations.ts: links, not ownership or assignments); both lists in one statement.
 import type { ServiceContext } from '../../platform/context.js';
-import { liveRowOf, scopedRaw, tenantRowOf } from '../../platform/tenancy.js';
-import type { EntityService } from './service.js';
+import { KINDS, type CatalogType } from './kinds.js';
+import { DEPENDENCIES } from './relations.js';
+import { assertReadable, keptJson, readableKinds, rootCte, runWalk, walkBindings, walkCtes } from './walk.js';
 
+/** How many hops impact follows: far enough for any real chain, and a bound on the walk. */
 export const MAX_DEPTH = 25;
 
 export interface ImpactNode {
-  entity_type: 'services' | 'components' | 'products';
+  entity_type: CatalogType;
   entity_id: string;
   name: string;
   depth: number;
 }
 
-// "src depends on dst" edges across the three association tables, between live rows of the
-// tenant only: a soft-deleted service breaks the chain it sat in, as it does in the REST views.
-function edge(join: string, srcType: string, srcTable: string, srcCol: string, dstCol: string): string {
-  return `SELECT '${srcType}'::text AS src_type, j.${srcCol} AS src_id, 'services'::text AS dst_type, j.${dstCol} AS dst_id
-      FROM ${join} j
-      JOIN ${srcTable} a ON a.id = j.${srcCol} AND ${liveRowOf('a')}
-      JOIN services b ON b.id = j.${dstCol} AND ${liveRowOf('b')}`;
+const LISTS = ['dependents', 'dependencies'] as const;
+const FIELDS = { entity_type: 'type', entity_id: 'id', name: 'name', depth: 'depth' };
+
+function impactStatement(type: CatalogType): string {
+  return `WITH RECURSIVE ${rootCte(type)},
+  ${walkCtes('dependents', type, DEPENDENCIES, 'in', true)},
+  ${walkCtes('dependencies', type, DEPENDENCIES, 'out', true)}
+SELECT root.id, root.name,
+  (SELECT count(*) FROM dependents_seen) AS dependents_seen, ${keptJson('dependents', FIELDS)} AS dependents,
+  (SELECT count(*) FROM dependencies_seen) AS dependencies_seen, ${keptJson('dependencies', FIELDS)} AS dependencies
+FROM root`;
 }
 
-const EDGES = [
-  edge('service_dependencies', 'services', 'services', 'service_id', 'depends_on_service_id'),
-  edge('component_service_dependencies', 'components', 'components', 'component_id', 'depends_on_service_id'),
-  edge('product_services', 'products', 'products', 'product_id', 'service_id'),
-].join('\n  UNION ALL\n  ');
+const statements = new Map<CatalogType, string>();
 
-function walk(direction: 'dependents' | 'dependencies'): string {
-  const [from, to] = direction === 'dependents' ? ['dst', 'src'] : ['src', 'dst'];
-  return `
-    WITH RECURSIVE edges AS (${EDGES}),
-    walk(entity_type, entity_id, depth) AS (
-      SELECT 'services'::text, CAST(:root AS uuid), 0
-      UNION
-      SELECT e.${to}_type, e.${to}_id, w.depth + 1
-        FROM walk w JOIN edges e ON e.${from}_type = w.entity_type AND e.${from}_id = w.entity_id
-       WHERE w.depth < ${MAX_DEPTH}
-    ),
-    nearest AS (
-      SELECT entity_type, entity_id, min(depth) AS depth FROM walk
-       WHERE NOT (entity_type = 'services' AND entity_id = CAST(:root AS uuid)) -- a cycle back to the root
-       GROUP BY entity_type, entity_id
-    )
-    SELECT n.entity_type, n.entity_id, n.depth, coalesce(s.name, c.name, p.name) AS name
-      FROM nearest n
-      LEFT JOIN services s ON n.entity_type = 'services' AND s.id = n.entity_id AND ${tenantRowOf('s')}
-      LEFT JOIN components c ON n.entity_type = 'components' AND c.id = n.entity_id AND ${tenantRowOf('c')}
-      LEFT JOIN products p ON n.entity_type = 'products' AND p.id = n.entity_id AND ${tenantRowOf('p')}
-     ORDER BY n.depth, name`;
+/** The statement of a kind's impact, built once (tests read it). */
+export function impactStatementOf(type: CatalogType): string {
+  let sql = statements.get(type);
+  if (!sql) statements.set(type, (sql = impactStatement(type)));
+  return sql;
 }
 
-/** Both statements' text, built once. */
-const WALKS = { dependents: walk('dependents'), dependencies: walk('dependencies') } as const;
-
-export async function serviceImpact(ctx: ServiceContext, services: EntityService, id: string) {
-  const root = await services.get(ctx, id); // 404 for an unknown or another tenant's service
-  const run = async (direction: 'dependents' | 'dependencies') =>
-    ((await scopedRaw(ctx, WALKS[direction], { root: id })).rows as unknown as ImpactNode[]).map((r) => ({ ...r, depth: Number(r.depth) }));
-  const [dependents, dependencies] = await Promise.all([run('dependents'), run('dependencies')]);
-  return { service: { id: root.id, name: root.name }, dependents, dependencies };
+/**
+ * GET /<kind>/:id/impact: `{<label>: {id, name}, dependents, dependencies, truncated}`, where
+ * `<label>` is the kind's singular (`service`, `component`); a list holds at most `maxNodes`
+ * records, the nearest, and `truncated` says one was cut.
+ */
+export async function readImpact(ctx: ServiceContext, type: CatalogType, id: string, maxNodes: number) {
+  await assertReadable(ctx, type, id);
+  const row = await runWalk(ctx, type, id, impactStatementOf(type), walkBindings(MAX_DEPTH, maxNodes));
+  const [dependents, dependencies] = LISTS.map((list) => row[list] as ImpactNode[]);
+  const readable = await readableKinds(
+    ctx,
+    [...dependents, ...dependencies].map((n) => n.entity_type),
+  );
+  const shown = (list: ImpactNode[]) => list.filter((n) => readable.has(n.entity_type));
+  return {
+    [KINDS[type].label]: { id: row.id as string, name: row.name as string },
+    dependents: shown(dependents),
+    dependencies: shown(dependencies),
+    truncated: LISTS.some((list) => Number(row[`${list}_seen`]) > maxNodes),
+  };
 }

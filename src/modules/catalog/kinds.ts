@@ -49,6 +49,8 @@ export interface RelationList {
   target: CatalogType;
   /** The model relation (in the detail graph) holding the same records, when there is one. */
   graph: string;
+  /** The edge's name in the relation graph, read `<record> <relation> <target>` (`depends_on`, `runs_on`). */
+  relation: string;
 }
 
 /** A single reference column (team_id) that must point into the same tenant. */
@@ -154,7 +156,17 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       version: z.string().max(50).nullable(),
       tags: tagList,
     },
-    relations: [{ field: 'service_ids', joinTable: 'product_services', ownKey: 'product_id', otherKey: 'service_id', target: 'services', graph: 'services' }],
+    relations: [
+      {
+        field: 'service_ids',
+        joinTable: 'product_services',
+        ownKey: 'product_id',
+        otherKey: 'service_id',
+        target: 'services',
+        graph: 'services',
+        relation: 'contains',
+      },
+    ],
     references: [teamRef],
     assignments: true,
     enumFilters: { status: ENTITY_STATUS },
@@ -176,8 +188,24 @@ export const KINDS: Record<CatalogType, EntityKind> = {
       tags: tagList,
     },
     relations: [
-      { field: 'component_ids', joinTable: 'service_components', ownKey: 'service_id', otherKey: 'component_id', target: 'components', graph: 'components' },
-      { field: 'resource_ids', joinTable: 'service_resources', ownKey: 'service_id', otherKey: 'resource_id', target: 'resources', graph: 'resources' },
+      {
+        field: 'component_ids',
+        joinTable: 'service_components',
+        ownKey: 'service_id',
+        otherKey: 'component_id',
+        target: 'components',
+        graph: 'components',
+        relation: 'uses',
+      },
+      {
+        field: 'resource_ids',
+        joinTable: 'service_resources',
+        ownKey: 'service_id',
+        otherKey: 'resource_id',
+        target: 'resources',
+        graph: 'resources',
+        relation: 'runs_on',
+      },
       {
         field: 'depends_on_service_ids',
         joinTable: 'service_dependencies',
@@ -185,6 +213,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
         otherKey: 'depends_on_service_id',
         target: 'services',
         graph: 'depends_on',
+        relation: 'depends_on',
       },
       {
         field: 'repository_ids',
@@ -193,6 +222,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
         otherKey: 'repository_id',
         target: 'repositories',
         graph: 'repositories',
+        relation: 'built_from',
       },
     ],
     references: [teamRef],
@@ -224,6 +254,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
         otherKey: 'depends_on_component_id',
         target: 'components',
         graph: 'depends_on',
+        relation: 'depends_on',
       },
       {
         field: 'depends_on_service_ids',
@@ -232,6 +263,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
         otherKey: 'depends_on_service_id',
         target: 'services',
         graph: 'depends_on_services',
+        relation: 'depends_on',
       },
       {
         field: 'repository_ids',
@@ -240,6 +272,7 @@ export const KINDS: Record<CatalogType, EntityKind> = {
         otherKey: 'repository_id',
         target: 'repositories',
         graph: 'repositories',
+        relation: 'built_from',
       },
     ],
     references: [teamRef],

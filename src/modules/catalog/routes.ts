@@ -9,8 +9,10 @@ import { HistoryEntry, historyQuery, recordHistory } from '../audit/history.js';
 import { Criterion } from '../scorecards/schemas.js';
 import { grantRoutes } from '../permissions/routes.js';
 import { readDetail } from './detail.js';
-import { serviceImpact } from './impact.js';
+import { graphQuery, readGraph } from './graph.js';
+import { readImpact } from './impact.js';
 import { CATALOG_TYPES, KINDS, type EntityKind } from './kinds.js';
+import { IMPACT_TYPES } from './relations.js';
 import type { PermissionService } from '../permissions/service.js';
 import type { CatalogType } from './kinds.js';
 import type { EntityService } from './service.js';
@@ -127,17 +129,43 @@ const Impacted = named(
   z.object({
     entity_type: z.enum(CATALOG_TYPES),
     entity_id: id,
-    depth: z.number().int().min(1).describe('Hops from the service'),
+    depth: z.number().int().min(1).describe('Hops from the record'),
     name: z.string(),
   }),
 );
-const ServiceImpact = named(
-  'ServiceImpact',
-  z.object({
-    service: z.object({ id, name: z.string() }),
-    dependents: z.array(Impacted).describe('What depends on the service, transitively'),
-    dependencies: z.array(Impacted).describe('What the service depends on, transitively'),
-  }),
+
+/** GET /<kind>/:id/impact: the record under its kind's singular (`service`), as the services' impact always named it. */
+function impactSchema(kind: EntityKind) {
+  return named(
+    `${pascalOf(kind.label)}Impact`,
+    z.object({
+      [kind.label]: z.object({ id, name: z.string() }),
+      dependents: z.array(Impacted).describe(`What depends on the ${kind.label}, transitively (nearest first)`),
+      dependencies: z.array(Impacted).describe(`What the ${kind.label} depends on, transitively (nearest first)`),
+      truncated: z.boolean().describe('A list held more records than the node limit (1,000 by default) and was cut to the nearest'),
+    }),
+  );
+}
+
+const RecordGraph = named(
+  'RecordGraph',
+  z
+    .object({
+      nodes: z
+        .array(z.object({ type: z.enum(CATALOG_TYPES), id, name: z.string(), depth: z.number().int().min(0).describe('Hops from the record (0: itself)') }))
+        .describe('The record and the records reached, nearest first'),
+      edges: z
+        .array(
+          z.object({
+            from: id,
+            to: id,
+            relation: z.string().describe('`depends_on`, `contains`, `uses`, `runs_on`, `built_from`, `owned_by`, `member_of` or `assigned_to`'),
+          }),
+        )
+        .describe('Every relation between two of the nodes, read `from <relation> to`'),
+      truncated: z.boolean().describe('More records were reached than the node limit (1,000 by default): the nearest are kept'),
+    })
+    .describe("A record's relation graph"),
 );
 
 /** Example bodies: a create with the required fields and some others, and a small PATCH. */
@@ -175,20 +203,29 @@ const EXAMPLES: Record<CatalogType, { create: Record<string, unknown>; update: R
 const VIEWS = new Map(
   CATALOG_TYPES.map((type) => {
     const read = readSchema(KINDS[type]);
-    return [type, { read, detail: detailSchema(KINDS[type], read) }] as const;
+    return [type, { read, detail: detailSchema(KINDS[type], read), impact: impactSchema(KINDS[type]) }] as const;
   }),
 );
 
-export function catalogRoutes(services: { entities: Record<CatalogType, EntityService>; permissions: PermissionService }): DocumentedRouter[] {
+export interface CatalogRouteOptions {
+  /** The most records a graph or an impact list holds (GRAPH_MAX_NODES). */
+  graphMaxNodes: number;
+}
+
+export function catalogRoutes(
+  services: { entities: Record<CatalogType, EntityService>; permissions: PermissionService },
+  { graphMaxNodes }: CatalogRouteOptions,
+): DocumentedRouter[] {
   return CATALOG_TYPES.map((type) => {
     const kind = KINDS[type];
-    const { read, detail } = VIEWS.get(type)!;
+    const { read, detail, impact } = VIEWS.get(type)!;
+    const one = pascalOf(kind.label);
     const api = crudRoutes(services.entities[type], {
       path: `/${type}`,
       label: kind.label,
       listing: kind,
-      create: named(`${pascalOf(kind.label)}Create`, kind.create),
-      update: named(`${pascalOf(kind.label)}Update`, kind.update),
+      create: named(`${one}Create`, kind.create),
+      update: named(`${one}Update`, kind.update),
       examples: EXAMPLES[type],
       about: `Catalog: ${type}. Names are unique among the tenant's live ${type}.`,
       read,
@@ -217,20 +254,39 @@ export function catalogRoutes(services: { entities: Record<CatalogType, EntitySe
         res.json(await recordHistory(ctxOf(req), record, idParam(req), req.query));
       },
     );
-    if (type === 'services') {
+    api.op(
+      'get',
+      '/:id/graph',
+      {
+        operationId: `get${one}Graph`,
+        summary: `The relation graph around a ${kind.label}`,
+        description:
+          `The ${kind.label} and every live record up to \`depth\` hops from it along any relation (dependencies, ` +
+          'products and their services, runs-on resources, source repositories, owning teams, team members, assigned people), ' +
+          'in one direction or both, with the edges among them. Cycles end; more than the node limit (1,000 by default) ' +
+          'keeps the nearest and sets `truncated`. One statement.',
+        query: graphQuery,
+        response: RecordGraph,
+      },
+      async (req, res) => {
+        sendData(res, await readGraph(ctxOf(req), type, idParam(req), req.query, graphMaxNodes));
+      },
+    );
+    if (IMPACT_TYPES.includes(type)) {
       api.op(
         'get',
         '/:id/impact',
         {
-          operationId: 'getServiceImpact',
-          summary: 'Transitive dependents and dependencies of a service',
+          operationId: `get${one}Impact`,
+          summary: `Transitive dependents and dependencies of a ${kind.label}`,
           description:
-            'Every record that depends on the service and every one it depends on, through any number of hops ' +
-            '(services, components), each with its depth; computed by one recursive query.',
-          response: ServiceImpact,
+            `Every record that depends on the ${kind.label} (what breaks when it fails) and every one it depends on, through ` +
+            'any number of hops (up to 25) along dependency relations (depends on, contains, uses, runs on, built from), ' +
+            'each once at its smallest depth; computed by one recursive query.',
+          response: impact,
         },
         async (req, res) => {
-          sendData(res, await serviceImpact(ctxOf(req), services.entities.services, idParam(req)));
+          sendData(res, await readImpact(ctxOf(req), type, idParam(req), graphMaxNodes));
         },
       );
     }
