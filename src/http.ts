@@ -27,6 +27,7 @@ import { commentRoutes } from './modules/comments/routes.js';
 import { dashboardRoutes } from './modules/dashboards/routes.js';
 import { incidentRoutes } from './modules/incidents/routes.js';
 import { scorecardRoutes } from './modules/scorecards/routes.js';
+import { searchRoutes } from './modules/search/routes.js';
 import { meRoutes, userRoutes } from './modules/users/routes.js';
 
 export interface HttpDeps {
@@ -84,6 +85,7 @@ export function createHttpApp({
     userRoutes({ users }),
     apiKeyRoutes({ apiKeys }),
     ...catalogRoutes({ entities, permissions }),
+    searchRoutes(),
     incidentRoutes({ incidents, permissions }),
     scorecardRoutes({ scorecards }),
     dashboardRoutes({ dashboards, permissions }),

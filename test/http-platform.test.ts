@@ -42,6 +42,8 @@ const EXPECTED_OPERATIONS: [string, string][] = [
   ['post', '/api/v1/api-keys'],
   ['delete', '/api/v1/api-keys/{id}'],
   ['get', '/api/v1/services/{id}/impact'],
+  ...['products', 'services', 'components', 'resources', 'repositories'].map((c): [string, string] => ['get', `/api/v1/${c}/facets`]),
+  ['get', '/api/v1/search'],
   ['get', '/api/v1/services/{id}/permissions'],
   ['post', '/api/v1/services/{id}/permissions'],
   ['delete', '/api/v1/services/{id}/permissions/{grantId}'],
