@@ -28,6 +28,7 @@ import { dashboardRoutes } from './modules/dashboards/routes.js';
 import { incidentRoutes } from './modules/incidents/routes.js';
 import { scorecardRoutes } from './modules/scorecards/routes.js';
 import { tenantRoutes } from './modules/tenants/routes.js';
+import { searchRoutes } from './modules/search/routes.js';
 import { meRoutes, userRoutes } from './modules/users/routes.js';
 
 export interface HttpDeps {
@@ -86,6 +87,7 @@ export function createHttpApp({
     userRoutes({ users }),
     apiKeyRoutes({ apiKeys }),
     ...catalogRoutes({ entities, permissions }, { graphMaxNodes: config.http.graphMaxNodes }),
+    searchRoutes(),
     incidentRoutes({ incidents, permissions }),
     scorecardRoutes({ scorecards }),
     dashboardRoutes({ dashboards, permissions }),

@@ -46,6 +46,8 @@ const EXPECTED_OPERATIONS: [string, string][] = [
   ['delete', '/api/v1/api-keys/{id}'],
   ...['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories'].map((c): [string, string] => ['get', `/api/v1/${c}/{id}/graph`]),
   ...['products', 'services', 'components', 'resources', 'repositories'].map((c): [string, string] => ['get', `/api/v1/${c}/{id}/impact`]),
+  ...['products', 'services', 'components', 'resources', 'repositories'].map((c): [string, string] => ['get', `/api/v1/${c}/facets`]),
+  ['get', '/api/v1/search'],
   ['get', '/api/v1/services/{id}/permissions'],
   ['post', '/api/v1/services/{id}/permissions'],
   ['delete', '/api/v1/services/{id}/permissions/{grantId}'],

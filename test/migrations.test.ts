@@ -201,5 +201,16 @@ describe('migrations', function () {
         assert.doesNotMatch(text, /\bSort\b/, 'the index gives the seq order');
       });
     });
+
+    it('each searched kind has a trigram index on its name over live rows (the cross-kind search)', async () => {
+      for (const table of ['teams', 'people', 'products', 'services', 'components', 'resources', 'repositories', 'incidents']) {
+        const column = table === 'incidents' ? 'title' : 'name';
+        const rows = (await knex('pg_indexes')
+          .where({ schemaname: 'public', indexname: `${table}_name_trgm_index` })
+          .select('indexdef')) as { indexdef: string }[];
+        assert.equal(rows.length, 1, `${table}_name_trgm_index exists`);
+        assert.match(rows[0]!.indexdef, new RegExp(`USING gin \\(${column} gin_trgm_ops\\) WHERE \\(deleted_at IS NULL\\)`));
+      }
+    });
   });
 });

@@ -660,6 +660,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/products/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count products by an enum field
+         * @description How many of the tenant's live products hold each value of `field` (`status`), every value listed, zeros included. The list filters (`q`, the enum fields, team and tag where the kind has them) narrow the rows counted as they narrow the list. Another field is a 422.
+         */
+        get: operations["getProductFacets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/products/{id}": {
         parameters: {
             query?: never;
@@ -830,6 +850,26 @@ export interface paths {
          * @description Creates a service (editor or admin, or an EDIT grant on the record for updates). Answers 201 with the record, its `Location` and its `ETag`. Ids it refers to must be live records of the tenant (else 422). The write is audited and announced as a live event.
          */
         post: operations["createService"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/services/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count services by an enum field
+         * @description How many of the tenant's live services hold each value of `field` (`status`, `type`, `operational_status`), every value listed, zeros included. The list filters (`q`, the enum fields, team and tag where the kind has them) narrow the rows counted as they narrow the list. Another field is a 422.
+         */
+        get: operations["getServiceFacets"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1012,6 +1052,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/components/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count components by an enum field
+         * @description How many of the tenant's live components hold each value of `field` (`status`, `type`, `operational_status`), every value listed, zeros included. The list filters (`q`, the enum fields, team and tag where the kind has them) narrow the rows counted as they narrow the list. Another field is a 422.
+         */
+        get: operations["getComponentFacets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/components/{id}": {
         parameters: {
             query?: never;
@@ -1182,6 +1242,26 @@ export interface paths {
          * @description Creates a resource (editor or admin, or an EDIT grant on the record for updates). Answers 201 with the record, its `Location` and its `ETag`. Ids it refers to must be live records of the tenant (else 422). The write is audited and announced as a live event.
          */
         post: operations["createResource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count resources by an enum field
+         * @description How many of the tenant's live resources hold each value of `field` (`type`, `operational_status`, `environment`), every value listed, zeros included. The list filters (`q`, the enum fields, team and tag where the kind has them) narrow the rows counted as they narrow the list. Another field is a 422.
+         */
+        get: operations["getResourceFacets"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1364,6 +1444,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/repositories/facets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count repositories by an enum field
+         * @description How many of the tenant's live repositories hold each value of `field` (`provider`), every value listed, zeros included. The list filters (`q`, the enum fields, team and tag where the kind has them) narrow the rows counted as they narrow the list. Another field is a 422.
+         */
+        get: operations["getRepositoryFacets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/repositories/{id}": {
         parameters: {
             query?: never;
@@ -1508,6 +1608,26 @@ export interface paths {
          * @description Every record that depends on the repository (what breaks when it fails) and every one it depends on, through any number of hops (up to 25) along dependency relations (depends on, contains, uses, runs on, built from), each once at its smallest depth; computed by one recursive query.
          */
         get: operations["getRepositoryImpact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find records of every kind by name
+         * @description The tenant's live records of every kind the caller may read (or of `types`) whose name (an incident's title) matches `q`: first exact names (case-insensitive), then names starting with q, then names containing q or similar to it (trigram similarity); within each, the most similar first, then by name. One statement over trigram indexes. Follow `meta.next_cursor` for more.
+         */
+        get: operations["search"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2624,6 +2744,18 @@ export interface components {
                 role: string;
             }[];
         };
+        /** @description Counts of live rows by the values of one enum field */
+        FacetCounts: {
+            /** @description The enum column counted */
+            field: string;
+            /** @description Rows matching the filters */
+            total: number;
+            /** @description One entry per value of the field, in the enum's order, zero counts included */
+            counts: {
+                value: string;
+                count: number;
+            }[];
+        };
         /** @description A product with its relations */
         ProductDetail: {
             name: string;
@@ -3611,6 +3743,40 @@ export interface components {
             /** @description A list held more records than the node limit (1,000 by default) and was cut to the nearest */
             truncated: boolean;
         };
+        /** @description A record whose name matches the search */
+        SearchHit: {
+            /**
+             * @description The kind of record (its collection)
+             * @enum {string}
+             */
+            type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents";
+            /** Format: uuid */
+            id: string;
+            /** @description The record's name (an incident's title) */
+            name: string;
+            /**
+             * @description `exact`: the whole name (case-insensitive); `prefix`: the name starts with q; `similar`: q is in the name or similar to it
+             * @enum {string}
+             */
+            match: "exact" | "prefix" | "similar";
+            /** @description Trigram similarity of the name and q (the greater of whole-name and word similarity) */
+            score: number;
+            /**
+             * Format: uuid
+             * @description The owning team, for the kinds that have one
+             */
+            team_id: string | null;
+            /** @description A few of the record's fields: its enum fields (type, status, …), a person's email */
+            summary: {
+                [key: string]: string;
+            };
+        };
+        SearchMeta: {
+            /** @description The page size used */
+            limit: number;
+            /** @description Opaque; pass it as `cursor` (with the same q and types) for the next page. Null on the last page. */
+            next_cursor: string | null;
+        };
         /** @description An incident as lists show it (no timeline) */
         IncidentListItem: {
             /** Format: uuid */
@@ -4431,14 +4597,18 @@ export interface components {
         IdempotencyKey: string;
         /** @description Optimistic concurrency: the ETag of the version you read (`"3"`, `W/"3"` or `3`). A stale version is a 412 and nothing is written; `*` or no header writes whatever the current version is. */
         IfMatch: string;
+        /** @description Search text (trigram match on the name and description) */
+        QParam: string;
+        /** @description Only rows of this team */
+        TeamIdParam: string;
         /** @description Rows per page */
         LimitParam: number;
         /** @description `meta.next_cursor` of the previous page (opaque; only valid with the same sort) */
         CursorParam: string;
-        /** @description Search text (trigram match on the name and description) */
-        QParam: string;
         /** @description List soft-deleted rows too (admin) */
         IncludeDeletedParam: "true" | "false";
+        /** @description Only rows carrying this tag */
+        TagParam: string;
         /** @description Sort column; a leading `-` sorts descending */
         SortParam: "name" | "created_at" | "updated_at" | "-name" | "-created_at" | "-updated_at";
         /** @description Entries per page */
@@ -4449,10 +4619,6 @@ export interface components {
         DepthParam: number;
         /** @description `out`: what the record points at (depends on, runs on, is owned by); `in`: what points at it; `both` */
         DirectionParam: "out" | "in" | "both";
-        /** @description Only rows of this team */
-        TeamIdParam: string;
-        /** @description Only rows carrying this tag */
-        TagParam: string;
         StatusParam: "active" | "planned" | "maintenance" | "deprecated";
         OperationalStatusParam: "operational" | "degraded" | "outage";
     };
@@ -6085,6 +6251,43 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getProductFacets: {
+        parameters: {
+            query: {
+                /** @description Search text (trigram match on the name and description) */
+                q?: components["parameters"]["QParam"];
+                /** @description Only rows of this team */
+                team_id?: components["parameters"]["TeamIdParam"];
+                /** @description Only rows carrying this tag */
+                tag?: components["parameters"]["TagParam"];
+                status?: components["parameters"]["StatusParam"];
+                /** @description The enum field to count by */
+                field: "status";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["FacetCounts"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getProduct: {
         parameters: {
             query?: never;
@@ -6573,6 +6776,45 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getServiceFacets: {
+        parameters: {
+            query: {
+                /** @description Search text (trigram match on the name and description) */
+                q?: components["parameters"]["QParam"];
+                /** @description Only rows of this team */
+                team_id?: components["parameters"]["TeamIdParam"];
+                /** @description Only rows carrying this tag */
+                tag?: components["parameters"]["TagParam"];
+                status?: components["parameters"]["StatusParam"];
+                type?: "api" | "web_application" | "database" | "message_queue" | "cache" | "infrastructure";
+                operational_status?: components["parameters"]["OperationalStatusParam"];
+                /** @description The enum field to count by */
+                field: "status" | "type" | "operational_status";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["FacetCounts"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getService: {
         parameters: {
             query?: never;
@@ -7042,6 +7284,45 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getComponentFacets: {
+        parameters: {
+            query: {
+                /** @description Search text (trigram match on the name and description) */
+                q?: components["parameters"]["QParam"];
+                /** @description Only rows of this team */
+                team_id?: components["parameters"]["TeamIdParam"];
+                /** @description Only rows carrying this tag */
+                tag?: components["parameters"]["TagParam"];
+                status?: components["parameters"]["StatusParam"];
+                type?: "library" | "microservice" | "sdk" | "agent" | "ui_component";
+                operational_status?: components["parameters"]["OperationalStatusParam"];
+                /** @description The enum field to count by */
+                field: "status" | "type" | "operational_status";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["FacetCounts"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7523,6 +7804,45 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getResourceFacets: {
+        parameters: {
+            query: {
+                /** @description Search text (trigram match on the name and description) */
+                q?: components["parameters"]["QParam"];
+                /** @description Only rows of this team */
+                team_id?: components["parameters"]["TeamIdParam"];
+                /** @description Only rows carrying this tag */
+                tag?: components["parameters"]["TagParam"];
+                type?: "ec2" | "virtual_machine" | "logic_app" | "storage_account" | "container_instance" | "kubernetes" | "function_app" | "load_balancer" | "api_gateway" | "cdn";
+                operational_status?: components["parameters"]["OperationalStatusParam"];
+                environment?: "production" | "staging" | "development" | "dr";
+                /** @description The enum field to count by */
+                field: "type" | "operational_status" | "environment";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["FacetCounts"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getResource: {
         parameters: {
             query?: never;
@@ -7994,6 +8314,43 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getRepositoryFacets: {
+        parameters: {
+            query: {
+                /** @description Search text (trigram match on the name and description) */
+                q?: components["parameters"]["QParam"];
+                /** @description Only rows of this team */
+                team_id?: components["parameters"]["TeamIdParam"];
+                /** @description Only rows carrying this tag */
+                tag?: components["parameters"]["TagParam"];
+                provider?: "github" | "gitlab" | "azure_devops" | "bitbucket";
+                /** @description The enum field to count by */
+                field: "provider";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["FacetCounts"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getRepository: {
         parameters: {
             query?: never;
@@ -8364,6 +8721,44 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    search: {
+        parameters: {
+            query: {
+                /** @description The text to find in names (titles for incidents); at most 255 characters, the longest name a record can have */
+                q: string;
+                /** @description Only these kinds, comma-separated (teams, people, products, services, components, resources, repositories, incidents); all of them when absent */
+                types?: string;
+                /** @description Hits per page */
+                limit?: number;
+                /** @description `meta.next_cursor` of the previous page, for the same `q` and `types` */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["SearchHit"][];
+                        meta: components["schemas"]["SearchMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -71,14 +71,17 @@ function sortParam(kind: Listable) {
   return z.enum([...columns, ...columns.map((c) => `-${c}`)] as [string, ...string[]]);
 }
 
-const schemas = new WeakMap<Listable, ReturnType<typeof buildListQuerySchema>>();
+/** `build` memoized per table: a schema is built (and named in the API documents) once. */
+export function oncePerTable<T>(build: (kind: Listable) => T): (kind: Listable) => T {
+  const built = new WeakMap<Listable, T>();
+  return (kind) => {
+    if (!built.has(kind)) built.set(kind, build(kind));
+    return built.get(kind)!;
+  };
+}
 
 /** The list query string of a table, as a zod schema (unknown parameters are refused); built once per table. */
-export function listQuerySchema(kind: Listable) {
-  let schema = schemas.get(kind);
-  if (!schema) schemas.set(kind, (schema = buildListQuerySchema(kind)));
-  return schema;
-}
+export const listQuerySchema = oncePerTable(buildListQuerySchema);
 
 function buildListQuerySchema(kind: Listable) {
   const enumFilters = Object.fromEntries(Object.entries(kind.enumFilters).map(([k, values]) => [k, z.enum(values as [string, ...string[]]).optional()]));
@@ -140,7 +143,8 @@ function decodeCursor(raw: string, sort: string, titleColumn: string): Cursor {
   throw BadRequest('The cursor is not valid for this list (it must come from next_cursor of the same sort).');
 }
 
-function escapeLike(s: string): string {
+/** `s` with LIKE's wildcards (and its escape character) taken literally. */
+export function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (m) => `\\${m}`);
 }
 
@@ -156,10 +160,7 @@ function filterDigest(query: ListQuery): string {
  */
 function listInputs(ctx: Pick<ServiceContext, 'tenantId'>, kind: Listable, query: ListQuery) {
   const filterKeys = Object.keys(query.filters).sort();
-  const slots: unknown[] = [ctx.tenantId, ...filterKeys.map((k) => query.filters[k])];
-  if (query.teamId) slots.push(query.teamId);
-  if (query.tag) slots.push(JSON.stringify([query.tag]));
-  if (query.q) slots.push(`%${escapeLike(query.q)}%`);
+  const slots: unknown[] = [ctx.tenantId, ...filterValues(query, filterKeys)];
   const digest = filterDigest(query);
   let carriedTotal: number | undefined;
   if (query.cursor) {
@@ -181,6 +182,37 @@ function listInputs(ctx: Pick<ServiceContext, 'tenantId'>, kind: Listable, query
   return { slots, shape, digest, carriedTotal, filterKeys };
 }
 
+/** The filters of a list (no page, sort or cursor): enum columns, team, tag, q, deleted rows. */
+export type ListFilters = Pick<ListQuery, 'filters' | 'teamId' | 'tag' | 'q' | 'includeDeleted'>;
+
+/** The values a list's filters bind, in the order filteredRows takes them. */
+function filterValues(query: ListFilters, filterKeys: string[]): unknown[] {
+  const values: unknown[] = filterKeys.map((k) => query.filters[k]);
+  if (query.teamId) values.push(query.teamId);
+  if (query.tag) values.push(JSON.stringify([query.tag]));
+  if (query.q) values.push(`%${escapeLike(query.q)}%`);
+  return values;
+}
+
+/** The scoped rows a list's filters select, each value taken from `next()` (in filterValues' order). */
+function filteredRows(ctx: ServiceContext, kind: Listable, query: ListFilters, filterKeys: string[], next: () => unknown) {
+  const table = kind.model.tableName;
+  const base = scoped(kind.model, ctx, { includeDeleted: query.includeDeleted });
+  for (const field of filterKeys) base.where(`${table}.${field}`, next() as string);
+  if (query.teamId) base.where(`${table}.team_id`, next() as string);
+  if (query.tag) base.whereRaw(`${table}.tags @> ?::jsonb`, [next()]);
+  if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [next()]);
+  return base;
+}
+
+/** The scoped rows matching a list's filters, as a builder to aggregate over (facet counts). */
+export function filteredListRows(ctx: ServiceContext, kind: Listable, query: ListFilters) {
+  const filterKeys = Object.keys(query.filters).sort();
+  const values = filterValues(query, filterKeys);
+  let i = 0;
+  return filteredRows(ctx, kind, query, filterKeys, () => values[i++]);
+}
+
 /**
  * The page and count queries of a list as scoped query builders, each value taken from `value(i)`
  * (the i-th of listInputs' values); EXPLAIN tests read their plans. The page's LIMIT is the last
@@ -193,11 +225,7 @@ function listBuilders(ctx: ServiceContext, kind: Listable, query: ListQuery, fil
   const cast = column === kind.titleColumn ? 'text' : 'timestamptz';
   let slot = 1;
   const next = () => value(slot++) as string;
-  const base = scoped(kind.model, { ...ctx, tenantId: value(0) as string }, { includeDeleted: query.includeDeleted });
-  for (const field of filterKeys) base.where(`${table}.${field}`, next());
-  if (query.teamId) base.where(`${table}.team_id`, next());
-  if (query.tag) base.whereRaw(`${table}.tags @> ?::jsonb`, [next()]);
-  if (query.q) base.whereRaw(`${kind.searchExpr} ILIKE ?`, [next()]);
+  const base = filteredRows({ ...ctx, tenantId: value(0) as string }, kind, query, filterKeys, next);
   const page = base
     .clone()
     .select(`${table}.*`)

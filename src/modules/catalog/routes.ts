@@ -1,6 +1,7 @@
 // The catalog collections (teams, people, products, services, components, resources,
 // repositories): one route factory serves all seven from their kind descriptions.
 import { z } from 'zod';
+import { FacetCounts, facetQuerySchema, hasFacets, parseFacetQuery } from '../../platform/facets.js';
 import { crudRoutes } from '../../platform/http/crud-routes.js';
 import type { DocumentedRouter } from '../../platform/http/openapi.js';
 import { ctxOf, idParam, sendData } from '../../platform/http/respond.js';
@@ -233,6 +234,7 @@ export function catalogRoutes(
       detail: (ctx, id) => readDetail(ctx, type, id),
       writers: 'editor or admin, or an EDIT grant on the record for updates',
       writeErrors: [409],
+      collectionRoutes: hasFacets(kind) ? (router) => facetRoute(router, services.entities[type]) : undefined,
     });
     grantRoutes(api, type, kind.label, services);
     api.op(
@@ -292,4 +294,27 @@ export function catalogRoutes(
     }
     return api;
   });
+}
+
+/** GET /<kind>/facets: counts by one of the kind's enum fields, over the rows the list's filters select. */
+function facetRoute(api: DocumentedRouter, entities: EntityService): void {
+  const { kind } = entities;
+  const fields = Object.keys(kind.enumFilters);
+  api.op(
+    'get',
+    '/facets',
+    {
+      operationId: `get${pascalOf(kind.label)}Facets`,
+      summary: `Count ${kind.type} by an enum field`,
+      description:
+        `How many of the tenant's live ${kind.type} hold each value of \`field\` (${fields.map((f) => `\`${f}\``).join(', ')}), ` +
+        'every value listed, zeros included. The list filters (`q`, the enum fields, team and tag where the kind has them) narrow ' +
+        'the rows counted as they narrow the list. Another field is a 422.',
+      query: facetQuerySchema(kind),
+      response: FacetCounts,
+    },
+    async (req, res) => {
+      sendData(res, await entities.facets(ctxOf(req), parseFacetQuery(kind, req.query)));
+    },
+  );
 }

@@ -4,6 +4,7 @@
 // transaction.
 import type { ServiceContext } from '../../platform/context.js';
 import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { facetCounts, type FacetCounts, type FacetQuery } from '../../platform/facets.js';
 import { listPage, type ListQuery, type Page } from '../../platform/listing.js';
 import { RecordTable, diff, parseInput, plain, present, type WriteOptions as RecordWriteOptions } from '../../platform/records.js';
 import { replaceLinks, scoped } from '../../platform/tenancy.js';
@@ -62,6 +63,11 @@ export class EntityService {
     // The page and every row's relation id lists in one statement.
     const page = await listPage<CatalogModel>(ctx, this.kind, query, { columns: listPageColumns(this.type) });
     return { data: page.rows.map((row) => present<EntityData>(row)), meta: page.meta };
+  }
+
+  /** Counts of the live records the filters select, by the values of one enum field. */
+  facets(ctx: ServiceContext, query: FacetQuery): Promise<FacetCounts> {
+    return facetCounts(ctx, this.kind, query);
   }
 
   // ---- writes --------------------------------------------------------------------------------

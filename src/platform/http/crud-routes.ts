@@ -35,6 +35,11 @@ export interface CrudOptions<T> {
   /** The read view (GET /:id), when richer than `read` (catalog detail views). */
   detailSchema?: z.ZodType;
   detail?: (ctx: ServiceContext, id: string) => Promise<T>;
+  /**
+   * More routes on the collection itself (`/facets`), declared before `/:id` so that their path is
+   * not taken for an id.
+   */
+  collectionRoutes?: (api: DocumentedRouter) => void;
   /** Who may write, for the descriptions (reading is for every member, within their grants). */
   writers: string;
   /** Problems beyond the derived ones on create, update and restore (409 where names are unique). */
@@ -90,6 +95,7 @@ export function crudRoutes<T extends { id: string }>(service: CrudService<T>, op
       sendCreated(req, res, await service.create(ctxOf(req), body(req)));
     },
   );
+  opts.collectionRoutes?.(api);
   api.op(
     'get',
     '/:id',
