@@ -268,7 +268,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a user (admin)
-         * @description Soft-deletes the user: they can no longer log in, and their sessions end.
+         * @description Soft-deletes the user: they can no longer log in, and their sessions end. With `If-Match` only at that version (412 otherwise).
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -5104,7 +5104,10 @@ export interface operations {
     deleteUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optimistic concurrency: the ETag of the version you read (`"3"`, `W/"3"` or `3`). A stale version is a 412 and nothing is written; `*` or no header writes whatever the current version is. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The record's id */
                 id: string;
@@ -5125,6 +5128,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

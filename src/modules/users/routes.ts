@@ -109,11 +109,12 @@ export function userRoutes(services: { users: UserService }) {
     {
       operationId: 'deleteUser',
       summary: 'Delete a user (admin)',
-      description: 'Soft-deletes the user: they can no longer log in, and their sessions end.',
+      description: 'Soft-deletes the user: they can no longer log in, and their sessions end. With `If-Match` only at that version (412 otherwise).',
       status: 204,
+      ifMatch: true,
     },
     async (req, res) => {
-      await users.remove(ctxOf(req), idParam(req));
+      await users.remove(ctxOf(req), idParam(req), { expectedVersion: expectedVersion(req) });
       res.status(204).end();
     },
   );

@@ -72,10 +72,10 @@ export class UserService {
   }
 
   /** Soft delete: the user can no longer log in, their keys and sockets stop working. */
-  async remove(ctx: ServiceContext, id: string): Promise<void> {
+  async remove(ctx: ServiceContext, id: string, opts: WriteOptions = {}): Promise<void> {
     await authorize(ctx, 'write', { type: 'users' });
     await this.writes.run(ctx, async (w) => {
-      const current = await users.lock(w, id);
+      const current = await users.lock(w, id, opts);
       if (current.role === 'admin') await this.keepAnAdmin(w, id);
       await users.softDelete(w, current, { is_active: false, ...nextTokenVersion(current) });
       const data = presentUser(await users.find(w, id, { includeDeleted: true }));
