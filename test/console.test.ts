@@ -378,8 +378,18 @@ describe('console (a real Chromium)', function () {
     await page.locator('[data-coedit-state="synced"]').waitFor(WAIT);
     await page.getByLabel('retention_days', { exact: true }).fill('14');
     await page.getByLabel('dlq', { exact: true }).uncheck();
+    // Typing a list item while someone else's edit arrives: the input keeps what is being typed.
     const topics = page.getByLabel('topics', { exact: true });
-    await topics.fill('payments.authorized, payments.settled, payments.refunded');
+    await topics.click();
+    await page.keyboard.press('End');
+    await page.keyboard.type(', payments.');
+    assert.equal((await rest.patch(`/api/v1/services/${serviceId}`, { description: 'Payment events, with refunds.' })).status, 200);
+    await page.waitForFunction(
+      () => (document.getElementById('field-description') as HTMLTextAreaElement).value === 'Payment events, with refunds.',
+      undefined,
+      WAIT,
+    );
+    await page.keyboard.type('refunded');
     await topics.blur();
     const expected = { broker: 'Kafka', topics: ['payments.authorized', 'payments.settled', 'payments.refunded'], retention_days: 14, dlq: false };
     let attributes: unknown;

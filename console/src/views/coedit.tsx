@@ -42,6 +42,8 @@ export function CoEdit({ kind, id, readOnly }: { kind: Kind; id: string; readOnl
   const [synced, setSynced] = useState(false);
   const [closed, setClosed] = useState<string | null>(null);
   const [, setTick] = useState(0);
+  /** Attribute keys seen holding a number: their input stays a number (empty is null). */
+  const numeric = useRef(new Set<string>());
   const [peers, setPeers] = useState<Peer[]>([]);
   const [notice, setNotice] = useState<Notice | null>(null);
 
@@ -203,31 +205,22 @@ export function CoEdit({ kind, id, readOnly }: { kind: Kind; id: string; readOnl
             <legend>Attributes</legend>
             {[...attributes.keys()].sort().map((key) => {
               const value = attributes.get(key);
+              if (typeof value === 'number') numeric.current.add(key);
+              const set = (next: unknown) => doc.transact(() => attributes.set(key, next));
               const shared = { id: `attr-${key}`, onFocus: () => focus(`attributes.${key}`), onBlur: () => focus(null) };
-              const list = Array.isArray(value);
-              const write = (e: { currentTarget: HTMLInputElement }) => {
-                const input = e.currentTarget.value;
-                doc.transact(() => attributes.set(key, typedLike(value, input)));
-              };
               return (
                 <div key={key} class="field">
                   <label for={`attr-${key}`}>{key}</label>
                   {typeof value === 'boolean' ? (
-                    <input
-                      {...shared}
-                      type="checkbox"
-                      disabled={!editable}
-                      checked={value}
-                      onChange={(e) => doc.transact(() => attributes.set(key, e.currentTarget.checked))}
-                    />
+                    <input {...shared} type="checkbox" disabled={!editable} checked={value} onChange={(e) => set(e.currentTarget.checked)} />
+                  ) : Array.isArray(value) ? (
+                    <ListInput {...shared} readOnly={!editable} value={value.map(text)} onList={set} />
                   ) : (
                     <input
                       {...shared}
                       readOnly={!editable}
-                      value={list ? (value as unknown[]).join(', ') : text(value)}
-                      // A list is taken as a whole once the input is left (a comma typed is the next item's start).
-                      onInput={list ? undefined : write}
-                      onChange={list ? write : undefined}
+                      value={text(value)}
+                      onInput={(e) => set(numeric.current.has(key) ? asNumber(e.currentTarget.value) : e.currentTarget.value)}
                     />
                   )}
                 </div>
@@ -240,19 +233,43 @@ export function CoEdit({ kind, id, readOnly }: { kind: Kind; id: string; readOnl
   );
 }
 
+/** A numeric attribute's input: a number while it reads as one, null when emptied (the server checks the rest). */
+function asNumber(input: string): number | string | null {
+  if (input.trim() === '') return null;
+  return Number.isFinite(Number(input)) ? Number(input) : input;
+}
+
 /**
- * What an attribute's input means, in the type its value has: a number stays a number (while the
- * input reads as one), a list of names a list; the server checks each key's type.
+ * A list of names as one comma-separated input. While it has the focus it shows what is typed (a
+ * trailing comma starts the next item), so an edit arriving meanwhile does not reset it.
  */
-function typedLike(previous: unknown, input: string): unknown {
-  if (typeof previous === 'number' && input.trim() !== '' && Number.isFinite(Number(input))) return Number(input);
-  if (Array.isArray(previous)) {
-    return input
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  }
-  return input;
+function ListInput(props: { id: string; readOnly: boolean; value: string[]; onList: (items: string[]) => void; onFocus: () => void; onBlur: () => void }) {
+  const [draft, setDraft] = useState<string | null>(null);
+  const { value, onList, onFocus, onBlur, ...rest } = props;
+  return (
+    <input
+      {...rest}
+      value={draft ?? value.join(', ')}
+      onFocus={() => {
+        setDraft(value.join(', '));
+        onFocus();
+      }}
+      onInput={(e) => {
+        const typed = e.currentTarget.value;
+        setDraft(typed);
+        onList(
+          typed
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean),
+        );
+      }}
+      onBlur={() => {
+        setDraft(null);
+        onBlur();
+      }}
+    />
+  );
 }
 
 /** The description as a textarea over Y.Text: local input as a minimal diff, remote edits keep the caret. */
