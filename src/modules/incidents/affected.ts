@@ -7,6 +7,7 @@ import type { WriteScope } from '../../platform/write.js';
 import { KINDS } from '../catalog/kinds.js';
 import { AFFECTABLE_TYPES, AFFECTED_LINK, type AffectableType, type Incident } from './model.js';
 import { TYPE_ORDER, byRef, refKey, type EntityRef, type OperationalStatus, type StatusMove } from './operational-status.js';
+import type { PlannedEntry } from './roles.js';
 import type { AffectedEntityInput } from './schemas.js';
 
 export interface AffectedEntity {
@@ -16,14 +17,19 @@ export interface AffectedEntity {
   operational_status: OperationalStatus;
 }
 
-/** Affected ids must be live records of this tenant (422 at the input's index); returns them deduped, sorted. */
-export async function checkAffected(w: WriteScope, list: AffectedEntityInput[]): Promise<EntityRef[]> {
+export type NamedRef = EntityRef & { name: string };
+
+/** Affected ids must be live records of this tenant (422 at the input's index); returns them deduped, sorted, named. */
+export async function checkAffected(w: WriteScope, list: AffectedEntityInput[]): Promise<NamedRef[]> {
   const issues: FieldIssue[] = [];
-  const unique = new Map<string, EntityRef>();
+  const unique = new Map<string, NamedRef>();
+  const names = new Map<string, string>();
   for (const type of AFFECTABLE_TYPES) {
     const ids = [...new Set(list.filter((a) => a.entity_type === type).map((a) => a.entity_id))];
     if (ids.length === 0) continue;
-    const found = new Set((await scoped(KINDS[type].model, w).whereIn('id', ids).select('id')).map((r) => r.id));
+    const rows = await scoped(KINDS[type].model, w).whereIn('id', ids).select('id', 'name');
+    for (const r of rows) names.set(refKey({ entity_type: type, entity_id: r.id }), String(r.name));
+    const found = new Set(rows.map((r) => r.id));
     list.forEach((a, i) => {
       if (a.entity_type !== type) return;
       if (!found.has(a.entity_id)) {
@@ -32,8 +38,29 @@ export async function checkAffected(w: WriteScope, list: AffectedEntityInput[]):
     });
   }
   if (issues.length) throw UnprocessableEntity('The request refers to records that do not exist.', issues);
-  for (const a of list) unique.set(refKey(a), { entity_type: a.entity_type, entity_id: a.entity_id });
+  for (const a of list) unique.set(refKey(a), { entity_type: a.entity_type, entity_id: a.entity_id, name: names.get(refKey(a))! });
   return [...unique.values()].sort(byRef);
+}
+
+/**
+ * The affected_changed entry for a change of the list (none when it is the same set): the
+ * entities added (named from the check) and removed (named from the incident as it was).
+ */
+export function affectedEntry(before: AffectedEntity[], oldLinks: EntityRef[], after: NamedRef[]): PlannedEntry | undefined {
+  const oldKeys = new Set(oldLinks.map(refKey));
+  const newKeys = new Set(after.map(refKey));
+  const oldNames = new Map(before.map((a) => [refKey(a), a.name]));
+  const added = after.filter((a) => !oldKeys.has(refKey(a))).map(({ entity_type, entity_id, name }) => ({ entity_type, entity_id, name }));
+  const removed = oldLinks
+    .filter((l) => !newKeys.has(refKey(l)))
+    .sort(byRef)
+    .map((l) => ({ entity_type: l.entity_type, entity_id: l.entity_id, name: oldNames.get(refKey(l)) ?? null }));
+  if (added.length === 0 && removed.length === 0) return undefined;
+  const list = (items: { name: string | null; entity_id: string }[]) => items.map((i) => i.name ?? i.entity_id).join(', ');
+  const parts = [];
+  if (added.length) parts.push(`Affected added: ${list(added)}`);
+  if (removed.length) parts.push(`${added.length ? 'affected' : 'Affected'} removed: ${list(removed)}`);
+  return { kind: 'affected_changed', message: parts.join('; '), data: { added, removed } };
 }
 
 /** Replaces the affected entities of an incident this write loaded (or inserted). */
@@ -42,7 +69,7 @@ export async function writeLinks(w: WriteScope, incident: Incident, refs: Entity
     w,
     AFFECTED_LINK,
     incident,
-    refs.map((r) => ({ ...r })),
+    refs.map((r) => ({ entity_type: r.entity_type, entity_id: r.entity_id })),
   );
 }
 

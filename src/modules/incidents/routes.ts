@@ -4,7 +4,7 @@ import { crudRoutes } from '../../platform/http/crud-routes.js';
 import { ctxOf, expectedVersion, idParam, sendData } from '../../platform/http/respond.js';
 import { authorColumns, isoTimestamp, named, recordId, versionedColumns } from '../../platform/schema-kit.js';
 import { grantRoutes } from '../permissions/routes.js';
-import { AFFECTABLE_TYPES, IMPACT_TYPES, INCIDENT_STATUS, SEVERITIES } from './model.js';
+import { AFFECTABLE_TYPES, IMPACT_TYPES, INCIDENT_ROLES, INCIDENT_STATUS, SEVERITIES, TIMELINE_KINDS } from './model.js';
 import { INCIDENT_LISTING, createIncidentSchema, timelineUpdateSchema, updateIncidentSchema } from './schemas.js';
 import type { PermissionService } from '../permissions/service.js';
 import type { IncidentService } from './service.js';
@@ -19,6 +19,30 @@ const AffectedEntity = named(
   }),
 );
 
+const RoleChange = named(
+  'IncidentRoleChange',
+  z.object({
+    role: z.enum(INCIDENT_ROLES),
+    added: z.array(recordId).describe('Users who got the role'),
+    removed: z.array(recordId).describe('Users who lost it'),
+  }),
+);
+
+const AffectedRef = z.object({ entity_type: z.enum(AFFECTABLE_TYPES), entity_id: recordId, name: z.string().nullable() });
+const AffectedChange = named('IncidentAffectedChange', z.object({ added: z.array(AffectedRef), removed: z.array(AffectedRef) }));
+
+const seconds = (what: string) => z.number().nonnegative().nullable().describe(`Seconds from the declaration until ${what}; null until then`);
+const Durations = named(
+  'IncidentDurations',
+  z
+    .object({
+      time_to_identify: seconds("the incident first reached 'identified' (or a later step)"),
+      time_to_mitigate: seconds("it first reached 'monitoring' (the fix is out and watched) or a later step"),
+      time_to_resolve: seconds('it was last resolved; null again while a reopened incident is active'),
+    })
+    .describe("Computed from the timeline's status changes; steps may be skipped, so resolving sets all three"),
+);
+
 export const TimelineEntry = named(
   'TimelineEntry',
   z.object({
@@ -26,11 +50,22 @@ export const TimelineEntry = named(
     incident_id: recordId,
     timestamp: isoTimestamp,
     status: z.enum(INCIDENT_STATUS).describe('The status the incident had after this entry'),
-    message: z.string(),
+    kind: z
+      .enum(TIMELINE_KINDS)
+      .describe(
+        "'update': a message from POST /incidents/:id/updates or the declaration; 'role_changed' and 'affected_changed': written by the incident's own create or edit",
+      ),
+    message: z.string().describe('For role and affected changes, a sentence naming them'),
+    data: z
+      .union([RoleChange, AffectedChange])
+      .nullable()
+      .describe('What changed: for role_changed a RoleChange, for affected_changed an AffectedChange, null for updates'),
     created_by: recordId.nullable(),
     created_at: isoTimestamp,
   }),
 );
+
+const roleHolder = (role: string) => recordId.nullable().describe(`The ${role}: a user of this tenant, or null`);
 
 const incidentFields = {
   ...versionedColumns,
@@ -41,6 +76,9 @@ const incidentFields = {
   status: z.enum(INCIDENT_STATUS),
   impact_type: z.enum(IMPACT_TYPES),
   resolved_at: isoTimestamp.nullable().describe('Set when the status becomes resolved'),
+  commander_id: roleHolder('incident commander'),
+  lead_id: roleHolder('incident lead'),
+  responder_ids: z.array(recordId).describe('The responders: users of this tenant, in the order given'),
   affected: z.array(AffectedEntity),
 };
 
@@ -51,6 +89,7 @@ export const Incident = named(
     .object({
       ...incidentFields,
       timeline: z.array(TimelineEntry).describe('Oldest first'),
+      durations: Durations,
     })
     .describe('An incident with its affected entities and timeline'),
 );
@@ -64,6 +103,7 @@ const TimelineResult = named(
 );
 
 const AFFECTED_ID = '3f6c0b1e-8a4f-4d9e-9a37-2b1d5c7e9f01';
+const COMMANDER_ID = '7a2d4e6f-1b3c-4d5e-8f90-a1b2c3d4e5f6';
 
 export function incidentRoutes(services: { incidents: IncidentService; permissions: PermissionService }) {
   const api = crudRoutes(services.incidents, {
@@ -81,7 +121,7 @@ export function incidentRoutes(services: { incidents: IncidentService; permissio
         affected: [{ entity_type: 'services', entity_id: AFFECTED_ID }],
         message: 'Error rate at 5%',
       },
-      update: { severity: 'critical', impact_type: 'outage' },
+      update: { severity: 'critical', impact_type: 'outage', commander_id: COMMANDER_ID, responder_ids: [COMMANDER_ID] },
     },
     read: Incident,
     listItem: IncidentListItem,

@@ -17,12 +17,18 @@ export const affectedEntityInput = z.strictObject({
 /** Duplicates are allowed in the request and collapsed by the service (paths keep input indexes). */
 export const affectedList = z.array(affectedEntityInput).max(500);
 
+const roleHolder = uuid.nullable().describe('A user of this tenant (null: nobody)');
+const responderIds = z.array(uuid).max(100).describe('Users of this tenant, in order (duplicates collapse); replaces the list');
+
 export const createIncidentSchema = z.strictObject({
   title: incidentTitle,
   description: optionalText,
   severity,
   impact_type: impactType.default('degraded'),
   affected: affectedList.default([]),
+  commander_id: roleHolder.optional(),
+  lead_id: roleHolder.optional(),
+  responder_ids: responderIds.optional(),
   /** The first timeline message; "Incident declared" when absent. */
   message: z.string().trim().min(1).max(10_000).optional(),
 });
@@ -33,6 +39,9 @@ export const updateIncidentSchema = z.strictObject({
   severity: severity.optional(),
   impact_type: impactType.optional(),
   affected: affectedList.optional(),
+  commander_id: roleHolder.optional(),
+  lead_id: roleHolder.optional(),
+  responder_ids: responderIds.optional(),
 });
 
 export const timelineUpdateSchema = z.strictObject({
