@@ -116,13 +116,61 @@ describe('HTTP incident roles, affected changes and durations', () => {
     const last = res.body.data.timeline.at(-1);
     assert.equal(last.kind, 'affected_changed');
     assert.deepEqual(last.data, {
-      added: [{ entity_type: 'services', entity_id: s2.id, name: s2.name }],
+      added: [{ entity_type: 'services', entity_id: s2.id, name: s2.name, impact_type: null }],
       removed: [{ entity_type: 'services', entity_id: s1.id, name: s1.name }],
+      changed: [],
     });
     assert.equal(last.message, `Affected added: ${s2.name}; affected removed: ${s1.name}`);
     const removed = (await alice.client.patch(`/api/v1/incidents/${inc.id}`, { affected: [] })).body.data;
-    assert.deepEqual(removed.timeline.at(-1).data, { added: [], removed: [{ entity_type: 'services', entity_id: s2.id, name: s2.name }] });
+    assert.deepEqual(removed.timeline.at(-1).data, { added: [], removed: [{ entity_type: 'services', entity_id: s2.id, name: s2.name }], changed: [] });
     assert.equal(removed.timeline.length, 3);
+  });
+
+  it('keeps an impact per affected entity: its status follows the worst active impact, started_at stays, ended_at is the resolution', async () => {
+    // Services of their own: the other tests' incidents stay active on s1 and s2.
+    const p1 = await created(admin.client, '/api/v1/services', { name: `payments-${uniq()}`, type: 'api' });
+    const p2 = await created(admin.client, '/api/v1/services', { name: `ledger-${uniq()}`, type: 'api' });
+    const statusOf = async (id: string) => (await viewer.client.get(`/api/v1/services/${id}`)).body.data.operational_status;
+    const inc = await created(alice.client, '/api/v1/incidents', {
+      title: 'Partial outage',
+      severity: 'major',
+      impact_type: 'degraded',
+      affected: [
+        { entity_type: 'services', entity_id: p1.id, impact_type: 'outage' },
+        { entity_type: 'services', entity_id: p2.id },
+      ],
+    });
+    const impacts = (i: any) => Object.fromEntries(i.affected.map((a: any) => [a.entity_id, [a.impact_type, a.inherits_impact, a.ended_at]]));
+    assert.deepEqual(impacts(inc), { [p1.id]: ['outage', false, null], [p2.id]: ['degraded', true, null] });
+    assert.deepEqual([await statusOf(p1.id), await statusOf(p2.id)], ['outage', 'degraded']);
+    const startedAt = inc.affected.find((a: any) => a.entity_id === p1.id).started_at;
+
+    // s1 gives up its own impact (the incident's now), and the incident goes to an outage: both follow it.
+    const res = await alice.client.patch(`/api/v1/incidents/${inc.id}`, {
+      affected: [
+        { entity_type: 'services', entity_id: p1.id },
+        { entity_type: 'services', entity_id: p2.id },
+      ],
+    });
+    expectStatus(res, 200);
+    assert.deepEqual(res.body.data.timeline.at(-1).data.changed, [
+      { entity_type: 'services', entity_id: p1.id, name: p1.name, impact_type: { old: 'outage', new: null } },
+    ]);
+    assert.equal(res.body.data.affected.find((a: any) => a.entity_id === p1.id).started_at, startedAt);
+    assert.deepEqual([await statusOf(p1.id), await statusOf(p2.id)], ['degraded', 'degraded']);
+    const outage = (await alice.client.patch(`/api/v1/incidents/${inc.id}`, { impact_type: 'outage' })).body.data;
+    assert.deepEqual(impacts(outage), { [p1.id]: ['outage', true, null], [p2.id]: ['outage', true, null] });
+    assert.deepEqual([await statusOf(p1.id), await statusOf(p2.id)], ['outage', 'outage']);
+
+    const done = await alice.client.post(`/api/v1/incidents/${inc.id}/updates`, { status: 'resolved', message: 'fixed' });
+    expectStatus(done, 201);
+    const resolved = done.body.data.incident;
+    assert.ok(resolved.resolved_at);
+    assert.deepEqual(
+      resolved.affected.map((a: any) => a.ended_at),
+      [resolved.resolved_at, resolved.resolved_at],
+    );
+    assert.deepEqual([await statusOf(p1.id), await statusOf(p2.id)], ['operational', 'operational']);
   });
 
   it('computes durations from the status moves: null until reached, seconds after', async () => {

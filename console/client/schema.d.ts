@@ -3829,8 +3829,25 @@ export interface components {
             /** Format: uuid */
             entity_id: string;
             name: string;
-            /** @description The entity's status now: the worst of its active incidents */
+            /** @description The entity's status now: the worst impact of its active incidents */
             operational_status: string;
+            /**
+             * @description The entity's impact in this incident: its own, or the incident's (inherits_impact)
+             * @enum {string}
+             */
+            impact_type: "outage" | "degraded";
+            /** @description True when the entity has no impact of its own and follows the incident's impact_type */
+            inherits_impact: boolean;
+            /**
+             * Format: date-time
+             * @description When the entity was added to the incident (kept while it stays on the list)
+             */
+            started_at: string;
+            /**
+             * Format: date-time
+             * @description When its impact ended: the incident's resolved_at; null while the incident is active
+             */
+            ended_at: string | null;
         };
         /** @description An incident with its affected entities and timeline */
         Incident: {
@@ -3922,6 +3939,11 @@ export interface components {
                 /** Format: uuid */
                 entity_id: string;
                 name: string | null;
+                /**
+                 * @description Its own impact (null: the incident's)
+                 * @enum {string|null}
+                 */
+                impact_type: "outage" | "degraded" | null;
             }[];
             removed: {
                 /** @enum {string} */
@@ -3929,6 +3951,20 @@ export interface components {
                 /** Format: uuid */
                 entity_id: string;
                 name: string | null;
+            }[];
+            /** @description Entities that stayed with another own impact */
+            changed: {
+                /** @enum {string} */
+                entity_type: "components" | "resources" | "services";
+                /** Format: uuid */
+                entity_id: string;
+                name: string | null;
+                impact_type: {
+                    /** @enum {string|null} */
+                    old: "outage" | "degraded" | null;
+                    /** @enum {string|null} */
+                    new: "outage" | "degraded" | null;
+                };
             }[];
         };
         /** @description Computed from the timeline's status changes; steps may be skipped, so resolving sets all three */
@@ -3956,6 +3992,11 @@ export interface components {
                 entity_type: "components" | "resources" | "services";
                 /** Format: uuid */
                 entity_id: string;
+                /**
+                 * @description This entity's own impact; absent: the incident's impact_type
+                 * @enum {string}
+                 */
+                impact_type?: "outage" | "degraded";
             }[];
             /**
              * Format: uuid
@@ -3983,6 +4024,11 @@ export interface components {
                 entity_type: "components" | "resources" | "services";
                 /** Format: uuid */
                 entity_id: string;
+                /**
+                 * @description This entity's own impact; absent: the incident's impact_type
+                 * @enum {string}
+                 */
+                impact_type?: "outage" | "degraded";
             }[];
             /**
              * Format: uuid
@@ -8918,7 +8964,8 @@ export interface operations {
                  *       "affected": [
                  *         {
                  *           "entity_type": "services",
-                 *           "entity_id": "3f6c0b1e-8a4f-4d9e-9a37-2b1d5c7e9f01"
+                 *           "entity_id": "3f6c0b1e-8a4f-4d9e-9a37-2b1d5c7e9f01",
+                 *           "impact_type": "outage"
                  *         }
                  *       ],
                  *       "message": "Error rate at 5%"

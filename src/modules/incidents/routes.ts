@@ -15,7 +15,11 @@ const AffectedEntity = named(
     entity_type: z.enum(AFFECTABLE_TYPES),
     entity_id: recordId,
     name: z.string(),
-    operational_status: z.string().describe("The entity's status now: the worst of its active incidents"),
+    operational_status: z.string().describe("The entity's status now: the worst impact of its active incidents"),
+    impact_type: z.enum(IMPACT_TYPES).describe("The entity's impact in this incident: its own, or the incident's (inherits_impact)"),
+    inherits_impact: z.boolean().describe("True when the entity has no impact of its own and follows the incident's impact_type"),
+    started_at: isoTimestamp.describe('When the entity was added to the incident (kept while it stays on the list)'),
+    ended_at: isoTimestamp.nullable().describe("When its impact ended: the incident's resolved_at; null while the incident is active"),
   }),
 );
 
@@ -29,7 +33,17 @@ const RoleChange = named(
 );
 
 const AffectedRef = z.object({ entity_type: z.enum(AFFECTABLE_TYPES), entity_id: recordId, name: z.string().nullable() });
-const AffectedChange = named('IncidentAffectedChange', z.object({ added: z.array(AffectedRef), removed: z.array(AffectedRef) }));
+const ownImpact = z.enum(IMPACT_TYPES).nullable();
+const AffectedChange = named(
+  'IncidentAffectedChange',
+  z.object({
+    added: z.array(AffectedRef.extend({ impact_type: ownImpact.describe("Its own impact (null: the incident's)") })),
+    removed: z.array(AffectedRef),
+    changed: z
+      .array(AffectedRef.extend({ impact_type: z.object({ old: ownImpact, new: ownImpact }) }))
+      .describe('Entities that stayed with another own impact'),
+  }),
+);
 
 const seconds = (what: string) => z.number().nonnegative().nullable().describe(`Seconds from the declaration until ${what}; null until then`);
 const Durations = named(
@@ -118,7 +132,7 @@ export function incidentRoutes(services: { incidents: IncidentService; permissio
         title: 'Checkout errors',
         severity: 'major',
         impact_type: 'degraded',
-        affected: [{ entity_type: 'services', entity_id: AFFECTED_ID }],
+        affected: [{ entity_type: 'services', entity_id: AFFECTED_ID, impact_type: 'outage' }],
         message: 'Error rate at 5%',
       },
       update: { severity: 'critical', impact_type: 'outage', commander_id: COMMANDER_ID, responder_ids: [COMMANDER_ID] },

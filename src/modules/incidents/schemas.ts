@@ -13,6 +13,7 @@ export const impactType = z.enum(IMPACT_TYPES);
 export const affectedEntityInput = z.strictObject({
   entity_type: z.enum(AFFECTABLE_TYPES),
   entity_id: uuid,
+  impact_type: impactType.optional().describe("This entity's own impact; absent: the incident's impact_type"),
 });
 /** Duplicates are allowed in the request and collapsed by the service (paths keep input indexes). */
 export const affectedList = z.array(affectedEntityInput).max(500);

@@ -100,10 +100,7 @@ export class IncidentService {
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<IncidentSummary>> {
     if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'incidents' });
     const page = await listPage<Incident>(ctx, INCIDENT_LISTING, query);
-    const affected = await loadAffected(
-      ctx,
-      page.rows.map((r) => r.id),
-    );
+    const affected = await loadAffected(ctx, page.rows);
     return { data: page.rows.map((r) => ({ ...columns(r), affected: affected.get(r.id) ?? [] })), meta: page.meta };
   }
 
@@ -158,7 +155,7 @@ export class IncidentService {
       if (!linksChanged && !columnsChanged) return before; // no version bump, no event
 
       await incidents.patch(w, current, patch);
-      if (linksChanged) await writeLinks(w, current, newLinks!);
+      if (linksChanged) await writeLinks(w, current, newLinks!, oldLinks);
       const affectedChange = linksChanged ? affectedEntry(before.affected, oldLinks, newLinks!) : undefined;
       await this.insertPlanned(w, id, current.status, [...roleEntries, ...(affectedChange ? [affectedChange] : [])]);
       const impactChanged = patch.impact_type !== undefined && patch.impact_type !== current.impact_type;
@@ -245,7 +242,7 @@ export class IncidentService {
 
   /** The incident with its affected entities (planned status moves applied) and its timeline, oldest first. */
   private async detail(ctx: ServiceContext, row: Incident, moves: StatusMove[] = []): Promise<IncidentData> {
-    const affected = await loadAffected(ctx, [row.id], moves);
+    const affected = await loadAffected(ctx, [row], moves);
     const timeline = await scoped(IncidentTimelineEntry, ctx)
       .where('incident_id', row.id)
       .orderBy([{ column: 'timestamp' }, { column: 'created_at' }, { column: 'id' }]);
