@@ -3809,6 +3809,18 @@ export interface components {
              * @description Set when the status becomes resolved
              */
             resolved_at: string | null;
+            /**
+             * Format: uuid
+             * @description The incident commander: a user of this tenant, or null
+             */
+            commander_id: string | null;
+            /**
+             * Format: uuid
+             * @description The incident lead: a user of this tenant, or null
+             */
+            lead_id: string | null;
+            /** @description The responders: users of this tenant, in the order given */
+            responder_ids: string[];
             affected: components["schemas"]["AffectedEntity"][];
         };
         AffectedEntity: {
@@ -3817,8 +3829,25 @@ export interface components {
             /** Format: uuid */
             entity_id: string;
             name: string;
-            /** @description The entity's status now: the worst of its active incidents */
+            /** @description The entity's status now: the worst impact of its active incidents */
             operational_status: string;
+            /**
+             * @description The entity's impact in this incident: its own, or the incident's (inherits_impact)
+             * @enum {string}
+             */
+            impact_type: "outage" | "degraded";
+            /** @description True when the entity has no impact of its own and follows the incident's impact_type */
+            inherits_impact: boolean;
+            /**
+             * Format: date-time
+             * @description When the entity was added to the incident (kept while it stays on the list)
+             */
+            started_at: string;
+            /**
+             * Format: date-time
+             * @description When its impact ended: the incident's resolved_at; null while the incident is active
+             */
+            ended_at: string | null;
         };
         /** @description An incident with its affected entities and timeline */
         Incident: {
@@ -3852,9 +3881,22 @@ export interface components {
              * @description Set when the status becomes resolved
              */
             resolved_at: string | null;
+            /**
+             * Format: uuid
+             * @description The incident commander: a user of this tenant, or null
+             */
+            commander_id: string | null;
+            /**
+             * Format: uuid
+             * @description The incident lead: a user of this tenant, or null
+             */
+            lead_id: string | null;
+            /** @description The responders: users of this tenant, in the order given */
+            responder_ids: string[];
             affected: components["schemas"]["AffectedEntity"][];
             /** @description Oldest first */
             timeline: components["schemas"]["TimelineEntry"][];
+            durations: components["schemas"]["IncidentDurations"];
         };
         TimelineEntry: {
             /** Format: uuid */
@@ -3868,11 +3910,71 @@ export interface components {
              * @enum {string}
              */
             status: "investigating" | "identified" | "monitoring" | "resolved";
+            /**
+             * @description 'update': a message from POST /incidents/:id/updates or the declaration; 'role_changed' and 'affected_changed': written by the incident's own create or edit
+             * @enum {string}
+             */
+            kind: "update" | "role_changed" | "affected_changed";
+            /** @description For role and affected changes, a sentence naming them */
             message: string;
+            /** @description What changed: for role_changed a RoleChange, for affected_changed an AffectedChange, null for updates */
+            data: components["schemas"]["IncidentRoleChange"] | components["schemas"]["IncidentAffectedChange"] | null;
             /** Format: uuid */
             created_by: string | null;
             /** Format: date-time */
             created_at: string;
+        };
+        IncidentRoleChange: {
+            /** @enum {string} */
+            role: "commander" | "lead" | "responder";
+            /** @description Users who got the role */
+            added: string[];
+            /** @description Users who lost it */
+            removed: string[];
+        };
+        IncidentAffectedChange: {
+            added: {
+                /** @enum {string} */
+                entity_type: "components" | "resources" | "services";
+                /** Format: uuid */
+                entity_id: string;
+                name: string | null;
+                /**
+                 * @description Its own impact (null: the incident's)
+                 * @enum {string|null}
+                 */
+                impact_type: "outage" | "degraded" | null;
+            }[];
+            removed: {
+                /** @enum {string} */
+                entity_type: "components" | "resources" | "services";
+                /** Format: uuid */
+                entity_id: string;
+                name: string | null;
+            }[];
+            /** @description Entities that stayed with another own impact */
+            changed: {
+                /** @enum {string} */
+                entity_type: "components" | "resources" | "services";
+                /** Format: uuid */
+                entity_id: string;
+                name: string | null;
+                impact_type: {
+                    /** @enum {string|null} */
+                    old: "outage" | "degraded" | null;
+                    /** @enum {string|null} */
+                    new: "outage" | "degraded" | null;
+                };
+            }[];
+        };
+        /** @description Computed from the timeline's status changes; steps may be skipped, so resolving sets all three */
+        IncidentDurations: {
+            /** @description Seconds from the declaration until the incident first reached 'identified' (or a later step); null until then */
+            time_to_identify: number | null;
+            /** @description Seconds from the declaration until it first reached 'monitoring' (the fix is out and watched) or a later step; null until then */
+            time_to_mitigate: number | null;
+            /** @description Seconds from the declaration until it was last resolved; null again while a reopened incident is active; null until then */
+            time_to_resolve: number | null;
         };
         IncidentCreate: {
             title: string;
@@ -3890,7 +3992,24 @@ export interface components {
                 entity_type: "components" | "resources" | "services";
                 /** Format: uuid */
                 entity_id: string;
+                /**
+                 * @description This entity's own impact; absent: the incident's impact_type
+                 * @enum {string}
+                 */
+                impact_type?: "outage" | "degraded";
             }[];
+            /**
+             * Format: uuid
+             * @description A user of this tenant (null: nobody)
+             */
+            commander_id?: string | null;
+            /**
+             * Format: uuid
+             * @description A user of this tenant (null: nobody)
+             */
+            lead_id?: string | null;
+            /** @description Users of this tenant, in order (duplicates collapse); replaces the list */
+            responder_ids?: string[];
             message?: string;
         };
         IncidentUpdate: {
@@ -3905,7 +4024,24 @@ export interface components {
                 entity_type: "components" | "resources" | "services";
                 /** Format: uuid */
                 entity_id: string;
+                /**
+                 * @description This entity's own impact; absent: the incident's impact_type
+                 * @enum {string}
+                 */
+                impact_type?: "outage" | "degraded";
             }[];
+            /**
+             * Format: uuid
+             * @description A user of this tenant (null: nobody)
+             */
+            commander_id?: string | null;
+            /**
+             * Format: uuid
+             * @description A user of this tenant (null: nobody)
+             */
+            lead_id?: string | null;
+            /** @description Users of this tenant, in order (duplicates collapse); replaces the list */
+            responder_ids?: string[];
         };
         TimelineUpdateResult: {
             entry: components["schemas"]["TimelineEntry"];
@@ -8832,7 +8968,8 @@ export interface operations {
                  *       "affected": [
                  *         {
                  *           "entity_type": "services",
-                 *           "entity_id": "3f6c0b1e-8a4f-4d9e-9a37-2b1d5c7e9f01"
+                 *           "entity_id": "3f6c0b1e-8a4f-4d9e-9a37-2b1d5c7e9f01",
+                 *           "impact_type": "outage"
                  *         }
                  *       ],
                  *       "message": "Error rate at 5%"
@@ -8949,7 +9086,11 @@ export interface operations {
                 /**
                  * @example {
                  *       "severity": "critical",
-                 *       "impact_type": "outage"
+                 *       "impact_type": "outage",
+                 *       "commander_id": "7a2d4e6f-1b3c-4d5e-8f90-a1b2c3d4e5f6",
+                 *       "responder_ids": [
+                 *         "7a2d4e6f-1b3c-4d5e-8f90-a1b2c3d4e5f6"
+                 *       ]
                  *     }
                  */
                 "application/json": components["schemas"]["IncidentUpdate"];

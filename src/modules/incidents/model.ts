@@ -7,11 +7,16 @@ export const SEVERITIES = ['critical', 'major', 'minor'] as const;
 export const IMPACT_TYPES = ['outage', 'degraded'] as const;
 /** Catalog kinds an incident can affect; their operational_status follows the incidents. */
 export const AFFECTABLE_TYPES = ['components', 'resources', 'services'] as const;
+export const INCIDENT_ROLES = ['commander', 'lead', 'responder'] as const;
+/** 'update': a message (with or without a status move); the others are written by the incident's edits. */
+export const TIMELINE_KINDS = ['update', 'role_changed', 'affected_changed'] as const;
 
 export type IncidentStatus = (typeof INCIDENT_STATUS)[number];
 export type Severity = (typeof SEVERITIES)[number];
 export type ImpactType = (typeof IMPACT_TYPES)[number];
 export type AffectableType = (typeof AFFECTABLE_TYPES)[number];
+export type IncidentRole = (typeof INCIDENT_ROLES)[number];
+export type TimelineKind = (typeof TIMELINE_KINDS)[number];
 
 export const AFFECTED_TABLE = 'incident_affected_entities';
 
@@ -24,6 +29,10 @@ export class Incident extends TenantModel {
   severity!: Severity;
   status!: IncidentStatus;
   impact_type!: ImpactType;
+  /** Users (ids of this tenant's users, checked by the service on every write). */
+  commander_id!: string | null;
+  lead_id!: string | null;
+  responder_ids!: string[];
   created_at!: Date;
   updated_at!: Date;
   resolved_at!: Date | null;
@@ -40,7 +49,9 @@ export class IncidentTimelineEntry extends TenantModel {
   incident_id!: string;
   timestamp!: Date;
   status!: IncidentStatus;
+  kind!: TimelineKind;
   message!: string;
+  data!: Record<string, unknown> | null;
   created_by!: string | null;
   created_at!: Date;
 }

@@ -43,7 +43,9 @@ export async function planStatusMoves(w: WriteScope, touched: EntityRef[]): Prom
       current.map((c) => [c.entity_type, c.entity_id]),
     )
     .groupBy('a.entity_type', 'a.entity_id')
-    .select('a.entity_type', 'a.entity_id', raw(`bool_or(incidents.impact_type = 'outage') as outage`))) as unknown as (EntityRef & { outage: boolean })[];
+    .select('a.entity_type', 'a.entity_id', raw(`bool_or(coalesce(a.impact_type, incidents.impact_type) = 'outage') as outage`))) as unknown as (EntityRef & {
+    outage: boolean;
+  })[];
   const target = new Map<string, OperationalStatus>(worst.map((r) => [refKey(r), r.outage ? 'outage' : 'degraded']));
   return current
     .map((c) => ({ entity_type: c.entity_type, entity_id: c.entity_id, from: c.status, to: target.get(refKey(c)) ?? 'operational' }))

@@ -13,9 +13,13 @@ export const impactType = z.enum(IMPACT_TYPES);
 export const affectedEntityInput = z.strictObject({
   entity_type: z.enum(AFFECTABLE_TYPES),
   entity_id: uuid,
+  impact_type: impactType.optional().describe("This entity's own impact; absent: the incident's impact_type"),
 });
 /** Duplicates are allowed in the request and collapsed by the service (paths keep input indexes). */
 export const affectedList = z.array(affectedEntityInput).max(500);
+
+const roleHolder = uuid.nullable().describe('A user of this tenant (null: nobody)');
+const responderIds = z.array(uuid).max(100).describe('Users of this tenant, in order (duplicates collapse); replaces the list');
 
 export const createIncidentSchema = z.strictObject({
   title: incidentTitle,
@@ -23,6 +27,9 @@ export const createIncidentSchema = z.strictObject({
   severity,
   impact_type: impactType.default('degraded'),
   affected: affectedList.default([]),
+  commander_id: roleHolder.optional(),
+  lead_id: roleHolder.optional(),
+  responder_ids: responderIds.optional(),
   /** The first timeline message; "Incident declared" when absent. */
   message: z.string().trim().min(1).max(10_000).optional(),
 });
@@ -33,6 +40,9 @@ export const updateIncidentSchema = z.strictObject({
   severity: severity.optional(),
   impact_type: impactType.optional(),
   affected: affectedList.optional(),
+  commander_id: roleHolder.optional(),
+  lead_id: roleHolder.optional(),
+  responder_ids: responderIds.optional(),
 });
 
 export const timelineUpdateSchema = z.strictObject({

@@ -12,8 +12,19 @@ import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
 import type { CatalogType } from '../catalog/kinds.js';
 import type { EntityService } from '../catalog/service.js';
-import { checkAffected, loadAffected, loadLinks, sameRefs, writeLinks, type AffectedEntity } from './affected.js';
-import { AFFECTABLE_TYPES, INCIDENT_STATUS, Incident, IncidentTimelineEntry, type ImpactType, type IncidentStatus, type Severity } from './model.js';
+import { affectedEntry, checkAffected, loadAffected, loadLinks, sameRefs, writeLinks, type AffectedEntity } from './affected.js';
+import { durations, type IncidentDurations } from './durations.js';
+import {
+  AFFECTABLE_TYPES,
+  INCIDENT_STATUS,
+  Incident,
+  IncidentTimelineEntry,
+  type ImpactType,
+  type IncidentStatus,
+  type Severity,
+  type TimelineKind,
+} from './model.js';
+import { NO_ROLES, nextRoles, planRoleEntries, type PlannedEntry, type Roles } from './roles.js';
 import { applyStatusMoves, planStatusMoves, type StatusMove } from './operational-status.js';
 import { INCIDENT_LISTING, createIncidentSchema, timelineUpdateSchema, updateIncidentSchema } from './schemas.js';
 
@@ -26,7 +37,9 @@ export interface TimelineEntryData {
   incident_id: string;
   timestamp: string;
   status: IncidentStatus;
+  kind: TimelineKind;
   message: string;
+  data: Record<string, unknown> | null;
   created_by: string | null;
   created_at: string;
 }
@@ -39,6 +52,9 @@ export interface IncidentSummary {
   severity: Severity;
   status: IncidentStatus;
   impact_type: ImpactType;
+  commander_id: string | null;
+  lead_id: string | null;
+  responder_ids: string[];
   created_at: string;
   updated_at: string;
   resolved_at: string | null;
@@ -52,6 +68,7 @@ export interface IncidentSummary {
 /** An incident as GET /incidents/:id and the change events return it: plus its timeline, oldest first. */
 export interface IncidentData extends IncidentSummary {
   timeline: TimelineEntryData[];
+  durations: IncidentDurations;
 }
 
 const incidents = new RecordTable<Incident>(Incident, 'incident');
@@ -83,10 +100,7 @@ export class IncidentService {
   async list(ctx: ServiceContext, query: ListQuery): Promise<Page<IncidentSummary>> {
     if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'incidents' });
     const page = await listPage<Incident>(ctx, INCIDENT_LISTING, query);
-    const affected = await loadAffected(
-      ctx,
-      page.rows.map((r) => r.id),
-    );
+    const affected = await loadAffected(ctx, page.rows);
     return { data: page.rows.map((r) => ({ ...columns(r), affected: affected.get(r.id) ?? [] })), meta: page.meta };
   }
 
@@ -97,12 +111,15 @@ export class IncidentService {
     const parsed = parseInput(createIncidentSchema, input);
     return this.writes.run(ctx, async (w) => {
       const affected = await checkAffected(w, parsed.affected);
+      const roles = nextRoles(NO_ROLES, parsed);
+      const roleEntries = await planRoleEntries(w, parsed, NO_ROLES, roles);
       const row = (await scoped(Incident, w)
         .insert({
           title: parsed.title,
           description: parsed.description ?? null,
           severity: parsed.severity,
           impact_type: parsed.impact_type,
+          ...roles,
           status: 'investigating',
           created_by: w.actor.userId,
           updated_by: w.actor.userId,
@@ -110,6 +127,7 @@ export class IncidentService {
         .returning('*')) as unknown as Incident;
       await writeLinks(w, row, affected);
       await this.insertEntry(w, row.id, 'investigating', parsed.message ?? FIRST_MESSAGE);
+      await this.insertPlanned(w, row.id, 'investigating', roleEntries);
       const moves = await planStatusMoves(w, affected);
       const data = await this.detail(w, row, moves);
       w.record({ entityType: 'incidents', entityId: row.id, entityName: row.title, action: 'created', data });
@@ -125,15 +143,21 @@ export class IncidentService {
       const current = await incidents.lock(w, id, opts);
       const oldLinks = await loadLinks(w, [id]);
       const newLinks = parsed.affected ? await checkAffected(w, parsed.affected) : undefined;
-      const { affected: _a, ...rest } = parsed;
+      const { affected: _a, commander_id: _c, lead_id: _l, responder_ids: _r, ...rest } = parsed;
       const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<Incident>;
+      const oldRoles: Roles = { commander_id: current.commander_id, lead_id: current.lead_id, responder_ids: current.responder_ids };
+      const roles = nextRoles(oldRoles, parsed);
+      const roleEntries = await planRoleEntries(w, parsed, oldRoles, roles);
+      if (roleEntries.length) Object.assign(patch, roles);
       const linksChanged = !!newLinks && !sameRefs(oldLinks, newLinks);
       const columnsChanged = Object.entries(patch).some(([k, v]) => (current as unknown as Record<string, unknown>)[k] !== v);
       const before = await this.detail(w, current);
       if (!linksChanged && !columnsChanged) return before; // no version bump, no event
 
       await incidents.patch(w, current, patch);
-      if (linksChanged) await writeLinks(w, current, newLinks!);
+      if (linksChanged) await writeLinks(w, current, newLinks!, oldLinks);
+      const affectedChange = linksChanged ? affectedEntry(before.affected, oldLinks, newLinks!) : undefined;
+      await this.insertPlanned(w, id, current.status, [...roleEntries, ...(affectedChange ? [affectedChange] : [])]);
       const impactChanged = patch.impact_type !== undefined && patch.impact_type !== current.impact_type;
       const touched = isActive(current) && (linksChanged || impactChanged) ? [...oldLinks, ...(newLinks ?? [])] : [];
       const moves = await planStatusMoves(w, touched);
@@ -218,11 +242,28 @@ export class IncidentService {
 
   /** The incident with its affected entities (planned status moves applied) and its timeline, oldest first. */
   private async detail(ctx: ServiceContext, row: Incident, moves: StatusMove[] = []): Promise<IncidentData> {
-    const affected = await loadAffected(ctx, [row.id], moves);
+    const affected = await loadAffected(ctx, [row], moves);
     const timeline = await scoped(IncidentTimelineEntry, ctx)
       .where('incident_id', row.id)
       .orderBy([{ column: 'timestamp' }, { column: 'created_at' }, { column: 'id' }]);
-    return { ...columns(row), affected: affected.get(row.id)!, timeline: timeline.map(entryData) };
+    const entries = timeline.map(entryData);
+    return { ...columns(row), affected: affected.get(row.id)!, timeline: entries, durations: durations(entries) };
+  }
+
+  /** The entries an edit plans, in one statement, each a microsecond after the one before (their order on the timeline). */
+  private async insertPlanned(w: WriteScope, incidentId: string, status: IncidentStatus, planned: PlannedEntry[]): Promise<void> {
+    if (planned.length === 0) return;
+    await scoped(IncidentTimelineEntry, w).insert(
+      planned.map((p, i) => ({
+        incident_id: incidentId,
+        status,
+        kind: p.kind,
+        message: p.message,
+        data: JSON.stringify(p.data) as unknown as Record<string, unknown>,
+        created_by: w.actor.userId,
+        timestamp: raw(`clock_timestamp() + ? * interval '1 microsecond'`, [i + 1]) as unknown as Date,
+      })),
+    );
   }
 
   private async insertEntry(w: WriteScope, incidentId: string, status: IncidentStatus, message: string): Promise<TimelineEntryData> {
