@@ -3,7 +3,19 @@
 // event per record written) and GET /export, re-imported into another tenant unchanged.
 import assert from 'node:assert/strict';
 import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
-import { addMember, assertProblem, created, expectStatus, httpSuite, lastSeq, signupTenant, tenantCounts, type Tenant } from './support/http-assertions.js';
+import { loadSampleData } from '../seeds/sample.js';
+import {
+  addMember,
+  assertProblem,
+  mintToken,
+  created,
+  expectStatus,
+  httpSuite,
+  lastSeq,
+  signupTenant,
+  tenantCounts,
+  type Tenant,
+} from './support/http-assertions.js';
 import type { ApiClient, ApiResponse } from './support/server.js';
 
 const CATALOG_TABLES = [...CATALOG_TYPES, 'product_services', 'service_dependencies', 'service_components', 'service_resources'];
@@ -431,6 +443,20 @@ spec: {type: service, owner: payments, dependsOn: [component:ping]}
     assert.deepEqual(await catalogOf(fresh.client), await catalogOf(admin.client));
     const second = await fresh.client.get('/api/v1/export?format=yaml');
     assert.equal(second.text, exported.text);
+  });
+
+  it('round-trips the sample tenant: its export re-imports unchanged, and into a fresh tenant as the same catalog', async () => {
+    const { tenantId, ctx } = await loadSampleData(suite.app.app.domain);
+    const demo = suite.app.client(mintToken(tenantId, ctx.actor.userId!));
+    const exported = await demo.get('/api/v1/export?format=yaml');
+    expectStatus(exported, 200);
+    const again = await yaml(demo, exported.text, '?dry_run=true');
+    expectStatus(again, 200);
+    const changed = again.body.data.entities.filter((e: { action: string }) => e.action !== 'unchanged');
+    assert.deepEqual(changed, []);
+    const fresh = await signupTenant(suite.app);
+    expectStatus(await yaml(fresh.client, exported.text), 200);
+    assert.deepEqual(await catalogOf(fresh.client), await catalogOf(demo));
   });
 
   it('refuses an unknown query parameter or format with 422', async () => {
