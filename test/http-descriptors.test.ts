@@ -408,6 +408,23 @@ spec: {type: service, owner: payments, dependsOn: [component:ping]}
     assert.equal(catalog.products.checkout.description, 'Everything a shopper pays through');
   });
 
+  it('keeps a User owner out with a warning, and replays a retry with the same Idempotency-Key', async () => {
+    const file = `kind: Component\nmetadata: {name: solo}\nspec: {type: library, owner: user:default/jdoe}\n`;
+    const headers = { 'content-type': 'application/yaml', 'idempotency-key': 'descriptor-retry-1' };
+    const first = await admin.client.request('POST', '/api/v1/import', { raw: file, headers });
+    expectStatus(first, 200);
+    assert.equal(first.body.data.entities[0].action, 'created');
+    assert.match(first.body.data.entities[0].warnings[0], /only a Group owns records/);
+    const seq = await lastSeq(suite.app.db.knex, admin.tenantId);
+    const retry = await admin.client.request('POST', '/api/v1/import', { raw: file, headers });
+    expectStatus(retry, 200);
+    assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(retry.body, first.body);
+    assert.equal(await lastSeq(suite.app.db.knex, admin.tenantId), seq);
+    const other = await admin.client.request('POST', '/api/v1/import', { raw: file.replace('solo', 'duo'), headers });
+    assertProblem(other, 422, { path: 'Idempotency-Key' });
+  });
+
   it('another tenant sees none of it, and its export is empty', async () => {
     const other = await signupTenant(suite.app);
     const res = await other.client.get('/api/v1/services?limit=100');

@@ -142,6 +142,11 @@ export class DescriptorService {
   private resolve(nodes: Map<string, Node>, existing: Map<string, EntityData>): void {
     for (const node of [...nodes.values()]) {
       for (const ref of node.plan?.refs ?? []) {
+        if (TEAM_VIAS.has(ref.via) && ref.kind !== 'group' && ref.kind !== 'user') continue;
+        if (ref.via === 'owner' && ref.kind !== 'group') {
+          node.warnings.push(`owner ${ref.kind}:${ref.name}: only a Group owns records here; not kept`);
+          continue;
+        }
         const target = this.target(ref, nodes, existing, node);
         if (!target) continue;
         const [from, to] = ref.inverse ? [target, node] : [node, target];
