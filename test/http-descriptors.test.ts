@@ -321,6 +321,14 @@ spec:
   type: spaceship
 ---
 apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: narcissus
+spec:
+  type: service
+  dependsOn: [component:narcissus]
+---
+apiVersion: backstage.io/v1alpha1
 kind: Group
 metadata:
   name: new-team
@@ -330,10 +338,11 @@ metadata:
     assertProblem(res, 422, { path: 'documents.12' });
     assert.match(res.text, /no such record/);
     assert.match(res.text, /spaceship/);
+    assert.match(res.text, /cannot refer to itself/);
     assert.deepEqual(await counts(), before, 'nothing written, the new team included');
     const dry = await yaml(admin.client, bad, '?dry_run=true');
     expectStatus(dry, 200);
-    assert.equal(dry.body.data.totals.invalid, 2);
+    assert.equal(dry.body.data.totals.invalid, 3);
     assert.equal(dry.body.data.totals.created, 1);
   });
 

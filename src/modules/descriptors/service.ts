@@ -150,6 +150,10 @@ export class DescriptorService {
         const target = this.target(ref, nodes, existing, node);
         if (!target) continue;
         const [from, to] = ref.inverse ? [target, node] : [node, target];
+        if (from.key === to.key) {
+          node.errors.push(`${ref.via} ${ref.kind}:${ref.name}: a record cannot refer to itself`);
+          continue;
+        }
         const holder = nodes.get(from.key) ?? implicitNode(from, existing.get(from.key)!, nodes);
         if (to.type === 'teams') {
           if (!TEAM_VIAS.has(ref.via) || !HAS_TEAM.has(holder.type)) node.warnings.push(`${ref.via} ${ref.kind}:${ref.name}: not a relation we keep`);
