@@ -15,6 +15,7 @@ import { TokenSigner } from './modules/auth/tokens.js';
 import { createEntityServices } from './modules/catalog/service.js';
 import { ChangeLogService } from './modules/changelog/service.js';
 import { CommentService } from './modules/comments/service.js';
+import { DescriptorService } from './modules/descriptors/service.js';
 import { DashboardService } from './modules/dashboards/service.js';
 import { PermissionService } from './modules/permissions/service.js';
 import { IncidentService } from './modules/incidents/service.js';
@@ -71,6 +72,7 @@ export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics
     scorecards: new ScorecardService(writes, entities),
     comments: new CommentService(writes),
     dashboards: new DashboardService(writes),
+    descriptors: new DescriptorService(entities, writes),
     permissions: new PermissionService(writes),
     audit: new AuditService(),
     changeLog: new ChangeLogService(),

@@ -6,7 +6,7 @@ import { asyncApiDocument } from './asyncapi.js';
 import type { Domain } from './composition.js';
 import type { Config } from './platform/config.js';
 import { corsMiddleware } from './platform/http/cors.js';
-import { jsonBody } from './platform/http/json-body.js';
+import { jsonBody, textBody } from './platform/http/json-body.js';
 import { IdempotencyKeys, provideIdempotencyKeys } from './platform/http/idempotency.js';
 import { NodeMetrics } from './platform/http/metrics.js';
 import { requestId, requireAuth } from './platform/http/middleware.js';
@@ -24,6 +24,8 @@ import { logRoutes } from './modules/audit/routes.js';
 import { authRoutes, sessionRoutes } from './modules/auth/routes.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { commentRoutes } from './modules/comments/routes.js';
+import { descriptorRoutes } from './modules/descriptors/routes.js';
+import { IMPORT_MAX_BYTES, YAML_TYPES } from './modules/descriptors/schemas.js';
 import { dashboardRoutes } from './modules/dashboards/routes.js';
 import { incidentRoutes } from './modules/incidents/routes.js';
 import { scorecardRoutes } from './modules/scorecards/routes.js';
@@ -74,12 +76,14 @@ export function createHttpApp({
   app.use(consoleRoutes().router);
 
   const api = Router();
+  // A descriptor file is YAML, and larger than a JSON body may be.
+  api.use('/import', textBody({ types: YAML_TYPES, maxBytes: IMPORT_MAX_BYTES }));
   api.use(jsonBody({ maxBytes: config.http.bodyMaxBytes, maxDepth: config.http.bodyMaxDepth }));
   // Authenticated POSTs take an Idempotency-Key (see documentedRouter); their keys live in the database.
   api.use(provideIdempotencyKeys(new IdempotencyKeys(domain.knex, config.http.idempotency, logger)));
 
   // Each route group gets its own services only.
-  const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog, tenants } = domain;
+  const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog, tenants, descriptors } = domain;
   const privateRoutes = [
     sessionRoutes({ auth: domain.auth, users }),
     meRoutes({ users }),
@@ -88,6 +92,7 @@ export function createHttpApp({
     apiKeyRoutes({ apiKeys }),
     ...catalogRoutes({ entities, permissions }, { graphMaxNodes: config.http.graphMaxNodes }),
     searchRoutes(),
+    descriptorRoutes({ descriptors, entities }),
     incidentRoutes({ incidents, permissions }),
     scorecardRoutes({ scorecards }),
     dashboardRoutes({ dashboards, permissions }),

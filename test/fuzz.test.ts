@@ -22,6 +22,7 @@ import {
   type IdPools,
   type JsonSchema,
   type OpenApiOperation,
+  yamlRequestBody,
 } from './support/fuzz.js';
 import { dereference } from './support/openapi.js';
 
@@ -161,7 +162,7 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
         actor,
         params: params.length ? fc.tuple(...params) : fc.constant([] as string[]),
         query: queryString(op.query, ids),
-        body: requestBody(op.body, ids),
+        body: op.yamlBody ? yamlRequestBody(op.yamlBody) : requestBody(op.body, ids),
       })
       .map(({ actor: who, params: values, query, body }) => {
         let path = op.path;

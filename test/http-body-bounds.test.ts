@@ -162,6 +162,20 @@ describe('HTTP body bounds, URLs and reserved keys (issue 11: findings 8, 9)', (
       assert.ok(bomb.length < 8 * 1024);
       await refusedWrite(() => send(suite.app, '/api/v1/services', bomb, { 'content-encoding': 'gzip' }, editor.token), 413);
     });
+
+    it('bounds a descriptor import at 1 MB after decoding, past the JSON bound, and refuses a bad encoding of it', async () => {
+      const yaml = { 'content-type': 'application/yaml' };
+      const group = (description: string) => `kind: Group\nmetadata:\n  name: big-${uniq()}\n  description: "${description}"\n`;
+      // Past BODY_MAX_BYTES (256 KiB), under 1 MB: read (a dry run, to write nothing).
+      const big = group('x'.repeat(512 * 1024));
+      assert.ok(big.length > HTTP_DEFAULTS.bodyMaxBytes);
+      const dry = await send(suite.app, '/api/v1/import?dry_run=true', gzipSync(big), { ...yaml, 'content-encoding': 'gzip' }, editor.token);
+      expectStatus(dry, 200, 'a gzipped 512 KiB descriptor');
+      const bomb = gzipSync(group('x'.repeat(1024 * 1024)));
+      assert.ok(bomb.length < 8 * 1024);
+      await refusedWrite(() => send(suite.app, '/api/v1/import', bomb, { ...yaml, 'content-encoding': 'gzip' }, editor.token), 413, {}, ['teams']);
+      await refusedWrite(() => send(suite.app, '/api/v1/import', 'not gzip', { ...yaml, 'content-encoding': 'gzip' }, editor.token), 400, {}, ['teams']);
+    });
   });
 
   describe('URLs and reserved keys (finding 9)', () => {

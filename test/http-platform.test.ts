@@ -48,6 +48,8 @@ const EXPECTED_OPERATIONS: [string, string][] = [
   ...['products', 'services', 'components', 'resources', 'repositories'].map((c): [string, string] => ['get', `/api/v1/${c}/{id}/impact`]),
   ...['products', 'services', 'components', 'resources', 'repositories'].map((c): [string, string] => ['get', `/api/v1/${c}/facets`]),
   ['get', '/api/v1/search'],
+  ['post', '/api/v1/import'],
+  ['get', '/api/v1/export'],
   ['get', '/api/v1/services/{id}/permissions'],
   ['post', '/api/v1/services/{id}/permissions'],
   ['delete', '/api/v1/services/{id}/permissions/{grantId}'],

@@ -175,9 +175,16 @@ describe('OpenAPI: the document against the routes really served', function () {
     for (const op of withBody) {
       const parsed = op.body!.safeParse(op.example);
       assert.ok(parsed.success, `${op.method} ${op.path}: example refused: ${parsed.success ? '' : JSON.stringify(parsed.error.issues)}`);
-      const served = doc.paths[asOpenApiPath(op.path)][op.method].requestBody.content['application/json'];
-      assert.deepEqual(served.example, op.example, `${op.method} ${op.path}: example served`);
+      for (const type of op.bodyTypes ?? ['application/json']) {
+        const served = doc.paths[asOpenApiPath(op.path)][op.method].requestBody.content[type];
+        assert.deepEqual(served.example, op.example, `${op.method} ${op.path}: example served as ${type}`);
+      }
     }
+    // The descriptor import takes YAML only: its body is documented under each YAML media type.
+    const importBody = doc.paths['/api/v1/import'].post.requestBody.content;
+    assert.deepEqual(Object.keys(importBody).sort(), ['application/x-yaml', 'application/yaml', 'text/yaml']);
+    assert.equal(importBody['application/yaml'].schema.type, 'string');
+    assert.deepEqual(Object.keys(doc.paths['/api/v1/export'].get.responses['200'].content), ['application/yaml']);
   });
 
   it('documents the headers: X-Request-Id on every response, ETag, Location, If-Match, Idempotency-Key, Retry-After', () => {

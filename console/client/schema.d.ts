@@ -1636,6 +1636,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Backstage catalog descriptors
+         * @description Reads a multi-document `catalog-info.yaml` into the catalog (the mapping: docs/DESCRIPTORS.md): Component → services (`service`, `website`) or components (`library`, …), API → services of type api, Resource → resources, System → products, Group → teams, User → people; `spec.owner` → the team, `dependsOn`, `consumesApis`, `providesApis`, `system` and `memberOf` → relations. Records are matched by name: an existing one is updated, else created. All or nothing, in one transaction, each record with its audit entry and change event: any invalid document is a 422 naming each problem and nothing is written. Other kinds are skipped and reported. `dry_run=true` validates and reports (invalid documents included) without writing. Editors and admins (the write rule of every kind the file touches).
+         */
+        post: operations["importDescriptors"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the catalog as Backstage descriptors
+         * @description The tenant's live teams, people, products, resources, components and services as a multi-document YAML file of Group, User, System, Resource and Component descriptors (the import mapping reversed): importing it into another tenant reproduces the records and their relations. Repositories and assignments are not exported. At most 10,000 records (else a 422). Any member.
+         */
+        get: operations["exportDescriptors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents": {
         parameters: {
             query?: never;
@@ -3777,6 +3817,47 @@ export interface components {
             /** @description Opaque; pass it as `cursor` (with the same q and types) for the next page. Null on the last page. */
             next_cursor: string | null;
         };
+        /** @description What a descriptor import did, record by record */
+        ImportReport: {
+            dry_run: boolean;
+            /** @description One entry per document, in file order, then the records the file only added to */
+            entities: components["schemas"]["ImportReportEntry"][];
+            totals: {
+                created: number;
+                updated: number;
+                unchanged: number;
+                invalid: number;
+                skipped: number;
+            };
+        };
+        /** @description One record of the import */
+        ImportReportEntry: {
+            /** @description The document's position in the file (0 first); null for a record the file only refers to */
+            document: number | null;
+            /** @description The descriptor kind (Component, API, Group, …) */
+            kind: string;
+            /** @description metadata.name: the record's name */
+            name: string;
+            /**
+             * @description The collection it maps to; null when skipped or unreadable
+             * @enum {string|null}
+             */
+            type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | null;
+            /**
+             * @description What the import did (or, in a dry run, would do) to the record
+             * @enum {string}
+             */
+            action: "created" | "updated" | "unchanged" | "invalid" | "skipped";
+            /**
+             * Format: uuid
+             * @description The record's id; null for a record a dry run would create
+             */
+            id: string | null;
+            /** @description Why the document is invalid or skipped */
+            errors?: string[];
+            /** @description References that were not kept (no such relation between the two kinds) */
+            warnings?: string[];
+        };
         /** @description An incident as lists show it (no timeline) */
         IncidentListItem: {
             /** Format: uuid */
@@ -4615,7 +4696,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is larger than BODY_MAX_BYTES (after decoding). */
+        /** @description The body is larger than BODY_MAX_BYTES (after decoding); 1 MB for a descriptor import. */
         PayloadTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -8896,6 +8977,130 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    importDescriptors: {
+        parameters: {
+            query?: {
+                /** @description `true`: validate and report what would change, writing nothing */
+                dry_run?: "true" | "false";
+            };
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response to a key is kept (per tenant and caller, 24 h by default) and sent again, with `Idempotent-Replayed: true`, to a retry with the same body; the same key with another body or operation is a 422, and a retry while the first request runs waits for it (then a 409). Answers with a 409, a 429 or a 5xx are not kept. A secret shown once (a new API key) is not replayed; `Idempotent-Withheld` names the fields left out.
+                 * @example 7d3c2e1a-client-retry-1
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example apiVersion: backstage.io/v1alpha1
+                 *     kind: Group
+                 *     metadata: {name: identity}
+                 *     spec: {type: team, children: []}
+                 *     ---
+                 *     apiVersion: backstage.io/v1alpha1
+                 *     kind: Component
+                 *     metadata: {name: login-api, description: Signs people in, tags: [auth]}
+                 *     spec: {type: service, lifecycle: production, owner: group:default/identity, dependsOn: [resource:default/login-vm]}
+                 *     ---
+                 *     apiVersion: backstage.io/v1alpha1
+                 *     kind: Resource
+                 *     metadata: {name: login-vm}
+                 *     spec: {type: virtual_machine, owner: identity}
+                 */
+                "application/yaml": string;
+                /**
+                 * @example apiVersion: backstage.io/v1alpha1
+                 *     kind: Group
+                 *     metadata: {name: identity}
+                 *     spec: {type: team, children: []}
+                 *     ---
+                 *     apiVersion: backstage.io/v1alpha1
+                 *     kind: Component
+                 *     metadata: {name: login-api, description: Signs people in, tags: [auth]}
+                 *     spec: {type: service, lifecycle: production, owner: group:default/identity, dependsOn: [resource:default/login-vm]}
+                 *     ---
+                 *     apiVersion: backstage.io/v1alpha1
+                 *     kind: Resource
+                 *     metadata: {name: login-vm}
+                 *     spec: {type: virtual_machine, owner: identity}
+                 */
+                "text/yaml": string;
+                /**
+                 * @example apiVersion: backstage.io/v1alpha1
+                 *     kind: Group
+                 *     metadata: {name: identity}
+                 *     spec: {type: team, children: []}
+                 *     ---
+                 *     apiVersion: backstage.io/v1alpha1
+                 *     kind: Component
+                 *     metadata: {name: login-api, description: Signs people in, tags: [auth]}
+                 *     spec: {type: service, lifecycle: production, owner: group:default/identity, dependsOn: [resource:default/login-vm]}
+                 *     ---
+                 *     apiVersion: backstage.io/v1alpha1
+                 *     kind: Resource
+                 *     metadata: {name: login-vm}
+                 *     spec: {type: virtual_machine, owner: identity}
+                 */
+                "application/x-yaml": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Idempotent-Withheld": components["headers"]["Idempotent-Withheld"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ImportReport"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportDescriptors: {
+        parameters: {
+            query?: {
+                /** @description The file format: Backstage descriptors in YAML */
+                format?: "yaml";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["UnprocessableEntity"];

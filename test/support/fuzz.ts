@@ -14,6 +14,8 @@ export interface OpenApiOperation {
   pathParams: string[];
   query: { name: string; schema: JsonSchema }[];
   body?: JsonSchema;
+  /** The YAML media type the body is documented as (a descriptor import), when it is not JSON. */
+  yamlBody?: string;
 }
 
 /** Every path × method of the document. */
@@ -29,6 +31,7 @@ export function operationsOf(doc: { paths: Record<string, Record<string, JsonSch
         pathParams: params.filter((p) => p.in === 'path').map((p) => p.name),
         query: params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, schema: p.schema })),
         body: op.requestBody?.content?.['application/json']?.schema,
+        yamlBody: Object.keys(op.requestBody?.content ?? {}).find((type) => type.includes('yaml')),
       });
     }
   }
@@ -390,6 +393,25 @@ export function requestBody(schema: JsonSchema | undefined, ids: IdPools): fc.Ar
     { arbitrary: mutated(schema, ids).map((json): FuzzBody => ({ json })), weight: 5 },
     { arbitrary: rawGarbage, weight: 1 },
     { arbitrary: fc.tuple(validish(schema, ids), wrongType).map(([json, contentType]): FuzzBody => ({ json, contentType })), weight: 1 },
+    { arbitrary: fc.constant(undefined), weight: 1 },
+  );
+}
+
+/** Descriptor files: valid ones, invalid ones, aliases, syntax errors, random text, and JSON instead. */
+export function yamlRequestBody(contentType: string): fc.Arbitrary<FuzzBody | undefined> {
+  const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
+  const text = fc.oneof(
+    name.map((n) => `apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: fz-${n}\n`),
+    name.map((n) => `kind: Component\nmetadata: {name: fz-${n}}\nspec: {type: service, owner: group:nobody, dependsOn: [resource:none]}\n`),
+    fc
+      .tuple(name, fc.constantFrom('Component', 'API', 'Resource', 'System', 'User', 'Domain', '', '1'))
+      .map(([n, kind]) => `kind: ${kind}\nmetadata: {name: ${n}}\n`),
+    fc.constantFrom('a: &x [1]\nb: *x\n', '---\n---\n', 'kind: [', '\t- x', '? : :', 'kind: Group\nkind: User\n', `${'- '.repeat(2000)}x`),
+    fc.string({ maxLength: 200 }),
+  );
+  return fc.oneof(
+    { arbitrary: text.map((raw): FuzzBody => ({ raw, contentType })), weight: 6 },
+    { arbitrary: wildValue.map((json): FuzzBody => ({ json })), weight: 1 },
     { arbitrary: fc.constant(undefined), weight: 1 },
   );
 }

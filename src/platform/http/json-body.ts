@@ -14,6 +14,7 @@ export interface BodyLimits {
 
 /** A body must say it is JSON; anything else would silently be read as an empty body. */
 const requireJson: RequestHandler = (req, _res, next) => {
+  if (typeof req.body === 'string') return next(); // read already, by the text gate of its route (textBody)
   const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
   next(hasBody && !req.is(JSON_TYPES) ? UnsupportedMediaType('Send request bodies as application/json.') : undefined);
 };
@@ -64,4 +65,18 @@ export function jsonBody(limits: BodyLimits): RequestHandler[] {
     });
   };
   return [requireJson, parseAndBound];
+}
+
+/**
+ * The gate of a route that takes a text body of its own media types (descriptor YAML): read as
+ * UTF-8 text, bounded in bytes like JSON (413), before the JSON gate, which then lets it pass.
+ * Other media types are left to the JSON gate.
+ */
+export function textBody({ types, maxBytes }: { types: string[]; maxBytes: number }): RequestHandler {
+  const parse = express.text({ type: types, limit: maxBytes });
+  return (req, res, next) => {
+    parse(req, res, (err?: unknown) => {
+      next(err ? (bodyError(err as { type?: string; status?: number }) ?? err) : undefined);
+    });
+  };
 }

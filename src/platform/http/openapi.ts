@@ -22,8 +22,10 @@ export interface OperationMeta {
   summary: string;
   /** What the operation does and who may call it (Markdown). */
   description: string;
-  /** Request body schema (JSON). */
+  /** Request body schema (JSON, unless bodyTypes says otherwise). */
   body?: z.ZodType;
+  /** Media types of a body that is not JSON (descriptor YAML): each documented with `body` as its schema. */
+  bodyTypes?: string[];
   /** An example request body, which the body schema accepts. */
   example?: unknown;
   /** Query string schema. */
@@ -189,7 +191,7 @@ const PROBLEMS: Record<ProblemStatus, { name: string; description: string; examp
   },
   413: {
     name: 'PayloadTooLarge',
-    description: 'The body is larger than BODY_MAX_BYTES (after decoding).',
+    description: 'The body is larger than BODY_MAX_BYTES (after decoding); 1 MB for a descriptor import.',
     example: problemOf('payload_too_large', 'Payload Too Large', 413, 'The body is larger than 262144 bytes.'),
   },
   415: {
@@ -372,7 +374,10 @@ function routeOf(op: Operation): RouteConfig {
       ...(op.query ? { query: op.query } : {}),
       ...(op.body
         ? {
-            body: { required: true, content: { 'application/json': { schema: op.body, example: op.example } } },
+            body: {
+              required: true,
+              content: Object.fromEntries((op.bodyTypes ?? ['application/json']).map((type) => [type, { schema: op.body, example: op.example }])),
+            },
           }
         : {}),
     },
