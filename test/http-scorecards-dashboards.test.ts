@@ -1,7 +1,7 @@
 // Black-box HTTP: scorecards computed on read, and dashboards with their widgets and filters.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { addMember, created, expectStatus, refused, signupTenant, startHttpApp, type Member, type Tenant } from './support/http-assertions.js';
+import { addMember, assertProblem, created, expectStatus, refused, signupTenant, startHttpApp, type Member, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
 
 const uniq = () => randomUUID().slice(0, 8);
@@ -86,6 +86,41 @@ describe('HTTP scorecards and dashboards', () => {
       res = await viewer.client.get(`/api/v1/services/${half.id}`);
       score = res.body.data.scorecards.find((s: { scorecard_id: string }) => s.scorecard_id === card.id);
       assert.equal(score.score, 75, 'the new tag counts at once');
+    });
+
+    it("takes the data model's example configs ({field: teamId}, {value: Lead}, {min: 2}), stored as the API spells them, and scores with them", async () => {
+      const res = await editor.client.post('/api/v1/scorecards', {
+        name: `Data model examples ${uniq()}`,
+        entity_types: ['services'],
+        criteria: [
+          { name: 'team', check_type: 'has_field', check_config: { field: 'teamId' } },
+          { name: 'owner', check_type: 'has_assignment', check_config: { value: 'owner' } },
+          { name: 'two people', check_type: 'min_assignments', check_config: { min: 2 } },
+          { name: 'endpoint', check_type: 'has_field', check_config: { field: 'attributes.endpoint' } },
+        ],
+      });
+      expectStatus(res, 201);
+      const configs = res.body.data.criteria.map((c: { name: string; check_config: unknown }) => [c.name, c.check_config]);
+      assert.deepEqual(configs.sort(), [
+        ['endpoint', { field: 'attributes.endpoint' }],
+        ['owner', { role: 'owner' }],
+        ['team', { field: 'team_id' }],
+        ['two people', { min: 2 }],
+      ]);
+      const results = await viewer.client.get(`/api/v1/scorecards/${res.body.data.id}/results`);
+      const g = results.body.data.find((r: { entity_id: string }) => r.entity_id === good.id);
+      assert.deepEqual(g.passed.map((c: { name: string }) => c.name).sort(), ['endpoint', 'owner', 'team']);
+      assert.deepEqual(
+        g.failed.map((c: { name: string }) => c.name),
+        ['two people'],
+      );
+      // role and value naming different roles is a contradiction, refused at value.
+      const both = await editor.client.post('/api/v1/scorecards', {
+        name: `Both ${uniq()}`,
+        entity_types: ['services'],
+        criteria: [{ name: 'x', check_type: 'has_assignment', check_config: { role: 'owner', value: 'Lead' } }],
+      });
+      assertProblem(both, 422, { path: 'criteria.0.check_config.value' });
     });
 
     it('refuses a bad check_config with 422 at the key, writing nothing', async () => {

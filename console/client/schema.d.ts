@@ -4174,6 +4174,7 @@ export interface components {
             /** @enum {string} */
             check_type: "has_field";
             check_config: {
+                /** @description A field in snake_case (team_id, attributes.endpoint); camelCase (teamId) is taken as the same field */
                 field: string;
             };
         } | {
@@ -4185,6 +4186,7 @@ export interface components {
             /** @enum {string} */
             check_type: "has_items";
             check_config: {
+                /** @description A field in snake_case (team_id, attributes.endpoint); camelCase (teamId) is taken as the same field */
                 field: string;
             };
         } | {
@@ -4196,6 +4198,7 @@ export interface components {
             /** @enum {string} */
             check_type: "field_equals";
             check_config: {
+                /** @description A field in snake_case (team_id, attributes.endpoint); camelCase (teamId) is taken as the same field */
                 field: string;
                 value: string | number | boolean | null;
             };
@@ -4210,6 +4213,8 @@ export interface components {
             /** @default {} */
             check_config: {
                 role?: string;
+                /** @description The same as role */
+                value?: string;
             };
         } | {
             name: string;

@@ -21,7 +21,17 @@ export const CHECK_TYPES = [
 ] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
-const fieldName = z.string().trim().min(1).max(100);
+/**
+ * A field as the API names it (snake_case). The data model's own examples write fields in
+ * camelCase (`{"field": "teamId"}`), so that spelling is taken too and stored as `team_id`.
+ */
+const fieldName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .transform((f) => f.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase())
+  .describe('A field in snake_case (team_id, attributes.endpoint); camelCase (teamId) is taken as the same field');
 const role = z.string().trim().min(1).max(50);
 const scalar = z.union([z.string().max(2048), z.number(), z.boolean(), z.null()]);
 
@@ -42,7 +52,15 @@ export const criterionInput = z.discriminatedUnion('check_type', [
   // A relation list (component_ids, repository_ids, …), tags or assignments is non-empty.
   variant('has_items', z.strictObject({ field: fieldName })),
   variant('field_equals', z.strictObject({ field: fieldName, value: scalar })),
-  variant('has_assignment', z.strictObject({ role: role.optional() }).default({})),
+  // `value` is the data model's spelling of the role (`{"value": "Lead"}`), stored as `role`.
+  variant(
+    'has_assignment',
+    z
+      .strictObject({ role: role.optional(), value: role.optional().describe('The same as role') })
+      .refine((c) => !(c.role && c.value && c.role !== c.value), { message: 'role and value name different roles', path: ['value'] })
+      .transform(({ role, value }): { role?: string } => ((role ?? value) ? { role: role ?? value } : {}))
+      .default({}),
+  ),
   variant('min_assignments', z.strictObject({ min: z.number().int().min(1).max(1000), role: role.optional() })),
   variant('no_active_incidents', z.strictObject({}).default({})),
   variant('has_tag', z.strictObject({ tag: z.string().trim().min(1).max(100) })),
