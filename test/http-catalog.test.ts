@@ -238,6 +238,22 @@ describe('HTTP catalog', () => {
     });
   });
 
+  describe('deleting a team', () => {
+    it('is refused (409, naming what) while live records still name it, and allowed once they are reassigned or deleted', async () => {
+      const team = await created(editor.client, '/api/v1/teams', { name: `owning-${uniq()}` });
+      const other = await created(editor.client, '/api/v1/teams', { name: `taking-over-${uniq()}` });
+      const svc = await created(editor.client, '/api/v1/services', { name: `owned-${uniq()}`, type: 'api', team_id: team.id });
+      const member = await created(editor.client, '/api/v1/people', { name: 'Member', email: `m-${uniq()}@example.com`, team_id: team.id });
+      const refusal = await refused(app.db.knex, admin.tenantId, ['teams', 'services', 'people'], () => editor.client.delete(`/api/v1/teams/${team.id}`), 409);
+      assert.match(refusal.body.detail, /1 person, 1 service/);
+      expectStatus(await editor.client.patch(`/api/v1/services/${svc.id}`, { team_id: other.id }), 200);
+      expectStatus(await editor.client.delete(`/api/v1/people/${member.id}`), 204);
+      expectStatus(await editor.client.delete(`/api/v1/teams/${team.id}`), 204);
+      // Nothing names a deleted team: the service's team is the one that took it over.
+      assert.equal((await viewer.client.get(`/api/v1/services/${svc.id}`)).body.data.team_id, other.id);
+    });
+  });
+
   describe('pagination, sorting and filters', () => {
     let pager: Tenant;
     const names: string[] = [];

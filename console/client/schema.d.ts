@@ -364,7 +364,7 @@ export interface paths {
         post?: never;
         /**
          * Soft-delete a team
-         * @description Marks the team deleted (editor or admin, or an EDIT grant on the record for updates): it leaves lists and reads until `restore` brings it back.
+         * @description Marks the team deleted (editor or admin, or an EDIT grant on the record for updates): it leaves lists and reads until `restore` brings it back. A team that live records still name (services, people, … by `team_id`) is a 409: reassign or delete them first.
          */
         delete: operations["deleteTeam"];
         options?: never;
@@ -5657,6 +5657,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };

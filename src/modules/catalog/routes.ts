@@ -234,6 +234,8 @@ export function catalogRoutes(
       detail: (ctx, id) => readDetail(ctx, type, id),
       writers: 'editor or admin, or an EDIT grant on the record for updates',
       writeErrors: [409],
+      deleteNote:
+        type === 'teams' ? 'A team that live records still name (services, people, … by `team_id`) is a 409: reassign or delete them first.' : undefined,
       collectionRoutes: hasFacets(kind) ? (router) => facetRoute(router, services.entities[type]) : undefined,
     });
     grantRoutes(api, type, kind.label, services);

@@ -3,11 +3,11 @@
 // assignments, and the change recorded for the audit log and the change log, in one WriteRunner
 // transaction.
 import type { ServiceContext } from '../../platform/context.js';
-import { UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
+import { Conflict, UnprocessableEntity, type FieldIssue } from '../../platform/errors.js';
 import { facetCounts, type FacetCounts, type FacetQuery } from '../../platform/facets.js';
 import { listPage, type ListQuery, type Page } from '../../platform/listing.js';
 import { RecordTable, diff, parseInput, plain, present, type WriteOptions as RecordWriteOptions } from '../../platform/records.js';
-import { replaceLinks, scoped } from '../../platform/tenancy.js';
+import { liveRowOf, replaceLinks, scoped, scopedRaw } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
 import { KINDS, type CatalogType, type EntityData, type EntityKind, type RelationList } from './kinds.js';
@@ -118,6 +118,7 @@ export class EntityService {
     await authorize(ctx, 'write', { type: this.type, id });
     await this.writes.run(ctx, async (w) => {
       const { current, before } = await this.lock(w, id, opts);
+      await refuseWhileReferenced(w, this.kind, id);
       const data = await this.view(w, await this.table.softDelete(w, current), before);
       w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'deleted', data });
     });
@@ -284,4 +285,33 @@ export class EntityService {
 
 export function createEntityServices(writes: WriteRunner): Record<CatalogType, EntityService> {
   return Object.fromEntries(Object.values(KINDS).map((kind) => [kind.type, new EntityService(kind, writes)])) as Record<CatalogType, EntityService>;
+}
+
+/** The live records that name a record of each kind in a reference column (team_id: teams). */
+const REFERRERS = new Map<CatalogType, { kind: EntityKind; field: string }[]>();
+for (const kind of Object.values(KINDS)) {
+  for (const ref of kind.references) REFERRERS.set(ref.target, [...(REFERRERS.get(ref.target) ?? []), { kind, field: ref.field }]);
+}
+const referencesStatement = new Map<CatalogType, string>();
+
+/**
+ * A record that live records still name (a team that owns services or has members) is not
+ * deleted: its references would dangle. 409 naming how many of each kind, in one statement; they
+ * are reassigned or deleted first.
+ */
+async function refuseWhileReferenced(w: WriteScope, kind: EntityKind, id: string): Promise<void> {
+  const referrers = REFERRERS.get(kind.type);
+  if (!referrers?.length) return;
+  let sql = referencesStatement.get(kind.type);
+  if (!sql) {
+    const counts = referrers.map(
+      ({ kind: k, field }, i) => `(SELECT count(*) FROM ${k.model.tableName} r${i} WHERE r${i}.${field} = :id AND ${liveRowOf(`r${i}`)})::int AS "${k.type}"`,
+    );
+    referencesStatement.set(kind.type, (sql = `SELECT ${counts.join(',\n  ')}`));
+  }
+  const { rows } = (await scopedRaw(w, sql, { id })) as { rows: Record<string, number>[] };
+  const named = Object.entries(rows[0] ?? {}).filter(([, n]) => n > 0);
+  if (named.length === 0) return;
+  const list = named.map(([type, n]) => `${n} ${n === 1 ? KINDS[type as CatalogType].label : type}`).join(', ');
+  throw Conflict(`The ${kind.label} is still named by ${list}: reassign or delete them first.`);
 }

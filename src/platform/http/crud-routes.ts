@@ -44,6 +44,8 @@ export interface CrudOptions<T> {
   writers: string;
   /** Problems beyond the derived ones on create, update and restore (409 where names are unique). */
   writeErrors?: ProblemStatus[];
+  /** What else a DELETE checks (a 409 when it refuses). */
+  deleteNote?: string;
 }
 
 const pascal = (s: string) => s.replace(/(^|[-_ ])(\w)/g, (_m, _sep, c: string) => c.toUpperCase());
@@ -135,9 +137,11 @@ export function crudRoutes<T extends { id: string }>(service: CrudService<T>, op
     {
       operationId: `delete${one}`,
       summary: `Soft-delete a ${label}`,
-      description: `Marks the ${label} deleted (${writers}): it leaves lists and reads until \`restore\` brings it back.`,
+      description:
+        `Marks the ${label} deleted (${writers}): it leaves lists and reads until \`restore\` brings it back.` + (opts.deleteNote ? ` ${opts.deleteNote}` : ''),
       status: 204,
       ifMatch: true,
+      errors: opts.deleteNote ? [409] : [],
     },
     async (req, res) => {
       await service.remove(ctxOf(req), idParam(req), { expectedVersion: expectedVersion(req) });
