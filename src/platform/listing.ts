@@ -2,7 +2,8 @@
 // row 100,000 as at row 1, with opaque cursors that carry the sort they were made for.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { BadRequest, validationError } from './errors.js';
+import { validationError } from './errors.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { dbOf, type ServiceContext } from './context.js';
 import { runPositional } from './db.js';
 import { scoped, withTenantParam } from './tenancy.js';
@@ -126,21 +127,17 @@ interface Cursor {
   f?: string;
 }
 
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-function decodeCursor(raw: string, sort: string, titleColumn: string): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
-    const byTitle = sort.replace(/^-/, '') === titleColumn;
-    const keyOk = typeof c?.k === 'string' && !c.k.includes('\u0000') && (byTitle || PG_TIMESTAMP.test(c.k));
-    const totalOk = c?.t === undefined || (Number.isSafeInteger(c.t) && c.t >= 0);
-    if (c && c.s === sort && keyOk && totalOk && uuid.safeParse(c.id).success) return c;
-  } catch {
-    // fall through
-  }
-  throw BadRequest('The cursor is not valid for this list (it must come from next_cursor of the same sort).');
+function readCursor(raw: string, sort: string, titleColumn: string): Cursor {
+  const byTitle = sort.replace(/^-/, '') === titleColumn;
+  return decodeCursor<Cursor>(
+    raw,
+    (c) => {
+      const keyOk = typeof c.k === 'string' && !c.k.includes('\u0000') && (byTitle || PG_TIMESTAMP.test(c.k));
+      const totalOk = c.t === undefined || (Number.isSafeInteger(c.t) && c.t >= 0);
+      return c.s === sort && keyOk && totalOk && uuid.safeParse(c.id).success;
+    },
+    'The cursor is not valid for this list (it must come from next_cursor of the same sort).',
+  );
 }
 
 /** `s` with LIKE's wildcards (and its escape character) taken literally. */
@@ -164,7 +161,7 @@ function listInputs(ctx: Pick<ServiceContext, 'tenantId'>, kind: Listable, query
   const digest = filterDigest(query);
   let carriedTotal: number | undefined;
   if (query.cursor) {
-    const c = decodeCursor(query.cursor, query.sort, kind.titleColumn);
+    const c = readCursor(query.cursor, query.sort, kind.titleColumn);
     slots.push(c.k, c.id);
     if (c.f === digest) carriedTotal = c.t;
   }

@@ -1,7 +1,8 @@
 // The audit log read back for admins: who did what to which record, with the before/after diff.
 import { z } from 'zod';
 import type { ServiceContext } from '../../platform/context.js';
-import { BadRequest, validationError } from '../../platform/errors.js';
+import { decodeCursor, encodeCursor } from '../../platform/cursor.js';
+import { validationError } from '../../platform/errors.js';
 import { PG_TIMESTAMP, uuid } from '../../platform/schema-kit.js';
 import { TenantModel, scoped } from '../../platform/tenancy.js';
 import { authorize } from '../access/policy.js';
@@ -91,17 +92,14 @@ export class AuditService {
 }
 
 export function encodeAuditCursor(c: AuditCursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
+  return encodeCursor(c);
 }
 
 /** The cursor back, or a 400 naming the list it is not valid for (`of`). */
 export function decodeAuditCursor(raw: string, of = 'the audit log'): AuditCursor {
-  try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as AuditCursor;
-    const totalOk = c.n === undefined || (Number.isSafeInteger(c.n) && c.n >= 0);
-    if (typeof c.t === 'string' && PG_TIMESTAMP.test(c.t) && uuid.safeParse(c.id).success && totalOk) return c;
-  } catch {
-    // fall through
-  }
-  throw BadRequest(`The cursor is not valid for ${of}.`);
+  return decodeCursor<AuditCursor>(
+    raw,
+    (c) => typeof c.t === 'string' && PG_TIMESTAMP.test(c.t) && uuid.safeParse(c.id).success && (c.n === undefined || (Number.isSafeInteger(c.n) && c.n >= 0)),
+    `The cursor is not valid for ${of}.`,
+  );
 }

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { ServiceContext } from '../../platform/context.js';
 import { dbOf } from '../../platform/context.js';
-import { BadRequest, validationError } from '../../platform/errors.js';
+import { decodeCursor, encodeCursor } from '../../platform/cursor.js';
+import { validationError } from '../../platform/errors.js';
 import { escapeLike, type Listable } from '../../platform/listing.js';
 import { uuid } from '../../platform/schema-kit.js';
 import { scoped } from '../../platform/tenancy.js';
@@ -44,23 +45,20 @@ const digestOf = (q: string, types: readonly string[]) =>
     .digest('base64url')
     .slice(0, 12);
 
-function decodeCursor(raw: string, digest: string): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
-    const ok =
-      c?.f === digest &&
+function readCursor(raw: string, digest: string): Cursor {
+  return decodeCursor<Cursor>(
+    raw,
+    (c) =>
+      c.f === digest &&
       Number.isInteger(c.r) &&
       c.r >= 1 &&
       c.r <= MATCHES.length &&
       Number.isFinite(c.s) &&
       typeof c.n === 'string' &&
       !c.n.includes('\u0000') &&
-      uuid.safeParse(c.id).success;
-    if (ok) return c;
-  } catch {
-    // fall through
-  }
-  throw BadRequest('The cursor is not valid for this search (it must come from next_cursor of the same q and types).');
+      uuid.safeParse(c.id).success,
+    'The cursor is not valid for this search (it must come from next_cursor of the same q and types).',
+  );
 }
 
 /** The query string as a search: 422 on bad input, 400 on a cursor of another search. */
@@ -69,7 +67,7 @@ export function parseSearchQuery(raw: unknown): SearchInput {
   if (!parsed.success) throw validationError(parsed.error, ['query']);
   const { q, limit, cursor } = parsed.data;
   const types = parsed.data.types ? [...new Set(parsed.data.types.split(','))] : [...SEARCH_TYPES];
-  return { q, limit, types: types as SearchType[], after: cursor ? decodeCursor(cursor, digestOf(q, types)) : undefined };
+  return { q, limit, types: types as SearchType[], after: cursor ? readCursor(cursor, digestOf(q, types)) : undefined };
 }
 
 /** One kind's branch: its live rows whose name matches, ranked, after the cursor, at most limit + 1. */
@@ -133,10 +131,7 @@ export async function search(ctx: ServiceContext, input: SearchInput): Promise<S
   const more = rows.length > input.limit;
   const page = more ? rows.slice(0, input.limit) : rows;
   const last = page[page.length - 1];
-  const cursor = (row: HitRow) =>
-    Buffer.from(JSON.stringify({ r: row.rank, s: row.score, n: row.name, id: row.id, f: digestOf(input.q, input.types) } satisfies Cursor)).toString(
-      'base64url',
-    );
+  const cursor = (row: HitRow) => encodeCursor({ r: row.rank, s: row.score, n: row.name, id: row.id, f: digestOf(input.q, input.types) } satisfies Cursor);
   return {
     data: page.map((row) => ({
       type: row.type,
