@@ -18,6 +18,7 @@ interface Entry {
   contributors: { id: string; display_name: string | null }[];
   request_id: string | null;
   ip: string | null;
+  user_agent: string | null;
 }
 
 const uniq = () => randomUUID().slice(0, 8);
@@ -157,7 +158,7 @@ describe('record history and the change log by record', function () {
     );
   });
 
-  it('leaves out what only admins see: request id, address and the change of a grant', async () => {
+  it('leaves out what only admins see: request id, address, User-Agent and the change of a grant', async () => {
     const seen = await history(viewer);
     const full = await history(admin);
     assert.deepEqual(
@@ -165,7 +166,11 @@ describe('record history and the change log by record', function () {
       full.map((e) => e.id),
       'the same entries',
     );
-    assert.ok(seen.every((e) => e.request_id === null && e.ip === null));
+    assert.ok(seen.every((e) => e.request_id === null && e.ip === null && e.user_agent === null));
+    assert.ok(
+      full.every((e) => e.contributors.length > 0 || (typeof e.user_agent === 'string' && e.user_agent.length > 0)),
+      'an admin sees the User-Agent of each write made over HTTP (a co-editing write-back has contributors instead)',
+    );
     const grantUpdate = (entries: Entry[]) => entries.find((e) => e.target.entity_type === 'entity_permissions' && e.action === 'update')!;
     assert.equal(grantUpdate(seen).changes, null);
     assert.deepEqual(grantUpdate(full).changes, { level: { old: 'VIEW', new: 'COMMENT' } });
@@ -173,7 +178,13 @@ describe('record history and the change log by record', function () {
     assert.equal(created.request_id, requestId);
     assert.ok(created.ip, 'admins see the address');
     // Everything else is the same for both readers.
-    const strip = (e: Entry) => ({ ...e, request_id: null, ip: null, changes: e.target.entity_type === 'entity_permissions' ? null : e.changes });
+    const strip = (e: Entry) => ({
+      ...e,
+      request_id: null,
+      ip: null,
+      user_agent: null,
+      changes: e.target.entity_type === 'entity_permissions' ? null : e.changes,
+    });
     assert.deepEqual(seen, full.map(strip));
     // Viewers holding a VIEW or a COMMENT grant on the record read the same history.
     assert.deepEqual(await history(grantedViewer), seen);

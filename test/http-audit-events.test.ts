@@ -26,6 +26,7 @@ describe('HTTP audit log and change log', () => {
   let viewer: Member;
   let svc: Record<string, any>;
   const requestId = `audit-${uniq()}`;
+  const USER_AGENT = 'audit-test/1.0 (checks the audit metadata)';
   let startedAt: string;
 
   before(async () => {
@@ -35,7 +36,11 @@ describe('HTTP audit log and change log', () => {
     editor = await addMember(app, admin, 'editor');
     viewer = await addMember(app, admin, 'viewer');
     startedAt = new Date(Date.now() - 1000).toISOString();
-    const res = await admin.client.post('/api/v1/services', { name: `audited-${uniq()}`, type: 'api' }, { 'x-request-id': requestId });
+    const res = await admin.client.post(
+      '/api/v1/services',
+      { name: `audited-${uniq()}`, type: 'api' },
+      { 'x-request-id': requestId, 'user-agent': USER_AGENT },
+    );
     expectStatus(res, 201);
     assert.equal(res.headers.get('x-request-id'), requestId);
     svc = res.body.data;
@@ -62,6 +67,54 @@ describe('HTTP audit log and change log', () => {
       assert.equal(entry.actor.type, 'user');
       assert.deepEqual({ type: entry.target.entity_type, id: entry.target.entity_id }, { type: 'services', id: svc.id });
       assert.ok(typeof entry.ip === 'string' && entry.ip.length > 0, 'ip recorded');
+      assert.equal(entry.user_agent, USER_AGENT);
+      assert.equal(entry.metadata.user_agent, USER_AGENT);
+    });
+
+    it('lists what a create set as changes (old null), without identity or bookkeeping', async () => {
+      const [entry] = (await admin.client.get(`/api/v1/audit-logs?entity_id=${svc.id}&action=create`)).body.data;
+      assert.deepEqual(entry.changes.name, { old: null, new: svc.name });
+      assert.deepEqual(entry.changes.type, { old: null, new: 'api' });
+      for (const field of ['id', 'version', 'created_at', 'updated_at', 'deleted_at', 'description']) {
+        assert.ok(!(field in entry.changes), `${field} is not a change of the create`);
+      }
+      const [event] = (await admin.client.get(`/api/v1/events?entity_type=services&entity_id=${svc.id}`)).body.data;
+      assert.equal(event.type, 'services.created');
+      assert.deepEqual(event.changes, entry.changes, "the event's changes are the audit entry's");
+    });
+
+    it('gives a delete and a restore the move of deleted_at as changes', async () => {
+      const [deleted] = (await admin.client.get(`/api/v1/audit-logs?entity_id=${svc.id}&action=delete`)).body.data;
+      const [restored] = (await admin.client.get(`/api/v1/audit-logs?entity_id=${svc.id}&action=restore`)).body.data;
+      assert.deepEqual(Object.keys(deleted.changes), ['deleted_at']);
+      assert.equal(deleted.changes.deleted_at.old, null);
+      assert.ok(Date.parse(deleted.changes.deleted_at.new) > 0, 'the time of deletion');
+      assert.deepEqual(restored.changes, { deleted_at: { old: deleted.changes.deleted_at.new, new: null } });
+    });
+
+    it('audits a login (action login, address, User-Agent, last_login_at) and nothing for a failed one', async () => {
+      const login = (password: string) =>
+        app.client().post('/api/v1/auth/login', { tenant_slug: admin.slug, email: admin.email, password }, { 'user-agent': USER_AGENT });
+      const entries = async () => (await admin.client.get(`/api/v1/audit-logs?action=login&actor_id=${admin.userId}`)).body.data;
+      const seq = await lastSeq(app.db.knex, admin.tenantId);
+      assertProblem(await login(`${admin.password}-wrong`), 401);
+      assert.deepEqual(await entries(), [], 'a failed login writes nothing');
+      assert.equal(await lastSeq(app.db.knex, admin.tenantId), seq);
+      const ok = await login(admin.password);
+      expectStatus(ok, 200);
+      const [entry] = await entries();
+      assert.equal(entry.action, 'login');
+      assert.deepEqual({ type: entry.target.entity_type, id: entry.target.entity_id }, { type: 'users', id: admin.userId });
+      assert.equal(entry.user_agent, USER_AGENT);
+      assert.ok(entry.ip, 'the address');
+      assert.deepEqual(entry.changes, { last_login_at: { old: null, new: ok.body.data.user.last_login_at } });
+      assert.ok(Date.parse(ok.body.data.user.last_login_at) > 0, 'the login returns the user as it now is');
+      const events = (await admin.client.get(`/api/v1/events?since=${seq}`)).body.data;
+      assert.deepEqual(
+        events.map((e: any) => [e.type, e.entity_id]),
+        [['users.updated', admin.userId]],
+      );
+      assert.deepEqual(events[0].changes, entry.changes);
     });
 
     it('carries before/after diffs as changes {field: {old, new}}', async () => {

@@ -2623,6 +2623,8 @@ export interface components {
             request_id: string | null;
             /** @description Admins only (null for everyone else) */
             ip: string | null;
+            /** @description The client's User-Agent; admins only (null for everyone else) */
+            user_agent: string | null;
         };
         /** @description A record's relation graph */
         RecordGraph: {
@@ -4505,6 +4507,8 @@ export interface components {
             } | null;
             request_id: string | null;
             ip: string | null;
+            /** @description The client's User-Agent header (at most 512 characters) */
+            user_agent: string | null;
             metadata: {
                 [key: string]: unknown;
             } | null;

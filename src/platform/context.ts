@@ -35,6 +35,8 @@ export interface ServiceContext {
   db: Knex;
   requestId?: string;
   ip?: string;
+  /** The client's User-Agent header (bounded), kept in audit entries beside the address. */
+  userAgent?: string;
   /** Set inside WriteRunner.run: every query of the write joins this transaction. */
   trx?: Knex.Transaction;
 }

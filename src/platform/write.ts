@@ -48,6 +48,9 @@ RETURNING seq`;
 
 export type FieldChanges = Record<string, { old: unknown; new: unknown }>;
 
+/** What an audit entry names a change (its event keeps the change's action): a login is an update of the user. */
+export type AuditAction = 'login';
+
 export interface ChangeRecord {
   entityType: string;
   entityId: string | null;
@@ -55,7 +58,45 @@ export interface ChangeRecord {
   action: ChangeAction;
   /** The entity as REST returns it, after the change. */
   data: unknown;
+  /**
+   * What changed, field by field. Left out, a create lists every field it set (old null) and a
+   * delete or restore the lifecycle fields it moved, read from `previous`.
+   */
   changes?: FieldChanges | null;
+  /** The record before a delete or restore (a row or its REST shape): where the lifecycle fields' old values come from. */
+  previous?: object;
+  /** The audit entry's action when it is not the change's own (see AuditAction). */
+  auditAction?: AuditAction;
+}
+
+/** Fields a create does not list as changes: the record's identity and bookkeeping, which every row has. */
+const NOT_CREATED = new Set(['id', 'tenant_id', 'version', 'created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'row_version']);
+/** The columns a delete or restore moves: soft deletion, deactivation (users) and revocation (API keys). */
+const LIFECYCLE = ['deleted_at', 'is_active', 'revoked_at'] as const;
+
+/** A value as the change log stores it (dates as ISO strings), so the audit entry, the event and the bus agree. */
+function stored(value: unknown): unknown {
+  return value instanceof Date ? value.toISOString() : (value ?? null);
+}
+
+/** The changes a record states, else those its action implies (see ChangeRecord.changes). */
+function changesOf(c: ChangeRecord): FieldChanges | null {
+  if (c.changes !== undefined) return c.changes;
+  const data = (c.data ?? {}) as Record<string, unknown>;
+  const changes: FieldChanges = {};
+  if (c.action === 'created') {
+    for (const [key, value] of Object.entries(data)) {
+      if (!NOT_CREATED.has(key) && value !== null && value !== undefined) changes[key] = { old: null, new: stored(value) };
+    }
+  } else if ((c.action === 'deleted' || c.action === 'restored') && c.previous) {
+    const before = c.previous as Record<string, unknown>;
+    for (const key of LIFECYCLE) {
+      if (!(key in data) || !(key in before)) continue;
+      const [old, now] = [stored(before[key]), stored(data[key])];
+      if (old !== now) changes[key] = { old, new: now };
+    }
+  }
+  return Object.keys(changes).length ? changes : null;
 }
 
 export interface WriteScope extends ServiceContext {
@@ -126,19 +167,21 @@ export class WriteRunner {
     const metadata = {
       request_id: ctx.requestId ?? null,
       ip: ctx.ip ?? null,
+      ...(ctx.userAgent ? { user_agent: ctx.userAgent } : {}),
       actor_id: actor.id,
       ...(actor.coActors?.length ? { co_actors: actor.coActors } : {}),
     };
+    const fieldChanges = changes.map(changesOf);
     const rows = changes.map((c, i) => ({
       i,
       action: c.action,
-      audit_action: AUDIT_ACTION[c.action],
+      audit_action: c.auditAction ?? AUDIT_ACTION[c.action],
       type: `${c.entityType}.${c.action}`,
       entity_type: c.entityType,
       entity_id: c.entityId,
       entity_name: c.entityName?.slice(0, 255) ?? null,
       data: c.data ?? {},
-      changes: c.changes ?? null,
+      changes: fieldChanges[i],
     }));
     const append = inlineNamed(APPEND_LOG_SQL, {
       tenant: ctx.tenantId,
@@ -168,7 +211,7 @@ export class WriteRunner {
       actor: { type: actor.type, id: actor.id },
       at,
       data: c.data,
-      changes: c.changes ?? null,
+      changes: fieldChanges[i],
       origin,
     }));
   }

@@ -26,18 +26,19 @@ export interface VisibleAuditEntry {
   changes: unknown;
   request_id: string | null;
   ip: string | null;
+  user_agent: string | null;
 }
 
 /**
  * An audit entry as a reader of a record's history may see it (`isAdmin` as for events): for
- * everyone else, what the audit log adds to the change log (the request id and the caller's
- * address) is left out, and an entry about an admin-only record (a grant on the record) keeps
+ * everyone else, what the audit log adds to the change log (the request id, the caller's
+ * address and User-Agent) is left out, and an entry about an admin-only record (a grant on the record) keeps
  * who did what and when but not the change, as its event does.
  */
 export function auditEntryVisibleTo<E extends VisibleAuditEntry>(isAdmin: boolean, entry: E): E {
   if (isAdmin) return entry;
   const changes = ADMIN_ONLY_TYPES.has(entry.target.entity_type) ? null : entry.changes;
-  return { ...entry, changes, request_id: null, ip: null };
+  return { ...entry, changes, request_id: null, ip: null, user_agent: null };
 }
 
 /** A tenant turned off (TenantService.setActive): every principal of it loses access. */
@@ -45,12 +46,21 @@ function tenantDeactivated(event: ChangeEnvelope): boolean {
   return event.entity_type === 'tenants' && (event.data as { is_active?: unknown } | null)?.is_active === false;
 }
 
+/** An update of a user with its changes: only those move a role or a session (a create lists every field it set). */
+function roleOrSessionsMayChange(event: ChangeEnvelope): event is ChangeEnvelope & { changes: object } {
+  return event.entity_type === 'users' && event.action === 'updated' && !!event.changes;
+}
+
+function roleChanged(event: ChangeEnvelope): boolean {
+  return roleOrSessionsMayChange(event) && 'role' in event.changes;
+}
+
 /**
  * Whether an event ended a user's sessions: logout (its `changes` carry the new `token_version`,
  * so only older tokens are hit) or a password change (every login token of the user before it).
  */
 function endedSessions(event: ChangeEnvelope): { versionBelow?: number } | null {
-  if (event.entity_type !== 'users' || !event.changes) return null;
+  if (!roleOrSessionsMayChange(event)) return null;
   const changes = event.changes as Record<string, { new?: unknown }>;
   if (typeof changes.token_version?.new === 'number') return { versionBelow: changes.token_version.new };
   return 'password' in changes ? {} : null;
@@ -72,7 +82,7 @@ export function revocationOf(event: ChangeEnvelope): Revocation | null {
   if (event.entity_type === 'users' && (event.action === 'deleted' || data.is_active === false || data.deleted_at)) {
     return { userId: event.entity_id, reason: 'user_deactivated' };
   }
-  if (event.entity_type === 'users' && event.changes && 'role' in event.changes) {
+  if (roleChanged(event)) {
     return { userId: event.entity_id, reason: 'role_changed' };
   }
   const sessions = endedSessions(event);
@@ -101,7 +111,7 @@ export function accessChangeOf(event: ChangeEnvelope): AccessChange | null {
       return { kind: 'revoked', tenantId, userId: event.entity_id, reason: 'user deactivated' };
     }
     // A role change may lower write access; ended sessions refuse the user's older login tokens.
-    if ((event.changes && 'role' in event.changes) || endedSessions(event) !== null) {
+    if (roleChanged(event) || endedSessions(event) !== null) {
       return { kind: 'recheck', tenantId, userId: event.entity_id };
     }
     return null;

@@ -62,7 +62,7 @@ export class ApiKeyService {
       if (row.revoked_at) return;
       await keys.patch(w, row, { revoked_at: new Date() });
       const data = presentApiKey(await keys.find(w, id));
-      w.record({ entityType: 'api_keys', entityId: id, entityName: row.name, action: 'deleted', data });
+      w.record({ entityType: 'api_keys', entityId: id, entityName: row.name, action: 'deleted', data, previous: row });
     });
   }
 }

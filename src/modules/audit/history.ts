@@ -41,6 +41,7 @@ export const HistoryEntry = named(
       contributors: z.array(Person).describe('A co-editing write-back: every editor whose edits it wrote, in the order they last edited; else empty'),
       request_id: z.string().nullable().describe('Admins only (null for everyone else)'),
       ip: z.string().nullable().describe('Admins only (null for everyone else)'),
+      user_agent: z.string().nullable().describe("The client's User-Agent; admins only (null for everyone else)"),
     })
     .describe('One audited change to a record or to a grant on it'),
 );
@@ -63,7 +64,7 @@ function historyStatement(table: string, afterCursor: boolean, withDeleted: bool
   sql = `SELECT r.id AS __record, h.* FROM ${table} r
 LEFT JOIN LATERAL (
   SELECT a.id, a.actor_type, a.user_id, a.metadata->>'actor_id' AS actor_id, a.action, a.entity_type, a.entity_id, a.changes,
-         a.metadata->>'request_id' AS request_id, a.metadata->>'ip' AS ip, a."timestamp" AS at, a."timestamp"::text AS __t,
+         a.metadata->>'request_id' AS request_id, a.metadata->>'ip' AS ip, a.metadata->>'user_agent' AS user_agent, a."timestamp" AS at, a."timestamp"::text AS __t,
          (SELECT u.display_name FROM users u WHERE u.id = a.user_id AND ${tenantRowOf('u')}) AS display_name,
          (SELECT coalesce(json_agg(json_build_object('id', c.id, 'display_name', cu.display_name) ORDER BY c.n), '[]')
             FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(a.metadata->'co_actors') = 'array' THEN a.metadata->'co_actors' ELSE '[]' END)
@@ -94,6 +95,7 @@ interface HistoryRow {
   changes: HistoryEntry['changes'];
   request_id: string | null;
   ip: string | null;
+  user_agent: string | null;
   at: Date;
   __t: string;
   display_name: string | null;
@@ -146,5 +148,6 @@ function entryOf(r: HistoryRow): HistoryEntry {
     contributors: r.contributors,
     request_id: r.request_id,
     ip: r.ip,
+    user_agent: r.user_agent,
   };
 }

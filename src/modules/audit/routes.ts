@@ -24,6 +24,7 @@ const AuditEntry = named(
       changes: fieldChanges,
       request_id: z.string().nullable(),
       ip: z.string().nullable(),
+      user_agent: z.string().nullable().describe("The client's User-Agent header (at most 512 characters)"),
       metadata: z.record(z.string(), z.unknown()).nullable(),
     })
     .describe('One audited write; the audit log cannot be altered, not even by the app'),

@@ -80,6 +80,7 @@ export class AuditService {
         changes: r.changes,
         request_id: r.metadata?.request_id ?? null,
         ip: r.metadata?.ip ?? null,
+        user_agent: r.metadata?.user_agent ?? null,
         metadata: r.metadata,
       })),
       meta: {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { bearerToken } from '../../platform/bearer.js';
 import { documentedRouter } from '../../platform/http/openapi.js';
+import { requestMeta } from '../../platform/http/middleware.js';
 import { ctxOf } from '../../platform/http/respond.js';
 import { named } from '../../platform/schema-kit.js';
 import { Tenant } from '../tenants/schemas.js';
@@ -53,7 +54,7 @@ export function authRoutes(services: { auth: AuthService }) {
       errors: [409, 429],
     },
     async (req, res) => {
-      res.status(201).json({ data: await services.auth.signup(req.body ?? {}, { requestId: req.id, ip: req.ip }) });
+      res.status(201).json({ data: await services.auth.signup(req.body ?? {}, requestMeta(req)) });
     },
   );
   api.op(
@@ -73,7 +74,7 @@ export function authRoutes(services: { auth: AuthService }) {
       errors: [401, 429],
     },
     async (req, res) => {
-      res.json({ data: await services.auth.login(req.body ?? {}, { ip: req.ip }) });
+      res.json({ data: await services.auth.login(req.body ?? {}, requestMeta(req)) });
     },
   );
   return api;

@@ -43,6 +43,7 @@ export interface RequestMeta {
   requestId?: string;
   /** The client's address (express's req.ip, which follows TRUST_PROXY); limits apply per IP. */
   ip?: string;
+  userAgent?: string;
   origin?: ChangeOrigin;
 }
 
@@ -87,7 +88,7 @@ export class AuthService {
     return { ...result, access_token: this.tokens.sign({ sub: userId, tid: tenantId, ver: 0 }) };
   }
 
-  async login(input: unknown, meta: Pick<RequestMeta, 'ip'> = {}) {
+  async login(input: unknown, meta: Pick<RequestMeta, 'ip' | 'userAgent'> = {}) {
     const { ip } = meta;
     if (ip !== undefined) await this.throttle?.loginAttempts.consume(ip);
     const data = parseInput(loginInput, input);
@@ -105,8 +106,23 @@ export class AuthService {
       throw Unauthorized('Invalid tenant, email or password.');
     }
     if (ip !== undefined) await this.throttle?.loginFailures.reset(account);
-    await scoped(User, { tenantId: tenant.id, db: this.knex }).findById(user.id).patch({ last_login_at: new Date() });
-    return { ...this.issue({ sub: user.id, tid: tenant.id, ver: user.token_version }), user: presentUser(user) };
+    const view = await this.recordLogin(user, { tenantId: tenant.id, actor: userActor(user), db: this.knex, ...meta });
+    return { ...this.issue({ sub: user.id, tid: tenant.id, ver: user.token_version }), user: view };
+  }
+
+  /**
+   * A login is written like every change: `last_login_at` moves (bookkeeping: the user's version
+   * stays, so an admin's If-Match on the user still holds), a `users.updated` event says so and the
+   * audit entry is a `login`, with the client's address and User-Agent.
+   */
+  private async recordLogin(user: User, ctx: ServiceContext) {
+    return this.writes.run(ctx, async (w) => {
+      const [row] = (await scoped(User, w).where('id', user.id).patch({ last_login_at: new Date() }).returning('*')) as unknown as User[];
+      const data = presentUser(row);
+      const changes = { last_login_at: { old: presentUser(user).last_login_at, new: data.last_login_at } };
+      w.record({ entityType: 'users', entityId: user.id, entityName: data.email, action: 'updated', auditAction: 'login', data, changes });
+      return data;
+    });
   }
 
   /**

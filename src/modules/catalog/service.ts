@@ -120,7 +120,7 @@ export class EntityService {
       const { current, before } = await this.lock(w, id, opts);
       await refuseWhileReferenced(w, this.kind, id);
       const data = await this.view(w, await this.table.softDelete(w, current), before);
-      w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'deleted', data });
+      w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'deleted', data, previous: before });
     });
   }
 
@@ -131,7 +131,7 @@ export class EntityService {
       const row = await this.table.restore(w, current);
       if (!row) return before;
       const data = await this.view(w, row, before);
-      w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'restored', data });
+      w.record({ entityType: this.type, entityId: id, entityName: String(data.name), action: 'restored', data, previous: before });
       for (const hook of this.restoreHooks) await hook(w, id);
       return this.restoreHooks.length ? this.get(w, id) : data;
     });

@@ -201,6 +201,6 @@ export class CommentService {
     action: 'created' | 'updated' | 'deleted',
     changes?: Record<string, { old: unknown; new: unknown }>,
   ): void {
-    w.record({ entityType: 'comments', entityId: data.id, entityName: excerpt(data.body), action, data, changes: changes ?? null });
+    w.record({ entityType: 'comments', entityId: data.id, entityName: excerpt(data.body), action, data, changes });
   }
 }

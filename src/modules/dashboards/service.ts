@@ -118,7 +118,7 @@ export class DashboardService {
       const current = await dashboards.lock(w, id, opts);
       await dashboards.softDelete(w, current);
       const data = await this.get(w, id, { includeDeleted: true });
-      w.record({ entityType: 'dashboards', entityId: id, entityName: data.name, action: 'deleted', data });
+      w.record({ entityType: 'dashboards', entityId: id, entityName: data.name, action: 'deleted', data, previous: current });
     });
   }
 
@@ -128,7 +128,7 @@ export class DashboardService {
       const current = await dashboards.lock(w, id, { includeDeleted: true });
       if (!(await dashboards.restore(w, current))) return this.present(w, current);
       const data = await this.get(w, id);
-      w.record({ entityType: 'dashboards', entityId: id, entityName: data.name, action: 'restored', data });
+      w.record({ entityType: 'dashboards', entityId: id, entityName: data.name, action: 'restored', data, previous: current });
       return data;
     });
   }

@@ -183,7 +183,7 @@ export class IncidentService {
       await incidents.softDelete(w, current);
       const moves = await planStatusMoves(w, isActive(current) ? await loadLinks(w, [id]) : []);
       const data = await this.detail(w, await incidents.find(w, id, { includeDeleted: true }), moves);
-      w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'deleted', data });
+      w.record({ entityType: 'incidents', entityId: id, entityName: current.title, action: 'deleted', data, previous: current });
       await applyStatusMoves(w, this.entities, moves);
     });
   }
@@ -196,7 +196,7 @@ export class IncidentService {
       const restored = await incidents.find(w, id);
       const moves = await planStatusMoves(w, isActive(restored) ? await loadLinks(w, [id]) : []);
       const data = await this.detail(w, restored, moves);
-      w.record({ entityType: 'incidents', entityId: id, entityName: restored.title, action: 'restored', data });
+      w.record({ entityType: 'incidents', entityId: id, entityName: restored.title, action: 'restored', data, previous: current });
       await applyStatusMoves(w, this.entities, moves);
       return data;
     });

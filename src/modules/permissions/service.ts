@@ -140,7 +140,7 @@ export class PermissionService {
       entityName: grantAuditName(data.entity_type, data.entity_id),
       action,
       data,
-      changes: changes ?? null,
+      changes,
     });
   }
 }

@@ -183,7 +183,7 @@ export class ScorecardService {
       const current = await scorecards.lock(w, id, opts);
       await scorecards.softDelete(w, current);
       const data = await this.get(w, id, { includeDeleted: true });
-      w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'deleted', data });
+      w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'deleted', data, previous: current });
     });
   }
 
@@ -194,7 +194,7 @@ export class ScorecardService {
       // A live scorecard holding the same name makes this a 409.
       if (!(await nameClash(scorecards.restore(w, current)))) return (await this.present(w, [current]))[0];
       const data = await this.get(w, id);
-      w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'restored', data });
+      w.record({ entityType: ENTITY_TYPE, entityId: id, entityName: data.name, action: 'restored', data, previous: current });
       return data;
     });
   }

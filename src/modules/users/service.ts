@@ -79,7 +79,7 @@ export class UserService {
       if (current.role === 'admin') await this.keepAnAdmin(w, id);
       await users.softDelete(w, current, { is_active: false, ...nextTokenVersion(current) });
       const data = presentUser(await users.find(w, id, { includeDeleted: true }));
-      w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'deleted', data });
+      w.record({ entityType: 'users', entityId: id, entityName: data.email, action: 'deleted', data, previous: current });
     });
   }
 
