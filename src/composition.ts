@@ -2,7 +2,7 @@
 // service. REST, sockets, co-editing and seeds all reach the data through these services.
 import type { Knex } from 'knex';
 import type { EventBus } from './platform/bus.js';
-import type { RateLimitSettings } from './platform/config.js';
+import { WEBHOOK_DEFAULTS, type RateLimitSettings, type WebhookSettings } from './platform/config.js';
 import type { Logger } from './platform/logger.js';
 import type { MetricsSink } from './platform/metrics-sink.js';
 import type { RateLimits } from './platform/rate-limits.js';
@@ -22,6 +22,8 @@ import { IncidentService } from './modules/incidents/service.js';
 import { ScorecardService } from './modules/scorecards/service.js';
 import { TenantService } from './modules/tenants/service.js';
 import { UserService } from './modules/users/service.js';
+import { WebhookService } from './modules/webhooks/service.js';
+import { WebhookWorker } from './modules/webhooks/worker.js';
 
 export interface DomainDeps {
   knex: Knex;
@@ -32,6 +34,8 @@ export interface DomainDeps {
   rateLimits?: { store: RateLimits; settings: RateLimitSettings };
   /** Where the write path counts the events it publishes (the node's metrics). */
   metrics?: MetricsSink;
+  /** Webhook delivery settings; the worker is started by the node (start/stop on the returned domain). */
+  webhooks?: WebhookSettings;
 }
 
 /** How long a principal may be served from a node's cache without reading the user again. */
@@ -48,8 +52,9 @@ function authThrottle({ store, settings }: NonNullable<DomainDeps['rateLimits']>
   };
 }
 
-export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics }: DomainDeps) {
+export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics, webhooks: webhookSettings = WEBHOOK_DEFAULTS }: DomainDeps) {
   const writes = new WriteRunner(knex, bus, logger, metrics);
+  const webhooks = new WebhookService(writes);
   const entities = createEntityServices(writes);
   // Invalidated by every committed user and key change this node hears; bypassed while it hears none.
   const principals = new PrincipalCache<Principal>({
@@ -76,6 +81,8 @@ export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics
     permissions: new PermissionService(writes),
     audit: new AuditService(),
     changeLog: new ChangeLogService(),
+    webhooks,
+    webhookWorker: new WebhookWorker(knex, bus, webhooks, webhookSettings, logger),
   };
 }
 

@@ -30,6 +30,7 @@ import { dashboardRoutes } from './modules/dashboards/routes.js';
 import { incidentRoutes } from './modules/incidents/routes.js';
 import { scorecardRoutes } from './modules/scorecards/routes.js';
 import { tenantRoutes } from './modules/tenants/routes.js';
+import { webhookRoutes } from './modules/webhooks/routes.js';
 import { searchRoutes } from './modules/search/routes.js';
 import { meRoutes, userRoutes } from './modules/users/routes.js';
 
@@ -83,13 +84,29 @@ export function createHttpApp({
   api.use(provideIdempotencyKeys(new IdempotencyKeys(domain.knex, config.http.idempotency, logger)));
 
   // Each route group gets its own services only.
-  const { users, apiKeys, entities, scorecards, permissions, incidents, dashboards, comments, audit, changeLog, tenants, descriptors } = domain;
+  const {
+    users,
+    apiKeys,
+    entities,
+    scorecards,
+    permissions,
+    incidents,
+    dashboards,
+    comments,
+    audit,
+    changeLog,
+    tenants,
+    descriptors,
+    webhooks,
+    webhookWorker,
+  } = domain;
   const privateRoutes = [
     sessionRoutes({ auth: domain.auth, users }),
     meRoutes({ users }),
     tenantRoutes({ tenants }),
     userRoutes({ users }),
     apiKeyRoutes({ apiKeys }),
+    webhookRoutes({ webhooks, webhookWorker }),
     ...catalogRoutes({ entities, permissions }, { graphMaxNodes: config.http.graphMaxNodes }),
     searchRoutes(),
     descriptorRoutes({ descriptors, entities }),

@@ -232,6 +232,19 @@ describe('OpenAPI fuzz: every operation, generated requests', function () {
       add('comments', (await create('/api/v1/comments', minimalBody(bodyOf('/api/v1/comments'), { entity_type: 'teams', entity_id: team }))).id);
     }
     add('api-keys', (await create('/api/v1/api-keys', minimalBody(bodyOf('/api/v1/api-keys')))).id);
+    // A webhook to a loopback address, which this node (WEBHOOK_ALLOW_PRIVATE unset) refuses: its
+    // first attempt is a failed delivery, the id {did} draws from; nothing leaves the machine.
+    const webhook = await create('/api/v1/webhooks', { url: 'http://127.0.0.1:9/fuzz' });
+    add('webhooks', webhook.id);
+    await create('/api/v1/teams', minimalBody(bodyOf('/api/v1/teams')));
+    for (let i = 0; i < 200 && !bySegment.deliveries?.length; i++) {
+      const res = await admin.client.get(`/api/v1/webhooks/${webhook.id}/deliveries`);
+      for (const d of (res.body.data ?? []) as { id: string; error: string }[]) {
+        assert.match(d.error, /refused address/);
+        add('deliveries', d.id);
+      }
+      if (!bySegment.deliveries?.length) await new Promise((r) => setTimeout(r, 50));
+    }
     const ids: IdPools = { bySegment, all: Object.values(bySegment).flat() };
     // The console's files are its "records": the names the build wrote (not ids, so not in `all`).
     bySegment.console = readdirSync(CONSOLE_OUT_DIR).filter((f) => !f.startsWith('.') && f !== 'index.html');

@@ -53,6 +53,8 @@ const EXPECTED_TABLES = [
   'dashboard_filters',
   'api_keys',
   'idempotency_keys',
+  'webhooks',
+  'webhook_deliveries',
 ].sort();
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];

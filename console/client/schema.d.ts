@@ -324,6 +324,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks (admin)
+         * @description The tenant's webhooks, newest first (at most 1000).
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook (admin)
+         * @description Delivers every change event committed from now on (optionally only some entity types or event types) as a signed POST. The response holds the signing secret, shown this once.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook (admin)
+         * @description The webhook and its delivery state, without its secret.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook (admin)
+         * @description Stops its deliveries and deletes their record.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook (admin)
+         * @description Changes its URL or filters; `enabled: true` re-enables a disabled webhook where it stopped.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook's secret (admin)
+         * @description A new signing secret, shown in this response only; later deliveries are signed with it.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's delivery attempts (admin)
+         * @description Newest first, a page at a time: pass `meta.next_cursor` as `cursor` for the next page.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{did}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery's event again (admin)
+         * @description Sends that event once more now, with the same `Webhook-Id`, and returns the new attempt. The in-order delivery is not affected.
+         */
+        post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/teams": {
         parameters: {
             query?: never;
@@ -2454,6 +2566,90 @@ export interface components {
             name: string;
             /** @enum {string} */
             scope: "read" | "read_write";
+        };
+        /** @description A webhook endpoint, without its secret */
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            entity_types: string[] | null;
+            types: string[] | null;
+            /** @description The last change-log seq delivered (or skipped by the filters) */
+            last_delivered_seq: number;
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @description Set when delivery stopped after too many consecutive failures, or by an admin
+             */
+            disabled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description A webhook with its signing secret, shown this once */
+        WebhookWithSecret: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            entity_types: string[] | null;
+            types: string[] | null;
+            /** @description The last change-log seq delivered (or skipped by the filters) */
+            last_delivered_seq: number;
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @description Set when delivery stopped after too many consecutive failures, or by an admin
+             */
+            disabled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description The signing secret: shown in this response only. A replay of the request leaves it out. */
+            secret: string;
+        };
+        WebhookCreate: {
+            /**
+             * Format: uri
+             * @description The endpoint: an http(s) URL; its address is checked at each delivery
+             */
+            url: string;
+            /** @description Only events of these entity types (all when absent or null) */
+            entity_types?: ("teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards" | "dashboards" | "comments" | "users" | "api_keys" | "entity_permissions" | "webhooks" | "tenants")[] | null;
+            /** @description Only these `<entity_type>.<action>` events (all when absent or null) */
+            types?: ("teams.created" | "teams.updated" | "teams.deleted" | "teams.restored" | "people.created" | "people.updated" | "people.deleted" | "people.restored" | "products.created" | "products.updated" | "products.deleted" | "products.restored" | "services.created" | "services.updated" | "services.deleted" | "services.restored" | "components.created" | "components.updated" | "components.deleted" | "components.restored" | "resources.created" | "resources.updated" | "resources.deleted" | "resources.restored" | "repositories.created" | "repositories.updated" | "repositories.deleted" | "repositories.restored" | "incidents.created" | "incidents.updated" | "incidents.deleted" | "incidents.restored" | "incidents.status_changed" | "incidents.timeline_entry" | "scorecards.created" | "scorecards.updated" | "scorecards.deleted" | "scorecards.restored" | "dashboards.created" | "dashboards.updated" | "dashboards.deleted" | "dashboards.restored" | "comments.created" | "comments.updated" | "comments.deleted" | "users.created" | "users.updated" | "users.deleted" | "api_keys.created" | "api_keys.deleted" | "entity_permissions.created" | "entity_permissions.updated" | "entity_permissions.deleted" | "webhooks.created" | "webhooks.updated" | "webhooks.deleted" | "webhooks.disabled" | "tenants.updated")[] | null;
+        };
+        WebhookUpdate: {
+            /**
+             * Format: uri
+             * @description The endpoint: an http(s) URL; its address is checked at each delivery
+             */
+            url?: string;
+            /** @description Only events of these entity types (all when absent or null) */
+            entity_types?: ("teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards" | "dashboards" | "comments" | "users" | "api_keys" | "entity_permissions" | "webhooks" | "tenants")[] | null;
+            /** @description Only these `<entity_type>.<action>` events (all when absent or null) */
+            types?: ("teams.created" | "teams.updated" | "teams.deleted" | "teams.restored" | "people.created" | "people.updated" | "people.deleted" | "people.restored" | "products.created" | "products.updated" | "products.deleted" | "products.restored" | "services.created" | "services.updated" | "services.deleted" | "services.restored" | "components.created" | "components.updated" | "components.deleted" | "components.restored" | "resources.created" | "resources.updated" | "resources.deleted" | "resources.restored" | "repositories.created" | "repositories.updated" | "repositories.deleted" | "repositories.restored" | "incidents.created" | "incidents.updated" | "incidents.deleted" | "incidents.restored" | "incidents.status_changed" | "incidents.timeline_entry" | "scorecards.created" | "scorecards.updated" | "scorecards.deleted" | "scorecards.restored" | "dashboards.created" | "dashboards.updated" | "dashboards.deleted" | "dashboards.restored" | "comments.created" | "comments.updated" | "comments.deleted" | "users.created" | "users.updated" | "users.deleted" | "api_keys.created" | "api_keys.deleted" | "entity_permissions.created" | "entity_permissions.updated" | "entity_permissions.deleted" | "webhooks.created" | "webhooks.updated" | "webhooks.deleted" | "webhooks.disabled" | "tenants.updated")[] | null;
+            /** @description true re-enables a disabled webhook (its failure count starts again) */
+            enabled?: boolean;
+        };
+        /** @description One delivery attempt */
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            webhook_id: string;
+            seq: number;
+            /** @enum {string} */
+            status: "succeeded" | "failed";
+            response_code: number | null;
+            /** @description The how-manieth attempt at this event */
+            attempt: number;
+            error: string | null;
+            /** Format: date-time */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            created_at: string;
         };
         /** @description A team as lists and writes return it */
         Team: {
@@ -5507,6 +5703,309 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Webhook"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response to a key is kept (per tenant and caller, 24 h by default) and sent again, with `Idempotent-Replayed: true`, to a retry with the same body; the same key with another body or operation is a 422, and a retry while the first request runs waits for it (then a 409). Answers with a 409, a 429 or a 5xx are not kept. A secret shown once (a new API key) is not replayed; `Idempotent-Withheld` names the fields left out.
+                 * @example 7d3c2e1a-client-retry-1
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/appinventory",
+                 *       "entity_types": [
+                 *         "services",
+                 *         "incidents"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Idempotent-Withheld": components["headers"]["Idempotent-Withheld"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["WebhookWithSecret"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Webhook"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "types": [
+                 *         "incidents.status_changed"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Webhook"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response to a key is kept (per tenant and caller, 24 h by default) and sent again, with `Idempotent-Replayed: true`, to a retry with the same body; the same key with another body or operation is a 422, and a retry while the first request runs waits for it (then a 409). Answers with a 409, a 429 or a 5xx are not kept. A secret shown once (a new API key) is not replayed; `Idempotent-Withheld` names the fields left out.
+                 * @example 7d3c2e1a-client-retry-1
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Idempotent-Withheld": components["headers"]["Idempotent-Withheld"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["WebhookWithSecret"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["WebhookDelivery"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    redeliverWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first response to a key is kept (per tenant and caller, 24 h by default) and sent again, with `Idempotent-Replayed: true`, to a retry with the same body; the same key with another body or operation is a 422, and a retry while the first request runs waits for it (then a 409). Answers with a 409, a 429 or a 5xx are not kept. A secret shown once (a new API key) is not replayed; `Idempotent-Withheld` names the fields left out.
+                 * @example 7d3c2e1a-client-retry-1
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The record's id */
+                id: string;
+                /** @description The did's id */
+                did: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Idempotent-Withheld": components["headers"]["Idempotent-Withheld"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["WebhookDelivery"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -29,6 +29,7 @@ export interface Config {
   collab: CollabLimits;
   rateLimits: RateLimitSettings;
   live: LiveLimitSettings;
+  webhooks: WebhookSettings;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
   /**
@@ -109,6 +110,31 @@ export interface RateLimitSettings {
 }
 
 export const RATE_LIMIT_DEFAULTS: Readonly<RateLimitSettings> = { loginFailuresPerAccountIp: 10, loginAttemptsPerIp: 100, signupsPerIp: 20 };
+
+/** Outbound webhook delivery (WEBHOOK_*). */
+export interface WebhookSettings {
+  /** First retry delay (ms), doubled per consecutive failure, with jitter (WEBHOOK_RETRY_BASE_MS). */
+  retryBaseMs: number;
+  /** Longest retry delay (ms) (WEBHOOK_RETRY_CAP_MS). */
+  retryCapMs: number;
+  /** Consecutive failures after which an endpoint is disabled (WEBHOOK_MAX_FAILURES). */
+  maxFailures: number;
+  /** Per-request timeout (ms) (WEBHOOK_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** How often the worker looks for due deliveries without a bus wake-up (ms) (WEBHOOK_POLL_MS). */
+  pollMs: number;
+  /** Deliver to loopback, private and link-local addresses (WEBHOOK_ALLOW_PRIVATE=true; for tests). */
+  allowPrivate: boolean;
+}
+
+export const WEBHOOK_DEFAULTS: Readonly<WebhookSettings> = {
+  retryBaseMs: 1_000,
+  retryCapMs: 60 * 60 * 1000,
+  maxFailures: 20,
+  timeoutMs: 10_000,
+  pollMs: 5_000,
+  allowPrivate: false,
+};
 
 /** Bounds of live sockets. */
 export interface LiveLimitSettings {
@@ -302,6 +328,12 @@ export const configSchema = z
     IDEMPOTENCY_TTL_SECONDS: integer(60, 30 * 24 * 60 * 60, IDEMPOTENCY_DEFAULTS.ttlSeconds),
     IDEMPOTENCY_WAIT_MS: integer(0, 600_000, IDEMPOTENCY_DEFAULTS.waitMs),
     IDEMPOTENCY_LEASE_MS: integer(1_000, 3_600_000, IDEMPOTENCY_DEFAULTS.leaseMs),
+    WEBHOOK_RETRY_BASE_MS: integer(1, 3_600_000, WEBHOOK_DEFAULTS.retryBaseMs),
+    WEBHOOK_RETRY_CAP_MS: integer(1, 24 * 3_600_000, WEBHOOK_DEFAULTS.retryCapMs),
+    WEBHOOK_MAX_FAILURES: integer(1, 1_000_000, WEBHOOK_DEFAULTS.maxFailures),
+    WEBHOOK_TIMEOUT_MS: integer(100, 600_000, WEBHOOK_DEFAULTS.timeoutMs),
+    WEBHOOK_POLL_MS: integer(10, 3_600_000, WEBHOOK_DEFAULTS.pollMs),
+    WEBHOOK_ALLOW_PRIVATE: optionalString.transform((v) => v?.toLowerCase() === 'true'),
     OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
     OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol,
@@ -347,6 +379,14 @@ export const configSchema = z
       maxDocumentBytes: env.COLLAB_MAX_DOC_BYTES,
       maxAwarenessBytes: env.COLLAB_MAX_AWARENESS_BYTES,
       awarenessPerSecond: env.COLLAB_AWARENESS_PER_SECOND,
+    },
+    webhooks: {
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      retryCapMs: env.WEBHOOK_RETRY_CAP_MS,
+      maxFailures: env.WEBHOOK_MAX_FAILURES,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      pollMs: env.WEBHOOK_POLL_MS,
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
     },
     mode: env.DATABASE_URL ? 'cluster' : 'embedded',
     seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,

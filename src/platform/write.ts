@@ -10,7 +10,7 @@ import type { Logger } from './logger.js';
 import { NO_METRICS, type MetricsSink } from './metrics-sink.js';
 import { SPANS, inSpan, startSpan, withinSpan } from './tracing.js';
 
-export type ChangeAction = 'created' | 'updated' | 'deleted' | 'restored' | 'status_changed' | 'timeline_entry';
+export type ChangeAction = 'created' | 'updated' | 'deleted' | 'restored' | 'status_changed' | 'timeline_entry' | 'disabled';
 
 const AUDIT_ACTION: Record<ChangeAction, string> = {
   created: 'create',
@@ -19,6 +19,7 @@ const AUDIT_ACTION: Record<ChangeAction, string> = {
   restored: 'restore',
   status_changed: 'status_change',
   timeline_entry: 'timeline_entry',
+  disabled: 'disable',
 };
 
 /**

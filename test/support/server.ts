@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle, type StartOptions } from '../../src/app.js';
 import { DEFAULT_COLLAB_LIMITS } from '../../src/platform/collab/limits.js';
-import { HTTP_DEFAULTS, LIVE_LIMIT_DEFAULTS, RATE_LIMIT_DEFAULTS, type Config } from '../../src/platform/config.js';
+import { HTTP_DEFAULTS, LIVE_LIMIT_DEFAULTS, RATE_LIMIT_DEFAULTS, WEBHOOK_DEFAULTS, type Config } from '../../src/platform/config.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { quietLogger } from './factories.js';
 
@@ -22,6 +22,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     // Suites sign up and log in far more from 127.0.0.1 than a person does; limit tests lower these.
     rateLimits: { ...RATE_LIMIT_DEFAULTS, loginAttemptsPerIp: 100_000, signupsPerIp: 100_000 },
     live: { ...LIVE_LIMIT_DEFAULTS },
+    webhooks: { ...WEBHOOK_DEFAULTS },
     mode: 'embedded',
     seedSampleData: false,
     statementTimeoutMs: 30_000,

@@ -43,7 +43,7 @@ export interface Resource {
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
 /** Record types only admins read; others see that they changed (their id), never how. */
-export const ADMIN_ONLY_TYPES: ReadonlySet<string> = new Set(['users', 'api_keys', 'entity_permissions', 'audit_logs']);
+export const ADMIN_ONLY_TYPES: ReadonlySet<string> = new Set(['users', 'api_keys', 'entity_permissions', 'audit_logs', 'webhooks']);
 
 /** Whether the actor reads admin-only records in full (and so their events, unredacted). */
 export function readsAdminOnly(actor: Pick<Actor, 'role'>): boolean {
@@ -59,6 +59,7 @@ const WRITERS: Record<string, readonly UserRole[]> = {
   widgets: CATALOG_WRITERS,
   users: ['admin'],
   api_keys: ['admin'],
+  webhooks: ['admin'],
   entity_permissions: ['admin'],
   tenants: ['admin'],
 };

@@ -31,6 +31,10 @@ export const CHANGE_EVENT_TYPES: Readonly<Record<string, EventTypeEntry>> = {
     actions: ['created', 'updated', 'deleted'],
     data: `The grant as \`GET /api/v1/<collection>/{id}/permissions\` lists it.${ADMIN_ONLY}`,
   },
+  webhooks: {
+    actions: ['created', 'updated', 'deleted', 'disabled'],
+    data: `The webhook as \`GET /api/v1/webhooks/{id}\` returns it (never its secret); \`webhooks.disabled\` when delivery stopped after the configured number of consecutive failures.${ADMIN_ONLY}`,
+  },
   tenants: { actions: ['updated'], data: 'The tenant (`id`, `name`, `slug`, `is_active`): its activation changed' },
 };
 

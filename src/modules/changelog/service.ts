@@ -24,7 +24,7 @@ export class ChangeEventRow extends TenantModel {
   at!: Date;
 }
 
-function toEnvelope(row: ChangeEventRow): ChangeEvent {
+export function toEnvelope(row: ChangeEventRow): ChangeEvent {
   return {
     seq: Number(row.seq),
     type: row.type,
