@@ -180,6 +180,72 @@ describe('HTTP scorecards and dashboards', () => {
       );
       await refused(app.db.knex, admin.tenantId, ['scorecards'], () => viewer.client.patch(`/api/v1/scorecards/${card.id}`, { name: 'renamed' }), 403);
     });
+    describe('levels and paginated results', () => {
+      const levels = [
+        { name: 'bronze', min_score: 50 },
+        { name: 'silver', min_score: 75 },
+        { name: 'gold', min_score: 90 },
+      ];
+
+      it('refuses levels out of order, with duplicate names or too many (422 at the level)', async () => {
+        const base = { name: `lv-${uniq()}`, entity_types: ['services'] };
+        const paths = async (body: object) => {
+          const res = await editor.client.post('/api/v1/scorecards', body);
+          expectStatus(res, 422);
+          return res.body.errors.map((e: { path: string }) => e.path);
+        };
+        assert.deepEqual(await paths({ ...base, levels: [levels[1], levels[0]] }), ['levels.1.min_score']);
+        assert.deepEqual(await paths({ ...base, levels: [levels[0], { name: 'Bronze', min_score: 60 }] }), ['levels.1.name']);
+        const many = Array.from({ length: 11 }, (_, i) => ({ name: `l${i}`, min_score: i * 5 }));
+        assert.deepEqual(await paths({ ...base, levels: many }), ['levels']);
+        const patch = await editor.client.patch(`/api/v1/scorecards/${card.id}`, { levels: [levels[2], levels[2]] });
+        expectStatus(patch, 422);
+      });
+
+      it('stores levels and gives each result its level (null below the lowest), pages with cursor and limit', async () => {
+        const res = await editor.client.patch(`/api/v1/scorecards/${card.id}`, { levels });
+        expectStatus(res, 200);
+        assert.deepEqual(res.body.data.levels, levels);
+        const all = await viewer.client.get(`/api/v1/scorecards/${card.id}/results`);
+        expectStatus(all, 200);
+        const levelOf = new Map(all.body.data.map((r: { entity_id: string; level: string | null }) => [r.entity_id, r.level]));
+        assert.equal(levelOf.get(good.id), 'gold');
+        for (const r of all.body.data as { score: number; level: string | null }[]) {
+          const expected = levels.filter((l) => r.score >= l.min_score).pop()?.name ?? null;
+          assert.equal(r.level, expected, `score ${r.score}`);
+        }
+        assert.equal(levelOf.get(bare.id), null);
+        assert.equal(all.body.meta.has_more, false);
+        assert.equal(all.body.meta.next_cursor, null);
+
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const q: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2';
+          const page = await viewer.client.get(`/api/v1/scorecards/${card.id}/results${q}`);
+          expectStatus(page, 200);
+          assert.ok(page.body.data.length <= 2);
+          assert.equal(page.body.meta.limit, 2);
+          assert.equal(page.body.meta.has_more, page.body.meta.next_cursor !== null);
+          seen.push(...page.body.data.map((r: { entity_id: string }) => r.entity_id));
+          cursor = page.body.meta.next_cursor;
+        } while (cursor);
+        assert.deepEqual(
+          seen,
+          all.body.data.map((r: { entity_id: string }) => r.entity_id),
+          'the pages walk the whole list once, in order',
+        );
+        assert.ok(seen.length >= 3);
+
+        const bad = await viewer.client.get(`/api/v1/scorecards/${card.id}/results?cursor=nonsense`);
+        expectStatus(bad, 400);
+        expectStatus(await viewer.client.get(`/api/v1/scorecards/${card.id}/results?limit=0`), 422);
+      });
+
+      it("another tenant's scorecard results are a 404", async () => {
+        expectStatus(await other.client.get(`/api/v1/scorecards/${card.id}/results?limit=1`), 404);
+      });
+    });
   });
 
   describe('dashboards', () => {

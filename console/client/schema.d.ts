@@ -2005,7 +2005,7 @@ export interface paths {
         };
         /**
          * Score every applicable entity against the scorecard
-         * @description Every live record of the scorecard's entity types, scored now: the criteria each passed and failed.
+         * @description Every live record of the scorecard's entity types, scored now: the criteria each passed and failed, and its level. Entity types in the scorecard order, then by name; follow `meta.next_cursor` while `meta.has_more`.
          */
         get: operations["getScorecardResults"];
         put?: never;
@@ -4355,6 +4355,14 @@ export interface components {
             entity_types: ("products" | "services" | "components" | "resources" | "repositories")[];
             /** @description In sort_order */
             criteria: components["schemas"]["Criterion"][];
+            /** @description In ascending min_score; empty when the scorecard has no levels */
+            levels: components["schemas"]["ScorecardLevel"][];
+        };
+        /** @description A named level of a scorecard: an entity is at the highest level whose min_score its score reaches */
+        ScorecardLevel: {
+            name: string;
+            /** @description The lowest score (inclusive) at this level */
+            min_score: number;
         };
         ScorecardCreate: {
             name: string;
@@ -4362,6 +4370,11 @@ export interface components {
             entity_types: ("products" | "services" | "components" | "resources" | "repositories")[];
             /** @default [] */
             criteria: components["schemas"]["CriterionInput"][];
+            /**
+             * @description Named thresholds in ascending min_score, names unique (case-insensitive), at most 10
+             * @default []
+             */
+            levels: components["schemas"]["ScorecardLevel"][];
         };
         CriterionInput: {
             name: string;
@@ -4464,6 +4477,8 @@ export interface components {
             description?: string | null;
             entity_types?: ("products" | "services" | "components" | "resources" | "repositories")[];
             criteria?: components["schemas"]["CriterionInput"][];
+            /** @description Named thresholds in ascending min_score, names unique (case-insensitive), at most 10 */
+            levels?: components["schemas"]["ScorecardLevel"][];
         };
         /** @description How one entity scores on the scorecard */
         ScorecardResult: {
@@ -4474,8 +4489,19 @@ export interface components {
             name: string;
             /** @description Weighted share of criteria passed, in percent (100 with no criteria) */
             score: number;
+            /** @description The highest level whose min_score the score reaches; null below the lowest (or with no levels) */
+            level: string | null;
             passed: components["schemas"]["Criterion"][];
             failed: components["schemas"]["Criterion"][];
+        };
+        /** @description Keyset pagination over entity types in the scorecard order, then names */
+        ScorecardResultsMeta: {
+            /** @description The page size used */
+            limit: number;
+            /** @description Opaque; pass it as `cursor` for the next page. Null on the last page. */
+            next_cursor: string | null;
+            /** @description There may be more results after this page (follow next_cursor) */
+            has_more: boolean;
         };
         /** @description A dashboard as lists show it */
         DashboardListItem: {
@@ -10124,6 +10150,20 @@ export interface operations {
                  *             "role": "on-call"
                  *           }
                  *         }
+                 *       ],
+                 *       "levels": [
+                 *         {
+                 *           "name": "bronze",
+                 *           "min_score": 50
+                 *         },
+                 *         {
+                 *           "name": "silver",
+                 *           "min_score": 75
+                 *         },
+                 *         {
+                 *           "name": "gold",
+                 *           "min_score": 90
+                 *         }
                  *       ]
                  *     }
                  */
@@ -10313,7 +10353,12 @@ export interface operations {
     };
     getScorecardResults: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Results per page */
+                limit?: number;
+                /** @description `meta.next_cursor` of the previous page of the same scorecard */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description The record's id */
@@ -10332,6 +10377,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["ScorecardResult"][];
+                        meta: components["schemas"]["ScorecardResultsMeta"];
                     };
                 };
             };
@@ -10339,6 +10385,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

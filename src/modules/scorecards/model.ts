@@ -6,12 +6,13 @@ import { TenantModel } from '../../platform/tenancy.js';
 export class Scorecard extends TenantModel {
   static override tableName = 'scorecards';
   static override softDelete = true;
-  static override jsonAttributes = ['entity_types'];
+  static override jsonAttributes = ['entity_types', 'levels'];
 
   id!: string;
   name!: string;
   description!: string | null;
   entity_types!: string[];
+  levels!: { name: string; min_score: number }[];
   row_version!: number;
   created_at!: Date;
   updated_at!: Date;

@@ -76,11 +76,43 @@ const entityTypes = z
 
 const criteriaList = z.array(named('CriterionInput', criterionInput)).max(100);
 
+/** The most levels a scorecard may have. */
+export const MAX_LEVELS = 10;
+
+export const Level = named(
+  'ScorecardLevel',
+  z
+    .strictObject({
+      name: z.string().trim().min(1).max(50),
+      min_score: z.number().int().min(0).max(100).describe('The lowest score (inclusive) at this level'),
+    })
+    .describe('A named level of a scorecard: an entity is at the highest level whose min_score its score reaches'),
+);
+
+/** Levels: unique names, min_score strictly ascending, at most MAX_LEVELS. */
+const levelList = z
+  .array(Level)
+  .max(MAX_LEVELS)
+  .superRefine((levels, issue) => {
+    const names = new Set<string>();
+    levels.forEach((level, i) => {
+      const key = level.name.toLowerCase();
+      if (names.has(key)) issue.addIssue({ code: 'custom', message: 'level names must be unique', path: [i, 'name'] });
+      names.add(key);
+      if (i > 0 && level.min_score <= levels[i - 1].min_score) {
+        issue.addIssue({ code: 'custom', message: 'min_score must be greater than the previous level', path: [i, 'min_score'] });
+      }
+    });
+  })
+  .describe(`Named thresholds in ascending min_score, names unique (case-insensitive), at most ${MAX_LEVELS}`);
+export type LevelData = z.infer<typeof Level>;
+
 export const scorecardCreate = z.strictObject({
   name: name255,
   description: optionalText,
   entity_types: entityTypes,
   criteria: criteriaList.default([]),
+  levels: levelList.default([]),
 });
 export type ScorecardCreate = z.infer<typeof scorecardCreate>;
 
@@ -90,6 +122,7 @@ export const scorecardUpdate = z.strictObject({
   description: optionalText,
   entity_types: entityTypes.optional(),
   criteria: criteriaList.optional(),
+  levels: levelList.optional(),
 });
 export type ScorecardUpdate = z.infer<typeof scorecardUpdate>;
 
@@ -138,6 +171,7 @@ export const Scorecard = named(
       description: z.string().nullable(),
       entity_types: z.array(z.enum(SCORABLE_TYPES)),
       criteria: z.array(Criterion).describe('In sort_order'),
+      levels: z.array(Level).describe('In ascending min_score; empty when the scorecard has no levels'),
     })
     .describe('A scorecard and its criteria; scores are computed on read, never stored'),
 );
@@ -150,8 +184,25 @@ export const ScorecardResult = named(
       entity_id: recordId,
       name: z.string(),
       score: z.number().int().min(0).max(100).describe('Weighted share of criteria passed, in percent (100 with no criteria)'),
+      level: z.string().nullable().describe('The highest level whose min_score the score reaches; null below the lowest (or with no levels)'),
       passed: z.array(Criterion),
       failed: z.array(Criterion),
     })
     .describe('How one entity scores on the scorecard'),
+);
+
+export const scorecardResultsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(200).describe('Results per page'),
+  cursor: z.string().max(2000).optional().describe('`meta.next_cursor` of the previous page of the same scorecard'),
+});
+
+export const ScorecardResultsMeta = named(
+  'ScorecardResultsMeta',
+  z
+    .object({
+      limit: z.number().int().describe('The page size used'),
+      next_cursor: z.string().nullable().describe('Opaque; pass it as `cursor` for the next page. Null on the last page.'),
+      has_more: z.boolean().describe('There may be more results after this page (follow next_cursor)'),
+    })
+    .describe('Keyset pagination over entity types in the scorecard order, then names'),
 );

@@ -198,3 +198,10 @@ export interface ScorableCard<C extends CriterionLike = CriterionLike> {
 export function scoreOn<C extends CriterionLike>(cards: readonly ScorableCard<C>[], entity: EntityShape, facts: EvaluationFacts) {
   return cards.map((card) => ({ scorecard_id: card.id, scorecard_name: card.name, ...evaluate(card.criteria, entity, facts) }));
 }
+
+/** The highest level whose min_score the score reaches (levels in ascending min_score); null below the lowest. */
+export function levelOf(levels: readonly { name: string; min_score: number }[], score: number): string | null {
+  let level: string | null = null;
+  for (const l of levels) if (score >= l.min_score) level = l.name;
+  return level;
+}

@@ -10,10 +10,12 @@ import type { WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
 import type { CatalogType, EntityData } from '../catalog/kinds.js';
 import type { EntityService } from '../catalog/service.js';
-import { criteriaIssues, evaluate, scoreOn, type CriterionLike, type EvaluationFacts } from './scoring.js';
+import { criteriaIssues, evaluate, levelOf, scoreOn, type CriterionLike, type EvaluationFacts } from './scoring.js';
 import { AFFECTED_TABLE, Incident } from '../incidents/model.js';
 import { Scorecard, ScorecardCriterion } from './model.js';
-import { SCORABLE_TYPES, parseScorecardInput, scorecardCreate, scorecardUpdate, type CriterionInput, type ScorableType } from './schemas.js';
+import { SCORABLE_TYPES, parseScorecardInput, scorecardCreate, scorecardUpdate, type CriterionInput, type LevelData, type ScorableType } from './schemas.js';
+import { decodeCursor, encodeCursor } from '../../platform/cursor.js';
+import { uuid } from '../../platform/schema-kit.js';
 
 const ENTITY_TYPE = 'scorecards';
 const scorecards = new RecordTable<Scorecard>(Scorecard, 'scorecard');
@@ -40,6 +42,7 @@ export type ScorecardData = Record<string, unknown> & {
   name: string;
   description: string | null;
   entity_types: ScorableType[];
+  levels: LevelData[];
   row_version: number;
   criteria: CriterionData[];
 };
@@ -49,8 +52,21 @@ export interface EntityResult {
   entity_id: string;
   name: string;
   score: number;
+  level: string | null;
   passed: CriterionData[];
   failed: CriterionData[];
+}
+
+/** Where a results page ended: the scorecard, the index of the entity type, and that type's list cursor. */
+interface ResultsCursor {
+  sc: string;
+  t: number;
+  c?: string;
+}
+
+export interface ResultsPage {
+  data: EntityResult[];
+  meta: { limit: number; next_cursor: string | null; has_more: boolean };
 }
 
 export interface ScorecardScore {
@@ -86,20 +102,45 @@ export class ScorecardService {
 
   /** Every live entity of the scorecard's types, scored; entity types in the scorecard's order, then by name. */
   async results(ctx: ServiceContext, id: string): Promise<EntityResult[]> {
-    const card = await this.get(ctx, id);
-    const facts = await this.facts(ctx, card.criteria, { entityTypes: card.entity_types });
     const results: EntityResult[] = [];
-    for (const type of card.entity_types) {
-      let cursor: string | undefined;
-      do {
-        const page = await this.entities[type].list(ctx, { limit: RESULTS_PAGE, cursor, sort: 'name', filters: {} });
-        for (const entity of page.data) {
-          results.push({ entity_type: type, entity_id: entity.id, name: String(entity.name), ...evaluate(card.criteria, entity, facts) });
-        }
-        cursor = page.meta.next_cursor ?? undefined;
-      } while (cursor);
-    }
+    let cursor: string | undefined;
+    do {
+      const page = await this.resultsPage(ctx, id, { limit: RESULTS_PAGE, cursor });
+      results.push(...page.data);
+      cursor = page.meta.next_cursor ?? undefined;
+    } while (cursor);
     return results;
+  }
+
+  /**
+   * One page of results: entity types in the scorecard's order, each by name, through that type's
+   * keyset list; the cursor holds the type's index and its list cursor (400 when it is another scorecard's).
+   */
+  async resultsPage(ctx: ServiceContext, id: string, query: { limit: number; cursor?: string }): Promise<ResultsPage> {
+    const card = await this.get(ctx, id);
+    const start = query.cursor ? readResultsCursor(query.cursor, card) : { sc: card.id, t: 0 };
+    const facts = await this.facts(ctx, card.criteria, { entityTypes: card.entity_types });
+    const data: EntityResult[] = [];
+    let at: ResultsCursor | null = start;
+    while (at && data.length < query.limit) {
+      const type: ScorableType = card.entity_types[at.t];
+      const page: Page<EntityData> = await this.entities[type].list(ctx, { limit: query.limit - data.length, cursor: at.c, sort: 'name', filters: {} });
+      for (const entity of page.data) {
+        const evaluation = evaluate(card.criteria, entity, facts);
+        data.push({
+          entity_type: type,
+          entity_id: entity.id,
+          name: String(entity.name),
+          score: evaluation.score,
+          level: levelOf(card.levels, evaluation.score),
+          passed: evaluation.passed,
+          failed: evaluation.failed,
+        });
+      }
+      if (page.meta.next_cursor) at = { sc: card.id, t: at.t, c: page.meta.next_cursor };
+      else at = at.t + 1 < card.entity_types.length ? { sc: card.id, t: at.t + 1 } : null;
+    }
+    return { data, meta: { limit: query.limit, next_cursor: at ? encodeCursor(at) : null, has_more: at !== null } };
   }
 
   /** The scores of one entity on every scorecard that applies to its type (detail views). */
@@ -131,6 +172,7 @@ export class ScorecardService {
             name: parsed.name,
             description: parsed.description ?? null,
             entity_types: parsed.entity_types,
+            levels: parsed.levels,
             created_by: w.actor.userId,
             updated_by: w.actor.userId,
           })
@@ -155,7 +197,7 @@ export class ScorecardService {
       if (criteria || parsed.entity_types) this.validate(parsed.entity_types ?? before.entity_types, criteria ?? before.criteria);
 
       const columns: Record<string, unknown> = {};
-      for (const key of ['name', 'description', 'entity_types'] as const) {
+      for (const key of ['name', 'description', 'entity_types', 'levels'] as const) {
         if (parsed[key] !== undefined && !same(before[key], parsed[key])) columns[key] = parsed[key];
       }
       const replace = criteria !== undefined && !sameCriteria(before.criteria, criteria);
@@ -270,6 +312,20 @@ async function nameClash<T>(query: PromiseLike<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+function readResultsCursor(raw: string, card: ScorecardData): ResultsCursor {
+  return decodeCursor<ResultsCursor>(
+    raw,
+    (c) =>
+      c.sc === card.id &&
+      uuid.safeParse(c.sc).success &&
+      Number.isInteger(c.t) &&
+      c.t >= 0 &&
+      c.t < card.entity_types.length &&
+      (c.c === undefined || typeof c.c === 'string'),
+    'The cursor is not valid for these results (it must come from next_cursor of the same scorecard).',
+  );
 }
 
 function toRows(criteria: CriterionInput[]): CriterionRow[] {
