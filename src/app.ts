@@ -194,7 +194,7 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
   }
   const { port } = server.address() as AddressInfo;
   listening.port = port;
-  domain.webhookWorker.start();
+  if (config.webhooks.deliver) domain.webhookWorker.start();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   let closing: Promise<void> | undefined;
   return {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WEBHOOK_DEFAULTS } from '../src/platform/config.js';
 import { isPrivateAddress } from '../src/modules/webhooks/address.js';
-import { post } from '../src/modules/webhooks/worker.js';
+import { CONCURRENT_ENDPOINTS, post } from '../src/modules/webhooks/worker.js';
 import { addMember, created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
 
@@ -190,6 +190,34 @@ describe('Webhooks', () => {
     assert.ok(failed.every((d: { response_code: number; next_attempt_at: string }) => d.response_code === 503 && d.next_attempt_at));
     const got = await admin.client.get(`/api/v1/webhooks/${hook.id}`);
     assert.equal(got.body.data.consecutive_failures, 0);
+  });
+
+  it('delivers to a bounded number of endpoints at once, so slow receivers do not take every database connection', async () => {
+    // A receiver that never answers: each attempt holds its endpoint's lock (a pooled connection)
+    // until the worker's 1 s timeout.
+    let open = 0;
+    let mostOpen = 0;
+    let seen = 0;
+    const slow = http.createServer((req) => {
+      seen += 1;
+      open += 1;
+      mostOpen = Math.max(mostOpen, open);
+      req.socket.on('close', () => (open -= 1));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow`;
+      const endpoints = 3 * CONCURRENT_ENDPOINTS;
+      for (let i = 0; i < endpoints; i++) await created(admin.client, '/api/v1/webhooks', { url, entity_types: ['teams'] });
+      await created(admin.client, '/api/v1/teams', { name: teamName() });
+      await until(() => open >= CONCURRENT_ENDPOINTS, 'requests in flight');
+      expectStatus(await admin.client.get('/api/v1/teams?limit=1'), 200);
+      await until(() => seen >= endpoints, 'a first attempt to every endpoint');
+      assert.ok(mostOpen <= CONCURRENT_ENDPOINTS, `at most ${CONCURRENT_ENDPOINTS} requests in flight, saw ${mostOpen}`);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
   });
 
   it('is disabled after N consecutive failures, with a webhooks.disabled event', async () => {

@@ -125,6 +125,8 @@ export interface WebhookSettings {
   pollMs: number;
   /** Deliver to loopback, private and link-local addresses (WEBHOOK_ALLOW_PRIVATE=true; for tests). */
   allowPrivate: boolean;
+  /** Whether this node runs the delivery worker (WEBHOOK_DELIVERY=false: it stores webhooks and delivers nothing). */
+  deliver: boolean;
 }
 
 export const WEBHOOK_DEFAULTS: Readonly<WebhookSettings> = {
@@ -134,6 +136,7 @@ export const WEBHOOK_DEFAULTS: Readonly<WebhookSettings> = {
   timeoutMs: 10_000,
   pollMs: 5_000,
   allowPrivate: false,
+  deliver: true,
 };
 
 /** Bounds of live sockets. */
@@ -215,6 +218,16 @@ function url(protocols: string[], what: string) {
  * TRUST_PROXY as express takes it: `true`/`false`, a number of proxy hops, or a comma-separated
  * list of proxy addresses, subnets and express's names for them (loopback, linklocal, uniquelocal).
  */
+/** `true` or `false`, else a config error; undefined when unset. */
+const trueOrFalse = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  if (v !== 'true' && v !== 'false') {
+    ctx.addIssue({ code: 'custom', message: 'expected true or false' });
+    return z.NEVER;
+  }
+  return v === 'true';
+});
+
 const trustProxy = optionalString.transform((raw, ctx): boolean | number | string => {
   if (raw === undefined || raw === 'false') return false;
   if (raw === 'true') return true;
@@ -296,14 +309,7 @@ export const configSchema = z
     }),
     DB_POOL_MAX: integer(1, 1000, 10),
     STATEMENT_TIMEOUT_MS: integer(0, 3_600_000, 30_000),
-    SEED_SAMPLE_DATA: optionalString.transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      if (v !== 'true' && v !== 'false') {
-        ctx.addIssue({ code: 'custom', message: 'expected true or false' });
-        return z.NEVER;
-      }
-      return v === 'true';
-    }),
+    SEED_SAMPLE_DATA: trueOrFalse,
     BODY_MAX_BYTES: integer(1024, 64 * 1024 * 1024, HTTP_DEFAULTS.bodyMaxBytes),
     BODY_MAX_DEPTH: integer(2, 256, HTTP_DEFAULTS.bodyMaxDepth),
     // Two years is the most browsers' preload lists ask for.
@@ -334,6 +340,7 @@ export const configSchema = z
     WEBHOOK_TIMEOUT_MS: integer(100, 600_000, WEBHOOK_DEFAULTS.timeoutMs),
     WEBHOOK_POLL_MS: integer(10, 3_600_000, WEBHOOK_DEFAULTS.pollMs),
     WEBHOOK_ALLOW_PRIVATE: optionalString.transform((v) => v?.toLowerCase() === 'true'),
+    WEBHOOK_DELIVERY: trueOrFalse,
     OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
     OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol,
@@ -387,6 +394,7 @@ export const configSchema = z
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,
       pollMs: env.WEBHOOK_POLL_MS,
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      deliver: env.WEBHOOK_DELIVERY ?? WEBHOOK_DEFAULTS.deliver,
     },
     mode: env.DATABASE_URL ? 'cluster' : 'embedded',
     seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,

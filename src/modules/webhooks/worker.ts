@@ -21,6 +21,12 @@ import type { WebhookService } from './service.js';
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 const BATCH_PER_WAKE = 100;
+/**
+ * Endpoints a node delivers to at once. Each attempt holds its endpoint's row lock, and so a pooled
+ * connection, while its request is in flight (up to WEBHOOK_TIMEOUT_MS): a bound well under the pool
+ * size keeps slow receivers from starving the node's HTTP requests of connections.
+ */
+export const CONCURRENT_ENDPOINTS = 4;
 
 export interface Attempt {
   ok: boolean;
@@ -90,6 +96,12 @@ export class WebhookWorker {
   private running?: Promise<void>;
   private again = false;
   private stopped = true;
+  /**
+   * Tenants with an enabled webhook, as of the last pass: a new event of any other tenant wakes
+   * nothing (no query on the write path of tenants without webhooks). A webhook created or
+   * re-enabled on another node is picked up by its own `webhooks.*` event or the next poll.
+   */
+  private hooked = new Set<string>();
 
   constructor(
     private readonly knex: Knex,
@@ -101,7 +113,9 @@ export class WebhookWorker {
 
   start(): void {
     this.stopped = false;
-    this.unsubscribe = this.bus.subscribe(() => this.wake());
+    this.unsubscribe = this.bus.subscribe((events) => {
+      if (events.some((e) => e.entity_type === 'webhooks' || this.hooked.has(e.tenant_id))) this.wake();
+    });
     this.timer = setInterval(() => this.wake(), this.settings.pollMs);
     this.timer.unref();
     this.wake();
@@ -133,11 +147,21 @@ export class WebhookWorker {
   }
 
   private async pass(): Promise<void> {
-    const due = await this.knex('webhooks')
+    const enabled = (await this.knex('webhooks')
       .whereNull('disabled_at')
-      .where((q) => void q.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', this.knex.fn.now()))
-      .select('id');
-    const nextDue = await Promise.all(due.map(({ id }: { id: string }) => this.drain(id)));
+      .select('id', 'tenant_id', this.knex.raw('(next_attempt_at IS NULL OR next_attempt_at <= now()) AS due'))) as {
+      id: string;
+      tenant_id: string;
+      due: boolean;
+    }[];
+    this.hooked = new Set(enabled.map((h) => h.tenant_id));
+    const due = enabled.filter((h) => h.due);
+    const queue = due.map(({ id }) => id);
+    const nextDue: (number | null)[] = [];
+    const lane = async () => {
+      for (let id = queue.shift(); id !== undefined && !this.stopped; id = queue.shift()) nextDue.push(await this.drain(id));
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENT_ENDPOINTS, queue.length) }, lane));
     // Wake for the earliest retry rather than wait for the poll.
     const soonest = Math.min(...nextDue.filter((d): d is number => d !== null));
     if (Number.isFinite(soonest) && !this.stopped) setTimeout(() => this.wake(), Math.max(soonest, 10)).unref();
