@@ -103,7 +103,16 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
     ? createRedisClient(config.redisUrl, logger, 'limits', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
     : undefined;
   const rateLimits = { store: new RateLimits({ redis: limitsRedis, prefix }), settings: config.rateLimits };
-  const domain = createDomain({ knex, bus: eventBus, logger, jwtSecret: resolveJwtSecret(config), rateLimits, metrics, webhooks: config.webhooks });
+  const domain = createDomain({
+    knex,
+    bus: eventBus,
+    logger,
+    jwtSecret: resolveJwtSecret(config),
+    rateLimits,
+    metrics,
+    webhooks: config.webhooks,
+    derivedEvents: config.derivedEvents,
+  });
   const readiness: Record<string, () => Promise<boolean>> = {};
   if (adapterRedis) {
     readiness.redis = async () => {
@@ -195,6 +204,7 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
   const { port } = server.address() as AddressInfo;
   listening.port = port;
   if (config.webhooks.deliver) domain.webhookWorker.start();
+  if (config.derivedEvents.run) domain.followers.start();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   let closing: Promise<void> | undefined;
   return {
@@ -210,6 +220,8 @@ export async function startServer({ config, knex, logger, bus, live: liveOptions
       (closing ??= (async () => {
         // 0. Stop delivering webhooks (the attempt in flight finishes and is recorded).
         await domain.webhookWorker.stop();
+        //    and deriving events (the pass in flight commits or rolls back; its cursor says which).
+        await domain.followers.stop();
         // 1. Stop accepting connections (HTTP and WebSocket upgrades).
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

@@ -2,7 +2,9 @@
 // service. REST, sockets, co-editing and seeds all reach the data through these services.
 import type { Knex } from 'knex';
 import type { EventBus } from './platform/bus.js';
-import { WEBHOOK_DEFAULTS, type RateLimitSettings, type WebhookSettings } from './platform/config.js';
+import { DERIVED_EVENT_DEFAULTS, WEBHOOK_DEFAULTS, type DerivedEventSettings, type RateLimitSettings, type WebhookSettings } from './platform/config.js';
+import { ChangeLogFollowers } from './platform/followers.js';
+import { ScoreEvents } from './modules/scorecards/score-events.js';
 import type { Logger } from './platform/logger.js';
 import type { MetricsSink } from './platform/metrics-sink.js';
 import type { RateLimits } from './platform/rate-limits.js';
@@ -36,6 +38,8 @@ export interface DomainDeps {
   metrics?: MetricsSink;
   /** Webhook delivery settings; the worker is started by the node (start/stop on the returned domain). */
   webhooks?: WebhookSettings;
+  /** The change-log followers' settings; started by the node (followers.start/stop on the returned domain). */
+  derivedEvents?: DerivedEventSettings;
 }
 
 /** How long a principal may be served from a node's cache without reading the user again. */
@@ -52,7 +56,16 @@ function authThrottle({ store, settings }: NonNullable<DomainDeps['rateLimits']>
   };
 }
 
-export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics, webhooks: webhookSettings = WEBHOOK_DEFAULTS }: DomainDeps) {
+export function createDomain({
+  knex,
+  bus,
+  logger,
+  jwtSecret,
+  rateLimits,
+  metrics,
+  webhooks: webhookSettings = WEBHOOK_DEFAULTS,
+  derivedEvents = DERIVED_EVENT_DEFAULTS,
+}: DomainDeps) {
   const writes = new WriteRunner(knex, bus, logger, metrics);
   const webhooks = new WebhookService(writes);
   const entities = createEntityServices(writes);
@@ -64,6 +77,11 @@ export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics
   });
   bus.subscribe((events) => principals.onEvents(events));
   bus.onResume?.(() => principals.clear());
+  const scorecards = new ScorecardService(writes, entities);
+  const changeLog = new ChangeLogService();
+  const followers = new ChangeLogFollowers({ knex, writes, bus, logger, settings: derivedEvents, read: (scope, range) => changeLog.between(scope, range) }, [
+    new ScoreEvents(scorecards, entities),
+  ]);
   return {
     knex,
     bus,
@@ -74,13 +92,14 @@ export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics
     users: new UserService(writes),
     apiKeys: new ApiKeyService(writes),
     incidents: new IncidentService(writes, entities),
-    scorecards: new ScorecardService(writes, entities),
+    scorecards,
     comments: new CommentService(writes),
     dashboards: new DashboardService(writes),
     descriptors: new DescriptorService(entities, writes),
     permissions: new PermissionService(writes),
     audit: new AuditService(),
-    changeLog: new ChangeLogService(),
+    changeLog,
+    followers,
     webhooks,
     webhookWorker: new WebhookWorker(knex, bus, webhooks, webhookSettings, logger),
   };

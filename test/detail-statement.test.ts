@@ -8,7 +8,7 @@ import { detailStatement, listPageColumns } from '../src/modules/catalog/detail.
 import { CATALOG_TYPES } from '../src/modules/catalog/kinds.js';
 import { created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
-import { counted, isPrincipalRead, scopedTables } from './support/sql.js';
+import { counted, followerCaughtUp, isPrincipalRead, scopedTables } from './support/sql.js';
 
 const KEYWORDS = new Set(['join', 'where', 'on', 'and', 'order', 'left', 'inner', 'limit', 'group']);
 
@@ -155,6 +155,8 @@ describe('catalog detail view: one statement, every table scoped', function () {
       entity_types: ['services'],
       criteria: [{ name: 'owned', weight: 1, check_type: 'has_field', check_config: { field: 'team_id' } }],
     });
+    // The scorecard's scores are derived in the background after commit: done before counting a read.
+    await followerCaughtUp(app.db.knex, admin.tenantId, 'scorecard_scores');
     const ids: Record<string, string> = {
       teams: team.id,
       people: person.id,

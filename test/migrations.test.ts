@@ -55,6 +55,9 @@ const EXPECTED_TABLES = [
   'idempotency_keys',
   'webhooks',
   'webhook_deliveries',
+  'change_log_cursors',
+  'scorecard_scores',
+  'dashboard_data_digests',
 ].sort();
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle } from '../../src/app.js';
 import { DEFAULT_COLLAB_LIMITS } from '../../src/platform/collab/limits.js';
-import { HTTP_DEFAULTS, LIVE_LIMIT_DEFAULTS, WEBHOOK_DEFAULTS, type Config } from '../../src/platform/config.js';
+import { HTTP_DEFAULTS, LIVE_LIMIT_DEFAULTS, DERIVED_EVENT_DEFAULTS, WEBHOOK_DEFAULTS, type Config } from '../../src/platform/config.js';
 import { createKnex } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/logger.js';
 import pg from 'pg';
@@ -40,6 +40,7 @@ const config: Config = {
   rateLimits: { loginFailuresPerAccountIp: 1_000_000, loginAttemptsPerIp: 1_000_000, signupsPerIp: 1_000_000 },
   live: { ...LIVE_LIMIT_DEFAULTS, socketsPerUser: 1_000_000, socketsPerTenant: 10_000_000 },
   webhooks: { ...WEBHOOK_DEFAULTS },
+  derivedEvents: { ...DERIVED_EVENT_DEFAULTS },
   mode: opts.redisUrl ? 'cluster' : 'embedded',
   seedSampleData: false,
   statementTimeoutMs: 30_000,

@@ -30,6 +30,7 @@ export interface Config {
   rateLimits: RateLimitSettings;
   live: LiveLimitSettings;
   webhooks: WebhookSettings;
+  derivedEvents: DerivedEventSettings;
   /** 'cluster' when DATABASE_URL is set (shared Postgres, Redis fan-out), else one embedded node. */
   mode: 'embedded' | 'cluster';
   /**
@@ -128,6 +129,16 @@ export interface WebhookSettings {
   /** Whether this node runs the delivery worker (WEBHOOK_DELIVERY=false: it stores webhooks and delivers nothing). */
   deliver: boolean;
 }
+
+/** The change-log followers that append derived events after commit (DERIVED_EVENTS*). */
+export interface DerivedEventSettings {
+  /** Whether this node runs them (DERIVED_EVENTS=false: another node must, or scores and dashboard data stay unannounced). */
+  run: boolean;
+  /** How often they look for tenants behind their cursor without a bus wake-up (ms) (DERIVED_EVENTS_POLL_MS). */
+  pollMs: number;
+}
+
+export const DERIVED_EVENT_DEFAULTS: Readonly<DerivedEventSettings> = { run: true, pollMs: 2_000 };
 
 export const WEBHOOK_DEFAULTS: Readonly<WebhookSettings> = {
   retryBaseMs: 1_000,
@@ -341,6 +352,8 @@ export const configSchema = z
     WEBHOOK_POLL_MS: integer(10, 3_600_000, WEBHOOK_DEFAULTS.pollMs),
     WEBHOOK_ALLOW_PRIVATE: optionalString.transform((v) => v?.toLowerCase() === 'true'),
     WEBHOOK_DELIVERY: trueOrFalse,
+    DERIVED_EVENTS: trueOrFalse,
+    DERIVED_EVENTS_POLL_MS: integer(10, 3_600_000, DERIVED_EVENT_DEFAULTS.pollMs),
     OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:'], 'HTTP'),
     OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol,
@@ -396,6 +409,7 @@ export const configSchema = z
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
       deliver: env.WEBHOOK_DELIVERY ?? WEBHOOK_DEFAULTS.deliver,
     },
+    derivedEvents: { run: env.DERIVED_EVENTS ?? DERIVED_EVENT_DEFAULTS.run, pollMs: env.DERIVED_EVENTS_POLL_MS },
     mode: env.DATABASE_URL ? 'cluster' : 'embedded',
     seedSampleData: env.SEED_SAMPLE_DATA ?? !env.DATABASE_URL,
     ...tracingOf(env),

@@ -10,9 +10,14 @@ import type { Logger } from './logger.js';
 import { NO_METRICS, type MetricsSink } from './metrics-sink.js';
 import { SPANS, inSpan, startSpan, withinSpan } from './tracing.js';
 
-export type ChangeAction = 'created' | 'updated' | 'deleted' | 'restored' | 'status_changed' | 'timeline_entry' | 'disabled';
+export type ChangeAction = 'created' | 'updated' | 'deleted' | 'restored' | 'status_changed' | 'timeline_entry' | 'disabled' | 'score_changed' | 'data_changed';
 
-const AUDIT_ACTION: Record<ChangeAction, string> = {
+/**
+ * The audit entry's action per change action. Events a change-log follower derives after commit
+ * (a score or a dashboard's data that moved) have none: nobody did them, the change that caused
+ * them has its own entry.
+ */
+const AUDIT_ACTION: Record<ChangeAction, string | null> = {
   created: 'create',
   updated: 'update',
   deleted: 'delete',
@@ -20,6 +25,8 @@ const AUDIT_ACTION: Record<ChangeAction, string> = {
   status_changed: 'status_change',
   timeline_entry: 'timeline_entry',
   disabled: 'disable',
+  score_changed: null,
+  data_changed: null,
 };
 
 /**
@@ -39,7 +46,7 @@ WITH counter AS (
 ), audit AS (
   INSERT INTO audit_logs (tenant_id, user_id, actor_type, action, entity_type, entity_id, entity_name, changes, metadata, "timestamp")
   SELECT :tenant, :user, :actor_type, log.audit_action, log.entity_type, log.entity_id, log.entity_name,
-         NULLIF(log.changes, 'null'::jsonb), CAST(:metadata AS jsonb), :at FROM log ORDER BY log.i
+         NULLIF(log.changes, 'null'::jsonb), CAST(:metadata AS jsonb), :at FROM log WHERE log.audit_action IS NOT NULL ORDER BY log.i
 )
 INSERT INTO change_events (tenant_id, seq, type, entity_type, entity_id, action, actor_type, actor_id, data, changes, request_id, at, origin)
 SELECT :tenant, counter.last_seq - :n + 1 + log.i, log.type, log.entity_type, log.entity_id, log.action, :actor_type, :actor_id,

@@ -155,13 +155,21 @@ function tablesWithTenant(knex: Knex): Promise<Set<string>> {
   return found;
 }
 
-/** Row counts per table (the tenant's rows where the table has tenant_id), plus the tenant's change_events and audit_logs. */
+/** Actions of the events change-log followers append after commit, in the background, for earlier writes. */
+export const DERIVED_ACTIONS = ['score_changed', 'data_changed'];
+
+/**
+ * Row counts per table (the tenant's rows where the table has tenant_id), plus the tenant's
+ * change_events and audit_logs. Derived events are not counted: a follower may append them at any
+ * moment for the writes before, and a refused write commits nothing they could follow.
+ */
 export async function tenantCounts(knex: Knex, tenantId: string, tables: string[]): Promise<Record<string, number>> {
   const withTenant = await tablesWithTenant(knex);
   const counts: Record<string, number> = {};
   for (const table of [...new Set([...tables, 'change_events', 'audit_logs'])]) {
     const q = knex(table).count<{ n: string }[]>('* as n');
     if (withTenant.has(table)) q.where('tenant_id', tenantId);
+    if (table === 'change_events') q.whereNotIn('action', DERIVED_ACTIONS);
     counts[table] = Number((await q)[0].n);
   }
   return counts;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, type AppHandle, type StartOptions } from '../../src/app.js';
 import { DEFAULT_COLLAB_LIMITS } from '../../src/platform/collab/limits.js';
-import { HTTP_DEFAULTS, LIVE_LIMIT_DEFAULTS, RATE_LIMIT_DEFAULTS, WEBHOOK_DEFAULTS, type Config } from '../../src/platform/config.js';
+import { DERIVED_EVENT_DEFAULTS, HTTP_DEFAULTS, LIVE_LIMIT_DEFAULTS, RATE_LIMIT_DEFAULTS, WEBHOOK_DEFAULTS, type Config } from '../../src/platform/config.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { quietLogger } from './factories.js';
 
@@ -23,6 +23,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     rateLimits: { ...RATE_LIMIT_DEFAULTS, loginAttemptsPerIp: 100_000, signupsPerIp: 100_000 },
     live: { ...LIVE_LIMIT_DEFAULTS },
     webhooks: { ...WEBHOOK_DEFAULTS },
+    // Followers wake on the bus; a slow poll keeps their background reads out of the statement counts.
+    derivedEvents: { ...DERIVED_EVENT_DEFAULTS, pollMs: 60_000 },
     mode: 'embedded',
     seedSampleData: false,
     statementTimeoutMs: 30_000,

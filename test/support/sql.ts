@@ -25,3 +25,24 @@ export async function scopedTables(knex: Knex): Promise<{ tenantTables: Set<stri
   const having = (column: string) => new Set(columns.filter((c) => c.column_name === column).map((c) => c.table_name));
   return { tenantTables: having('tenant_id'), softDeleteTables: having('deleted_at') };
 }
+
+/**
+ * Waits until a change-log follower has read every event of the tenant (its cursor at the tenant's
+ * newest seq, which its own derived events move too): background work that must be over before a
+ * test counts a request's statements or checks that nothing more was derived.
+ */
+export async function followerCaughtUp(knex: Knex, tenantId: string, follower: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = (await knex.raw(
+      `SELECT f.last_seq AS cursor, coalesce(c.last_seq, 0) AS latest
+         FROM change_log_cursors f LEFT JOIN tenant_event_counters c ON c.tenant_id = f.tenant_id
+        WHERE f.follower = ? AND f.tenant_id = ?`,
+      [follower, tenantId],
+    )) as { rows: { cursor: string; latest: string }[] };
+    const at = row.rows[0];
+    if (at && Number(at.cursor) >= Number(at.latest)) return;
+    if (Date.now() > deadline) throw new Error(`follower ${follower} did not catch up in ${timeoutMs} ms (${JSON.stringify(at ?? null)})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

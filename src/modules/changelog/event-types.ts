@@ -22,7 +22,14 @@ export const CHANGE_EVENT_TYPES: Readonly<Record<string, EventTypeEntry>> = {
       `${restRecord('incidents')}; for \`incidents.timeline_entry\` the new timeline entry ` +
       '(`POST /api/v1/incidents/{id}/updates`), recorded after the `incidents.status_changed` it may cause',
   },
-  scorecards: { actions: LIFECYCLE, data: restRecord('scorecards') },
+  scorecards: {
+    actions: [...LIFECYCLE, 'score_changed'],
+    data:
+      `${restRecord('scorecards')}; for \`scorecards.score_changed\` (appended after commit, when a change of an entity or of an incident ` +
+      'affecting it moves its score or level on the scorecard) `{scorecard_id, scorecard_name, entity_type, entity_id, entity_name, score, level, ' +
+      'previous_score, previous_level}`, previous ones null when the entity had no score there before (created or restored); a change to the ' +
+      'scorecard itself re-scores its entities without an event each: its own `scorecards.updated` says so, and `/scorecards/{id}/results` has them',
+  },
   dashboards: { actions: LIFECYCLE, data: `${restRecord('dashboards')}, with its widgets and filters` },
   comments: { actions: ['created', 'updated', 'deleted'], data: restRecord('comments') },
   users: { actions: ['created', 'updated', 'deleted'], data: `${restRecord('users')}.${ADMIN_ONLY}` },

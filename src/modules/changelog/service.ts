@@ -66,6 +66,17 @@ export class ChangeLogService {
     return rows.map(toEnvelope);
   }
 
+  /** Events with after < seq ≤ upTo of the given types, oldest first: what a change-log follower reads. */
+  async between(ctx: ServiceContext, range: { after: number; upTo: number; limit: number; entityTypes: readonly string[] }): Promise<ChangeEvent[]> {
+    const rows = await scoped(ChangeEventRow, ctx)
+      .where('seq', '>', range.after)
+      .where('seq', '<=', range.upTo)
+      .whereIn('entity_type', range.entityTypes as string[])
+      .orderBy('seq')
+      .limit(range.limit);
+    return rows.map(toEnvelope);
+  }
+
   async latestSeq(ctx: ServiceContext): Promise<number> {
     const row = await scoped(ChangeEventRow, ctx).max('seq as max').first();
     return Number((row as unknown as { max: number | null } | undefined)?.max ?? 0);

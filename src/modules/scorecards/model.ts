@@ -44,3 +44,14 @@ export class ScorecardCriterion extends TenantModel {
   check_config!: Record<string, unknown>;
   sort_order!: number;
 }
+
+/** An entity's last score and level on a scorecard, as the score follower last computed them. */
+export class ScorecardScore extends TenantModel {
+  static override tableName = 'scorecard_scores';
+  static override idColumn = ['scorecard_id', 'entity_id'];
+  scorecard_id!: string;
+  entity_id!: string;
+  entity_type!: string;
+  score!: number;
+  level!: string | null;
+}

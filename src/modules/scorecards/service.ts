@@ -143,6 +143,28 @@ export class ScorecardService {
     return { data, meta: { limit: query.limit, next_cursor: at ? encodeCursor(at) : null, has_more: at !== null } };
   }
 
+  /** Every live scorecard of the tenant with its criteria (a tenant has tens). */
+  async all(ctx: ServiceContext): Promise<ScorecardData[]> {
+    return this.present(ctx, await scoped(Scorecard, ctx).orderBy([{ column: 'name' }, { column: 'id' }]));
+  }
+
+  /** One entity's score and level on each of `cards` (those of its type), its incident facts read only when a criterion needs them. */
+  async scoreEntity(
+    ctx: ServiceContext,
+    cards: readonly ScorecardData[],
+    entity: EntityData,
+  ): Promise<{ card: ScorecardData; score: number; level: string | null }[]> {
+    const facts = await this.facts(
+      ctx,
+      cards.flatMap((c) => c.criteria),
+      { entityId: entity.id },
+    );
+    return cards.map((card) => {
+      const { score } = evaluate(card.criteria, entity, facts);
+      return { card, score, level: levelOf(card.levels, score) };
+    });
+  }
+
   /** The scores of one entity on every scorecard that applies to its type (detail views). */
   async resultsForEntity(ctx: ServiceContext, entityType: CatalogType, entity: EntityData): Promise<ScorecardScore[]> {
     if (!(SCORABLE_TYPES as readonly string[]).includes(entityType)) return [];
