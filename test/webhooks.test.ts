@@ -2,7 +2,7 @@
 // rotatable, in-order signed delivery read from the change log, filters, tenancy, retries with
 // backoff through an outage, disabling after N failures, and the address check.
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WEBHOOK_DEFAULTS } from '../src/platform/config.js';
@@ -10,49 +10,7 @@ import { isPrivateAddress } from '../src/modules/webhooks/address.js';
 import { CONCURRENT_ENDPOINTS, post } from '../src/modules/webhooks/worker.js';
 import { addMember, created, expectStatus, signupTenant, startHttpApp, type Tenant } from './support/http-assertions.js';
 import type { TestApp } from './support/server.js';
-
-interface Received {
-  id: string;
-  timestamp: string;
-  signature: string;
-  body: string;
-  json: { seq: number; type: string; tenant_id: string; entity_type: string; data: Record<string, unknown> };
-}
-
-/** A receiver on 127.0.0.1: records every request; `answer` decides the status. */
-async function startReceiver() {
-  const received: Received[] = [];
-  const state = { answer: (_r: Received): number => 200, hold: undefined as undefined | ((r: Received) => boolean) };
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const r: Received = {
-        id: String(req.headers['webhook-id']),
-        timestamp: String(req.headers['webhook-timestamp']),
-        signature: String(req.headers['webhook-signature']),
-        body,
-        json: JSON.parse(body) as Received['json'],
-      };
-      received.push(r);
-      res.statusCode = state.answer(r);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hook`,
-    received,
-    state,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-function verifies(r: Received, secret: string): boolean {
-  const expected = `t=${r.timestamp},v1=${createHmac('sha256', secret).update(`${r.timestamp}.${r.body}`).digest('hex')}`;
-  return r.signature === expected;
-}
+import { startReceiver, verifies, type Receiver } from './support/webhook-receiver.js';
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -68,7 +26,7 @@ describe('Webhooks', () => {
   let app: TestApp;
   let admin: Tenant;
   let other: Tenant;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: Receiver;
 
   before(async () => {
     app = await startHttpApp({
