@@ -56,6 +56,8 @@ export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics
   const writes = new WriteRunner(knex, bus, logger, metrics);
   const webhooks = new WebhookService(writes);
   const entities = createEntityServices(writes);
+  const incidents = new IncidentService(writes, entities);
+  const scorecards = new ScorecardService(writes, entities);
   // Invalidated by every committed user and key change this node hears; bypassed while it hears none.
   const principals = new PrincipalCache<Principal>({
     ttlMs: PRINCIPAL_TTL_MS,
@@ -73,10 +75,10 @@ export function createDomain({ knex, bus, logger, jwtSecret, rateLimits, metrics
     tenants: new TenantService(knex, writes),
     users: new UserService(writes),
     apiKeys: new ApiKeyService(writes),
-    incidents: new IncidentService(writes, entities),
-    scorecards: new ScorecardService(writes, entities),
+    incidents,
+    scorecards,
     comments: new CommentService(writes),
-    dashboards: new DashboardService(writes),
+    dashboards: new DashboardService(writes, { entities, incidents, scorecards }),
     descriptors: new DescriptorService(entities, writes),
     permissions: new PermissionService(writes),
     audit: new AuditService(),
