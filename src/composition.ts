@@ -69,6 +69,8 @@ export function createDomain({
   const writes = new WriteRunner(knex, bus, logger, metrics);
   const webhooks = new WebhookService(writes);
   const entities = createEntityServices(writes);
+  const incidents = new IncidentService(writes, entities);
+  const scorecards = new ScorecardService(writes, entities);
   // Invalidated by every committed user and key change this node hears; bypassed while it hears none.
   const principals = new PrincipalCache<Principal>({
     ttlMs: PRINCIPAL_TTL_MS,
@@ -77,7 +79,6 @@ export function createDomain({
   });
   bus.subscribe((events) => principals.onEvents(events));
   bus.onResume?.(() => principals.clear());
-  const scorecards = new ScorecardService(writes, entities);
   const changeLog = new ChangeLogService();
   const followers = new ChangeLogFollowers({ knex, writes, bus, logger, settings: derivedEvents, read: (scope, range) => changeLog.between(scope, range) }, [
     new ScoreEvents(scorecards, entities),
@@ -91,10 +92,10 @@ export function createDomain({
     tenants: new TenantService(knex, writes),
     users: new UserService(writes),
     apiKeys: new ApiKeyService(writes),
-    incidents: new IncidentService(writes, entities),
+    incidents,
     scorecards,
     comments: new CommentService(writes),
-    dashboards: new DashboardService(writes),
+    dashboards: new DashboardService(writes, { entities, incidents, scorecards }),
     descriptors: new DescriptorService(entities, writes),
     permissions: new PermissionService(writes),
     audit: new AuditService(),

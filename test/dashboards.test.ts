@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../src/platform/context.js';
 import { parseListQuery } from '../src/platform/listing.js';
 import { DASHBOARD_LISTING, DashboardService } from '../src/modules/dashboards/service.js';
+import { IncidentService } from '../src/modules/incidents/service.js';
 import { PermissionService } from '../src/modules/permissions/service.js';
+import { ScorecardService } from '../src/modules/scorecards/service.js';
 import { actingAs, createHarness, createTenant } from './support/factories.js';
 import { rejectsWith } from './support/assertions.js';
 
@@ -27,7 +29,8 @@ describe('dashboards', () => {
 
   before(async () => {
     h = await createHarness();
-    dashboards = new DashboardService(h.writes);
+    const incidents = new IncidentService(h.writes, h.entities);
+    dashboards = new DashboardService(h.writes, { entities: h.entities, incidents, scorecards: new ScorecardService(h.writes, h.entities) });
     tenantId = await createTenant(h.knex);
     const otherTenant = await createTenant(h.knex);
     admin = await actingAs(h.knex, tenantId, 'admin');

@@ -66,6 +66,7 @@ const EXPECTED_OPERATIONS: [string, string][] = [
   ['post', '/api/v1/dashboards/{id}/widgets'],
   ['patch', '/api/v1/dashboards/{id}/widgets/{widgetId}'],
   ['delete', '/api/v1/dashboards/{id}/widgets/{widgetId}'],
+  ['get', '/api/v1/dashboards/{id}/data'],
   ['post', '/api/v1/comments/{id}/resolve'],
   ['post', '/api/v1/comments/{id}/unresolve'],
   ['get', '/api/v1/audit-logs'],

@@ -346,6 +346,32 @@ describe('OpenAPI: the document against the routes really served', function () {
     check(await c.patch(`/api/v1/dashboards/${dash.id}/widgets/${widget.id}`, { title: 'm' }), 'patch', '/api/v1/dashboards/{id}/widgets/{widgetId}');
     check(await c.get(`/api/v1/dashboards/${dash.id}`), 'get', '/api/v1/dashboards/{id}');
     check(await c.get('/api/v1/dashboards'), 'get', '/api/v1/dashboards');
+    const board = (widget_type: string, config: Record<string, unknown>, source?: { source_entity_type: string; source_entity_id: string }) => ({
+      title: widget_type,
+      widget_type,
+      config,
+      ...source,
+    });
+    const allTypes = check(
+      await c.post('/api/v1/dashboards', {
+        name: `d-${u()}`,
+        filters: [{ filter_type: 'team', target_column: 'team_id', config: { value: team.id } }],
+        widgets: [
+          board('counter', { entity_type: 'services' }),
+          board('counter', {}, { source_entity_type: 'services', source_entity_id: svc.id }),
+          board('list', { entity_type: 'incidents' }),
+          board('list', { entity_type: 'services' }),
+          board('status_board', { entity_type: 'services' }),
+          board('chart', { entity_type: 'incidents', field: 'severity' }),
+          board('timeline', { entity_type: 'incidents' }),
+          board('scorecard', {}, { source_entity_type: 'scorecards', source_entity_id: sc.id }),
+          board('chart', { entity_type: 'teams' }),
+        ],
+      }),
+      'post',
+      '/api/v1/dashboards',
+    );
+    check(await c.get(`/api/v1/dashboards/${allTypes.id}/data`), 'get', '/api/v1/dashboards/{id}/data');
     const viewer = await addMember(app, admin, 'viewer');
     check(await c.post(`/api/v1/services/${svc.id}/permissions`, { user_id: viewer.id, level: 'VIEW' }), 'post', '/api/v1/services/{id}/permissions');
     check(await c.get(`/api/v1/services/${svc.id}/permissions`), 'get', '/api/v1/services/{id}/permissions');

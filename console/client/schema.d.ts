@@ -2132,6 +2132,36 @@ export interface paths {
         patch: operations["updateDashboardWidget"];
         trace?: never;
     };
+    "/api/v1/dashboards/{id}/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compute a dashboard's widgets
+         * @description Every widget's data, read now from its source through the same reads as the records' own routes (any member of the tenant; another tenant's dashboard is a 404). A widget shows the records of its kind (`source_entity_type`, else `config.entity_type`) that its `config.query` (the kind's list filters, `{status: 'active'}`) and the dashboard's filters select, or its one source record (`source_entity_id`), which the filters do not narrow. By `widget_type`:
+         *     - `counter`: `count` of those records; with a source record 1, and the `record` as `GET /<kind>/:id` returns it.
+         *     - `list`: the first `config.limit` records (default 10, at most 50) as `GET /<kind>` lists them, incidents newest first and other kinds by name unless `config.sort` (a list sort: `-updated_at`); `total` counts them all.
+         *     - `status_board`: counts by `status` (resources: `operational_status`; `config.field` names another enum field), as `GET /<kind>/facets` counts.
+         *     - `chart`: counts by `config.field`, an enum field of the kind.
+         *     - `timeline` (incidents): the latest `config.limit` timeline entries (default 10, at most 50) of the source incident, or of every live incident the filters select, newest first.
+         *     - `scorecard` (a scorecard as source): entities scored, average score and entities per level, over at most 1000 of its results.
+         *
+         *     Dashboard filters: a filter's value is `config.value`, else `config.default`; a filter with neither selects every record. It applies to a widget whose kind has its `target_column`: an enum field of the kind (`status`, `severity`, `type`, `environment`, …), `team_id`, or `tags`; on other kinds it is ignored, and so it is on source records and scorecard widgets. It replaces the widget's own query value for the same column.
+         *
+         *     A widget that cannot be computed has `data: null` and an `error`: its source is gone (`source_missing`), it names none (`no_source`), its type cannot show its kind (`unsupported`), or a setting or filter value does not fit the kind (`invalid_config`). Everything but `computed_at` is a function of the stored records: the same records give the same body.
+         */
+        get: operations["getDashboardData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dashboards/{id}/permissions": {
         parameters: {
             query?: never;
@@ -2618,7 +2648,7 @@ export interface components {
             /** @description Only events of these entity types (all when absent or null) */
             entity_types?: ("teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards" | "dashboards" | "comments" | "users" | "api_keys" | "entity_permissions" | "webhooks" | "tenants")[] | null;
             /** @description Only these `<entity_type>.<action>` events (all when absent or null) */
-            types?: ("teams.created" | "teams.updated" | "teams.deleted" | "teams.restored" | "people.created" | "people.updated" | "people.deleted" | "people.restored" | "products.created" | "products.updated" | "products.deleted" | "products.restored" | "services.created" | "services.updated" | "services.deleted" | "services.restored" | "components.created" | "components.updated" | "components.deleted" | "components.restored" | "resources.created" | "resources.updated" | "resources.deleted" | "resources.restored" | "repositories.created" | "repositories.updated" | "repositories.deleted" | "repositories.restored" | "incidents.created" | "incidents.updated" | "incidents.deleted" | "incidents.restored" | "incidents.status_changed" | "incidents.timeline_entry" | "scorecards.created" | "scorecards.updated" | "scorecards.deleted" | "scorecards.restored" | "dashboards.created" | "dashboards.updated" | "dashboards.deleted" | "dashboards.restored" | "comments.created" | "comments.updated" | "comments.deleted" | "users.created" | "users.updated" | "users.deleted" | "api_keys.created" | "api_keys.deleted" | "entity_permissions.created" | "entity_permissions.updated" | "entity_permissions.deleted" | "webhooks.created" | "webhooks.updated" | "webhooks.deleted" | "webhooks.disabled" | "tenants.updated")[] | null;
+            types?: ("teams.created" | "teams.updated" | "teams.deleted" | "teams.restored" | "people.created" | "people.updated" | "people.deleted" | "people.restored" | "products.created" | "products.updated" | "products.deleted" | "products.restored" | "services.created" | "services.updated" | "services.deleted" | "services.restored" | "components.created" | "components.updated" | "components.deleted" | "components.restored" | "resources.created" | "resources.updated" | "resources.deleted" | "resources.restored" | "repositories.created" | "repositories.updated" | "repositories.deleted" | "repositories.restored" | "incidents.created" | "incidents.updated" | "incidents.deleted" | "incidents.restored" | "incidents.status_changed" | "incidents.timeline_entry" | "scorecards.created" | "scorecards.updated" | "scorecards.deleted" | "scorecards.restored" | "scorecards.score_changed" | "dashboards.created" | "dashboards.updated" | "dashboards.deleted" | "dashboards.restored" | "comments.created" | "comments.updated" | "comments.deleted" | "users.created" | "users.updated" | "users.deleted" | "api_keys.created" | "api_keys.deleted" | "entity_permissions.created" | "entity_permissions.updated" | "entity_permissions.deleted" | "webhooks.created" | "webhooks.updated" | "webhooks.deleted" | "webhooks.disabled" | "tenants.updated")[] | null;
         };
         WebhookUpdate: {
             /**
@@ -2629,7 +2659,7 @@ export interface components {
             /** @description Only events of these entity types (all when absent or null) */
             entity_types?: ("teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards" | "dashboards" | "comments" | "users" | "api_keys" | "entity_permissions" | "webhooks" | "tenants")[] | null;
             /** @description Only these `<entity_type>.<action>` events (all when absent or null) */
-            types?: ("teams.created" | "teams.updated" | "teams.deleted" | "teams.restored" | "people.created" | "people.updated" | "people.deleted" | "people.restored" | "products.created" | "products.updated" | "products.deleted" | "products.restored" | "services.created" | "services.updated" | "services.deleted" | "services.restored" | "components.created" | "components.updated" | "components.deleted" | "components.restored" | "resources.created" | "resources.updated" | "resources.deleted" | "resources.restored" | "repositories.created" | "repositories.updated" | "repositories.deleted" | "repositories.restored" | "incidents.created" | "incidents.updated" | "incidents.deleted" | "incidents.restored" | "incidents.status_changed" | "incidents.timeline_entry" | "scorecards.created" | "scorecards.updated" | "scorecards.deleted" | "scorecards.restored" | "dashboards.created" | "dashboards.updated" | "dashboards.deleted" | "dashboards.restored" | "comments.created" | "comments.updated" | "comments.deleted" | "users.created" | "users.updated" | "users.deleted" | "api_keys.created" | "api_keys.deleted" | "entity_permissions.created" | "entity_permissions.updated" | "entity_permissions.deleted" | "webhooks.created" | "webhooks.updated" | "webhooks.deleted" | "webhooks.disabled" | "tenants.updated")[] | null;
+            types?: ("teams.created" | "teams.updated" | "teams.deleted" | "teams.restored" | "people.created" | "people.updated" | "people.deleted" | "people.restored" | "products.created" | "products.updated" | "products.deleted" | "products.restored" | "services.created" | "services.updated" | "services.deleted" | "services.restored" | "components.created" | "components.updated" | "components.deleted" | "components.restored" | "resources.created" | "resources.updated" | "resources.deleted" | "resources.restored" | "repositories.created" | "repositories.updated" | "repositories.deleted" | "repositories.restored" | "incidents.created" | "incidents.updated" | "incidents.deleted" | "incidents.restored" | "incidents.status_changed" | "incidents.timeline_entry" | "scorecards.created" | "scorecards.updated" | "scorecards.deleted" | "scorecards.restored" | "scorecards.score_changed" | "dashboards.created" | "dashboards.updated" | "dashboards.deleted" | "dashboards.restored" | "comments.created" | "comments.updated" | "comments.deleted" | "users.created" | "users.updated" | "users.deleted" | "api_keys.created" | "api_keys.deleted" | "entity_permissions.created" | "entity_permissions.updated" | "entity_permissions.deleted" | "webhooks.created" | "webhooks.updated" | "webhooks.deleted" | "webhooks.disabled" | "tenants.updated")[] | null;
             /** @description true re-enables a disabled webhook (its failure count starts again) */
             enabled?: boolean;
         };
@@ -4650,6 +4680,193 @@ export interface components {
             config?: {
                 [key: string]: unknown;
             };
+        };
+        DashboardWidgetData: {
+            /** Format: uuid */
+            dashboard_id: string;
+            /** @description The version of the dashboard the widgets were read from */
+            row_version: number;
+            /**
+             * Format: date-time
+             * @description When the data was read; everything else is a function of the stored records
+             */
+            computed_at: string;
+            /** @description In the dashboard's grid order (row, then column) */
+            widgets: components["schemas"]["WidgetResult"][];
+        };
+        /** @description One widget's data, its shape given by its type */
+        WidgetResult: {
+            /** Format: uuid */
+            widget_id: string;
+            /** @enum {string} */
+            widget_type: "counter";
+            title: string;
+            /** @description Null when `error` says why */
+            data: {
+                /**
+                 * @description The widget's kind: its `source_entity_type`, else its `config.entity_type`
+                 * @enum {string}
+                 */
+                entity_type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards";
+                /** @description Live records of the kind that the filters select; 1 for a source record */
+                count: number;
+                /** @description The source record (`source_entity_id`); null for a widget over the kind */
+                record: {
+                    [key: string]: unknown;
+                } | null;
+            } | null;
+            error?: components["schemas"]["WidgetProblem"];
+        } | {
+            /** Format: uuid */
+            widget_id: string;
+            /** @enum {string} */
+            widget_type: "list";
+            title: string;
+            /** @description Null when `error` says why */
+            data: {
+                /**
+                 * @description The widget's kind: its `source_entity_type`, else its `config.entity_type`
+                 * @enum {string}
+                 */
+                entity_type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards";
+                /** @description At most `limit`: incidents newest first, other kinds by name, unless `config.sort` says otherwise */
+                records: components["schemas"]["WidgetRecord"][];
+                /** @description Live records the filters select */
+                total: number;
+                limit: number;
+            } | null;
+            error?: components["schemas"]["WidgetProblem"];
+        } | {
+            /** Format: uuid */
+            widget_id: string;
+            /** @enum {string} */
+            widget_type: "status_board";
+            title: string;
+            /** @description Null when `error` says why */
+            data: {
+                /** @description The enum column counted */
+                field: string;
+                /** @description Rows matching the filters */
+                total: number;
+                /** @description One entry per value of the field, in the enum's order, zero counts included */
+                counts: {
+                    value: string;
+                    count: number;
+                }[];
+                /**
+                 * @description The widget's kind: its `source_entity_type`, else its `config.entity_type`
+                 * @enum {string}
+                 */
+                entity_type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards";
+            } | null;
+            error?: components["schemas"]["WidgetProblem"];
+        } | {
+            /** Format: uuid */
+            widget_id: string;
+            /** @enum {string} */
+            widget_type: "scorecard";
+            title: string;
+            /** @description Null when `error` says why */
+            data: {
+                /** Format: uuid */
+                scorecard_id: string;
+                name: string;
+                entity_types: ("products" | "services" | "components" | "resources" | "repositories")[];
+                entities_scored: number;
+                /** @description Mean score of the entities scored, to one decimal; null when none */
+                average_score: number | null;
+                /** @description Entities at each of the scorecard's levels, in its order */
+                levels: {
+                    level: string;
+                    count: number;
+                }[];
+                /** @description Entities below the lowest level (all of them when the scorecard has no levels) */
+                below_levels: number;
+                /** @description More than 1000 entities: the figures cover the first 1000 */
+                truncated: boolean;
+            } | null;
+            error?: components["schemas"]["WidgetProblem"];
+        } | {
+            /** Format: uuid */
+            widget_id: string;
+            /** @enum {string} */
+            widget_type: "timeline";
+            title: string;
+            /** @description Null when `error` says why */
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The source incident; null for the latest entries of every incident the filters select
+                 */
+                incident_id: string | null;
+                /** @description Newest first, at most `limit`, each with its incident's title; a deleted incident's entries are left out */
+                entries: components["schemas"]["WidgetTimelineEntry"][];
+            } | null;
+            error?: components["schemas"]["WidgetProblem"];
+        } | {
+            /** Format: uuid */
+            widget_id: string;
+            /** @enum {string} */
+            widget_type: "chart";
+            title: string;
+            /** @description Null when `error` says why */
+            data: {
+                /** @description The enum column counted */
+                field: string;
+                /** @description Rows matching the filters */
+                total: number;
+                /** @description One entry per value of the field, in the enum's order, zero counts included */
+                counts: {
+                    value: string;
+                    count: number;
+                }[];
+                /**
+                 * @description The widget's kind: its `source_entity_type`, else its `config.entity_type`
+                 * @enum {string}
+                 */
+                entity_type: "teams" | "people" | "products" | "services" | "components" | "resources" | "repositories" | "incidents" | "scorecards";
+            } | null;
+            error?: components["schemas"]["WidgetProblem"];
+        };
+        /** @description Why the widget has no data */
+        WidgetProblem: {
+            /**
+             * @description `no_source`: neither a source nor `config.entity_type`; `source_missing`: the source record is deleted or gone; `unsupported`: the type cannot show that kind (a timeline of services); `invalid_config`: a setting or a filter value does not fit the kind
+             * @enum {string}
+             */
+            code: "no_source" | "source_missing" | "unsupported" | "invalid_config";
+            message: string;
+        };
+        /** @description A record as REST returns it: `GET /<kind>` lists for a list, `GET /<kind>/:id` for a source record */
+        WidgetRecord: {
+            [key: string]: unknown;
+        };
+        WidgetTimelineEntry: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            incident_id: string;
+            /** Format: date-time */
+            timestamp: string;
+            /**
+             * @description The status the incident had after this entry
+             * @enum {string}
+             */
+            status: "investigating" | "identified" | "monitoring" | "resolved";
+            /**
+             * @description 'update': a message from POST /incidents/:id/updates or the declaration; 'role_changed' and 'affected_changed': written by the incident's own create or edit
+             * @enum {string}
+             */
+            kind: "update" | "role_changed" | "affected_changed";
+            /** @description For role and affected changes, a sentence naming them */
+            message: string;
+            /** @description What changed: for role_changed a RoleChange, for affected_changed an AffectedChange, null for updates */
+            data: components["schemas"]["IncidentRoleChange"] | components["schemas"]["IncidentAffectedChange"] | null;
+            /** Format: uuid */
+            created_by: string | null;
+            /** Format: date-time */
+            created_at: string;
+            incident_title: string;
         };
         /** @description A comment on a record */
         Comment: {
@@ -10806,6 +11023,37 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getDashboardData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The record's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["DashboardWidgetData"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -1,5 +1,6 @@
 // Facets of a list: how many of the rows its filters select hold each value of one enum column
-// (`GET /services/facets?field=status`), counted in one grouped statement over the same scoped rows.
+// (`GET /services/facets?field=status`), counted in one grouped statement over the same scoped rows;
+// and the plain count of those rows (a dashboard counter).
 import { z } from 'zod';
 import type { ServiceContext } from './context.js';
 import { validationError } from './errors.js';
@@ -65,4 +66,10 @@ export async function facetCounts(ctx: ServiceContext, kind: Listable, query: Fa
     total: rows.reduce((sum, r) => sum + Number(r.count), 0),
     counts: values.map((value) => ({ value, count: byValue.get(value) ?? 0 })),
   };
+}
+
+/** How many live rows the filters select: one count statement over the same scoped rows. */
+export async function rowCount(ctx: ServiceContext, kind: Listable, query: ListFilters): Promise<number> {
+  const [row] = (await filteredListRows(ctx, kind, query).count('* as count')) as unknown as { count: string }[];
+  return Number(row?.count ?? 0);
 }

@@ -9,7 +9,9 @@ import { scoped } from '../../platform/tenancy.js';
 import type { FieldChanges, WriteRunner, WriteScope } from '../../platform/write.js';
 import { authorize } from '../access/policy.js';
 import { liveRecordIds } from '../permissions/service.js';
+import { widgetData, type WidgetSources } from './data.js';
 import { Dashboard, DashboardFilter, Widget } from './model.js';
+import type { WidgetResult } from './widget-data.js';
 import { dashboardCreate, dashboardUpdate, sourcePairIssue, widgetInput, widgetPatch, type FilterInput, type WidgetInput } from './schemas.js';
 
 export type WidgetData = Record<string, unknown> & { id: string; dashboard_id: string };
@@ -49,8 +51,18 @@ function canonical(value: unknown): string {
 
 const withoutTenant = (row: object): Record<string, unknown> => present(row);
 
+/** A dashboard's widgets computed: deterministic for the same stored records (no clock in it). */
+export interface DashboardWidgets {
+  dashboard_id: string;
+  row_version: number;
+  widgets: WidgetResult[];
+}
+
 export class DashboardService {
-  constructor(private readonly writes: WriteRunner) {}
+  constructor(
+    private readonly writes: WriteRunner,
+    private readonly sources: WidgetSources,
+  ) {}
 
   // ---- reads ---------------------------------------------------------------------------------
 
@@ -64,6 +76,19 @@ export class DashboardService {
     if (query.includeDeleted) await authorize(ctx, 'read_deleted', { type: 'dashboards' });
     const page = await listPage<Dashboard>(ctx, DASHBOARD_LISTING, query);
     return { data: page.rows.map(withoutTenant), meta: page.meta };
+  }
+
+  /**
+   * Every widget's data from its source and the dashboard's filters (data.ts says what each type
+   * computes). Reads only, so any context may ask: a member's, or a system context of the tenant.
+   */
+  async data(ctx: ServiceContext, id: string): Promise<DashboardWidgets> {
+    const dashboard = await this.get(ctx, id);
+    return {
+      dashboard_id: dashboard.id,
+      row_version: dashboard.row_version,
+      widgets: await widgetData(ctx, this.sources, dashboard as unknown as Parameters<typeof widgetData>[2]),
+    };
   }
 
   // ---- dashboard writes ----------------------------------------------------------------------

@@ -5,7 +5,7 @@
 import { raw } from 'objection';
 import type { ServiceContext } from '../../platform/context.js';
 import { UnprocessableEntity } from '../../platform/errors.js';
-import { listPage, type ListQuery, type Page } from '../../platform/listing.js';
+import { filteredListRows, listPage, type ListFilters, type ListQuery, type Page } from '../../platform/listing.js';
 import { RecordTable, diff, parseInput, present, type WriteOptions } from '../../platform/records.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteRunner, WriteScope } from '../../platform/write.js';
@@ -42,6 +42,11 @@ export interface TimelineEntryData {
   data: Record<string, unknown> | null;
   created_by: string | null;
   created_at: string;
+}
+
+/** A timeline entry read across incidents: with the title of its incident. */
+export interface LatestTimelineEntry extends TimelineEntryData {
+  incident_title: string;
 }
 
 /** An incident as lists return it: its columns (no tenant_id) and the entities it affects. */
@@ -102,6 +107,26 @@ export class IncidentService {
     const page = await listPage<Incident>(ctx, INCIDENT_LISTING, query);
     const affected = await loadAffected(ctx, page.rows);
     return { data: page.rows.map((r) => ({ ...columns(r), affected: affected.get(r.id) ?? [] })), meta: page.meta };
+  }
+
+  /**
+   * The latest timeline entries, newest first, each with its incident's title: of one incident, or
+   * of the live incidents the list filters select. One statement; a deleted incident's entries are
+   * left out with it.
+   */
+  async latestTimeline(ctx: ServiceContext, scope: { incidentId?: string; filters?: ListFilters; limit: number }): Promise<LatestTimelineEntry[]> {
+    const owners = filteredListRows(ctx, INCIDENT_LISTING, scope.filters ?? { filters: {} }).select('incidents.id', 'incidents.title as incident_title');
+    if (scope.incidentId) owners.where('incidents.id', scope.incidentId);
+    const rows = (await scoped(IncidentTimelineEntry, ctx)
+      .join(owners.as('owner'), 'owner.id', 'incident_timeline_entries.incident_id')
+      .select('incident_timeline_entries.*', 'owner.incident_title')
+      .orderBy([
+        { column: 'incident_timeline_entries.timestamp', order: 'desc' },
+        { column: 'incident_timeline_entries.created_at', order: 'desc' },
+        { column: 'incident_timeline_entries.id', order: 'desc' },
+      ])
+      .limit(scope.limit)) as unknown as (IncidentTimelineEntry & { incident_title: string })[];
+    return rows.map((r) => present<LatestTimelineEntry>(r));
   }
 
   // ---- writes --------------------------------------------------------------------------------

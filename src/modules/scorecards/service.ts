@@ -69,6 +69,17 @@ export interface ResultsPage {
   meta: { limit: number; next_cursor: string | null; has_more: boolean };
 }
 
+export interface ScorecardSummary {
+  scorecard_id: string;
+  name: string;
+  entity_types: ScorableType[];
+  entities_scored: number;
+  average_score: number | null;
+  levels: { level: string; count: number }[];
+  below_levels: number;
+  truncated: boolean;
+}
+
 export interface ScorecardScore {
   scorecard_id: string;
   scorecard_name: string;
@@ -117,7 +128,10 @@ export class ScorecardService {
    * keyset list; the cursor holds the type's index and its list cursor (400 when it is another scorecard's).
    */
   async resultsPage(ctx: ServiceContext, id: string, query: { limit: number; cursor?: string }): Promise<ResultsPage> {
-    const card = await this.get(ctx, id);
+    return this.scoredPage(ctx, await this.get(ctx, id), query);
+  }
+
+  private async scoredPage(ctx: ServiceContext, card: ScorecardData, query: { limit: number; cursor?: string }): Promise<ResultsPage> {
     const start = query.cursor ? readResultsCursor(query.cursor, card) : { sc: card.id, t: 0 };
     const facts = await this.facts(ctx, card.criteria, { entityTypes: card.entity_types });
     const data: EntityResult[] = [];
@@ -163,6 +177,29 @@ export class ScorecardService {
       const { score } = evaluate(card.criteria, entity, facts);
       return { card, score, level: levelOf(card.levels, score) };
     });
+  }
+
+  /**
+   * What a dashboard shows of a scorecard: how many entities it scored, their average score and how
+   * many reach each level, over the first `limit` results (entity types in the scorecard's order,
+   * each by name); `truncated` when there were more.
+   */
+  async summary(ctx: ServiceContext, id: string, limit: number): Promise<ScorecardSummary> {
+    const card = await this.get(ctx, id);
+    const page = await this.scoredPage(ctx, card, { limit });
+    const counts = new Map<string | null, number>();
+    for (const r of page.data) counts.set(r.level, (counts.get(r.level) ?? 0) + 1);
+    const total = page.data.reduce((sum, r) => sum + r.score, 0);
+    return {
+      scorecard_id: card.id,
+      name: card.name,
+      entity_types: card.entity_types,
+      entities_scored: page.data.length,
+      average_score: page.data.length ? Math.round((total / page.data.length) * 10) / 10 : null,
+      levels: card.levels.map((l) => ({ level: l.name, count: counts.get(l.name) ?? 0 })),
+      below_levels: counts.get(null) ?? 0,
+      truncated: page.meta.has_more,
+    };
   }
 
   /** The scores of one entity on every scorecard that applies to its type (detail views). */
