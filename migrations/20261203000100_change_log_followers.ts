@@ -1,6 +1,6 @@
 // Derived events computed after commit from the change log: each follower's cursor per tenant,
 // and what the followers compare against to tell a change from a repeat (an entity's last score
-// on a scorecard; a dashboard's last computed data, as a digest).
+// on a scorecard; a dashboard's last computed data, as a digest per widget).
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
@@ -25,7 +25,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('dashboard_data_digests', (t) => {
     t.uuid('dashboard_id').primary().references('id').inTable('dashboards').onDelete('CASCADE');
     t.uuid('tenant_id').notNullable().references('id').inTable('tenants').onDelete('CASCADE');
-    t.string('digest', 64).notNullable();
+    t.jsonb('digests').notNullable();
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.index(['tenant_id'], 'dashboard_data_digests_tenant_id_index');
   });

@@ -5,6 +5,7 @@ import type { EventBus } from './platform/bus.js';
 import { DERIVED_EVENT_DEFAULTS, WEBHOOK_DEFAULTS, type DerivedEventSettings, type RateLimitSettings, type WebhookSettings } from './platform/config.js';
 import { ChangeLogFollowers } from './platform/followers.js';
 import { ScoreEvents } from './modules/scorecards/score-events.js';
+import { DashboardDataEvents } from './modules/dashboards/data-events.js';
 import type { Logger } from './platform/logger.js';
 import type { MetricsSink } from './platform/metrics-sink.js';
 import type { RateLimits } from './platform/rate-limits.js';
@@ -80,8 +81,10 @@ export function createDomain({
   bus.subscribe((events) => principals.onEvents(events));
   bus.onResume?.(() => principals.clear());
   const changeLog = new ChangeLogService();
+  const dashboards = new DashboardService(writes, { entities, incidents, scorecards });
   const followers = new ChangeLogFollowers({ knex, writes, bus, logger, settings: derivedEvents, read: (scope, range) => changeLog.between(scope, range) }, [
     new ScoreEvents(scorecards, entities),
+    new DashboardDataEvents(dashboards),
   ]);
   return {
     knex,
@@ -95,7 +98,7 @@ export function createDomain({
     incidents,
     scorecards,
     comments: new CommentService(writes),
-    dashboards: new DashboardService(writes, { entities, incidents, scorecards }),
+    dashboards,
     descriptors: new DescriptorService(entities, writes),
     permissions: new PermissionService(writes),
     audit: new AuditService(),

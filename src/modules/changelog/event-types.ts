@@ -30,7 +30,13 @@ export const CHANGE_EVENT_TYPES: Readonly<Record<string, EventTypeEntry>> = {
       'previous_score, previous_level}`, previous ones null when the entity had no score there before (created or restored); a change to the ' +
       'scorecard itself re-scores its entities without an event each: its own `scorecards.updated` says so, and `/scorecards/{id}/results` has them',
   },
-  dashboards: { actions: LIFECYCLE, data: `${restRecord('dashboards')}, with its widgets and filters` },
+  dashboards: {
+    actions: [...LIFECYCLE, 'data_changed'],
+    data:
+      `${restRecord('dashboards')}, with its widgets and filters; for \`dashboards.data_changed\` (appended after commit, when a change ` +
+      'moves the data of some of its widgets) `{dashboard_id, dashboard_name, row_version, widgets}`, `widgets` being those whose data changed, ' +
+      'each as `GET /api/v1/dashboards/{id}/data` returns it; an edit of the dashboard itself is announced by its own `dashboards.updated`',
+  },
   comments: { actions: ['created', 'updated', 'deleted'], data: restRecord('comments') },
   users: { actions: ['created', 'updated', 'deleted'], data: `${restRecord('users')}.${ADMIN_ONLY}` },
   api_keys: { actions: ['created', 'deleted'], data: `The key as \`GET /api/v1/api-keys\` lists it (never the key itself).${ADMIN_ONLY}` },

@@ -51,3 +51,12 @@ export class DashboardFilter extends TenantModel {
   created_at!: Date;
   updated_at!: Date;
 }
+
+/** What the dashboard-data follower last computed of a dashboard: a digest of each widget's data, by widget id. */
+export class DashboardDataDigest extends TenantModel {
+  static override tableName = 'dashboard_data_digests';
+  static override idColumn = 'dashboard_id';
+  static override jsonAttributes = ['digests'];
+  dashboard_id!: string;
+  digests!: Record<string, string>;
+}

@@ -41,7 +41,7 @@ const DEFAULT_LAYOUT = { x: 0, y: 0, w: 4, h: 3 };
 type SourceRef = { source_entity_type?: string | null; source_entity_id?: string | null };
 
 /** JSON with object keys sorted: jsonb hands keys back in its own order, so compare canonically. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   return JSON.stringify(value ?? null, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
