@@ -14,6 +14,7 @@ import { launchBrowser, openPage, requireBrowser, signIn, type WatchedPage } fro
 import { quietLogger } from './support/factories.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { ApiClient, testConfig } from './support/server.js';
+import { followerCaughtUp } from './support/sql.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? path.resolve('docs/screenshots') : undefined;
@@ -424,11 +425,15 @@ describe('console (a real Chromium)', function () {
     const incident = await rest.post('/api/v1/incidents', { title: 'Before the restore', severity: 'minor', impact_type: 'degraded', affected: [] });
     assert.equal(incident.status, 201, incident.text);
     await page.getByRole('heading', { name: 'Before the restore' }).waitFor(WAIT);
+    // The events derived from the incident (dashboard data) come after it: the page has them all first.
+    const { tenant_id } = await db.knex('incidents').where({ id: incident.body.data.id }).first('tenant_id');
+    await followerCaughtUp(db.knex, tenant_id, ['scorecard_scores', 'dashboard_data']);
+    const { last_seq: newest } = await db.knex('tenant_event_counters').where({ tenant_id }).first('last_seq');
+    await page.locator(`.connection[data-seq="${newest}"]`).waitFor(WAIT);
     const seen = Number(await page.locator('.connection').getAttribute('data-seq'));
     proxy.cut();
     await page.locator('.connection[data-state="reconnecting"]').waitFor(WAIT);
     // The restore: the log loses its last events (and nothing announces what the backup held).
-    const { tenant_id } = await db.knex('incidents').where({ id: incident.body.data.id }).first('tenant_id');
     const latest = seen - 3;
     const owner = db.owner();
     await owner('change_events').where({ tenant_id }).andWhere('seq', '>', latest).delete();

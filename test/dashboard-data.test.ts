@@ -246,8 +246,7 @@ describe('HTTP dashboard data', () => {
 
   it('costs a bounded number of statements: the dashboard, then about one per widget', async () => {
     // The followers derive scores and dashboard data in the background after commit: done before counting.
-    await followerCaughtUp(app.db.knex, admin.tenantId, 'scorecard_scores');
-    await followerCaughtUp(app.db.knex, admin.tenantId, 'dashboard_data');
+    await followerCaughtUp(app.db.knex, admin.tenantId, ['scorecard_scores', 'dashboard_data']);
     const { result, statements } = await counted(app.db.knex, () => viewer.client.get(`/api/v1/dashboards/${dashboard.id}/data`));
     expectStatus(result, 200);
     const sql = statements.filter((s) => !isPrincipalRead(s));

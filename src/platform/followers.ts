@@ -51,6 +51,8 @@ type PassOutcome = 'done' | 'more' | 'busy';
 class Follower {
   active = new Set<string>();
   private readonly dirty = new Set<string>();
+  /** Per tenant, the seq up to which a pass on this node has read: an event at or below it wakes nothing. */
+  private readonly readUpTo = new Map<string, number>();
   private running?: Promise<void>;
   private timer?: NodeJS.Timeout;
 
@@ -59,9 +61,10 @@ class Follower {
     private readonly deps: { knex: Knex; writes: WriteRunner; read: ChangeLogReader; logger: Logger; isStopped: () => boolean },
   ) {}
 
-  /** A tenant with (possibly) new events: a pass soon, coalesced with other wake-ups. */
-  mark(tenantId: string): void {
+  /** A tenant with (possibly) new events: a pass soon, coalesced with other wake-ups. `seq`: the event's, when a bus event woke it. */
+  mark(tenantId: string, seq?: number): void {
     if (this.deps.isStopped()) return;
+    if (seq !== undefined && seq <= (this.readUpTo.get(tenantId) ?? 0)) return;
     this.dirty.add(tenantId);
     if (this.timer || this.running) return;
     this.timer = setTimeout(() => {
@@ -124,12 +127,18 @@ class Follower {
       if (!cursor) return 'busy'; // another node's pass holds it
       const after = Number(cursor.last_seq);
       const upTo = Number(cursor.up_to);
+      this.readUpTo.set(tenantId, after);
       if (upTo <= after) return 'done';
       const events = await read(w, { after, upTo, limit: FOLLOWER_BATCH, entityTypes: this.port.entityTypes });
       if (events.length) await this.port.handle(w, events);
       // Fewer than a batch: every event up to upTo was read (the counter moves in the COMMIT of its events).
       const next = events.length < FOLLOWER_BATCH ? upTo : events[events.length - 1].seq;
       await w.trx('change_log_cursors').where({ follower: name, tenant_id: tenantId }).update({ last_seq: next, updated_at: w.trx.fn.now() });
+      // Known once committed; if the COMMIT fails, the next wake-up above `after` reads them again.
+      w.trx.executionPromise?.then(
+        () => this.readUpTo.set(tenantId, next),
+        () => undefined,
+      );
       return next < upTo ? 'more' : 'done';
     });
   }
@@ -155,7 +164,7 @@ export class ChangeLogFollowers {
     this.stopped = false;
     this.unsubscribe = this.deps.bus.subscribe((events) => {
       for (const f of this.followers) {
-        for (const e of events) if (f.active.has(e.tenant_id) || f.port.wakes(e)) f.mark(e.tenant_id);
+        for (const e of events) if (f.active.has(e.tenant_id) || f.port.wakes(e)) f.mark(e.tenant_id, e.seq);
       }
     });
     this.poller = setInterval(() => void this.poll(), this.deps.settings.pollMs);

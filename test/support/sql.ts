@@ -27,22 +27,22 @@ export async function scopedTables(knex: Knex): Promise<{ tenantTables: Set<stri
 }
 
 /**
- * Waits until a change-log follower has read every event of the tenant (its cursor at the tenant's
- * newest seq, which its own derived events move too): background work that must be over before a
- * test counts a request's statements or checks that nothing more was derived.
+ * Waits until change-log followers have read every event of the tenant (each one's cursor at the
+ * tenant's newest seq, which their own derived events move too), all at once: background work that
+ * must be over before a test counts a request's statements or checks that nothing more was derived.
  */
-export async function followerCaughtUp(knex: Knex, tenantId: string, follower: string, timeoutMs = 10_000): Promise<void> {
+export async function followerCaughtUp(knex: Knex, tenantId: string, followers: string | string[], timeoutMs = 10_000): Promise<void> {
+  const names = typeof followers === 'string' ? [followers] : followers;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = (await knex.raw(
-      `SELECT f.last_seq AS cursor, coalesce(c.last_seq, 0) AS latest
+    const { rows } = (await knex.raw(
+      `SELECT f.follower, f.last_seq AS cursor, coalesce(c.last_seq, 0) AS latest
          FROM change_log_cursors f LEFT JOIN tenant_event_counters c ON c.tenant_id = f.tenant_id
-        WHERE f.follower = ? AND f.tenant_id = ?`,
-      [follower, tenantId],
-    )) as { rows: { cursor: string; latest: string }[] };
-    const at = row.rows[0];
-    if (at && Number(at.cursor) >= Number(at.latest)) return;
-    if (Date.now() > deadline) throw new Error(`follower ${follower} did not catch up in ${timeoutMs} ms (${JSON.stringify(at ?? null)})`);
+        WHERE f.follower = ANY(?) AND f.tenant_id = ?`,
+      [names, tenantId],
+    )) as { rows: { follower: string; cursor: string; latest: string }[] };
+    if (rows.length === names.length && rows.every((r) => Number(r.cursor) >= Number(r.latest))) return;
+    if (Date.now() > deadline) throw new Error(`followers ${names.join(', ')} did not catch up in ${timeoutMs} ms (${JSON.stringify(rows)})`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
