@@ -90,6 +90,12 @@ describe('scorecards.score_changed: derived after commit from the change log', f
       { score: 100, level: 'gold', previous_score: 50, previous_level: 'bronze', entity_name: `${svc.name}-b` },
     );
     assert.deepEqual(moved.changes, { score: { old: 50, new: 100 }, level: { old: 'bronze', new: 'gold' } });
+    // The detail view computes the same score and level on read.
+    const detail = (await admin.client.get(`/api/v1/services/${svc.id}`)).body.data;
+    assert.deepEqual(
+      detail.scorecards.map((s: { scorecard_id: string; score: number; level: string | null }) => [s.scorecard_id, s.score, s.level]),
+      [[card.id, 100, 'gold']],
+    );
 
     // The derived event comes after the change that caused it, with its own seq, and is in the change log.
     const updates = (await admin.client.get(`/api/v1/events?entity_type=services&entity_id=${svc.id}`)).body.data;

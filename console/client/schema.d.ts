@@ -3085,6 +3085,8 @@ export interface components {
             scorecard_id: string;
             scorecard_name: string;
             score: number;
+            /** @description The highest of the scorecard's levels the score reaches; null below the lowest or without levels */
+            level: string | null;
             passed: components["schemas"]["Criterion"][];
             failed: components["schemas"]["Criterion"][];
         };

@@ -98,12 +98,12 @@ function incidents(type: CatalogType): string {
              ORDER BY inc.created_at DESC, inc.id DESC LIMIT 100) i)`;
 }
 
-/** The scorecards that apply to the kind, with their criteria; and whether an active incident affects the record. */
+/** The scorecards that apply to the kind, with their levels and criteria; and whether an active incident affects the record. */
 function scorecards(type: CatalogType): string {
   if (!(SCORABLE_TYPES as readonly string[]).includes(type)) return `'[]'::json AS __scorecards, false AS __active_incident`;
   const criterion = `json_build_object('id', c.id, 'name', c.name, 'description', c.description, 'weight', c.weight,
         'check_type', c.check_type, 'check_config', c.check_config, 'sort_order', c.sort_order)`;
-  return `(SELECT coalesce(json_agg(json_build_object('id', sc.id, 'name', sc.name, 'criteria',
+  return `(SELECT coalesce(json_agg(json_build_object('id', sc.id, 'name', sc.name, 'levels', sc.levels, 'criteria',
           (SELECT coalesce(json_agg(${criterion} ORDER BY c.sort_order, c.name, c.id), '[]')
              FROM scorecard_criteria c WHERE c.scorecard_id = sc.id AND ${tenantRowOf('c')}))
         ORDER BY sc.name, sc.id), '[]')

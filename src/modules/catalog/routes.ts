@@ -101,6 +101,7 @@ const RecordScore = named(
       scorecard_id: id,
       scorecard_name: z.string(),
       score: z.number().int().min(0).max(100),
+      level: z.string().nullable().describe("The highest of the scorecard's levels the score reaches; null below the lowest or without levels"),
       passed: z.array(Criterion),
       failed: z.array(Criterion),
     })

@@ -187,16 +187,20 @@ export function evaluate<C extends CriterionLike>(criteria: readonly C[], entity
   return { score: total === 0 ? 100 : Math.round((100 * earned) / total), passed, failed };
 }
 
-/** A scorecard as scoring needs it: its id, name and criteria. */
+/** A scorecard as scoring needs it: its id, name, levels and criteria. */
 export interface ScorableCard<C extends CriterionLike = CriterionLike> {
   id: string;
   name: string;
+  levels?: readonly { name: string; min_score: number }[];
   criteria: C[];
 }
 
-/** One entity's result on each scorecard, in the scorecards' order (detail views). */
+/** One entity's result on each scorecard, in the scorecards' order (detail views), with the level its score reaches. */
 export function scoreOn<C extends CriterionLike>(cards: readonly ScorableCard<C>[], entity: EntityShape, facts: EvaluationFacts) {
-  return cards.map((card) => ({ scorecard_id: card.id, scorecard_name: card.name, ...evaluate(card.criteria, entity, facts) }));
+  return cards.map((card) => {
+    const evaluation = evaluate(card.criteria, entity, facts);
+    return { scorecard_id: card.id, scorecard_name: card.name, ...evaluation, level: levelOf(card.levels ?? [], evaluation.score) };
+  });
 }
 
 /** The highest level whose min_score the score reaches (levels in ascending min_score); null below the lowest. */

@@ -84,6 +84,7 @@ export interface ScorecardScore {
   scorecard_id: string;
   scorecard_name: string;
   score: number;
+  level: string | null;
   passed: CriterionData[];
   failed: CriterionData[];
 }
