@@ -64,12 +64,7 @@ export function createHttpApp({
   app.set('query parser', 'simple');
   // Whether X-Forwarded-For names the client (req.ip, which rate limits key on): only behind a proxy.
   app.set('trust proxy', config.http.trustProxy);
-  app.use(requestId);
-  app.use(requestLog(logger.child({ component: 'http' })));
-  app.use(securityHeaders({ hstsMaxAge: config.http.hstsMaxAge }));
-  app.use(metrics.middleware());
-  // Before any route or authentication: a preflight carries no token.
-  app.use(corsMiddleware(origins));
+  app.use(requestMiddleware({ logger, hstsMaxAge: config.http.hstsMaxAge, metrics, origins }));
 
   const ops = opsRoutes({ domain, readiness, health, metrics, guard: metricsGuard({ token: config.http.metricsToken, mode: config.mode }) });
   app.use(ops.router);
@@ -178,6 +173,20 @@ export function createHttpApp({
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return app;
+}
+
+/**
+ * What every request passes before any route: its id, its log line, the security headers, its
+ * metrics and CORS (before authentication: a preflight carries no token).
+ */
+export function requestMiddleware(deps: { logger: Logger; hstsMaxAge: number; metrics: NodeMetrics; origins: OriginPolicy }): express.RequestHandler[] {
+  return [
+    requestId,
+    requestLog(deps.logger.child({ component: 'http' })),
+    securityHeaders({ hstsMaxAge: deps.hstsMaxAge }),
+    deps.metrics.middleware(),
+    corsMiddleware(deps.origins),
+  ];
 }
 
 /** The OpenAPI document of the routes declared so far (every node declares the same ones). */

@@ -165,6 +165,37 @@ describe('logging', () => {
       assert.equal(lines.length, 1, 'one line for the request, its error included');
     });
 
+    it('writes one line for a request whose client went away before the response: request aborted', async () => {
+      const { logger, lines } = capturedLogger('info');
+      const app = express();
+      app.use(requestId, requestLog(logger));
+      let reached!: () => void;
+      const handling = new Promise<void>((resolve) => (reached = resolve));
+      const router = express.Router();
+      // Never answers: the client gives up first.
+      router.get('/:id', stampRouteTemplate, () => reached());
+      app.use('/slow', router);
+      const server = http.createServer(app).listen(0, '127.0.0.1');
+      try {
+        await new Promise((resolve) => server.once('listening', resolve));
+        const port = (server.address() as AddressInfo).port;
+        const req = http.get({ host: '127.0.0.1', port, path: '/slow/7', headers: { 'x-request-id': 'log-aborted' } });
+        req.on('error', () => {});
+        await handling;
+        req.destroy();
+        const line = await until('the aborted line', () => lines.find((l) => l.req_id === 'log-aborted'));
+        assert.equal(line.level, 'info');
+        assert.equal(line.msg, 'request aborted');
+        assert.equal(line.route, '/slow/:id');
+        assert.equal(line.method, 'GET');
+        assert.equal(typeof line.duration_ms, 'number');
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+      assert.equal(lines.filter((l) => l.req_id === 'log-aborted').length, 1, 'one line for the request');
+    });
+
     it('never writes the Authorization header or a token', async () => {
       await lineFor('log-200');
       assert.ok(!log.raw.some((l) => l.includes(tenant.token)), 'the bearer token is in no line');

@@ -16,7 +16,7 @@ export interface Logger {
   warn: LogMethod;
   error: LogMethod;
   child(bindings: LogFields): Logger;
-  /** The pino logger underneath, with this logger's bindings (for pino-http). */
+  /** The pino logger underneath, with this logger's bindings (for the request log line). */
   readonly pino: PinoLogger;
 }
 

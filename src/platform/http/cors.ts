@@ -15,32 +15,40 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
 /**
  * The options for one request: the allowance for an allowed origin, none otherwise. Tokens travel
  * in the Authorization header, never in cookies, so no credentials are allowed. Socket.IO takes
- * this delegate for its polling transport.
+ * this delegate for its polling transport. Both answers are built once: the cors package copies
+ * the options it is handed before it touches them.
  */
 export function corsOptions(policy: OriginPolicy, methods: readonly string[], allowedHeaders: readonly string[] = CORS_ALLOWED_HEADERS): CorsOptionsDelegate {
+  const common = {
+    methods: [...methods],
+    allowedHeaders: [...allowedHeaders],
+    exposedHeaders: [...CORS_EXPOSED_HEADERS],
+    credentials: false,
+    maxAge: PREFLIGHT_MAX_AGE_SECONDS,
+  };
+  const allowance: CorsOptions = { ...common, origin: true };
+  const none: CorsOptions = { ...common, origin: false };
   return (req, callback) => {
-    const options: CorsOptions = {
-      origin: req.headers.origin !== undefined && policy.allows({ headers: req.headers }),
-      methods: [...methods],
-      allowedHeaders: [...allowedHeaders],
-      exposedHeaders: [...CORS_EXPOSED_HEADERS],
-      credentials: false,
-      maxAge: PREFLIGHT_MAX_AGE_SECONDS,
-    };
-    callback(null, options);
+    callback(null, req.headers.origin !== undefined && policy.allows({ headers: req.headers }) ? allowance : none);
   };
 }
 
 /**
  * Express: the allowance for allowed origins; a preflight from any other origin is answered too
  * (204 without an allowance, so its browser stops there) rather than reaching authentication.
- * Every answer varies by Origin, so no cache hands one origin's answer to another.
+ * Every answer varies by Origin, so no cache hands one origin's answer to another. A request
+ * without an Origin is no browser's cross-origin request and gets nothing else (the cors package
+ * would add nothing to it either), so it skips the package.
  */
 export function corsMiddleware(policy: OriginPolicy): RequestHandler {
   const allowance = cors(corsOptions(policy, ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE'])) as RequestHandler;
   return (req, res, next) => {
     res.vary('Origin');
-    if (req.method === 'OPTIONS' && req.headers.origin !== undefined && !policy.allows(req)) {
+    if (req.headers.origin === undefined) {
+      next();
+      return;
+    }
+    if (req.method === 'OPTIONS' && !policy.allows(req)) {
       res.status(204).set('Content-Length', '0').end();
       return;
     }
