@@ -285,7 +285,7 @@ describe('console (a real Chromium)', function () {
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
   });
 
-  it('searches every kind from the header: the hits say how they matched, and one opens its record', async () => {
+  it('searches every kind from the header: the hits say how they matched, and one opens its record with its relations', async () => {
     const page = await open('viewer');
     await page.getByRole('searchbox', { name: 'Search every kind' }).fill('payments-api');
     await page.keyboard.press('Enter');
@@ -301,6 +301,19 @@ describe('console (a real Chromium)', function () {
     assert.deepEqual(shown, expected, 'the hits in the order the server ranks them');
     await exact.getByRole('link', { name: 'payments-api' }).click();
     await page.getByRole('heading', { name: 'payments-api', level: 1 }).waitFor(WAIT);
+    // Its relations come from its graph: each neighbour under how the edge reads from here.
+    const serviceId = await findId('services', 'payments-api');
+    const graph = (await rest.get(`/api/v1/services/${serviceId}/graph?depth=1`)).body.data as {
+      nodes: { id: string; name: string }[];
+      edges: { from: string; to: string; relation: string }[];
+    };
+    const relations = page.getByRole('region', { name: 'Relations' });
+    const dependency = graph.edges.find((e) => e.from === serviceId && e.relation === 'depends_on');
+    assert.ok(dependency, 'payments-api depends on something in the sample data');
+    const target = graph.nodes.find((n) => n.id === dependency.to)!;
+    const group = relations.locator('.relation', { has: page.getByRole('heading', { name: 'Depends on', exact: true }) });
+    await group.getByRole('link', { name: target.name, exact: true }).click();
+    await page.getByRole('heading', { name: target.name, level: 1 }).waitFor(WAIT);
   });
 
   it('shows an incident with its roles by name, each entity its impact and span, and the durations in human units', async () => {
@@ -347,6 +360,26 @@ describe('console (a real Chromium)', function () {
     await viewerRoles.waitFor(WAIT);
     assert.match(await viewerRoles.innerText(), new RegExp(`commander\\s+${userId(users.ic.email)}`));
     assert.match(await viewerRoles.innerText(), /Vic Viewer/);
+  });
+
+  it("shows each scorecard result's level on a record", async () => {
+    const scorecards = (await rest.get('/api/v1/scorecards')).body.data as { id: string; name: string }[];
+    const readiness = scorecards.find((s) => s.name === 'Production readiness')!;
+    const res = await rest.patch(`/api/v1/scorecards/${readiness.id}`, {
+      levels: [
+        { name: 'bronze', min_score: 0 },
+        { name: 'gold', min_score: 90 },
+      ],
+    });
+    assert.equal(res.status, 200, res.text);
+    const serviceId = await findId('services', 'auth-api');
+    const score = ((await rest.get(`/api/v1/services/${serviceId}`)).body.data.scorecards as { scorecard_id: string; level: string }[]).find(
+      (s) => s.scorecard_id === readiness.id,
+    )!;
+    assert.ok(score.level, 'a score of 0 or more reaches the lowest level');
+    const page = await open('viewer', `#/catalog/services/${serviceId}`);
+    const item = page.getByRole('region', { name: 'Scorecards' }).locator(`li[data-scorecard-id="${readiness.id}"]`);
+    await item.locator(`.badge-level.badge-${score.level}`).waitFor(WAIT);
   });
 
   it('has no horizontal scroll on a 375×667 phone, in every view', async () => {
