@@ -87,6 +87,12 @@ describe('console (a real Chromium)', function () {
 
   const activeIncident = 'Card authorizations failing for some merchants';
 
+  /** A route of every view (an incident's page and a record's among them), with the dashboards view given. */
+  async function everyView(dashboards: string): Promise<string[]> {
+    const [incidentId, serviceId] = await Promise.all([findId('incidents', activeIncident), findId('services', 'payments-api')]);
+    return ['#/board', `#/incidents/${incidentId}`, '#/search/payments', '#/catalog/services', `#/catalog/services/${serviceId}`, dashboards, '#/activity'];
+  }
+
   it('signs in as the demo admin and shows the seeded incidents on the board, live', async () => {
     const page = await open('admin');
     const board = page.getByRole('list', { name: 'Active incidents' });
@@ -260,29 +266,144 @@ describe('console (a real Chromium)', function () {
     assert.equal(incident.timeline.at(-1).message, 'Mitigated by a restart.');
   });
 
-  it('renders a dashboard on its grid and updates its widgets live as their records change', async () => {
+  it("renders a dashboard on its grid from the server's widget data, and replaces a widget in place on dashboards.data_changed", async () => {
     const dashboards = (await rest.get('/api/v1/dashboards')).body.data;
     const dashboard = dashboards.find((d: { name: string }) => d.name === 'Payments overview');
+    const computed = (await rest.get(`/api/v1/dashboards/${dashboard.id}/data`)).body.data;
+    const counted = (title: string) => computed.widgets.find((w: { title: string }) => w.title === title).data;
     const page = await open('admin', `#/dashboards/${dashboard.id}`);
     const grid = page.getByLabel('Widgets of Payments overview');
-    await grid.getByRole('heading', { name: 'Services' }).waitFor(WAIT);
-    const serviceId = await findId('services', 'merchant-portal');
-    const item = grid.locator(`.widget-status_board li[data-id="${serviceId}"]`);
-    await item.locator('.badge-operational').waitFor(WAIT);
-    const detail = await rest.get(`/api/v1/services/${serviceId}`);
-    const res = await rest.patch(`/api/v1/services/${serviceId}`, { operational_status: 'degraded' }, { 'If-Match': detail.headers.get('etag')! });
-    assert.equal(res.status, 200, res.text);
-    await item.locator('.badge-degraded').waitFor(WAIT);
+    const counter = grid.locator('.widget', { hasText: 'Active incidents' }).locator('.counter');
+    await counter.getByText(String(counted('Active incidents').count), { exact: true }).waitFor(WAIT);
+    // The status board shows the server's counts per value, zero counts included.
+    const services = counted('Services') as { counts: { value: string; count: number }[] };
+    const shown = await grid
+      .locator('.widget', { hasText: 'Services' })
+      .first()
+      .locator('li[data-value]')
+      .evaluateAll((items) => items.map((li) => ({ value: li.getAttribute('data-value'), count: Number(li.querySelector('.count')?.textContent) })));
+    assert.deepEqual(shown, services.counts);
+    await page.locator('.connection[data-state="live"]').waitFor(WAIT);
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const dataRead = page
+      .waitForRequest((r) => r.url().endsWith('/data'), { timeout: 3_000 })
+      .then(
+        () => true,
+        () => false,
+      );
+    // A counted record created through the API: the follower's data_changed carries the new count.
+    const created = await rest.post('/api/v1/incidents', { title: 'Counted live', severity: 'minor', impact_type: 'degraded', affected: [] });
+    assert.equal(created.status, 201, created.text);
+    await counter.getByText(String(counted('Active incidents').count + 1), { exact: true }).waitFor(WAIT);
+    await grid.locator('.widget', { hasText: 'Incident timeline' }).getByRole('link', { name: 'Counted live' }).first().waitFor(WAIT);
+    assert.equal(await dataRead, false, 'the widgets came with the event, not from another /data read');
+    assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
     const box = await grid.locator('.widget', { hasText: 'Incident timeline' }).boundingBox();
-    const counter = await grid.locator('.widget', { hasText: 'Active incidents' }).boundingBox();
-    assert.ok(box && counter && box.x > counter.x, 'laid out by x');
+    const counterBox = await grid.locator('.widget', { hasText: 'Active incidents' }).boundingBox();
+    assert.ok(box && counterBox && box.x > counterBox.x, 'laid out by x');
     if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
   });
 
-  it('has no horizontal scroll on a 375×667 phone, in every view', async () => {
+  it('searches every kind from the header: the hits say how they matched, and one opens its record with its relations', async () => {
+    const page = await open('viewer');
+    await page.getByRole('searchbox', { name: 'Search every kind' }).fill('payments-api');
+    await page.keyboard.press('Enter');
+    const results = page.getByRole('list', { name: 'Search results' });
+    // The service and the repository of that name are both exact hits.
+    const exact = results.locator('li[data-match="exact"]').filter({ has: page.locator('a[href^="#/catalog/services/"]') });
+    await exact.waitFor(WAIT);
+    assert.match(await exact.innerText(), /payments-api\s+services\s+exact/);
+    const expected = (await rest.get('/api/v1/search?q=payments-api&limit=50')).body.data.map((h: { name: string; match: string }) => `${h.name}:${h.match}`);
+    const shown = await results
+      .locator('li')
+      .evaluateAll((items) => items.map((li) => `${li.querySelector('a')?.textContent}:${li.getAttribute('data-match')}`));
+    assert.deepEqual(shown, expected, 'the hits in the order the server ranks them');
+    await exact.getByRole('link', { name: 'payments-api' }).click();
+    await page.getByRole('heading', { name: 'payments-api', level: 1 }).waitFor(WAIT);
+    // Its relations come from its graph: each neighbour under how the edge reads from here.
     const serviceId = await findId('services', 'payments-api');
+    const graph = (await rest.get(`/api/v1/services/${serviceId}/graph?depth=1`)).body.data as {
+      nodes: { id: string; name: string }[];
+      edges: { from: string; to: string; relation: string }[];
+    };
+    const relations = page.getByRole('region', { name: 'Relations' });
+    const dependency = graph.edges.find((e) => e.from === serviceId && e.relation === 'depends_on');
+    assert.ok(dependency, 'payments-api depends on something in the sample data');
+    const target = graph.nodes.find((n) => n.id === dependency.to)!;
+    const group = relations.locator('.relation', { has: page.getByRole('heading', { name: 'Depends on', exact: true }) });
+    await group.getByRole('link', { name: target.name, exact: true }).click();
+    await page.getByRole('heading', { name: target.name, level: 1 }).waitFor(WAIT);
+  });
+
+  it('shows an incident with its roles by name, each entity its impact and span, and the durations in human units', async () => {
+    const people = (await rest.get('/api/v1/users')).body.data as { id: string; email: string }[];
+    const userId = (email: string) => people.find((u) => u.email === email)!.id;
+    const serviceId = await findId('services', 'ledger-postgres');
+    const created = await rest.post('/api/v1/incidents', {
+      title: 'Ledger writes slow',
+      severity: 'major',
+      impact_type: 'degraded',
+      affected: [{ entity_type: 'services', entity_id: serviceId, impact_type: 'outage' }],
+      commander_id: userId(users.ic.email),
+      lead_id: userId(users.editor.email),
+      responder_ids: [userId(users.viewer.email), userId(users.admin.email)],
+    });
+    assert.equal(created.status, 201, created.text);
+    const id = created.body.data.id;
+    const page = await open('admin');
+    await page.getByRole('list', { name: 'Active incidents' }).getByRole('link', { name: 'Ledger writes slow' }).click();
+    await page.getByRole('heading', { name: 'Ledger writes slow', level: 1 }).waitFor(WAIT);
+    const roles = page.getByRole('region', { name: 'Roles' });
+    assert.match(await roles.innerText(), /commander\s+Iris Commander/);
+    assert.match(await roles.innerText(), /lead\s+Eddie Editor/);
+    assert.match(await roles.innerText(), /responders\s+Vic Viewer, Acme Admin/);
+    const affected = page.getByRole('region', { name: 'Affected' }).locator(`li[data-entity-id="${serviceId}"]`);
+    assert.match(await affected.innerText(), /ledger-postgres\s+outage/);
+    assert.match(await affected.innerText(), /ongoing/);
+    const durations = page.getByRole('region', { name: 'Durations' });
+    assert.match(await durations.innerText(), /to identify\s+–\s+to mitigate\s+–\s+to resolve\s+–/);
+    // Resolving sets every duration; the page reads the incident again and shows them.
+    assert.equal((await rest.post(`/api/v1/incidents/${id}/updates`, { status: 'resolved', message: 'Index rebuilt.' })).status, 201);
+    await page.getByRole('region', { name: 'Timeline' }).getByText('Index rebuilt.').waitFor(WAIT);
+    const incident = (await rest.get(`/api/v1/incidents/${id}`)).body.data;
+    assert.equal(typeof incident.durations.time_to_resolve, 'number');
+    await page.waitForFunction(
+      () => /to resolve\s+\d+s/.test((document.querySelector('section[aria-labelledby="durations-title"]') as HTMLElement | null)?.innerText ?? ''),
+      undefined,
+      WAIT,
+    );
+    assert.match(await affected.innerText(), /until /, 'its impact ended with the incident');
+    // A viewer cannot list users: the ids stand for the others, the viewer's own name for itself.
+    const viewer = await open('viewer', `#/incidents/${id}`);
+    const viewerRoles = viewer.getByRole('region', { name: 'Roles' });
+    await viewerRoles.waitFor(WAIT);
+    assert.match(await viewerRoles.innerText(), new RegExp(`commander\\s+${userId(users.ic.email)}`));
+    assert.match(await viewerRoles.innerText(), /Vic Viewer/);
+  });
+
+  it("shows each scorecard result's level on a record", async () => {
+    const scorecards = (await rest.get('/api/v1/scorecards')).body.data as { id: string; name: string }[];
+    const readiness = scorecards.find((s) => s.name === 'Production readiness')!;
+    const res = await rest.patch(`/api/v1/scorecards/${readiness.id}`, {
+      levels: [
+        { name: 'bronze', min_score: 0 },
+        { name: 'gold', min_score: 90 },
+      ],
+    });
+    assert.equal(res.status, 200, res.text);
+    const serviceId = await findId('services', 'auth-api');
+    const score = ((await rest.get(`/api/v1/services/${serviceId}`)).body.data.scorecards as { scorecard_id: string; level: string }[]).find(
+      (s) => s.scorecard_id === readiness.id,
+    )!;
+    assert.ok(score.level, 'a score of 0 or more reaches the lowest level');
+    const page = await open('viewer', `#/catalog/services/${serviceId}`);
+    const item = page.getByRole('region', { name: 'Scorecards' }).locator(`li[data-scorecard-id="${readiness.id}"]`);
+    await item.locator(`.badge-level.badge-${score.level}`).waitFor(WAIT);
+  });
+
+  it('has no horizontal scroll on a 375×667 phone, in every view', async () => {
     const page = await open('admin', '', { width: 375, height: 667 });
-    for (const hash of ['#/board', '#/catalog/services', `#/catalog/services/${serviceId}`, '#/dashboards', '#/activity']) {
+    for (const hash of await everyView('#/dashboards')) {
       await page.evaluate((h) => (location.hash = h), hash);
       await page.locator('main h1').first().waitFor(WAIT);
       await page.waitForLoadState('networkidle');
@@ -299,7 +420,6 @@ describe('console (a real Chromium)', function () {
   });
 
   it('passes an axe-core scan of every view with no serious or critical violation', async () => {
-    const serviceId = await findId('services', 'payments-api');
     const dashboards = (await rest.get('/api/v1/dashboards')).body.data;
     const page = await open(null);
     const scan = async (what: string) => {
@@ -314,7 +434,7 @@ describe('console (a real Chromium)', function () {
     await page.getByLabel('Tenant').waitFor(WAIT);
     await scan('sign-in');
     await signIn(page, users.admin);
-    for (const hash of ['#/board', '#/catalog/services', `#/catalog/services/${serviceId}`, `#/dashboards/${dashboards[0].id}`, '#/activity']) {
+    for (const hash of await everyView(`#/dashboards/${dashboards[0].id}`)) {
       await page.evaluate((h) => (location.hash = h), hash);
       await page.locator('main h1').first().waitFor(WAIT);
       await page.waitForLoadState('networkidle');

@@ -1,4 +1,4 @@
-// The console's shell: sign-in until there is a session, then the header (views, connection
+// The console's shell: sign-in until there is a session, then the header (views, search, connection
 // state, who is signed in, sign out) and the routed view. The live connection lives as long as
 // the session; a renewed token is handed to its socket.
 import { useEffect } from 'preact/hooks';
@@ -10,7 +10,9 @@ import { Activity } from './views/activity.js';
 import { Board } from './views/board.js';
 import { Catalog } from './views/catalog.js';
 import { Dashboards } from './views/dashboards.js';
+import { IncidentPage } from './views/incident.js';
 import { RecordPage } from './views/record.js';
+import { SearchBox, SearchResults } from './views/search.js';
 import { SignIn } from './views/signin.js';
 
 export function App() {
@@ -28,7 +30,7 @@ export function App() {
 }
 
 const NAV: { label: string; route: Route; views: Route['view'][] }[] = [
-  { label: 'Status board', route: { view: 'board' }, views: ['board'] },
+  { label: 'Status board', route: { view: 'board' }, views: ['board', 'incident'] },
   { label: 'Catalog', route: { view: 'catalog', kind: 'services' }, views: ['catalog', 'record'] },
   { label: 'Dashboards', route: { view: 'dashboards' }, views: ['dashboards'] },
   { label: 'Activity', route: { view: 'activity' }, views: ['activity'] },
@@ -50,6 +52,7 @@ function Shell() {
             </a>
           ))}
         </nav>
+        <SearchBox q={route.view === 'search' ? route.q : ''} />
         <ConnectionState />
         <span class="who">
           {user.display_name} <span class="muted">({user.role.replace('_', ' ')})</span>
@@ -69,6 +72,10 @@ function View({ route }: { route: Route }) {
   switch (route.view) {
     case 'board':
       return <Board />;
+    case 'incident':
+      return <IncidentPage key={route.id} id={route.id} />;
+    case 'search':
+      return <SearchResults q={route.q} />;
     case 'catalog':
       return <Catalog kind={route.kind} />;
     case 'record':

@@ -1,4 +1,4 @@
-// Pieces every view uses: status badges, relative ages, a form error line, the loading states.
+// Pieces every view uses: status badges, relative ages and durations, a form error line, the loading states.
 import type { ComponentChildren } from 'preact';
 import type { Load } from './hooks.js';
 
@@ -14,6 +14,18 @@ export function age(iso: string, now: number): string {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h}h ${m % 60}m`;
   return `${Math.floor(h / 24)}d`;
+}
+
+/** A span of seconds in human units: `45s`, `12m`, `3h 5m`, `2d 4h`; '–' for null (not reached yet). */
+export function duration(seconds: number | null): string {
+  if (seconds === null) return '–';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
 export function Loaded<T>({ load, children }: { load: Load<T>; children: (value: T) => ComponentChildren }) {

@@ -90,7 +90,9 @@ function IncidentCard({ incident: i, now, canWrite }: { incident: Incident; now:
   const latest = i.timeline[i.timeline.length - 1];
   return (
     <li class={`card incident severity-${i.severity}`} data-incident-id={i.id} data-status={i.status}>
-      <h3>{i.title}</h3>
+      <h3>
+        <a href={href({ view: 'incident', id: i.id })}>{i.title}</a>
+      </h3>
       <p class="meta">
         <Badge value={i.severity} kind="severity" /> <Badge value={i.status} kind="incident" /> <Badge value={i.impact_type} kind="impact" />{' '}
         <span title={i.created_at}>

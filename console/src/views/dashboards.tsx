@@ -1,14 +1,36 @@
 // Dashboards: the list, and one dashboard's widgets laid out on its grid (x, y, w, h), each showing
-// its source records from their own fields and updating as they change on the live stream.
+// the data the server computes for it (GET /dashboards/:id/data); a `dashboards.data_changed`
+// event carries the widgets whose data moved, and they are replaced where they are.
 import type { Schemas } from '../../client/index.js';
 import { api, data } from '../api.js';
 import { useChanges, useLoad, useNow } from '../hooks.js';
 import { isKind } from '../kinds.js';
 import { href } from '../router.js';
-import { age, Badge, Loaded, upsert } from '../ui.js';
-import { listPage, type Row } from './catalog.js';
+import { age, Badge, Loaded, text } from '../ui.js';
 
 type Widget = Schemas['Widget'];
+type Result = Schemas['WidgetResult'];
+type DataChanged = { dashboard_id: string; row_version: number; widgets: Result[] };
+interface Shown {
+  dashboard: Schemas['Dashboard'];
+  /** Each widget's data by widget id, and the dashboard version it was computed for. */
+  results: Record<string, Result>;
+  version: number;
+}
+
+async function loadDashboard(id: string): Promise<Shown> {
+  const [dashboard, computed] = await Promise.all([
+    data(api.GET('/api/v1/dashboards/{id}', { params: { path: { id } } })),
+    data(api.GET('/api/v1/dashboards/{id}/data', { params: { path: { id } } })),
+  ]);
+  return { dashboard, results: Object.fromEntries(computed.widgets.map((w) => [w.widget_id, w])), version: computed.row_version };
+}
+
+/** Replaces the widgets a data_changed event carries; one computed for an older version of the dashboard is stale. */
+export function applyDataChanged(shown: Shown, e: DataChanged): Shown {
+  if (e.row_version < shown.version) return shown;
+  return { ...shown, results: { ...shown.results, ...Object.fromEntries(e.widgets.map((w) => [w.widget_id, w])) } };
+}
 
 export function Dashboards({ id }: { id?: string }) {
   const [list] = useLoad(() => data(api.GET('/api/v1/dashboards', { params: { query: { limit: 100 } } })), []);
@@ -33,18 +55,18 @@ export function Dashboards({ id }: { id?: string }) {
 }
 
 function DashboardView({ id }: { id: string }) {
-  const [load, update] = useLoad(() => data(api.GET('/api/v1/dashboards/{id}', { params: { path: { id } } })), [id]);
+  const [load, update, reload] = useLoad(() => loadDashboard(id), [id]);
   useChanges(
     (change) => {
-      if (change.entity_type === 'dashboards' && change.entity_id === id && change.data && change.action !== 'deleted') {
-        update((d) => ((change.data as { row_version: number }).row_version >= d.row_version ? (change.data as unknown as Schemas['Dashboard']) : d));
-      }
+      if (change.entity_type !== 'dashboards' || change.entity_id !== id) return;
+      if (change.action === 'data_changed') update((shown) => applyDataChanged(shown, change.data as unknown as DataChanged));
+      else reload(); // its widgets or layout changed: their data with them
     },
     [id],
   );
   return (
     <Loaded load={load}>
-      {(dashboard) => (
+      {({ dashboard, results }) => (
         <div>
           <h2>{dashboard.name}</h2>
           {dashboard.description ? <p>{dashboard.description}</p> : null}
@@ -57,7 +79,7 @@ function DashboardView({ id }: { id: string }) {
                 style={{ gridColumn: `${w.layout.x + 1} / span ${Math.max(1, w.layout.w)}`, gridRow: `${w.layout.y + 1} / span ${Math.max(1, w.layout.h)}` }}
               >
                 <h3>{w.title}</h3>
-                <WidgetBody widget={w} />
+                <WidgetBody widget={w} result={results[w.id]} />
               </div>
             ))}
           </div>
@@ -67,100 +89,83 @@ function DashboardView({ id }: { id: string }) {
   );
 }
 
-/**
- * The kind a widget shows: its source record's, or the kind its config names (`{entity_type}`,
- * with optional list filters in `{query}`), for a widget over many records.
- */
-export function widgetKind(w: Widget): string | null {
-  if (w.source_entity_type) return w.source_entity_type;
-  const named = (w.config as { entity_type?: unknown }).entity_type;
-  return typeof named === 'string' ? named : null;
-}
-
-function widgetQuery(w: Widget): Record<string, string> {
-  const query = (w.config as { query?: unknown }).query;
-  if (!query || typeof query !== 'object') return {};
-  return Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => typeof e[1] === 'string'));
-}
-
-/** A widget's records: its one source record, or the first page of its kind. */
-async function widgetRows(w: Widget): Promise<{ rows: Row[]; total: number }> {
-  const type = widgetKind(w);
-  if (!type) return { rows: [], total: 0 };
-  if (type === 'incidents') {
-    const page = await data(api.GET('/api/v1/incidents', { params: { query: { limit: 20 } } }));
-    const rows = page.map((i) => ({ ...i, name: i.title }) as unknown as Row);
-    return { rows: w.source_entity_id ? rows.filter((r) => r.id === w.source_entity_id) : rows, total: rows.length };
-  }
-  if (type === 'scorecards') {
-    if (!w.source_entity_id) return { rows: [], total: 0 };
-    const results = await data(api.GET('/api/v1/scorecards/{id}/results', { params: { path: { id: w.source_entity_id } } }));
-    return { rows: results.map((r) => ({ ...r, id: r.entity_id, row_version: 0 }) as unknown as Row), total: results.length };
-  }
-  if (!isKind(type)) return { rows: [], total: 0 };
-  const page = await listPage(type, { limit: 20, sort: 'name', ...widgetQuery(w) });
-  return { rows: w.source_entity_id ? page.rows.filter((r) => r.id === w.source_entity_id) : page.rows, total: page.total };
-}
-
-function WidgetBody({ widget: w }: { widget: Widget }) {
-  const [load, update, reload] = useLoad(() => widgetRows(w), [w.id, w.row_version]);
+function WidgetBody({ widget, result }: { widget: Widget; result: Result | undefined }) {
   const now = useNow();
-  useChanges(
-    (change) => {
-      const kind = widgetKind(w);
-      if (change.entity_type !== kind) return;
-      if (kind === 'scorecards' || change.action === 'created' || change.action === 'deleted' || !change.data) reload();
-      else if (change.entity_type === 'incidents' && change.action === 'timeline_entry') return;
-      else {
-        const next = change.entity_type === 'incidents' ? { ...(change.data as object), name: (change.data as { title: string }).title } : change.data;
-        update((v) => (v.rows.some((r) => r.id === change.entity_id) ? { ...v, rows: upsert(v.rows, next as unknown as Row) } : v));
-      }
-    },
-    [w.id],
-  );
-  return (
-    <Loaded load={load}>
-      {({ rows, total }) => {
-        switch (w.widget_type) {
-          case 'counter':
-            return <p class="counter">{widgetKind(w) === 'incidents' ? rows.filter((r) => r.status !== 'resolved').length : total}</p>;
-          case 'scorecard':
-            return (
-              <ul class="plain">
-                {rows.map((r) => (
-                  <li key={r.id}>
-                    {String(r.name)}: <strong>{String(r.score)}%</strong>
-                  </li>
-                ))}
-              </ul>
-            );
-          case 'timeline':
-            return (
-              <ul class="plain">
-                {rows.slice(0, 8).map((r) => (
-                  <li key={r.id}>
-                    {String(r.name)} <Badge value={String(r.status)} kind="incident" /> <span class="muted">{age(String(r.created_at), now)}</span>
-                  </li>
-                ))}
-              </ul>
-            );
-          default:
-            return (
-              <ul class="plain">
-                {rows.map((r) => (
-                  <li key={r.id} data-id={r.id}>
-                    {isKind(widgetKind(w) ?? '') ? <a href={href({ view: 'record', kind: widgetKind(w)!, id: r.id })}>{String(r.name)}</a> : String(r.name)}{' '}
-                    {typeof r.operational_status === 'string' ? (
-                      <Badge value={r.operational_status} />
-                    ) : typeof r.status === 'string' ? (
-                      <Badge value={r.status} />
-                    ) : null}
-                  </li>
-                ))}
-              </ul>
-            );
-        }
-      }}
-    </Loaded>
-  );
+  if (!result) return <p class="muted">No data yet.</p>;
+  if (!result.data) return <p class="muted">{result.error?.message ?? 'No data.'}</p>;
+  switch (result.widget_type) {
+    case 'counter':
+      return <p class="counter">{result.data.count}</p>;
+    case 'list': {
+      const { entity_type: kind, records, total } = result.data;
+      return (
+        <>
+          <ul class="plain">
+            {records.map((r) => {
+              const id = text(r.id);
+              const name = text(r.name ?? r.title);
+              const status = r.operational_status ?? r.status;
+              return (
+                <li key={id} data-id={id}>
+                  {isKind(kind) ? (
+                    <a href={href({ view: 'record', kind, id })}>{name}</a>
+                  ) : kind === 'incidents' ? (
+                    <a href={href({ view: 'incident', id })}>{name}</a>
+                  ) : (
+                    name
+                  )}{' '}
+                  {typeof status === 'string' ? <Badge value={status} /> : null}
+                </li>
+              );
+            })}
+          </ul>
+          {total > records.length ? <p class="muted">{`${records.length} of ${total}`}</p> : null}
+        </>
+      );
+    }
+    case 'status_board':
+    case 'chart': {
+      const { field, counts, total } = result.data;
+      return (
+        <ul class="plain" aria-label={`${widget.title} by ${field.replace(/_/g, ' ')}`}>
+          {counts.map((c) => (
+            <li key={c.value} data-value={c.value}>
+              <Badge value={c.value} /> <strong class="count">{c.count}</strong>
+              {result.widget_type === 'chart' ? <meter min={0} max={Math.max(1, total)} value={c.count} aria-label={c.value} /> : null}
+            </li>
+          ))}
+        </ul>
+      );
+    }
+    case 'scorecard': {
+      const d = result.data;
+      return (
+        <>
+          <p>
+            <strong>{d.average_score === null ? '–' : `${d.average_score}%`}</strong> <span class="muted">average over {d.entities_scored}</span>
+          </p>
+          <ul class="plain">
+            {d.levels.map((l) => (
+              <li key={l.level} data-level={l.level}>
+                <Badge value={l.level} kind="level" /> {l.count}
+              </li>
+            ))}
+            <li data-level="">below the levels: {d.below_levels}</li>
+          </ul>
+          {d.truncated ? <p class="muted">Over the first 1000 entities.</p> : null}
+        </>
+      );
+    }
+    case 'timeline':
+      return (
+        <ul class="plain">
+          {result.data.entries.map((t) => (
+            <li key={t.id}>
+              <a href={href({ view: 'incident', id: t.incident_id })}>{t.incident_title}</a> <Badge value={t.status} kind="incident" /> {t.message}{' '}
+              <span class="muted">{age(t.timestamp, now)}</span>
+            </li>
+          ))}
+        </ul>
+      );
+  }
 }

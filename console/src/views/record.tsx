@@ -12,19 +12,19 @@ import { age, Badge, Loaded } from '../ui.js';
 import { CoEdit } from './coedit.js';
 
 type Detail = Record<string, unknown> & { id: string; name: string; row_version: number; updated_at: string };
-const RELATIONS: [string, string, Kind | 'incidents'][] = [
-  ['team', 'Team', 'teams'],
-  ['products', 'Products', 'products'],
-  ['services', 'Services', 'services'],
-  ['depends_on', 'Depends on', 'services'],
-  ['dependents', 'Dependents', 'services'],
-  ['components', 'Components', 'components'],
-  ['resources', 'Resources', 'resources'],
-  ['repositories', 'Repositories', 'repositories'],
-  ['members', 'Members', 'people'],
-  ['people', 'People', 'people'],
-  ['assignments', 'Assignments', 'people'],
-];
+type Graph = Schemas['RecordGraph'];
+
+/** How an edge reads from the record's side: `from <relation> to` seen from either end. */
+const RELATION_LABEL: Record<string, [outgoing: string, incoming: string]> = {
+  depends_on: ['Depends on', 'Depended on by'],
+  contains: ['Contains', 'Contained in'],
+  uses: ['Uses', 'Used by'],
+  runs_on: ['Runs on', 'Runs'],
+  built_from: ['Built from', 'Builds'],
+  owned_by: ['Owned by', 'Owns'],
+  member_of: ['Member of', 'Members'],
+  assigned_to: ['Assigned to', 'Assigned'],
+};
 
 async function loadDetail(kind: Kind, id: string): Promise<Detail> {
   const { data: body, error, response } = await api.GET(`/api/v1/${kind}/{id}` as '/api/v1/services/{id}', { params: { path: { id } } });
@@ -65,7 +65,7 @@ function Record({ kind, id }: { kind: Kind; id: string }) {
           <div class="record-layout">
             <CoEdit kind={kind} id={id} readOnly={!session.can(kind)} />
             <div>
-              <Relations record={record} />
+              <Relations kind={kind} record={record} />
               <Incidents list={(record.incidents as Schemas['IncidentSummary'][] | undefined) ?? []} />
               <Scores list={(record.scorecards as Schemas['RecordScore'][] | undefined) ?? []} />
               <History kind={kind} id={id} version={record.row_version} />
@@ -105,36 +105,56 @@ function Pair({ term, children }: { term: string; children: ComponentChildren })
   );
 }
 
-function Relations({ record }: { record: Detail }) {
-  const sections = RELATIONS.flatMap(([key, label, kind]) => {
-    const value = record[key];
-    const list = (Array.isArray(value) ? value : value && typeof value === 'object' ? [value] : []) as (Record<string, string> & {
-      person?: { name: string };
-    })[];
-    return list.length ? [{ key, label, kind, list }] : [];
-  });
-  if (!sections.length) return null;
+/**
+ * The record's neighbours in its relation graph (one hop, GET /<kind>/:id/graph), grouped by how
+ * the edge reads from this record; an assignment's role comes from the record's own list.
+ */
+function Relations({ kind, record }: { kind: Kind; record: Detail }) {
+  const [load] = useLoad(
+    () =>
+      data(
+        api.GET(`/api/v1/${kind}/{id}/graph` as '/api/v1/services/{id}/graph', { params: { path: { id: record.id }, query: { depth: 1, direction: 'both' } } }),
+      ),
+    [kind, record.id, record.row_version],
+  );
   return (
     <section aria-labelledby="relations-title">
       <h2 id="relations-title">Relations</h2>
-      {sections.map((s) => (
-        <div key={s.key} class="relation">
-          <h3>{s.label}</h3>
+      <Loaded load={load}>{(graph) => <Neighbours graph={graph} record={record} />}</Loaded>
+    </section>
+  );
+}
+
+function Neighbours({ graph, record }: { graph: Graph; record: Detail }) {
+  const nodes = new Map(graph.nodes.map((n) => [n.id, n]));
+  const roles = new Map(((record.assignments as Schemas['Assignment'][] | undefined) ?? []).map((a) => [a.person_id, a.role]));
+  const groups = new Map<string, Graph['nodes']>();
+  for (const e of graph.edges) {
+    const out = e.from === record.id;
+    if (!out && e.to !== record.id) continue; // an edge between two neighbours
+    const other = nodes.get(out ? e.to : e.from);
+    if (!other) continue;
+    const label = RELATION_LABEL[e.relation]?.[out ? 0 : 1] ?? `${out ? '' : '← '}${e.relation.replace(/_/g, ' ')}`;
+    groups.set(label, [...(groups.get(label) ?? []), other]);
+  }
+  return (
+    <>
+      {groups.size === 0 ? <p class="muted">No relations.</p> : null}
+      {[...groups].map(([label, list]) => (
+        <div key={label} class="relation">
+          <h3>{label}</h3>
           <ul>
-            {s.list.map((r) => {
-              const target = r.person_id ?? r.id!;
-              return (
-                <li key={`${target}-${r.role ?? ''}`}>
-                  <a href={href({ view: 'record', kind: s.kind, id: target })}>{r.name ?? r.person?.name ?? target}</a>
-                  {r.role ? <span class="muted"> · {r.role}</span> : null}
-                  {r.operational_status ? <Badge value={r.operational_status} /> : null}
-                </li>
-              );
-            })}
+            {list.map((n) => (
+              <li key={n.id}>
+                <a href={href({ view: 'record', kind: n.type, id: n.id })}>{n.name}</a> <span class="muted">{n.type}</span>
+                {roles.get(n.id) ? <span class="muted"> · {roles.get(n.id)}</span> : null}
+              </li>
+            ))}
           </ul>
         </div>
       ))}
-    </section>
+      {graph.truncated ? <p class="notice">More records are related than the server lists: these are the nearest.</p> : null}
+    </>
   );
 }
 
@@ -147,7 +167,7 @@ function Incidents({ list }: { list: Schemas['IncidentSummary'][] }) {
       <ul>
         {list.map((i) => (
           <li key={i.id}>
-            {i.title} <Badge value={i.severity} kind="severity" /> <Badge value={i.status} kind="incident" />{' '}
+            <a href={href({ view: 'incident', id: i.id })}>{i.title}</a> <Badge value={i.severity} kind="severity" /> <Badge value={i.status} kind="incident" />{' '}
             <span class="muted">{age(i.created_at, now)} ago</span>
           </li>
         ))}
@@ -163,8 +183,8 @@ function Scores({ list }: { list: Schemas['RecordScore'][] }) {
       <h2 id="scores-title">Scorecards</h2>
       <ul>
         {list.map((s) => (
-          <li key={s.scorecard_id}>
-            <strong>{s.scorecard_name}</strong>: {s.score}%
+          <li key={s.scorecard_id} data-scorecard-id={s.scorecard_id}>
+            <strong>{s.scorecard_name}</strong>: {s.score}%{s.level ? <Badge value={s.level} kind="level" /> : null}
             <span class="muted">
               {' '}
               · passed {s.passed.map((c) => c.name).join(', ') || 'none'} · failed {s.failed.map((c) => c.name).join(', ') || 'none'}
