@@ -19,6 +19,13 @@ export const FOLLOWER_BATCH = 500;
 const PASSES_PER_WAKE = 20;
 /** Wake-ups within this window run as one pass (a burst of writes is read in one batch). */
 const COALESCE_MS = 20;
+/**
+ * How often a poll reads again which tenants each follower works for. In between, a tenant becomes
+ * one through its own event (`wakes`, on every node through the bus); the re-read finds those whose
+ * wake-up was lost and drops those that have nothing left to follow. A node whose tenants have no
+ * scorecard and no dashboard sends nothing else.
+ */
+const TENANTS_REFRESH_MS = 30_000;
 
 export interface FollowerPort {
   /** The cursor's name; stable across releases. */
@@ -50,6 +57,8 @@ type PassOutcome = 'done' | 'more' | 'busy';
 
 class Follower {
   active = new Set<string>();
+  /** When `active` was last read from the database (0: never). */
+  activeReadAt = 0;
   private readonly dirty = new Set<string>();
   /** Per tenant, the seq up to which a pass on this node has read: an event at or below it wakes nothing. */
   private readonly readUpTo = new Map<string, number>();
@@ -180,13 +189,16 @@ export class ChangeLogFollowers {
     await Promise.all(this.followers.map((f) => f.idle()));
   }
 
-  /** Which tenants each follower works for, and which of them are behind its cursor. */
+  /** Which tenants each follower works for (re-read every TENANTS_REFRESH_MS), and which of them are behind its cursor. */
   poll(): Promise<void> {
     if (this.polling || this.stopped) return this.polling ?? Promise.resolve();
     this.polling = (async () => {
       for (const f of this.followers) {
         try {
-          f.active = new Set(await f.port.tenants(this.deps.knex));
+          if (Date.now() - f.activeReadAt >= Math.max(TENANTS_REFRESH_MS, this.deps.settings.pollMs)) {
+            f.active = new Set(await f.port.tenants(this.deps.knex));
+            f.activeReadAt = Date.now();
+          }
           if (f.active.size === 0 || this.stopped) continue;
           const behind = (await this.deps.knex.raw(
             `SELECT c.tenant_id FROM tenant_event_counters c
