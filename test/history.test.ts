@@ -206,11 +206,11 @@ describe('record history and the change log by record', function () {
   it('reads the record and a page of its history in one statement', async () => {
     const first = await counted(app.db.knex, () => viewer.client.get(historyOf(svc.id, '?limit=2')));
     expectStatus(first.result, 200);
-    assert.deepEqual(first.statements.filter((sql) => !isPrincipalRead(sql)).length, 1, first.statements.join('\n---\n'));
+    assert.deepEqual(first.statements.filter((sql) => !isPrincipalRead(sql)).length, 1, first.origins.join('\n---\n'));
     const cursor = first.result.body.meta.next_cursor as string;
     const second = await counted(app.db.knex, () => viewer.client.get(historyOf(svc.id, `?limit=2&cursor=${encodeURIComponent(cursor)}`)));
     expectStatus(second.result, 200);
-    assert.equal(second.statements.filter((sql) => !isPrincipalRead(sql)).length, 1, second.statements.join('\n---\n'));
+    assert.equal(second.statements.filter((sql) => !isPrincipalRead(sql)).length, 1, second.origins.join('\n---\n'));
   });
 
   it("answers 404 for another tenant's record, an unknown id and a soft-deleted record (but to admins)", async () => {

@@ -4,13 +4,29 @@ import type { Knex } from 'knex';
 /** The statement that reads the user behind a token (authentication), absent when the principal is cached. */
 export const isPrincipalRead = (sql: string) => /from "users"/i.test(sql) && /"tenants"/i.test(sql);
 
-/** The statements `work` sent through this knex (BEGIN and COMMIT included), with its result. */
-export async function counted<T>(knex: Knex, work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+/**
+ * The statements `work` sent through this knex (BEGIN and COMMIT included), with its result, and
+ * where in src/ each was sent from (the nearest src/ frames of its async stack): what a failing
+ * count prints to tell the request's statements from a background task's.
+ */
+export async function counted<T>(knex: Knex, work: () => Promise<T>): Promise<{ result: T; statements: string[]; origins: string[] }> {
   const statements: string[] = [];
-  const onQuery = (q: { sql: string }) => statements.push(q.sql);
+  const origins: string[] = [];
+  const onQuery = (q: { sql: string }) => {
+    statements.push(q.sql);
+    const frames = (new Error().stack ?? '').split('\n').filter((l) => l.includes('/src/'));
+    origins.push(
+      `${q.sql.slice(0, 60).replace(/\s+/g, ' ')} <- ${
+        frames
+          .slice(0, 3)
+          .map((l) => l.trim())
+          .join(' <- ') || '(no src frame)'
+      }`,
+    );
+  };
   knex.on('query', onQuery);
   try {
-    return { result: await work(), statements };
+    return { result: await work(), statements, origins };
   } finally {
     knex.off('query', onQuery);
   }
