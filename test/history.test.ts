@@ -85,6 +85,9 @@ describe('record history and the change log by record', function () {
     // Noise: another record of this tenant and one of the stranger's.
     expectStatus(await editor.client.post('/api/v1/services', { name: `other-${uniq()}`, type: 'api' }), 201);
     expectStatus(await stranger.client.post('/api/v1/services', { name: `stranger-${uniq()}`, type: 'api' }), 201);
+    // The co-edited document unloads and folds its update log in the background (a transaction of
+    // its own): done before the tests below count a request's statements.
+    await waitFor('the co-edited document unloaded', async () => app.app.collab!.loadedDocuments() === 0, 10_000);
   });
 
   after(async function () {
