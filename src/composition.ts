@@ -82,10 +82,10 @@ export function createDomain({
   bus.onResume?.(() => principals.clear());
   const changeLog = new ChangeLogService();
   const dashboards = new DashboardService(writes, { entities, incidents, scorecards });
-  const followers = new ChangeLogFollowers({ knex, writes, bus, logger, settings: derivedEvents, read: (scope, range) => changeLog.between(scope, range) }, [
-    new ScoreEvents(scorecards, entities),
-    new DashboardDataEvents(dashboards),
-  ]);
+  const followers = new ChangeLogFollowers(
+    { knex, writes, bus, logger, metrics, settings: derivedEvents, read: (scope, range) => changeLog.between(scope, range) },
+    [new ScoreEvents(scorecards, entities), new DashboardDataEvents(dashboards)],
+  );
   return {
     knex,
     bus,

@@ -12,6 +12,7 @@ import { openEditor, testCollabOptions, type Editor } from './support/collab-cli
 import { connectLive, waitFor, type LiveClient } from './support/live-events.js';
 import { findOnPath, getRedis, requireRedis } from './support/redis.js';
 import { startTestApp, type ApiClient, type TestApp } from './support/server.js';
+import { followerCaughtUp } from './support/sql.js';
 
 type Labels = Record<string, string>;
 
@@ -316,6 +317,29 @@ describe('metrics: GET /metrics with prom-client', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("counts the change-log followers' passes and the events they derive, in a tenant of their own", async () => {
+    const tenant = await app.signup();
+    const client = app.client(tenant.token);
+    const before = (await scrape()).samples;
+    const card = await client.post('/api/v1/scorecards', {
+      name: 'described',
+      entity_types: ['services'],
+      criteria: [{ name: 'described', check_type: 'has_field', check_config: { field: 'description' } }],
+    });
+    assert.equal(card.status, 201, card.text);
+    await followerCaughtUp(app.db.knex, tenant.tenantId, 'scorecard_scores');
+    for (const name of ['scored-a', 'scored-b']) assert.equal((await client.post('/api/v1/services', { name, type: 'api' })).status, 201);
+    await followerCaughtUp(app.db.knex, tenant.tenantId, 'scorecard_scores');
+    const after = (await scrape()).samples;
+    const derived = Number(
+      (await app.db.knex('change_events').where({ tenant_id: tenant.tenantId, type: 'scorecards.score_changed' }).count('* as n').first())?.n,
+    );
+    assert.equal(derived, 2, 'one score per new service');
+    assert.equal(deltaOf(before, after, 'derived_events_total', { follower: 'scorecard_scores' }), derived);
+    assert.ok(deltaOf(before, after, 'derived_event_passes_total', { follower: 'scorecard_scores', outcome: 'ok' }) >= 2, 'the baseline and a pass');
+    assert.equal(valueOf(after, 'derived_event_passes_total', { follower: 'scorecard_scores', outcome: 'failed' }) ?? 0, 0);
   });
 });
 

@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import type { ChangeEvent, EventBus } from './bus.js';
 import { systemContext } from './context.js';
 import type { Logger } from './logger.js';
+import { NO_METRICS, type MetricsSink } from './metrics-sink.js';
 import type { WriteRunner, WriteScope } from './write.js';
 
 /** Events read per transaction; a tenant with more behind runs further passes at once. */
@@ -67,7 +68,14 @@ class Follower {
 
   constructor(
     readonly port: FollowerPort,
-    private readonly deps: { knex: Knex; writes: WriteRunner; read: ChangeLogReader; logger: Logger; isStopped: () => boolean },
+    private readonly deps: {
+      knex: Knex;
+      writes: WriteRunner;
+      read: ChangeLogReader;
+      logger: Logger;
+      metrics: Pick<MetricsSink, 'followerPass'>;
+      isStopped: () => boolean;
+    },
   ) {}
 
   /** A tenant with (possibly) new events: a pass soon, coalesced with other wake-ups. `seq`: the event's, when a bus event woke it. */
@@ -103,6 +111,7 @@ class Follower {
           if (outcome === 'more') this.dirty.add(tenantId);
         } catch (err) {
           // The cursor did not move: the next wake-up or poll tries again.
+          this.deps.metrics.followerPass(this.port.name, 'failed', 0);
           this.deps.logger.warn('change-log follower pass failed', { follower: this.port.name, tenant_id: tenantId, err: String(err) });
         }
       }
@@ -112,10 +121,25 @@ class Follower {
     });
   }
 
-  private pass(tenantId: string): Promise<PassOutcome> {
+  private async pass(tenantId: string): Promise<PassOutcome> {
+    let derived = 0;
+    const outcome = await this.run(tenantId, () => derived++);
+    this.deps.metrics.followerPass(this.port.name, outcome === 'busy' ? 'busy' : 'ok', derived);
+    return outcome;
+  }
+
+  /** One pass in one transaction; `counted` is called for each derived event recorded. */
+  private run(tenantId: string, counted: () => void): Promise<PassOutcome> {
     const { knex, writes, read } = this.deps;
     const name = this.port.name;
-    return writes.run(systemContext(tenantId, knex), async (w): Promise<PassOutcome> => {
+    return writes.run(systemContext(tenantId, knex), async (scope): Promise<PassOutcome> => {
+      const w: WriteScope = {
+        ...scope,
+        record: (change) => {
+          counted();
+          scope.record(change);
+        },
+      };
       const started: { rows: unknown[] } = await w.trx.raw(
         `INSERT INTO change_log_cursors (follower, tenant_id, last_seq)
          SELECT ?, ?, coalesce((SELECT last_seq FROM tenant_event_counters WHERE tenant_id = ?), 0)
@@ -162,10 +186,25 @@ export class ChangeLogFollowers {
   private stopped = true;
 
   constructor(
-    private readonly deps: { knex: Knex; writes: WriteRunner; bus: EventBus; read: ChangeLogReader; logger: Logger; settings: FollowerSettings },
+    private readonly deps: {
+      knex: Knex;
+      writes: WriteRunner;
+      bus: EventBus;
+      read: ChangeLogReader;
+      logger: Logger;
+      settings: FollowerSettings;
+      metrics?: Pick<MetricsSink, 'followerPass'>;
+    },
     ports: readonly FollowerPort[],
   ) {
-    const shared = { knex: deps.knex, writes: deps.writes, read: deps.read, logger: deps.logger, isStopped: () => this.stopped };
+    const shared = {
+      knex: deps.knex,
+      writes: deps.writes,
+      read: deps.read,
+      logger: deps.logger,
+      metrics: deps.metrics ?? NO_METRICS,
+      isStopped: () => this.stopped,
+    };
     this.followers = ports.map((port) => new Follower(port, shared));
   }
 

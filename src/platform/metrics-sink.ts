@@ -18,6 +18,11 @@ export interface MetricsSink {
   changeLogSwept(failed: boolean): void;
   /** A tenant stream read what it had missed from the change log (a gap, a lost bus message): `events` delivered from it. */
   caughtUp(events: number): void;
+  /**
+   * A change-log follower's pass over one tenant ended: `ok` (committed, `derived` events appended),
+   * `busy` (another node's pass held the tenant) or `failed` (rolled back; retried at the next wake-up).
+   */
+  followerPass(follower: string, outcome: 'ok' | 'busy' | 'failed', derived: number): void;
 }
 
 /** Reports nowhere: engines built without a node (tests of one engine, the CLI). */
@@ -28,4 +33,5 @@ export const NO_METRICS: MetricsSink = {
   eventsReplayed() {},
   changeLogSwept() {},
   caughtUp() {},
+  followerPass() {},
 };

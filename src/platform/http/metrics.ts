@@ -100,6 +100,18 @@ export class NodeMetrics implements MetricsSink {
     'Reads of missed events from the change log by a tenant stream (a gap in what the bus brought, a lost bus message, a bus outage).',
   );
   private readonly catchUpEvents = this.counter('live_changelog_catchup_events_total', 'Change events delivered from the change log rather than the bus.');
+  private readonly followerPasses = new Counter({
+    name: 'derived_event_passes_total',
+    help: "Change-log followers' passes over a tenant, by follower and outcome (`ok`, `busy`: another node held the tenant, `failed`: rolled back and retried).",
+    labelNames: ['follower', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly derivedEvents = new Counter({
+    name: 'derived_events_total',
+    help: 'Events the change-log followers appended after commit (scorecards.score_changed, dashboards.data_changed), by follower.',
+    labelNames: ['follower'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     // Counters start at zero, so a rate() over them works from the first scrape.
@@ -189,6 +201,11 @@ export class NodeMetrics implements MetricsSink {
   caughtUp(events: number): void {
     this.catchUps.inc();
     this.catchUpEvents.inc(events);
+  }
+
+  followerPass(follower: string, outcome: 'ok' | 'busy' | 'failed', derived: number): void {
+    this.followerPasses.inc({ follower, outcome });
+    this.derivedEvents.inc({ follower }, derived);
   }
 
   private counter(name: string, help: string): Counter {
