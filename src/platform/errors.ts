@@ -37,6 +37,16 @@ export const UnprocessableEntity = createError('validation_failed', 422, 'Unproc
 export const ServiceUnavailable = createError('service_unavailable', 503, 'Service Unavailable');
 
 /** A rate limit was reached (429): answered with `Retry-After` in seconds. */
+/** What a read gives, or null where it answers 404 (a record deleted or gone meanwhile); other errors go on. */
+export async function unlessNotFound<T>(read: Promise<T>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof AppError && err.status === 404) return null;
+    throw err;
+  }
+}
+
 export class TooManyRequestsError extends AppError {
   constructor(readonly retryAfterSeconds: number) {
     super('too_many_requests', 429, 'Too Many Requests', `Too many attempts; retry in ${retryAfterSeconds} s.`);

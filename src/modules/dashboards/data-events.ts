@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ChangeEvent } from '../../platform/bus.js';
-import { AppError } from '../../platform/errors.js';
+import { unlessNotFound } from '../../platform/errors.js';
 import type { FollowerPort } from '../../platform/followers.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteScope } from '../../platform/write.js';
@@ -52,7 +52,10 @@ export class DashboardDataEvents implements FollowerPort {
   }
 
   async begin(w: WriteScope): Promise<void> {
-    for (const { id } of await this.live(w)) await this.store(w, id, await this.compute(w, id));
+    for (const { id } of await this.live(w)) {
+      const dashboard = await unlessNotFound(this.dashboards.get(w, id));
+      if (dashboard) await this.store(w, id, digestsOf(await this.dashboards.dataOf(w, dashboard)));
+    }
   }
 
   async handle(w: WriteScope, events: ChangeEvent[]): Promise<void> {
@@ -73,19 +76,20 @@ export class DashboardDataEvents implements FollowerPort {
     for (const { id, name } of dashboards) {
       const before = stored.get(id);
       const baseline = own.has(id) || !before;
+      const dashboard = await unlessNotFound(this.dashboards.get(w, id));
+      if (!dashboard) continue; // deleted meanwhile
       // Computed again only when the batch touches a kind its widgets read.
-      if (!baseline && !intersects(widgetInputTypes((await this.dashboards.get(w, id)) as unknown as Parameters<typeof widgetInputTypes>[0]), kinds)) continue;
-      const data = await this.compute(w, id);
-      if (!data) continue;
+      if (!baseline && !intersects(widgetInputTypes(dashboard as unknown as Parameters<typeof widgetInputTypes>[0]), kinds)) continue;
+      const data = await this.dashboards.dataOf(w, dashboard);
+      const digests = digestsOf(data);
       // Its own edit (or a dashboard not seen yet): the new baseline, without an event.
       if (baseline) {
-        await this.store(w, id, data);
+        await this.store(w, id, digests);
         continue;
       }
-      const digests = digestsOf(data);
       const changed = data.widgets.filter((widget) => before[widget.widget_id] !== digests[widget.widget_id]);
       if (changed.length === 0) continue;
-      await this.store(w, id, data);
+      await this.store(w, id, digests);
       const change: DataChange = { dashboard_id: id, dashboard_name: name, row_version: data.row_version, widgets: changed };
       w.record({ entityType: 'dashboards', entityId: id, entityName: name, action: DATA_CHANGED, data: change, changes: null });
     }
@@ -95,20 +99,9 @@ export class DashboardDataEvents implements FollowerPort {
     return (await scoped(Dashboard, w).select('id', 'name').orderBy('id')) as { id: string; name: string }[];
   }
 
-  /** The dashboard's data as `/data` computes it, or null when it is gone meanwhile. */
-  private async compute(w: WriteScope, id: string): Promise<DashboardWidgets | null> {
-    try {
-      return await this.dashboards.data(w, id);
-    } catch (err) {
-      if (err instanceof AppError && err.status === 404) return null;
-      throw err;
-    }
-  }
-
-  private async store(w: WriteScope, id: string, data: DashboardWidgets | null): Promise<void> {
-    if (!data) return;
+  private async store(w: WriteScope, id: string, digests: Record<string, string>): Promise<void> {
     await scoped(DashboardDataDigest, w)
-      .insert({ dashboard_id: id, digests: digestsOf(data) })
+      .insert({ dashboard_id: id, digests })
       .onConflict('dashboard_id')
       .merge(['digests', 'updated_at'] as never);
   }

@@ -3,7 +3,7 @@
 // apply as they do to those routes. Every widget is bounded, and its data is a function of the
 // stored records alone (no clock), so equal data hashes equal.
 import type { ServiceContext } from '../../platform/context.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, unlessNotFound } from '../../platform/errors.js';
 import { facetCounts, rowCount } from '../../platform/facets.js';
 import { parseListQuery, type ListQuery, type Listable, type Page } from '../../platform/listing.js';
 import { KINDS, type CatalogType } from '../catalog/kinds.js';
@@ -168,14 +168,11 @@ function recordCounts(kind: string, listing: Listable, record: Row, field: strin
   };
 }
 
-/** The source record through its service (a 404 there: the widget's source is gone). */
-async function sourceRecord(ctx: ServiceContext, reader: KindReader, kind: string, id: string): Promise<Row> {
-  try {
-    return (await reader.get(ctx, id)) as Row;
-  } catch (err) {
-    if (err instanceof AppError && err.status === 404) throw new WidgetProblem('source_missing', `The widget's source, ${kind} ${id}, is deleted or gone.`);
-    throw err;
-  }
+/** What a read of the widget's source gives (a 404 there: the source is gone). */
+async function sourceRecord<T>(read: Promise<T>, kind: string, id: string): Promise<T> {
+  const found = await unlessNotFound(read);
+  if (found === null) throw new WidgetProblem('source_missing', `The widget's source, ${kind} ${id}, is deleted or gone.`);
+  return found;
 }
 
 async function compute(ctx: ServiceContext, sources: WidgetSources, widget: WidgetLike, filters: readonly FilterLike[]): Promise<unknown> {
@@ -197,13 +194,7 @@ async function compute(ctx: ServiceContext, sources: WidgetSources, widget: Widg
 
   if (type === 'scorecard') {
     if (kind !== 'scorecards' || !sourceId) throw new WidgetProblem('unsupported', 'A scorecard widget takes a scorecard as its source.');
-    try {
-      return await sources.scorecards.summary(ctx, sourceId, SCORECARD_WIDGET_ENTITIES);
-    } catch (err) {
-      if (err instanceof AppError && err.status === 404)
-        throw new WidgetProblem('source_missing', `The widget's source, scorecards ${sourceId}, is deleted or gone.`);
-      throw err;
-    }
+    return sourceRecord(sources.scorecards.summary(ctx, sourceId, SCORECARD_WIDGET_ENTITIES), kind, sourceId);
   }
   if (type === 'timeline') {
     if (kind !== 'incidents')
@@ -225,7 +216,7 @@ async function compute(ctx: ServiceContext, sources: WidgetSources, widget: Widg
   const { listing } = reader;
   if (sourceId) {
     // A source record is the widget's one record: the dashboard's filters do not narrow it.
-    const record = await sourceRecord(ctx, reader, kind, sourceId);
+    const record = (await sourceRecord(reader.get(ctx, sourceId), kind, sourceId)) as Row;
     if (type === 'counter') return { entity_type: kind, count: 1, record };
     if (type === 'list') return { entity_type: kind, records: [record], total: 1, limit: config.limit! };
     const field = type === 'chart' ? enumField(listing, config.field!) : statusField(listing, config.field);

@@ -83,7 +83,11 @@ export class DashboardService {
    * computes). Reads only, so any context may ask: a member's, or a system context of the tenant.
    */
   async data(ctx: ServiceContext, id: string): Promise<DashboardWidgets> {
-    const dashboard = await this.get(ctx, id);
+    return this.dataOf(ctx, await this.get(ctx, id));
+  }
+
+  /** `data` of a dashboard already read (`get`). */
+  async dataOf(ctx: ServiceContext, dashboard: DashboardData): Promise<DashboardWidgets> {
     return {
       dashboard_id: dashboard.id,
       row_version: dashboard.row_version,

@@ -6,7 +6,6 @@
 // results changed, and `/scorecards/:id/results` has them.
 import type { Knex } from 'knex';
 import type { ChangeEvent } from '../../platform/bus.js';
-import { AppError } from '../../platform/errors.js';
 import type { FollowerPort } from '../../platform/followers.js';
 import { scoped } from '../../platform/tenancy.js';
 import type { WriteScope } from '../../platform/write.js';
@@ -114,17 +113,28 @@ export class ScoreEvents implements FollowerPort {
     if (ids.length === 0) return;
     const stored = new Map<string, ScorecardScore>();
     for (const row of await scoped(ScorecardScore, w).whereIn('entity_id', ids)) stored.set(`${row.scorecard_id}:${row.entity_id}`, row);
+    // The entities as REST returns them and their scores, read per type for all of them at once.
+    const current = new Map<string, EntityData>();
+    const scores = new Map<string, { card: ScorecardData; score: number; level: string | null }[]>();
+    for (const type of new Set(ids.map((id) => touched.get(id)!))) {
+      const found = await this.entities[type].getMany(
+        w,
+        ids.filter((id) => touched.get(id) === type),
+      );
+      for (const entity of found) current.set(entity.id, entity);
+      const applicable = cards.filter((c) => c.entity_types.includes(type));
+      for (const [id, results] of await this.scorecards.scoreEntities(w, applicable, found)) scores.set(id, results);
+    }
     const gone: string[] = [];
     const upserts: Partial<ScorecardScore>[] = [];
     for (const id of ids) {
       const type = touched.get(id)!;
-      const entity = await this.current(w, type, id);
+      const entity = current.get(id);
       if (!entity) {
         gone.push(id);
         continue;
       }
-      const applicable = cards.filter((c) => c.entity_types.includes(type));
-      for (const { card, score, level } of await this.scorecards.scoreEntity(w, applicable, entity)) {
+      for (const { card, score, level } of scores.get(id)!) {
         const before = stored.get(`${card.id}:${id}`);
         if (before && before.score === score && before.level === level) continue;
         upserts.push({ scorecard_id: card.id, entity_id: id, entity_type: type, score, level });
@@ -159,16 +169,6 @@ export class ScoreEvents implements FollowerPort {
         .insert(upserts)
         .onConflict(['scorecard_id', 'entity_id'])
         .merge(['score', 'level', 'entity_type', 'updated_at'] as never);
-    }
-  }
-
-  /** The entity as REST returns it, or null once it is deleted. */
-  private async current(w: WriteScope, type: ScorableType, id: string): Promise<EntityData | null> {
-    try {
-      return await this.entities[type].get(w, id);
-    } catch (err) {
-      if (err instanceof AppError && err.status === 404) return null;
-      throw err;
     }
   }
 }

@@ -163,21 +163,29 @@ export class ScorecardService {
     return this.present(ctx, await scoped(Scorecard, ctx).orderBy([{ column: 'name' }, { column: 'id' }]));
   }
 
-  /** One entity's score and level on each of `cards` (those of its type), its incident facts read only when a criterion needs them. */
-  async scoreEntity(
+  /**
+   * Each entity's score and level on each of `cards` (those of the entities' type), by entity id:
+   * the incident facts of all of them read in one statement, only when a criterion needs them.
+   */
+  async scoreEntities(
     ctx: ServiceContext,
     cards: readonly ScorecardData[],
-    entity: EntityData,
-  ): Promise<{ card: ScorecardData; score: number; level: string | null }[]> {
+    entities: readonly EntityData[],
+  ): Promise<Map<string, { card: ScorecardData; score: number; level: string | null }[]>> {
     const facts = await this.facts(
       ctx,
       cards.flatMap((c) => c.criteria),
-      { entityId: entity.id },
+      { entityIds: entities.map((e) => e.id) },
     );
-    return cards.map((card) => {
-      const { score } = evaluate(card.criteria, entity, facts);
-      return { card, score, level: levelOf(card.levels, score) };
-    });
+    return new Map(
+      entities.map((entity) => [
+        entity.id,
+        cards.map((card) => {
+          const { score } = evaluate(card.criteria, entity, facts);
+          return { card, score, level: levelOf(card.levels, score) };
+        }),
+      ]),
+    );
   }
 
   /**
@@ -213,7 +221,7 @@ export class ScorecardService {
     const facts = await this.facts(
       ctx,
       cards.flatMap((c) => c.criteria),
-      { entityId: entity.id },
+      { entityIds: [entity.id] },
     );
     return scoreOn(cards, entity, facts);
   }
@@ -342,7 +350,7 @@ export class ScorecardService {
   private async facts(
     ctx: ServiceContext,
     criteria: readonly CriterionLike[],
-    scope: { entityTypes?: readonly string[]; entityId?: string },
+    scope: { entityTypes?: readonly string[]; entityIds?: readonly string[] },
   ): Promise<EvaluationFacts> {
     if (!criteria.some((c) => c.check_type === 'no_active_incidents')) return { activeIncidentEntityIds: new Set() };
     // The link table has no tenant_id: it is reached through incidents, scoped to the tenant
@@ -352,7 +360,7 @@ export class ScorecardService {
       .whereNot('incidents.status', 'resolved')
       .distinct('a.entity_id');
     if (scope.entityTypes) q.whereIn('a.entity_type', scope.entityTypes as string[]);
-    if (scope.entityId) q.where('a.entity_id', scope.entityId);
+    if (scope.entityIds) q.whereIn('a.entity_id', scope.entityIds as string[]);
     const rows = (await q) as unknown as { entity_id: string }[];
     return { activeIncidentEntityIds: new Set(rows.map((r) => r.entity_id)) };
   }
