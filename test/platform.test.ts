@@ -16,7 +16,7 @@ import { openDatabase } from '../src/platform/database-runtime.js';
 import { startServer } from '../src/app.js';
 import { testConfig } from './support/server.js';
 import type { Knex } from 'knex';
-import { createKnex, isDatabaseReachable, migrateLatest, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
+import { createKnex, isDatabaseReachable, isoTimestamp, migrateLatest, migrationsDir, MigrationFolder, runNamed } from '../src/platform/db.js';
 import { findFreePort, isProcessAlive, startEmbeddedPostgres, stopStalePostgres, type EmbeddedPostgres } from '../src/platform/embedded-postgres.js';
 import { toAppError } from '../src/platform/errors.js';
 import { createLogger } from '../src/platform/logger.js';
@@ -299,6 +299,38 @@ describe('platform', () => {
       const { rows } = await db.knex.raw<{ rows: Array<{ n: unknown; big: unknown }> }>('select count(*) as n, 9007199254740991::int8 as big from pg_class');
       assert.equal(typeof rows[0]!.n, 'number');
       assert.equal(rows[0]!.big, Number.MAX_SAFE_INTEGER);
+    });
+
+    it('reads timestamptz as the ISO strings a Date parse would give, whatever the fraction, zone or era', async () => {
+      // Every number of fraction digits (PostgreSQL drops trailing zeros), days across the years,
+      // and the forms the fast path hands to the driver's parse: another session time zone, BC, infinity.
+      const sql = `select (timestamptz '1970-01-01 00:00:00+00' + (i * interval '37 days 1 hour 3 minutes 7.123457 seconds')
+                      + (i % 7) * interval '0.1 seconds') as t from generate_series(0, 400) i`;
+      const positional = (zone: string) =>
+        db.knex.transaction(async (trx) => {
+          await trx.raw(`set local time zone '${zone}'`);
+          const iso = await runNamed(
+            trx,
+            `${sql} union all select timestamptz '0044-03-15 12:00:00+00 BC' union all select 'infinity'::timestamptz`,
+            {},
+            { isoTimestamps: true },
+          );
+          const dates = await runNamed(trx, `${sql} union all select timestamptz '0044-03-15 12:00:00+00 BC' union all select 'infinity'::timestamptz`, {});
+          return { iso: iso.rows.map((r) => r.t), dates: dates.rows.map((r) => r.t) };
+        });
+      for (const zone of ['UTC', 'Asia/Kolkata', 'America/St_Johns']) {
+        const { iso, dates } = await positional(zone);
+        assert.equal(iso.length, 403);
+        assert.deepEqual(
+          iso,
+          dates.map((d) => (d instanceof Date ? d.toISOString() : d)),
+          `in ${zone}`,
+        );
+      }
+      assert.equal(isoTimestamp('2026-12-03 15:49:28.291456+00'), '2026-12-03T15:49:28.291Z');
+      assert.equal(isoTimestamp('2026-12-03 15:49:28.5+00'), '2026-12-03T15:49:28.500Z');
+      assert.equal(isoTimestamp('2026-12-03 15:49:28+00'), '2026-12-03T15:49:28.000Z');
+      assert.equal(isoTimestamp('2026-12-03 21:19:28.5+05:30'), '2026-12-03T15:49:28.500Z');
     });
 
     it('gives every test database the migrations, named without their extension', async () => {

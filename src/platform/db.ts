@@ -14,6 +14,41 @@ import type { Logger } from './logger.js';
 // far below 2^53, so they are parsed as numbers.
 pg.types.setTypeParser(20, (value) => Number(value));
 
+const TIMESTAMPTZ = 1184;
+const parseTimestamp = pg.types.getTypeParser(TIMESTAMPTZ, 'text') as (text: string) => Date | number | null;
+
+/**
+ * A timestamptz as the API writes it (`Date#toISOString`: UTC, milliseconds) straight from
+ * PostgreSQL's text, with no Date in between: `2026-12-03 15:49:28.291456+00` becomes
+ * `2026-12-03T15:49:28.291Z` (microseconds cut, as the Date parse cuts them). Text in any other
+ * form (a session time zone other than UTC, a year past 9999, BC, infinity) goes through the
+ * driver's own parse.
+ */
+export function isoTimestamp(text: string): string | number | null {
+  const n = text.length;
+  if (text.endsWith('+00') && text.charCodeAt(4) === 45 && text.charCodeAt(10) === 32) {
+    if (n === 22) return `${text.slice(0, 10)}T${text.slice(11, 19)}.000Z`;
+    if (n > 23 && text.charCodeAt(19) === 46) return `${text.slice(0, 10)}T${text.slice(11, 19)}.${`${text.slice(20, n - 3)}00`.slice(0, 3)}Z`;
+  }
+  const parsed = parseTimestamp(text);
+  return parsed instanceof Date ? parsed.toISOString() : parsed;
+}
+
+/** The driver's parsers with timestamptz as isoTimestamp gives it: for rows that leave as JSON. */
+const ISO_TIMESTAMP_TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+    return oid === TIMESTAMPTZ && format !== 'binary' ? isoTimestamp : (pg.types.getTypeParser(oid, format) as (value: string) => unknown);
+  },
+};
+
+export interface RunOptions {
+  /**
+   * timestamptz columns come back as the ISO strings the API sends (isoTimestamp), not as Dates:
+   * for reads whose rows go out as they are (pages, detail views).
+   */
+  isoTimestamps?: boolean;
+}
+
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** Absolute path of the migrations folder (src/platform → ../../migrations, also from dist/). */
 export const migrationsDir = path.join(repoRoot, 'migrations');
@@ -250,7 +285,7 @@ function toPositional(sql: string, names: string[]): PositionalStatement {
  * Runs a statement with named bindings the way knex.raw would, without rebuilding its text on
  * every call: the positional text is built on first use (see runPositional).
  */
-export function runNamed(db: Knex, sql: string, bindings: Record<string, unknown>): Promise<QueryRows> {
+export function runNamed(db: Knex, sql: string, bindings: Record<string, unknown>, opts: RunOptions = {}): Promise<QueryRows> {
   let statement = positional.get(sql);
   if (!statement || statement.names.some((n) => !(n in bindings))) {
     statement = toPositional(sql, Object.keys(bindings));
@@ -260,6 +295,7 @@ export function runNamed(db: Knex, sql: string, bindings: Record<string, unknown
     db,
     statement,
     statement.names.map((n) => bindings[n]),
+    opts,
   );
 }
 
@@ -278,18 +314,19 @@ type ConnectionClient = Omit<Knex.Client, 'acquireConnection' | 'releaseConnecti
  * connection and releases nothing). Nothing is built per call; the statement still announces
  * itself with knex's `query` event, where statement counters listen.
  */
-export function runPositional(db: Knex, statement: string | Statement, values: unknown[]): Promise<QueryRows> {
+export function runPositional(db: Knex, statement: string | Statement, values: unknown[], opts: RunOptions = {}): Promise<QueryRows> {
   const { text, name } = typeof statement === 'string' ? { text: statement, name: undefined } : statement;
+  const types = opts.isoTimestamps ? ISO_TIMESTAMP_TYPES : undefined;
   return onKnexConnection(db, text, values, async (connection, inTransaction) => {
     try {
-      return (await connection.query({ text, values, ...(name ? { name } : {}) })) as QueryRows;
+      return (await connection.query({ text, values, ...(name ? { name } : {}), ...(types ? { types } : {}) })) as QueryRows;
     } catch (err) {
       if (!name || !isStalePlan(err)) throw err;
       // A migration changed a table this prepared statement reads: the connection forgets it and,
       // outside a transaction, runs it afresh; a transaction has failed and goes back to its caller.
       await forget(connection as PgConnection, name, inTransaction);
       if (inTransaction) throw err;
-      return (await connection.query({ text, values, name })) as QueryRows;
+      return (await connection.query({ text, values, name, ...(types ? { types } : {}) })) as QueryRows;
     }
   });
 }

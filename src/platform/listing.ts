@@ -281,7 +281,8 @@ function compiledList(ctx: ServiceContext, kind: Listable, query: ListQuery, sha
 }
 
 /**
- * A page of rows as the driver gives them (no model instances), with its meta. `columns` are
+ * A page of rows as the driver gives them (no model instances; timestamps already the ISO strings
+ * the API sends, see isoTimestamp), with its meta. `columns` are
  * more SQL columns computed per row of the page, aliased `r` (a record's relation id lists), read
  * in the page's own statement; `:tenant` in them is the context's tenant.
  */
@@ -313,7 +314,7 @@ export async function listPage<R extends ListRow>(
   };
   // Exact on the first page; later pages carry it in the cursor (counting a 100K-row tenant on
   // every page cost more than the page itself).
-  const [{ rows }, total] = (await Promise.all([runPositional(db, text, values), carriedTotal ?? counted()])) as [{ rows: R[] }, number];
+  const [{ rows }, total] = (await Promise.all([runPositional(db, text, values, { isoTimestamps: true }), carriedTotal ?? counted()])) as [{ rows: R[] }, number];
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const last = pageRows[pageRows.length - 1];

@@ -45,8 +45,11 @@ export function plain<T>(value: T): T {
  */
 export function present<T = Record<string, unknown>>(row: object): T {
   const data: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) {
-    if (value === undefined || key === 'tenant_id' || key.startsWith('__')) continue;
+  const source = row as Record<string, unknown>;
+  for (const key in source) {
+    if (!Object.hasOwn(source, key) || key === 'tenant_id' || (key.charCodeAt(0) === 95 && key.charCodeAt(1) === 95)) continue;
+    const value = source[key];
+    if (value === undefined) continue;
     data[key] = value instanceof Date ? value.toISOString() : value;
   }
   return data as T;

@@ -3,7 +3,7 @@
 // soft-deleted rows) to every query it builds, including relation fetches.
 import { Model, QueryBuilder, type ModelClass, type QueryContext, type Transaction } from 'objection';
 import { dbOf, type ServiceContext } from './context.js';
-import { runNamed } from './db.js';
+import { runNamed, type RunOptions } from './db.js';
 
 export interface TenantQueryContext {
   tenantId?: string;
@@ -93,8 +93,8 @@ export async function replaceLinks(
  * here: `:tenant` is always bound to ctx.tenantId, and every tenant table in the statement carries
  * `liveRowOf(alias)` (or `tenantRowOf(alias)` where deleted rows count).
  */
-export function scopedRaw(ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>, sql: string, bindings: Record<string, unknown> = {}) {
-  return runNamed(dbOf(ctx), sql, { ...bindings, tenant: ctx.tenantId });
+export function scopedRaw(ctx: Pick<ServiceContext, 'tenantId' | 'trx' | 'db'>, sql: string, bindings: Record<string, unknown> = {}, opts: RunOptions = {}) {
+  return runNamed(dbOf(ctx), sql, { ...bindings, tenant: ctx.tenantId }, opts);
 }
 
 export const tenantRowOf = (alias: string) => `${alias}.tenant_id = :tenant`;

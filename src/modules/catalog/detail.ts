@@ -211,7 +211,7 @@ export async function readDetail(ctx: ServiceContext, type: CatalogType, id: str
   const kind = KINDS[type];
   if (!uuid.safeParse(id).success) throw NotFound(`No ${kind.label} with id ${id}.`);
   const statement = detailStatement(type, withRecordViews);
-  const { rows } = (await scopedRaw(ctx, statement.sql, { id })) as { rows: Record<string, unknown>[] };
+  const { rows } = (await scopedRaw(ctx, statement.sql, { id }, { isoTimestamps: true })) as { rows: Record<string, unknown>[] };
   const row = rows[0];
   if (!row) throw NotFound(`No ${kind.label} with id ${id}.`);
   const data = present<Record<string, unknown>>(row);
