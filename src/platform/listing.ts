@@ -314,7 +314,10 @@ export async function listPage<R extends ListRow>(
   };
   // Exact on the first page; later pages carry it in the cursor (counting a 100K-row tenant on
   // every page cost more than the page itself).
-  const [{ rows }, total] = (await Promise.all([runPositional(db, text, values, { isoTimestamps: true }), carriedTotal ?? counted()])) as [{ rows: R[] }, number];
+  const [{ rows }, total] = (await Promise.all([runPositional(db, text, values, { isoTimestamps: true }), carriedTotal ?? counted()])) as [
+    { rows: R[] },
+    number,
+  ];
   const more = rows.length > query.limit;
   const pageRows = more ? rows.slice(0, query.limit) : rows;
   const last = pageRows[pageRows.length - 1];
