@@ -61,9 +61,6 @@ export function createHttpApp({
   const app = express();
   metrics.watchPool(domain.knex);
   app.disable('x-powered-by');
-  // A versioned record's ETag is its row_version (set by its route, taken back by If-Match); no
-  // other response gets one, so no response body is hashed to make one.
-  app.set('etag', false);
   app.set('query parser', 'simple');
   // Whether X-Forwarded-For names the client (req.ip, which rate limits key on): only behind a proxy.
   app.set('trust proxy', config.http.trustProxy);
