@@ -188,9 +188,9 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
     memoryRow(SUITE, 'app node JS heap used after the load (after GC)', loadedGc.heapUsed),
   );
 
-  // --profile profiles every suite (the detail view here); --profile=rest:<case> picks a case.
-  const profile = flags.profile === 'true' || flags.profile === SUITE ? 'detail' : /^rest:(\w+)$/.exec(flags.profile ?? '')?.[1];
-  if (profile) {
+  // --profile profiles every suite (the detail view here); --profile=rest:<case>[+<case>…] picks cases.
+  const picked = flags.profile === 'true' || flags.profile === SUITE ? 'detail' : /^rest:([\w+]+)$/.exec(flags.profile ?? '')?.[1];
+  for (const profile of picked ? picked.split('+').filter(Boolean) : []) {
     // A failed profile costs the profile, not the measurements above.
     await profileCase(node, api, cases, profile, quick, log).catch((err: unknown) => {
       log(`profile failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only=rest,fanout] [--profile[=<suite>|rest:<case>]] [--list]`: runs the
+// `npm run bench [-- --quick] [--only=rest,fanout] [--profile[=<suite>|rest:<case>[+<case>]]] [--list]`: runs the
 // benchmark suites (every bench/<name>.ts exporting a Suite as default), prints ONE table at the
 // end and writes it to bench/results/latest.json. Infrastructure is started on demand and always
 // stopped: at the end, on a suite's error, on Ctrl-C/SIGTERM and when the watchdog fires.

@@ -45,6 +45,14 @@ const config: Config = {
   seedSampleData: false,
   statementTimeoutMs: 30_000,
 };
+// Diagnostic (BENCH_QUIET_TIMERS=1): the node's background polls (change-log sweep, followers,
+// webhook worker) run once every 10 minutes, to see how much of a latency tail they cause.
+const QUIET_TIMERS_MS = 600_000;
+const quietTimers = process.env.BENCH_QUIET_TIMERS === '1';
+if (quietTimers) {
+  config.derivedEvents = { ...config.derivedEvents, pollMs: QUIET_TIMERS_MS };
+  config.webhooks = { ...config.webhooks, pollMs: QUIET_TIMERS_MS };
+}
 const logger = createLogger(config.logLevel, { node: config.nodeId });
 const knex = createKnex(opts.databaseUrl, { poolMax: config.dbPoolMax, logger });
 
@@ -164,7 +172,7 @@ process.on('SIGTERM', () => void shutdown(0));
 process.on('SIGINT', () => {});
 
 try {
-  app = await startServer({ config, knex, logger, live: opts.live });
+  app = await startServer({ config, knex, logger, live: quietTimers ? { ...opts.live, sweepIntervalMs: QUIET_TIMERS_MS } : opts.live });
   send({ type: 'ready', url: app.url });
 } catch (err) {
   send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });

@@ -70,7 +70,8 @@ export async function startAppNode(opts: AppNodeOptions, log: Log): Promise<AppN
       entry: ENTRY,
       label: `node ${opts.name}`,
       env: { BENCH_APP_NODE: JSON.stringify(opts) },
-      execArgv: opts.execArgv,
+      // BENCH_NODE_FLAGS (diagnostic): extra node flags for every app node, e.g. a V8 heap setting.
+      execArgv: [...(opts.execArgv ?? []), ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [])],
       startTimeoutMs: START_TIMEOUT_MS,
       callTimeoutMs: CALL_TIMEOUT_MS,
     },
