@@ -6,6 +6,7 @@
 // each beside a raw pg baseline fetching the same data (for cursor pages: the keyset page alone).
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HttpClient } from './lib/http-client.js';
 import { RESULTS_DIR } from './lib/infra.js';
 import { signUpTenant } from './lib/signup.js';
@@ -14,6 +15,7 @@ import { measure, type Measurement, type MeasureOptions } from './lib/measure.js
 import { renderProfile, summarizeProfile, type StackCategory } from './lib/profile.js';
 import { spread, walkCursors, type ApiCursor } from './lib/rest-cursors.js';
 import { RestBaseline } from './lib/rest-baseline.js';
+import { startWorker } from './lib/worker.js';
 import { comparisonRows, memoryRow } from './lib/rows.js';
 import { FULL_SIZES, QUICK_SIZES, SEARCH_WORD, seedCatalog } from './lib/rest-seed.js';
 import type { AppNode } from './lib/node-process.js';
@@ -23,6 +25,8 @@ const SUITE = 'rest';
 const CONCURRENCY = [1, 8] as const;
 const BASELINE = 'raw pg';
 const MB = 1024 * 1024;
+const FLOOR_ENTRY = fileURLToPath(new URL('./lib/rest-floor-server.ts', import.meta.url));
+const FLOOR_BASELINE = 'bare node:http + pg + JSON.stringify';
 
 interface ReadCase {
   key: string;
@@ -176,6 +180,71 @@ async function run({ quick, log, infra, flags }: SuiteOptions): Promise<Row[]> {
         log(`${c.label} c=1: raw pg page only (no total) p50 ${pageOnly.p50.toFixed(2)} p99 ${pageOnly.p99.toFixed(2)} ms`);
         rows.push(...comparisonRows(ours, pageOnly, { suite: SUITE, label: c.label, baselineName: `${BASELINE}, page only (no total)`, concurrency }));
       }
+    }
+  }
+
+  rows.push(...(await httpFloor(nextPages.default, { ...budget, concurrency: 1 })));
+
+  /**
+   * The default first page and cursor pages at c=1 three ways, one after the other: the app, a
+   * bare node:http server running the baseline's queries (bench/lib/rest-floor-server.ts) and the
+   * raw queries alone. The floor's tail beside the raw queries' is what any HTTP server of this
+   * data adds on this machine.
+   */
+  async function httpFloor(cursors: ApiCursor[], opts: MeasureOptions): Promise<Row[]> {
+    const floorNode = await startWorker(
+      {
+        entry: FLOOR_ENTRY,
+        label: 'rest floor',
+        env: { BENCH_REST_FLOOR: JSON.stringify({ databaseUrl: db.url, tenantId }) },
+        startTimeoutMs: 30_000,
+        callTimeoutMs: 30_000,
+      },
+      log,
+    );
+    const floor = new HttpClient(floorNode.url);
+    try {
+      const at = (k: number) => cursors[k % cursors.length]!;
+      const pages = [
+        {
+          label: 'GET /services?limit=50 (default sort), measured again',
+          rawName: BASELINE,
+          ours: () => api.getOk(list('')),
+          bare: () => floor.getOk('/first'),
+          raw: async () => void (await pg.list(tenantId, { limit: 50 })),
+        },
+        {
+          label: 'GET /services?cursor= (default sort, pages 2-11), measured again',
+          rawName: `${BASELINE}, keyset page only (no count)`,
+          ours: (k: number) => api.getOk(list(`&cursor=${at(k).cursor}`)),
+          bare: (k: number) => floor.getOk(`/page?k=${encodeURIComponent(at(k).after.k)}&id=${at(k).after.id}`),
+          raw: async (k: number) => void (await pg.list(tenantId, { limit: 50, after: at(k).after }, { total: false })),
+        },
+      ];
+      const out: Row[] = [];
+      for (const page of pages) {
+        const ours = await measure(page.ours, opts);
+        const bare = await measure(page.bare, opts);
+        const raw = await measure(page.raw, opts);
+        log(
+          `${page.label} c=1: ours p50 ${ours.p50.toFixed(2)} p99 ${ours.p99.toFixed(2)} ms; bare node:http + pg p50 ${bare.p50.toFixed(2)} ` +
+            `p99 ${bare.p99.toFixed(2)} ms; raw pg p50 ${raw.p50.toFixed(2)} p99 ${raw.p99.toFixed(2)} ms`,
+        );
+        out.push(
+          ...comparisonRows(ours, bare, { suite: SUITE, label: page.label, baselineName: FLOOR_BASELINE, concurrency: 1 }),
+          ...comparisonRows(bare, raw, {
+            suite: SUITE,
+            label: `${FLOOR_BASELINE}: the same pages as the row above`,
+            baselineName: page.rawName,
+            concurrency: 1,
+          }),
+          ...comparisonRows(ours, raw, { suite: SUITE, label: page.label, baselineName: page.rawName, concurrency: 1 }),
+        );
+      }
+      return out;
+    } finally {
+      floor.close();
+      await floorNode.call('close').catch(() => undefined);
     }
   }
 
