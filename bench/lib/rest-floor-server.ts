@@ -1,9 +1,9 @@
-// The REST suite's floor, in its own process: a bare node:http server that answers a cursor page
-// with the raw baseline's keyset query (RestBaseline on a plain pg.Pool) and JSON.stringify of its
-// rows, with no framework, authentication, middleware or cursor format. Measured at c=1 beside the
-// app's cursor pages, it shows how much of their latency tail a minimal HTTP server of the same
-// data has too. GET /page?k=<sort key>&id=<uuid> reads the 50 rows after that key; GET /first the
-// first 50 rows with the tenant's count, as the baseline's first page does.
+// The REST suite's HTTP floor, in its own process: a bare node:http server that answers the
+// default first page and cursor pages with the raw baseline's queries (RestBaseline on a plain
+// pg.Pool) and JSON.stringify of the rows: no framework, authentication, middleware or cursor
+// format. Timed at c=1 beside the app and the raw queries, it shows how much of a page's latency
+// tail any HTTP server of the same data has. GET /first: the first 50 rows with the tenant's count,
+// as the baseline's first page; GET /page?k=<sort key>&id=<uuid>: the 50 rows after that key.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RestBaseline } from './rest-baseline.js';
